@@ -1,0 +1,145 @@
+//! `sendops-ingest`: SES events from SQS (Lambda or a poller) or from files into ClickHouse.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use sendops_ingest::poll::{self, PollConfig};
+use sendops_ingest::{Pipeline, Source, lambda, replay};
+use sendops_shared::Store;
+use sendops_shared::config::ClickHouseConfig;
+
+/// SendOps ingest: stores SES events (every envelope: raw, SNS, EventBridge, SQS, Lambda) in
+/// ClickHouse. Configuration comes from CLICKHOUSE_URL, CLICKHOUSE_DATABASE, CLICKHOUSE_USER and
+/// CLICKHOUSE_PASSWORD. With no subcommand it runs as a Lambda function when
+/// AWS_LAMBDA_RUNTIME_API is set.
+#[derive(Parser)]
+#[command(name = "sendops-ingest", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run as an AWS Lambda function with an SQS event source (ReportBatchItemFailures).
+    Lambda,
+    /// Long-poll an SQS queue; delete messages only after their rows are committed.
+    Poll {
+        /// The queue to read.
+        #[arg(long)]
+        queue_url: String,
+        /// SQS endpoint override (e.g. a local moto_server).
+        #[arg(long, env = "SQS_ENDPOINT_URL")]
+        endpoint_url: Option<String>,
+        /// Flush when this many messages are buffered.
+        #[arg(long, default_value_t = 5_000)]
+        max_messages: usize,
+        /// Flush when the oldest buffered message has waited this many milliseconds.
+        #[arg(long, default_value_t = 5_000)]
+        max_wait_ms: u64,
+        /// Long-poll wait per receive, 0–20 seconds.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i32).range(0..=20))]
+        wait_time_seconds: i32,
+        /// Visibility timeout to ask for on receive (seconds); the queue's default otherwise.
+        #[arg(long)]
+        visibility_timeout: Option<i32>,
+        /// Exit once the queue is empty and everything received is stored.
+        #[arg(long)]
+        until_empty: bool,
+    },
+    /// Replay files: each holds one JSON document, a JSON array, or NDJSON ('-' reads stdin).
+    /// Prints {"records":N,"events":N,"rows":N,"quarantined":N,"acknowledged":N,"duplicates":N}.
+    Replay {
+        /// Files to replay; '-' is standard input.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Records per batch (one INSERT each).
+        #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        chunk: u64,
+    },
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = match cli.command {
+        Some(c) => c,
+        None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => Command::Lambda,
+        None => {
+            eprintln!("sendops-ingest: no subcommand given and AWS_LAMBDA_RUNTIME_API is not set; see --help");
+            return ExitCode::from(2);
+        }
+    };
+    let store = Store::new(&ClickHouseConfig::from_env());
+    match command {
+        Command::Lambda => {
+            init_tracing("info");
+            match lambda::run(Pipeline::new(store, Source::Lambda)).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sendops-ingest: lambda runtime: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Poll {
+            queue_url,
+            endpoint_url,
+            max_messages,
+            max_wait_ms,
+            wait_time_seconds,
+            visibility_timeout,
+            until_empty,
+        } => {
+            init_tracing("info");
+            let sqs = poll::sqs_client(endpoint_url.as_deref()).await;
+            let cfg = PollConfig {
+                queue_url,
+                max_messages: max_messages.max(1),
+                max_wait: Duration::from_millis(max_wait_ms),
+                wait_time_seconds,
+                visibility_timeout,
+                until_empty,
+            };
+            let pipeline = Pipeline::new(store, Source::Poll);
+            let result = tokio::select! {
+                r = poll::run(&pipeline, &sqs, &cfg) => r,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("sendops-ingest: interrupted; undeleted messages will be redelivered");
+                    return ExitCode::SUCCESS;
+                }
+            };
+            match result {
+                Ok(summary) => {
+                    println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("sendops-ingest: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Replay { files, chunk } => {
+            init_tracing("warn");
+            let pipeline = Pipeline::new(store, Source::Replay);
+            match replay::replay_paths(&pipeline, &files, chunk as usize).await {
+                Ok(report) => {
+                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("sendops-ingest: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Decode → attribute → deduplicate → insert, for one batch of records.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sendops_shared::envelope::{Outcome, QuarantineReason, Quarantined, decode_record};
+use sendops_shared::store::{NoticeRow, QuarantineRow};
+use sendops_shared::timefmt::now_ms;
+use sendops_shared::{EventRow, Store, StoreError};
+use serde::Serialize;
+use tokio::sync::RwLock;
+use uuid::Uuid;
+
+/// How long the SES account → org map is trusted before it is read again. An unknown account
+/// always forces one fresh read before its events are quarantined.
+const ACCOUNT_MAP_TTL: Duration = Duration::from_secs(30);
+
+/// Rows per INSERT statement (ClickHouse prefers 10 K–100 K).
+const MAX_ROWS_PER_INSERT: usize = 100_000;
+
+/// Where records came from; stored with quarantine entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Lambda,
+    Poll,
+    Replay,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Lambda => "lambda",
+            Source::Poll => "poll",
+            Source::Replay => "replay",
+        }
+    }
+}
+
+/// One input record: an SQS message body, a replay-file item, or a quarantined record's text.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    pub body: &'a str,
+}
+
+/// What a batch did. `events` counts SES events read (duplicates included); `rows` counts rows
+/// newly stored; `duplicates` counts rows skipped because they were stored already or repeated
+/// within the batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BatchReport {
+    pub records: u64,
+    pub events: u64,
+    pub rows: u64,
+    pub quarantined: u64,
+    pub acknowledged: u64,
+    pub duplicates: u64,
+    /// Per input record: did any part of it end in quarantine?
+    #[serde(skip)]
+    pub record_quarantined: Vec<bool>,
+}
+
+impl BatchReport {
+    pub fn add(&mut self, other: &BatchReport) {
+        self.records += other.records;
+        self.events += other.events;
+        self.rows += other.rows;
+        self.quarantined += other.quarantined;
+        self.acknowledged += other.acknowledged;
+        self.duplicates += other.duplicates;
+    }
+}
+
+/// The ingest pipeline; cheap to share across tasks.
+#[derive(Clone)]
+pub struct Pipeline {
+    store: Store,
+    source: Source,
+    accounts: Arc<RwLock<AccountCache>>,
+}
+
+struct AccountCache {
+    loaded: Option<Instant>,
+    map: HashMap<String, Uuid>,
+}
+
+impl Pipeline {
+    pub fn new(store: Store, source: Source) -> Pipeline {
+        Pipeline { store, source, accounts: Arc::new(RwLock::new(AccountCache { loaded: None, map: HashMap::new() })) }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    async fn account_map(&self, force: bool) -> Result<HashMap<String, Uuid>, StoreError> {
+        {
+            let cache = self.accounts.read().await;
+            if let Some(at) = cache.loaded
+                && !force
+                && at.elapsed() < ACCOUNT_MAP_TTL
+            {
+                return Ok(cache.map.clone());
+            }
+        }
+        let map = self.store.account_map().await?;
+        let mut cache = self.accounts.write().await;
+        cache.loaded = Some(Instant::now());
+        cache.map = map.clone();
+        Ok(map)
+    }
+
+    /// Processes one batch. `Err` means nothing is known to be stored durably and the whole
+    /// batch must be retried (SQS redelivers); poison input never produces `Err`.
+    pub async fn process(&self, records: &[Record<'_>]) -> Result<BatchReport, StoreError> {
+        let now = now_ms();
+        let mut report = BatchReport { records: records.len() as u64, ..BatchReport::default() };
+        report.record_quarantined = vec![false; records.len()];
+
+        // 1. Decode every record; a panic is contained to its record.
+        let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
+        let mut scratch = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            scratch.clear();
+            let body = record.body;
+            let decoded = catch_unwind(AssertUnwindSafe(|| {
+                let mut out = Vec::new();
+                decode_record(body, &mut out);
+                out
+            }));
+            match decoded {
+                Ok(out) => scratch.extend(out),
+                Err(_) => scratch.push(Outcome::Quarantine(Quarantined {
+                    reason: QuarantineReason::ProcessingPanic,
+                    detail: "decoding the record panicked".into(),
+                    raw: body.to_owned(),
+                    account_id: String::new(),
+                })),
+            }
+            outcomes.extend(scratch.drain(..).map(|o| (i, o)));
+        }
+
+        // 2. Attribute events to orgs.
+        let needs_accounts = outcomes.iter().any(|(_, o)| matches!(o, Outcome::Event(_)));
+        let mut accounts = if needs_accounts { self.account_map(false).await? } else { HashMap::new() };
+        if outcomes.iter().any(|(_, o)| matches!(o, Outcome::Event(e) if !accounts.contains_key(&e.account_id))) {
+            accounts = self.account_map(true).await?;
+        }
+
+        let mut rows: Vec<EventRow> = Vec::new();
+        let mut row_record: Vec<usize> = Vec::new();
+        let mut quarantine: Vec<QuarantineRow> = Vec::new();
+        let mut notices: Vec<NoticeRow> = Vec::new();
+        let mut quarantine_of = |q: Quarantined, i: usize, report: &mut BatchReport| {
+            report.quarantined += 1;
+            report.record_quarantined[i] = true;
+            quarantine.push(QuarantineRow {
+                id: QuarantineRow::id_for(q.reason.as_str(), &q.raw),
+                received_ms: now,
+                source: self.source.as_str().to_owned(),
+                reason: q.reason.as_str().to_owned(),
+                detail: q.detail,
+                account_id: q.account_id,
+                raw: q.raw,
+                resolved_ms: 0,
+                version: now as u64,
+            });
+        };
+        for (i, outcome) in outcomes {
+            match outcome {
+                Outcome::Event(ev) => {
+                    report.events += 1;
+                    match accounts.get(&ev.account_id) {
+                        Some(org_id) => {
+                            for mut row in ev.rows {
+                                row.org_id = *org_id;
+                                row.ingested_ms = now;
+                                rows.push(row);
+                                row_record.push(i);
+                            }
+                        }
+                        None => quarantine_of(
+                            Quarantined {
+                                reason: QuarantineReason::UnknownAccount,
+                                detail: format!("SES account {} is not mapped to an org", ev.account_id),
+                                raw: ev.raw,
+                                account_id: ev.account_id,
+                            },
+                            i,
+                            &mut report,
+                        ),
+                    }
+                }
+                Outcome::Notice(n) => {
+                    report.acknowledged += 1;
+                    notices.push(NoticeRow {
+                        id: QuarantineRow::id_for(n.kind.as_str(), &n.raw),
+                        received_ms: now,
+                        kind: n.kind.as_str().to_owned(),
+                        topic_arn: n.topic_arn,
+                        raw: n.raw,
+                    });
+                }
+                Outcome::Quarantine(q) => quarantine_of(q, i, &mut report),
+            }
+        }
+
+        // 3. Drop duplicates: within the batch, then against what is stored.
+        let before = rows.len();
+        let fresh = self.without_stored(rows, row_record).await?;
+        let (rows, row_record) = fresh;
+        report.duplicates = (before - rows.len()) as u64;
+
+        // 4. Store. Quarantine and notices first: if the events insert fails, a retry finds them
+        //    already there (same ids) and re-inserting is harmless.
+        self.store.insert_quarantine(&quarantine).await?;
+        self.store.insert_notices(&notices).await?;
+        for (chunk, chunk_records) in rows.chunks(MAX_ROWS_PER_INSERT).zip(row_record.chunks(MAX_ROWS_PER_INSERT)) {
+            match self.store.insert_events(chunk).await {
+                Ok(()) => report.rows += chunk.len() as u64,
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) => {
+                    // The store refuses this data as data: retrying cannot help, so keep the
+                    // records in quarantine rather than blocking the queue.
+                    tracing::error!(error = %e, rows = chunk.len(), "store rejected event rows; quarantining their records");
+                    let affected: BTreeSet<usize> = chunk_records.iter().copied().collect();
+                    let mut rejected = Vec::new();
+                    for i in affected {
+                        report.quarantined += 1;
+                        report.record_quarantined[i] = true;
+                        rejected.push(QuarantineRow {
+                            id: QuarantineRow::id_for(QuarantineReason::StoreRejected.as_str(), records[i].body),
+                            received_ms: now,
+                            source: self.source.as_str().to_owned(),
+                            reason: QuarantineReason::StoreRejected.as_str().to_owned(),
+                            detail: e.to_string(),
+                            account_id: String::new(),
+                            raw: records[i].body.to_owned(),
+                            resolved_ms: 0,
+                            version: now as u64,
+                        });
+                    }
+                    self.store.insert_quarantine(&rejected).await?;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn without_stored(
+        &self,
+        rows: Vec<EventRow>,
+        row_record: Vec<usize>,
+    ) -> Result<(Vec<EventRow>, Vec<usize>), StoreError> {
+        let mut seen: HashSet<(Uuid, Uuid)> = HashSet::with_capacity(rows.len());
+        let mut by_org: HashMap<Uuid, (BTreeSet<u16>, Vec<Uuid>)> = HashMap::new();
+        let mut keep = Vec::with_capacity(rows.len());
+        for (row, rec) in rows.into_iter().zip(row_record) {
+            if seen.insert((row.org_id, row.event_id)) {
+                let entry = by_org.entry(row.org_id).or_default();
+                entry.0.insert(row.day);
+                entry.1.push(row.event_id);
+                keep.push((row, rec));
+            }
+        }
+        let mut stored: HashSet<(Uuid, Uuid)> = HashSet::new();
+        for (org_id, (days, ids)) in by_org {
+            let days: Vec<u16> = days.into_iter().collect();
+            for id in self.store.existing_event_ids(org_id, &days, &ids).await? {
+                stored.insert((org_id, id));
+            }
+        }
+        Ok(keep.into_iter().filter(|(row, _)| !stored.contains(&(row.org_id, row.event_id))).unzip())
+    }
+}

@@ -1,0 +1,151 @@
+//! The long-running SQS poller for container deployments. It long-polls, accumulates messages
+//! into large batches, stores them, and deletes a message only after its rows are committed. On a
+//! store failure nothing is deleted: the messages reappear after their visibility timeout, and
+//! after the queue's maxReceiveCount they move to its DLQ.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message};
+
+use crate::pipeline::{BatchReport, Pipeline, Record};
+
+/// Poller settings (see `sendops-ingest poll --help`).
+#[derive(Debug, Clone)]
+pub struct PollConfig {
+    pub queue_url: String,
+    /// Flush when this many messages are buffered.
+    pub max_messages: usize,
+    /// Flush when the oldest buffered message has waited this long.
+    pub max_wait: Duration,
+    /// Long-poll wait per ReceiveMessage (0–20 s).
+    pub wait_time_seconds: i32,
+    /// Visibility timeout asked for on receive; must exceed `max_wait` plus insert time.
+    pub visibility_timeout: Option<i32>,
+    /// Stop once a receive comes back empty and everything buffered is flushed (tests, drains).
+    pub until_empty: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error("SQS: {0}")]
+    Sqs(String),
+}
+
+/// What the poller did, summed over its flushes.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct PollSummary {
+    #[serde(flatten)]
+    pub report: BatchReport,
+    pub flushes: u64,
+    pub failed_flushes: u64,
+    pub deleted: u64,
+}
+
+fn sqs_err(e: impl std::fmt::Display) -> PollError {
+    PollError::Sqs(e.to_string())
+}
+
+/// Polls until stopped (or, with `until_empty`, until the queue is drained).
+pub async fn run(pipeline: &Pipeline, sqs: &Client, cfg: &PollConfig) -> Result<PollSummary, PollError> {
+    let mut summary = PollSummary::default();
+    let mut buffer: Vec<Message> = Vec::new();
+    let mut oldest: Option<Instant> = None;
+    loop {
+        let wait = if buffer.is_empty() { cfg.wait_time_seconds } else { cfg.wait_time_seconds.min(1) };
+        let mut req = sqs
+            .receive_message()
+            .queue_url(&cfg.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait);
+        if let Some(v) = cfg.visibility_timeout {
+            req = req.visibility_timeout(v);
+        }
+        let received = match req.send().await {
+            Ok(out) => out.messages.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "receive failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if cfg.until_empty && buffer.is_empty() {
+                    return Err(sqs_err(aws_sdk_sqs::error::DisplayErrorContext(e)));
+                }
+                Vec::new()
+            }
+        };
+        let drained = received.is_empty();
+        if !received.is_empty() && oldest.is_none() {
+            oldest = Some(Instant::now());
+        }
+        buffer.extend(received);
+        let due = oldest.is_some_and(|t| t.elapsed() >= cfg.max_wait);
+        if !buffer.is_empty() && (buffer.len() >= cfg.max_messages || due || drained) {
+            flush(pipeline, sqs, cfg, &mut buffer, &mut summary).await?;
+            oldest = None;
+        }
+        if drained && buffer.is_empty() && cfg.until_empty {
+            return Ok(summary);
+        }
+    }
+}
+
+async fn flush(
+    pipeline: &Pipeline,
+    sqs: &Client,
+    cfg: &PollConfig,
+    buffer: &mut Vec<Message>,
+    summary: &mut PollSummary,
+) -> Result<(), PollError> {
+    let batch = std::mem::take(buffer);
+    let records: Vec<Record<'_>> = batch.iter().map(|m| Record { body: m.body.as_deref().unwrap_or("") }).collect();
+    summary.flushes += 1;
+    match pipeline.process(&records).await {
+        Ok(report) => {
+            tracing::info!(messages = batch.len(), rows = report.rows, duplicates = report.duplicates, quarantined = report.quarantined, "batch stored");
+            summary.report.add(&report);
+        }
+        Err(e) => {
+            // Leave every message undeleted: SQS redelivers after the visibility timeout.
+            tracing::error!(error = %e, messages = batch.len(), "store failed; leaving messages on the queue");
+            summary.failed_flushes += 1;
+            return Ok(());
+        }
+    }
+    for chunk in batch.chunks(10) {
+        let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .set_receipt_handle(m.receipt_handle.clone())
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let out = sqs
+            .delete_message_batch()
+            .queue_url(&cfg.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| sqs_err(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+        summary.deleted += out.successful.len() as u64;
+        if !out.failed.is_empty() {
+            // Not fatal: a message that was stored but not deleted comes back and is skipped as a
+            // duplicate.
+            tracing::warn!(failed = out.failed.len(), "some deletes failed; those messages will be redelivered and deduplicated");
+        }
+    }
+    Ok(())
+}
+
+/// An SQS client from the default AWS configuration, with an optional endpoint override
+/// (`SQS_ENDPOINT_URL` or `--endpoint-url`; `moto_server` in tests).
+pub async fn sqs_client(endpoint: Option<&str>) -> Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(url) = endpoint {
+        loader = loader.endpoint_url(url);
+    }
+    let conf = loader.load().await;
+    Client::new(&conf)
+}

@@ -1,0 +1,45 @@
+//! Configuration read from the environment (see the README's configuration table).
+
+use std::env;
+
+/// Where the ClickHouse server is and which database SendOps owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClickHouseConfig {
+    /// `CLICKHOUSE_URL`, default `http://127.0.0.1:8123`.
+    pub url: String,
+    /// `CLICKHOUSE_DATABASE`, default `sendops`.
+    pub database: String,
+    /// `CLICKHOUSE_USER` (optional).
+    pub user: Option<String>,
+    /// `CLICKHOUSE_PASSWORD` (optional).
+    pub password: Option<String>,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        ClickHouseConfig {
+            url: "http://127.0.0.1:8123".into(),
+            database: "sendops".into(),
+            user: None,
+            password: None,
+        }
+    }
+}
+
+impl ClickHouseConfig {
+    pub fn from_env() -> Self {
+        let non_empty = |name: &str| env::var(name).ok().filter(|v| !v.is_empty());
+        let d = ClickHouseConfig::default();
+        ClickHouseConfig {
+            url: non_empty("CLICKHOUSE_URL").unwrap_or(d.url),
+            database: non_empty("CLICKHOUSE_DATABASE").unwrap_or(d.database),
+            user: non_empty("CLICKHOUSE_USER"),
+            password: non_empty("CLICKHOUSE_PASSWORD"),
+        }
+    }
+
+    /// The same server with another database (tests use one database each).
+    pub fn with_database(&self, database: &str) -> Self {
+        ClickHouseConfig { database: database.to_owned(), ..self.clone() }
+    }
+}

@@ -1,0 +1,497 @@
+//! Recognises every carrier an SES event can arrive in and turns one input record into outcomes:
+//! rows to store, set-up notices to acknowledge, or a quarantine entry with its reason.
+//!
+//! Carriers: a raw SES event (SNS raw delivery), an SNS notification envelope (`Message` is a JSON
+//! string), an EventBridge event (`detail` is the SES event), an SQS message body holding any of
+//! those, and a whole Lambda SQS (or SNS) event. Nothing is dropped: whatever is not an event or a
+//! known set-up message comes back as [`Outcome::Quarantine`] with the record's text.
+
+use crate::event_id::event_id;
+use crate::row::{EventRow, EventType};
+use crate::ses_event::{Document, LambdaRecord, Mail, RecipientStatus, Str};
+use crate::timefmt::{day_of_ms, parse_rfc3339_ms};
+
+/// How deep carriers may nest (Lambda → SQS body → SNS → EventBridge → event).
+const MAX_DEPTH: u8 = 4;
+
+/// The plain-text message SES publishes when an SNS topic is attached to event publishing.
+const VALIDATION_TEXT: &str = "Successfully validated SNS topic";
+
+/// What one input record turned into.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Event(ParsedEvent),
+    Notice(Notice),
+    Quarantine(Quarantined),
+}
+
+/// One SES event, as rows (one per recipient) not yet attributed to an org.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedEvent {
+    /// `mail.sendingAccountId` (or the EventBridge `account`).
+    pub account_id: String,
+    pub rows: Vec<EventRow>,
+    /// The record text that carried the event (kept for quarantine if the account is unknown).
+    pub raw: String,
+}
+
+/// A recognised set-up message that is acknowledged and recorded, not stored as an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    pub topic_arn: String,
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// "Successfully validated SNS topic for Amazon SES event publishing."
+    TopicValidation,
+    /// Legacy `notificationType: AmazonSnsSubscriptionSucceeded`.
+    SubscriptionSucceeded,
+    SnsSubscriptionConfirmation,
+    SnsUnsubscribeConfirmation,
+    /// An EventBridge event from `aws.ses` that is not an email event.
+    EventBridgeNonEmail,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::TopicValidation => "ses_topic_validation",
+            NoticeKind::SubscriptionSucceeded => "ses_subscription_succeeded",
+            NoticeKind::SnsSubscriptionConfirmation => "sns_subscription_confirmation",
+            NoticeKind::SnsUnsubscribeConfirmation => "sns_unsubscribe_confirmation",
+            NoticeKind::EventBridgeNonEmail => "eventbridge_non_email",
+        }
+    }
+}
+
+/// Input SendOps could not store as events, with the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quarantined {
+    pub reason: QuarantineReason,
+    pub detail: String,
+    /// The record text, verbatim, so it can be replayed.
+    pub raw: String,
+    /// The SES account when it could be read (empty otherwise).
+    pub account_id: String,
+}
+
+/// Why a record was quarantined. The names are stored and shown by `sendops-admin quarantine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QuarantineReason {
+    /// Not JSON (and not a known plain-text set-up message).
+    InvalidJson,
+    /// JSON, but no carrier or SES event SendOps knows.
+    UnrecognisedPayload,
+    /// An SES event whose type SendOps does not know.
+    UnsupportedEventType,
+    /// An SES event missing a required field or holding a malformed one.
+    InvalidEvent,
+    /// An SES event that names no recipient.
+    NoRecipients,
+    /// The SES account is not mapped to any org.
+    UnknownAccount,
+    /// Processing the record panicked (a bug; the record is kept for replay).
+    ProcessingPanic,
+    /// The store refused the rows as data (not retryable).
+    StoreRejected,
+}
+
+impl QuarantineReason {
+    pub const ALL: [QuarantineReason; 8] = [
+        QuarantineReason::InvalidJson,
+        QuarantineReason::UnrecognisedPayload,
+        QuarantineReason::UnsupportedEventType,
+        QuarantineReason::InvalidEvent,
+        QuarantineReason::NoRecipients,
+        QuarantineReason::UnknownAccount,
+        QuarantineReason::ProcessingPanic,
+        QuarantineReason::StoreRejected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuarantineReason::InvalidJson => "invalid_json",
+            QuarantineReason::UnrecognisedPayload => "unrecognised_payload",
+            QuarantineReason::UnsupportedEventType => "unsupported_event_type",
+            QuarantineReason::InvalidEvent => "invalid_event",
+            QuarantineReason::NoRecipients => "no_recipients",
+            QuarantineReason::UnknownAccount => "unknown_account",
+            QuarantineReason::ProcessingPanic => "processing_panic",
+            QuarantineReason::StoreRejected => "store_rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<QuarantineReason> {
+        QuarantineReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+struct Rejection {
+    reason: QuarantineReason,
+    detail: String,
+    account_id: String,
+}
+
+fn reject(reason: QuarantineReason, detail: impl Into<String>) -> Rejection {
+    Rejection { reason, detail: detail.into(), account_id: String::new() }
+}
+
+/// Decodes one input record (an SQS message body, a replay-file item, or a whole Lambda event)
+/// and appends what it held to `out`. Never fails and never panics on input.
+pub fn decode_record(body: &str, out: &mut Vec<Outcome>) {
+    decode_record_at(body, out, 0);
+}
+
+fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8) {
+    let text = body.trim();
+    if !text.starts_with('{') {
+        if text.starts_with(VALIDATION_TEXT) {
+            out.push(notice(NoticeKind::TopicValidation, "", body));
+        } else {
+            let reason = if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+                QuarantineReason::UnrecognisedPayload
+            } else {
+                QuarantineReason::InvalidJson
+            };
+            out.push(quarantine(reject(reason, "a record must be a JSON object"), body));
+        }
+        return;
+    }
+    let doc: Document<'_> = match serde_json::from_str(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let reason = if e.is_data() { QuarantineReason::InvalidEvent } else { QuarantineReason::InvalidJson };
+            out.push(quarantine(reject(reason, e.to_string()), body));
+            return;
+        }
+    };
+    if let Some(records) = &doc.records {
+        // A whole Lambda SQS or SNS event: every record stands on its own.
+        for record in records {
+            match serde_json::from_str::<LambdaRecord<'_>>(record.get()) {
+                Ok(LambdaRecord { body: Some(inner), .. }) if depth < MAX_DEPTH => {
+                    decode_record_at(&inner, out, depth + 1)
+                }
+                Ok(LambdaRecord { sns: Some(sns), .. }) if depth < MAX_DEPTH => match sns.message {
+                    Some(msg) => decode_record_at(&msg, out, depth + 1),
+                    None => out.push(quarantine(
+                        reject(QuarantineReason::InvalidEvent, "SNS record without Message"),
+                        record.get(),
+                    )),
+                },
+                Ok(_) => out.push(quarantine(
+                    reject(QuarantineReason::UnrecognisedPayload, "Lambda record without body or Sns"),
+                    record.get(),
+                )),
+                Err(e) => out.push(quarantine(reject(QuarantineReason::InvalidEvent, e.to_string()), record.get())),
+            }
+        }
+        return;
+    }
+    match decode_document(&doc, None, depth) {
+        Ok(Decoded::Event(ev)) => out.push(Outcome::Event(ParsedEvent { raw: body.to_owned(), ..ev })),
+        Ok(Decoded::Notice(kind, topic)) => out.push(notice(kind, &topic, body)),
+        Err(rej) => out.push(quarantine(rej, body)),
+    }
+}
+
+enum Decoded {
+    Event(ParsedEvent),
+    Notice(NoticeKind, String),
+}
+
+fn notice(kind: NoticeKind, topic_arn: &str, raw: &str) -> Outcome {
+    Outcome::Notice(Notice { kind, topic_arn: topic_arn.to_owned(), raw: raw.to_owned() })
+}
+
+fn quarantine(rej: Rejection, raw: &str) -> Outcome {
+    Outcome::Quarantine(Quarantined {
+        reason: rej.reason,
+        detail: rej.detail,
+        raw: raw.to_owned(),
+        account_id: rej.account_id,
+    })
+}
+
+fn decode_document(doc: &Document<'_>, fallback_account: Option<&str>, depth: u8) -> Result<Decoded, Rejection> {
+    if depth > MAX_DEPTH {
+        return Err(reject(QuarantineReason::UnrecognisedPayload, "carriers nested too deeply"));
+    }
+    if let Some(kind) = &doc.sns_type {
+        let topic = doc.topic_arn.as_deref().unwrap_or("").to_owned();
+        return match &**kind {
+            "Notification" => {
+                let raw_message = doc
+                    .sns_message
+                    .ok_or_else(|| reject(QuarantineReason::InvalidEvent, "SNS notification without Message"))?;
+                // On the wire `Message` is a JSON string; a parsed object is accepted as well.
+                let text: std::borrow::Cow<'_, str> = if raw_message.get().starts_with('"') {
+                    let s: Str<'_> = serde_json::from_str(raw_message.get())
+                        .map_err(|e| reject(QuarantineReason::InvalidEvent, format!("SNS Message: {e}")))?;
+                    s.0
+                } else {
+                    std::borrow::Cow::Borrowed(raw_message.get())
+                };
+                let message = text.trim();
+                if message.starts_with(VALIDATION_TEXT) {
+                    return Ok(Decoded::Notice(NoticeKind::TopicValidation, topic));
+                }
+                if !message.starts_with('{') {
+                    return Err(reject(QuarantineReason::UnrecognisedPayload, "SNS Message is not an SES event"));
+                }
+                let inner: Document<'_> = serde_json::from_str(message).map_err(|e| {
+                    let reason =
+                        if e.is_data() { QuarantineReason::InvalidEvent } else { QuarantineReason::InvalidJson };
+                    reject(reason, format!("SNS Message: {e}"))
+                })?;
+                match decode_document(&inner, fallback_account, depth + 1)? {
+                    Decoded::Notice(kind, _) => Ok(Decoded::Notice(kind, topic)),
+                    event => Ok(event),
+                }
+            }
+            "SubscriptionConfirmation" => Ok(Decoded::Notice(NoticeKind::SnsSubscriptionConfirmation, topic)),
+            "UnsubscribeConfirmation" => Ok(Decoded::Notice(NoticeKind::SnsUnsubscribeConfirmation, topic)),
+            other => Err(reject(QuarantineReason::UnrecognisedPayload, format!("unknown SNS message type {other:?}"))),
+        };
+    }
+    if let Some(detail_type) = &doc.detail_type {
+        let source = doc.source.as_deref().unwrap_or("");
+        if source != "aws.ses" {
+            return Err(reject(
+                QuarantineReason::UnrecognisedPayload,
+                format!("EventBridge event from {source:?}, not aws.ses"),
+            ));
+        }
+        let Some(detail) = doc.detail else {
+            return Err(reject(QuarantineReason::InvalidEvent, "EventBridge event without detail"));
+        };
+        let inner: Document<'_> = serde_json::from_str(detail.get())
+            .map_err(|e| reject(QuarantineReason::InvalidEvent, format!("EventBridge detail: {e}")))?;
+        if inner.event_type.is_none() && inner.notification_type.is_none() {
+            if detail_type.starts_with("Email ") {
+                return Err(reject(
+                    QuarantineReason::InvalidEvent,
+                    format!("EventBridge {:?} without an SES event in detail", &**detail_type),
+                ));
+            }
+            return Ok(Decoded::Notice(NoticeKind::EventBridgeNonEmail, String::new()));
+        }
+        return decode_document(&inner, doc.account.as_deref().or(fallback_account), depth + 1);
+    }
+    if doc.notification_type.as_deref() == Some("AmazonSnsSubscriptionSucceeded") {
+        return Ok(Decoded::Notice(NoticeKind::SubscriptionSucceeded, String::new()));
+    }
+    if let Some(name) = doc.event_type.as_deref().or(doc.notification_type.as_deref()) {
+        return ses_event_rows(doc, name, fallback_account).map(Decoded::Event);
+    }
+    Err(reject(QuarantineReason::UnrecognisedPayload, "no SES event, SNS, EventBridge or Lambda carrier"))
+}
+
+/// The address inside `Name <addr>` (or the whole value).
+pub fn address_of(source: &str) -> &str {
+    let s = source.trim();
+    match (s.rfind('<'), s.rfind('>')) {
+        (Some(open), Some(close)) if open < close => s[open + 1..close].trim(),
+        _ => s,
+    }
+}
+
+/// Lower-cased domain of an address (or of a bare domain).
+pub fn domain_of(address: &str) -> String {
+    address.rsplit_once('@').map_or(address, |(_, d)| d).trim().to_ascii_lowercase()
+}
+
+fn event_time(ts: Option<&Str<'_>>, sent_ms: i64, field: &str) -> Result<i64, Rejection> {
+    match ts {
+        None => Ok(sent_ms),
+        Some(ts) => parse_rfc3339_ms(ts)
+            .ok_or_else(|| reject(QuarantineReason::InvalidEvent, format!("{field} is not RFC 3339: {:?}", &**ts))),
+    }
+}
+
+fn missing(what: &str) -> Rejection {
+    reject(QuarantineReason::InvalidEvent, format!("missing {what}"))
+}
+
+/// Per-recipient details that differ between the rows of one event.
+struct Recipient<'s> {
+    address: &'s str,
+    diagnostic: &'s str,
+}
+
+fn from_statuses<'s>(list: &'s [RecipientStatus<'_>], field: &str) -> Result<Vec<Recipient<'s>>, Rejection> {
+    list.iter()
+        .map(|r| {
+            let address = r.email_address.as_deref().filter(|a| !a.trim().is_empty()).ok_or_else(|| missing(field))?;
+            Ok(Recipient { address, diagnostic: r.diagnostic_code.as_deref().unwrap_or("") })
+        })
+        .collect()
+}
+
+fn from_addresses<'s>(list: &'s [Str<'_>]) -> Vec<Recipient<'s>> {
+    list.iter().filter(|a| !a.trim().is_empty()).map(|a| Recipient { address: a, diagnostic: "" }).collect()
+}
+
+fn ses_event_rows(doc: &Document<'_>, type_name: &str, fallback_account: Option<&str>) -> Result<ParsedEvent, Rejection> {
+    let ty = EventType::from_ses(type_name)
+        .ok_or_else(|| reject(QuarantineReason::UnsupportedEventType, format!("event type {type_name:?}")))?;
+    let mail: &Mail<'_> = doc.mail.as_ref().ok_or_else(|| missing("mail"))?;
+    let account_id = mail
+        .sending_account_id
+        .as_deref()
+        .or(fallback_account)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| missing("mail.sendingAccountId"))?
+        .to_owned();
+    let with_account = |mut r: Rejection| {
+        r.account_id.clone_from(&account_id);
+        r
+    };
+    let message_id =
+        mail.message_id.as_deref().filter(|m| !m.is_empty()).ok_or_else(|| with_account(missing("mail.messageId")))?;
+    let sent_raw = mail.timestamp.as_ref().ok_or_else(|| with_account(missing("mail.timestamp")))?;
+    let sent_ms = parse_rfc3339_ms(sent_raw).ok_or_else(|| {
+        with_account(reject(
+            QuarantineReason::InvalidEvent,
+            format!("mail.timestamp is not RFC 3339: {:?}", &**sent_raw),
+        ))
+    })?;
+
+    let mut row = EventRow {
+        occurred_ms: sent_ms,
+        event_type: ty,
+        message_id: message_id.to_owned(),
+        sent_ms,
+        source: mail.source.as_deref().unwrap_or("").to_owned(),
+        channel: mail.tag("ses:configuration-set").unwrap_or("").to_owned(),
+        template: mail.tag("template").unwrap_or("").to_owned(),
+        subject: mail.common_headers.as_ref().and_then(|h| h.subject.as_deref()).unwrap_or("").to_owned(),
+        destination: mail.destination.iter().map(|d| d.to_string()).collect(),
+        ses_account: account_id.clone(),
+        ..EventRow::default()
+    };
+    row.sender = address_of(&row.source).to_owned();
+    row.sender_domain = domain_of(&row.sender);
+
+    let set = |s: Option<&Str<'_>>| s.map(|v| v.to_string()).unwrap_or_default();
+    let recipients: Vec<Recipient<'_>> = match ty {
+        EventType::Send => from_addresses(&mail.destination),
+        EventType::Reject => {
+            row.reject_reason = set(doc.reject.as_ref().and_then(|r| r.reason.as_ref()));
+            from_addresses(&mail.destination)
+        }
+        EventType::RenderingFailure => {
+            if let Some(f) = &doc.failure {
+                row.error_message = set(f.error_message.as_ref());
+                if row.template.is_empty() {
+                    row.template = set(f.template_name.as_ref());
+                }
+            }
+            from_addresses(&mail.destination)
+        }
+        EventType::Open => {
+            let open = doc.open.as_ref().ok_or_else(|| with_account(missing("open")))?;
+            row.occurred_ms = event_time(open.timestamp.as_ref(), sent_ms, "open.timestamp").map_err(with_account)?;
+            row.ip_address = set(open.ip_address.as_ref());
+            row.user_agent = set(open.user_agent.as_ref());
+            from_addresses(&mail.destination)
+        }
+        EventType::Click => {
+            let click = doc.click.as_ref().ok_or_else(|| with_account(missing("click")))?;
+            row.occurred_ms =
+                event_time(click.timestamp.as_ref(), sent_ms, "click.timestamp").map_err(with_account)?;
+            row.ip_address = set(click.ip_address.as_ref());
+            row.user_agent = set(click.user_agent.as_ref());
+            row.click_url = set(click.link.as_ref());
+            from_addresses(&mail.destination)
+        }
+        EventType::Subscription => {
+            let sub = doc.subscription.as_ref().ok_or_else(|| with_account(missing("subscription")))?;
+            row.occurred_ms =
+                event_time(sub.timestamp.as_ref(), sent_ms, "subscription.timestamp").map_err(with_account)?;
+            row.contact_list = set(sub.contact_list.as_ref());
+            from_addresses(&mail.destination)
+        }
+        EventType::Delivery => {
+            let d = doc.delivery.as_ref().ok_or_else(|| with_account(missing("delivery")))?;
+            row.occurred_ms = event_time(d.timestamp.as_ref(), sent_ms, "delivery.timestamp").map_err(with_account)?;
+            row.smtp_response = set(d.smtp_response.as_ref());
+            row.processing_time_ms = d.processing_time_millis.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+            from_addresses(&d.recipients)
+        }
+        EventType::Bounce => {
+            let b = doc.bounce.as_ref().ok_or_else(|| with_account(missing("bounce")))?;
+            row.occurred_ms = event_time(b.timestamp.as_ref(), sent_ms, "bounce.timestamp").map_err(with_account)?;
+            row.bounce_type = set(b.bounce_type.as_ref());
+            row.bounce_sub_type = set(b.bounce_sub_type.as_ref());
+            from_statuses(&b.bounced_recipients, "bounce.bouncedRecipients[].emailAddress").map_err(with_account)?
+        }
+        EventType::Complaint => {
+            let c = doc.complaint.as_ref().ok_or_else(|| with_account(missing("complaint")))?;
+            row.occurred_ms =
+                event_time(c.timestamp.as_ref(), sent_ms, "complaint.timestamp").map_err(with_account)?;
+            row.feedback_type = set(c.complaint_feedback_type.as_ref());
+            from_statuses(&c.complained_recipients, "complaint.complainedRecipients[].emailAddress")
+                .map_err(with_account)?
+        }
+        EventType::DeliveryDelay => {
+            let d = doc.delivery_delay.as_ref().ok_or_else(|| with_account(missing("deliveryDelay")))?;
+            row.occurred_ms =
+                event_time(d.timestamp.as_ref(), sent_ms, "deliveryDelay.timestamp").map_err(with_account)?;
+            row.delay_type = set(d.delay_type.as_ref());
+            from_statuses(&d.delayed_recipients, "deliveryDelay.delayedRecipients[].emailAddress")
+                .map_err(with_account)?
+        }
+    };
+    if recipients.is_empty() {
+        return Err(with_account(reject(
+            QuarantineReason::NoRecipients,
+            format!("{} event names no recipient", ty.as_str()),
+        )));
+    }
+    row.day = day_of_ms(row.occurred_ms);
+    let mut rows = Vec::with_capacity(recipients.len());
+    for (i, r) in recipients.iter().enumerate() {
+        let mut out = if i + 1 == recipients.len() { std::mem::take(&mut row) } else { row.clone() };
+        out.recipient = r.address.trim().to_owned();
+        out.diagnostic = r.diagnostic.to_owned();
+        out.event_id = event_id(&out.message_id, ty, out.occurred_ms, &out.recipient, &out.click_url);
+        rows.push(out);
+    }
+    Ok(ParsedEvent { account_id, rows, raw: String::new() })
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn addresses_and_domains() {
+        assert_eq!(address_of("\"John Doe\" <john@example.com>"), "john@example.com");
+        assert_eq!(address_of("Name <a@B.com>"), "a@B.com");
+        assert_eq!(address_of(" plain@x.org "), "plain@x.org");
+        assert_eq!(domain_of("a@B.Com"), "b.com");
+        assert_eq!(domain_of("Example.COM"), "example.com");
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_never_loses_a_record(s in ".{0,300}") {
+            let mut out = Vec::new();
+            decode_record(&s, &mut out);
+            prop_assert_eq!(out.len(), 1);
+        }
+
+        #[test]
+        fn never_panics_on_json_shaped_input(s in r#"\{("[a-zA-Z]{1,12}":("[^"\\]{0,12}"|\d{1,4}|\{\}|\[\]|null),){0,6}"eventType":"(Send|Bounce|Open|Click|Delivery)"\}"#) {
+            let mut out = Vec::new();
+            decode_record(&s, &mut out);
+            prop_assert_eq!(out.len(), 1);
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! SendOps domain library: the SES event model and parser, the stored row types, the ClickHouse
+//! schema and its migrations, and store access. No HTTP and no Lambda in here.
+
+pub mod config;
+pub mod envelope;
+pub mod error;
+pub mod event_id;
+pub mod migrations;
+pub mod org;
+pub mod row;
+pub mod ses_event;
+pub mod store;
+pub mod timefmt;
+
+pub use error::{ErrorCode, StoreError};
+pub use row::{EventRow, EventType};
+pub use store::Store;

@@ -1,0 +1,169 @@
+//! The stored unit: one row per (SES event, recipient), as DECISIONS §5 defines it.
+
+use clickhouse::Row;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+/// SES event types, stored as ClickHouse `Enum8` (values are part of the schema).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i8)]
+pub enum EventType {
+    #[default]
+    Send = 1,
+    Delivery = 2,
+    Bounce = 3,
+    Complaint = 4,
+    Reject = 5,
+    Open = 6,
+    Click = 7,
+    DeliveryDelay = 8,
+    RenderingFailure = 9,
+    Subscription = 10,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 10] = [
+        EventType::Send,
+        EventType::Delivery,
+        EventType::Bounce,
+        EventType::Complaint,
+        EventType::Reject,
+        EventType::Open,
+        EventType::Click,
+        EventType::DeliveryDelay,
+        EventType::RenderingFailure,
+        EventType::Subscription,
+    ];
+
+    /// The name SendOps uses in the API and in the `Enum8`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Send => "Send",
+            EventType::Delivery => "Delivery",
+            EventType::Bounce => "Bounce",
+            EventType::Complaint => "Complaint",
+            EventType::Reject => "Reject",
+            EventType::Open => "Open",
+            EventType::Click => "Click",
+            EventType::DeliveryDelay => "DeliveryDelay",
+            EventType::RenderingFailure => "RenderingFailure",
+            EventType::Subscription => "Subscription",
+        }
+    }
+
+    /// Reads SES's `eventType` / `notificationType` value (also SendOps's own names).
+    pub fn from_ses(name: &str) -> Option<EventType> {
+        Some(match name {
+            "Send" => EventType::Send,
+            "Delivery" => EventType::Delivery,
+            "Bounce" => EventType::Bounce,
+            "Complaint" => EventType::Complaint,
+            "Reject" => EventType::Reject,
+            "Open" => EventType::Open,
+            "Click" => EventType::Click,
+            "DeliveryDelay" => EventType::DeliveryDelay,
+            "Rendering Failure" | "RenderingFailure" => EventType::RenderingFailure,
+            "Subscription" => EventType::Subscription,
+            _ => return None,
+        })
+    }
+
+    pub fn from_i8(v: i8) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| *t as i8 == v)
+    }
+
+    /// Lifecycle order used to break ties (DECISIONS §6):
+    /// Send < Delivery/DeliveryDelay/Bounce/Reject < Complaint < Open < Click.
+    /// Rendering failures sit with the terminal outcomes; subscriptions come last.
+    pub fn lifecycle_rank(self) -> u8 {
+        match self {
+            EventType::Send => 0,
+            EventType::Delivery
+            | EventType::DeliveryDelay
+            | EventType::Bounce
+            | EventType::Reject
+            | EventType::RenderingFailure => 1,
+            EventType::Complaint => 2,
+            EventType::Open => 3,
+            EventType::Click => 4,
+            EventType::Subscription => 5,
+        }
+    }
+
+    /// The `Enum8(...)` type definition used by the schema.
+    pub fn clickhouse_enum() -> String {
+        let items: Vec<String> =
+            EventType::ALL.iter().map(|t| format!("'{}' = {}", t.as_str(), *t as i8)).collect();
+        format!("Enum8({})", items.join(", "))
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i8(*self as i8)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = i8::deserialize(d)?;
+        EventType::from_i8(v).ok_or_else(|| serde::de::Error::custom(format!("unknown event type {v}")))
+    }
+}
+
+/// One row of the `events` table. Empty strings stand for "SES did not send this".
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize, Row)]
+pub struct EventRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub org_id: Uuid,
+    /// UTC day of `occurred_ms` (ClickHouse `Date`).
+    pub day: u16,
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    /// The event's own time (epoch ms).
+    pub occurred_ms: i64,
+    pub event_type: EventType,
+    pub message_id: String,
+    /// `mail.timestamp` (epoch ms).
+    pub sent_ms: i64,
+    pub recipient: String,
+    /// `mail.source` as SES sent it (may carry a display name).
+    pub source: String,
+    /// The sending address without display name.
+    pub sender: String,
+    /// Lower-cased domain of the sending address.
+    pub sender_domain: String,
+    /// Configuration-set name (`ses:configuration-set` tag).
+    pub channel: String,
+    /// Template name (tag `template`, or `failure.templateName`).
+    pub template: String,
+    pub subject: String,
+    pub destination: Vec<String>,
+    pub bounce_type: String,
+    pub bounce_sub_type: String,
+    /// Per-recipient DSN diagnostic code (bounces and delays).
+    pub diagnostic: String,
+    pub smtp_response: String,
+    pub processing_time_ms: Option<u32>,
+    pub feedback_type: String,
+    pub delay_type: String,
+    pub reject_reason: String,
+    pub ip_address: String,
+    pub user_agent: String,
+    pub click_url: String,
+    pub error_message: String,
+    pub contact_list: String,
+    /// `mail.sendingAccountId`.
+    pub ses_account: String,
+    /// When SendOps stored the row (epoch ms).
+    pub ingested_ms: i64,
+}
+
+impl EventRow {
+    /// The column list, in the order of the struct (used in INSERT and SELECT).
+    pub const COLUMNS: &'static str = "org_id, day, event_id, occurred_ms, event_type, message_id, \
+        sent_ms, recipient, source, sender, sender_domain, channel, template, subject, destination, \
+        bounce_type, bounce_sub_type, diagnostic, smtp_response, processing_time_ms, feedback_type, \
+        delay_type, reject_reason, ip_address, user_agent, click_url, error_message, contact_list, \
+        ses_account, ingested_ms";
+}

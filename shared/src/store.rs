@@ -1,0 +1,409 @@
+//! Access to the ClickHouse store: migrations, orgs and accounts, events (with the duplicate
+//! check that keeps rollups exact), quarantine and notices.
+//!
+//! Every value that comes from outside is bound; the only text formatted into SQL is what code
+//! produced from typed values (UUIDs, day numbers), never request or file input.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use clickhouse::{Client, Row};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::config::ClickHouseConfig;
+use crate::error::StoreError;
+use crate::migrations::MIGRATIONS;
+use crate::org::{AccountRow, Org, OrgRow, Plan, valid_account_id, valid_slug};
+use crate::row::EventRow;
+use crate::timefmt::now_ms;
+
+/// How many event ids one duplicate-check query carries (keeps the query text well under
+/// ClickHouse's `max_query_size`).
+const ID_CHECK_CHUNK: usize = 2_000;
+
+/// A handle to the SendOps database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    server: Client,
+    database: String,
+}
+
+/// The `quarantine` table row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Row)]
+pub struct QuarantineRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub id: Uuid,
+    pub received_ms: i64,
+    /// `lambda`, `poll` or `replay`.
+    pub source: String,
+    pub reason: String,
+    pub detail: String,
+    pub account_id: String,
+    pub raw: String,
+    /// When it was re-ingested (0 while it is open).
+    pub resolved_ms: i64,
+    pub version: u64,
+}
+
+impl QuarantineRow {
+    pub const COLUMNS: &'static str = "id, received_ms, source, reason, detail, account_id, raw, resolved_ms, version";
+
+    /// A stable id: the same record quarantined twice for the same reason is one entry.
+    pub fn id_for(reason: &str, raw: &str) -> Uuid {
+        const NS: Uuid = Uuid::from_u128(0x9a1f_3c2e_44b0_4d7e_8c61_0f5b_2e9d_7a13);
+        let mut key = String::with_capacity(reason.len() + raw.len() + 1);
+        key.push_str(reason);
+        key.push('\n');
+        key.push_str(raw);
+        Uuid::new_v5(&NS, key.as_bytes())
+    }
+}
+
+/// The `notices` table row (acknowledged set-up messages).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Row)]
+pub struct NoticeRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub id: Uuid,
+    pub received_ms: i64,
+    pub kind: String,
+    pub topic_arn: String,
+    pub raw: String,
+}
+
+#[derive(Row, Deserialize)]
+struct IdRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    id: Uuid,
+}
+
+#[derive(Row, Deserialize)]
+struct VersionRow {
+    version: u32,
+}
+
+/// A new org's fields, as `sendops-admin org create` takes them.
+#[derive(Debug, Clone)]
+pub struct NewOrg {
+    pub name: String,
+    pub slug: String,
+    pub aws_account_id: String,
+    pub region: String,
+    pub plan: Plan,
+}
+
+fn uuid_list(ids: &[Uuid]) -> String {
+    let mut s = String::with_capacity(ids.len() * 39 + 2);
+    s.push('(');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "'{id}'");
+    }
+    s.push(')');
+    s
+}
+
+fn day_list(days: &[u16]) -> String {
+    let items: Vec<String> = days.iter().map(|d| d.to_string()).collect();
+    format!("({})", items.join(","))
+}
+
+impl Store {
+    /// A store for `cfg` (nothing is contacted until the first call).
+    pub fn new(cfg: &ClickHouseConfig) -> Store {
+        let mut server = Client::default()
+            .with_url(&cfg.url)
+            .with_validation(false)
+            // Duplicate checks carry a few thousand ids.
+            .with_setting("max_query_size", "16777216");
+        if let Some(user) = &cfg.user {
+            server = server.with_user(user);
+        }
+        if let Some(password) = &cfg.password {
+            server = server.with_password(password);
+        }
+        let client = server.clone().with_database(&cfg.database);
+        Store { client, server, database: cfg.database.clone() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// The server's version string (e.g. `18.16.1`, `25.8.2.1`).
+    pub async fn server_version(&self) -> Result<String, StoreError> {
+        Ok(self.server.query("SELECT version()").fetch_one::<String>().await?)
+    }
+
+    /// Creates the database when missing.
+    pub async fn create_database(&self) -> Result<(), StoreError> {
+        let sql = format!("CREATE DATABASE IF NOT EXISTS `{}`", self.database.replace('`', ""));
+        self.server.query(&sql).execute().await?;
+        Ok(())
+    }
+
+    /// Drops the database (tests only).
+    pub async fn drop_database(&self) -> Result<(), StoreError> {
+        let sql = format!("DROP DATABASE IF EXISTS `{}`", self.database.replace('`', ""));
+        self.server.query(&sql).execute().await?;
+        Ok(())
+    }
+
+    /// Applies the migrations this database lacks, in order; returns the names applied.
+    pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
+        self.create_database().await?;
+        self.client
+            .query(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_ms Int64) \
+                 ENGINE = ReplacingMergeTree() ORDER BY version",
+            )
+            .execute()
+            .await?;
+        let done: HashSet<u32> = self
+            .client
+            .query("SELECT version FROM schema_migrations")
+            .fetch_all::<VersionRow>()
+            .await?
+            .into_iter()
+            .map(|r| r.version)
+            .collect();
+        let mut applied = Vec::new();
+        for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
+            for stmt in m.statements() {
+                self.client.query(&stmt).execute().await.map_err(|e| {
+                    StoreError::Rejected(format!("migration {}: {e}", m.name))
+                })?;
+            }
+            self.client
+                .query("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(now_ms())
+                .execute()
+                .await?;
+            applied.push(m.name);
+        }
+        Ok(applied)
+    }
+
+    /// Names of the applied migrations.
+    pub async fn applied_migrations(&self) -> Result<Vec<u32>, StoreError> {
+        let mut v: Vec<u32> = self
+            .client
+            .query("SELECT version FROM schema_migrations")
+            .fetch_all::<VersionRow>()
+            .await?
+            .into_iter()
+            .map(|r| r.version)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        Ok(v)
+    }
+
+    // ---- orgs -------------------------------------------------------------------------------
+
+    /// Creates an org and maps its SES account to it.
+    pub async fn create_org(&self, new: NewOrg) -> Result<Org, StoreError> {
+        if !valid_slug(&new.slug) {
+            return Err(StoreError::Invalid(format!(
+                "slug {:?} must be 1-63 characters of a-z, 0-9 and '-', not starting with '-'",
+                new.slug
+            )));
+        }
+        if new.name.trim().is_empty() {
+            return Err(StoreError::Invalid("name must not be empty".into()));
+        }
+        if !valid_account_id(&new.aws_account_id) {
+            return Err(StoreError::Invalid(format!(
+                "AWS account id {:?} must be exactly 12 digits",
+                new.aws_account_id
+            )));
+        }
+        if self.org_by_slug(&new.slug).await?.is_some() {
+            return Err(StoreError::Invalid(format!("an org with slug {:?} already exists", new.slug)));
+        }
+        if let Some(owner) = self.account_map().await?.get(&new.aws_account_id) {
+            return Err(StoreError::Invalid(format!(
+                "AWS account {} already belongs to org {owner}",
+                new.aws_account_id
+            )));
+        }
+        let now = now_ms();
+        let row = OrgRow {
+            id: Uuid::new_v4(),
+            slug: new.slug,
+            name: new.name.trim().to_owned(),
+            plan: new.plan.code(),
+            aws_account_id: new.aws_account_id.clone(),
+            region: new.region,
+            rate_limit_override: None,
+            created_ms: now,
+            updated_ms: now as u64,
+        };
+        let mut insert = self.client.insert::<OrgRow>("orgs").await?;
+        insert.write(&row).await?;
+        insert.end().await?;
+        let mut insert = self.client.insert::<AccountRow>("org_accounts").await?;
+        insert
+            .write(&AccountRow { aws_account_id: new.aws_account_id, org_id: row.id, updated_ms: now as u64 })
+            .await?;
+        insert.end().await?;
+        Ok(row.to_org())
+    }
+
+    pub async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
+        let sql = format!("SELECT {} FROM orgs FINAL ORDER BY created_ms, slug", OrgRow::COLUMNS);
+        let rows = self.client.query(&sql).fetch_all::<OrgRow>().await?;
+        Ok(rows.iter().map(OrgRow::to_org).collect())
+    }
+
+    pub async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>, StoreError> {
+        let sql = format!("SELECT {} FROM orgs FINAL WHERE slug = ? LIMIT 1", OrgRow::COLUMNS);
+        let row = self.client.query(&sql).bind(slug).fetch_optional::<OrgRow>().await?;
+        Ok(row.map(|r| r.to_org()))
+    }
+
+    pub async fn org_by_id(&self, id: Uuid) -> Result<Option<Org>, StoreError> {
+        let sql = format!("SELECT {} FROM orgs FINAL WHERE id = ? LIMIT 1", OrgRow::COLUMNS);
+        let row = self.client.query(&sql).bind(id.to_string()).fetch_optional::<OrgRow>().await?;
+        Ok(row.map(|r| r.to_org()))
+    }
+
+    /// SES account id → org id, for attributing events.
+    pub async fn account_map(&self) -> Result<HashMap<String, Uuid>, StoreError> {
+        let rows = self
+            .client
+            .query("SELECT aws_account_id, org_id, updated_ms FROM org_accounts FINAL")
+            .fetch_all::<AccountRow>()
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.aws_account_id, r.org_id)).collect())
+    }
+
+    // ---- events -----------------------------------------------------------------------------
+
+    /// Which of `ids` (events of `org_id` on `days`) are already stored. The sorting key
+    /// (org_id, day, event_id) makes this read only the granules of those days.
+    pub async fn existing_event_ids(
+        &self,
+        org_id: Uuid,
+        days: &[u16],
+        ids: &[Uuid],
+    ) -> Result<HashSet<Uuid>, StoreError> {
+        let mut found = HashSet::new();
+        if ids.is_empty() || days.is_empty() {
+            return Ok(found);
+        }
+        for chunk in ids.chunks(ID_CHECK_CHUNK) {
+            let sql = format!(
+                "SELECT event_id AS id FROM events WHERE org_id = ? AND day IN {} AND event_id IN {}",
+                day_list(days),
+                uuid_list(chunk)
+            );
+            let rows = self.client.query(&sql).bind(org_id.to_string()).fetch_all::<IdRow>().await?;
+            found.extend(rows.into_iter().map(|r| r.id));
+        }
+        Ok(found)
+    }
+
+    /// Inserts event rows in one INSERT.
+    pub async fn insert_events(&self, rows: &[EventRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self
+            .client
+            .insert::<EventRow>("events")
+            .await?
+            .with_timeouts(Some(Duration::from_secs(60)), Some(Duration::from_secs(120)));
+        for row in rows {
+            insert.write(row).await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    // ---- quarantine and notices ---------------------------------------------------------------
+
+    pub async fn insert_quarantine(&self, rows: &[QuarantineRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.client.insert::<QuarantineRow>("quarantine").await?;
+        for row in rows {
+            insert.write(row).await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    /// Open quarantine entries (all when `include_resolved`), newest first.
+    pub async fn list_quarantine(
+        &self,
+        reason: Option<&str>,
+        include_resolved: bool,
+        limit: u64,
+    ) -> Result<Vec<QuarantineRow>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM quarantine FINAL WHERE (? = '' OR reason = ?) AND (? = 1 OR resolved_ms = 0) \
+             ORDER BY received_ms DESC, id LIMIT ?",
+            QuarantineRow::COLUMNS
+        );
+        let reason = reason.unwrap_or("");
+        Ok(self
+            .client
+            .query(&sql)
+            .bind(reason)
+            .bind(reason)
+            .bind(u8::from(include_resolved))
+            .bind(limit)
+            .fetch_all::<QuarantineRow>()
+            .await?)
+    }
+
+    pub async fn insert_notices(&self, rows: &[NoticeRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.client.insert::<NoticeRow>("notices").await?;
+        for row in rows {
+            insert.write(row).await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    /// Row count of a table of this database (operator summaries and tests).
+    pub async fn count(&self, table: Table) -> Result<u64, StoreError> {
+        let sql = format!("SELECT count() FROM {} FINAL", table.name());
+        Ok(self.client.query(&sql).fetch_one::<u64>().await?)
+    }
+}
+
+/// Tables whose size operators and tests ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Events,
+    Quarantine,
+    Notices,
+    Orgs,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Events => "events",
+            Table::Quarantine => "quarantine",
+            Table::Notices => "notices",
+            Table::Orgs => "orgs",
+        }
+    }
+}
