@@ -5,13 +5,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use sendops_ingest::{Pipeline, Record, Source};
+use sendops_ingest::pipeline::replay_quarantine;
 use sendops_shared::Store;
 use sendops_shared::config::ClickHouseConfig;
 use sendops_shared::envelope::QuarantineReason;
 use sendops_shared::org::Plan;
 use sendops_shared::store::{NewOrg, QuarantineRow};
-use sendops_shared::timefmt::{format_ms, now_ms};
+use sendops_shared::timefmt::format_ms;
 use serde_json::json;
 
 /// SendOps operator CLI. Talks to ClickHouse at CLICKHOUSE_URL / CLICKHOUSE_DATABASE
@@ -108,7 +108,10 @@ async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
     let store = Store::new(&cfg);
     match cli.command {
         Command::Migrate => {
-            let version = store.server_version().await.context("cannot reach ClickHouse")?;
+            let version = store
+                .server_version()
+                .await
+                .context("cannot reach ClickHouse")?;
             let applied = store.migrate().await?;
             Ok(json!({
                 "database": store.database(),
@@ -117,47 +120,50 @@ async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
                 "migrations": store.applied_migrations().await?,
             }))
         }
-        Command::Org { command: OrgCommand::Create { name, slug, aws_account, region, plan } } => {
+        Command::Org {
+            command:
+                OrgCommand::Create {
+                    name,
+                    slug,
+                    aws_account,
+                    region,
+                    plan,
+                },
+        } => {
             let plan = Plan::parse(&plan).context("plan must be free, pro or enterprise")?;
-            let org = store.create_org(NewOrg { name, slug, aws_account_id: aws_account, region, plan }).await?;
+            let org = store
+                .create_org(NewOrg {
+                    name,
+                    slug,
+                    aws_account_id: aws_account,
+                    region,
+                    plan,
+                })
+                .await?;
             Ok(serde_json::to_value(org)?)
         }
-        Command::Org { command: OrgCommand::List } => Ok(serde_json::to_value(store.list_orgs().await?)?),
-        Command::Quarantine { command: QuarantineCommand::List { reason, all, limit } } => {
+        Command::Org {
+            command: OrgCommand::List,
+        } => Ok(serde_json::to_value(store.list_orgs().await?)?),
+        Command::Quarantine {
+            command: QuarantineCommand::List { reason, all, limit },
+        } => {
             if let Some(r) = &reason {
                 parse_reason(r)?;
             }
             let rows = store.list_quarantine(reason.as_deref(), all, limit).await?;
             Ok(json!(rows.iter().map(quarantine_json).collect::<Vec<_>>()))
         }
-        Command::Quarantine { command: QuarantineCommand::Replay { reason, limit } } => {
+        Command::Quarantine {
+            command: QuarantineCommand::Replay { reason, limit },
+        } => {
             parse_reason(&reason)?;
             if limit == 0 {
                 bail!("--limit must be at least 1");
             }
-            let open = store.list_quarantine(Some(&reason), false, limit).await?;
-            let pipeline = Pipeline::new(store.clone(), Source::Replay);
-            let records: Vec<Record<'_>> = open.iter().map(|q| Record { body: &q.raw }).collect();
-            let mut resolved = Vec::new();
-            let mut report = sendops_ingest::BatchReport::default();
-            for (chunk, entries) in records.chunks(10_000).zip(open.chunks(10_000)) {
-                let r = pipeline.process(chunk).await?;
-                let now = now_ms();
-                for (entry, still) in entries.iter().zip(&r.record_quarantined) {
-                    if !still {
-                        resolved.push(QuarantineRow { resolved_ms: now, version: now as u64, ..entry.clone() });
-                    }
-                }
-                report.add(&r);
-            }
-            store.insert_quarantine(&resolved).await?;
-            Ok(json!({
-                "replayed": open.len(),
-                "resolved": resolved.len(),
-                "still_quarantined": open.len() - resolved.len(),
-                "rows": report.rows,
-                "duplicates": report.duplicates,
-            }))
+            Ok(serde_json::to_value(
+                replay_quarantine(&store, &reason, limit).await?,
+            )?)
         }
     }
 }
@@ -167,10 +173,17 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
     match run(cli).await {
         Ok(value) => {
-            println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

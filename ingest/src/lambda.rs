@@ -8,10 +8,17 @@ use lambda_runtime::{Error, LambdaEvent};
 use crate::pipeline::{Pipeline, Record};
 
 /// Handles one invocation. Never returns `Err` for bad input.
-pub async fn handle(pipeline: &Pipeline, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+pub async fn handle(
+    pipeline: &Pipeline,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
     let messages = event.payload.records;
-    let records: Vec<Record<'_>> =
-        messages.iter().map(|m| Record { body: m.body.as_deref().unwrap_or("") }).collect();
+    let records: Vec<Record<'_>> = messages
+        .iter()
+        .map(|m| Record {
+            body: m.body.as_deref().unwrap_or(""),
+        })
+        .collect();
     let mut response = SqsBatchResponse::default();
     match pipeline.process(&records).await {
         Ok(report) => {
@@ -38,8 +45,8 @@ pub async fn handle(pipeline: &Pipeline, event: LambdaEvent<SqsEvent>) -> Result
 /// Runs the Lambda runtime loop with this pipeline (clients are built once, before the loop).
 pub async fn run(pipeline: Pipeline) -> Result<(), Error> {
     let pipeline = &pipeline;
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        handle(pipeline, event).await
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<SqsEvent>| async move { handle(pipeline, event).await },
+    ))
     .await
 }

@@ -63,7 +63,11 @@ enum Command {
 fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 #[tokio::main]
@@ -73,7 +77,9 @@ async fn main() -> ExitCode {
         Some(c) => c,
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => Command::Lambda,
         None => {
-            eprintln!("sendops-ingest: no subcommand given and AWS_LAMBDA_RUNTIME_API is not set; see --help");
+            eprintln!(
+                "sendops-ingest: no subcommand given and AWS_LAMBDA_RUNTIME_API is not set; see --help"
+            );
             return ExitCode::from(2);
         }
     };

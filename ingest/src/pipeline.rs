@@ -86,7 +86,14 @@ struct AccountCache {
 
 impl Pipeline {
     pub fn new(store: Store, source: Source) -> Pipeline {
-        Pipeline { store, source, accounts: Arc::new(RwLock::new(AccountCache { loaded: None, map: HashMap::new() })) }
+        Pipeline {
+            store,
+            source,
+            accounts: Arc::new(RwLock::new(AccountCache {
+                loaded: None,
+                map: HashMap::new(),
+            })),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -114,7 +121,10 @@ impl Pipeline {
     /// batch must be retried (SQS redelivers); poison input never produces `Err`.
     pub async fn process(&self, records: &[Record<'_>]) -> Result<BatchReport, StoreError> {
         let now = now_ms();
-        let mut report = BatchReport { records: records.len() as u64, ..BatchReport::default() };
+        let mut report = BatchReport {
+            records: records.len() as u64,
+            ..BatchReport::default()
+        };
         report.record_quarantined = vec![false; records.len()];
 
         // 1. Decode every record; a panic is contained to its record.
@@ -142,8 +152,15 @@ impl Pipeline {
 
         // 2. Attribute events to orgs.
         let needs_accounts = outcomes.iter().any(|(_, o)| matches!(o, Outcome::Event(_)));
-        let mut accounts = if needs_accounts { self.account_map(false).await? } else { HashMap::new() };
-        if outcomes.iter().any(|(_, o)| matches!(o, Outcome::Event(e) if !accounts.contains_key(&e.account_id))) {
+        let mut accounts = if needs_accounts {
+            self.account_map(false).await?
+        } else {
+            HashMap::new()
+        };
+        if outcomes
+            .iter()
+            .any(|(_, o)| matches!(o, Outcome::Event(e) if !accounts.contains_key(&e.account_id)))
+        {
             accounts = self.account_map(true).await?;
         }
 
@@ -182,7 +199,10 @@ impl Pipeline {
                         None => quarantine_of(
                             Quarantined {
                                 reason: QuarantineReason::UnknownAccount,
-                                detail: format!("SES account {} is not mapped to an org", ev.account_id),
+                                detail: format!(
+                                    "SES account {} is not mapped to an org",
+                                    ev.account_id
+                                ),
                                 raw: ev.raw,
                                 account_id: ev.account_id,
                             },
@@ -215,7 +235,10 @@ impl Pipeline {
         //    already there (same ids) and re-inserting is harmless.
         self.store.insert_quarantine(&quarantine).await?;
         self.store.insert_notices(&notices).await?;
-        for (chunk, chunk_records) in rows.chunks(MAX_ROWS_PER_INSERT).zip(row_record.chunks(MAX_ROWS_PER_INSERT)) {
+        for (chunk, chunk_records) in rows
+            .chunks(MAX_ROWS_PER_INSERT)
+            .zip(row_record.chunks(MAX_ROWS_PER_INSERT))
+        {
             match self.store.insert_events(chunk).await {
                 Ok(()) => report.rows += chunk.len() as u64,
                 Err(e) if e.is_retryable() => return Err(e),
@@ -229,7 +252,10 @@ impl Pipeline {
                         report.quarantined += 1;
                         report.record_quarantined[i] = true;
                         rejected.push(QuarantineRow {
-                            id: QuarantineRow::id_for(QuarantineReason::StoreRejected.as_str(), records[i].body),
+                            id: QuarantineRow::id_for(
+                                QuarantineReason::StoreRejected.as_str(),
+                                records[i].body,
+                            ),
                             received_ms: now,
                             source: self.source.as_str().to_owned(),
                             reason: QuarantineReason::StoreRejected.as_str().to_owned(),
@@ -270,6 +296,55 @@ impl Pipeline {
                 stored.insert((org_id, id));
             }
         }
-        Ok(keep.into_iter().filter(|(row, _)| !stored.contains(&(row.org_id, row.event_id))).unzip())
+        Ok(keep
+            .into_iter()
+            .filter(|(row, _)| !stored.contains(&(row.org_id, row.event_id)))
+            .unzip())
     }
+}
+
+/// What `sendops-admin quarantine replay` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct QuarantineReplay {
+    pub replayed: u64,
+    pub resolved: u64,
+    pub still_quarantined: u64,
+    pub rows: u64,
+    pub duplicates: u64,
+}
+
+/// Re-ingests open quarantine entries with `reason` (at most `limit`); entries whose record now
+/// stores cleanly are marked resolved, the rest stay open.
+pub async fn replay_quarantine(
+    store: &Store,
+    reason: &str,
+    limit: u64,
+) -> Result<QuarantineReplay, StoreError> {
+    let open = store.list_quarantine(Some(reason), false, limit).await?;
+    let pipeline = Pipeline::new(store.clone(), Source::Replay);
+    let mut out = QuarantineReplay {
+        replayed: open.len() as u64,
+        ..QuarantineReplay::default()
+    };
+    for entries in open.chunks(10_000) {
+        let records: Vec<Record<'_>> = entries.iter().map(|q| Record { body: &q.raw }).collect();
+        let report = pipeline.process(&records).await?;
+        let now = now_ms();
+        let resolved: Vec<QuarantineRow> = entries
+            .iter()
+            .zip(&report.record_quarantined)
+            .filter(|(_, still)| !**still)
+            .map(|(entry, _)| QuarantineRow {
+                resolved_ms: now,
+                version: now as u64 + 1,
+                ..entry.clone()
+            })
+            .collect();
+        store.insert_quarantine(&resolved).await?;
+        out.resolved += resolved.len() as u64;
+        out.rows += report.rows;
+        out.duplicates += report.duplicates;
+    }
+    out.still_quarantined = out.replayed - out.resolved;
+    Ok(out)
 }

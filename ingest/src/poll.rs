@@ -47,12 +47,20 @@ fn sqs_err(e: impl std::fmt::Display) -> PollError {
 }
 
 /// Polls until stopped (or, with `until_empty`, until the queue is drained).
-pub async fn run(pipeline: &Pipeline, sqs: &Client, cfg: &PollConfig) -> Result<PollSummary, PollError> {
+pub async fn run(
+    pipeline: &Pipeline,
+    sqs: &Client,
+    cfg: &PollConfig,
+) -> Result<PollSummary, PollError> {
     let mut summary = PollSummary::default();
     let mut buffer: Vec<Message> = Vec::new();
     let mut oldest: Option<Instant> = None;
     loop {
-        let wait = if buffer.is_empty() { cfg.wait_time_seconds } else { cfg.wait_time_seconds.min(1) };
+        let wait = if buffer.is_empty() {
+            cfg.wait_time_seconds
+        } else {
+            cfg.wait_time_seconds.min(1)
+        };
         let mut req = sqs
             .receive_message()
             .queue_url(&cfg.queue_url)
@@ -96,11 +104,22 @@ async fn flush(
     summary: &mut PollSummary,
 ) -> Result<(), PollError> {
     let batch = std::mem::take(buffer);
-    let records: Vec<Record<'_>> = batch.iter().map(|m| Record { body: m.body.as_deref().unwrap_or("") }).collect();
+    let records: Vec<Record<'_>> = batch
+        .iter()
+        .map(|m| Record {
+            body: m.body.as_deref().unwrap_or(""),
+        })
+        .collect();
     summary.flushes += 1;
     match pipeline.process(&records).await {
         Ok(report) => {
-            tracing::info!(messages = batch.len(), rows = report.rows, duplicates = report.duplicates, quarantined = report.quarantined, "batch stored");
+            tracing::info!(
+                messages = batch.len(),
+                rows = report.rows,
+                duplicates = report.duplicates,
+                quarantined = report.quarantined,
+                "batch stored"
+            );
             summary.report.add(&report);
         }
         Err(e) => {
@@ -133,7 +152,10 @@ async fn flush(
         if !out.failed.is_empty() {
             // Not fatal: a message that was stored but not deleted comes back and is skipped as a
             // duplicate.
-            tracing::warn!(failed = out.failed.len(), "some deletes failed; those messages will be redelivered and deduplicated");
+            tracing::warn!(
+                failed = out.failed.len(),
+                "some deletes failed; those messages will be redelivered and deduplicated"
+            );
         }
     }
     Ok(())

@@ -19,10 +19,17 @@ pub enum ReplayError {
 }
 
 /// Replays files (`-` is standard input) through the pipeline, `chunk` records per batch.
-pub async fn replay_paths(pipeline: &Pipeline, paths: &[String], chunk: usize) -> Result<BatchReport, ReplayError> {
+pub async fn replay_paths(
+    pipeline: &Pipeline,
+    paths: &[String],
+    chunk: usize,
+) -> Result<BatchReport, ReplayError> {
     let mut total = BatchReport::default();
     for path in paths {
-        let io_err = |source| ReplayError::Io { path: path.clone(), source };
+        let io_err = |source| ReplayError::Io {
+            path: path.clone(),
+            source,
+        };
         let reader: Box<dyn Read> = if path == "-" {
             Box::new(io::stdin().lock())
         } else {
@@ -31,7 +38,10 @@ pub async fn replay_paths(pipeline: &Pipeline, paths: &[String], chunk: usize) -
         let report = replay_reader(pipeline, BufReader::with_capacity(1 << 20, reader), chunk)
             .await
             .map_err(|e| match e {
-                ReplayError::Io { source, .. } => ReplayError::Io { path: path.clone(), source },
+                ReplayError::Io { source, .. } => ReplayError::Io {
+                    path: path.clone(),
+                    source,
+                },
                 other => other,
             })?;
         total.add(&report);
@@ -41,9 +51,16 @@ pub async fn replay_paths(pipeline: &Pipeline, paths: &[String], chunk: usize) -
 
 /// Replays one input. NDJSON when the first non-empty line is a whole JSON value; otherwise the
 /// whole input is one document (an array is split into its items).
-pub async fn replay_reader<R: BufRead>(pipeline: &Pipeline, mut reader: R, chunk: usize) -> Result<BatchReport, ReplayError> {
+pub async fn replay_reader<R: BufRead>(
+    pipeline: &Pipeline,
+    mut reader: R,
+    chunk: usize,
+) -> Result<BatchReport, ReplayError> {
     let chunk = chunk.max(1);
-    let io_err = |source| ReplayError::Io { path: String::new(), source };
+    let io_err = |source| ReplayError::Io {
+        path: String::new(),
+        source,
+    };
     let mut total = BatchReport::default();
     let mut first = String::new();
     loop {
@@ -76,7 +93,10 @@ pub async fn replay_reader<R: BufRead>(pipeline: &Pipeline, mut reader: R, chunk
             lines.push(line);
         }
         if lines.len() >= chunk || (n == 0 && !lines.is_empty()) {
-            let records: Vec<Record<'_>> = lines.iter().map(|l| Record { body: l.trim_end() }).collect();
+            let records: Vec<Record<'_>> = lines
+                .iter()
+                .map(|l| Record { body: l.trim_end() })
+                .collect();
             total.add(&pipeline.process(&records).await?);
             lines.clear();
         }
@@ -95,7 +115,11 @@ fn split_document(text: &str) -> Vec<&str> {
     {
         return items.into_iter().map(RawValue::get).collect();
     }
-    if trimmed.is_empty() { Vec::new() } else { vec![trimmed] }
+    if trimmed.is_empty() {
+        Vec::new()
+    } else {
+        vec![trimmed]
+    }
 }
 
 #[cfg(test)]
@@ -104,7 +128,10 @@ mod tests {
 
     #[test]
     fn arrays_split_and_documents_stay_whole() {
-        assert_eq!(split_document("[{\"a\":1}, {\"b\":[2]}]"), vec!["{\"a\":1}", "{\"b\":[2]}"]);
+        assert_eq!(
+            split_document("[{\"a\":1}, {\"b\":[2]}]"),
+            vec!["{\"a\":1}", "{\"b\":[2]}"]
+        );
         assert_eq!(split_document("{\n \"a\": 1\n}\n"), vec!["{\n \"a\": 1\n}"]);
         assert_eq!(split_document("[broken"), vec!["[broken"]);
         assert!(split_document("  \n").is_empty());

@@ -40,6 +40,9 @@ impl ClickHouseConfig {
 
     /// The same server with another database (tests use one database each).
     pub fn with_database(&self, database: &str) -> Self {
-        ClickHouseConfig { database: database.to_owned(), ..self.clone() }
+        ClickHouseConfig {
+            database: database.to_owned(),
+            ..self.clone()
+        }
     }
 }

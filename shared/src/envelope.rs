@@ -136,7 +136,11 @@ struct Rejection {
 }
 
 fn reject(reason: QuarantineReason, detail: impl Into<String>) -> Rejection {
-    Rejection { reason, detail: detail.into(), account_id: String::new() }
+    Rejection {
+        reason,
+        detail: detail.into(),
+        account_id: String::new(),
+    }
 }
 
 /// Decodes one input record (an SQS message body, a replay-file item, or a whole Lambda event)
@@ -156,14 +160,21 @@ fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8) {
             } else {
                 QuarantineReason::InvalidJson
             };
-            out.push(quarantine(reject(reason, "a record must be a JSON object"), body));
+            out.push(quarantine(
+                reject(reason, "a record must be a JSON object"),
+                body,
+            ));
         }
         return;
     }
     let doc: Document<'_> = match serde_json::from_str(text) {
         Ok(doc) => doc,
         Err(e) => {
-            let reason = if e.is_data() { QuarantineReason::InvalidEvent } else { QuarantineReason::InvalidJson };
+            let reason = if e.is_data() {
+                QuarantineReason::InvalidEvent
+            } else {
+                QuarantineReason::InvalidJson
+            };
             out.push(quarantine(reject(reason, e.to_string()), body));
             return;
         }
@@ -172,9 +183,9 @@ fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8) {
         // A whole Lambda SQS or SNS event: every record stands on its own.
         for record in records {
             match serde_json::from_str::<LambdaRecord<'_>>(record.get()) {
-                Ok(LambdaRecord { body: Some(inner), .. }) if depth < MAX_DEPTH => {
-                    decode_record_at(&inner, out, depth + 1)
-                }
+                Ok(LambdaRecord {
+                    body: Some(inner), ..
+                }) if depth < MAX_DEPTH => decode_record_at(&inner, out, depth + 1),
                 Ok(LambdaRecord { sns: Some(sns), .. }) if depth < MAX_DEPTH => match sns.message {
                     Some(msg) => decode_record_at(&msg, out, depth + 1),
                     None => out.push(quarantine(
@@ -183,16 +194,25 @@ fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8) {
                     )),
                 },
                 Ok(_) => out.push(quarantine(
-                    reject(QuarantineReason::UnrecognisedPayload, "Lambda record without body or Sns"),
+                    reject(
+                        QuarantineReason::UnrecognisedPayload,
+                        "Lambda record without body or Sns",
+                    ),
                     record.get(),
                 )),
-                Err(e) => out.push(quarantine(reject(QuarantineReason::InvalidEvent, e.to_string()), record.get())),
+                Err(e) => out.push(quarantine(
+                    reject(QuarantineReason::InvalidEvent, e.to_string()),
+                    record.get(),
+                )),
             }
         }
         return;
     }
     match decode_document(&doc, None, depth) {
-        Ok(Decoded::Event(ev)) => out.push(Outcome::Event(ParsedEvent { raw: body.to_owned(), ..ev })),
+        Ok(Decoded::Event(ev)) => out.push(Outcome::Event(ParsedEvent {
+            raw: body.to_owned(),
+            ..ev
+        })),
         Ok(Decoded::Notice(kind, topic)) => out.push(notice(kind, &topic, body)),
         Err(rej) => out.push(quarantine(rej, body)),
     }
@@ -204,7 +224,11 @@ enum Decoded {
 }
 
 fn notice(kind: NoticeKind, topic_arn: &str, raw: &str) -> Outcome {
-    Outcome::Notice(Notice { kind, topic_arn: topic_arn.to_owned(), raw: raw.to_owned() })
+    Outcome::Notice(Notice {
+        kind,
+        topic_arn: topic_arn.to_owned(),
+        raw: raw.to_owned(),
+    })
 }
 
 fn quarantine(rej: Rejection, raw: &str) -> Outcome {
@@ -216,21 +240,32 @@ fn quarantine(rej: Rejection, raw: &str) -> Outcome {
     })
 }
 
-fn decode_document(doc: &Document<'_>, fallback_account: Option<&str>, depth: u8) -> Result<Decoded, Rejection> {
+fn decode_document(
+    doc: &Document<'_>,
+    fallback_account: Option<&str>,
+    depth: u8,
+) -> Result<Decoded, Rejection> {
     if depth > MAX_DEPTH {
-        return Err(reject(QuarantineReason::UnrecognisedPayload, "carriers nested too deeply"));
+        return Err(reject(
+            QuarantineReason::UnrecognisedPayload,
+            "carriers nested too deeply",
+        ));
     }
     if let Some(kind) = &doc.sns_type {
         let topic = doc.topic_arn.as_deref().unwrap_or("").to_owned();
         return match &**kind {
             "Notification" => {
-                let raw_message = doc
-                    .sns_message
-                    .ok_or_else(|| reject(QuarantineReason::InvalidEvent, "SNS notification without Message"))?;
+                let raw_message = doc.sns_message.ok_or_else(|| {
+                    reject(
+                        QuarantineReason::InvalidEvent,
+                        "SNS notification without Message",
+                    )
+                })?;
                 // On the wire `Message` is a JSON string; a parsed object is accepted as well.
                 let text: std::borrow::Cow<'_, str> = if raw_message.get().starts_with('"') {
-                    let s: Str<'_> = serde_json::from_str(raw_message.get())
-                        .map_err(|e| reject(QuarantineReason::InvalidEvent, format!("SNS Message: {e}")))?;
+                    let s: Str<'_> = serde_json::from_str(raw_message.get()).map_err(|e| {
+                        reject(QuarantineReason::InvalidEvent, format!("SNS Message: {e}"))
+                    })?;
                     s.0
                 } else {
                     std::borrow::Cow::Borrowed(raw_message.get())
@@ -240,11 +275,17 @@ fn decode_document(doc: &Document<'_>, fallback_account: Option<&str>, depth: u8
                     return Ok(Decoded::Notice(NoticeKind::TopicValidation, topic));
                 }
                 if !message.starts_with('{') {
-                    return Err(reject(QuarantineReason::UnrecognisedPayload, "SNS Message is not an SES event"));
+                    return Err(reject(
+                        QuarantineReason::UnrecognisedPayload,
+                        "SNS Message is not an SES event",
+                    ));
                 }
                 let inner: Document<'_> = serde_json::from_str(message).map_err(|e| {
-                    let reason =
-                        if e.is_data() { QuarantineReason::InvalidEvent } else { QuarantineReason::InvalidJson };
+                    let reason = if e.is_data() {
+                        QuarantineReason::InvalidEvent
+                    } else {
+                        QuarantineReason::InvalidJson
+                    };
                     reject(reason, format!("SNS Message: {e}"))
                 })?;
                 match decode_document(&inner, fallback_account, depth + 1)? {
@@ -252,9 +293,18 @@ fn decode_document(doc: &Document<'_>, fallback_account: Option<&str>, depth: u8
                     event => Ok(event),
                 }
             }
-            "SubscriptionConfirmation" => Ok(Decoded::Notice(NoticeKind::SnsSubscriptionConfirmation, topic)),
-            "UnsubscribeConfirmation" => Ok(Decoded::Notice(NoticeKind::SnsUnsubscribeConfirmation, topic)),
-            other => Err(reject(QuarantineReason::UnrecognisedPayload, format!("unknown SNS message type {other:?}"))),
+            "SubscriptionConfirmation" => Ok(Decoded::Notice(
+                NoticeKind::SnsSubscriptionConfirmation,
+                topic,
+            )),
+            "UnsubscribeConfirmation" => Ok(Decoded::Notice(
+                NoticeKind::SnsUnsubscribeConfirmation,
+                topic,
+            )),
+            other => Err(reject(
+                QuarantineReason::UnrecognisedPayload,
+                format!("unknown SNS message type {other:?}"),
+            )),
         };
     }
     if let Some(detail_type) = &doc.detail_type {
@@ -266,28 +316,55 @@ fn decode_document(doc: &Document<'_>, fallback_account: Option<&str>, depth: u8
             ));
         }
         let Some(detail) = doc.detail else {
-            return Err(reject(QuarantineReason::InvalidEvent, "EventBridge event without detail"));
+            return Err(reject(
+                QuarantineReason::InvalidEvent,
+                "EventBridge event without detail",
+            ));
         };
-        let inner: Document<'_> = serde_json::from_str(detail.get())
-            .map_err(|e| reject(QuarantineReason::InvalidEvent, format!("EventBridge detail: {e}")))?;
+        let inner: Document<'_> = serde_json::from_str(detail.get()).map_err(|e| {
+            reject(
+                QuarantineReason::InvalidEvent,
+                format!("EventBridge detail: {e}"),
+            )
+        })?;
         if inner.event_type.is_none() && inner.notification_type.is_none() {
             if detail_type.starts_with("Email ") {
                 return Err(reject(
                     QuarantineReason::InvalidEvent,
-                    format!("EventBridge {:?} without an SES event in detail", &**detail_type),
+                    format!(
+                        "EventBridge {:?} without an SES event in detail",
+                        &**detail_type
+                    ),
                 ));
             }
-            return Ok(Decoded::Notice(NoticeKind::EventBridgeNonEmail, String::new()));
+            return Ok(Decoded::Notice(
+                NoticeKind::EventBridgeNonEmail,
+                String::new(),
+            ));
         }
-        return decode_document(&inner, doc.account.as_deref().or(fallback_account), depth + 1);
+        return decode_document(
+            &inner,
+            doc.account.as_deref().or(fallback_account),
+            depth + 1,
+        );
     }
     if doc.notification_type.as_deref() == Some("AmazonSnsSubscriptionSucceeded") {
-        return Ok(Decoded::Notice(NoticeKind::SubscriptionSucceeded, String::new()));
+        return Ok(Decoded::Notice(
+            NoticeKind::SubscriptionSucceeded,
+            String::new(),
+        ));
     }
-    if let Some(name) = doc.event_type.as_deref().or(doc.notification_type.as_deref()) {
+    if let Some(name) = doc
+        .event_type
+        .as_deref()
+        .or(doc.notification_type.as_deref())
+    {
         return ses_event_rows(doc, name, fallback_account).map(Decoded::Event);
     }
-    Err(reject(QuarantineReason::UnrecognisedPayload, "no SES event, SNS, EventBridge or Lambda carrier"))
+    Err(reject(
+        QuarantineReason::UnrecognisedPayload,
+        "no SES event, SNS, EventBridge or Lambda carrier",
+    ))
 }
 
 /// The address inside `Name <addr>` (or the whole value).
@@ -301,14 +378,22 @@ pub fn address_of(source: &str) -> &str {
 
 /// Lower-cased domain of an address (or of a bare domain).
 pub fn domain_of(address: &str) -> String {
-    address.rsplit_once('@').map_or(address, |(_, d)| d).trim().to_ascii_lowercase()
+    address
+        .rsplit_once('@')
+        .map_or(address, |(_, d)| d)
+        .trim()
+        .to_ascii_lowercase()
 }
 
 fn event_time(ts: Option<&Str<'_>>, sent_ms: i64, field: &str) -> Result<i64, Rejection> {
     match ts {
         None => Ok(sent_ms),
-        Some(ts) => parse_rfc3339_ms(ts)
-            .ok_or_else(|| reject(QuarantineReason::InvalidEvent, format!("{field} is not RFC 3339: {:?}", &**ts))),
+        Some(ts) => parse_rfc3339_ms(ts).ok_or_else(|| {
+            reject(
+                QuarantineReason::InvalidEvent,
+                format!("{field} is not RFC 3339: {:?}", &**ts),
+            )
+        }),
     }
 }
 
@@ -322,22 +407,46 @@ struct Recipient<'s> {
     diagnostic: &'s str,
 }
 
-fn from_statuses<'s>(list: &'s [RecipientStatus<'_>], field: &str) -> Result<Vec<Recipient<'s>>, Rejection> {
+fn from_statuses<'s>(
+    list: &'s [RecipientStatus<'_>],
+    field: &str,
+) -> Result<Vec<Recipient<'s>>, Rejection> {
     list.iter()
         .map(|r| {
-            let address = r.email_address.as_deref().filter(|a| !a.trim().is_empty()).ok_or_else(|| missing(field))?;
-            Ok(Recipient { address, diagnostic: r.diagnostic_code.as_deref().unwrap_or("") })
+            let address = r
+                .email_address
+                .as_deref()
+                .filter(|a| !a.trim().is_empty())
+                .ok_or_else(|| missing(field))?;
+            Ok(Recipient {
+                address,
+                diagnostic: r.diagnostic_code.as_deref().unwrap_or(""),
+            })
         })
         .collect()
 }
 
 fn from_addresses<'s>(list: &'s [Str<'_>]) -> Vec<Recipient<'s>> {
-    list.iter().filter(|a| !a.trim().is_empty()).map(|a| Recipient { address: a, diagnostic: "" }).collect()
+    list.iter()
+        .filter(|a| !a.trim().is_empty())
+        .map(|a| Recipient {
+            address: a,
+            diagnostic: "",
+        })
+        .collect()
 }
 
-fn ses_event_rows(doc: &Document<'_>, type_name: &str, fallback_account: Option<&str>) -> Result<ParsedEvent, Rejection> {
-    let ty = EventType::from_ses(type_name)
-        .ok_or_else(|| reject(QuarantineReason::UnsupportedEventType, format!("event type {type_name:?}")))?;
+fn ses_event_rows(
+    doc: &Document<'_>,
+    type_name: &str,
+    fallback_account: Option<&str>,
+) -> Result<ParsedEvent, Rejection> {
+    let ty = EventType::from_ses(type_name).ok_or_else(|| {
+        reject(
+            QuarantineReason::UnsupportedEventType,
+            format!("event type {type_name:?}"),
+        )
+    })?;
     let mail: &Mail<'_> = doc.mail.as_ref().ok_or_else(|| missing("mail"))?;
     let account_id = mail
         .sending_account_id
@@ -350,9 +459,15 @@ fn ses_event_rows(doc: &Document<'_>, type_name: &str, fallback_account: Option<
         r.account_id.clone_from(&account_id);
         r
     };
-    let message_id =
-        mail.message_id.as_deref().filter(|m| !m.is_empty()).ok_or_else(|| with_account(missing("mail.messageId")))?;
-    let sent_raw = mail.timestamp.as_ref().ok_or_else(|| with_account(missing("mail.timestamp")))?;
+    let message_id = mail
+        .message_id
+        .as_deref()
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| with_account(missing("mail.messageId")))?;
+    let sent_raw = mail
+        .timestamp
+        .as_ref()
+        .ok_or_else(|| with_account(missing("mail.timestamp")))?;
     let sent_ms = parse_rfc3339_ms(sent_raw).ok_or_else(|| {
         with_account(reject(
             QuarantineReason::InvalidEvent,
@@ -368,7 +483,12 @@ fn ses_event_rows(doc: &Document<'_>, type_name: &str, fallback_account: Option<
         source: mail.source.as_deref().unwrap_or("").to_owned(),
         channel: mail.tag("ses:configuration-set").unwrap_or("").to_owned(),
         template: mail.tag("template").unwrap_or("").to_owned(),
-        subject: mail.common_headers.as_ref().and_then(|h| h.subject.as_deref()).unwrap_or("").to_owned(),
+        subject: mail
+            .common_headers
+            .as_ref()
+            .and_then(|h| h.subject.as_deref())
+            .unwrap_or("")
+            .to_owned(),
         destination: mail.destination.iter().map(|d| d.to_string()).collect(),
         ses_account: account_id.clone(),
         ..EventRow::default()
@@ -393,57 +513,93 @@ fn ses_event_rows(doc: &Document<'_>, type_name: &str, fallback_account: Option<
             from_addresses(&mail.destination)
         }
         EventType::Open => {
-            let open = doc.open.as_ref().ok_or_else(|| with_account(missing("open")))?;
-            row.occurred_ms = event_time(open.timestamp.as_ref(), sent_ms, "open.timestamp").map_err(with_account)?;
+            let open = doc
+                .open
+                .as_ref()
+                .ok_or_else(|| with_account(missing("open")))?;
+            row.occurred_ms = event_time(open.timestamp.as_ref(), sent_ms, "open.timestamp")
+                .map_err(with_account)?;
             row.ip_address = set(open.ip_address.as_ref());
             row.user_agent = set(open.user_agent.as_ref());
             from_addresses(&mail.destination)
         }
         EventType::Click => {
-            let click = doc.click.as_ref().ok_or_else(|| with_account(missing("click")))?;
-            row.occurred_ms =
-                event_time(click.timestamp.as_ref(), sent_ms, "click.timestamp").map_err(with_account)?;
+            let click = doc
+                .click
+                .as_ref()
+                .ok_or_else(|| with_account(missing("click")))?;
+            row.occurred_ms = event_time(click.timestamp.as_ref(), sent_ms, "click.timestamp")
+                .map_err(with_account)?;
             row.ip_address = set(click.ip_address.as_ref());
             row.user_agent = set(click.user_agent.as_ref());
             row.click_url = set(click.link.as_ref());
             from_addresses(&mail.destination)
         }
         EventType::Subscription => {
-            let sub = doc.subscription.as_ref().ok_or_else(|| with_account(missing("subscription")))?;
-            row.occurred_ms =
-                event_time(sub.timestamp.as_ref(), sent_ms, "subscription.timestamp").map_err(with_account)?;
+            let sub = doc
+                .subscription
+                .as_ref()
+                .ok_or_else(|| with_account(missing("subscription")))?;
+            row.occurred_ms = event_time(sub.timestamp.as_ref(), sent_ms, "subscription.timestamp")
+                .map_err(with_account)?;
             row.contact_list = set(sub.contact_list.as_ref());
             from_addresses(&mail.destination)
         }
         EventType::Delivery => {
-            let d = doc.delivery.as_ref().ok_or_else(|| with_account(missing("delivery")))?;
-            row.occurred_ms = event_time(d.timestamp.as_ref(), sent_ms, "delivery.timestamp").map_err(with_account)?;
+            let d = doc
+                .delivery
+                .as_ref()
+                .ok_or_else(|| with_account(missing("delivery")))?;
+            row.occurred_ms = event_time(d.timestamp.as_ref(), sent_ms, "delivery.timestamp")
+                .map_err(with_account)?;
             row.smtp_response = set(d.smtp_response.as_ref());
-            row.processing_time_ms = d.processing_time_millis.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+            row.processing_time_ms = d
+                .processing_time_millis
+                .map(|v| u32::try_from(v).unwrap_or(u32::MAX));
             from_addresses(&d.recipients)
         }
         EventType::Bounce => {
-            let b = doc.bounce.as_ref().ok_or_else(|| with_account(missing("bounce")))?;
-            row.occurred_ms = event_time(b.timestamp.as_ref(), sent_ms, "bounce.timestamp").map_err(with_account)?;
+            let b = doc
+                .bounce
+                .as_ref()
+                .ok_or_else(|| with_account(missing("bounce")))?;
+            row.occurred_ms = event_time(b.timestamp.as_ref(), sent_ms, "bounce.timestamp")
+                .map_err(with_account)?;
             row.bounce_type = set(b.bounce_type.as_ref());
             row.bounce_sub_type = set(b.bounce_sub_type.as_ref());
-            from_statuses(&b.bounced_recipients, "bounce.bouncedRecipients[].emailAddress").map_err(with_account)?
+            from_statuses(
+                &b.bounced_recipients,
+                "bounce.bouncedRecipients[].emailAddress",
+            )
+            .map_err(with_account)?
         }
         EventType::Complaint => {
-            let c = doc.complaint.as_ref().ok_or_else(|| with_account(missing("complaint")))?;
-            row.occurred_ms =
-                event_time(c.timestamp.as_ref(), sent_ms, "complaint.timestamp").map_err(with_account)?;
+            let c = doc
+                .complaint
+                .as_ref()
+                .ok_or_else(|| with_account(missing("complaint")))?;
+            row.occurred_ms = event_time(c.timestamp.as_ref(), sent_ms, "complaint.timestamp")
+                .map_err(with_account)?;
             row.feedback_type = set(c.complaint_feedback_type.as_ref());
-            from_statuses(&c.complained_recipients, "complaint.complainedRecipients[].emailAddress")
-                .map_err(with_account)?
+            from_statuses(
+                &c.complained_recipients,
+                "complaint.complainedRecipients[].emailAddress",
+            )
+            .map_err(with_account)?
         }
         EventType::DeliveryDelay => {
-            let d = doc.delivery_delay.as_ref().ok_or_else(|| with_account(missing("deliveryDelay")))?;
-            row.occurred_ms =
-                event_time(d.timestamp.as_ref(), sent_ms, "deliveryDelay.timestamp").map_err(with_account)?;
+            let d = doc
+                .delivery_delay
+                .as_ref()
+                .ok_or_else(|| with_account(missing("deliveryDelay")))?;
+            row.occurred_ms = event_time(d.timestamp.as_ref(), sent_ms, "deliveryDelay.timestamp")
+                .map_err(with_account)?;
             row.delay_type = set(d.delay_type.as_ref());
-            from_statuses(&d.delayed_recipients, "deliveryDelay.delayedRecipients[].emailAddress")
-                .map_err(with_account)?
+            from_statuses(
+                &d.delayed_recipients,
+                "deliveryDelay.delayedRecipients[].emailAddress",
+            )
+            .map_err(with_account)?
         }
     };
     if recipients.is_empty() {
@@ -455,15 +611,28 @@ fn ses_event_rows(doc: &Document<'_>, type_name: &str, fallback_account: Option<
     row.day = day_of_ms(row.occurred_ms);
     let mut rows = Vec::with_capacity(recipients.len());
     for (i, r) in recipients.iter().enumerate() {
-        let mut out = if i + 1 == recipients.len() { std::mem::take(&mut row) } else { row.clone() };
+        let mut out = if i + 1 == recipients.len() {
+            std::mem::take(&mut row)
+        } else {
+            row.clone()
+        };
         out.recipient = r.address.trim().to_owned();
         out.diagnostic = r.diagnostic.to_owned();
-        out.event_id = event_id(&out.message_id, ty, out.occurred_ms, &out.recipient, &out.click_url);
+        out.event_id = event_id(
+            &out.message_id,
+            ty,
+            out.occurred_ms,
+            &out.recipient,
+            &out.click_url,
+        );
         rows.push(out);
     }
-    Ok(ParsedEvent { account_id, rows, raw: String::new() })
+    Ok(ParsedEvent {
+        account_id,
+        rows,
+        raw: String::new(),
+    })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -472,7 +641,10 @@ mod tests {
 
     #[test]
     fn addresses_and_domains() {
-        assert_eq!(address_of("\"John Doe\" <john@example.com>"), "john@example.com");
+        assert_eq!(
+            address_of("\"John Doe\" <john@example.com>"),
+            "john@example.com"
+        );
         assert_eq!(address_of("Name <a@B.com>"), "a@B.com");
         assert_eq!(address_of(" plain@x.org "), "plain@x.org");
         assert_eq!(domain_of("a@B.Com"), "b.com");

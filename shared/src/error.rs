@@ -86,7 +86,10 @@ const NON_RETRYABLE_CODES: &[u32] = &[
 /// Reads the `Code: N` out of a ClickHouse error text.
 fn exception_code(text: &str) -> Option<u32> {
     let at = text.find("Code: ")? + "Code: ".len();
-    let digits: String = text[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     digits.parse().ok()
 }
 
@@ -98,7 +101,9 @@ impl From<clickhouse::error::Error> for StoreError {
             E::BadResponse(text) => match exception_code(text) {
                 // 252 TOO_MANY_PARTS and unknown failures (proxies, 5xx pages) are worth retrying.
                 Some(252) | None => StoreError::Unavailable(e.to_string()),
-                Some(code) if NON_RETRYABLE_CODES.contains(&code) => StoreError::Rejected(e.to_string()),
+                Some(code) if NON_RETRYABLE_CODES.contains(&code) => {
+                    StoreError::Rejected(e.to_string())
+                }
                 Some(_) => StoreError::Unavailable(e.to_string()),
             },
             _ => StoreError::Rejected(e.to_string()),
@@ -112,16 +117,24 @@ mod tests {
 
     #[test]
     fn reads_exception_codes() {
-        assert_eq!(exception_code("Code: 117, e.displayText() = DB::Exception: bad"), Some(117));
-        assert_eq!(exception_code("bad response: Code: 252. DB::Exception: Too many parts"), Some(252));
+        assert_eq!(
+            exception_code("Code: 117, e.displayText() = DB::Exception: bad"),
+            Some(117)
+        );
+        assert_eq!(
+            exception_code("bad response: Code: 252. DB::Exception: Too many parts"),
+            Some(252)
+        );
         assert_eq!(exception_code("connection refused"), None);
     }
 
     #[test]
     fn classifies_data_errors_as_final() {
-        let e: StoreError = clickhouse::error::Error::BadResponse("Code: 53, TYPE_MISMATCH".into()).into();
+        let e: StoreError =
+            clickhouse::error::Error::BadResponse("Code: 53, TYPE_MISMATCH".into()).into();
         assert!(!e.is_retryable());
-        let e: StoreError = clickhouse::error::Error::BadResponse("Code: 252, too many parts".into()).into();
+        let e: StoreError =
+            clickhouse::error::Error::BadResponse("Code: 252, too many parts".into()).into();
         assert!(e.is_retryable());
         let e: StoreError = clickhouse::error::Error::TimedOut.into();
         assert!(e.is_retryable());

@@ -9,7 +9,13 @@ use crate::row::EventType;
 const EVENT_NAMESPACE: Uuid = Uuid::from_u128(0x5e4d_0b5e_7a1c_4c1e_9f3a_2b6d_8e0f_1a27);
 
 /// UUIDv5 over message id, event type, event time (ms), recipient and, for clicks, the link.
-pub fn event_id(message_id: &str, ty: EventType, occurred_ms: i64, recipient: &str, link: &str) -> Uuid {
+pub fn event_id(
+    message_id: &str,
+    ty: EventType,
+    occurred_ms: i64,
+    recipient: &str,
+    link: &str,
+) -> Uuid {
     let mut key = String::with_capacity(message_id.len() + recipient.len() + link.len() + 40);
     key.push_str(message_id);
     key.push('\n');

@@ -10,6 +10,8 @@ pub mod org;
 pub mod row;
 pub mod ses_event;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod timefmt;
 
 pub use error::{ErrorCode, StoreError};

@@ -61,14 +61,19 @@ mod tests {
             assert!(pair[0].version < pair[1].version);
         }
         for m in MIGRATIONS {
-            assert!(m.name.starts_with(&format!("{:04}_", m.version)), "{}", m.name);
+            assert!(
+                m.name.starts_with(&format!("{:04}_", m.version)),
+                "{}",
+                m.name
+            );
             assert!(!m.statements().is_empty());
         }
     }
 
     #[test]
     fn splits_on_line_final_semicolons_only() {
-        let s = split_statements("-- c\nCREATE TABLE a (x String DEFAULT ';');\n\nSELECT 1;\n-- end\n");
+        let s =
+            split_statements("-- c\nCREATE TABLE a (x String DEFAULT ';');\n\nSELECT 1;\n-- end\n");
         assert_eq!(s, vec!["CREATE TABLE a (x String DEFAULT ';')", "SELECT 1"]);
     }
 }

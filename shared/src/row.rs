@@ -92,8 +92,10 @@ impl EventType {
 
     /// The `Enum8(...)` type definition used by the schema.
     pub fn clickhouse_enum() -> String {
-        let items: Vec<String> =
-            EventType::ALL.iter().map(|t| format!("'{}' = {}", t.as_str(), *t as i8)).collect();
+        let items: Vec<String> = EventType::ALL
+            .iter()
+            .map(|t| format!("'{}' = {}", t.as_str(), *t as i8))
+            .collect();
         format!("Enum8({})", items.join(", "))
     }
 }
@@ -107,7 +109,8 @@ impl Serialize for EventType {
 impl<'de> Deserialize<'de> for EventType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = i8::deserialize(d)?;
-        EventType::from_i8(v).ok_or_else(|| serde::de::Error::custom(format!("unknown event type {v}")))
+        EventType::from_i8(v)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown event type {v}")))
     }
 }
 

@@ -49,7 +49,8 @@ pub struct QuarantineRow {
 }
 
 impl QuarantineRow {
-    pub const COLUMNS: &'static str = "id, received_ms, source, reason, detail, account_id, raw, resolved_ms, version";
+    pub const COLUMNS: &'static str =
+        "id, received_ms, source, reason, detail, account_id, raw, resolved_ms, version";
 
     /// A stable id: the same record quarantined twice for the same reason is one entry.
     pub fn id_for(reason: &str, raw: &str) -> Uuid {
@@ -127,7 +128,11 @@ impl Store {
             server = server.with_password(password);
         }
         let client = server.clone().with_database(&cfg.database);
-        Store { client, server, database: cfg.database.clone() }
+        Store {
+            client,
+            server,
+            database: cfg.database.clone(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -140,19 +145,29 @@ impl Store {
 
     /// The server's version string (e.g. `18.16.1`, `25.8.2.1`).
     pub async fn server_version(&self) -> Result<String, StoreError> {
-        Ok(self.server.query("SELECT version()").fetch_one::<String>().await?)
+        Ok(self
+            .server
+            .query("SELECT version()")
+            .fetch_one::<String>()
+            .await?)
     }
 
     /// Creates the database when missing.
     pub async fn create_database(&self) -> Result<(), StoreError> {
-        let sql = format!("CREATE DATABASE IF NOT EXISTS `{}`", self.database.replace('`', ""));
+        let sql = format!(
+            "CREATE DATABASE IF NOT EXISTS `{}`",
+            self.database.replace('`', "")
+        );
         self.server.query(&sql).execute().await?;
         Ok(())
     }
 
     /// Drops the database (tests only).
     pub async fn drop_database(&self) -> Result<(), StoreError> {
-        let sql = format!("DROP DATABASE IF EXISTS `{}`", self.database.replace('`', ""));
+        let sql = format!(
+            "DROP DATABASE IF EXISTS `{}`",
+            self.database.replace('`', "")
+        );
         self.server.query(&sql).execute().await?;
         Ok(())
     }
@@ -178,9 +193,11 @@ impl Store {
         let mut applied = Vec::new();
         for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
             for stmt in m.statements() {
-                self.client.query(&stmt).execute().await.map_err(|e| {
-                    StoreError::Rejected(format!("migration {}: {e}", m.name))
-                })?;
+                self.client
+                    .query(&stmt)
+                    .execute()
+                    .await
+                    .map_err(|e| StoreError::Rejected(format!("migration {}: {e}", m.name)))?;
             }
             self.client
                 .query("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)")
@@ -229,7 +246,10 @@ impl Store {
             )));
         }
         if self.org_by_slug(&new.slug).await?.is_some() {
-            return Err(StoreError::Invalid(format!("an org with slug {:?} already exists", new.slug)));
+            return Err(StoreError::Invalid(format!(
+                "an org with slug {:?} already exists",
+                new.slug
+            )));
         }
         if let Some(owner) = self.account_map().await?.get(&new.aws_account_id) {
             return Err(StoreError::Invalid(format!(
@@ -254,27 +274,50 @@ impl Store {
         insert.end().await?;
         let mut insert = self.client.insert::<AccountRow>("org_accounts").await?;
         insert
-            .write(&AccountRow { aws_account_id: new.aws_account_id, org_id: row.id, updated_ms: now as u64 })
+            .write(&AccountRow {
+                aws_account_id: new.aws_account_id,
+                org_id: row.id,
+                updated_ms: now as u64,
+            })
             .await?;
         insert.end().await?;
         Ok(row.to_org())
     }
 
     pub async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
-        let sql = format!("SELECT {} FROM orgs FINAL ORDER BY created_ms, slug", OrgRow::COLUMNS);
+        let sql = format!(
+            "SELECT {} FROM orgs FINAL ORDER BY created_ms, slug",
+            OrgRow::COLUMNS
+        );
         let rows = self.client.query(&sql).fetch_all::<OrgRow>().await?;
         Ok(rows.iter().map(OrgRow::to_org).collect())
     }
 
     pub async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>, StoreError> {
-        let sql = format!("SELECT {} FROM orgs FINAL WHERE slug = ? LIMIT 1", OrgRow::COLUMNS);
-        let row = self.client.query(&sql).bind(slug).fetch_optional::<OrgRow>().await?;
+        let sql = format!(
+            "SELECT {} FROM orgs FINAL WHERE slug = ? LIMIT 1",
+            OrgRow::COLUMNS
+        );
+        let row = self
+            .client
+            .query(&sql)
+            .bind(slug)
+            .fetch_optional::<OrgRow>()
+            .await?;
         Ok(row.map(|r| r.to_org()))
     }
 
     pub async fn org_by_id(&self, id: Uuid) -> Result<Option<Org>, StoreError> {
-        let sql = format!("SELECT {} FROM orgs FINAL WHERE id = ? LIMIT 1", OrgRow::COLUMNS);
-        let row = self.client.query(&sql).bind(id.to_string()).fetch_optional::<OrgRow>().await?;
+        let sql = format!(
+            "SELECT {} FROM orgs FINAL WHERE id = ? LIMIT 1",
+            OrgRow::COLUMNS
+        );
+        let row = self
+            .client
+            .query(&sql)
+            .bind(id.to_string())
+            .fetch_optional::<OrgRow>()
+            .await?;
         Ok(row.map(|r| r.to_org()))
     }
 
@@ -285,7 +328,10 @@ impl Store {
             .query("SELECT aws_account_id, org_id, updated_ms FROM org_accounts FINAL")
             .fetch_all::<AccountRow>()
             .await?;
-        Ok(rows.into_iter().map(|r| (r.aws_account_id, r.org_id)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.aws_account_id, r.org_id))
+            .collect())
     }
 
     // ---- events -----------------------------------------------------------------------------
@@ -308,7 +354,12 @@ impl Store {
                 day_list(days),
                 uuid_list(chunk)
             );
-            let rows = self.client.query(&sql).bind(org_id.to_string()).fetch_all::<IdRow>().await?;
+            let rows = self
+                .client
+                .query(&sql)
+                .bind(org_id.to_string())
+                .fetch_all::<IdRow>()
+                .await?;
             found.extend(rows.into_iter().map(|r| r.id));
         }
         Ok(found)
@@ -323,7 +374,10 @@ impl Store {
             .client
             .insert::<EventRow>("events")
             .await?
-            .with_timeouts(Some(Duration::from_secs(60)), Some(Duration::from_secs(120)));
+            .with_timeouts(
+                Some(Duration::from_secs(60)),
+                Some(Duration::from_secs(120)),
+            );
         for row in rows {
             insert.write(row).await?;
         }

@@ -8,7 +8,9 @@ pub const DAY_MS: i64 = 86_400_000;
 
 /// Parses an RFC 3339 timestamp (any offset) into epoch milliseconds.
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
-    DateTime::parse_from_rfc3339(s.trim()).ok().map(|t| t.timestamp_millis())
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.timestamp_millis())
 }
 
 /// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds).
@@ -53,9 +55,18 @@ mod tests {
 
     #[test]
     fn parses_offsets_to_utc() {
-        assert_eq!(parse_rfc3339_ms("2026-05-17T19:00:00Z"), Some(1_779_044_400_000));
-        assert_eq!(parse_rfc3339_ms("2026-05-17T21:00:00+02:00"), Some(1_779_044_400_000));
-        assert_eq!(parse_rfc3339_ms("2016-01-27T14:59:38.237Z"), Some(1_453_906_778_237));
+        assert_eq!(
+            parse_rfc3339_ms("2026-05-17T19:00:00Z"),
+            Some(1_779_044_400_000)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2026-05-17T21:00:00+02:00"),
+            Some(1_779_044_400_000)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2016-01-27T14:59:38.237Z"),
+            Some(1_453_906_778_237)
+        );
         assert_eq!(parse_rfc3339_ms("timestamp"), None);
         assert_eq!(parse_rfc3339_ms("2026-13-01T00:00:00Z"), None);
     }
@@ -63,7 +74,10 @@ mod tests {
     #[test]
     fn formats_whole_seconds() {
         assert_eq!(format_ms(1_453_906_778_237), "2016-01-27T14:59:38Z");
-        assert_eq!(format_ms_precise(1_453_906_778_237), "2016-01-27T14:59:38.237Z");
+        assert_eq!(
+            format_ms_precise(1_453_906_778_237),
+            "2016-01-27T14:59:38.237Z"
+        );
     }
 
     #[test]

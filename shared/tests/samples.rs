@@ -30,7 +30,11 @@ fn summarise(outcomes: &[Outcome]) -> String {
                 "event {} {} [{}]",
                 e.account_id,
                 e.rows[0].event_type.as_str(),
-                e.rows.iter().map(|r| r.recipient.as_str()).collect::<Vec<_>>().join(",")
+                e.rows
+                    .iter()
+                    .map(|r| r.recipient.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
             ),
             Outcome::Notice(n) => format!("notice {}", n.kind.as_str()),
             Outcome::Quarantine(q) => format!("quarantine {}", q.reason.as_str()),
@@ -41,55 +45,166 @@ fn summarise(outcomes: &[Outcome]) -> String {
 
 /// What each sample must turn into (reviewed against the sample texts and SOURCES.md).
 const EXPECTED: &[(&str, &str)] = &[
-    ("envelope-eventbridge-generic-example.json", "quarantine unrecognised_payload"),
-    ("envelope-eventbridge-ses-email-opened.redacted.json", "event 741448943665 Open [REDACTED-recipient@example.com]"),
+    (
+        "envelope-eventbridge-generic-example.json",
+        "quarantine unrecognised_payload",
+    ),
+    (
+        "envelope-eventbridge-ses-email-opened.redacted.json",
+        "event 741448943665 Open [REDACTED-recipient@example.com]",
+    ),
     ("envelope-lambda-sns-event.json", "quarantine invalid_json"),
-    ("envelope-lambda-sqs-batch-response.json", "quarantine unrecognised_payload"),
-    ("envelope-lambda-sqs-event-sns-wrapped.json", "quarantine unrecognised_payload"),
+    (
+        "envelope-lambda-sqs-batch-response.json",
+        "quarantine unrecognised_payload",
+    ),
+    (
+        "envelope-lambda-sqs-event-sns-wrapped.json",
+        "quarantine unrecognised_payload",
+    ),
     ("envelope-lambda-sqs-event.json", "quarantine invalid_json"),
     // LocalStack replaced the timestamps with the word "timestamp".
-    ("envelope-sns-event-publishing-send.localstack-snapshot.json", "quarantine invalid_event"),
-    ("envelope-sns-event-publishing-validation-message.localstack-snapshot.json", "notice ses_topic_validation"),
-    ("envelope-sns-http-notification-legacy-amazonsnssubscriptionsucceeded.json", "notice ses_subscription_succeeded"),
+    (
+        "envelope-sns-event-publishing-send.localstack-snapshot.json",
+        "quarantine invalid_event",
+    ),
+    (
+        "envelope-sns-event-publishing-validation-message.localstack-snapshot.json",
+        "notice ses_topic_validation",
+    ),
+    (
+        "envelope-sns-http-notification-legacy-amazonsnssubscriptionsucceeded.json",
+        "notice ses_subscription_succeeded",
+    ),
     (
         "envelope-sns-http-notification-legacy-bounce-permanent-suppressed-2018.json",
         "event 159321217982 Bounce [suppressionlist@simulator.amazonses.com]",
     ),
-    ("envelope-sns-http-notification.json", "quarantine unrecognised_payload"),
-    ("envelope-sns-http-ses-event-publishing-validation-message.json", "notice ses_topic_validation"),
-    ("envelope-sns-http-subscription-confirmation.json", "notice sns_subscription_confirmation"),
-    ("envelope-sns-http-unsubscribe-confirmation.json", "notice sns_unsubscribe_confirmation"),
-    ("envelope-sns-notification-legacy-bounce-permanent-onaccountsuppressionlist.json", "event 168781634622 Bounce [relayuser@test.com]"),
-    ("envelope-sqs-body-sns-raw-delivery-disabled.json", "quarantine unrecognised_payload"),
-    ("event-bounce-permanent-general.json", "event 123456789012 Bounce [recipient@example.com]"),
-    ("event-bounce-transient-general-sendtemplatedemail.json", "event 437862376 Bounce [user@company.com]"),
-    ("event-click.json", "event 123456789012 Click [recipient@example.com]"),
+    (
+        "envelope-sns-http-notification.json",
+        "quarantine unrecognised_payload",
+    ),
+    (
+        "envelope-sns-http-ses-event-publishing-validation-message.json",
+        "notice ses_topic_validation",
+    ),
+    (
+        "envelope-sns-http-subscription-confirmation.json",
+        "notice sns_subscription_confirmation",
+    ),
+    (
+        "envelope-sns-http-unsubscribe-confirmation.json",
+        "notice sns_unsubscribe_confirmation",
+    ),
+    (
+        "envelope-sns-notification-legacy-bounce-permanent-onaccountsuppressionlist.json",
+        "event 168781634622 Bounce [relayuser@test.com]",
+    ),
+    (
+        "envelope-sqs-body-sns-raw-delivery-disabled.json",
+        "quarantine unrecognised_payload",
+    ),
+    (
+        "event-bounce-permanent-general.json",
+        "event 123456789012 Bounce [recipient@example.com]",
+    ),
+    (
+        "event-bounce-transient-general-sendtemplatedemail.json",
+        "event 437862376 Bounce [user@company.com]",
+    ),
+    (
+        "event-click.json",
+        "event 123456789012 Click [recipient@example.com]",
+    ),
     // The published capture has no sendingAccountId: it cannot be attributed.
-    ("event-complaint-abuse-simulator-smtp.json", "quarantine invalid_event"),
-    ("event-complaint-abuse.json", "event 123456789012 Complaint [recipient@example.com]"),
-    ("event-complaint-without-feedback-type.json", "event 888450439860 Complaint [recipient1@example.com]"),
-    ("event-delivery-delay.json", "event 123456789012 DeliveryDelay [recipient@example.com]"),
-    ("event-delivery-sendtemplatedemail.localstack-snapshot.json", "quarantine invalid_event"),
-    ("event-delivery.json", "event 123456789012 Delivery [recipient@example.com]"),
-    ("event-open.json", "event 123456789012 Open [recipient@example.com]"),
-    ("event-reject.json", "event 123456789012 Reject [sender@example.com]"),
-    ("event-rendering-failure.json", "event 123456789012 RenderingFailure [recipient@example.com]"),
-    ("event-send-sendtemplatedemail.localstack-snapshot.json", "quarantine invalid_event"),
-    ("event-send.json", "event 123456789012 Send [recipient@example.com]"),
-    ("event-subscription.json", "event 123456789012 Subscription [recipient@example.com]"),
-    ("notification-bounce-permanent-general-simulator.json", "event 032756942992 Bounce [bounce@simulator.amazonses.com]"),
+    (
+        "event-complaint-abuse-simulator-smtp.json",
+        "quarantine invalid_event",
+    ),
+    (
+        "event-complaint-abuse.json",
+        "event 123456789012 Complaint [recipient@example.com]",
+    ),
+    (
+        "event-complaint-without-feedback-type.json",
+        "event 888450439860 Complaint [recipient1@example.com]",
+    ),
+    (
+        "event-delivery-delay.json",
+        "event 123456789012 DeliveryDelay [recipient@example.com]",
+    ),
+    (
+        "event-delivery-sendtemplatedemail.localstack-snapshot.json",
+        "quarantine invalid_event",
+    ),
+    (
+        "event-delivery.json",
+        "event 123456789012 Delivery [recipient@example.com]",
+    ),
+    (
+        "event-open.json",
+        "event 123456789012 Open [recipient@example.com]",
+    ),
+    (
+        "event-reject.json",
+        "event 123456789012 Reject [sender@example.com]",
+    ),
+    (
+        "event-rendering-failure.json",
+        "event 123456789012 RenderingFailure [recipient@example.com]",
+    ),
+    (
+        "event-send-sendtemplatedemail.localstack-snapshot.json",
+        "quarantine invalid_event",
+    ),
+    (
+        "event-send.json",
+        "event 123456789012 Send [recipient@example.com]",
+    ),
+    (
+        "event-subscription.json",
+        "event 123456789012 Subscription [recipient@example.com]",
+    ),
+    (
+        "notification-bounce-permanent-general-simulator.json",
+        "event 032756942992 Bounce [bounce@simulator.amazonses.com]",
+    ),
     (
         "notification-bounce-permanent-general-suppressionlist-simulator-2022.json",
         "event 032756942992 Bounce [suppressionlist@simulator.amazonses.com]",
     ),
-    ("notification-bounce-permanent-general-with-dsn.json", "event 123456789012 Bounce [jane@example.com]"),
-    ("notification-bounce-permanent-general-without-dsn.json", "event 123456789012 Bounce [jane@example.com,richard@example.com]"),
-    ("notification-bounce-transient-general-ooto-simulator.json", "event 032756942992 Bounce [ooto@simulator.amazonses.com]"),
-    ("notification-complaint-abuse-simulator.json", "event 032756942992 Complaint [complaint@simulator.amazonses.com]"),
-    ("notification-complaint-abuse-with-feedback-report.json", "event 123456789012 Complaint [richard@example.com]"),
-    ("notification-complaint-without-feedback-report.json", "event 123456789012 Complaint [richard@example.com]"),
-    ("notification-delivery-success-simulator.json", "event 032756942992 Delivery [success@simulator.amazonses.com]"),
-    ("notification-delivery.json", "event 123456789012 Delivery [jane@example.com]"),
+    (
+        "notification-bounce-permanent-general-with-dsn.json",
+        "event 123456789012 Bounce [jane@example.com]",
+    ),
+    (
+        "notification-bounce-permanent-general-without-dsn.json",
+        "event 123456789012 Bounce [jane@example.com,richard@example.com]",
+    ),
+    (
+        "notification-bounce-transient-general-ooto-simulator.json",
+        "event 032756942992 Bounce [ooto@simulator.amazonses.com]",
+    ),
+    (
+        "notification-complaint-abuse-simulator.json",
+        "event 032756942992 Complaint [complaint@simulator.amazonses.com]",
+    ),
+    (
+        "notification-complaint-abuse-with-feedback-report.json",
+        "event 123456789012 Complaint [richard@example.com]",
+    ),
+    (
+        "notification-complaint-without-feedback-report.json",
+        "event 123456789012 Complaint [richard@example.com]",
+    ),
+    (
+        "notification-delivery-success-simulator.json",
+        "event 032756942992 Delivery [success@simulator.amazonses.com]",
+    ),
+    (
+        "notification-delivery.json",
+        "event 123456789012 Delivery [jane@example.com]",
+    ),
 ];
 
 #[test]
@@ -101,7 +216,10 @@ fn every_sample_has_its_expected_outcome() {
         .collect();
     names.sort();
     let listed: Vec<&str> = EXPECTED.iter().map(|(n, _)| *n).collect();
-    assert_eq!(names, listed, "every sample file has an expectation and vice versa");
+    assert_eq!(
+        names, listed,
+        "every sample file has an expectation and vice versa"
+    );
     for (name, want) in EXPECTED {
         assert_eq!(summarise(&decode(&read(name))), *want, "{name}");
     }
@@ -128,7 +246,10 @@ fn ms(s: &str) -> i64 {
 fn bounce_rows_carry_type_subtype_diagnostic_and_bounce_time() {
     let r = only_row("event-bounce-permanent-general.json");
     assert_eq!(r.event_type, EventType::Bounce);
-    assert_eq!((r.bounce_type.as_str(), r.bounce_sub_type.as_str()), ("Permanent", "General"));
+    assert_eq!(
+        (r.bounce_type.as_str(), r.bounce_sub_type.as_str()),
+        ("Permanent", "General")
+    );
     assert_eq!(r.diagnostic, "smtp; 550 5.1.1 user unknown");
     assert_eq!(r.occurred_ms, ms("2017-08-05T00:41:02.669Z"));
     assert_eq!(r.sent_ms, ms("2017-08-05T00:40:02.012Z"));
@@ -143,11 +264,18 @@ fn bounce_rows_carry_type_subtype_diagnostic_and_bounce_time() {
     assert_eq!(ev.rows.len(), 2);
     assert_ne!(ev.rows[0].event_id, ev.rows[1].event_id);
     assert_eq!(ev.rows[0].occurred_ms, ev.rows[1].occurred_ms);
-    assert!(ev.rows.iter().all(|r| r.diagnostic.is_empty() && r.destination.len() == 3));
+    assert!(
+        ev.rows
+            .iter()
+            .all(|r| r.diagnostic.is_empty() && r.destination.len() == 3)
+    );
     assert_eq!(ev.rows[0].sender, "john@example.com");
 
     let t = only_row("notification-bounce-transient-general-ooto-simulator.json");
-    assert_eq!((t.bounce_type.as_str(), t.bounce_sub_type.as_str()), ("Transient", "General"));
+    assert_eq!(
+        (t.bounce_type.as_str(), t.bounce_sub_type.as_str()),
+        ("Transient", "General")
+    );
 }
 
 #[test]
@@ -163,7 +291,10 @@ fn delivery_open_click_complaint_delay_reject_failure_subscription_fields() {
     assert_eq!(o.occurred_ms, ms("2017-08-09T22:00:19.652Z"));
 
     let c = only_row("event-click.json");
-    assert_eq!(c.click_url, "http://docs.aws.amazon.com/ses/latest/DeveloperGuide/send-email-smtp.html");
+    assert_eq!(
+        c.click_url,
+        "http://docs.aws.amazon.com/ses/latest/DeveloperGuide/send-email-smtp.html"
+    );
     assert_eq!(c.occurred_ms, ms("2017-08-09T23:51:25.570Z"));
 
     let k = only_row("event-complaint-abuse.json");
@@ -174,16 +305,29 @@ fn delivery_open_click_complaint_delay_reject_failure_subscription_fields() {
 
     let y = only_row("event-delivery-delay.json");
     assert_eq!(y.delay_type, "TransientCommunicationFailure");
-    assert_eq!(y.diagnostic, "smtp; 421 4.4.1 Unable to connect to remote host");
+    assert_eq!(
+        y.diagnostic,
+        "smtp; 421 4.4.1 Unable to connect to remote host"
+    );
     assert_eq!(y.occurred_ms, ms("2020-06-16T00:25:40.095Z"));
 
     let j = only_row("event-reject.json");
     assert_eq!(j.reject_reason, "Bad content");
-    assert_eq!(j.occurred_ms, ms("2016-10-14T17:38:15.211Z"), "Reject uses mail.timestamp");
+    assert_eq!(
+        j.occurred_ms,
+        ms("2016-10-14T17:38:15.211Z"),
+        "Reject uses mail.timestamp"
+    );
 
     let f = only_row("event-rendering-failure.json");
-    assert_eq!(f.template, "MyTemplate", "no template tag: failure.templateName");
-    assert_eq!(f.error_message, "Attribute 'attributeName' is not present in the rendering data.");
+    assert_eq!(
+        f.template, "MyTemplate",
+        "no template tag: failure.templateName"
+    );
+    assert_eq!(
+        f.error_message,
+        "Attribute 'attributeName' is not present in the rendering data."
+    );
 
     let s = only_row("event-subscription.json");
     assert_eq!(s.contact_list, "ContactListName");
@@ -235,7 +379,10 @@ fn template_tag_wins_and_legacy_and_event_formats_share_ids() {
     };
     assert_eq!(rows[0].template, "welcome");
     // The same delivery published in the legacy format is the same event.
-    let legacy = event.to_string().replace("\"eventType\":\"Delivery\"", "\"notificationType\":\"Delivery\"");
+    let legacy = event.to_string().replace(
+        "\"eventType\":\"Delivery\"",
+        "\"notificationType\":\"Delivery\"",
+    );
     assert_ne!(legacy, event.to_string());
     match decode(&legacy).as_slice() {
         [Outcome::Event(e)] => assert_eq!(e.rows[0].event_id, rows[0].event_id),
@@ -251,7 +398,10 @@ fn bad_input_is_quarantined_with_a_reason_never_dropped() {
         ("{\"eventType\": ", "invalid_json"),
         ("[1,2]", "unrecognised_payload"),
         ("{}", "unrecognised_payload"),
-        ("{\"eventType\":\"Teleport\",\"mail\":{}}", "unsupported_event_type"),
+        (
+            "{\"eventType\":\"Teleport\",\"mail\":{}}",
+            "unsupported_event_type",
+        ),
         ("{\"eventType\":\"Send\"}", "invalid_event"),
         (
             "{\"eventType\":\"Bounce\",\"mail\":{\"timestamp\":\"2026-01-01T00:00:00Z\",\"messageId\":\"m\",\"sendingAccountId\":\"123456789012\",\"destination\":[\"a@b.c\"]},\"bounce\":{\"bounceType\":\"Permanent\",\"bouncedRecipients\":[]}}",
@@ -261,7 +411,10 @@ fn bad_input_is_quarantined_with_a_reason_never_dropped() {
             "{\"eventType\":\"Open\",\"mail\":{\"timestamp\":\"2026-01-01T00:00:00Z\",\"messageId\":\"m\",\"sendingAccountId\":\"123456789012\",\"destination\":[\"a@b.c\"]},\"open\":{\"timestamp\":\"yesterday\"}}",
             "invalid_event",
         ),
-        ("{\"Type\":\"Notification\",\"Message\":\"{\\\"eventType\\\": 5}\"}", "invalid_event"),
+        (
+            "{\"Type\":\"Notification\",\"Message\":\"{\\\"eventType\\\": 5}\"}",
+            "invalid_event",
+        ),
     ];
     for (input, reason) in cases {
         match decode(input).as_slice() {
@@ -280,7 +433,10 @@ fn unknown_fields_and_missing_optional_fields_are_fine() {
     match decode(input).as_slice() {
         [Outcome::Event(e)] => {
             let r = &e.rows[0];
-            assert_eq!(r.occurred_ms, r.sent_ms, "no delivery.timestamp: falls back to mail.timestamp");
+            assert_eq!(
+                r.occurred_ms, r.sent_ms,
+                "no delivery.timestamp: falls back to mail.timestamp"
+            );
             assert_eq!(r.processing_time_ms, Some(12));
             assert_eq!(r.source, "");
             assert_eq!(r.channel, "");

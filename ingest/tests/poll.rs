@@ -1,0 +1,205 @@
+//! The SQS poller against moto_server (real SQS wire protocol through aws-sdk-sqs): messages are
+//! deleted only after their rows are committed; a store outage leaves them on the queue until
+//! the queue's redrive policy moves them to the DLQ, from which they can be ingested later.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use common::{ACCOUNT, create_org, expected_rows, traffic};
+use sendops_fixtures::Wrapper;
+use sendops_ingest::poll::{self, PollConfig};
+use sendops_ingest::{Pipeline, Source};
+use sendops_shared::Store;
+use sendops_shared::config::ClickHouseConfig;
+use sendops_shared::store::Table;
+use sendops_shared::testing::TestDb;
+
+fn moto_url() -> String {
+    std::env::var("SENDOPS_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5055".into())
+}
+
+fn sqs() -> Client {
+    let conf = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(moto_url())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .build();
+    Client::from_conf(conf)
+}
+
+/// A queue with a DLQ after `max_receive` receives; returns (queue url, dlq url).
+async fn queue_with_dlq(sqs: &Client, name: &str, max_receive: u32) -> (String, String) {
+    let dlq = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "moto_server at {} (scripts/moto.sh start): {e:?}",
+                moto_url()
+            )
+        })
+        .queue_url
+        .unwrap();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
+    let policy =
+        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receive}"}}"#);
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::RedrivePolicy, policy)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    (url, dlq)
+}
+
+async fn send_all(sqs: &Client, url: &str, bodies: &[String]) {
+    for (n, chunk) in bodies.chunks(10).enumerate() {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(format!("{n}-{i}"))
+                    .message_body(b)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let out = sqs
+            .send_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+        assert!(out.failed.is_empty());
+    }
+}
+
+async fn depth(sqs: &Client, url: &str) -> u64 {
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap();
+    attrs.values().map(|v| v.parse::<u64>().unwrap()).sum()
+}
+
+fn config(url: &str, visibility: Option<i32>) -> PollConfig {
+    PollConfig {
+        queue_url: url.to_owned(),
+        max_messages: 25,
+        max_wait: Duration::from_millis(200),
+        wait_time_seconds: 0,
+        visibility_timeout: visibility,
+        until_empty: true,
+    }
+}
+
+#[tokio::test]
+async fn poller_stores_then_deletes_and_quarantines_poison() {
+    let db = TestDb::new("poll_ok").await;
+    create_org(&db.store, "acme", ACCOUNT).await;
+    let sqs = sqs();
+    let name = format!("sendops-poll-ok-{}", std::process::id());
+    let (url, dlq) = queue_with_dlq(&sqs, &name, 2).await;
+    let events = traffic(21, 40, ACCOUNT);
+    let mut w = Wrapper::new(21);
+    let mut bodies: Vec<String> = events.iter().map(|e| w.sns_body(e)).collect();
+    bodies.push("definitely not json".into());
+    bodies.push(r#"{"Type":"Notification","Message":"{\"eventType\":\"Open\"}"}"#.into());
+    send_all(&sqs, &url, &bodies).await;
+
+    let pipeline = Pipeline::new(db.store.clone(), Source::Poll);
+    let summary = poll::run(&pipeline, &sqs, &config(&url, None))
+        .await
+        .unwrap();
+    assert_eq!(summary.report.records as usize, bodies.len());
+    assert_eq!(summary.deleted as usize, bodies.len());
+    assert!(summary.flushes >= 2, "batches of at most 25 messages");
+    assert_eq!(
+        db.store.count(Table::Events).await.unwrap() as usize,
+        expected_rows(&events).len()
+    );
+    assert_eq!(
+        db.store
+            .list_quarantine(None, false, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(depth(&sqs, &url).await, 0);
+    assert_eq!(depth(&sqs, &dlq).await, 0);
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn store_outage_leaves_messages_for_redelivery_then_the_dlq() {
+    let db = TestDb::new("poll_outage").await;
+    create_org(&db.store, "acme", ACCOUNT).await;
+    let sqs = sqs();
+    let name = format!("sendops-poll-outage-{}", std::process::id());
+    let (url, dlq) = queue_with_dlq(&sqs, &name, 2).await;
+    let events = traffic(22, 12, ACCOUNT);
+    let mut w = Wrapper::new(22);
+    let bodies: Vec<String> = events.iter().map(|e| w.sns_body(e)).collect();
+    send_all(&sqs, &url, &bodies).await;
+
+    let down = Store::new(&ClickHouseConfig {
+        url: "http://127.0.0.1:1".into(),
+        ..db.config.clone()
+    });
+    let pipeline = Pipeline::new(down, Source::Poll);
+    // Visibility 0: every failed flush makes the messages visible again at once.
+    let summary = poll::run(&pipeline, &sqs, &config(&url, Some(0)))
+        .await
+        .unwrap();
+    assert_eq!(summary.deleted, 0);
+    assert!(summary.failed_flushes >= 2);
+    assert_eq!(
+        depth(&sqs, &url).await,
+        0,
+        "after maxReceiveCount the queue is empty"
+    );
+    assert_eq!(
+        depth(&sqs, &dlq).await as usize,
+        bodies.len(),
+        "every message is in the DLQ, none lost"
+    );
+    assert_eq!(db.store.count(Table::Events).await.unwrap(), 0);
+
+    // Redrive: the DLQ is ingested once the store is back.
+    let up = Pipeline::new(db.store.clone(), Source::Poll);
+    poll::run(&up, &sqs, &config(&dlq, None)).await.unwrap();
+    assert_eq!(
+        db.store.count(Table::Events).await.unwrap() as usize,
+        expected_rows(&events).len()
+    );
+    assert_eq!(depth(&sqs, &dlq).await, 0);
+    db.drop().await;
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make test`: lint, every test against the real local ClickHouse and moto_server, then the chdb
+# dialect check of every statement the tests issued. Installs what it needs.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
+export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+
+scripts/clickhouse.sh start
+venv_bin=$(scripts/pyenv.sh | tail -n 1)
+scripts/moto.sh start
+export SENDOPS_MOTO_URL=${SENDOPS_MOTO_URL:-http://127.0.0.1:${SENDOPS_MOTO_PORT:-5055}}
+
+# Leftovers of crashed runs.
+for db in $(curl -fsS "$CLICKHOUSE_URL/" --data-binary "SELECT name FROM system.databases WHERE name LIKE 'sendops\\_test\\_%'"); do
+  curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS \`$db\`" >/dev/null
+done
+
+start=$(date +%s)
+echo "== lint"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+echo "== chdb dialect check (current ClickHouse)"
+"$venv_bin/python" scripts/chdb_check.py --since "$start"
