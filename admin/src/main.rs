@@ -1,5 +1,5 @@
-//! `sendops-admin`: the operator CLI. Every command prints JSON on stdout; errors go to stderr
-//! with a non-zero exit code.
+//! `sendops-admin`: the operator CLI (migrations, orgs, quarantine, API keys, audit log). Every
+//! command prints JSON on stdout; errors go to stderr with a non-zero exit code.
 
 use std::process::ExitCode;
 
@@ -7,12 +7,15 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use sendops_ingest::pipeline::replay_quarantine;
 use sendops_shared::Store;
+use sendops_shared::api_key::{ApiKey, KeyEnv};
 use sendops_shared::config::ClickHouseConfig;
 use sendops_shared::envelope::QuarantineReason;
-use sendops_shared::org::Plan;
+use sendops_shared::org::{Org, Plan};
+use sendops_shared::scopes::parse_scope_list;
 use sendops_shared::store::{NewOrg, QuarantineRow};
-use sendops_shared::timefmt::format_ms;
+use sendops_shared::timefmt::{format_ms, now_ms};
 use serde_json::json;
+use uuid::Uuid;
 
 /// SendOps operator CLI. Talks to ClickHouse at CLICKHOUSE_URL / CLICKHOUSE_DATABASE
 /// (CLICKHOUSE_USER, CLICKHOUSE_PASSWORD) and prints JSON.
@@ -36,6 +39,95 @@ enum Command {
     Quarantine {
         #[command(subcommand)]
         command: QuarantineCommand,
+    },
+    /// API keys: create, list, edit scopes, rotate (24 h grace), revoke, sweep expired graces.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// The org audit log (API key lifecycle).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+/// Who is acting: `--actor`, else SENDOPS_ACTOR, else USER, else `operator`.
+#[derive(clap::Args)]
+struct ActorArg {
+    /// Recorded in the audit log [default: $SENDOPS_ACTOR, else $USER, else "operator"].
+    #[arg(long)]
+    actor: Option<String>,
+}
+
+impl ActorArg {
+    fn resolve(self) -> String {
+        let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        non_empty(self.actor)
+            .or_else(|| non_empty(std::env::var("SENDOPS_ACTOR").ok()))
+            .or_else(|| non_empty(std::env::var("USER").ok()))
+            .unwrap_or_else(|| "operator".to_owned())
+    }
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create a key; prints its secret (`key`) once, never again.
+    Create {
+        /// The org's slug.
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_parser = ["live", "test"])]
+        env: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: canonical `api.*` names or their aliases.
+        #[arg(long)]
+        scopes: String,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Every key of an org (revoked ones included), newest first.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Replace a key's scopes (applies at once; audited with the added/removed diff).
+    Scopes {
+        /// The key id.
+        id: String,
+        /// Comma-separated scopes: canonical `api.*` names or their aliases.
+        #[arg(long)]
+        set: String,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Issue a new secret with the same name and scopes; the old key works for 24 more hours.
+    Rotate {
+        /// The key id.
+        id: String,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Revoke a key now.
+    Revoke {
+        /// The key id.
+        id: String,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Revoke every rotated key whose 24 h grace has ended (the background job; idempotent).
+    Sweep,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// An org's audit entries, newest first.
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
     },
 }
 
@@ -103,6 +195,84 @@ fn parse_reason(reason: &str) -> anyhow::Result<QuarantineReason> {
     })
 }
 
+async fn org_by_slug(store: &Store, slug: &str) -> anyhow::Result<Org> {
+    store
+        .org_by_slug(slug)
+        .await?
+        .with_context(|| format!("no org with slug {slug:?}"))
+}
+
+fn parse_key_id(id: &str) -> anyhow::Result<Uuid> {
+    Uuid::parse_str(id.trim()).map_err(|e| anyhow::anyhow!("malformed key id {id:?}: {e}"))
+}
+
+async fn existing_key(store: &Store, id: Uuid) -> anyhow::Result<ApiKey> {
+    store
+        .key_by_id(id)
+        .await?
+        .with_context(|| format!("no API key with id {id}"))
+}
+
+/// The answer to `key create` and `key rotate`: the key and, this once, its secret.
+fn new_key_json(key: &ApiKey, secret: &str) -> serde_json::Value {
+    json!({
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "environment": key.environment,
+        "scopes": key.scopes,
+        "key": secret,
+    })
+}
+
+async fn run_key(store: &Store, command: KeyCommand) -> anyhow::Result<serde_json::Value> {
+    match command {
+        KeyCommand::Create {
+            org,
+            env,
+            name,
+            scopes,
+            actor,
+        } => {
+            let env = KeyEnv::parse(&env).context("--env must be live or test")?;
+            let scopes = parse_scope_list(&scopes).map_err(anyhow::Error::msg)?;
+            let org = org_by_slug(store, &org).await?;
+            let (key, secret) = store
+                .create_key(org.id, env, &name, &scopes, &actor.resolve())
+                .await?;
+            Ok(new_key_json(&key, &secret))
+        }
+        KeyCommand::List { org } => {
+            let org = org_by_slug(store, &org).await?;
+            Ok(serde_json::to_value(store.list_keys(org.id).await?)?)
+        }
+        KeyCommand::Scopes { id, set, actor } => {
+            let id = parse_key_id(&id)?;
+            let scopes = parse_scope_list(&set).map_err(anyhow::Error::msg)?;
+            Ok(serde_json::to_value(
+                store.set_key_scopes(id, &scopes, &actor.resolve()).await?,
+            )?)
+        }
+        KeyCommand::Rotate { id, actor } => {
+            let id = parse_key_id(&id)?;
+            let (key, secret) = store.rotate_key(id, &actor.resolve()).await?;
+            let old = existing_key(store, id).await?;
+            let mut out = new_key_json(&key, &secret);
+            out["old_key_expires_at"] = json!(format_ms(old.expires_ms));
+            Ok(out)
+        }
+        KeyCommand::Revoke { id, actor } => {
+            let id = parse_key_id(&id)?;
+            Ok(serde_json::to_value(
+                store.revoke_key(id, &actor.resolve()).await?,
+            )?)
+        }
+        KeyCommand::Sweep => Ok(serde_json::to_value(
+            store.expire_rotation_grace(now_ms()).await?,
+        )?),
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
     let cfg = ClickHouseConfig::from_env();
     let store = Store::new(&cfg);
@@ -164,6 +334,16 @@ async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
             Ok(serde_json::to_value(
                 replay_quarantine(&store, &reason, limit).await?,
             )?)
+        }
+        Command::Key { command } => run_key(&store, command).await,
+        Command::Audit {
+            command: AuditCommand::List { org, limit },
+        } => {
+            if limit == 0 {
+                bail!("--limit must be at least 1");
+            }
+            let org = org_by_slug(&store, &org).await?;
+            Ok(serde_json::to_value(store.audit_log(org.id, limit).await?)?)
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sendops_shared::envelope::{Outcome, QuarantineReason, Quarantined, decode_record};
+use sendops_shared::org::channel_id;
 use sendops_shared::store::{NoticeRow, QuarantineRow};
 use sendops_shared::timefmt::now_ms;
 use sendops_shared::{EventRow, Store, StoreError};
@@ -191,6 +192,7 @@ impl Pipeline {
                         Some(org_id) => {
                             for mut row in ev.rows {
                                 row.org_id = *org_id;
+                                row.channel_id = channel_id(*org_id, &row.channel);
                                 row.ingested_ms = now;
                                 rows.push(row);
                                 row_record.push(i);

@@ -113,7 +113,9 @@ async fn generated_traffic_counts_once_across_every_envelope() {
     assert_eq!(first.rows as usize, expected.len());
     let by_type = stored_by_type(&db.store).await;
     for path in [raw, eb, lambda, array.to_string_lossy().into_owned()] {
-        let r = replay_paths(&pipeline, std::slice::from_ref(&path), 50).await.unwrap();
+        let r = replay_paths(&pipeline, std::slice::from_ref(&path), 50)
+            .await
+            .unwrap();
         assert_eq!((r.rows, r.quarantined), (0, 0), "{path}");
         assert_eq!(r.duplicates as usize, expected.len(), "{path}");
     }

@@ -1,6 +1,83 @@
-//! `sendops-api`: the public REST API. Not built yet (issue 3); this placeholder says so.
+//! `sendops-api`: serves the SendOps public API.
+//!
+//! Configuration (environment): SENDOPS_API_ADDR (default 127.0.0.1:8080), CLICKHOUSE_URL,
+//! CLICKHOUSE_DATABASE, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, SENDOPS_PUBLIC_URL,
+//! SENDOPS_PROBLEM_BASE, SENDOPS_KEY_CACHE_SECONDS, SENDOPS_AUTH_FAILURES_PER_MINUTE,
+//! SENDOPS_TRUST_FORWARDED_FOR, SENDOPS_COMMIT, RUST_LOG.
 
-fn main() {
-    eprintln!("sendops-api: the query API is not implemented yet (see issue 3)");
-    std::process::exit(2);
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use sendops_query_api::config::ApiConfig;
+use sendops_query_api::{AppState, router, spawn_housekeeping};
+use sendops_shared::Store;
+use sendops_shared::config::ClickHouseConfig;
+
+/// Serves the SendOps public REST API (read-only). All settings come from the environment; see
+/// the README's configuration table.
+#[derive(Parser)]
+#[command(name = "sendops-api", version)]
+struct Cli {
+    /// Print the OpenAPI document and exit.
+    #[arg(long)]
+    openapi: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.openapi {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&sendops_query_api::openapi::document())
+                .unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match ApiConfig::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sendops-api: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let store = Store::new(&ClickHouseConfig::from_env());
+    match store.server_version().await {
+        Ok(v) => tracing::info!(clickhouse = %v, database = store.database(), "store reachable"),
+        Err(e) => {
+            tracing::warn!(error = %e, "store not reachable yet; requests will answer 503 until it is")
+        }
+    }
+    let state = AppState::new(store, config.clone());
+    spawn_housekeeping(state.clone());
+    let listener = match tokio::net::TcpListener::bind(config.addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("sendops-api: cannot listen on {}: {e}", config.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(addr = %config.addr, "serving");
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sendops-api: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

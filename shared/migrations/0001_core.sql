@@ -15,6 +15,7 @@ CREATE TABLE IF NOT EXISTS events (
     sender String,
     sender_domain String,
     channel String,
+    channel_id UUID,
     template String,
     subject String,
     destination Array(String),

@@ -1,13 +1,16 @@
 //! SendOps domain library: the SES event model and parser, the stored row types, the ClickHouse
 //! schema and its migrations, and store access. No HTTP and no Lambda in here.
 
+pub mod api_key;
 pub mod config;
 pub mod envelope;
 pub mod error;
 pub mod event_id;
+pub mod messages;
 pub mod migrations;
 pub mod org;
 pub mod row;
+pub mod scopes;
 pub mod ses_event;
 pub mod store;
 #[cfg(feature = "testing")]

@@ -11,11 +11,23 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_core",
-    sql: include_str!("../migrations/0001_core.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_core",
+        sql: include_str!("../migrations/0001_core.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_api_keys",
+        sql: include_str!("../migrations/0002_api_keys.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "0003_messages",
+        sql: include_str!("../migrations/0003_messages.sql"),
+    },
+];
 
 impl Migration {
     /// The statements of the file, without comment lines.

@@ -128,3 +128,13 @@ pub fn valid_slug(slug: &str) -> bool {
 pub fn valid_account_id(id: &str) -> bool {
     id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
 }
+
+/// A channel's id: UUIDv5 with the org id as namespace and the configuration-set name as name
+/// (DECISIONS §6). Nil for "no configuration set".
+pub fn channel_id(org_id: Uuid, configuration_set: &str) -> Uuid {
+    if configuration_set.is_empty() {
+        Uuid::nil()
+    } else {
+        Uuid::new_v5(&org_id, configuration_set.as_bytes())
+    }
+}

@@ -138,6 +138,10 @@ pub struct EventRow {
     pub sender_domain: String,
     /// Configuration-set name (`ses:configuration-set` tag).
     pub channel: String,
+    /// The channel's UUID: UUIDv5 with the org id as namespace and the configuration-set name as
+    /// name (DECISIONS §6); nil when there is no configuration set.
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub channel_id: Uuid,
     /// Template name (tag `template`, or `failure.templateName`).
     pub template: String,
     pub subject: String,
@@ -165,7 +169,7 @@ pub struct EventRow {
 impl EventRow {
     /// The column list, in the order of the struct (used in INSERT and SELECT).
     pub const COLUMNS: &'static str = "org_id, day, event_id, occurred_ms, event_type, message_id, \
-        sent_ms, recipient, source, sender, sender_domain, channel, template, subject, destination, \
+        sent_ms, recipient, source, sender, sender_domain, channel, channel_id, template, subject, destination, \
         bounce_type, bounce_sub_type, diagnostic, smtp_response, processing_time_ms, feedback_type, \
         delay_type, reject_reason, ip_address, user_agent, click_url, error_message, contact_list, \
         ses_account, ingested_ms";

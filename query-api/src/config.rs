@@ -1,0 +1,84 @@
+//! `sendops-api` settings, from the environment (see the README's configuration table).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Query API settings.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// `SENDOPS_API_ADDR`, default `127.0.0.1:8080`.
+    pub addr: SocketAddr,
+    /// `SENDOPS_PROBLEM_BASE`: base URI of problem `type`s.
+    pub problem_base: String,
+    /// `SENDOPS_PUBLIC_URL`: scheme and host used in `Link` headers; the request's `Host` when unset.
+    pub public_url: Option<String>,
+    /// `SENDOPS_KEY_CACHE_SECONDS` (1–5): how long a key lookup is trusted; a revoked key is
+    /// rejected by every process within this time.
+    pub key_cache_ttl: Duration,
+    /// `SENDOPS_AUTH_FAILURES_PER_MINUTE`: per-IP budget of requests without a valid key.
+    pub auth_failures_per_minute: u32,
+    /// `SENDOPS_TRUST_FORWARDED_FOR`: take the client IP from `X-Forwarded-For` (behind a load balancer).
+    pub trust_forwarded_for: bool,
+    /// `SENDOPS_COMMIT`: the build identifier `/v1/_health` reports.
+    pub commit: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            problem_base: "https://api.sendops.dev/problems".into(),
+            public_url: None,
+            key_cache_ttl: Duration::from_secs(5),
+            auth_failures_per_minute: 30,
+            trust_forwarded_for: false,
+            commit: option_env!("SENDOPS_COMMIT").unwrap_or("dev").into(),
+        }
+    }
+}
+
+impl ApiConfig {
+    /// Reads the environment; a value that does not parse is an error naming the variable.
+    pub fn from_env() -> Result<ApiConfig, String> {
+        let d = ApiConfig::default();
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let addr = match var("SENDOPS_API_ADDR") {
+            Some(v) => v
+                .parse()
+                .map_err(|e| format!("SENDOPS_API_ADDR={v:?}: {e}"))?,
+            None => d.addr,
+        };
+        let ttl = match var("SENDOPS_KEY_CACHE_SECONDS") {
+            Some(v) => match v.parse::<u64>() {
+                Ok(n @ 1..=5) => Duration::from_secs(n),
+                _ => return Err(format!("SENDOPS_KEY_CACHE_SECONDS={v:?}: must be 1 to 5")),
+            },
+            None => d.key_cache_ttl,
+        };
+        let auth = match var("SENDOPS_AUTH_FAILURES_PER_MINUTE") {
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    return Err(format!(
+                        "SENDOPS_AUTH_FAILURES_PER_MINUTE={v:?}: must be a positive integer"
+                    ));
+                }
+            },
+            None => d.auth_failures_per_minute,
+        };
+        Ok(ApiConfig {
+            addr,
+            problem_base: var("SENDOPS_PROBLEM_BASE")
+                .map(|v| v.trim_end_matches('/').to_owned())
+                .unwrap_or(d.problem_base),
+            public_url: var("SENDOPS_PUBLIC_URL").map(|v| v.trim_end_matches('/').to_owned()),
+            key_cache_ttl: ttl,
+            auth_failures_per_minute: auth,
+            trust_forwarded_for: matches!(
+                var("SENDOPS_TRUST_FORWARDED_FOR").as_deref(),
+                Some("1" | "true" | "yes")
+            ),
+            commit: var("SENDOPS_COMMIT").unwrap_or(d.commit),
+        })
+    }
+}

@@ -1,0 +1,101 @@
+//! The SendOps public API (v1): read-only, authenticated with API keys, rate limited per org,
+//! every error an RFC 7807 problem document. [`router`] builds the whole service; `main` and the
+//! tests both use it.
+
+pub mod auth;
+pub mod config;
+pub mod cursor;
+pub mod gate;
+pub mod openapi;
+pub mod params;
+pub mod problem;
+pub mod rate_limit;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use sendops_shared::Store;
+
+use crate::auth::KeyCache;
+use crate::config::ApiConfig;
+use crate::rate_limit::RateLimits;
+
+/// Everything a request handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Store,
+    pub config: ApiConfig,
+    pub keys: KeyCache,
+    pub limits: RateLimits,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ApiConfig) -> AppState {
+        AppState(Arc::new(Inner {
+            keys: auth::key_cache(config.key_cache_ttl),
+            limits: RateLimits::new(config.auth_failures_per_minute),
+            store,
+            config,
+        }))
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/_health", get(routes::meta::health))
+        .route("/v1/_scopes", get(routes::meta::scopes))
+        .route("/v1/openapi.json", get(openapi::serve))
+        .route("/v1/messages", get(routes::messages::list))
+        .route("/v1/messages/{id}", get(routes::messages::get_one))
+        .route("/v1/messages/{id}/events", get(routes::messages::events))
+        .route(
+            "/v1/recipients/{email}/messages",
+            get(routes::messages::by_recipient),
+        )
+        .fallback(routes::meta::not_found)
+        .method_not_allowed_fallback(routes::meta::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gate::gate,
+        ))
+        .with_state(state)
+}
+
+/// Periodic work: expire rotated keys whose 24 h grace has ended (writing their audit rows) and
+/// trim rate-limiter state. Runs until the process ends.
+pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            state.limits.housekeeping();
+            match state
+                .store
+                .expire_rotation_grace(sendops_shared::timefmt::now_ms())
+                .await
+            {
+                Ok(expired) if !expired.is_empty() => {
+                    tracing::info!(
+                        count = expired.len(),
+                        "rotation grace ended; old keys revoked"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not expire rotated keys"),
+            }
+        }
+    })
+}

@@ -1,0 +1,251 @@
+//! Query and path values, parsed strictly: broken percent-encoding is a 400; every value that
+//! does not parse or is out of range is a 422 naming its field; unknown parameters are ignored.
+
+use sendops_shared::org::Plan;
+use sendops_shared::timefmt::{DAY_MS, parse_rfc3339_ms};
+use uuid::Uuid;
+
+use crate::problem::{ApiError, FieldError};
+
+/// Decodes `%XX` escapes (and `+` as space when `plus_is_space`), refusing broken ones and
+/// invalid UTF-8.
+pub fn percent_decode(s: &str, plus_is_space: bool) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                let hi = (hex[0] as char).to_digit(16)?;
+                let lo = (hex[1] as char).to_digit(16)?;
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A decoded query string: the first value of each name wins.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+    errors: Vec<FieldError>,
+}
+
+impl Params {
+    pub fn parse(raw: Option<&str>) -> Result<Params, ApiError> {
+        let mut pairs = Vec::new();
+        for part in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            let bad =
+                || ApiError::InvalidRequest("the query string has broken percent-encoding".into());
+            let k = percent_decode(k, true).ok_or_else(bad)?;
+            let v = percent_decode(v, true).ok_or_else(bad)?;
+            pairs.push((k, v));
+        }
+        Ok(Params {
+            pairs,
+            errors: Vec::new(),
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every pair but `skip`, in order (for `Link` headers).
+    pub fn pairs_except<'a>(
+        &'a self,
+        skip: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k != skip)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn fail(&mut self, field: &str, reason: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// The 422 for everything that failed, if anything did.
+    pub fn finish(&mut self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(std::mem::take(&mut self.errors)))
+        }
+    }
+
+    /// A non-empty string value (an empty one is a validation error).
+    pub fn text(&mut self, name: &str) -> Option<String> {
+        match self.get(name) {
+            None => None,
+            Some("") => {
+                self.fail(name, "must not be empty");
+                None
+            }
+            Some(v) => Some(v.to_owned()),
+        }
+    }
+
+    /// `limit`: 1–200, default 50.
+    pub fn limit(&mut self) -> u32 {
+        match self.get("limit") {
+            None => 50,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n @ 1..=200) => n,
+                _ => {
+                    self.fail("limit", "must be an integer from 1 to 200");
+                    50
+                }
+            },
+        }
+    }
+
+    pub fn uuid(&mut self, name: &str) -> Option<Uuid> {
+        let v = self.get(name)?.to_owned();
+        match Uuid::try_parse(&v) {
+            Ok(u) => Some(u),
+            Err(_) => {
+                self.fail(name, "must be a UUID");
+                None
+            }
+        }
+    }
+
+    /// An RFC 3339 timestamp, as epoch milliseconds.
+    pub fn timestamp(&mut self, name: &str) -> Option<i64> {
+        let v = self.get(name)?.to_owned();
+        match parse_rfc3339_ms(&v) {
+            Some(ms) => Some(ms),
+            None => {
+                self.fail(
+                    name,
+                    "must be an RFC 3339 timestamp such as 2026-05-17T19:00:00Z",
+                );
+                None
+            }
+        }
+    }
+
+    /// One of `allowed` (exact).
+    pub fn choice(&mut self, name: &str, allowed: &[&'static str]) -> Option<&'static str> {
+        let v = self.get(name)?.to_owned();
+        match allowed.iter().find(|a| **a == v) {
+            Some(a) => Some(*a),
+            None => {
+                self.fail(name, format!("must be one of {}", allowed.join(", ")));
+                None
+            }
+        }
+    }
+
+    /// The [from, to) window of DECISIONS §4: defaults to the trailing 30 days clamped to the
+    /// plan's retention; an explicit `from` older than the retention is a 403.
+    pub fn window(&mut self, plan: Plan, now_ms: i64) -> Result<Window, ApiError> {
+        let from = self.timestamp("from");
+        let to = self.timestamp("to");
+        let explicit_from = self.get("from").is_some();
+        let explicit_to = self.get("to").is_some();
+        let retention_start = now_ms - i64::from(plan.retention_days()) * DAY_MS;
+        let to_ms = to.unwrap_or(now_ms);
+        let from_ms = from.unwrap_or_else(|| (to_ms - 30 * DAY_MS).max(retention_start));
+        if from.is_some() && to.is_some() && from_ms >= to_ms {
+            self.fail("from", "must be earlier than 'to'");
+        } else if from.is_none() && to.is_some() && !explicit_from && from_ms >= to_ms {
+            self.fail(
+                "to",
+                "is earlier than the start of your plan's retention window",
+            );
+        }
+        self.finish()?;
+        if explicit_from && from_ms < retention_start {
+            return Err(ApiError::RetentionExceeded {
+                retention_days: plan.retention_days(),
+            });
+        }
+        Ok(Window {
+            from_ms,
+            to_ms,
+            explicit_from,
+            explicit_to,
+        })
+    }
+}
+
+/// A half-open time window [from, to) in epoch milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub explicit_from: bool,
+    pub explicit_to: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_is_strict() {
+        assert_eq!(
+            percent_decode("a%40b.com", false).as_deref(),
+            Some("a@b.com")
+        );
+        assert_eq!(percent_decode("a+b", true).as_deref(), Some("a b"));
+        assert_eq!(percent_decode("a+b", false).as_deref(), Some("a+b"));
+        assert_eq!(percent_decode("%zz", false), None);
+        assert_eq!(percent_decode("%4", false), None);
+        assert_eq!(percent_decode("%ff", false), None);
+    }
+
+    #[test]
+    fn limits_and_fields() {
+        let mut p = Params::parse(Some("limit=0&channel=nope&from=yesterday&extra=1")).unwrap();
+        p.limit();
+        p.uuid("channel");
+        p.timestamp("from");
+        let Err(ApiError::Validation(errs)) = p.finish() else {
+            panic!()
+        };
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["limit", "channel", "from"]);
+        assert!(Params::parse(Some("a=%zz")).is_err());
+    }
+
+    #[test]
+    fn window_rules() {
+        let now = 100 * DAY_MS;
+        let mut p = Params::parse(None).unwrap();
+        let w = p.window(Plan::Free, now).unwrap();
+        assert_eq!((w.from_ms, w.to_ms), (now - 30 * DAY_MS, now));
+        let mut p = Params::parse(Some("from=1970-01-01T00:00:00Z")).unwrap();
+        assert!(matches!(
+            p.window(Plan::Free, now),
+            Err(ApiError::RetentionExceeded { retention_days: 30 })
+        ));
+        let mut p =
+            Params::parse(Some("from=1970-03-01T00:00:00Z&to=1970-03-01T00:00:00Z")).unwrap();
+        assert!(matches!(
+            p.window(Plan::Enterprise, now),
+            Err(ApiError::Validation(_))
+        ));
+    }
+}

@@ -1,0 +1,473 @@
+//! `/v1/messages`, `/v1/messages/{id}`, `/v1/messages/{id}/events` and
+//! `/v1/recipients/{email}/messages`.
+
+use axum::Json;
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::response::{IntoResponse, Response};
+use sendops_shared::envelope::{address_of, domain_of};
+use sendops_shared::messages::{After, MessageFilter, MessageRow, STATUSES};
+use sendops_shared::row::EventRow;
+use sendops_shared::scopes::Scope;
+use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::{Auth, Principal};
+use crate::cursor::{self, Position};
+use crate::params::{Params, percent_decode};
+use crate::problem::ApiError;
+use crate::routes::{Pagination, next_link};
+
+/// Detail and timeline look back this far whatever the plan (DECISIONS §4).
+const DETAIL_LOOKBACK_MS: i64 = 365 * DAY_MS;
+
+/// One message (the `V1Message` projection).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Message {
+    /// SES message id.
+    pub id: String,
+    /// Channel slug (the SES configuration set), null when the message used none.
+    pub channel: Option<String>,
+    /// Template name, null when the message was not templated.
+    pub template: Option<String>,
+    /// `mail.source` as SES reported it.
+    pub from: String,
+    /// First recipient; masked (`j***@example.com`) without `api.messages.unmask_recipients`.
+    pub to: String,
+    pub subject: Option<String>,
+    #[schema(format = DateTime)]
+    pub sent_at: String,
+    /// Type of the latest event: Send, Delivery, Bounce, Complaint, Reject, Open, Click or DeliveryDelay.
+    pub status: String,
+    #[schema(format = DateTime)]
+    pub last_event_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessagePage {
+    pub data: Vec<Message>,
+    pub pagination: Pagination,
+}
+
+/// One stored event of a message, for one recipient.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEvent {
+    /// Send, Delivery, Bounce, Complaint, Reject, Open, Click, DeliveryDelay, RenderingFailure or Subscription.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(format = DateTime)]
+    pub occurred_at: String,
+    /// The recipient this row is about (masked like `to`).
+    pub recipient: String,
+    /// Type-specific details; absent on Send. Keys SES did not send are omitted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Timeline {
+    pub data: Vec<TimelineEvent>,
+}
+
+/// Query parameters of `GET /v1/messages`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "documents the query string; values are parsed strictly by Params"
+)]
+pub struct ListMessagesParams {
+    /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+    /// Opaque cursor from the previous page.
+    cursor: Option<String>,
+    /// Window start (RFC 3339), default 30 days before `to`.
+    #[param(format = DateTime)]
+    from: Option<String>,
+    /// Window end (RFC 3339, exclusive), default now.
+    #[param(format = DateTime)]
+    to: Option<String>,
+    /// Channel UUID.
+    #[param(format = Uuid)]
+    channel: Option<String>,
+    /// Current status.
+    #[param(inline, value_type = Option<StatusParam>)]
+    status: Option<String>,
+    /// Exact template name.
+    template: Option<String>,
+    /// Sending identity: an email address (its domain is used) or a domain.
+    identity: Option<String>,
+    /// Exact recipient address (requires api.messages.unmask_recipients).
+    recipient: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub enum StatusParam {
+    Send,
+    Delivery,
+    Bounce,
+    Complaint,
+    Reject,
+    Open,
+    Click,
+    DeliveryDelay,
+}
+
+/// Query parameters of `GET /v1/recipients/{email}/messages`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "documents the query string; values are parsed strictly by Params"
+)]
+pub struct RecipientMessagesParams {
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+    cursor: Option<String>,
+    #[param(format = DateTime)]
+    from: Option<String>,
+    #[param(format = DateTime)]
+    to: Option<String>,
+}
+
+/// `j***@example.com`: the first character of the local part, then `***@` and the domain.
+pub fn mask(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".into(),
+    }
+}
+
+fn view(row: MessageRow, unmask: bool) -> Message {
+    let to = row.destination.first().cloned().unwrap_or_default();
+    let non_empty = |s: String| if s.is_empty() { None } else { Some(s) };
+    Message {
+        id: row.message_id,
+        channel: non_empty(row.channel),
+        template: non_empty(row.template),
+        from: row.source,
+        to: if unmask { to } else { mask(&to) },
+        subject: non_empty(row.subject),
+        sent_at: format_ms(row.sent_ms),
+        status: row.status,
+        last_event_at: format_ms(row.last_event_ms),
+    }
+}
+
+/// The cursor parameter, decoded against this list and filter set (422 when it does not fit).
+fn position(params: &mut Params, kind: &str, fingerprint: &str) -> Option<After> {
+    let text = params.get("cursor")?.to_owned();
+    match cursor::decode(kind, fingerprint, &text) {
+        Ok(p) => Some(After {
+            sent_ms: p.t,
+            message_id: p.i,
+        }),
+        Err(e) => {
+            params.fail("cursor", e.reason());
+            None
+        }
+    }
+}
+
+fn page_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    params: &Params,
+    kind: &str,
+    fingerprint: &str,
+    mut rows: Vec<MessageRow>,
+    limit: usize,
+    unmask: bool,
+) -> Response {
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if has_more {
+        rows.last().map(|r| {
+            cursor::encode(
+                kind,
+                fingerprint,
+                &Position {
+                    t: r.sent_ms,
+                    i: r.message_id.clone(),
+                },
+            )
+        })
+    } else {
+        None
+    };
+    let body = MessagePage {
+        data: rows.into_iter().map(|r| view(r, unmask)).collect(),
+        pagination: Pagination {
+            has_more,
+            next_cursor: next.clone(),
+        },
+    };
+    let mut resp = Json(body).into_response();
+    if let Some(c) = next
+        && let Ok(v) = HeaderValue::from_str(&next_link(state, headers, path, params, &c))
+    {
+        resp.headers_mut().insert(header::LINK, v);
+    }
+    resp
+}
+
+/// Messages, newest first by `sent_at`, one cursor page at a time.
+#[utoipa::path(get, path = "/v1/messages", tag = "Messages", params(ListMessagesParams),
+    responses((status = 200, description = "Cursor-paginated list of messages", body = MessagePage)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(Auth(p)): Extension<Auth>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    p.require(Scope::MessagesView)?;
+    let mut params = Params::parse(query.as_deref())?;
+    let limit = params.limit() as usize;
+    let channel_id = params.uuid("channel");
+    let status = params.choice("status", &STATUSES);
+    let template = params.text("template");
+    let identity = params.text("identity");
+    let recipient = params.text("recipient");
+    let mut fingerprint_parts: Vec<(&str, String)> = Vec::new();
+    for name in [
+        "from",
+        "to",
+        "channel",
+        "status",
+        "template",
+        "identity",
+        "recipient",
+    ] {
+        if let Some(v) = params.get(name) {
+            fingerprint_parts.push((name, v.to_owned()));
+        }
+    }
+    let fingerprint = cursor::filter_fingerprint(&fingerprint_parts);
+    let after = position(&mut params, "messages", &fingerprint);
+    let window = params.window(p.org.plan, now_ms())?;
+    if recipient.is_some() {
+        p.require(Scope::MessagesUnmaskRecipients)?;
+    }
+    let filter = MessageFilter {
+        channel_id,
+        status: status.map(str::to_owned),
+        template,
+        sender_domain: identity.map(|i| domain_of(address_of(&i))),
+        recipient,
+    };
+    let rows = state
+        .store
+        .list_messages(
+            p.org.id,
+            window.from_ms,
+            window.to_ms,
+            after.as_ref(),
+            &filter,
+            limit + 1,
+        )
+        .await?;
+    Ok(page_response(
+        &state,
+        &headers,
+        "/v1/messages",
+        &params,
+        "messages",
+        &fingerprint,
+        rows,
+        limit,
+        p.has(Scope::MessagesUnmaskRecipients),
+    ))
+}
+
+/// The `{id}` segment of the request path, decoded strictly (400 on broken percent-encoding).
+fn path_segment(uri: &Uri, index: usize) -> Result<String, ApiError> {
+    let raw = uri.path().split('/').nth(index).unwrap_or("");
+    percent_decode(raw, false)
+        .ok_or_else(|| ApiError::InvalidRequest("the path has broken percent-encoding".into()))
+}
+
+fn message_id(uri: &Uri) -> Result<String, ApiError> {
+    let id = path_segment(uri, 3)?;
+    if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "id",
+            "must be an SES message id (1–256 printable characters)",
+        ));
+    }
+    Ok(id)
+}
+
+async fn find_message(state: &AppState, p: &Principal, id: &str) -> Result<MessageRow, ApiError> {
+    state
+        .store
+        .message_by_id(p.org.id, id, now_ms() - DETAIL_LOOKBACK_MS)
+        .await?
+        .ok_or(ApiError::NotFound {
+            resource: "message",
+        })
+}
+
+/// One message by its SES message id (365 days look-back).
+#[utoipa::path(get, path = "/v1/messages/{id}", tag = "Messages",
+    params(("id" = String, Path, description = "SES message id")),
+    responses((status = 200, description = "Single-message detail", body = Message)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Extension(Auth(p)): Extension<Auth>,
+    uri: Uri,
+) -> Result<Json<Message>, ApiError> {
+    p.require(Scope::MessagesView)?;
+    let id = message_id(&uri)?;
+    let row = find_message(&state, &p, &id).await?;
+    Ok(Json(view(row, p.has(Scope::MessagesUnmaskRecipients))))
+}
+
+fn metadata(row: &EventRow) -> Option<Map<String, Value>> {
+    use sendops_shared::EventType as T;
+    let mut m = Map::new();
+    let mut put = |k: &str, v: &str| {
+        if !v.is_empty() {
+            m.insert(k.into(), Value::String(v.to_owned()));
+        }
+    };
+    match row.event_type {
+        T::Send => return None,
+        T::Bounce => {
+            put("bounce_type", &row.bounce_type);
+            put("bounce_sub_type", &row.bounce_sub_type);
+            put("smtp_response", &row.diagnostic);
+        }
+        T::Complaint => put("complaint_feedback_type", &row.feedback_type),
+        T::Delivery => {
+            put("smtp_response", &row.smtp_response);
+            if let Some(ms) = row.processing_time_ms {
+                m.insert("processing_time_ms".into(), Value::from(ms));
+            }
+        }
+        T::DeliveryDelay => put("delay_type", &row.delay_type),
+        T::Reject => put("reject_reason", &row.reject_reason),
+        T::Open => {
+            put("ip_address", &row.ip_address);
+            put("user_agent", &row.user_agent);
+        }
+        T::Click => {
+            put("click_url", &row.click_url);
+            put("ip_address", &row.ip_address);
+            put("user_agent", &row.user_agent);
+        }
+        T::RenderingFailure => {
+            put("template_name", &row.template);
+            put("error_message", &row.error_message);
+        }
+        T::Subscription => put("contact_list", &row.contact_list),
+    }
+    Some(m)
+}
+
+/// Every stored event of one message (one entry per event and recipient), oldest first.
+#[utoipa::path(get, path = "/v1/messages/{id}/events", tag = "Messages",
+    params(("id" = String, Path, description = "SES message id")),
+    responses((status = 200, description = "Chronological event list (ascending)", body = Timeline)))]
+pub async fn events(
+    State(state): State<AppState>,
+    Extension(Auth(p)): Extension<Auth>,
+    uri: Uri,
+) -> Result<Json<Timeline>, ApiError> {
+    p.require(Scope::MessagesView)?;
+    let id = message_id(&uri)?;
+    let message = find_message(&state, &p, &id).await?;
+    let mut rows = state.store.message_events(p.org.id, &message).await?;
+    if rows.is_empty() {
+        return Err(ApiError::NotFound {
+            resource: "message",
+        });
+    }
+    rows.sort_by(|a, b| {
+        (a.occurred_ms, a.event_type.lifecycle_rank(), &a.recipient).cmp(&(
+            b.occurred_ms,
+            b.event_type.lifecycle_rank(),
+            &b.recipient,
+        ))
+    });
+    let unmask = p.has(Scope::MessagesUnmaskRecipients);
+    let data = rows
+        .iter()
+        .map(|r| TimelineEvent {
+            kind: r.event_type.as_str().to_owned(),
+            occurred_at: format_ms(r.occurred_ms),
+            recipient: if unmask {
+                r.recipient.clone()
+            } else {
+                mask(&r.recipient)
+            },
+            metadata: metadata(r),
+        })
+        .collect();
+    Ok(Json(Timeline { data }))
+}
+
+/// Messages addressed to one recipient (exact, case-sensitive), newest first.
+#[utoipa::path(get, path = "/v1/recipients/{email}/messages", tag = "Messages",
+    params(("email" = String, Path, description = "Recipient address; percent-encode '@' as %40"), RecipientMessagesParams),
+    responses((status = 200, description = "Cursor-paginated list of messages", body = MessagePage)))]
+pub async fn by_recipient(
+    State(state): State<AppState>,
+    Extension(Auth(p)): Extension<Auth>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    p.require(Scope::MessagesUnmaskRecipients)?;
+    let email = path_segment(&uri, 3)?;
+    let mut params = Params::parse(query.as_deref())?;
+    if email.is_empty()
+        || email.len() > 320
+        || !email.contains('@')
+        || email.chars().any(char::is_control)
+    {
+        params.fail("email", "must be an email address");
+    }
+    let limit = params.limit() as usize;
+    let mut parts: Vec<(&str, String)> = vec![("email", email.clone())];
+    for name in ["from", "to"] {
+        if let Some(v) = params.get(name) {
+            parts.push((name, v.to_owned()));
+        }
+    }
+    let fingerprint = cursor::filter_fingerprint(&parts);
+    let after = position(&mut params, "recipient_messages", &fingerprint);
+    let window = params.window(p.org.plan, now_ms())?;
+    let keys = state
+        .store
+        .recipient_message_keys(
+            p.org.id,
+            &email,
+            window.from_ms,
+            window.to_ms,
+            after.as_ref(),
+            limit + 1,
+        )
+        .await?;
+    let rows = state.store.messages_by_keys(p.org.id, &keys).await?;
+    let path = uri.path().to_owned();
+    Ok(page_response(
+        &state,
+        &headers,
+        &path,
+        &params,
+        "recipient_messages",
+        &fingerprint,
+        rows,
+        limit,
+        true,
+    ))
+}

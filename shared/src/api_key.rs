@@ -1,0 +1,966 @@
+//! API keys (spec: Authentication; DECISIONS §1, §9): the secret format, hashing, the stored key
+//! and its lifecycle (create, edit scopes, rotate with a 24 h grace, revoke, the grace sweep),
+//! and the org audit log that records every lifecycle step.
+//!
+//! A secret is `sk_live_` or `sk_test_` followed by the RFC 4648 Base32 (A–Z, 2–7, no padding)
+//! of 32 random bytes: 52 characters. Only its SHA-256 (hex) and its display prefix (the env
+//! prefix plus the first 8 characters) are stored; the secret is shown once, at creation or
+//! rotation.
+//!
+//! ClickHouse has no transactions: a lifecycle step writes the key row, then its audit rows.
+//! The key table is a ReplacingMergeTree on `updated_ms`, which every change raises by at least
+//! one, so the latest change always wins under `FINAL`. Lifecycle commands are operator actions
+//! (one at a time); the grace sweep assumes one sweeper at a time.
+
+use std::fmt;
+
+use clickhouse::Row;
+use data_encoding::{BASE32_NOPAD, HEXLOWER};
+use rand::RngCore;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::scopes::{Scope, canonical_names, normalize};
+use crate::store::Store;
+use crate::timefmt::{format_ms, now_ms};
+
+/// How long the old key keeps working after a rotation (spec: a hard 24 h window).
+pub const ROTATION_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Length of the Base32 part of a secret (32 bytes → 52 characters, no padding).
+pub const SECRET_BODY_LEN: usize = 52;
+
+/// Characters after the env prefix that are stored in plaintext to identify a key.
+pub const DISPLAY_CHARS: usize = 8;
+
+/// Longest key name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// The actor of lifecycle steps SendOps takes by itself (the grace sweep).
+pub const SYSTEM_ACTOR: &str = "system";
+
+/// Audit actions.
+pub mod action {
+    pub const CREATED: &str = "api_key.created";
+    pub const SCOPES_UPDATED: &str = "api_key.scopes_updated";
+    pub const ROTATED: &str = "api_key.rotated";
+    pub const REVOKED: &str = "api_key.revoked";
+    pub const GRACE_EXPIRED: &str = "api_key.grace_expired";
+}
+
+/// A key's environment: live keys get the org's full rate limit, test keys 10 % of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyEnv {
+    Live,
+    Test,
+}
+
+impl KeyEnv {
+    pub const ALL: [KeyEnv; 2] = [KeyEnv::Live, KeyEnv::Test];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyEnv::Live => "live",
+            KeyEnv::Test => "test",
+        }
+    }
+
+    /// `live` or `test` (exact).
+    pub fn parse(s: &str) -> Option<KeyEnv> {
+        match s {
+            "live" => Some(KeyEnv::Live),
+            "test" => Some(KeyEnv::Test),
+            _ => None,
+        }
+    }
+
+    /// The secret prefix: `sk_live_` or `sk_test_`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            KeyEnv::Live => "sk_live_",
+            KeyEnv::Test => "sk_test_",
+        }
+    }
+
+    /// Enum8 value in the `api_keys` table.
+    fn code(self) -> i8 {
+        match self {
+            KeyEnv::Live => 1,
+            KeyEnv::Test => 2,
+        }
+    }
+
+    fn from_code(v: i8) -> KeyEnv {
+        if v == 2 { KeyEnv::Test } else { KeyEnv::Live }
+    }
+}
+
+impl fmt::Display for KeyEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A new secret for `env`: the env prefix and the Base32 of 32 bytes from the thread-local
+/// CSPRNG (ChaCha, seeded by the OS).
+pub fn generate_secret(env: KeyEnv) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let mut secret = String::with_capacity(env.prefix().len() + SECRET_BODY_LEN);
+    secret.push_str(env.prefix());
+    secret.push_str(&BASE32_NOPAD.encode(&bytes));
+    secret
+}
+
+/// The environment of a well-formed secret: `sk_live_`/`sk_test_` followed by exactly 52
+/// upper-case Base32 characters without padding that decode to 32 bytes. Anything else is
+/// `None` (callers answer 401 without a lookup).
+pub fn parse_secret(secret: &str) -> Option<KeyEnv> {
+    let env = KeyEnv::ALL
+        .into_iter()
+        .find(|e| secret.starts_with(e.prefix()))?;
+    let body = &secret[env.prefix().len()..];
+    let well_formed = body.len() == SECRET_BODY_LEN
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        // Also rejects a non-zero final bit group, which no generated key has.
+        && BASE32_NOPAD
+            .decode(body.as_bytes())
+            .is_ok_and(|bytes| bytes.len() == 32);
+    well_formed.then_some(env)
+}
+
+/// Lower-case hex SHA-256 of the whole secret (prefix included): what is stored and looked up.
+pub fn hash_secret(secret: &str) -> String {
+    HEXLOWER.encode(&Sha256::digest(secret.as_bytes()))
+}
+
+/// The plaintext part stored to identify a key: the env prefix and the first 8 characters after
+/// it (`sk_live_KQX5ABCD`). For a string without a known prefix, its first 16 characters.
+pub fn display_prefix(secret: &str) -> String {
+    let prefix_len = KeyEnv::ALL
+        .into_iter()
+        .find(|e| secret.starts_with(e.prefix()))
+        .map_or(8, |e| e.prefix().len());
+    secret.chars().take(prefix_len + DISPLAY_CHARS).collect()
+}
+
+/// Compares two byte strings in time that depends only on their lengths (no early exit on the
+/// first difference), for comparing a presented key's hash with the stored one.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    std::hint::black_box(diff) == 0
+}
+
+/// A stored API key (never the secret, and the hash only through [`Store::key_by_hash`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    /// Display prefix, e.g. `sk_live_KQX5ABCD`.
+    pub prefix: String,
+    pub environment: KeyEnv,
+    /// Canonical order, no duplicates.
+    pub scopes: Vec<Scope>,
+    pub created_ms: i64,
+    /// When it was revoked; 0 = not revoked.
+    pub revoked_ms: i64,
+    /// When it stops working; 0 = no expiry. Set to rotation time + 24 h on a rotated key.
+    pub expires_ms: i64,
+    /// The key that replaced this one, when it was rotated.
+    pub rotated_to: Option<Uuid>,
+}
+
+impl ApiKey {
+    /// Whether the key authenticates at `now_ms`: not revoked and not past its expiry.
+    pub fn is_usable_at(&self, now_ms: i64) -> bool {
+        self.revoked_ms == 0 && (self.expires_ms == 0 || now_ms < self.expires_ms)
+    }
+
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+
+    /// The JSON view operators see.
+    pub fn view(&self) -> ApiKeyView {
+        let at = |ms: i64| (ms != 0).then(|| format_ms(ms));
+        ApiKeyView {
+            id: self.id,
+            name: self.name.clone(),
+            prefix: self.prefix.clone(),
+            environment: self.environment,
+            scopes: self.scopes.clone(),
+            created_at: format_ms(self.created_ms),
+            revoked_at: at(self.revoked_ms),
+            expires_at: at(self.expires_ms),
+        }
+    }
+}
+
+/// An API key as JSON: no hash, no secret; times are RFC 3339 UTC or null.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiKeyView {
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub environment: KeyEnv,
+    pub scopes: Vec<Scope>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+impl Serialize for ApiKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.view().serialize(serializer)
+    }
+}
+
+/// One entry of an org's audit log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub at_ms: i64,
+    /// `api_key.created`, `api_key.scopes_updated`, `api_key.rotated`, `api_key.revoked` or
+    /// `api_key.grace_expired`.
+    pub action: String,
+    /// Who did it (`system` for the grace sweep).
+    pub actor: String,
+    pub key_id: Uuid,
+    /// Action-specific details (scope diff, the other key of a rotation, …).
+    pub details: serde_json::Value,
+}
+
+impl Serialize for AuditEntry {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        json!({
+            "id": self.id,
+            "org_id": self.org_id,
+            "at": format_ms(self.at_ms),
+            "action": self.action,
+            "actor": self.actor,
+            "key_id": self.key_id,
+            "details": self.details,
+        })
+        .serialize(serializer)
+    }
+}
+
+/// The `api_keys` table row (field order = column order).
+#[derive(Debug, Clone, Serialize, Deserialize, Row)]
+struct ApiKeyRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    org_id: Uuid,
+    name: String,
+    prefix: String,
+    key_hash: String,
+    environment: i8,
+    scopes: Vec<String>,
+    created_ms: i64,
+    revoked_ms: i64,
+    expires_ms: i64,
+    /// Nil when not rotated.
+    #[serde(with = "clickhouse::serde::uuid")]
+    rotated_to: Uuid,
+    updated_ms: u64,
+}
+
+impl ApiKeyRow {
+    const COLUMNS: &'static str = "id, org_id, name, prefix, key_hash, environment, scopes, \
+         created_ms, revoked_ms, expires_ms, rotated_to, updated_ms";
+
+    fn to_key(&self) -> ApiKey {
+        let scopes: Vec<Scope> = self
+            .scopes
+            .iter()
+            .filter_map(|name| {
+                let scope = Scope::parse(name);
+                if scope.is_none() {
+                    tracing::warn!(key_id = %self.id, scope = %name, "ignoring unknown stored scope");
+                }
+                scope
+            })
+            .collect();
+        ApiKey {
+            id: self.id,
+            org_id: self.org_id,
+            name: self.name.clone(),
+            prefix: self.prefix.clone(),
+            environment: KeyEnv::from_code(self.environment),
+            scopes: normalize(&scopes),
+            created_ms: self.created_ms,
+            revoked_ms: self.revoked_ms,
+            expires_ms: self.expires_ms,
+            rotated_to: (!self.rotated_to.is_nil()).then_some(self.rotated_to),
+        }
+    }
+
+    /// The next version of this row at `now`: always above the current one.
+    fn next_version(&self, now: i64) -> u64 {
+        (self.updated_ms + 1).max(u64::try_from(now).unwrap_or(0))
+    }
+}
+
+/// The `audit_log` table row (field order = column order).
+#[derive(Debug, Clone, Serialize, Deserialize, Row)]
+struct AuditRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    id: Uuid,
+    #[serde(with = "clickhouse::serde::uuid")]
+    org_id: Uuid,
+    at_ms: i64,
+    action: String,
+    actor: String,
+    #[serde(with = "clickhouse::serde::uuid")]
+    key_id: Uuid,
+    details: String,
+}
+
+impl AuditRow {
+    const COLUMNS: &'static str = "id, org_id, at_ms, action, actor, key_id, details";
+
+    fn new(
+        key: &ApiKeyRow,
+        at_ms: i64,
+        action: &str,
+        actor: &str,
+        details: serde_json::Value,
+    ) -> AuditRow {
+        AuditRow {
+            id: Uuid::new_v4(),
+            org_id: key.org_id,
+            at_ms,
+            action: action.to_owned(),
+            actor: actor.to_owned(),
+            key_id: key.id,
+            details: details.to_string(),
+        }
+    }
+
+    fn to_entry(&self) -> AuditEntry {
+        AuditEntry {
+            id: self.id,
+            org_id: self.org_id,
+            at_ms: self.at_ms,
+            action: self.action.clone(),
+            actor: self.actor.clone(),
+            key_id: self.key_id,
+            details: serde_json::from_str(&self.details)
+                .unwrap_or_else(|_| serde_json::Value::String(self.details.clone())),
+        }
+    }
+}
+
+fn valid_name(name: &str) -> Result<String, StoreError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(StoreError::Invalid("key name must not be empty".into()));
+    }
+    let chars = name.chars().count();
+    if chars > MAX_NAME_CHARS {
+        return Err(StoreError::Invalid(format!(
+            "key name is {chars} characters long; at most {MAX_NAME_CHARS} are allowed"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(
+            "key name must not contain control characters".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn valid_actor(actor: &str) -> Result<String, StoreError> {
+    let actor = actor.trim();
+    if actor.is_empty() {
+        return Err(StoreError::Invalid("actor must not be empty".into()));
+    }
+    if actor.chars().count() > 200 || actor.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(format!(
+            "actor {actor:?} must be at most 200 characters without control characters"
+        )));
+    }
+    Ok(actor.to_owned())
+}
+
+fn valid_scopes(scopes: &[Scope]) -> Result<Vec<Scope>, StoreError> {
+    if scopes.is_empty() {
+        return Err(StoreError::Invalid("a key needs at least one scope".into()));
+    }
+    Ok(normalize(scopes))
+}
+
+fn scope_strings(scopes: &[Scope]) -> Vec<String> {
+    scopes.iter().map(|s| s.canonical().to_owned()).collect()
+}
+
+fn not_found(id: Uuid) -> StoreError {
+    StoreError::NotFound {
+        what: format!("API key {id}"),
+    }
+}
+
+impl Store {
+    /// Creates a key for `org_id`; returns it with its secret (the only time the secret exists
+    /// outside the caller's hands). Writes `api_key.created`.
+    pub async fn create_key(
+        &self,
+        org_id: Uuid,
+        env: KeyEnv,
+        name: &str,
+        scopes: &[Scope],
+        actor: &str,
+    ) -> Result<(ApiKey, String), StoreError> {
+        let name = valid_name(name)?;
+        let scopes = valid_scopes(scopes)?;
+        let actor = valid_actor(actor)?;
+        if self.org_by_id(org_id).await?.is_none() {
+            return Err(StoreError::NotFound {
+                what: format!("org {org_id}"),
+            });
+        }
+        let now = now_ms();
+        let secret = generate_secret(env);
+        let row = ApiKeyRow {
+            id: Uuid::new_v4(),
+            org_id,
+            name,
+            prefix: display_prefix(&secret),
+            key_hash: hash_secret(&secret),
+            environment: env.code(),
+            scopes: scope_strings(&scopes),
+            created_ms: now,
+            revoked_ms: 0,
+            expires_ms: 0,
+            rotated_to: Uuid::nil(),
+            updated_ms: u64::try_from(now).unwrap_or(0),
+        };
+        self.write_key_rows(std::slice::from_ref(&row)).await?;
+        let audit = AuditRow::new(
+            &row,
+            now,
+            action::CREATED,
+            &actor,
+            json!({
+                "name": row.name,
+                "prefix": row.prefix,
+                "environment": env,
+                "scopes": scopes,
+            }),
+        );
+        self.write_audit(&[audit]).await?;
+        Ok((row.to_key(), secret))
+    }
+
+    /// The key whose stored hash is `hash`, with that stored hash (compare it with
+    /// [`constant_time_eq`] before trusting the match). Revoked and expired keys are returned
+    /// too: check [`ApiKey::is_usable_at`].
+    pub async fn key_by_hash(&self, hash: &str) -> Result<Option<(ApiKey, String)>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM api_keys FINAL WHERE key_hash = ? LIMIT 1",
+            ApiKeyRow::COLUMNS
+        );
+        let row = self
+            .client()
+            .query(&sql)
+            .bind(hash)
+            .fetch_optional::<ApiKeyRow>()
+            .await?;
+        Ok(row.map(|r| {
+            let key = r.to_key();
+            (key, r.key_hash)
+        }))
+    }
+
+    /// The key a presented secret belongs to, when it is well formed, known and usable at
+    /// `now_ms` (parse, hash, look up, compare in constant time, check revocation and expiry).
+    pub async fn authenticate(
+        &self,
+        secret: &str,
+        now_ms: i64,
+    ) -> Result<Option<ApiKey>, StoreError> {
+        if parse_secret(secret).is_none() {
+            return Ok(None);
+        }
+        let hash = hash_secret(secret);
+        Ok(self.key_by_hash(&hash).await?.and_then(|(key, stored)| {
+            (constant_time_eq(hash.as_bytes(), stored.as_bytes()) && key.is_usable_at(now_ms))
+                .then_some(key)
+        }))
+    }
+
+    pub async fn key_by_id(&self, id: Uuid) -> Result<Option<ApiKey>, StoreError> {
+        Ok(self.key_row(id).await?.map(|r| r.to_key()))
+    }
+
+    /// Every key of an org (revoked ones included), newest first.
+    pub async fn list_keys(&self, org_id: Uuid) -> Result<Vec<ApiKey>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM api_keys FINAL WHERE org_id = ? ORDER BY created_ms DESC, id DESC",
+            ApiKeyRow::COLUMNS
+        );
+        let rows = self
+            .client()
+            .query(&sql)
+            .bind(org_id.to_string())
+            .fetch_all::<ApiKeyRow>()
+            .await?;
+        Ok(rows.iter().map(ApiKeyRow::to_key).collect())
+    }
+
+    /// Replaces a key's scopes (aliases already resolved by [`Scope::parse`]). Writes
+    /// `api_key.scopes_updated` with `{"added": [...], "removed": [...]}`; setting the scopes it
+    /// already has changes nothing and writes nothing. Revoked and rotated keys cannot be edited.
+    pub async fn set_key_scopes(
+        &self,
+        id: Uuid,
+        scopes: &[Scope],
+        actor: &str,
+    ) -> Result<ApiKey, StoreError> {
+        let scopes = valid_scopes(scopes)?;
+        let actor = valid_actor(actor)?;
+        let row = self.existing_key_row(id).await?;
+        let current = row.to_key();
+        if current.revoked_ms != 0 {
+            return Err(StoreError::Invalid(format!(
+                "API key {id} is revoked; its scopes cannot change"
+            )));
+        }
+        if let Some(next) = current.rotated_to {
+            return Err(StoreError::Invalid(format!(
+                "API key {id} was rotated to {next}; edit the scopes of {next} instead"
+            )));
+        }
+        if current.scopes == scopes {
+            return Ok(current);
+        }
+        let added: Vec<Scope> = scopes
+            .iter()
+            .copied()
+            .filter(|s| !current.scopes.contains(s))
+            .collect();
+        let removed: Vec<Scope> = current
+            .scopes
+            .iter()
+            .copied()
+            .filter(|s| !scopes.contains(s))
+            .collect();
+        let now = now_ms();
+        let updated = ApiKeyRow {
+            scopes: scope_strings(&scopes),
+            updated_ms: row.next_version(now),
+            ..row
+        };
+        self.write_key_rows(std::slice::from_ref(&updated)).await?;
+        let audit = AuditRow::new(
+            &updated,
+            now,
+            action::SCOPES_UPDATED,
+            &actor,
+            json!({
+                "prefix": updated.prefix,
+                "added": canonical_names(&added),
+                "removed": canonical_names(&removed),
+            }),
+        );
+        self.write_audit(&[audit]).await?;
+        Ok(updated.to_key())
+    }
+
+    /// Rotates a key: a new key (new secret) with the same org, name, environment and scopes;
+    /// the old key keeps working for [`ROTATION_GRACE_MS`] and points at the new one. Writes
+    /// `api_key.rotated` for both keys, each naming the other. Returns the new key and secret.
+    pub async fn rotate_key(&self, id: Uuid, actor: &str) -> Result<(ApiKey, String), StoreError> {
+        let actor = valid_actor(actor)?;
+        let old = self.existing_key_row(id).await?;
+        if old.revoked_ms != 0 {
+            return Err(StoreError::Invalid(format!(
+                "API key {id} is revoked (at {}); a revoked key cannot be rotated, create a new key instead",
+                format_ms(old.revoked_ms)
+            )));
+        }
+        if !old.rotated_to.is_nil() {
+            return Err(StoreError::Invalid(format!(
+                "API key {id} was already rotated to {}; rotate that key instead",
+                old.rotated_to
+            )));
+        }
+        let now = now_ms();
+        let env = KeyEnv::from_code(old.environment);
+        let secret = generate_secret(env);
+        let new = ApiKeyRow {
+            id: Uuid::new_v4(),
+            org_id: old.org_id,
+            name: old.name.clone(),
+            prefix: display_prefix(&secret),
+            key_hash: hash_secret(&secret),
+            environment: old.environment,
+            scopes: old.scopes.clone(),
+            created_ms: now,
+            revoked_ms: 0,
+            expires_ms: 0,
+            rotated_to: Uuid::nil(),
+            updated_ms: u64::try_from(now).unwrap_or(0),
+        };
+        let old = ApiKeyRow {
+            expires_ms: now + ROTATION_GRACE_MS,
+            rotated_to: new.id,
+            updated_ms: old.next_version(now),
+            ..old
+        };
+        self.write_key_rows(&[new.clone(), old.clone()]).await?;
+        let grace_ends = format_ms(old.expires_ms);
+        let audit = [
+            AuditRow::new(
+                &old,
+                now,
+                action::ROTATED,
+                &actor,
+                json!({
+                    "prefix": old.prefix,
+                    "rotated_to": new.id,
+                    "new_prefix": new.prefix,
+                    "expires_at": grace_ends,
+                }),
+            ),
+            AuditRow::new(
+                &new,
+                now,
+                action::ROTATED,
+                &actor,
+                json!({
+                    "prefix": new.prefix,
+                    "rotated_from": old.id,
+                    "old_prefix": old.prefix,
+                    "old_key_expires_at": grace_ends,
+                }),
+            ),
+        ];
+        self.write_audit(&audit).await?;
+        Ok((new.to_key(), secret))
+    }
+
+    /// Revokes a key now. Writes `api_key.revoked`; revoking a revoked key is an error.
+    pub async fn revoke_key(&self, id: Uuid, actor: &str) -> Result<ApiKey, StoreError> {
+        let actor = valid_actor(actor)?;
+        let row = self.existing_key_row(id).await?;
+        if row.revoked_ms != 0 {
+            return Err(StoreError::Invalid(format!(
+                "API key {id} is already revoked (at {})",
+                format_ms(row.revoked_ms)
+            )));
+        }
+        let now = now_ms();
+        let revoked = ApiKeyRow {
+            revoked_ms: now,
+            updated_ms: row.next_version(now),
+            ..row
+        };
+        self.write_key_rows(std::slice::from_ref(&revoked)).await?;
+        let audit = AuditRow::new(
+            &revoked,
+            now,
+            action::REVOKED,
+            &actor,
+            json!({ "prefix": revoked.prefix }),
+        );
+        self.write_audit(&[audit]).await?;
+        Ok(revoked.to_key())
+    }
+
+    /// The background job of rotation: every key whose grace has ended by `now_ms`
+    /// (`expires_ms != 0 && expires_ms <= now_ms`) and that is not revoked becomes revoked as of
+    /// its `expires_ms`, with one `api_key.grace_expired` entry (actor `system`, at `expires_ms`).
+    /// A second call finds nothing left to do. Returns the keys it revoked.
+    pub async fn expire_rotation_grace(&self, now_ms: i64) -> Result<Vec<ApiKey>, StoreError> {
+        // Only `expires_ms != 0` goes to the server: it never returns to 0, so the filter holds
+        // for every version of a row. The rest is checked on the merged (FINAL) rows here.
+        let sql = format!(
+            "SELECT {} FROM api_keys FINAL WHERE expires_ms != 0 ORDER BY expires_ms, id",
+            ApiKeyRow::COLUMNS
+        );
+        let due: Vec<ApiKeyRow> = self
+            .client()
+            .query(&sql)
+            .fetch_all::<ApiKeyRow>()
+            .await?
+            .into_iter()
+            .filter(|r| r.revoked_ms == 0 && r.expires_ms != 0 && r.expires_ms <= now_ms)
+            .collect();
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let revoked: Vec<ApiKeyRow> = due
+            .into_iter()
+            .map(|r| ApiKeyRow {
+                revoked_ms: r.expires_ms,
+                updated_ms: r.next_version(now_ms),
+                ..r
+            })
+            .collect();
+        self.write_key_rows(&revoked).await?;
+        let audit: Vec<AuditRow> = revoked
+            .iter()
+            .map(|r| {
+                AuditRow::new(
+                    r,
+                    r.expires_ms,
+                    action::GRACE_EXPIRED,
+                    SYSTEM_ACTOR,
+                    json!({
+                        "prefix": r.prefix,
+                        "rotated_to": (!r.rotated_to.is_nil()).then_some(r.rotated_to),
+                        "swept_at": format_ms(now_ms),
+                    }),
+                )
+            })
+            .collect();
+        self.write_audit(&audit).await?;
+        tracing::info!(
+            count = revoked.len(),
+            "revoked keys whose rotation grace ended"
+        );
+        Ok(revoked.iter().map(ApiKeyRow::to_key).collect())
+    }
+
+    /// The newest `limit` audit entries of an org, newest first.
+    pub async fn audit_log(&self, org_id: Uuid, limit: u64) -> Result<Vec<AuditEntry>, StoreError> {
+        if limit == 0 {
+            return Err(StoreError::Invalid("limit must be at least 1".into()));
+        }
+        let sql = format!(
+            "SELECT {} FROM audit_log WHERE org_id = ? ORDER BY at_ms DESC, id DESC LIMIT ?",
+            AuditRow::COLUMNS
+        );
+        let rows = self
+            .client()
+            .query(&sql)
+            .bind(org_id.to_string())
+            .bind(limit)
+            .fetch_all::<AuditRow>()
+            .await?;
+        Ok(rows.iter().map(AuditRow::to_entry).collect())
+    }
+
+    async fn key_row(&self, id: Uuid) -> Result<Option<ApiKeyRow>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM api_keys FINAL WHERE id = ? LIMIT 1",
+            ApiKeyRow::COLUMNS
+        );
+        Ok(self
+            .client()
+            .query(&sql)
+            .bind(id.to_string())
+            .fetch_optional::<ApiKeyRow>()
+            .await?)
+    }
+
+    async fn existing_key_row(&self, id: Uuid) -> Result<ApiKeyRow, StoreError> {
+        self.key_row(id).await?.ok_or_else(|| not_found(id))
+    }
+
+    async fn write_key_rows(&self, rows: &[ApiKeyRow]) -> Result<(), StoreError> {
+        let mut insert = self.client().insert::<ApiKeyRow>("api_keys").await?;
+        for row in rows {
+            insert.write(row).await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+
+    async fn write_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        let mut insert = self.client().insert::<AuditRow>("audit_log").await?;
+        for row in rows {
+            insert.write(row).await?;
+        }
+        insert.end().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(secret: &str) -> &str {
+        &secret[8..]
+    }
+
+    #[test]
+    fn secrets_are_prefix_and_52_base32_chars() {
+        for env in KeyEnv::ALL {
+            let s = generate_secret(env);
+            assert!(s.starts_with(env.prefix()), "{s}");
+            assert_eq!(s.len(), 8 + 52, "{s}");
+            assert!(
+                body(&s)
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)),
+                "{s}"
+            );
+            assert!(!s.contains('='));
+            assert_eq!(BASE32_NOPAD.decode(body(&s).as_bytes()).unwrap().len(), 32);
+            assert_eq!(parse_secret(&s), Some(env));
+        }
+        assert_ne!(generate_secret(KeyEnv::Live), generate_secret(KeyEnv::Live));
+    }
+
+    #[test]
+    fn parse_secret_is_strict() {
+        let s = generate_secret(KeyEnv::Live);
+        let b = body(&s).to_owned();
+        assert_eq!(parse_secret(&format!("sk_test_{b}")), Some(KeyEnv::Test));
+        for bad in [
+            format!("sk_prod_{b}"),
+            format!("SK_LIVE_{b}"),
+            format!("sk_live{b}"),
+            format!("pk_live_{b}"),
+            format!(" sk_live_{b}"),
+            format!("sk_live_{b} "),
+            format!("sk_live_{}", &b[..51]),
+            format!("sk_live_{b}A"),
+            format!("sk_live_{}", b.to_ascii_lowercase()),
+            format!("sk_live_{}====", &b[..52]),
+            format!("sk_live_{}=", &b[..51]),
+            format!("sk_live_{}1", &b[..51]),
+            format!("sk_live_{}8", &b[..51]),
+            // 52 Base32 characters, but with non-zero bits after the 256th: no key has those.
+            format!("sk_live_{}B", &b[..51]),
+            "sk_live_".to_owned(),
+            String::new(),
+        ] {
+            assert_eq!(parse_secret(&bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            parse_secret(&format!("sk_live_{}A", &b[..51])),
+            Some(KeyEnv::Live)
+        );
+    }
+
+    #[test]
+    fn hash_is_hex_sha256_of_the_whole_secret() {
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        assert_eq!(
+            hash_secret("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let s = generate_secret(KeyEnv::Test);
+        let h = hash_secret(&s);
+        assert_eq!(h.len(), 64);
+        assert!(
+            h.bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_eq!(h, HEXLOWER.encode(&Sha256::digest(s.as_bytes())));
+        assert_ne!(h, hash_secret(body(&s)), "prefix is part of the hash");
+    }
+
+    #[test]
+    fn display_prefix_is_env_prefix_and_eight_chars() {
+        let s = generate_secret(KeyEnv::Live);
+        let p = display_prefix(&s);
+        assert_eq!(p.len(), 16);
+        assert_eq!(p, s[..16]);
+        assert_eq!(
+            display_prefix("sk_live_KQX5ABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGHIJKLMNOPQ"),
+            "sk_live_KQX5ABCD"
+        );
+        assert_eq!(display_prefix("sk_test_AB"), "sk_test_AB");
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_inputs() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"abcdef", b"abcdef"));
+        assert!(!constant_time_eq(b"abcdef", b"abcdeg"));
+        assert!(!constant_time_eq(b"abcdef", b"bbcdef"));
+        assert!(!constant_time_eq(b"abc", b"abcdef"));
+        assert!(!constant_time_eq(b"abcdef", b"abc"));
+        assert!(!constant_time_eq(b"", b"\0"));
+        let h = hash_secret("x");
+        assert!(constant_time_eq(h.as_bytes(), hash_secret("x").as_bytes()));
+        assert!(!constant_time_eq(h.as_bytes(), hash_secret("y").as_bytes()));
+    }
+
+    #[test]
+    fn env_round_trips() {
+        for env in KeyEnv::ALL {
+            assert_eq!(KeyEnv::parse(env.as_str()), Some(env));
+            assert_eq!(KeyEnv::from_code(env.code()), env);
+        }
+        assert_eq!(KeyEnv::parse("Live"), None);
+        assert_eq!(serde_json::to_value(KeyEnv::Test).unwrap(), "test");
+    }
+
+    fn key(revoked_ms: i64, expires_ms: i64) -> ApiKey {
+        ApiKey {
+            id: Uuid::nil(),
+            org_id: Uuid::nil(),
+            name: "ci".into(),
+            prefix: "sk_test_ABCDEFGH".into(),
+            environment: KeyEnv::Test,
+            scopes: vec![Scope::MessagesView, Scope::AccountView],
+            created_ms: 1_453_906_778_237,
+            revoked_ms,
+            expires_ms,
+            rotated_to: None,
+        }
+    }
+
+    #[test]
+    fn usability_follows_revocation_and_expiry() {
+        assert!(key(0, 0).is_usable_at(i64::MAX));
+        assert!(!key(5, 0).is_usable_at(1));
+        assert!(key(0, 100).is_usable_at(99));
+        assert!(!key(0, 100).is_usable_at(100));
+        assert!(!key(0, 100).is_usable_at(101));
+    }
+
+    #[test]
+    fn json_view_has_no_secret_material() {
+        let v = serde_json::to_value(key(0, 1_453_993_178_237)).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "id": "00000000-0000-0000-0000-000000000000",
+                "name": "ci",
+                "prefix": "sk_test_ABCDEFGH",
+                "environment": "test",
+                "scopes": ["api.messages.view", "api.account.view"],
+                "created_at": "2016-01-27T14:59:38Z",
+                "revoked_at": null,
+                "expires_at": "2016-01-28T14:59:38Z",
+            })
+        );
+    }
+
+    #[test]
+    fn names_are_validated() {
+        assert_eq!(valid_name("  deploy bot ").unwrap(), "deploy bot");
+        assert!(valid_name("   ").unwrap_err().to_string().contains("empty"));
+        assert!(valid_name(&"é".repeat(100)).is_ok());
+        let e = valid_name(&"a".repeat(101)).unwrap_err().to_string();
+        assert!(e.contains("101") && e.contains("100"), "{e}");
+        assert!(valid_name("a\nb").is_err());
+        assert!(
+            valid_scopes(&[])
+                .unwrap_err()
+                .to_string()
+                .contains("at least one scope")
+        );
+    }
+}
