@@ -177,17 +177,29 @@ fn position(params: &mut Params, kind: &str, fingerprint: &str) -> Option<After>
     }
 }
 
+/// What a list response needs to know about its request.
+struct ListRequest<'a> {
+    path: &'a str,
+    params: &'a Params,
+    kind: &'static str,
+    fingerprint: &'a str,
+    limit: usize,
+}
+
 fn page_response(
     state: &AppState,
     headers: &HeaderMap,
-    path: &str,
-    params: &Params,
-    kind: &str,
-    fingerprint: &str,
+    req: &ListRequest<'_>,
     mut rows: Vec<MessageRow>,
-    limit: usize,
     unmask: bool,
 ) -> Response {
+    let ListRequest {
+        path,
+        params,
+        kind,
+        fingerprint,
+        limit,
+    } = *req;
     let has_more = rows.len() > limit;
     rows.truncate(limit);
     let next = if has_more {
@@ -275,15 +287,18 @@ pub async fn list(
             limit + 1,
         )
         .await?;
+    let req = ListRequest {
+        path: "/v1/messages",
+        params: &params,
+        kind: "messages",
+        fingerprint: &fingerprint,
+        limit,
+    };
     Ok(page_response(
         &state,
         &headers,
-        "/v1/messages",
-        &params,
-        "messages",
-        &fingerprint,
+        &req,
         rows,
-        limit,
         p.has(Scope::MessagesUnmaskRecipients),
     ))
 }
@@ -459,15 +474,12 @@ pub async fn by_recipient(
         .await?;
     let rows = state.store.messages_by_keys(p.org.id, &keys).await?;
     let path = uri.path().to_owned();
-    Ok(page_response(
-        &state,
-        &headers,
-        &path,
-        &params,
-        "recipient_messages",
-        &fingerprint,
-        rows,
+    let req = ListRequest {
+        path: &path,
+        params: &params,
+        kind: "recipient_messages",
+        fingerprint: &fingerprint,
         limit,
-        true,
-    ))
+    };
+    Ok(page_response(&state, &headers, &req, rows, true))
 }
