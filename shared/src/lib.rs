@@ -3,19 +3,28 @@
 
 pub mod api_key;
 pub mod config;
+pub mod dns;
+pub mod entities;
 pub mod envelope;
 pub mod error;
 pub mod event_id;
 pub mod messages;
 pub mod migrations;
 pub mod org;
+pub mod org_settings;
 pub mod row;
 pub mod scopes;
+#[cfg(feature = "ses")]
+pub mod ses;
+#[cfg(feature = "ses")]
+pub mod ses_sync;
 pub mod ses_event;
 pub mod store;
+pub mod templates;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timefmt;
+pub mod tracking;
 
 pub use error::{ErrorCode, StoreError};
 pub use row::{EventRow, EventType};

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_messages",
         sql: include_str!("../migrations/0003_messages.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_ses_views",
+        sql: include_str!("../migrations/0006_ses_views.sql"),
+    },
 ];
 
 impl Migration {
