@@ -21,6 +21,9 @@ pub struct ApiConfig {
     pub trust_forwarded_for: bool,
     /// `SENDOPS_COMMIT`: the build identifier `/v1/_health` reports.
     pub commit: String,
+    /// `SENDOPS_SES_CACHE_SECONDS` (1–60, default 60): how long an org's SES suppression list and
+    /// account snapshot are reused before SES is asked again.
+    pub ses_cache_ttl: Duration,
 }
 
 impl Default for ApiConfig {
@@ -33,6 +36,7 @@ impl Default for ApiConfig {
             auth_failures_per_minute: 30,
             trust_forwarded_for: false,
             commit: option_env!("SENDOPS_COMMIT").unwrap_or("dev").into(),
+            ses_cache_ttl: Duration::from_secs(60),
         }
     }
 }
@@ -66,6 +70,13 @@ impl ApiConfig {
             },
             None => d.auth_failures_per_minute,
         };
+        let ses_cache_ttl = match var("SENDOPS_SES_CACHE_SECONDS") {
+            Some(v) => match v.parse::<u64>() {
+                Ok(n @ 1..=60) => Duration::from_secs(n),
+                _ => return Err(format!("SENDOPS_SES_CACHE_SECONDS={v:?}: must be 1 to 60")),
+            },
+            None => d.ses_cache_ttl,
+        };
         Ok(ApiConfig {
             addr,
             problem_base: var("SENDOPS_PROBLEM_BASE")
@@ -79,6 +90,7 @@ impl ApiConfig {
                 Some("1" | "true" | "yes")
             ),
             commit: var("SENDOPS_COMMIT").unwrap_or(d.commit),
+            ses_cache_ttl,
         })
     }
 }

@@ -6,11 +6,13 @@ pub mod auth;
 pub mod config;
 pub mod cursor;
 pub mod gate;
+pub mod listing;
 pub mod openapi;
 pub mod params;
 pub mod problem;
 pub mod rate_limit;
 pub mod routes;
+pub mod ses_views;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +20,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use sendops_shared::Store;
+use sendops_shared::ses::SesAccess;
 
 use crate::auth::KeyCache;
 use crate::config::ApiConfig;
@@ -32,6 +35,8 @@ pub struct Inner {
     pub config: ApiConfig,
     pub keys: KeyCache,
     pub limits: RateLimits,
+    /// SES access and the per-org caches of suppressions and account snapshots.
+    pub ses: ses_views::SesViews<routes::account::Account>,
 }
 
 impl std::ops::Deref for AppState {
@@ -42,10 +47,16 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// A state without SES access (SES-backed routes answer 503, `/v1/account` has no `aws`).
     pub fn new(store: Store, config: ApiConfig) -> AppState {
+        AppState::with_ses(store, config, SesAccess::disabled())
+    }
+
+    pub fn with_ses(store: Store, config: ApiConfig, ses: SesAccess) -> AppState {
         AppState(Arc::new(Inner {
             keys: auth::key_cache(config.key_cache_ttl),
             limits: RateLimits::new(config.auth_failures_per_minute),
+            ses: ses_views::SesViews::new(ses, config.ses_cache_ttl),
             store,
             config,
         }))
@@ -64,6 +75,20 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/recipients/{email}/messages",
             get(routes::messages::by_recipient),
+        )
+        .route("/v1/suppressions", get(routes::suppressions::list))
+        .route("/v1/suppressions/{email}", get(routes::suppressions::get_one))
+        .route("/v1/account", get(routes::account::get))
+        .route("/v1/channels", get(routes::channels::list))
+        .route("/v1/channels/{name}", get(routes::channels::get_one))
+        .route("/v1/identities", get(routes::identities::list))
+        .route("/v1/identities/{identity}", get(routes::identities::get_one))
+        .route("/v1/templates", get(routes::templates::list))
+        .route("/v1/templates/{slug}", get(routes::templates::get_one))
+        .route("/v1/tracking-domains", get(routes::tracking_domains::list))
+        .route(
+            "/v1/tracking-domains/{domain}",
+            get(routes::tracking_domains::get_one),
         )
         .fallback(routes::meta::not_found)
         .method_not_allowed_fallback(routes::meta::method_not_allowed)

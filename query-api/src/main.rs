@@ -3,7 +3,8 @@
 //! Configuration (environment): SENDOPS_API_ADDR (default 127.0.0.1:8080), CLICKHOUSE_URL,
 //! CLICKHOUSE_DATABASE, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, SENDOPS_PUBLIC_URL,
 //! SENDOPS_PROBLEM_BASE, SENDOPS_KEY_CACHE_SECONDS, SENDOPS_AUTH_FAILURES_PER_MINUTE,
-//! SENDOPS_TRUST_FORWARDED_FOR, SENDOPS_COMMIT, RUST_LOG.
+//! SENDOPS_TRUST_FORWARDED_FOR, SENDOPS_COMMIT, SENDOPS_SES_CACHE_SECONDS, SENDOPS_SES_ENDPOINT_URL
+//! (with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), RUST_LOG.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use sendops_query_api::config::ApiConfig;
 use sendops_query_api::{AppState, router, spawn_housekeeping};
 use sendops_shared::Store;
 use sendops_shared::config::ClickHouseConfig;
+use sendops_shared::ses::SesAccess;
 
 /// Serves the SendOps public REST API (read-only). All settings come from the environment; see
 /// the README's configuration table.
@@ -56,7 +58,9 @@ async fn main() -> ExitCode {
             tracing::warn!(error = %e, "store not reachable yet; requests will answer 503 until it is")
         }
     }
-    let state = AppState::new(store, config.clone());
+    let ses = SesAccess::from_env().await;
+    tracing::info!(ses = ?ses, "ses access");
+    let state = AppState::with_ses(store, config.clone(), ses);
     spawn_housekeeping(state.clone());
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
         Ok(l) => l,

@@ -11,7 +11,10 @@ use utoipa::openapi::{ContentBuilder, ObjectBuilder, RefOr, ResponseBuilder, Typ
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::problem::FieldError;
-use crate::routes::{Pagination, messages, meta};
+use crate::routes::{
+    Pagination, account, channels, identities, messages, meta, suppressions, templates,
+    tracking_domains,
+};
 
 /// An RFC 7807 problem document (DECISIONS §2).
 #[derive(Serialize, ToSchema)]
@@ -43,12 +46,21 @@ pub struct Problem {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "SendOps Public API", version = "1.0.0",
-        description = "Read-only observability for Amazon SES: messages and their event timelines. \
+        description = "Read-only observability for Amazon SES: messages and their event timelines, the SES \
+            suppression list, the account snapshot, channels, identities, templates and tracking domains. \
             Every error is an application/problem+json document; every response carries X-Request-ID \
             and X-RateLimit-* headers."),
-    paths(meta::health, meta::scopes, messages::list, messages::get_one, messages::events, messages::by_recipient),
+    paths(meta::health, meta::scopes, messages::list, messages::get_one, messages::events, messages::by_recipient,
+        suppressions::list, suppressions::get_one, account::get, channels::list, channels::get_one,
+        identities::list, identities::get_one, templates::list, templates::get_one,
+        tracking_domains::list, tracking_domains::get_one),
     components(schemas(Problem, FieldError, Pagination, messages::Message, messages::MessagePage, messages::Timeline,
-        messages::TimelineEvent, meta::Health, meta::KeyScopes)),
+        messages::TimelineEvent, meta::Health, meta::KeyScopes,
+        suppressions::SuppressionView, suppressions::SuppressionPage, account::Account, account::AccountOrg,
+        account::AccountAws, account::SendQuotaView, account::ProductionAccessView, account::CloudFormationView,
+        account::PlanView, channels::ChannelView, channels::ChannelPage, identities::IdentityView,
+        identities::IdentityPage, templates::TemplateView, templates::TemplatePage,
+        tracking_domains::TrackingDomainView, tracking_domains::TrackingDomainPage, tracking_domains::DnsRecordView)),
     modifiers(&Conventions),
     security(("bearer" = [])),
 )]

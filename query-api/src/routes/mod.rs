@@ -1,7 +1,13 @@
 //! One module per API resource: its parameters, handlers and response types.
 
+pub mod account;
+pub mod channels;
+pub mod identities;
 pub mod messages;
 pub mod meta;
+pub mod suppressions;
+pub mod templates;
+pub mod tracking_domains;
 
 use axum::http::HeaderMap;
 use axum::http::header::HOST;

@@ -1,0 +1,127 @@
+//! Cursor pages for the lists of DECISIONS §3 beyond messages: entity lists (channels,
+//! identities, templates, tracking domains; a bad cursor is a 422) and suppressions (a bad cursor
+//! restarts at page 1). Positions are (time, key), newest first.
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::cursor::{self, Position};
+use crate::params::{Params, percent_decode};
+use crate::problem::ApiError;
+use crate::routes::{Pagination, next_link};
+
+/// What a page response needs to know about its request.
+pub struct PageRequest<'a> {
+    pub state: &'a AppState,
+    pub headers: &'a HeaderMap,
+    pub path: &'a str,
+    pub params: &'a Params,
+    /// Which list (cursors of one list are refused by another).
+    pub kind: &'static str,
+    /// Fingerprint of the request's filters.
+    pub fingerprint: &'a str,
+    pub limit: usize,
+}
+
+/// The `cursor` parameter of an entity list; a malformed or foreign one fails the field.
+pub fn strict_cursor(params: &mut Params, kind: &str, fingerprint: &str) -> Option<Position> {
+    let text = params.get("cursor")?.to_owned();
+    match cursor::decode(kind, fingerprint, &text) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            params.fail("cursor", e.reason());
+            None
+        }
+    }
+}
+
+/// The `cursor` parameter of a list whose bad cursors restart at page 1.
+pub fn lenient_cursor(params: &Params, kind: &str, fingerprint: &str) -> Option<Position> {
+    cursor::decode(kind, fingerprint, params.get("cursor")?).ok()
+}
+
+/// A page out of `rows` (read with `limit + 1` so `has_more` is known): the items, the
+/// pagination object, and the `Link` header value for the next page.
+pub fn page<T>(
+    req: &PageRequest<'_>,
+    mut rows: Vec<T>,
+    position: impl Fn(&T) -> Position,
+) -> (Vec<T>, Pagination, Option<HeaderValue>) {
+    let has_more = rows.len() > req.limit;
+    rows.truncate(req.limit);
+    let next = if has_more {
+        rows.last()
+            .map(|r| cursor::encode(req.kind, req.fingerprint, &position(r)))
+    } else {
+        None
+    };
+    let link = next.as_ref().and_then(|c| {
+        HeaderValue::from_str(&next_link(
+            req.state,
+            req.headers,
+            req.path,
+            req.params,
+            c,
+        ))
+        .ok()
+    });
+    (
+        rows,
+        Pagination {
+            has_more,
+            next_cursor: next,
+        },
+        link,
+    )
+}
+
+/// A JSON response with the `Link` header when there is a next page.
+pub fn with_link<B: Serialize>(body: B, link: Option<HeaderValue>) -> Response {
+    let mut resp = Json(body).into_response();
+    if let Some(v) = link {
+        resp.headers_mut().insert(header::LINK, v);
+    }
+    resp
+}
+
+/// The `index`-th segment of the request path, percent-decoded strictly (400 when broken).
+pub fn path_value(uri: &Uri, index: usize) -> Result<String, ApiError> {
+    let raw = uri.path().split('/').nth(index).unwrap_or("");
+    percent_decode(raw, false)
+        .ok_or_else(|| ApiError::InvalidRequest("the path has broken percent-encoding".into()))
+}
+
+/// A path value that is a non-empty printable string of at most `max` bytes, else a 422 on
+/// `field`.
+pub fn checked_path_value(
+    uri: &Uri,
+    index: usize,
+    field: &str,
+    max: usize,
+) -> Result<String, ApiError> {
+    let v = path_value(uri, index)?;
+    if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            field,
+            format!("must be 1 to {max} printable characters"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Reads `limit` and the strict cursor of an entity list without filters, failing with 422 for
+/// either.
+pub fn entity_list_params(
+    query: Option<&str>,
+    kind: &'static str,
+) -> Result<(Params, usize, String, Option<Position>), ApiError> {
+    let mut params = Params::parse(query)?;
+    let limit = params.limit() as usize;
+    let fingerprint = cursor::filter_fingerprint(&[]);
+    let after = strict_cursor(&mut params, kind, &fingerprint);
+    params.finish()?;
+    Ok((params, limit, fingerprint, after))
+}

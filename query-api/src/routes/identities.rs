@@ -1,0 +1,122 @@
+//! `/v1/identities` and `/v1/identities/{identity}`: the org's SES email identities as synced
+//! by `sendops-admin sync ses`, newest first; lookups are case-insensitive.
+
+use axum::Json;
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use sendops_shared::entities::{Identity, Keyset, identity_key};
+use sendops_shared::scopes::Scope;
+use sendops_shared::timefmt::format_ms;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::auth::Auth;
+use crate::cursor::Position;
+use crate::listing::{PageRequest, checked_path_value, entity_list_params, page, with_link};
+use crate::problem::ApiError;
+use crate::routes::Pagination;
+use crate::routes::channels::EntityListParams;
+
+/// An SES identity (an email address or a domain).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IdentityView {
+    /// The address or domain, as SES spells it.
+    pub identity: String,
+    /// `email` or `domain`.
+    #[serde(rename = "type")]
+    #[schema(example = "email")]
+    pub kind: String,
+    /// `verified`, `pending`, `failed`, `temporary_failure` or `not_started`.
+    #[schema(example = "pending")]
+    pub verification_status: String,
+    /// Holds the same value as `verification_status` today.
+    #[schema(example = "pending")]
+    pub dkim_status: String,
+    /// The custom MAIL FROM domain, when one is set.
+    pub mail_from_domain: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+impl From<Identity> for IdentityView {
+    fn from(i: Identity) -> Self {
+        IdentityView {
+            kind: i.kind().to_owned(),
+            verification_status: i.status(),
+            dkim_status: i.status(),
+            identity: i.name,
+            mail_from_domain: i.mail_from_domain,
+            created_at: format_ms(i.created_ms),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentityPage {
+    pub data: Vec<IdentityView>,
+    pub pagination: Pagination,
+}
+
+const KIND: &str = "identities";
+
+/// Identities, newest first.
+#[utoipa::path(get, path = "/v1/identities", tag = "Identities", params(EntityListParams),
+    responses((status = 200, description = "Identities, newest-first", body = IdentityPage)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(Auth(p)): Extension<Auth>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    p.require(Scope::IdentitiesView)?;
+    let (params, limit, fingerprint, after) = entity_list_params(query.as_deref(), KIND)?;
+    let after = after.map(|a| Keyset {
+        time_ms: a.t,
+        key: a.i,
+    });
+    let rows = state
+        .store
+        .identities(p.org.id, after.as_ref(), limit + 1)
+        .await?;
+    let req = PageRequest {
+        state: &state,
+        headers: &headers,
+        path: "/v1/identities",
+        params: &params,
+        kind: KIND,
+        fingerprint: &fingerprint,
+        limit,
+    };
+    let (rows, pagination, link) = page(&req, rows, |i| Position {
+        t: i.created_ms,
+        i: identity_key(&i.name),
+    });
+    let body = IdentityPage {
+        data: rows.into_iter().map(IdentityView::from).collect(),
+        pagination,
+    };
+    Ok(with_link(body, link))
+}
+
+/// One identity by its address or domain, case-insensitively.
+#[utoipa::path(get, path = "/v1/identities/{identity}", tag = "Identities",
+    params(("identity" = String, Path, description = "Email address or domain; percent-encode '@' as %40. Case-insensitive.")),
+    responses((status = 200, description = "Identity detail", body = IdentityView)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Extension(Auth(p)): Extension<Auth>,
+    uri: Uri,
+) -> Result<Json<IdentityView>, ApiError> {
+    p.require(Scope::IdentitiesView)?;
+    let name = checked_path_value(&uri, 3, "identity", 320)?;
+    let identity = state
+        .store
+        .identity(p.org.id, &name)
+        .await?
+        .ok_or(ApiError::NotFound {
+            resource: "identity",
+        })?;
+    Ok(Json(identity.into()))
+}

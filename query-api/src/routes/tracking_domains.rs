@@ -1,0 +1,140 @@
+//! `/v1/tracking-domains` and `/v1/tracking-domains/{domain}`: the org's open/click tracking
+//! subdomains registered with `sendops-admin tracking-domain add`, newest first, with the DNS
+//! records to publish and the coalesced status of the last `verify`.
+
+use axum::Json;
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use sendops_shared::entities::Keyset;
+use sendops_shared::scopes::Scope;
+use sendops_shared::timefmt::format_ms;
+use sendops_shared::tracking::TrackingDomain;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::auth::Auth;
+use crate::cursor::Position;
+use crate::listing::{PageRequest, checked_path_value, entity_list_params, page, with_link};
+use crate::problem::ApiError;
+use crate::routes::Pagination;
+use crate::routes::channels::EntityListParams;
+
+/// A DNS record to publish.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DnsRecordView {
+    /// Always `CNAME`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub value: String,
+}
+
+/// A tracking domain.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TrackingDomainView {
+    pub domain: String,
+    /// `verified` (DNS and SES identity both verified), `failed` (a DNS check failed) or `pending`.
+    #[schema(example = "pending")]
+    pub status: String,
+    /// `active` once the domain was verified, else `pending`.
+    #[schema(example = "pending")]
+    pub ssl_status: String,
+    /// The tracking CNAME first, then the SES DKIM CNAMEs.
+    pub dns_records: Vec<DnsRecordView>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// Last successful verification; null until then.
+    #[schema(format = DateTime)]
+    pub verified_at: Option<String>,
+}
+
+impl From<TrackingDomain> for TrackingDomainView {
+    fn from(t: TrackingDomain) -> Self {
+        TrackingDomainView {
+            status: t.status().to_owned(),
+            ssl_status: t.ssl_status().to_owned(),
+            dns_records: t
+                .dns_records()
+                .into_iter()
+                .map(|r| DnsRecordView {
+                    kind: r.kind,
+                    name: r.name,
+                    value: r.value,
+                })
+                .collect(),
+            created_at: format_ms(t.created_ms),
+            verified_at: t.verified_ms.map(format_ms),
+            domain: t.domain,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrackingDomainPage {
+    pub data: Vec<TrackingDomainView>,
+    pub pagination: Pagination,
+}
+
+const KIND: &str = "tracking_domains";
+
+/// Tracking domains, newest first.
+#[utoipa::path(get, path = "/v1/tracking-domains", tag = "Tracking Domains", params(EntityListParams),
+    responses((status = 200, description = "Tracking domains, newest-first", body = TrackingDomainPage)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(Auth(p)): Extension<Auth>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    p.require(Scope::TrackingView)?;
+    let (params, limit, fingerprint, after) = entity_list_params(query.as_deref(), KIND)?;
+    let after = after.map(|a| Keyset {
+        time_ms: a.t,
+        key: a.i,
+    });
+    let rows = state
+        .store
+        .tracking_domains(p.org.id, after.as_ref(), limit + 1)
+        .await?;
+    let req = PageRequest {
+        state: &state,
+        headers: &headers,
+        path: "/v1/tracking-domains",
+        params: &params,
+        kind: KIND,
+        fingerprint: &fingerprint,
+        limit,
+    };
+    let (rows, pagination, link) = page(&req, rows, |t| Position {
+        t: t.created_ms,
+        i: t.domain.clone(),
+    });
+    let body = TrackingDomainPage {
+        data: rows.into_iter().map(TrackingDomainView::from).collect(),
+        pagination,
+    };
+    Ok(with_link(body, link))
+}
+
+/// One tracking domain, case-insensitively.
+#[utoipa::path(get, path = "/v1/tracking-domains/{domain}", tag = "Tracking Domains",
+    params(("domain" = String, Path, description = "Tracking subdomain (case-insensitive)")),
+    responses((status = 200, description = "Tracking domain detail", body = TrackingDomainView)))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    Extension(Auth(p)): Extension<Auth>,
+    uri: Uri,
+) -> Result<Json<TrackingDomainView>, ApiError> {
+    p.require(Scope::TrackingView)?;
+    let domain = checked_path_value(&uri, 3, "domain", 253)?;
+    let found = state
+        .store
+        .tracking_domain(p.org.id, &domain)
+        .await?
+        .ok_or(ApiError::NotFound {
+            resource: "tracking_domain",
+        })?;
+    Ok(Json(found.into()))
+}
