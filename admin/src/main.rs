@@ -1,6 +1,8 @@
 //! `sendops-admin`: the operator CLI (migrations, orgs, quarantine, API keys, audit log). Every
 //! command prints JSON on stdout; errors go to stderr with a non-zero exit code.
 
+mod ses_commands;
+
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -49,6 +51,26 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Account state behind /v1/account: AWS read role, production access, CloudFormation stack.
+    Account {
+        #[command(subcommand)]
+        command: ses_commands::AccountCommand,
+    },
+    /// Sync entities from the org's SES account (SENDOPS_SES_ENDPOINT_URL for local runs).
+    Sync {
+        #[command(subcommand)]
+        command: ses_commands::SyncCommand,
+    },
+    /// Email templates from a git repository's sendops.json manifest.
+    Templates {
+        #[command(subcommand)]
+        command: ses_commands::TemplatesCommand,
+    },
+    /// Open/click tracking subdomains.
+    TrackingDomain {
+        #[command(subcommand)]
+        command: ses_commands::TrackingDomainCommand,
     },
 }
 
@@ -344,6 +366,12 @@ async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
             }
             let org = org_by_slug(&store, &org).await?;
             Ok(serde_json::to_value(store.audit_log(org.id, limit).await?)?)
+        }
+        Command::Account { command } => ses_commands::run_account(&store, command).await,
+        Command::Sync { command } => ses_commands::run_sync(&store, command).await,
+        Command::Templates { command } => ses_commands::run_templates(&store, command).await,
+        Command::TrackingDomain { command } => {
+            ses_commands::run_tracking_domain(&store, command).await
         }
     }
 }
