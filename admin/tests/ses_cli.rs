@@ -1,0 +1,302 @@
+//! The `sendops-admin` commands behind the SES-backed views, as operators run them: the binary
+//! against a per-test database on the real ClickHouse, SES through the fake SES v2 endpoint
+//! (`SENDOPS_SES_ENDPOINT_URL`), DNS through the fake resolver (`SENDOPS_DNS_RESOLVER`), and a
+//! real git repository.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use sendops_shared::testing::TestDb;
+use sendops_testkit::dns::FakeDns;
+use sendops_testkit::ses::{FakeConfigurationSet, FakeIdentity, FakeSes};
+use serde_json::{Value, json};
+
+struct Admin {
+    database: String,
+    url: String,
+    env: Vec<(String, String)>,
+}
+
+impl Admin {
+    fn new(db: &TestDb) -> Admin {
+        Admin {
+            database: db.config.database.clone(),
+            url: db.config.url.clone(),
+            env: Vec::new(),
+        }
+    }
+
+    fn with_env(mut self, name: &str, value: &str) -> Admin {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Runs the binary off the async runtime (the fakes keep serving meanwhile).
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sendops-admin"));
+        cmd.args(args)
+            .env("CLICKHOUSE_URL", &self.url)
+            .env("CLICKHOUSE_DATABASE", &self.database)
+            .env_remove("RUST_LOG")
+            .env_remove("SENDOPS_SES_ENDPOINT_URL")
+            .env_remove("SENDOPS_DNS_RESOLVER")
+            .env_remove("SENDOPS_TRACKING_CNAME_TARGET");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        tokio::task::spawn_blocking(move || cmd.output().expect("run sendops-admin"))
+            .await
+            .unwrap()
+    }
+
+    async fn ok(&self, args: &[&str]) -> Value {
+        let out = self.run(args).await;
+        assert!(
+            out.status.success(),
+            "sendops-admin {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "sendops-admin {args:?} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    async fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        assert!(
+            !out.status.success(),
+            "sendops-admin {args:?} should fail but printed {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(out.stdout.is_empty());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+async fn create_org(admin: &Admin, slug: &str, account: &str) {
+    admin
+        .ok(&[
+            "org",
+            "create",
+            "--name",
+            &format!("Org {slug}"),
+            "--slug",
+            slug,
+            "--aws-account",
+            account,
+        ])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_commands_record_the_onboarding_state() {
+    let db = TestDb::new("cli_account").await;
+    let admin = Admin::new(&db);
+    create_org(&admin, "acme", "111111111111").await;
+    let v = admin.ok(&["account", "show", "--org", "acme"]).await;
+    assert_eq!(
+        v,
+        json!({"org": "acme", "aws_account_id": "111111111111", "region": "us-east-1",
+            "aws_role": null, "production_access": null, "cloudformation": null})
+    );
+    let e = admin
+        .fails(&[
+            "account",
+            "connect-aws",
+            "--org",
+            "acme",
+            "--role-arn",
+            "arn:aws:iam::222222222222:role/SendOpsRead",
+            "--external-id",
+            "ext-1",
+        ])
+        .await;
+    assert!(e.contains("222222222222") && e.contains("111111111111"), "{e}");
+    let v = admin
+        .ok(&[
+            "account",
+            "connect-aws",
+            "--org",
+            "acme",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/SendOpsRead",
+            "--external-id",
+            "ext-1",
+        ])
+        .await;
+    assert_eq!(
+        v["aws_role"],
+        json!({"role_arn": "arn:aws:iam::111111111111:role/SendOpsRead", "external_id": "ext-1"})
+    );
+    let v = admin
+        .ok(&["account", "production-access", "--org", "acme", "--status", "pending"])
+        .await;
+    assert_eq!(v["production_access"], json!({"status": "pending", "granted_at": null}));
+    let v = admin
+        .ok(&["account", "production-access", "--org", "acme", "--status", "granted"])
+        .await;
+    assert!(v["production_access"]["granted_at"].is_string());
+    let v = admin
+        .ok(&[
+            "account",
+            "cloudformation",
+            "--org",
+            "acme",
+            "--stack-name",
+            "sendops-acme",
+            "--template-version",
+            "1",
+        ])
+        .await;
+    assert_eq!(
+        v["cloudformation"],
+        json!({"stack_name": "sendops-acme", "template_version": 1, "latest_version": 1,
+            "up_to_date": true, "drift_status": "NOT_CHECKED"})
+    );
+    let v = admin.ok(&["account", "show", "--org", "acme"]).await;
+    assert!(v["aws_role"].is_object() && v["production_access"].is_object());
+    let e = admin.fails(&["account", "show", "--org", "nope"]).await;
+    assert!(e.contains("no org with slug \"nope\""), "{e}");
+    db.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_ses_and_tracking_domains_from_the_cli() {
+    let db = TestDb::new("cli_ses").await;
+    let fake = FakeSes::start().await;
+    let dns = FakeDns::start().await;
+    fake.put_configuration_set(FakeConfigurationSet {
+        name: "transactional".into(),
+        sending_enabled: true,
+        ..Default::default()
+    });
+    fake.put_identity(FakeIdentity {
+        name: "acme.com".into(),
+        identity_type: "DOMAIN".into(),
+        verification_status: "SUCCESS".into(),
+        dkim_status: "SUCCESS".into(),
+        dkim_tokens: vec!["k1".into()],
+        configuration_set: Some("transactional".into()),
+        ..Default::default()
+    });
+    let admin = Admin::new(&db)
+        .with_env("SENDOPS_SES_ENDPOINT_URL", &fake.url())
+        .with_env("AWS_ACCESS_KEY_ID", "AKIDCLI")
+        .with_env("AWS_SECRET_ACCESS_KEY", "secret")
+        .with_env("SENDOPS_DNS_RESOLVER", &dns.addr().to_string())
+        .with_env("SENDOPS_TRACKING_CNAME_TARGET", "t.sendops.test");
+    create_org(&admin, "acme", "111111111111").await;
+
+    let e = admin.fails(&["sync", "ses", "--org", "acme"]).await;
+    assert!(e.contains("no AWS account connected"), "{e}");
+    admin
+        .ok(&[
+            "account",
+            "connect-aws",
+            "--org",
+            "acme",
+            "--role-arn",
+            "arn:aws:iam::111111111111:role/R",
+            "--external-id",
+            "ext-1",
+        ])
+        .await;
+    let v = admin.ok(&["sync", "ses", "--org", "acme"]).await;
+    assert_eq!(v["channels"]["added"], json!(["transactional"]));
+    assert_eq!(v["identities"]["added"], json!(["acme.com"]));
+    assert!(fake.credential_scopes().iter().all(|s| s.starts_with("AKIDCLI/")));
+    let v = admin.ok(&["sync", "ses", "--org", "acme"]).await;
+    assert_eq!(
+        v["channels"],
+        json!({"added": [], "updated": [], "removed": [], "unchanged": 1})
+    );
+    fake.remove_configuration_set("transactional");
+    let v = admin.ok(&["sync", "ses", "--org", "acme"]).await;
+    assert_eq!(v["channels"]["removed"], json!(["transactional"]));
+
+    let v = admin
+        .ok(&["tracking-domain", "add", "--org", "acme", "--domain", "Click.Acme.com"])
+        .await;
+    assert_eq!(v["domain"], "click.acme.com");
+    assert_eq!(v["status"], "pending");
+    assert_eq!(
+        v["dns_records"],
+        json!([
+            {"type": "CNAME", "name": "click.acme.com", "value": "t.sendops.test"},
+            {"type": "CNAME", "name": "k1._domainkey.acme.com", "value": "k1.dkim.amazonses.com"},
+        ])
+    );
+    let v = admin
+        .ok(&["tracking-domain", "verify", "--org", "acme", "--domain", "click.acme.com"])
+        .await;
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["checks"][0]["problem"], "does not exist");
+    dns.cname("click.acme.com", "t.sendops.test");
+    dns.cname("k1._domainkey.acme.com", "k1.dkim.amazonses.com");
+    let v = admin
+        .ok(&["tracking-domain", "verify", "--org", "acme", "--domain", "CLICK.acme.com"])
+        .await;
+    assert_eq!(v["status"], "verified", "{v}");
+    assert_eq!(v["ssl_status"], "active");
+    assert!(v["verified_at"].is_string());
+    let e = admin
+        .fails(&["tracking-domain", "add", "--org", "acme", "--domain", "click.acme.com"])
+        .await;
+    assert!(e.contains("already registered"), "{e}");
+    db.drop().await;
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "T")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "T")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_sync_from_the_cli() {
+    let db = TestDb::new("cli_templates").await;
+    let admin = Admin::new(&db);
+    create_org(&admin, "acme", "111111111111").await;
+    let repo = tempfile::tempdir().unwrap();
+    let dir = repo.path();
+    std::fs::create_dir(dir.join("mail")).unwrap();
+    std::fs::write(dir.join("mail/welcome.html"), "<p>hi</p>").unwrap();
+    std::fs::write(
+        dir.join("sendops.json"),
+        r#"{"templates": [{"file": "mail/welcome.html", "name": "Welcome", "subject": "Hello"}]}"#,
+    )
+    .unwrap();
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "one"]);
+    let repo_arg = dir.to_str().unwrap();
+    let v = admin
+        .ok(&["templates", "sync", "--org", "acme", "--repo", repo_arg, "--ref", "main"])
+        .await;
+    assert_eq!(v["templates"]["added"], json!(["welcome.html"]));
+    assert_eq!(v["version"].as_str().unwrap().len(), 7);
+    assert!(v["commit"].as_str().unwrap().starts_with(v["version"].as_str().unwrap()));
+    std::fs::write(dir.join("sendops.json"), "{not json").unwrap();
+    git(dir, &["commit", "-q", "-am", "broken"]);
+    let e = admin
+        .fails(&["templates", "sync", "--org", "acme", "--repo", repo_arg])
+        .await;
+    assert!(e.contains("sendops.json"), "{e}");
+    let e = admin
+        .fails(&["templates", "sync", "--org", "acme", "--repo", "/nonexistent/repo"])
+        .await;
+    assert!(e.contains("git"), "{e}");
+    db.drop().await;
+}
