@@ -14,7 +14,9 @@ use sendops_shared::ses::SesAccess;
 use sendops_shared::ses_sync::sync_ses;
 use sendops_shared::templates::sync_templates;
 use sendops_shared::timefmt::now_ms;
-use sendops_shared::tracking::{add_tracking_domain, cname_target_from_env, verify_tracking_domain};
+use sendops_shared::tracking::{
+    add_tracking_domain, cname_target_from_env, verify_tracking_domain,
+};
 use serde_json::json;
 
 #[derive(Subcommand)]
@@ -181,9 +183,15 @@ pub async fn run_templates(
     match command {
         TemplatesCommand::Sync { org, repo, git_ref } => {
             let org = org_by_slug(store, &org).await?;
-            let report =
-                sync_templates(store, org.id, &org.slug, &repo, git_ref.as_deref(), now_ms())
-                    .await?;
+            let report = sync_templates(
+                store,
+                org.id,
+                &org.slug,
+                &repo,
+                git_ref.as_deref(),
+                now_ms(),
+            )
+            .await?;
             Ok(serde_json::to_value(report)?)
         }
     }

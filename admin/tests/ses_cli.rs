@@ -114,7 +114,10 @@ async fn account_commands_record_the_onboarding_state() {
             "ext-1",
         ])
         .await;
-    assert!(e.contains("222222222222") && e.contains("111111111111"), "{e}");
+    assert!(
+        e.contains("222222222222") && e.contains("111111111111"),
+        "{e}"
+    );
     let v = admin
         .ok(&[
             "account",
@@ -132,11 +135,28 @@ async fn account_commands_record_the_onboarding_state() {
         json!({"role_arn": "arn:aws:iam::111111111111:role/SendOpsRead", "external_id": "ext-1"})
     );
     let v = admin
-        .ok(&["account", "production-access", "--org", "acme", "--status", "pending"])
+        .ok(&[
+            "account",
+            "production-access",
+            "--org",
+            "acme",
+            "--status",
+            "pending",
+        ])
         .await;
-    assert_eq!(v["production_access"], json!({"status": "pending", "granted_at": null}));
+    assert_eq!(
+        v["production_access"],
+        json!({"status": "pending", "granted_at": null})
+    );
     let v = admin
-        .ok(&["account", "production-access", "--org", "acme", "--status", "granted"])
+        .ok(&[
+            "account",
+            "production-access",
+            "--org",
+            "acme",
+            "--status",
+            "granted",
+        ])
         .await;
     assert!(v["production_access"]["granted_at"].is_string());
     let v = admin
@@ -207,7 +227,11 @@ async fn sync_ses_and_tracking_domains_from_the_cli() {
     let v = admin.ok(&["sync", "ses", "--org", "acme"]).await;
     assert_eq!(v["channels"]["added"], json!(["transactional"]));
     assert_eq!(v["identities"]["added"], json!(["acme.com"]));
-    assert!(fake.credential_scopes().iter().all(|s| s.starts_with("AKIDCLI/")));
+    assert!(
+        fake.credential_scopes()
+            .iter()
+            .all(|s| s.starts_with("AKIDCLI/"))
+    );
     let v = admin.ok(&["sync", "ses", "--org", "acme"]).await;
     assert_eq!(
         v["channels"],
@@ -218,7 +242,14 @@ async fn sync_ses_and_tracking_domains_from_the_cli() {
     assert_eq!(v["channels"]["removed"], json!(["transactional"]));
 
     let v = admin
-        .ok(&["tracking-domain", "add", "--org", "acme", "--domain", "Click.Acme.com"])
+        .ok(&[
+            "tracking-domain",
+            "add",
+            "--org",
+            "acme",
+            "--domain",
+            "Click.Acme.com",
+        ])
         .await;
     assert_eq!(v["domain"], "click.acme.com");
     assert_eq!(v["status"], "pending");
@@ -230,20 +261,41 @@ async fn sync_ses_and_tracking_domains_from_the_cli() {
         ])
     );
     let v = admin
-        .ok(&["tracking-domain", "verify", "--org", "acme", "--domain", "click.acme.com"])
+        .ok(&[
+            "tracking-domain",
+            "verify",
+            "--org",
+            "acme",
+            "--domain",
+            "click.acme.com",
+        ])
         .await;
     assert_eq!(v["status"], "failed");
     assert_eq!(v["checks"][0]["problem"], "does not exist");
     dns.cname("click.acme.com", "t.sendops.test");
     dns.cname("k1._domainkey.acme.com", "k1.dkim.amazonses.com");
     let v = admin
-        .ok(&["tracking-domain", "verify", "--org", "acme", "--domain", "CLICK.acme.com"])
+        .ok(&[
+            "tracking-domain",
+            "verify",
+            "--org",
+            "acme",
+            "--domain",
+            "CLICK.acme.com",
+        ])
         .await;
     assert_eq!(v["status"], "verified", "{v}");
     assert_eq!(v["ssl_status"], "active");
     assert!(v["verified_at"].is_string());
     let e = admin
-        .fails(&["tracking-domain", "add", "--org", "acme", "--domain", "click.acme.com"])
+        .fails(&[
+            "tracking-domain",
+            "add",
+            "--org",
+            "acme",
+            "--domain",
+            "click.acme.com",
+        ])
         .await;
     assert!(e.contains("already registered"), "{e}");
     db.drop().await;
@@ -261,7 +313,11 @@ fn git(dir: &Path, args: &[&str]) {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,11 +339,25 @@ async fn templates_sync_from_the_cli() {
     git(dir, &["commit", "-q", "-m", "one"]);
     let repo_arg = dir.to_str().unwrap();
     let v = admin
-        .ok(&["templates", "sync", "--org", "acme", "--repo", repo_arg, "--ref", "main"])
+        .ok(&[
+            "templates",
+            "sync",
+            "--org",
+            "acme",
+            "--repo",
+            repo_arg,
+            "--ref",
+            "main",
+        ])
         .await;
     assert_eq!(v["templates"]["added"], json!(["welcome.html"]));
     assert_eq!(v["version"].as_str().unwrap().len(), 7);
-    assert!(v["commit"].as_str().unwrap().starts_with(v["version"].as_str().unwrap()));
+    assert!(
+        v["commit"]
+            .as_str()
+            .unwrap()
+            .starts_with(v["version"].as_str().unwrap())
+    );
     std::fs::write(dir.join("sendops.json"), "{not json").unwrap();
     git(dir, &["commit", "-q", "-am", "broken"]);
     let e = admin
@@ -295,7 +365,14 @@ async fn templates_sync_from_the_cli() {
         .await;
     assert!(e.contains("sendops.json"), "{e}");
     let e = admin
-        .fails(&["templates", "sync", "--org", "acme", "--repo", "/nonexistent/repo"])
+        .fails(&[
+            "templates",
+            "sync",
+            "--org",
+            "acme",
+            "--repo",
+            "/nonexistent/repo",
+        ])
         .await;
     assert!(e.contains("git"), "{e}");
     db.drop().await;

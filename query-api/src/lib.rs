@@ -77,12 +77,18 @@ pub fn router(state: AppState) -> Router {
             get(routes::messages::by_recipient),
         )
         .route("/v1/suppressions", get(routes::suppressions::list))
-        .route("/v1/suppressions/{email}", get(routes::suppressions::get_one))
+        .route(
+            "/v1/suppressions/{email}",
+            get(routes::suppressions::get_one),
+        )
         .route("/v1/account", get(routes::account::get))
         .route("/v1/channels", get(routes::channels::list))
         .route("/v1/channels/{name}", get(routes::channels::get_one))
         .route("/v1/identities", get(routes::identities::list))
-        .route("/v1/identities/{identity}", get(routes::identities::get_one))
+        .route(
+            "/v1/identities/{identity}",
+            get(routes::identities::get_one),
+        )
         .route("/v1/templates", get(routes::templates::list))
         .route("/v1/templates/{slug}", get(routes::templates::get_one))
         .route("/v1/tracking-domains", get(routes::tracking_domains::list))

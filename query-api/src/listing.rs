@@ -59,14 +59,7 @@ pub fn page<T>(
         None
     };
     let link = next.as_ref().and_then(|c| {
-        HeaderValue::from_str(&next_link(
-            req.state,
-            req.headers,
-            req.path,
-            req.params,
-            c,
-        ))
-        .ok()
+        HeaderValue::from_str(&next_link(req.state, req.headers, req.path, req.params, c)).ok()
     });
     (
         rows,

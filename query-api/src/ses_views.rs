@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use moka::Expiry;
 use moka::future::Cache;
+use sendops_shared::Store;
 use sendops_shared::StoreError;
 use sendops_shared::org::Org;
 use sendops_shared::ses::{SesAccess, SesError, SesTarget, Suppression};
-use sendops_shared::Store;
 use uuid::Uuid;
 
 use crate::problem::ApiError;
@@ -128,13 +128,15 @@ impl<A: SesOutcome + Send + Sync + 'static> SesViews<A> {
     }
 
     /// The org's whole suppression list, from the cache or SES.
-    pub async fn suppressions(&self, store: &Store, org: &Org) -> Result<SuppressionList, ViewError> {
+    pub async fn suppressions(
+        &self,
+        store: &Store,
+        org: &Org,
+    ) -> Result<SuppressionList, ViewError> {
         let load = async {
             let target = self.target(store, org).await?;
             let mut list = self.access.suppressions(&target).await?;
-            list.sort_by(|a, b| {
-                (b.last_update_ms, &b.email).cmp(&(a.last_update_ms, &a.email))
-            });
+            list.sort_by(|a, b| (b.last_update_ms, &b.email).cmp(&(a.last_update_ms, &a.email)));
             Ok::<_, ViewError>(Arc::new(list))
         };
         self.suppressions

@@ -94,7 +94,11 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
     let app = app("ses_suppr_pages", &fake, Duration::from_secs(60)).await;
     let org = connected(&app, "acme", A).await;
     let key = app
-        .key(&org, KeyEnv::Live, &[sendops_shared::scopes::Scope::SuppressionsView])
+        .key(
+            &org,
+            KeyEnv::Live,
+            &[sendops_shared::scopes::Scope::SuppressionsView],
+        )
         .await;
     let now = now_ms();
     // SES order is not time order.
@@ -118,7 +122,11 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
         emails(&r),
         ["Alice@Example.com", "bob@example.com", "erin@example.com"]
     );
-    assert_eq!(fake.requests("ListSuppressedDestinations"), 4, "8 entries, 2 per SES page");
+    assert_eq!(
+        fake.requests("ListSuppressedDestinations"),
+        4,
+        "8 entries, 2 per SES page"
+    );
     assert_eq!(r.body["pagination"]["has_more"], true);
     let first = &r.body["data"][0];
     assert_eq!(
@@ -130,9 +138,15 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
             "source": "ses_event",
         })
     );
-    let cursor = r.body["pagination"]["next_cursor"].as_str().unwrap().to_owned();
+    let cursor = r.body["pagination"]["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let next = link_target(&r);
-    assert!(next.contains("limit=3") && next.contains(&format!("cursor={cursor}")), "{next}");
+    assert!(
+        next.contains("limit=3") && next.contains(&format!("cursor={cursor}")),
+        "{next}"
+    );
 
     let r = app.get(&next, Some(&key)).await;
     assert_eq!(
@@ -140,15 +154,29 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
         ["frank@other.org", "carol@example.com", "gina@example.com"]
     );
     let r = app.get(&link_target(&r), Some(&key)).await;
-    assert_eq!(emails(&r), ["dave@other.org"], "the 40-day-old entry is outside the default window");
-    assert_eq!(r.body["pagination"], json!({"has_more": false, "next_cursor": null}));
+    assert_eq!(
+        emails(&r),
+        ["dave@other.org"],
+        "the 40-day-old entry is outside the default window"
+    );
+    assert_eq!(
+        r.body["pagination"],
+        json!({"has_more": false, "next_cursor": null})
+    );
     assert!(r.header("link").is_none());
-    assert_eq!(fake.requests("ListSuppressedDestinations"), 4, "pages come from the cache");
+    assert_eq!(
+        fake.requests("ListSuppressedDestinations"),
+        4,
+        "pages come from the cache"
+    );
 
     // Stale, malformed or foreign cursors restart at page 1.
     for c in ["not-a-cursor", "e30", &cursor] {
         let r = app
-            .get(&format!("/v1/suppressions?limit=3&reason=bounce&cursor={c}"), Some(&key))
+            .get(
+                &format!("/v1/suppressions?limit=3&reason=bounce&cursor={c}"),
+                Some(&key),
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(
@@ -159,9 +187,17 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
     }
 
     // Reason: any case in, lower case out.
-    let r = app.get("/v1/suppressions?reason=COMPLAINT", Some(&key)).await;
+    let r = app
+        .get("/v1/suppressions?reason=COMPLAINT", Some(&key))
+        .await;
     assert_eq!(emails(&r), ["Alice@Example.com", "erin@example.com"]);
-    assert!(r.body["data"].as_array().unwrap().iter().all(|s| s["reason"] == "complaint"));
+    assert!(
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["reason"] == "complaint")
+    );
     let r = app.get("/v1/suppressions?reason=spam", Some(&key)).await;
     assert_problem(&r, 422, "validation_failed");
     assert_eq!(r.body["errors"][0]["field"], "reason");
@@ -173,7 +209,10 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
 
     // Full-scan mode: every match, limit and cursor ignored.
     let r = app
-        .get("/v1/suppressions?email=EXAMPLE.COM&limit=0&cursor=junk", Some(&key))
+        .get(
+            "/v1/suppressions?email=EXAMPLE.COM&limit=0&cursor=junk",
+            Some(&key),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
@@ -186,9 +225,15 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
             "gina@example.com"
         ]
     );
-    assert_eq!(r.body["pagination"], json!({"has_more": false, "next_cursor": null}));
+    assert_eq!(
+        r.body["pagination"],
+        json!({"has_more": false, "next_cursor": null})
+    );
     let r = app
-        .get("/v1/suppressions?email=example&reason=complaint&limit=1", Some(&key))
+        .get(
+            "/v1/suppressions?email=example&reason=complaint&limit=1",
+            Some(&key),
+        )
         .await;
     assert_eq!(emails(&r), ["Alice@Example.com", "erin@example.com"]);
 
@@ -200,7 +245,12 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
         .await;
     assert_eq!(
         emails(&r),
-        ["carol@example.com", "gina@example.com", "dave@other.org", "old@example.com"]
+        [
+            "carol@example.com",
+            "gina@example.com",
+            "dave@other.org",
+            "old@example.com"
+        ]
     );
     let r = app
         .get("/v1/suppressions?from=2020-01-01T00:00:00Z", Some(&key))
@@ -209,11 +259,20 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
 
     // Scope.
     let other = app
-        .key(&org, KeyEnv::Live, &[sendops_shared::scopes::Scope::MessagesView])
+        .key(
+            &org,
+            KeyEnv::Live,
+            &[sendops_shared::scopes::Scope::MessagesView],
+        )
         .await;
-    assert_problem(&app.get("/v1/suppressions", Some(&other)).await, 403, "invalid_scope");
     assert_problem(
-        &app.get("/v1/suppressions/bob%40example.com", Some(&other)).await,
+        &app.get("/v1/suppressions", Some(&other)).await,
+        403,
+        "invalid_scope",
+    );
+    assert_problem(
+        &app.get("/v1/suppressions/bob%40example.com", Some(&other))
+            .await,
         403,
         "invalid_scope",
     );
@@ -230,15 +289,28 @@ async fn suppression_cache_holds_for_its_window_then_refreshes() {
     let other_key = app.key(&other, KeyEnv::Live, ALL_SCOPES).await;
     fake.add_suppression("a@example.com", "BOUNCE", now_ms() - HOUR_MS);
 
-    assert_eq!(emails(&app.get("/v1/suppressions", Some(&key)).await), ["a@example.com"]);
+    assert_eq!(
+        emails(&app.get("/v1/suppressions", Some(&key)).await),
+        ["a@example.com"]
+    );
     assert_eq!(fake.requests("ListSuppressedDestinations"), 1);
     fake.add_suppression("b@example.com", "BOUNCE", now_ms() - 10 * 60_000);
     let r = app.get("/v1/suppressions", Some(&key)).await;
-    assert_eq!(emails(&r), ["a@example.com"], "within the window: the cached list");
-    let r = app.get("/v1/suppressions/A%40EXAMPLE.COM", Some(&key)).await;
+    assert_eq!(
+        emails(&r),
+        ["a@example.com"],
+        "within the window: the cached list"
+    );
+    let r = app
+        .get("/v1/suppressions/A%40EXAMPLE.COM", Some(&key))
+        .await;
     assert_eq!(r.body["email"], "a@example.com");
     assert_eq!(fake.requests("ListSuppressedDestinations"), 1);
-    assert_eq!(fake.requests("GetSuppressedDestination"), 0, "lookups use the cached list");
+    assert_eq!(
+        fake.requests("GetSuppressedDestination"),
+        0,
+        "lookups use the cached list"
+    );
 
     // The cache is per org.
     app.get("/v1/suppressions", Some(&other_key)).await;
@@ -246,7 +318,11 @@ async fn suppression_cache_holds_for_its_window_then_refreshes() {
 
     tokio::time::sleep(Duration::from_millis(2200)).await;
     let r = app.get("/v1/suppressions", Some(&key)).await;
-    assert_eq!(emails(&r), ["b@example.com", "a@example.com"], "after the window: SES again");
+    assert_eq!(
+        emails(&r),
+        ["b@example.com", "a@example.com"],
+        "after the window: SES again"
+    );
     assert_eq!(fake.requests("ListSuppressedDestinations"), 3);
     app.drop().await;
 }
@@ -262,23 +338,30 @@ async fn suppression_lookup_is_case_insensitive_and_keeps_ses_casing() {
     fake.add_suppression("carol@example.com", "COMPLAINT", at);
 
     // Exact spelling: one GetSuppressedDestination, then cached.
-    let r = app.get("/v1/suppressions/carol%40example.com", Some(&key)).await;
+    let r = app
+        .get("/v1/suppressions/carol%40example.com", Some(&key))
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         r.body,
         json!({"email": "carol@example.com", "reason": "complaint", "suppressed_at": format_ms(at), "source": "ses_event"})
     );
-    app.get("/v1/suppressions/carol%40example.com", Some(&key)).await;
+    app.get("/v1/suppressions/carol%40example.com", Some(&key))
+        .await;
     assert_eq!(fake.requests("GetSuppressedDestination"), 1);
     assert_eq!(fake.requests("ListSuppressedDestinations"), 0);
 
     // Another spelling than SES stores: found through the list, with SES's casing.
-    let r = app.get("/v1/suppressions/bob.smith%40EXAMPLE.com", Some(&key)).await;
+    let r = app
+        .get("/v1/suppressions/bob.smith%40EXAMPLE.com", Some(&key))
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["email"], "Bob.Smith@Example.com");
     assert_eq!(fake.requests("ListSuppressedDestinations"), 1);
     // Absent: 404, from the cached list without asking SES.
-    let r = app.get("/v1/suppressions/nobody%40example.com", Some(&key)).await;
+    let r = app
+        .get("/v1/suppressions/nobody%40example.com", Some(&key))
+        .await;
     assert_problem(&r, 404, "not_found");
     assert_eq!(r.body["resource"], "suppression");
     assert_eq!(fake.requests("GetSuppressedDestination"), 2);
@@ -303,8 +386,19 @@ async fn ses_failures_are_503_with_retry_after_never_500() {
         assert_problem(&r, 503, "service_unavailable");
         assert_eq!(r.header("retry-after"), Some("10"), "{path}");
         assert_eq!(r.body["retry_after"], 10);
-        assert!(r.body["type"].as_str().unwrap().ends_with("/service_unavailable"));
-        assert!(!r.body["detail"].as_str().unwrap().contains("InternalFailure"), "no internals leak");
+        assert!(
+            r.body["type"]
+                .as_str()
+                .unwrap()
+                .ends_with("/service_unavailable")
+        );
+        assert!(
+            !r.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("InternalFailure"),
+            "no internals leak"
+        );
     }
     fake.set_mode(Mode::Throttle);
     let r = app.get("/v1/suppressions", Some(&key)).await;
@@ -332,7 +426,11 @@ async fn ses_failures_are_503_with_retry_after_never_500() {
         .await
         .unwrap();
     let k = plain.key(&o, KeyEnv::Live, ALL_SCOPES).await;
-    assert_problem(&plain.get("/v1/suppressions", Some(&k)).await, 503, "service_unavailable");
+    assert_problem(
+        &plain.get("/v1/suppressions", Some(&k)).await,
+        503,
+        "service_unavailable",
+    );
     let r = plain.get("/v1/account", Some(&k)).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["aws"], Value::Null);
@@ -404,7 +502,11 @@ async fn account_snapshot_composes_store_and_ses_and_degrades() {
         ..FakeAccount::default()
     });
     let r = app.get("/v1/account", Some(&beta_key)).await;
-    assert_eq!(r.body["aws"], Value::Null, "a failed snapshot is kept briefly");
+    assert_eq!(
+        r.body["aws"],
+        Value::Null,
+        "a failed snapshot is kept briefly"
+    );
     assert_eq!(fake.requests("GetAccount"), calls);
     tokio::time::sleep(Duration::from_millis(5_200)).await;
     let r = app.get("/v1/account", Some(&beta_key)).await;
@@ -422,11 +524,18 @@ async fn account_snapshot_composes_store_and_ses_and_degrades() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body["aws"], Value::Null);
     assert_eq!(r.body["send_quota"], Value::Null);
-    assert_eq!(r.body["plan"], json!({"tier": "free", "retention_days": 30, "api_rate_limit_per_minute": 600}));
+    assert_eq!(
+        r.body["plan"],
+        json!({"tier": "free", "retention_days": 30, "api_rate_limit_per_minute": 600})
+    );
     assert_eq!(fake.total_requests(), before);
 
     let no_scope = app
-        .key(&acme, KeyEnv::Live, &[sendops_shared::scopes::Scope::ChannelsView])
+        .key(
+            &acme,
+            KeyEnv::Live,
+            &[sendops_shared::scopes::Scope::ChannelsView],
+        )
         .await;
     let r = app.get("/v1/account", Some(&no_scope)).await;
     assert_problem(&r, 403, "invalid_scope");
@@ -448,7 +557,11 @@ fn git(dir: &Path, args: &[&str]) {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn names(r: &Reply, field: &str) -> Vec<String> {
@@ -507,20 +620,34 @@ async fn configuration_entities_are_served_per_org() {
     let report = sync_templates(store, acme.id, "acme", repo.path(), None, t0)
         .await
         .unwrap();
-    add_tracking_domain(store, &ses, &acme, "track.acme.com", "track.sendops.dev", t0)
-        .await
-        .unwrap();
+    add_tracking_domain(
+        store,
+        &ses,
+        &acme,
+        "track.acme.com",
+        "track.sendops.dev",
+        t0,
+    )
+    .await
+    .unwrap();
     let key = app.key(&acme, KeyEnv::Live, ALL_SCOPES).await;
     let rival_key = app.key(&rival, KeyEnv::Live, ALL_SCOPES).await;
 
     // Channels: pages with cursors and Link.
     let r = app.get("/v1/channels?limit=2", Some(&key)).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(names(&r, "slug"), ["charlie", "bravo"], "newest first, then slug descending");
+    assert_eq!(
+        names(&r, "slug"),
+        ["charlie", "bravo"],
+        "newest first, then slug descending"
+    );
     assert_eq!(r.body["pagination"]["has_more"], true);
     let r2 = app.get(&link_target(&r), Some(&key)).await;
     assert_eq!(names(&r2, "slug"), ["alpha"]);
-    assert_eq!(r2.body["pagination"], json!({"has_more": false, "next_cursor": null}));
+    assert_eq!(
+        r2.body["pagination"],
+        json!({"has_more": false, "next_cursor": null})
+    );
     let alpha = &r2.body["data"][0];
     assert_eq!(
         alpha,
@@ -541,17 +668,31 @@ async fn configuration_entities_are_served_per_org() {
     assert_problem(&r, 404, "not_found");
     assert_eq!(r.body["resource"], "channel");
     for bad in ["garbage", "e30"] {
-        let r = app.get(&format!("/v1/channels?cursor={bad}"), Some(&key)).await;
+        let r = app
+            .get(&format!("/v1/channels?cursor={bad}"), Some(&key))
+            .await;
         assert_problem(&r, 422, "validation_failed");
         assert_eq!(r.body["errors"][0]["field"], "cursor");
     }
-    assert_problem(&app.get("/v1/channels?limit=201", Some(&key)).await, 422, "validation_failed");
+    assert_problem(
+        &app.get("/v1/channels?limit=201", Some(&key)).await,
+        422,
+        "validation_failed",
+    );
 
     // Identities: case-insensitive lookup, SES spelling kept.
     let r = app.get("/v1/identities?limit=1", Some(&key)).await;
     assert_eq!(r.body["pagination"]["has_more"], true);
-    let identities_cursor = r.body["pagination"]["next_cursor"].as_str().unwrap().to_owned();
-    let r = app.get(&format!("/v1/channels?cursor={identities_cursor}"), Some(&key)).await;
+    let identities_cursor = r.body["pagination"]["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .get(
+            &format!("/v1/channels?cursor={identities_cursor}"),
+            Some(&key),
+        )
+        .await;
     assert_problem(&r, 422, "validation_failed");
     let r = app.get("/v1/identities/OPS%40ACME.COM", Some(&key)).await;
     assert_eq!(
@@ -584,11 +725,20 @@ async fn configuration_entities_are_served_per_org() {
             "source": "git",
         }])
     );
-    assert_eq!(app.get("/v1/templates/welcome.html", Some(&key)).await.body["slug"], "welcome.html");
-    assert_problem(&app.get("/v1/templates/Welcome.html", Some(&key)).await, 404, "not_found");
+    assert_eq!(
+        app.get("/v1/templates/welcome.html", Some(&key)).await.body["slug"],
+        "welcome.html"
+    );
+    assert_problem(
+        &app.get("/v1/templates/Welcome.html", Some(&key)).await,
+        404,
+        "not_found",
+    );
 
     // Tracking domains.
-    let r = app.get("/v1/tracking-domains/TRACK.Acme.com", Some(&key)).await;
+    let r = app
+        .get("/v1/tracking-domains/TRACK.Acme.com", Some(&key))
+        .await;
     assert_eq!(
         r.body,
         json!({
@@ -603,10 +753,18 @@ async fn configuration_entities_are_served_per_org() {
             "verified_at": null,
         })
     );
-    assert_eq!(names(&app.get("/v1/tracking-domains", Some(&key)).await, "domain"), ["track.acme.com"]);
+    assert_eq!(
+        names(&app.get("/v1/tracking-domains", Some(&key)).await, "domain"),
+        ["track.acme.com"]
+    );
 
     // Another org: empty lists, 404 for every entity of acme.
-    for list in ["/v1/channels", "/v1/identities", "/v1/templates", "/v1/tracking-domains"] {
+    for list in [
+        "/v1/channels",
+        "/v1/identities",
+        "/v1/templates",
+        "/v1/tracking-domains",
+    ] {
         let r = app.get(list, Some(&rival_key)).await;
         assert_eq!(r.status, 200);
         assert_eq!(r.body["data"], json!([]), "{list}");
@@ -636,7 +794,10 @@ async fn configuration_entities_are_served_per_org() {
         .await
         .unwrap()
         .1;
-    assert_eq!(app.get("/v1/channels", Some(&channels_only)).await.status, 200);
+    assert_eq!(
+        app.get("/v1/channels", Some(&channels_only)).await.status,
+        200
+    );
     for (path, scope) in [
         ("/v1/identities", "api.identities.view"),
         ("/v1/identities/acme.com", "api.identities.view"),
@@ -667,8 +828,14 @@ async fn configuration_entities_are_served_per_org() {
         "/v1/tracking-domains",
         "/v1/tracking-domains/{domain}",
     ] {
-        assert!(doc["paths"][path]["get"]["responses"]["200"].is_object(), "{path}");
-        assert!(doc["paths"][path]["get"]["responses"]["503"].is_object(), "{path}");
+        assert!(
+            doc["paths"][path]["get"]["responses"]["200"].is_object(),
+            "{path}"
+        );
+        assert!(
+            doc["paths"][path]["get"]["responses"]["503"].is_object(),
+            "{path}"
+        );
     }
     app.drop().await;
 }

@@ -24,14 +24,19 @@ pub enum CnameLookup {
 /// The resolver could not be asked (as opposed to answering "no").
 #[derive(Debug, Error)]
 pub enum DnsError {
-    #[error("no DNS resolver: set SENDOPS_DNS_RESOLVER (ip:port) or add a nameserver to /etc/resolv.conf")]
+    #[error(
+        "no DNS resolver: set SENDOPS_DNS_RESOLVER (ip:port) or add a nameserver to /etc/resolv.conf"
+    )]
     NoResolver,
     #[error("{0:?} is not a valid DNS name")]
     InvalidName(String),
     #[error("DNS resolver {0} did not answer")]
     Timeout(SocketAddr),
     #[error("DNS resolver {resolver}: {detail}")]
-    Io { resolver: SocketAddr, detail: String },
+    Io {
+        resolver: SocketAddr,
+        detail: String,
+    },
     #[error("DNS resolver {resolver} sent a malformed answer: {detail}")]
     Malformed {
         resolver: SocketAddr,
@@ -109,14 +114,15 @@ impl Resolver {
                 };
                 // Stray datagrams (another id) are ignored, like resolvers do.
                 if n >= 2 && u16::from_be_bytes([buf[0], buf[1]]) == id {
-                    return parse_answer(&buf[..n], &name).map_err(|detail| DnsError::Malformed {
-                        resolver: self.addr,
-                        detail,
-                    })?
-                    .map_err(|rcode| DnsError::Refused {
-                        resolver: self.addr,
-                        rcode,
-                    });
+                    return parse_answer(&buf[..n], &name)
+                        .map_err(|detail| DnsError::Malformed {
+                            resolver: self.addr,
+                            detail,
+                        })?
+                        .map_err(|rcode| DnsError::Refused {
+                            resolver: self.addr,
+                            rcode,
+                        });
                 }
             }
         }

@@ -105,7 +105,9 @@ impl Table {
 
 /// A row of an entity table: its content plus the bookkeeping columns (`synced_ms`, `deleted`,
 /// `row_version`).
-pub(crate) trait EntityRow: RowOwned + RowRead + RowWrite + Clone + PartialEq + Send {
+pub(crate) trait EntityRow:
+    RowOwned + RowRead + RowWrite + Clone + PartialEq + Send
+{
     const TABLE: Table;
     fn org_id(&self) -> Uuid;
     fn key(&self) -> &str;
@@ -576,7 +578,10 @@ impl Store {
         channels: &[Channel],
         now_ms: i64,
     ) -> Result<ReplaceReport, StoreError> {
-        let rows = channels.iter().map(|c| ChannelRow::new(org_id, c)).collect();
+        let rows = channels
+            .iter()
+            .map(|c| ChannelRow::new(org_id, c))
+            .collect();
         self.replace_entities(org_id, rows, now_ms).await
     }
 
@@ -648,7 +653,10 @@ mod tests {
              ORDER BY a_created_ms DESC, slug DESC LIMIT ?"
         );
         let one = IdentityRow::TABLE.sql(&Select::One("x"));
-        assert!(one.contains("WHERE org_id = ? AND identity_key = ? GROUP BY"), "{one}");
+        assert!(
+            one.contains("WHERE org_id = ? AND identity_key = ? GROUP BY"),
+            "{one}"
+        );
         assert!(!ChannelRow::TABLE.sql(&Select::Latest).contains("HAVING"));
     }
 

@@ -16,9 +16,9 @@ pub mod row;
 pub mod scopes;
 #[cfg(feature = "ses")]
 pub mod ses;
+pub mod ses_event;
 #[cfg(feature = "ses")]
 pub mod ses_sync;
-pub mod ses_event;
 pub mod store;
 pub mod templates;
 #[cfg(feature = "testing")]

@@ -208,7 +208,10 @@ impl Store {
         let mut row = self.org_settings_row(org_id).await?;
         change(&mut row);
         row.updated_ms = (row.updated_ms + 1).max(u64::try_from(now_ms()).unwrap_or(0));
-        let mut insert = self.client().insert::<OrgSettingsRow>("org_settings").await?;
+        let mut insert = self
+            .client()
+            .insert::<OrgSettingsRow>("org_settings")
+            .await?;
         insert.write(&row).await?;
         insert.end().await?;
         Ok(row.to_settings())
@@ -344,7 +347,9 @@ mod tests {
     fn settings_view_follows_stored_state() {
         let mut row = OrgSettingsRow::empty(Uuid::nil());
         let s = row.to_settings();
-        assert!(s.aws_role.is_none() && s.production_access.is_none() && s.cloudformation.is_none());
+        assert!(
+            s.aws_role.is_none() && s.production_access.is_none() && s.cloudformation.is_none()
+        );
         row.production_access_status = "granted".into();
         row.production_access_granted_ms = 1_453_906_778_237;
         row.cf_stack_name = "sendops".into();
@@ -360,6 +365,9 @@ mod tests {
         );
         assert!(s.cloudformation.unwrap().up_to_date);
         row.production_access_status = "pending".into();
-        assert_eq!(row.to_settings().production_access.unwrap().granted_at, None);
+        assert_eq!(
+            row.to_settings().production_access.unwrap().granted_at,
+            None
+        );
     }
 }

@@ -250,8 +250,7 @@ impl SesAccess {
         match var("SENDOPS_SES_ENDPOINT_URL") {
             Some(url) => {
                 let key = var("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "sendops-local".into());
-                let secret =
-                    var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "sendops-local".into());
+                let secret = var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "sendops-local".into());
                 SesAccess::with_endpoint(&url, &key, &secret)
             }
             None => {
@@ -341,13 +340,15 @@ impl SesAccess {
                 .send()
                 .await
                 .map_err(|e| failure(OP, e))?;
-            out.extend(page.suppressed_destination_summaries().iter().map(|s| {
-                Suppression {
-                    email: s.email_address().to_owned(),
-                    reason: s.reason().as_str().to_owned(),
-                    last_update_ms: datetime_ms(s.last_update_time()),
-                }
-            }));
+            out.extend(
+                page.suppressed_destination_summaries()
+                    .iter()
+                    .map(|s| Suppression {
+                        email: s.email_address().to_owned(),
+                        reason: s.reason().as_str().to_owned(),
+                        last_update_ms: datetime_ms(s.last_update_time()),
+                    }),
+            );
             match page.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_owned()),
                 _ => break,
@@ -520,7 +521,11 @@ impl SesAccess {
         client: &sesv2::Client,
         name: &str,
     ) -> Result<Option<EmailIdentity>, SesError> {
-        let got = client.get_email_identity().email_identity(name).send().await;
+        let got = client
+            .get_email_identity()
+            .email_identity(name)
+            .send()
+            .await;
         let out = match got {
             Ok(out) => out,
             Err(e) => return classify("GetEmailIdentity", e).map(|()| None),

@@ -171,7 +171,11 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<Vec<(String, ManifestEntry)>, Stri
             return Err(format!("{at}.subject must not be empty"));
         }
         if let Some(c) = &e.channel
-            && (c.is_empty() || c.len() > 64 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+            && (c.is_empty()
+                || c.len() > 64
+                || !c
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
         {
             return Err(format!(
                 "{at}.channel {c:?} must be a configuration-set name (1-64 letters, digits, '_' or '-')"
@@ -203,7 +207,12 @@ pub fn read_repository(
     }
     let commit = git_text(
         repo,
-        &["rev-parse", "--verify", "--quiet", &format!("{r}^{{commit}}")],
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{r}^{{commit}}"),
+        ],
     )
     .map_err(|e| match e {
         TemplateError::Git { args, detail } if detail.is_empty() => TemplateError::Git {
@@ -229,10 +238,7 @@ pub fn read_repository(
                 e.file
             )));
         }
-        let changed = git_text(
-            repo,
-            &["log", "-1", "--format=%ct", &commit, "--", &e.file],
-        )?;
+        let changed = git_text(repo, &["log", "-1", "--format=%ct", &commit, "--", &e.file])?;
         let secs: i64 = changed.parse().map_err(|_| TemplateError::Git {
             args: "log".into(),
             detail: format!("unexpected commit time {changed:?}"),
@@ -273,7 +279,10 @@ pub async fn sync_templates(
 ) -> Result<TemplateSyncReport, TemplateError> {
     let (commit, templates) = read_repository(repo, git_ref)?;
     let mut unknown_channels = Vec::new();
-    let channels: BTreeSet<&str> = templates.iter().filter_map(|t| t.channel.as_deref()).collect();
+    let channels: BTreeSet<&str> = templates
+        .iter()
+        .filter_map(|t| t.channel.as_deref())
+        .collect();
     for c in channels {
         if store.channel(org_id, c).await?.is_none() {
             unknown_channels.push(c.to_owned());

@@ -156,9 +156,12 @@ pub fn normalize_domain(domain: &str) -> Option<String> {
                 && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         })
-        && labels.last().is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
     ok.then_some(d)
 }
 
@@ -275,7 +278,10 @@ impl Store {
         let rows = self
             .read_entities::<TrackingDomainRow>(org_id, Select::Page { after, limit })
             .await?;
-        Ok(rows.into_iter().map(TrackingDomainRow::into_domain).collect())
+        Ok(rows
+            .into_iter()
+            .map(TrackingDomainRow::into_domain)
+            .collect())
     }
 
     /// One tracking domain, case-insensitively.
@@ -409,11 +415,16 @@ mod operations {
             TrackingError::Invalid(format!("{domain:?} is not a valid host name"))
         })?;
         let cname_target = normalize_domain(cname_target).ok_or_else(|| {
-            TrackingError::Invalid(format!("CNAME target {cname_target:?} is not a valid host name"))
+            TrackingError::Invalid(format!(
+                "CNAME target {cname_target:?} is not a valid host name"
+            ))
         })?;
         if let Some(&owner) = store.tracking_domain_owners(&domain).await?.first() {
             return Err(TrackingError::Invalid(if owner == org.id {
-                format!("{domain} is already registered for {}; use verify", org.slug)
+                format!(
+                    "{domain} is already registered for {}; use verify",
+                    org.slug
+                )
             } else {
                 format!("{domain} is registered by another org")
             }));
@@ -526,7 +537,10 @@ mod tests {
         };
         let r = t.dns_records();
         assert_eq!(r.len(), 3);
-        assert_eq!((r[0].name.as_str(), r[0].value.as_str()), ("track.acme.com", "track.sendops.dev"));
+        assert_eq!(
+            (r[0].name.as_str(), r[0].value.as_str()),
+            ("track.acme.com", "track.sendops.dev")
+        );
         assert_eq!(r[1].name, "tok1._domainkey.acme.com");
         assert_eq!(r[2].value, "tok2.dkim.amazonses.com");
         assert_eq!(t.ssl_status(), "pending");
@@ -534,8 +548,19 @@ mod tests {
 
     #[test]
     fn domains_are_normalized() {
-        assert_eq!(normalize_domain(" Track.ACME.com. ").as_deref(), Some("track.acme.com"));
-        for bad in ["acme", "-a.com", "a-.com", "a..com", "a b.com", "1.2.3.4", "ünï.com"] {
+        assert_eq!(
+            normalize_domain(" Track.ACME.com. ").as_deref(),
+            Some("track.acme.com")
+        );
+        for bad in [
+            "acme",
+            "-a.com",
+            "a-.com",
+            "a..com",
+            "a b.com",
+            "1.2.3.4",
+            "ünï.com",
+        ] {
             assert_eq!(normalize_domain(bad), None, "{bad}");
         }
     }

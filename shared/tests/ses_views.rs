@@ -18,9 +18,7 @@ use sendops_shared::store::NewOrg;
 use sendops_shared::templates::{TemplateError, sync_templates};
 use sendops_shared::testing::TestDb;
 use sendops_shared::timefmt::now_ms;
-use sendops_shared::tracking::{
-    TrackingError, add_tracking_domain, verify_tracking_domain,
-};
+use sendops_shared::tracking::{TrackingError, add_tracking_domain, verify_tracking_domain};
 use sendops_testkit::dns::{Answer, FakeDns};
 use sendops_testkit::ses::{FakeConfigurationSet, FakeIdentity, FakeSes, Mode};
 
@@ -96,8 +94,18 @@ async fn ses_sync_mirrors_configuration_sets_and_identities() {
         mail_from_domain: Some("mail.acme.com".into()),
         ..identity("acme.com", "DOMAIN", "SUCCESS", Some("transactional"))
     });
-    fake.put_identity(identity("Ops@Acme.com", "EMAIL_ADDRESS", "PENDING", Some("marketing")));
-    fake.put_identity(identity("billing@acme.com", "EMAIL_ADDRESS", "SUCCESS", Some("transactional")));
+    fake.put_identity(identity(
+        "Ops@Acme.com",
+        "EMAIL_ADDRESS",
+        "PENDING",
+        Some("marketing"),
+    ));
+    fake.put_identity(identity(
+        "billing@acme.com",
+        "EMAIL_ADDRESS",
+        "SUCCESS",
+        Some("transactional"),
+    ));
     fake.put_identity(identity("news.acme.com", "DOMAIN", "FAILED", None));
     let ses = access(&fake);
     let acme = connected(store, "acme", "111111111111").await;
@@ -107,7 +115,11 @@ async fn ses_sync_mirrors_configuration_sets_and_identities() {
     let r = sync_ses(store, &ses, &acme, t0).await.unwrap();
     assert_eq!(r.channels.added, ["marketing", "transactional"]);
     assert_eq!(r.identities.added.len(), 4);
-    assert_eq!(fake.requests("ListConfigurationSets"), 2, "two pages of one");
+    assert_eq!(
+        fake.requests("ListConfigurationSets"),
+        2,
+        "two pages of one"
+    );
     assert_eq!(fake.requests("ListEmailIdentities"), 4, "four pages of one");
     assert_eq!(fake.requests("GetConfigurationSet"), 2);
     assert_eq!(fake.requests("GetEmailIdentity"), 4);
@@ -119,7 +131,11 @@ async fn ses_sync_mirrors_configuration_sets_and_identities() {
         fake.credential_scopes()
     );
 
-    let tx = store.channel(acme.id, "transactional").await.unwrap().unwrap();
+    let tx = store
+        .channel(acme.id, "transactional")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(tx.id, channel_id(acme.id, "transactional"));
     assert_eq!(tx.name, "Transactional mail");
     assert_eq!(tx.status(), "active");
@@ -136,12 +152,19 @@ async fn ses_sync_mirrors_configuration_sets_and_identities() {
         "no SuppressionOptions: the account-level list applies"
     );
     assert_eq!(mk.identities, ["Ops@Acme.com"]);
-    let ops = store.identity(acme.id, "ops@ACME.com").await.unwrap().unwrap();
+    let ops = store
+        .identity(acme.id, "ops@ACME.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ops.name, "Ops@Acme.com");
     assert_eq!((ops.kind(), ops.status().as_str()), ("email", "pending"));
     let domain = store.identity(acme.id, "acme.com").await.unwrap().unwrap();
     assert_eq!(domain.mail_from_domain.as_deref(), Some("mail.acme.com"));
-    assert_eq!((domain.kind(), domain.status().as_str()), ("domain", "verified"));
+    assert_eq!(
+        (domain.kind(), domain.status().as_str()),
+        ("domain", "verified")
+    );
 
     // Idempotent: nothing changed in SES, nothing is written, creation times stay.
     let r = sync_ses(store, &ses, &acme, t0 + 1_000).await.unwrap();
@@ -164,11 +187,25 @@ async fn ses_sync_mirrors_configuration_sets_and_identities() {
     assert_eq!(r.channels.updated, ["transactional"]);
     assert_eq!(r.identities.removed, ["news.acme.com"]);
     assert!(store.channel(acme.id, "marketing").await.unwrap().is_none());
-    assert!(store.identity(acme.id, "news.acme.com").await.unwrap().is_none());
-    let tx = store.channel(acme.id, "transactional").await.unwrap().unwrap();
+    assert!(
+        store
+            .identity(acme.id, "news.acme.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let tx = store
+        .channel(acme.id, "transactional")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(tx.tracking_domain.as_deref(), Some("links.acme.com"));
     assert_eq!(tx.created_ms, t0, "creation time kept across updates");
-    let ops = store.identity(acme.id, "Ops@Acme.com").await.unwrap().unwrap();
+    let ops = store
+        .identity(acme.id, "Ops@Acme.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ops.configuration_set.as_deref(), Some("marketing"));
     assert_eq!(store.channels(acme.id, None, 10).await.unwrap().len(), 1);
 
@@ -184,8 +221,20 @@ async fn ses_sync_mirrors_configuration_sets_and_identities() {
 
     // Other orgs see none of it.
     assert!(store.channels(other.id, None, 10).await.unwrap().is_empty());
-    assert!(store.channel(other.id, "transactional").await.unwrap().is_none());
-    assert!(store.identity(other.id, "acme.com").await.unwrap().is_none());
+    assert!(
+        store
+            .channel(other.id, "transactional")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .identity(other.id, "acme.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
     db.drop().await;
 }
 
@@ -257,7 +306,10 @@ async fn assume_role_signs_ses_calls_with_the_roles_credentials() {
         scopes[0].starts_with("ASIA") && !scopes[0].starts_with("platform-key/"),
         "SES is signed with the assumed role's credentials, not the platform's: {scopes:?}"
     );
-    assert!(scopes[0].ends_with("/eu-west-1/ses/aws4_request"), "{scopes:?}");
+    assert!(
+        scopes[0].ends_with("/eu-west-1/ses/aws4_request"),
+        "{scopes:?}"
+    );
     // The client (and its cached credentials) is reused.
     ses.account(&target).await.unwrap();
     let scopes = fake.credential_scopes();
@@ -339,13 +391,24 @@ async fn template_sync_reads_the_manifest_at_a_commit() {
     assert_eq!(r.commit, c1);
     assert_eq!(r.version, &c1[..7]);
     assert_eq!(r.templates.added, ["reset.html", "welcome.html"]);
-    assert_eq!(r.unknown_channels, ["transactional"], "no channel synced yet");
-    let welcome = store.template(acme.id, "welcome.html").await.unwrap().unwrap();
+    assert_eq!(
+        r.unknown_channels,
+        ["transactional"],
+        "no channel synced yet"
+    );
+    let welcome = store
+        .template(acme.id, "welcome.html")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(welcome.version(), &c1[..7]);
     assert_eq!(welcome.name, "Welcome");
     assert_eq!(welcome.subject, "Welcome to Acme");
     assert_eq!(welcome.channel.as_deref(), Some("transactional"));
-    assert_eq!(welcome.last_modified_ms, 1_767_348_000_000, "2026-01-02T10:00:00Z");
+    assert_eq!(
+        welcome.last_modified_ms, 1_767_348_000_000,
+        "2026-01-02T10:00:00Z"
+    );
 
     // HEAD: one removed, one changed, one added.
     let r = sync_templates(store, acme.id, "acme", dir, None, now_ms())
@@ -355,13 +418,26 @@ async fn template_sync_reads_the_manifest_at_a_commit() {
     assert_eq!(r.templates.added, ["receipt.html"]);
     assert_eq!(r.templates.updated, ["reset.html"]);
     assert_eq!(r.templates.removed, ["welcome.html"]);
-    assert!(store.template(acme.id, "welcome.html").await.unwrap().is_none());
+    assert!(
+        store
+            .template(acme.id, "welcome.html")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let list = store.templates(acme.id, None, 10).await.unwrap();
     let slugs: Vec<&str> = list.iter().map(|t| t.slug.as_str()).collect();
-    assert_eq!(slugs, ["reset.html", "receipt.html"], "newest first, then slug descending");
+    assert_eq!(
+        slugs,
+        ["reset.html", "receipt.html"],
+        "newest first, then slug descending"
+    );
     assert!(list.iter().all(|t| t.version() == &c2[..7]));
     assert_eq!(list[0].subject, "Reset your password now");
-    assert_eq!(list[0].last_modified_ms, 1_770_116_400_000, "2026-02-03T11:00:00Z");
+    assert_eq!(
+        list[0].last_modified_ms, 1_770_116_400_000,
+        "2026-02-03T11:00:00Z"
+    );
 
     // Again at the same commit: nothing changes.
     let r = sync_templates(store, acme.id, "acme", dir, Some("main"), now_ms())
@@ -385,15 +461,37 @@ async fn template_sync_reads_the_manifest_at_a_commit() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(
-        sync_templates(store, acme.id, "acme", dir, Some("no-such-branch"), now_ms()).await,
+        sync_templates(
+            store,
+            acme.id,
+            "acme",
+            dir,
+            Some("no-such-branch"),
+            now_ms()
+        )
+        .await,
         Err(TemplateError::Git { .. })
     ));
     assert!(matches!(
-        sync_templates(store, acme.id, "acme", dir, Some("--output=/tmp/x"), now_ms()).await,
+        sync_templates(
+            store,
+            acme.id,
+            "acme",
+            dir,
+            Some("--output=/tmp/x"),
+            now_ms()
+        )
+        .await,
         Err(TemplateError::Git { .. })
     ));
     assert_eq!(store.templates(acme.id, None, 10).await.unwrap().len(), 2);
-    assert!(store.templates(other.id, None, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .templates(other.id, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     db.drop().await;
 }
 
@@ -427,18 +525,34 @@ async fn tracking_domains_coalesce_dns_and_ses_verification() {
         .await
         .unwrap();
     assert_eq!(t.domain, "track.acme.com");
-    assert_eq!(t.ses_identity.as_deref(), Some("acme.com"), "the parent identity covers it");
+    assert_eq!(
+        t.ses_identity.as_deref(),
+        Some("acme.com"),
+        "the parent identity covers it"
+    );
     assert_eq!(
         dns_records(&t),
         [
             ("track.acme.com".to_owned(), TARGET.to_owned()),
-            ("toka._domainkey.acme.com".to_owned(), "toka.dkim.amazonses.com".to_owned()),
-            ("tokb._domainkey.acme.com".to_owned(), "tokb.dkim.amazonses.com".to_owned()),
+            (
+                "toka._domainkey.acme.com".to_owned(),
+                "toka.dkim.amazonses.com".to_owned()
+            ),
+            (
+                "tokb._domainkey.acme.com".to_owned(),
+                "tokb.dkim.amazonses.com".to_owned()
+            ),
         ]
     );
     assert_eq!((t.status(), t.ssl_status()), ("pending", "pending"));
     assert_eq!(t.verified_ms, None);
-    assert_eq!(store.tracking_domain(acme.id, "TRACK.acme.com").await.unwrap(), Some(t.clone()));
+    assert_eq!(
+        store
+            .tracking_domain(acme.id, "TRACK.acme.com")
+            .await
+            .unwrap(),
+        Some(t.clone())
+    );
 
     // One domain, one org.
     let e = add_tracking_domain(store, &ses, &acme, "track.acme.com", TARGET, t0)
@@ -455,21 +569,27 @@ async fn tracking_domains_coalesce_dns_and_ses_verification() {
     ));
 
     // Nothing published: DNS fails → failed.
-    let (t, checks) = verify_tracking_domain(store, &ses, &resolver, &acme, "track.acme.com", t0 + 1)
-        .await
-        .unwrap();
+    let (t, checks) =
+        verify_tracking_domain(store, &ses, &resolver, &acme, "track.acme.com", t0 + 1)
+            .await
+            .unwrap();
     assert_eq!(t.status(), "failed");
     assert_eq!(checks.len(), 3);
     assert!(checks.iter().all(|c| !c.ok));
-    assert!(t.dns_detail.contains("track.acme.com does not exist"), "{}", t.dns_detail);
+    assert!(
+        t.dns_detail.contains("track.acme.com does not exist"),
+        "{}",
+        t.dns_detail
+    );
 
     // Published, SES still pending → pending.
     dns.cname("track.acme.com", TARGET);
     dns.cname("toka._domainkey.acme.com", "toka.dkim.amazonses.com");
     dns.cname("tokb._domainkey.acme.com", "TOKB.dkim.amazonses.com.");
-    let (t, checks) = verify_tracking_domain(store, &ses, &resolver, &acme, "track.acme.com", t0 + 2)
-        .await
-        .unwrap();
+    let (t, checks) =
+        verify_tracking_domain(store, &ses, &resolver, &acme, "track.acme.com", t0 + 2)
+            .await
+            .unwrap();
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
     assert_eq!(t.status(), "pending");
     assert_eq!(t.verified_ms, None);
@@ -488,37 +608,57 @@ async fn tracking_domains_coalesce_dns_and_ses_verification() {
 
     // A record pointing elsewhere fails DNS: failed, but verified_at stays the last success.
     dns.cname("tokb._domainkey.acme.com", "elsewhere.example.net");
-    let (t, checks) = verify_tracking_domain(store, &ses, &resolver, &acme, "track.acme.com", t0 + 4)
-        .await
-        .unwrap();
+    let (t, checks) =
+        verify_tracking_domain(store, &ses, &resolver, &acme, "track.acme.com", t0 + 4)
+            .await
+            .unwrap();
     assert_eq!(t.status(), "failed");
     assert_eq!(t.verified_ms, Some(t0 + 3));
     assert_eq!(checks[2].found.as_deref(), Some("elsewhere.example.net"));
-    assert_eq!(checks[2].problem.as_deref(), Some("points at elsewhere.example.net, expected tokb.dkim.amazonses.com"));
+    assert_eq!(
+        checks[2].problem.as_deref(),
+        Some("points at elsewhere.example.net, expected tokb.dkim.amazonses.com")
+    );
     dns.set("tokb._domainkey.acme.com", Answer::ServFail);
     let (t, _) = verify_tracking_domain(store, &ses, &resolver, &acme, "track.acme.com", t0 + 5)
         .await
         .unwrap();
     assert_eq!(t.status(), "failed");
     assert!(t.dns_detail.contains("SERVFAIL"), "{}", t.dns_detail);
-    assert_eq!(store.tracking_domain(acme.id, "track.acme.com").await.unwrap(), Some(t));
+    assert_eq!(
+        store
+            .tracking_domain(acme.id, "track.acme.com")
+            .await
+            .unwrap(),
+        Some(t)
+    );
 
     // No SES identity covers it: only the tracking CNAME, and never verified.
     let t = add_tracking_domain(store, &ses, &acme, "links.example.org", TARGET, t0 + 10)
         .await
         .unwrap();
-    assert_eq!(dns_records(&t), [("links.example.org".to_owned(), TARGET.to_owned())]);
+    assert_eq!(
+        dns_records(&t),
+        [("links.example.org".to_owned(), TARGET.to_owned())]
+    );
     dns.cname("links.example.org", TARGET);
-    let (t, _) = verify_tracking_domain(store, &ses, &resolver, &acme, "links.example.org", t0 + 11)
-        .await
-        .unwrap();
+    let (t, _) =
+        verify_tracking_domain(store, &ses, &resolver, &acme, "links.example.org", t0 + 11)
+            .await
+            .unwrap();
     assert_eq!(t.status(), "pending");
 
     // Newest first; other orgs see none of it.
     let list = store.tracking_domains(acme.id, None, 10).await.unwrap();
     let names: Vec<&str> = list.iter().map(|t| t.domain.as_str()).collect();
     assert_eq!(names, ["links.example.org", "track.acme.com"]);
-    assert!(store.tracking_domains(rival.id, None, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .tracking_domains(rival.id, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(
         verify_tracking_domain(store, &ses, &resolver, &rival, "track.acme.com", t0).await,
         Err(TrackingError::NotFound(_))
@@ -540,7 +680,11 @@ async fn tracking_domains_coalesce_dns_and_ses_verification() {
         verify_tracking_domain(store, &ses, &dead, &acme, "track.acme.com", t0 + 21).await,
         Err(TrackingError::Dns(_))
     ));
-    let t = store.tracking_domain(acme.id, "track.acme.com").await.unwrap().unwrap();
+    let t = store
+        .tracking_domain(acme.id, "track.acme.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(t.checked_ms, Some(t0 + 5));
     db.drop().await;
 }
@@ -567,7 +711,10 @@ async fn account_settings_are_recorded_per_org() {
         .set_production_access(acme.id, ProductionAccessStatus::Granted, 2_000_000)
         .await
         .unwrap();
-    assert_eq!(s.production_access.unwrap().granted_at.as_deref(), Some("1970-01-01T00:33:20Z"));
+    assert_eq!(
+        s.production_access.unwrap().granted_at.as_deref(),
+        Some("1970-01-01T00:33:20Z")
+    );
     let s = store
         .set_production_access(acme.id, ProductionAccessStatus::Granted, 9_000_000)
         .await
@@ -584,10 +731,24 @@ async fn account_settings_are_recorded_per_org() {
     let cf = s.cloudformation.unwrap();
     assert_eq!(cf.drift_status, "IN_SYNC");
     assert_eq!(cf.latest_version, CUSTOMER_STACK_LATEST_VERSION);
-    assert!(store.set_cloudformation(acme.id, "bad name", 1, "IN_SYNC").await.is_err());
-    assert!(store.set_cloudformation(acme.id, "ok", 0, "IN_SYNC").await.is_err());
+    assert!(
+        store
+            .set_cloudformation(acme.id, "bad name", 1, "IN_SYNC")
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .set_cloudformation(acme.id, "ok", 0, "IN_SYNC")
+            .await
+            .is_err()
+    );
     let s = store
-        .connect_aws(acme.id, "arn:aws:iam::111111111111:role/SendOpsRead", "ext-123")
+        .connect_aws(
+            acme.id,
+            "arn:aws:iam::111111111111:role/SendOpsRead",
+            "ext-123",
+        )
         .await
         .unwrap();
     assert_eq!(s.aws_role.unwrap().external_id, "ext-123");

@@ -98,7 +98,10 @@ fn answer(query: &[u8], table: &HashMap<String, Answer>) -> Option<Vec<u8>> {
     let qtype = u16::from_be_bytes([*query.get(i)?, *query.get(i + 1)?]);
     let question_end = i + 4;
     let name: Vec<&str> = labels.iter().map(|(_, l)| l.as_str()).collect();
-    let found = table.get(&name.join(".")).cloned().unwrap_or(Answer::NxDomain);
+    let found = table
+        .get(&name.join("."))
+        .cloned()
+        .unwrap_or(Answer::NxDomain);
 
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(&query[0..2]);

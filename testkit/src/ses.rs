@@ -130,10 +130,7 @@ impl FakeSes {
     pub async fn start() -> FakeSes {
         let state: Shared = Arc::default();
         let app = Router::new()
-            .route(
-                "/v2/email/suppression/addresses",
-                get(list_suppressions),
-            )
+            .route("/v2/email/suppression/addresses", get(list_suppressions))
             .route(
                 "/v2/email/suppression/addresses/{email}",
                 get(get_suppression),
@@ -143,10 +140,7 @@ impl FakeSes {
                 "/v2/email/list-configuration-sets",
                 post(list_configuration_sets),
             )
-            .route(
-                "/v2/email/configuration-sets",
-                get(list_configuration_sets),
-            )
+            .route("/v2/email/configuration-sets", get(list_configuration_sets))
             .route(
                 "/v2/email/configuration-sets/{name}",
                 get(get_configuration_set),
@@ -212,7 +206,11 @@ impl FakeSes {
     /// Adds or replaces an identity (matched by exact name).
     pub fn put_identity(&self, identity: FakeIdentity) {
         let mut inner = self.lock();
-        match inner.identities.iter_mut().find(|i| i.name == identity.name) {
+        match inner
+            .identities
+            .iter_mut()
+            .find(|i| i.name == identity.name)
+        {
             Some(existing) => *existing = identity,
             None => inner.identities.push(identity),
         }
@@ -264,13 +262,34 @@ fn ok(body: Value) -> Response {
     resp
 }
 
+/// An SES error not rendered yet (keeps `Result`s small).
+struct Fault {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+fn fault(status: StatusCode, code: &'static str, message: &str) -> Fault {
+    Fault {
+        status,
+        code,
+        message: message.to_owned(),
+    }
+}
+
+impl IntoResponse for Fault {
+    fn into_response(self) -> Response {
+        error(self.status, self.code, &self.message)
+    }
+}
+
 /// Counts the request, checks its signature header, and applies the failure mode. `Err` is the
 /// response to send instead of serving the operation.
 fn admit<'a>(
     state: &'a Shared,
     operation: &'static str,
     headers: &HeaderMap,
-) -> Result<MutexGuard<'a, Inner>, Response> {
+) -> Result<MutexGuard<'a, Inner>, Fault> {
     let mut inner = state.lock().unwrap_or_else(|e| e.into_inner());
     *inner.requests.entry(operation).or_insert(0) += 1;
     let auth = headers
@@ -281,7 +300,7 @@ fn admit<'a>(
         .strip_prefix("AWS4-HMAC-SHA256 Credential=")
         .and_then(|rest| rest.split(',').next())
     else {
-        return Err(error(
+        return Err(fault(
             StatusCode::FORBIDDEN,
             "MissingAuthenticationTokenException",
             "Missing Authentication Token",
@@ -290,12 +309,12 @@ fn admit<'a>(
     inner.credential_scopes.push(scope.to_owned());
     match inner.mode.unwrap_or(Mode::Normal) {
         Mode::Normal => Ok(inner),
-        Mode::Outage => Err(error(
+        Mode::Outage => Err(fault(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalFailure",
             "The request processing has failed because of an unknown error.",
         )),
-        Mode::Throttle => Err(error(
+        Mode::Throttle => Err(fault(
             StatusCode::TOO_MANY_REQUESTS,
             "TooManyRequestsException",
             "Rate exceeded",
@@ -315,14 +334,14 @@ fn page_bounds(
     page_size: Option<i64>,
     max: Option<usize>,
     default_size: usize,
-) -> Result<(usize, usize), Response> {
+) -> Result<(usize, usize), Fault> {
     let start = match token {
         None => 0,
         Some(t) => t
             .strip_prefix("fake-token-")
             .and_then(|n| n.parse::<usize>().ok())
             .ok_or_else(|| {
-                error(
+                fault(
                     StatusCode::BAD_REQUEST,
                     "BadRequestException",
                     "Invalid NextToken",
@@ -333,7 +352,7 @@ fn page_bounds(
         None => default_size,
         Some(n @ 1..=1000) => n as usize,
         Some(_) => {
-            return Err(error(
+            return Err(fault(
                 StatusCode::BAD_REQUEST,
                 "BadRequestException",
                 "PageSize must be between 1 and 1000",
@@ -364,7 +383,7 @@ async fn list_suppressions(
 ) -> Response {
     let inner = match admit(&state, "ListSuppressedDestinations", &headers) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let pairs = query_pairs(query.as_deref());
     let one = |name: &str| {
@@ -407,7 +426,7 @@ async fn list_suppressions(
         .collect();
     let (start, size) = match page_bounds(one("NextToken"), page_size, inner.max_page, 1000) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let page: Vec<Value> = matching
         .iter()
@@ -435,7 +454,7 @@ async fn get_suppression(
 ) -> Response {
     let inner = match admit(&state, "GetSuppressedDestination", &headers) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     // Exact match: the fake does not fold case, so callers cannot rely on SES doing it.
     match inner.suppressions.iter().find(|s| s.email == email) {
@@ -461,7 +480,7 @@ async fn get_suppression(
 async fn get_account(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let inner = match admit(&state, "GetAccount", &headers) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let a = &inner.account;
     ok(json!({
@@ -488,11 +507,14 @@ async fn get_account(State(state): State<Shared>, headers: HeaderMap) -> Respons
 
 /// NextToken and PageSize of a list call: from the JSON body (the SDK's POST routes) or the
 /// query string (the documented GET routes).
-fn list_args(query: Option<&str>, body: &[u8]) -> Result<(Option<String>, Option<i64>), Response> {
-    let bad = |m: &str| error(StatusCode::BAD_REQUEST, "BadRequestException", m);
+fn list_args(query: Option<&str>, body: &[u8]) -> Result<(Option<String>, Option<i64>), Fault> {
+    let bad = |m: &str| fault(StatusCode::BAD_REQUEST, "BadRequestException", m);
     if !body.is_empty() {
         let v: Value = serde_json::from_slice(body).map_err(|_| bad("Invalid JSON body"))?;
-        let token = v.get("NextToken").and_then(Value::as_str).map(str::to_owned);
+        let token = v
+            .get("NextToken")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let size = v.get("PageSize").and_then(Value::as_i64);
         return Ok((token, size));
     }
@@ -516,16 +538,16 @@ async fn list_configuration_sets(
 ) -> Response {
     let inner = match admit(&state, "ListConfigurationSets", &headers) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (token, size) = match list_args(query.as_deref(), &body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let names: Vec<&String> = inner.configuration_sets.keys().collect();
     let (start, size) = match page_bounds(token.as_deref(), size, inner.max_page, 1000) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let page: Vec<&String> = names.iter().skip(start).take(size).copied().collect();
     let mut out = json!({ "ConfigurationSets": page });
@@ -542,7 +564,7 @@ async fn get_configuration_set(
 ) -> Response {
     let inner = match admit(&state, "GetConfigurationSet", &headers) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some(set) = inner.configuration_sets.get(&name) else {
         return error(
@@ -559,7 +581,8 @@ async fn get_configuration_set(
         "Tags": set.tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect::<Vec<_>>(),
     });
     if let Some(domain) = &set.custom_redirect_domain {
-        out["TrackingOptions"] = json!({ "CustomRedirectDomain": domain, "HttpsPolicy": "REQUIRE" });
+        out["TrackingOptions"] =
+            json!({ "CustomRedirectDomain": domain, "HttpsPolicy": "REQUIRE" });
     }
     if let Some(reasons) = &set.suppressed_reasons {
         out["SuppressionOptions"] = json!({ "SuppressedReasons": reasons });
@@ -575,15 +598,15 @@ async fn list_identities(
 ) -> Response {
     let inner = match admit(&state, "ListEmailIdentities", &headers) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (token, size) = match list_args(query.as_deref(), &body) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let (start, size) = match page_bounds(token.as_deref(), size, inner.max_page, 1000) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let page: Vec<Value> = inner
         .identities
@@ -613,7 +636,7 @@ async fn get_identity(
 ) -> Response {
     let inner = match admit(&state, "GetEmailIdentity", &headers) {
         Ok(i) => i,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let Some(i) = inner.identities.iter().find(|i| i.name == name) else {
         return error(

@@ -154,10 +154,7 @@ pub async fn get(
     Extension(Auth(p)): Extension<Auth>,
 ) -> Result<Response, ApiError> {
     p.require(Scope::AccountView)?;
-    let snapshot = state
-        .ses
-        .account(p.org.id, compose(&state, &p.org))
-        .await?;
+    let snapshot = state.ses.account(p.org.id, compose(&state, &p.org)).await?;
     let mut resp = Json(snapshot.as_ref().clone()).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("max-age={}", state.ses.ttl.as_secs())) {
         resp.headers_mut().insert(header::CACHE_CONTROL, v);

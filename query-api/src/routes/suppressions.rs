@@ -160,7 +160,8 @@ pub async fn list(
                 .as_deref()
                 .is_none_or(|e| s.email.to_lowercase().contains(e))
             && after.as_ref().is_none_or(|a| {
-                s.last_update_ms < a.t || (s.last_update_ms == a.t && s.email.as_str() < a.i.as_str())
+                s.last_update_ms < a.t
+                    || (s.last_update_ms == a.t && s.email.as_str() < a.i.as_str())
             })
     });
     if email.is_some() {
