@@ -65,6 +65,15 @@ pub fn router(state: AppState) -> Router {
             "/v1/recipients/{email}/messages",
             get(routes::messages::by_recipient),
         )
+        .route(
+            "/v1/reports/deliverability",
+            get(routes::reports::deliverability),
+        )
+        .route("/v1/reports/engagement", get(routes::reports::engagement))
+        .route(
+            "/v1/reports/template-performance",
+            get(routes::reports::template_performance),
+        )
         .fallback(routes::meta::not_found)
         .method_not_allowed_fallback(routes::meta::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

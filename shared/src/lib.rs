@@ -9,6 +9,7 @@ pub mod event_id;
 pub mod messages;
 pub mod migrations;
 pub mod org;
+pub mod reports;
 pub mod row;
 pub mod scopes;
 pub mod ses_event;

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_messages",
         sql: include_str!("../migrations/0003_messages.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_reports",
+        sql: include_str!("../migrations/0004_reports.sql"),
+    },
 ];
 
 impl Migration {

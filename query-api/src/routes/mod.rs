@@ -2,6 +2,7 @@
 
 pub mod messages;
 pub mod meta;
+pub mod reports;
 
 use axum::http::HeaderMap;
 use axum::http::header::HOST;
