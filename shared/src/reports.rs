@@ -106,12 +106,42 @@ enum Bind {
     Int(i64),
 }
 
-fn source(org_id: Uuid, from_ms: i64, to_ms: i64, filter: &ReportFilter, key: &str) -> Source {
+/// What a report reads: which event types, and whether it needs the engaged-recipient sets
+/// (reading and merging those is the expensive part, so reports that do not show unique counts
+/// skip them).
+#[derive(Debug, Clone, Copy)]
+pub struct Measures<'a> {
+    pub types: &'a [EventType],
+    pub distinct_recipients: bool,
+}
+
+fn source(
+    org_id: Uuid,
+    from_ms: i64,
+    to_ms: i64,
+    filter: &ReportFilter,
+    key: &str,
+    m: Measures<'_>,
+) -> Source {
     let s = split(from_ms, to_ms);
     let mut parts = Vec::new();
     let mut binds = Vec::new();
+    let names: Vec<String> = m
+        .types
+        .iter()
+        .map(|t| format!("'{}'", t.as_str()))
+        .collect();
+    let types = format!(" AND event_type IN ({})", names.join(", "));
+    let (stored_engaged, raw_engaged) = if m.distinct_recipients {
+        (
+            ", engaged",
+            ", uniqExactState(if(event_type IN ('Open', 'Click'), lower(recipient), '')) AS engaged",
+        )
+    } else {
+        ("", "")
+    };
     let filters = |binds: &mut Vec<Bind>| {
-        let mut sql = String::new();
+        let mut sql = types.clone();
         if let Some(c) = filter.channel_id {
             sql.push_str(" AND channel_id = ?");
             binds.push(Bind::Text(c.to_string()));
@@ -132,7 +162,7 @@ fn source(org_id: Uuid, from_ms: i64, to_ms: i64, filter: &ReportFilter, key: &s
         binds.push(Bind::Text(date(end)));
         let f = filters(&mut binds);
         parts.push(format!(
-            "SELECT {key}, event_type, n, engaged FROM report_daily \
+            "SELECT {key}, event_type, n{stored_engaged} FROM report_daily \
              WHERE org_id = ? AND day >= toDate(?) AND day < toDate(?){f}"
         ));
     }
@@ -147,8 +177,7 @@ fn source(org_id: Uuid, from_ms: i64, to_ms: i64, filter: &ReportFilter, key: &s
         }
         let f = filters(&mut binds);
         parts.push(format!(
-            "SELECT {key}, event_type, sumState(toUInt64(1)) AS n, \
-             uniqExactState(if(event_type IN ('Open', 'Click'), lower(recipient), '')) AS engaged \
+            "SELECT {key}, event_type, sumState(toUInt64(1)) AS n{raw_engaged} \
              FROM events WHERE org_id = ? AND ({}){f} GROUP BY {key}, event_type",
             ors.join(" OR ")
         ));
@@ -156,6 +185,14 @@ fn source(org_id: Uuid, from_ms: i64, to_ms: i64, filter: &ReportFilter, key: &s
     Source {
         sql: parts.join(" UNION ALL "),
         binds,
+    }
+}
+
+fn distinct_expr(m: Measures<'_>) -> &'static str {
+    if m.distinct_recipients {
+        "if(event_type IN ('Open', 'Click'), uniqExactMerge(engaged), toUInt64(0))"
+    } else {
+        "toUInt64(0)"
     }
 }
 
@@ -178,16 +215,17 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
         filter: &ReportFilter,
+        measures: Measures<'_>,
     ) -> Result<Counts<u16>, StoreError> {
-        let src = source(org_id, from_ms, to_ms, filter, "day");
+        let src = source(org_id, from_ms, to_ms, filter, "day", measures);
         let mut out = Counts::new();
         if src.sql.is_empty() {
             return Ok(out);
         }
         let sql = format!(
-            "SELECT day, event_type, sumMerge(n) AS rows, \
-             if(event_type IN ('Open', 'Click'), uniqExactMerge(engaged), 0) AS distinct_recipients \
+            "SELECT day, event_type, sumMerge(n) AS rows, {} AS distinct_recipients \
              FROM ({}) GROUP BY day, event_type",
+            distinct_expr(measures),
             src.sql
         );
         for r in self
@@ -214,16 +252,17 @@ impl Store {
         from_ms: i64,
         to_ms: i64,
         filter: &ReportFilter,
+        measures: Measures<'_>,
     ) -> Result<Counts<String>, StoreError> {
-        let src = source(org_id, from_ms, to_ms, filter, "template");
+        let src = source(org_id, from_ms, to_ms, filter, "template", measures);
         let mut out = Counts::new();
         if src.sql.is_empty() {
             return Ok(out);
         }
         let sql = format!(
-            "SELECT template, event_type, sumMerge(n) AS rows, \
-             if(event_type IN ('Open', 'Click'), uniqExactMerge(engaged), 0) AS distinct_recipients \
+            "SELECT template, event_type, sumMerge(n) AS rows, {} AS distinct_recipients \
              FROM ({}) WHERE template != '' GROUP BY template, event_type",
+            distinct_expr(measures),
             src.sql
         );
         for r in self

@@ -9,7 +9,7 @@ use axum::extract::{Extension, RawQuery, State};
 use chrono::Datelike;
 use sendops_shared::EventType;
 use sendops_shared::envelope::{address_of, domain_of};
-use sendops_shared::reports::{Counts, ReportFilter, TypeCounts};
+use sendops_shared::reports::{Counts, Measures, ReportFilter, TypeCounts};
 use sendops_shared::scopes::Scope;
 use sendops_shared::timefmt::{DAY_MS, day_to_date, format_ms, now_ms};
 use serde::Serialize;
@@ -139,6 +139,28 @@ pub struct TemplateParams {
     template: Option<String>,
 }
 
+const DELIVERABILITY_TYPES: &[EventType] = &[
+    EventType::Send,
+    EventType::Delivery,
+    EventType::Bounce,
+    EventType::Complaint,
+    EventType::Reject,
+];
+const ENGAGEMENT_TYPES: &[EventType] = &[
+    EventType::Send,
+    EventType::Delivery,
+    EventType::Open,
+    EventType::Click,
+];
+const TEMPLATE_TYPES: &[EventType] = &[
+    EventType::Send,
+    EventType::Delivery,
+    EventType::Open,
+    EventType::Click,
+    EventType::Bounce,
+    EventType::Complaint,
+];
+
 /// A ratio clamped to [0, 1], 0.0 on a zero denominator.
 pub fn ratio(num: u64, den: u64) -> f64 {
     if den == 0 {
@@ -238,9 +260,13 @@ pub async fn deliverability(
     RawQuery(query): RawQuery,
 ) -> Result<Json<DeliverabilityReport>, ApiError> {
     let c = common(&p, query.as_deref(), true, false)?;
+    let measures = Measures {
+        types: DELIVERABILITY_TYPES,
+        distinct_recipients: false,
+    };
     let daily = state
         .store
-        .daily_counts(p.org.id, c.from_ms, c.to_ms, &c.filter)
+        .daily_counts(p.org.id, c.from_ms, c.to_ms, &c.filter, measures)
         .await?;
     let data = buckets(daily, c.group_by)
         .into_iter()
@@ -271,9 +297,13 @@ pub async fn engagement(
     RawQuery(query): RawQuery,
 ) -> Result<Json<EngagementReport>, ApiError> {
     let c = common(&p, query.as_deref(), true, false)?;
+    let measures = Measures {
+        types: ENGAGEMENT_TYPES,
+        distinct_recipients: true,
+    };
     let daily = state
         .store
-        .daily_counts(p.org.id, c.from_ms, c.to_ms, &c.filter)
+        .daily_counts(p.org.id, c.from_ms, c.to_ms, &c.filter, measures)
         .await?;
     let data = buckets(daily, c.group_by)
         .into_iter()
@@ -309,7 +339,16 @@ pub async fn template_performance(
     let c = common(&p, query.as_deref(), false, true)?;
     let counts = state
         .store
-        .template_counts(p.org.id, c.from_ms, c.to_ms, &c.filter)
+        .template_counts(
+            p.org.id,
+            c.from_ms,
+            c.to_ms,
+            &c.filter,
+            Measures {
+                types: TEMPLATE_TYPES,
+                distinct_recipients: true,
+            },
+        )
         .await?;
     let mut data: Vec<TemplatePerformance> = counts
         .into_iter()
