@@ -171,6 +171,16 @@ def fetch_logged(url: str, since: int) -> tuple[list[Logged], set[str]]:
     return logged, {n for n in names if not is_project_db(n) and n != "system"}
 
 
+QUALIFIED_RE = re.compile(r"\b(?:FROM|INTO|JOIN|TABLE|EXISTS)\s+`?([A-Za-z_]\w*)`?\.`?[A-Za-z_]", re.IGNORECASE)
+
+
+def names_foreign_db(sql: str) -> bool:
+    """The project's statements never qualify tables with a database (they run in the session's
+    database); one that reads or writes `db.table` of another database was run by someone else
+    on the same server (18.16 does not log the current database, so this is how to tell)."""
+    return any(not is_project_db(m) and m != "system" for m in QUALIFIED_RE.findall(sql))
+
+
 def is_project_db(name: str) -> bool:
     return name == TARGET_DB or name.startswith("sendops_test_")
 
@@ -339,7 +349,7 @@ def main() -> int:
                 continue
             seen.add(key)
             plan = classify(sql, bookkeeping, migration_keys)
-            if plan.action == "run" and foreign_re and foreign_re.search(sql):
+            if plan.action == "run" and ((foreign_re and foreign_re.search(sql)) or names_foreign_db(sql)):
                 plan = Plan("skip", reason="names a database other than sendops/sendops_test_*")
             if plan.action == "skip":
                 skipped += 1

@@ -29,5 +29,8 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
+echo "== schemathesis against the served OpenAPI document"
+scripts/schemathesis.sh
+
 echo "== chdb dialect check (current ClickHouse)"
 "$venv_bin/python" scripts/chdb_check.py --since "$start"

@@ -76,6 +76,15 @@ pub fn router(state: AppState) -> Router {
             "/v1/recipients/{email}/messages",
             get(routes::messages::by_recipient),
         )
+        .route(
+            "/v1/reports/deliverability",
+            get(routes::reports::deliverability),
+        )
+        .route("/v1/reports/engagement", get(routes::reports::engagement))
+        .route(
+            "/v1/reports/template-performance",
+            get(routes::reports::template_performance),
+        )
         .route("/v1/suppressions", get(routes::suppressions::list))
         .route(
             "/v1/suppressions/{email}",

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::problem::FieldError;
 use crate::routes::{
-    Pagination, account, channels, identities, messages, meta, suppressions, templates,
+    Pagination, account, channels, identities, messages, meta, reports, suppressions, templates,
     tracking_domains,
 };
 
@@ -51,11 +51,14 @@ pub struct Problem {
             Every error is an application/problem+json document; every response carries X-Request-ID \
             and X-RateLimit-* headers."),
     paths(meta::health, meta::scopes, messages::list, messages::get_one, messages::events, messages::by_recipient,
+        reports::deliverability, reports::engagement, reports::template_performance,
         suppressions::list, suppressions::get_one, account::get, channels::list, channels::get_one,
         identities::list, identities::get_one, templates::list, templates::get_one,
         tracking_domains::list, tracking_domains::get_one),
     components(schemas(Problem, FieldError, Pagination, messages::Message, messages::MessagePage, messages::Timeline,
-        messages::TimelineEvent, meta::Health, meta::KeyScopes,
+        messages::TimelineEvent, meta::Health, meta::KeyScopes, reports::DeliverabilityReport,
+        reports::DeliverabilityBucket, reports::EngagementReport, reports::EngagementBucket,
+        reports::TemplatePerformanceReport, reports::TemplatePerformance,
         suppressions::SuppressionView, suppressions::SuppressionPage, account::Account, account::AccountOrg,
         account::AccountAws, account::SendQuotaView, account::ProductionAccessView, account::CloudFormationView,
         account::PlanView, channels::ChannelView, channels::ChannelPage, identities::IdentityView,

@@ -774,21 +774,11 @@ impl Store {
     }
 
     async fn write_key_rows(&self, rows: &[ApiKeyRow]) -> Result<(), StoreError> {
-        let mut insert = self.client().insert::<ApiKeyRow>("api_keys").await?;
-        for row in rows {
-            insert.write(row).await?;
-        }
-        insert.end().await?;
-        Ok(())
+        self.insert_rows("api_keys", rows).await
     }
 
     async fn write_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
-        let mut insert = self.client().insert::<AuditRow>("audit_log").await?;
-        for row in rows {
-            insert.write(row).await?;
-        }
-        insert.end().await?;
-        Ok(())
+        self.insert_rows("audit_log", rows).await
     }
 }
 

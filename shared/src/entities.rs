@@ -149,15 +149,7 @@ impl Store {
     }
 
     pub(crate) async fn write_entities<R: EntityRow>(&self, rows: &[R]) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut insert = self.client().insert::<R>(R::TABLE.name).await?;
-        for row in rows {
-            insert.write(row).await?;
-        }
-        insert.end().await?;
-        Ok(())
+        self.insert_rows(R::TABLE.name, rows).await
     }
 
     /// Writes one new version of a row: above every stored version of its key, keeping the

@@ -12,6 +12,7 @@ pub mod messages;
 pub mod migrations;
 pub mod org;
 pub mod org_settings;
+pub mod reports;
 pub mod row;
 pub mod scopes;
 #[cfg(feature = "ses")]

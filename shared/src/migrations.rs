@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0003_messages.sql"),
     },
     Migration {
+        version: 4,
+        name: "0004_reports",
+        sql: include_str!("../migrations/0004_reports.sql"),
+    },
+    Migration {
         version: 6,
         name: "0006_ses_views",
         sql: include_str!("../migrations/0006_ses_views.sql"),

@@ -208,12 +208,8 @@ impl Store {
         let mut row = self.org_settings_row(org_id).await?;
         change(&mut row);
         row.updated_ms = (row.updated_ms + 1).max(u64::try_from(now_ms()).unwrap_or(0));
-        let mut insert = self
-            .client()
-            .insert::<OrgSettingsRow>("org_settings")
+        self.insert_rows("org_settings", std::slice::from_ref(&row))
             .await?;
-        insert.write(&row).await?;
-        insert.end().await?;
         Ok(row.to_settings())
     }
 

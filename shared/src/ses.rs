@@ -254,7 +254,11 @@ impl SesAccess {
                 SesAccess::with_endpoint(&url, &key, &secret)
             }
             None => {
+                // The region only matters for STS, and every org names its own; fixing it here
+                // keeps start-up from probing instance metadata for one.
+                let region = var("AWS_REGION").unwrap_or_else(|| "us-east-1".into());
                 let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .region(Region::new(region))
                     .load()
                     .await;
                 SesAccess::assume_role(base, None)

@@ -269,18 +269,13 @@ impl Store {
             created_ms: now,
             updated_ms: now as u64,
         };
-        let mut insert = self.client.insert::<OrgRow>("orgs").await?;
-        insert.write(&row).await?;
-        insert.end().await?;
-        let mut insert = self.client.insert::<AccountRow>("org_accounts").await?;
-        insert
-            .write(&AccountRow {
-                aws_account_id: new.aws_account_id,
-                org_id: row.id,
-                updated_ms: now as u64,
-            })
-            .await?;
-        insert.end().await?;
+        self.insert_rows("orgs", std::slice::from_ref(&row)).await?;
+        let account = AccountRow {
+            aws_account_id: new.aws_account_id,
+            org_id: row.id,
+            updated_ms: now as u64,
+        };
+        self.insert_rows("org_accounts", &[account]).await?;
         Ok(row.to_org())
     }
 
@@ -388,15 +383,7 @@ impl Store {
     // ---- quarantine and notices ---------------------------------------------------------------
 
     pub async fn insert_quarantine(&self, rows: &[QuarantineRow]) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let mut insert = self.client.insert::<QuarantineRow>("quarantine").await?;
-        for row in rows {
-            insert.write(row).await?;
-        }
-        insert.end().await?;
-        Ok(())
+        self.insert_rows("quarantine", rows).await
     }
 
     /// Open quarantine entries (all when `include_resolved`), newest first.
@@ -424,10 +411,18 @@ impl Store {
     }
 
     pub async fn insert_notices(&self, rows: &[NoticeRow]) -> Result<(), StoreError> {
+        self.insert_rows("notices", rows).await
+    }
+
+    /// Inserts rows into a table of this database in one INSERT (nothing for no rows).
+    pub async fn insert_rows<T>(&self, table: &str, rows: &[T]) -> Result<(), StoreError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowWrite,
+    {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut insert = self.client.insert::<NoticeRow>("notices").await?;
+        let mut insert = self.client.insert::<T>(table).await?;
         for row in rows {
             insert.write(row).await?;
         }

@@ -5,6 +5,7 @@ pub mod channels;
 pub mod identities;
 pub mod messages;
 pub mod meta;
+pub mod reports;
 pub mod suppressions;
 pub mod templates;
 pub mod tracking_domains;

@@ -1,0 +1,430 @@
+//! `/v1/reports/deliverability`, `/v1/reports/engagement`, `/v1/reports/template-performance`
+//! (DECISIONS §4–5): exact [from, to) windows, UTC day / Monday week / month buckets, oldest
+//! first, no zero-filled buckets, rates clamped to [0, 1] with 0.0 on a zero denominator.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Extension, RawQuery, State};
+use chrono::Datelike;
+use sendops_shared::EventType;
+use sendops_shared::envelope::{address_of, domain_of};
+use sendops_shared::reports::{Counts, Measures, ReportFilter, TypeCounts};
+use sendops_shared::scopes::Scope;
+use sendops_shared::timefmt::{DAY_MS, day_to_date, format_ms, now_ms};
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::auth::{Auth, Principal};
+use crate::params::Params;
+use crate::problem::ApiError;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliverabilityBucket {
+    /// Bucket start (UTC midnight, Monday, or the 1st of the month).
+    #[schema(format = DateTime)]
+    pub period: String,
+    pub sent: u64,
+    pub delivered: u64,
+    pub bounced: u64,
+    pub complained: u64,
+    /// SES Reject events.
+    pub suppressed: u64,
+    /// delivered / sent, in [0, 1]; 0.0 when sent is 0.
+    pub delivery_rate: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliverabilityReport {
+    pub data: Vec<DeliverabilityBucket>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EngagementBucket {
+    #[schema(format = DateTime)]
+    pub period: String,
+    pub sent: u64,
+    pub delivered: u64,
+    pub opens: u64,
+    /// Distinct recipients who opened, per day (week and month buckets sum their days).
+    pub unique_opens: u64,
+    pub clicks: u64,
+    pub unique_clicks: u64,
+    /// unique_opens / delivered, in [0, 1].
+    pub open_rate: f64,
+    /// unique_clicks / delivered, in [0, 1].
+    pub click_rate: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EngagementReport {
+    pub data: Vec<EngagementBucket>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplatePerformance {
+    /// The SES template name.
+    pub template: String,
+    pub sent: u64,
+    pub delivered: u64,
+    pub opens: u64,
+    /// Distinct recipients who opened over the whole window.
+    pub unique_opens: u64,
+    pub clicks: u64,
+    pub unique_clicks: u64,
+    pub bounced: u64,
+    pub complained: u64,
+    pub bounce_rate: f64,
+    pub complaint_rate: f64,
+    pub open_rate: f64,
+    pub click_rate: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplatePerformanceReport {
+    pub data: Vec<TemplatePerformance>,
+}
+
+#[derive(ToSchema)]
+pub enum GroupBy {
+    #[schema(rename = "day")]
+    Day,
+    #[schema(rename = "week")]
+    Week,
+    #[schema(rename = "month")]
+    Month,
+}
+
+/// Query parameters of the time-series reports.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "documents the query string; values are parsed strictly by Params"
+)]
+pub struct SeriesParams {
+    /// Window start (RFC 3339), default 30 days before `to`.
+    #[param(format = DateTime)]
+    from: Option<String>,
+    /// Window end (RFC 3339, exclusive), default now.
+    #[param(format = DateTime)]
+    to: Option<String>,
+    /// Bucket size (default day).
+    #[param(inline, value_type = Option<GroupBy>)]
+    group_by: Option<String>,
+    /// Channel UUID.
+    #[param(format = Uuid)]
+    channel: Option<String>,
+    /// Sending identity: an email address (its domain is used) or a domain.
+    identity: Option<String>,
+}
+
+/// Query parameters of the template-performance report.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(
+    dead_code,
+    reason = "documents the query string; values are parsed strictly by Params"
+)]
+pub struct TemplateParams {
+    #[param(format = DateTime)]
+    from: Option<String>,
+    #[param(format = DateTime)]
+    to: Option<String>,
+    #[param(format = Uuid)]
+    channel: Option<String>,
+    identity: Option<String>,
+    /// Template name, case-insensitive exact match.
+    template: Option<String>,
+}
+
+const DELIVERABILITY_TYPES: &[EventType] = &[
+    EventType::Send,
+    EventType::Delivery,
+    EventType::Bounce,
+    EventType::Complaint,
+    EventType::Reject,
+];
+const ENGAGEMENT_TYPES: &[EventType] = &[
+    EventType::Send,
+    EventType::Delivery,
+    EventType::Open,
+    EventType::Click,
+];
+const TEMPLATE_TYPES: &[EventType] = &[
+    EventType::Send,
+    EventType::Delivery,
+    EventType::Open,
+    EventType::Click,
+    EventType::Bounce,
+    EventType::Complaint,
+];
+
+/// A ratio clamped to [0, 1], 0.0 on a zero denominator.
+pub fn ratio(num: u64, den: u64) -> f64 {
+    if den == 0 {
+        0.0
+    } else {
+        (num as f64 / den as f64).min(1.0)
+    }
+}
+
+fn rows(m: &BTreeMap<EventType, TypeCounts>, t: EventType) -> u64 {
+    m.get(&t).map_or(0, |c| c.rows)
+}
+
+fn uniques(m: &BTreeMap<EventType, TypeCounts>, t: EventType) -> u64 {
+    m.get(&t).map_or(0, |c| c.distinct_recipients)
+}
+
+/// The bucket (as a day number) a day falls in.
+fn bucket_of(day: u16, group_by: &str) -> u16 {
+    match group_by {
+        // Day 0 (1970-01-01) was a Thursday; Monday is 3 days earlier in the cycle.
+        "week" => day - ((u32::from(day) + 3) % 7) as u16,
+        "month" => {
+            let date = day_to_date(day);
+            day - (date.day0() as u16)
+        }
+        _ => day,
+    }
+}
+
+struct Common {
+    from_ms: i64,
+    to_ms: i64,
+    filter: ReportFilter,
+    group_by: &'static str,
+}
+
+fn common(
+    p: &Principal,
+    query: Option<&str>,
+    with_group_by: bool,
+    with_template: bool,
+) -> Result<Common, ApiError> {
+    p.require(Scope::ReportsView)?;
+    let mut params = Params::parse(query)?;
+    let group_by = if with_group_by {
+        params
+            .choice("group_by", &["day", "week", "month"])
+            .unwrap_or("day")
+    } else {
+        "day"
+    };
+    let channel_id = params.uuid("channel");
+    let identity = params.text("identity");
+    let template = if with_template {
+        params.text("template")
+    } else {
+        None
+    };
+    let window = params.window(p.org.plan, now_ms())?;
+    Ok(Common {
+        from_ms: window.from_ms,
+        to_ms: window.to_ms,
+        filter: ReportFilter {
+            channel_id,
+            sender_domain: identity.map(|i| domain_of(address_of(&i))),
+            template,
+        },
+        group_by,
+    })
+}
+
+/// Sums per-day counts into buckets (unique counts are per day and summed, DECISIONS §5).
+fn buckets(daily: Counts<u16>, group_by: &str) -> BTreeMap<u16, BTreeMap<EventType, TypeCounts>> {
+    let mut out: BTreeMap<u16, BTreeMap<EventType, TypeCounts>> = BTreeMap::new();
+    for (day, types) in daily {
+        let b = out.entry(bucket_of(day, group_by)).or_default();
+        for (t, c) in types {
+            let e = b.entry(t).or_default();
+            e.rows += c.rows;
+            e.distinct_recipients += c.distinct_recipients;
+        }
+    }
+    out
+}
+
+fn period(day: u16) -> String {
+    format_ms(i64::from(day) * DAY_MS)
+}
+
+/// Deliverability counts per bucket, oldest first.
+#[utoipa::path(get, path = "/v1/reports/deliverability", tag = "Reports", params(SeriesParams),
+    responses((status = 200, description = "Deliverability buckets, oldest-first", body = DeliverabilityReport)))]
+pub async fn deliverability(
+    State(state): State<AppState>,
+    Extension(Auth(p)): Extension<Auth>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<DeliverabilityReport>, ApiError> {
+    let c = common(&p, query.as_deref(), true, false)?;
+    let measures = Measures {
+        types: DELIVERABILITY_TYPES,
+        distinct_recipients: false,
+    };
+    let daily = state
+        .store
+        .daily_counts(p.org.id, c.from_ms, c.to_ms, &c.filter, measures)
+        .await?;
+    let data = buckets(daily, c.group_by)
+        .into_iter()
+        .map(|(day, m)| {
+            let sent = rows(&m, EventType::Send);
+            let delivered = rows(&m, EventType::Delivery);
+            DeliverabilityBucket {
+                period: period(day),
+                sent,
+                delivered,
+                bounced: rows(&m, EventType::Bounce),
+                complained: rows(&m, EventType::Complaint),
+                suppressed: rows(&m, EventType::Reject),
+                delivery_rate: ratio(delivered, sent),
+            }
+        })
+        .filter(|b| b.sent + b.delivered + b.bounced + b.complained + b.suppressed > 0)
+        .collect();
+    Ok(Json(DeliverabilityReport { data }))
+}
+
+/// Open and click activity per bucket, oldest first.
+#[utoipa::path(get, path = "/v1/reports/engagement", tag = "Reports", params(SeriesParams),
+    responses((status = 200, description = "Engagement buckets, oldest-first", body = EngagementReport)))]
+pub async fn engagement(
+    State(state): State<AppState>,
+    Extension(Auth(p)): Extension<Auth>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<EngagementReport>, ApiError> {
+    let c = common(&p, query.as_deref(), true, false)?;
+    let measures = Measures {
+        types: ENGAGEMENT_TYPES,
+        distinct_recipients: true,
+    };
+    let daily = state
+        .store
+        .daily_counts(p.org.id, c.from_ms, c.to_ms, &c.filter, measures)
+        .await?;
+    let data = buckets(daily, c.group_by)
+        .into_iter()
+        .map(|(day, m)| {
+            let delivered = rows(&m, EventType::Delivery);
+            let unique_opens = uniques(&m, EventType::Open);
+            let unique_clicks = uniques(&m, EventType::Click);
+            EngagementBucket {
+                period: period(day),
+                sent: rows(&m, EventType::Send),
+                delivered,
+                opens: rows(&m, EventType::Open),
+                unique_opens,
+                clicks: rows(&m, EventType::Click),
+                unique_clicks,
+                open_rate: ratio(unique_opens, delivered),
+                click_rate: ratio(unique_clicks, delivered),
+            }
+        })
+        .filter(|b| b.sent + b.delivered + b.opens + b.clicks > 0)
+        .collect();
+    Ok(Json(EngagementReport { data }))
+}
+
+/// One row per template over the whole window, by sent descending then template ascending.
+#[utoipa::path(get, path = "/v1/reports/template-performance", tag = "Reports", params(TemplateParams),
+    responses((status = 200, description = "Per-template rows, sorted by sends descending", body = TemplatePerformanceReport)))]
+pub async fn template_performance(
+    State(state): State<AppState>,
+    Extension(Auth(p)): Extension<Auth>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<TemplatePerformanceReport>, ApiError> {
+    let c = common(&p, query.as_deref(), false, true)?;
+    let counts = state
+        .store
+        .template_counts(
+            p.org.id,
+            c.from_ms,
+            c.to_ms,
+            &c.filter,
+            Measures {
+                types: TEMPLATE_TYPES,
+                distinct_recipients: true,
+            },
+        )
+        .await?;
+    let mut data: Vec<TemplatePerformance> = counts
+        .into_iter()
+        .map(|(template, m)| {
+            let sent = rows(&m, EventType::Send);
+            let delivered = rows(&m, EventType::Delivery);
+            let bounced = rows(&m, EventType::Bounce);
+            let complained = rows(&m, EventType::Complaint);
+            let unique_opens = uniques(&m, EventType::Open);
+            let unique_clicks = uniques(&m, EventType::Click);
+            TemplatePerformance {
+                template,
+                sent,
+                delivered,
+                opens: rows(&m, EventType::Open),
+                unique_opens,
+                clicks: rows(&m, EventType::Click),
+                unique_clicks,
+                bounced,
+                complained,
+                bounce_rate: ratio(bounced, sent),
+                complaint_rate: ratio(complained, sent),
+                open_rate: ratio(unique_opens, delivered),
+                click_rate: ratio(unique_clicks, delivered),
+            }
+        })
+        .filter(|t| t.sent + t.delivered + t.opens + t.clicks + t.bounced + t.complained > 0)
+        .collect();
+    data.sort_by(|a, b| {
+        b.sent
+            .cmp(&a.sent)
+            .then_with(|| a.template.cmp(&b.template))
+    });
+    Ok(Json(TemplatePerformanceReport { data }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sendops_shared::timefmt::{day_of_ms, parse_rfc3339_ms};
+
+    fn day(s: &str) -> u16 {
+        day_of_ms(parse_rfc3339_ms(s).unwrap())
+    }
+
+    #[test]
+    fn weeks_start_monday_and_months_the_first() {
+        // 2026-11-22 is a Sunday; its week starts Monday 2026-11-16.
+        assert_eq!(
+            bucket_of(day("2026-11-22T12:00:00Z"), "week"),
+            day("2026-11-16T00:00:00Z")
+        );
+        assert_eq!(
+            bucket_of(day("2026-11-16T00:00:00Z"), "week"),
+            day("2026-11-16T00:00:00Z")
+        );
+        assert_eq!(
+            bucket_of(day("2026-11-23T00:00:00Z"), "week"),
+            day("2026-11-23T00:00:00Z")
+        );
+        assert_eq!(
+            bucket_of(day("2026-02-28T23:00:00Z"), "month"),
+            day("2026-02-01T00:00:00Z")
+        );
+        assert_eq!(
+            bucket_of(day("2026-03-01T00:00:00Z"), "month"),
+            day("2026-03-01T00:00:00Z")
+        );
+        assert_eq!(period(day("2026-11-16T08:00:00Z")), "2026-11-16T00:00:00Z");
+    }
+
+    #[test]
+    fn rates_are_clamped_and_zero_safe() {
+        assert_eq!(ratio(0, 0), 0.0);
+        assert_eq!(ratio(5, 0), 0.0);
+        assert_eq!(ratio(1, 4), 0.25);
+        assert_eq!(ratio(7, 3), 1.0);
+    }
+}

@@ -1,0 +1,633 @@
+//! Reports against an independent oracle: for generated traffic ingested out of order, late and
+//! with duplicates (through several envelopes), every number of every report over many random
+//! second-precision windows equals a direct count computed here from the raw events.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use chrono::{Datelike, TimeZone, Utc};
+use common::{ALL_SCOPES, TestApp, traffic};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sendops_fixtures::{Envelope, Wrapper};
+use sendops_shared::api_key::KeyEnv;
+use sendops_shared::org::{Plan, channel_id};
+use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms, parse_rfc3339_ms};
+use serde_json::{Value, json};
+
+const A: &str = "333333333333";
+
+/// One stored row as the oracle sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Row {
+    ms: i64,
+    ty: String,
+    recipient: String,
+    channel: String,
+    domain: String,
+    template: String,
+}
+
+fn payload_key(ty: &str) -> &'static str {
+    match ty {
+        "Delivery" => "delivery",
+        "Bounce" => "bounce",
+        "Complaint" => "complaint",
+        "Open" => "open",
+        "Click" => "click",
+        "DeliveryDelay" => "deliveryDelay",
+        "Subscription" => "subscription",
+        _ => "mail",
+    }
+}
+
+/// Rows per DECISIONS §5, distinct by content identity.
+fn oracle_rows(events: &[Value]) -> Vec<Row> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for e in events {
+        let ty = e["eventType"].as_str().unwrap();
+        let ty_name = if ty == "Rendering Failure" {
+            "RenderingFailure"
+        } else {
+            ty
+        };
+        let mail = &e["mail"];
+        let key = payload_key(ty);
+        let ms = parse_rfc3339_ms(e[key]["timestamp"].as_str().unwrap()).unwrap();
+        let recipients: Vec<String> = match ty {
+            "Delivery" => e["delivery"]["recipients"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_owned())
+                .collect(),
+            "Bounce" | "Complaint" | "DeliveryDelay" => {
+                let list = match ty {
+                    "Bounce" => &e["bounce"]["bouncedRecipients"],
+                    "Complaint" => &e["complaint"]["complainedRecipients"],
+                    _ => &e["deliveryDelay"]["delayedRecipients"],
+                };
+                list.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["emailAddress"].as_str().unwrap().to_owned())
+                    .collect()
+            }
+            _ => mail["destination"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_owned())
+                .collect(),
+        };
+        let source = mail["source"].as_str().unwrap();
+        let address = source
+            .rsplit_once('<')
+            .map_or(source, |(_, a)| a.trim_end_matches('>'));
+        let domain = address.rsplit_once('@').unwrap().1.to_lowercase();
+        let template = mail["tags"]["template"][0]
+            .as_str()
+            .or(e["failure"]["templateName"].as_str())
+            .unwrap_or("")
+            .to_owned();
+        let link = e["click"]["link"].as_str().unwrap_or("").to_owned();
+        for r in recipients {
+            let id = (
+                mail["messageId"].as_str().unwrap().to_owned(),
+                ty_name.to_owned(),
+                ms,
+                r.clone(),
+                link.clone(),
+            );
+            if seen.insert(id) {
+                out.push(Row {
+                    ms,
+                    ty: ty_name.to_owned(),
+                    recipient: r.to_lowercase(),
+                    channel: mail["tags"]["ses:configuration-set"][0]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                    domain: domain.clone(),
+                    template: template.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn bucket_start(ms: i64, group_by: &str) -> i64 {
+    let day = ms.div_euclid(DAY_MS);
+    let date = Utc.timestamp_millis_opt(day * DAY_MS).unwrap();
+    let start = match group_by {
+        "week" => day - i64::from(date.weekday().num_days_from_monday()),
+        "month" => day - i64::from(date.day0()),
+        _ => day,
+    };
+    start * DAY_MS
+}
+
+fn rate(n: u64, d: u64) -> f64 {
+    if d == 0 {
+        0.0
+    } else {
+        (n as f64 / d as f64).min(1.0)
+    }
+}
+
+struct Query {
+    from: i64,
+    to: i64,
+    group_by: &'static str,
+    channel: Option<String>,
+    domain: Option<String>,
+    template: Option<String>,
+}
+
+impl Query {
+    fn keep(&self, r: &Row) -> bool {
+        r.ms >= self.from
+            && r.ms < self.to
+            && self.channel.as_ref().is_none_or(|c| *c == r.channel)
+            && self.domain.as_ref().is_none_or(|d| *d == r.domain)
+            && self
+                .template
+                .as_ref()
+                .is_none_or(|t| t.to_lowercase() == r.template.to_lowercase())
+    }
+}
+
+/// (period → type → rows) and per-day engaged recipients summed into buckets.
+fn expected_series(rows: &[Row], q: &Query) -> (Value, Value) {
+    let mut counts: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
+    let mut engaged: BTreeMap<(i64, &str), BTreeSet<&str>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| q.keep(r)) {
+        *counts
+            .entry(bucket_start(r.ms, q.group_by))
+            .or_default()
+            .entry(r.ty.as_str())
+            .or_default() += 1;
+        if r.ty == "Open" || r.ty == "Click" {
+            engaged
+                .entry((r.ms.div_euclid(DAY_MS), r.ty.as_str()))
+                .or_default()
+                .insert(&r.recipient);
+        }
+    }
+    let mut uniques: BTreeMap<(i64, &str), u64> = BTreeMap::new();
+    for ((day, ty), set) in &engaged {
+        *uniques
+            .entry((bucket_start(day * DAY_MS, q.group_by), ty))
+            .or_default() += set.len() as u64;
+    }
+    let mut deliverability = Vec::new();
+    let mut engagement = Vec::new();
+    for (period, c) in &counts {
+        let n = |t: &str| c.get(t).copied().unwrap_or(0);
+        let (sent, delivered) = (n("Send"), n("Delivery"));
+        if sent + delivered + n("Bounce") + n("Complaint") + n("Reject") > 0 {
+            deliverability.push(json!({
+                "period": format_ms(*period), "sent": sent, "delivered": delivered, "bounced": n("Bounce"),
+                "complained": n("Complaint"), "suppressed": n("Reject"), "delivery_rate": rate(delivered, sent),
+            }));
+        }
+        let uo = uniques.get(&(*period, "Open")).copied().unwrap_or(0);
+        let uc = uniques.get(&(*period, "Click")).copied().unwrap_or(0);
+        if sent + delivered + n("Open") + n("Click") > 0 {
+            engagement.push(json!({
+                "period": format_ms(*period), "sent": sent, "delivered": delivered, "opens": n("Open"),
+                "unique_opens": uo, "clicks": n("Click"), "unique_clicks": uc,
+                "open_rate": rate(uo, delivered), "click_rate": rate(uc, delivered),
+            }));
+        }
+    }
+    (Value::Array(deliverability), Value::Array(engagement))
+}
+
+fn expected_templates(rows: &[Row], q: &Query) -> Value {
+    let mut counts: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+    let mut engaged: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| q.keep(r) && !r.template.is_empty()) {
+        *counts
+            .entry(&r.template)
+            .or_default()
+            .entry(&r.ty)
+            .or_default() += 1;
+        if r.ty == "Open" || r.ty == "Click" {
+            engaged
+                .entry((&r.template, &r.ty))
+                .or_default()
+                .insert(&r.recipient);
+        }
+    }
+    let mut out: Vec<(u64, String, Value)> = Vec::new();
+    for (t, c) in &counts {
+        let n = |k: &str| c.get(k).copied().unwrap_or(0);
+        let u = |k: &str| engaged.get(&(*t, k)).map_or(0, |s| s.len() as u64);
+        let (sent, delivered, bounced, complained) =
+            (n("Send"), n("Delivery"), n("Bounce"), n("Complaint"));
+        if sent + delivered + n("Open") + n("Click") + bounced + complained == 0 {
+            continue;
+        }
+        out.push((
+            sent,
+            t.to_string(),
+            json!({
+                "template": t, "sent": sent, "delivered": delivered, "opens": n("Open"), "unique_opens": u("Open"),
+                "clicks": n("Click"), "unique_clicks": u("Click"), "bounced": bounced, "complained": complained,
+                "bounce_rate": rate(bounced, sent), "complaint_rate": rate(complained, sent),
+                "open_rate": rate(u("Open"), delivered), "click_rate": rate(u("Click"), delivered),
+            }),
+        ));
+    }
+    out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    Value::Array(out.into_iter().map(|(_, _, v)| v).collect())
+}
+
+/// Equal JSON, where counts must be identical and rates equal up to float formatting (the
+/// client-side JSON parser does not round-trip the last digit of every double).
+fn assert_same(got: &Value, want: &Value, what: &str) {
+    fn same(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::Array(x), Value::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+            }
+            (Value::Object(x), Value::Object(y)) => {
+                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+            }
+            (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+                (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-12
+            }
+            _ => a == b,
+        }
+    }
+    assert!(same(got, want), "{what}:\n got {got}\nwant {want}");
+}
+
+fn url(path: &str, q: &Query, org_id: uuid::Uuid, with_group: bool) -> String {
+    let mut s = format!("{path}?from={}&to={}", enc(q.from), enc(q.to));
+    if with_group {
+        s.push_str(&format!("&group_by={}", q.group_by));
+    }
+    if let Some(c) = &q.channel {
+        s.push_str(&format!("&channel={}", channel_id(org_id, c)));
+    }
+    if let Some(d) = &q.domain {
+        s.push_str(&format!("&identity=ops%40{d}"));
+    }
+    if let Some(t) = &q.template {
+        s.push_str(&format!("&template={}", t.to_uppercase()));
+    }
+    s
+}
+
+/// RFC 3339 with a +02:00 offset, to prove offsets are normalised.
+fn enc(ms: i64) -> String {
+    let t = Utc
+        .timestamp_millis_opt(ms)
+        .unwrap()
+        .with_timezone(&chrono::FixedOffset::east_opt(7200).unwrap());
+    t.format("%Y-%m-%dT%H:%M:%S%%2B02:00").to_string()
+}
+
+#[tokio::test]
+async fn every_report_number_equals_a_direct_count_for_random_windows() {
+    let app = TestApp::new("reports_oracle").await;
+    let org = app.org("acme", A, Plan::Enterprise).await;
+    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let mut events = traffic(77, 600, 75, A);
+    let mut rng = ChaCha8Rng::seed_from_u64(77);
+    // Out of order, some late (the last batch holds old events), duplicates through another envelope.
+    events.shuffle(&mut rng);
+    let late: Vec<Value> = events.split_off(events.len() * 4 / 5);
+    app.ingest(&events).await;
+    let mut wrapper = Wrapper::new(5);
+    let dups: Vec<Value> = events
+        .iter()
+        .step_by(3)
+        .map(|e| wrapper.wrap(e, Envelope::Sns))
+        .collect();
+    app.ingest(&dups).await;
+    app.ingest(&late).await;
+    app.ingest(&late[..late.len() / 2]).await;
+    events.extend(late);
+    let rows = oracle_rows(&events);
+
+    let channels: Vec<String> = rows
+        .iter()
+        .map(|r| r.channel.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let domains: Vec<String> = rows
+        .iter()
+        .map(|r| r.domain.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let templates: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.template.is_empty())
+        .map(|r| r.template.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let now = now_ms();
+    let mut checked_nonempty = 0;
+    for i in 0..40 {
+        let span = rng.random_range(1_000..80 * DAY_MS);
+        let to = now + 4 * DAY_MS - rng.random_range(0..80 * DAY_MS);
+        let from = (to - span).max(now - 360 * DAY_MS);
+        let q = Query {
+            from: from / 1000 * 1000,
+            to: to / 1000 * 1000,
+            group_by: ["day", "week", "month"][i % 3],
+            channel: (i % 4 == 1).then(|| channels[i % channels.len()].clone()),
+            domain: (i % 5 == 2).then(|| domains[i % domains.len()].clone()),
+            template: (i % 6 == 3).then(|| templates[i % templates.len()].clone()),
+        };
+        if q.from >= q.to {
+            continue;
+        }
+        let tq_template = q.template.clone();
+        let q = Query {
+            template: None,
+            ..q
+        };
+        let (want_d, want_e) = expected_series(&rows, &q);
+        let got = app
+            .get(
+                &url("/v1/reports/deliverability", &q, org.id, true),
+                Some(&key),
+            )
+            .await;
+        assert_eq!(got.status, 200, "{}", got.body);
+        assert_same(
+            &got.body["data"],
+            &want_d,
+            &format!("deliverability window {i}"),
+        );
+        let got = app
+            .get(&url("/v1/reports/engagement", &q, org.id, true), Some(&key))
+            .await;
+        assert_same(
+            &got.body["data"],
+            &want_e,
+            &format!("engagement window {i}"),
+        );
+        let tq = Query {
+            template: tq_template,
+            ..q
+        };
+        let got = app
+            .get(
+                &url("/v1/reports/template-performance", &tq, org.id, false),
+                Some(&key),
+            )
+            .await;
+        assert_same(
+            &got.body["data"],
+            &expected_templates(&rows, &tq),
+            &format!("templates window {i}"),
+        );
+        if !want_d.as_array().unwrap().is_empty() {
+            checked_nonempty += 1;
+        }
+    }
+    assert!(
+        checked_nonempty >= 20,
+        "most windows hold data ({checked_nonempty})"
+    );
+    app.drop().await;
+}
+
+#[tokio::test]
+async fn buckets_rates_filters_and_errors() {
+    let app = TestApp::new("reports_edges").await;
+    let org = app.org("acme", A, Plan::Free).await;
+    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    // Hand-made events: opens on a day without deliveries, a Monday boundary, two channels.
+    let ev = |ty: &str, ts: &str, recipient: &str, channel: &str, template: Option<&str>| {
+        let mut tags = json!({"ses:configuration-set": [channel]});
+        if let Some(t) = template {
+            tags["template"] = json!([t]);
+        }
+        let mut e = json!({
+            "eventType": ty,
+            "mail": {"timestamp": ts, "messageId": format!("m-{ty}-{ts}-{recipient}"), "source": "Ops <ops@Acme.example>",
+                     "sendingAccountId": A, "destination": [recipient], "tags": tags},
+        });
+        match ty {
+            "Delivery" => e["delivery"] = json!({"timestamp": ts, "recipients": [recipient]}),
+            "Open" => e["open"] = json!({"timestamp": ts}),
+            _ => {}
+        }
+        e
+    };
+    let now = Utc::now();
+    let monday = (now
+        - chrono::Duration::days(i64::from(now.weekday().num_days_from_monday()) + 7))
+    .date_naive()
+    .and_hms_opt(0, 0, 0)
+    .unwrap()
+    .and_utc();
+    let sunday_late = (monday - chrono::Duration::seconds(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let monday_s = monday.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let tuesday =
+        (monday + chrono::Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    app.ingest(&[
+        ev("Send", &sunday_late, "a@x.example", "blue", Some("Welcome")),
+        ev("Send", &monday_s, "b@x.example", "blue", Some("Welcome")),
+        ev(
+            "Delivery",
+            &monday_s,
+            "b@x.example",
+            "blue",
+            Some("Welcome"),
+        ),
+        ev("Open", &tuesday, "B@x.example", "red", Some("Welcome")),
+        ev("Open", &tuesday, "c@x.example", "red", None),
+    ])
+    .await;
+    let from = enc_utc(monday - chrono::Duration::days(2));
+    let to = enc_utc(monday + chrono::Duration::days(3));
+    // Weeks start on Monday: the Sunday send is in the previous week.
+    let r = app
+        .get(
+            &format!("/v1/reports/deliverability?group_by=week&from={from}&to={to}"),
+            Some(&key),
+        )
+        .await;
+    let periods: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["period"].as_str().unwrap())
+        .collect();
+    let prev = (monday - chrono::Duration::days(7))
+        .format("%Y-%m-%dT00:00:00Z")
+        .to_string();
+    assert_eq!(
+        periods,
+        [
+            prev.as_str(),
+            &monday.format("%Y-%m-%dT00:00:00Z").to_string()
+        ]
+    );
+    // Opens on a day without deliveries: unique opens 2, delivered 0 → open_rate 0.0, and no
+    // deliverability bucket for that day.
+    let r = app
+        .get(
+            &format!("/v1/reports/engagement?from={from}&to={to}"),
+            Some(&key),
+        )
+        .await;
+    let tue = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["opens"] == 2)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (tue["unique_opens"].as_u64(), tue["open_rate"].as_f64()),
+        (Some(2), Some(0.0))
+    );
+    let r = app
+        .get(
+            &format!("/v1/reports/deliverability?from={from}&to={to}"),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(
+        r.body["data"].as_array().unwrap().len(),
+        2,
+        "no bucket for the day with only opens"
+    );
+    assert_eq!(r.body["data"][1]["delivery_rate"], 1.0);
+    // Weekly engagement: the Monday delivery and the Tuesday opens share a bucket: 2/1 → 1.0.
+    let r = app
+        .get(
+            &format!("/v1/reports/engagement?group_by=week&from={from}&to={to}"),
+            Some(&key),
+        )
+        .await;
+    let wk = r.body["data"].as_array().unwrap().last().unwrap();
+    assert_eq!(
+        (
+            wk["delivered"].as_u64(),
+            wk["unique_opens"].as_u64(),
+            wk["open_rate"].as_f64()
+        ),
+        (Some(1), Some(2), Some(1.0))
+    );
+    // Filters AND: channel red + identity domain (case-insensitive).
+    let red = channel_id(org.id, "red");
+    let r = app
+        .get(
+            &format!(
+                "/v1/reports/engagement?from={from}&to={to}&channel={red}&identity=ACME.example"
+            ),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+    let r = app
+        .get(
+            &format!(
+                "/v1/reports/engagement?from={from}&to={to}&channel={red}&identity=other.example"
+            ),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(r.body["data"], json!([]));
+    // Template filter: case-insensitive exact; no match is an empty 200.
+    let r = app
+        .get(
+            &format!("/v1/reports/template-performance?from={from}&to={to}&template=WELCOME"),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(r.body["data"][0]["template"], "Welcome");
+    assert_eq!(r.body["data"][0]["sent"], 2);
+    assert_eq!(r.body["data"][0]["unique_opens"], 1);
+    let r = app
+        .get(
+            &format!("/v1/reports/template-performance?from={from}&to={to}&template=Welc"),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["data"].clone()),
+        (200, json!([]))
+    );
+    // Empty window.
+    let r = app
+        .get(
+            &format!(
+                "/v1/reports/deliverability?from={to}&to={}",
+                enc_utc(monday + chrono::Duration::days(4))
+            ),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(r.body["data"], json!([]));
+    // Month buckets start on the 1st.
+    let r = app
+        .get("/v1/reports/deliverability?group_by=month", Some(&key))
+        .await;
+    assert!(
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["period"].as_str().unwrap()[8..10] == *"01")
+    );
+    // Errors.
+    for (q, field) in [
+        ("group_by=year", "group_by"),
+        ("channel=x", "channel"),
+        ("from=bad", "from"),
+        ("identity=", "identity"),
+    ] {
+        let r = app
+            .get(&format!("/v1/reports/engagement?{q}"), Some(&key))
+            .await;
+        assert_eq!(r.status, 422, "{q}");
+        assert_eq!(r.body["errors"][0]["field"], field);
+    }
+    let r = app
+        .get(
+            "/v1/reports/deliverability?from=2020-01-01T00:00:00Z",
+            Some(&key),
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["retention_days"].as_u64()),
+        (403, Some(30))
+    );
+    let no_scope = app
+        .key(
+            &org,
+            KeyEnv::Live,
+            &[sendops_shared::scopes::Scope::MessagesView],
+        )
+        .await;
+    let r = app
+        .get("/v1/reports/template-performance", Some(&no_scope))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["scope"].as_str()),
+        (403, Some("api.reports.view"))
+    );
+    app.drop().await;
+}
+
+fn enc_utc(t: chrono::DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}

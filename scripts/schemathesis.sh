@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Property-based API check (part of `make test`): serves the API from a small seeded database and
+# runs schemathesis from the served OpenAPI document. Fails on any 5xx or any response that does
+# not match the document (status codes, content types, headers, bodies).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
+export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+export CLICKHOUSE_DATABASE=sendops_schemathesis
+port=${SENDOPS_SCHEMATHESIS_PORT:-18080}
+bin=$CARGO_TARGET_DIR/debug
+venv_bin=$(scripts/pyenv.sh | tail -n 1)
+account=444455556666
+
+cargo build --bins -q
+curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $CLICKHOUSE_DATABASE" >/dev/null
+"$bin/sendops-admin" migrate >/dev/null
+"$bin/sendops-admin" org create --name "Schemathesis" --slug schemathesis --aws-account "$account" --plan enterprise >/dev/null
+"$bin/sendops-gen" --messages 2000 --days 20 --seed 3 --account "$account" --envelope mixed 2>/dev/null \
+  | "$bin/sendops-ingest" replay - >/dev/null
+scopes="api.messages.view,api.messages.unmask_recipients,api.reports.view,api.suppressions.view,api.undeliverable.view,api.channels.view,api.templates.view,api.tracking.view,api.identities.view,api.account.view"
+key=$("$bin/sendops-admin" key create --org schemathesis --env live --name schemathesis --scopes "$scopes" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+
+log=$(mktemp)
+SENDOPS_API_ADDR=127.0.0.1:$port RUST_LOG=warn "$bin/sendops-api" >"$log" 2>&1 &
+api=$!
+trap 'kill $api 2>/dev/null || true; curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $CLICKHOUSE_DATABASE" >/dev/null || true' EXIT
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/v1/_health" >/dev/null 2>&1 && break; sleep 0.2; done
+
+"$venv_bin/schemathesis" run "http://127.0.0.1:$port/v1/openapi.json" \
+  --header "Authorization: Bearer $key" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+  --max-examples "${SENDOPS_SCHEMATHESIS_EXAMPLES:-40}" \
+  --workers 1 \
+  --seed 1 \
+  --suppress-health-check all \
+  --no-color
+status=$?
+if grep -q "ERROR" "$log"; then echo "sendops-api logged errors:"; grep "ERROR" "$log" | head -20; exit 1; fi
+exit $status
