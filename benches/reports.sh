@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Report latency with 10 M events over 90 days (3 channels, 20 templates, 5 sending domains),
+# through the real HTTP server.
+#
+#   benches/reports.sh                 load (if the scratch database is missing) and measure
+#   BENCH_RELOAD=1 benches/reports.sh  drop the scratch database and load again
+#   BENCH_DROP=1 benches/reports.sh    drop the scratch database afterwards (default: kept)
+#
+# 1. Builds sendops-api and sendops-admin (release), migrates a scratch database ($BENCH_DB,
+#    default sendops_bench_reports), creates an enterprise org, a key with api.reports.view, and
+#    lifts the org's rate limit (a row version of `orgs` with an override).
+# 2. Loads 10 M synthetic event rows straight into `events` with INSERT … SELECT in 10 blocks, so
+#    the materialized views (report rollup, message projection, indexes) do the same work as on
+#    ingest: per 100 rows 38 Send, 36 Delivery, 1 Bounce, 1 Reject, 19 Open, 4 Click, 1 Complaint;
+#    event times spread over the last 90 days; 2 M distinct recipients. Then OPTIMIZE … FINAL.
+# 3. Starts sendops-api and times, over one keep-alive connection (Python http.client), each
+#    report over 30 and 90 days with day and week buckets (template performance has no buckets),
+#    BENCH_REQUESTS requests each (default 200) with window edges at random seconds, so every
+#    request reads different edge days and no result cache can help. Prints p50/p90/p99/max.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
+export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+db=${BENCH_DB:-sendops_bench_reports}
+port=${BENCH_PORT:-18098}
+requests=${BENCH_REQUESTS:-200}
+rows=${BENCH_ROWS:-10000000}
+export CLICKHOUSE_DATABASE=$db
+state=.local/bench-reports.env
+
+ch() { curl -fsS "$CLICKHOUSE_URL/?database=$db" --data-binary "$1"; }
+
+scripts/clickhouse.sh start
+cargo build --release -q -p sendops-admin -p sendops-query-api
+admin=$CARGO_TARGET_DIR/release/sendops-admin
+api=$CARGO_TARGET_DIR/release/sendops-api
+mkdir -p .local
+
+if [ "${BENCH_RELOAD:-0}" = 1 ] || [ ! -f "$state" ] || [ "$(curl -fsS "$CLICKHOUSE_URL/" --data-binary "EXISTS DATABASE $db")" != 1 ]; then
+  echo "== loading $rows events into $db"
+  curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null
+  "$admin" migrate >/dev/null
+  org_id=$("$admin" org create --name Bench --slug bench --aws-account 888888888888 --plan enterprise \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  key=$("$admin" key create --org bench --env live --name bench --scopes api.reports.view \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+  ch "INSERT INTO orgs SELECT id, slug, name, plan, aws_account_id, region, 100000000, created_ms, updated_ms + 1 FROM orgs FINAL WHERE slug = 'bench'"
+  channels=$(python3 -c "
+import uuid
+org = uuid.UUID('$org_id')
+print(','.join(\"toUUID('%s')\" % uuid.uuid5(org, n) for n in ['transactional', 'marketing', 'alerts']))")
+  now=$(date +%s%3N)
+  span=$((90 * 86400000))
+  block=$((rows / 10))
+  start=$(date +%s)
+  for b in $(seq 0 9); do
+    ch "INSERT INTO events (org_id, day, event_id, occurred_ms, event_type, message_id, sent_ms, recipient, source, sender,
+          sender_domain, channel, channel_id, template, subject, destination, ingested_ms, ses_account)
+        SELECT toUUID('$org_id'), toDate(toDateTime(intDiv(ts, 1000))), generateUUIDv4(), ts,
+          multiIf(t < 38, 'Send', t < 74, 'Delivery', t < 75, 'Bounce', t < 76, 'Reject', t < 95, 'Open', t < 99, 'Click', 'Complaint'),
+          concat('m', toString(intDiv(n, 3))), ts - 1000, r, concat('Ops <ops@', dom, '>'), concat('ops@', dom),
+          dom, ['transactional', 'marketing', 'alerts'][n % 3 + 1], [$channels][n % 3 + 1],
+          concat('template-', toString(n % 20)), 'Hello', [r], $now, '888888888888'
+        FROM (SELECT number + $((b * block)) AS n, n % 100 AS t,
+                     $now - toInt64(cityHash64(n) % $span) AS ts,
+                     concat('u', toString(cityHash64(n, 7) % 2000000), '@example.com') AS r,
+                     concat('d', toString(n % 5), '.example') AS dom
+              FROM system.numbers LIMIT $block)" >/dev/null
+    printf '.'
+  done
+  echo
+  echo "loaded in $(( $(date +%s) - start )) s; merging parts"
+  for t in events report_daily messages; do ch "OPTIMIZE TABLE $t FINAL" >/dev/null || true; done
+  printf 'key=%s\n' "$key" >"$state"
+fi
+# shellcheck disable=SC1090
+. "$state"
+echo "== $(ch "SELECT count() FROM events") events, $(ch "SELECT count() FROM report_daily") rollup rows"
+
+log=$(mktemp)
+SENDOPS_API_ADDR=127.0.0.1:$port RUST_LOG=warn "$api" >"$log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; [ "${BENCH_DROP:-0}" = 1 ] && curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null; true' EXIT
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/v1/_health" >/dev/null 2>&1 && break; sleep 0.2; done
+
+python3 - "$port" "$key" "$requests" <<'PY'
+import http.client, json, random, sys, time
+from datetime import datetime, timedelta, timezone
+port, key, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+conn = http.client.HTTPConnection("127.0.0.1", port)
+rng = random.Random(1)
+now = datetime.now(timezone.utc)
+def fmt(t): return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+def run(path, days, group):
+    times = []
+    for _ in range(n):
+        to = now - timedelta(seconds=rng.randrange(0, 86400))
+        frm = to - timedelta(days=days) + timedelta(seconds=rng.randrange(0, 3600))
+        q = f"{path}?from={fmt(frm)}&to={fmt(to)}" + (f"&group_by={group}" if group else "")
+        t0 = time.perf_counter()
+        conn.request("GET", q, headers={"Authorization": f"Bearer {key}"})
+        r = conn.getresponse(); body = r.read()
+        times.append((time.perf_counter() - t0) * 1000)
+        assert r.status == 200, (r.status, body[:300])
+    times.sort()
+    pct = lambda p: times[min(len(times) - 1, int(p * len(times)))]
+    rows = len(json.loads(body)["data"])
+    print(f"{path:38} {days:3}d {group or '-':5} p50 {pct(0.5):6.1f} ms  p90 {pct(0.9):6.1f} ms  p99 {pct(0.99):6.1f} ms  max {times[-1]:6.1f} ms  ({rows} rows)")
+for path in ["/v1/reports/deliverability", "/v1/reports/engagement"]:
+    for days in (30, 90):
+        for group in ("day", "week"):
+            run(path, days, group)
+for days in (30, 90):
+    run("/v1/reports/template-performance", days, None)
+PY
+if grep -q ERROR "$log"; then echo "sendops-api logged errors:"; grep ERROR "$log" | head; exit 1; fi
