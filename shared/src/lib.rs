@@ -16,6 +16,7 @@ pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timefmt;
+pub mod undeliverable;
 
 pub use error::{ErrorCode, StoreError};
 pub use row::{EventRow, EventType};

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_messages",
         sql: include_str!("../migrations/0003_messages.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_undeliverable",
+        sql: include_str!("../migrations/0005_undeliverable.sql"),
+    },
 ];
 
 impl Migration {
