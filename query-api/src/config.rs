@@ -21,6 +21,10 @@ pub struct ApiConfig {
     pub trust_forwarded_for: bool,
     /// `SENDOPS_COMMIT`: the build identifier `/v1/_health` reports.
     pub commit: String,
+    /// `SENDOPS_UNDELIVERABLE_SETTLE_MS` (0–60000, default 5000): a `?since=` poll of
+    /// /v1/undeliverable returns changes only once they are this old, so that writes stamped
+    /// before what it returns have become visible (see docs/undeliverable.md).
+    pub undeliverable_settle: Duration,
 }
 
 impl Default for ApiConfig {
@@ -33,6 +37,7 @@ impl Default for ApiConfig {
             auth_failures_per_minute: 30,
             trust_forwarded_for: false,
             commit: option_env!("SENDOPS_COMMIT").unwrap_or("dev").into(),
+            undeliverable_settle: Duration::from_secs(5),
         }
     }
 }
@@ -66,6 +71,17 @@ impl ApiConfig {
             },
             None => d.auth_failures_per_minute,
         };
+        let settle = match var("SENDOPS_UNDELIVERABLE_SETTLE_MS") {
+            Some(v) => match v.parse::<u64>() {
+                Ok(n @ 0..=60_000) => Duration::from_millis(n),
+                _ => {
+                    return Err(format!(
+                        "SENDOPS_UNDELIVERABLE_SETTLE_MS={v:?}: must be 0 to 60000"
+                    ));
+                }
+            },
+            None => d.undeliverable_settle,
+        };
         Ok(ApiConfig {
             addr,
             problem_base: var("SENDOPS_PROBLEM_BASE")
@@ -79,6 +95,7 @@ impl ApiConfig {
                 Some("1" | "true" | "yes")
             ),
             commit: var("SENDOPS_COMMIT").unwrap_or(d.commit),
+            undeliverable_settle: settle,
         })
     }
 }

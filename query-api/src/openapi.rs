@@ -11,7 +11,7 @@ use utoipa::openapi::{ContentBuilder, ObjectBuilder, RefOr, ResponseBuilder, Typ
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::problem::FieldError;
-use crate::routes::{Pagination, messages, meta};
+use crate::routes::{Pagination, messages, meta, undeliverable};
 
 /// An RFC 7807 problem document (DECISIONS §2).
 #[derive(Serialize, ToSchema)]
@@ -46,9 +46,12 @@ pub struct Problem {
         description = "Read-only observability for Amazon SES: messages and their event timelines. \
             Every error is an application/problem+json document; every response carries X-Request-ID \
             and X-RateLimit-* headers."),
-    paths(meta::health, meta::scopes, messages::list, messages::get_one, messages::events, messages::by_recipient),
+    paths(meta::health, meta::scopes, messages::list, messages::get_one, messages::events, messages::by_recipient,
+        undeliverable::list, undeliverable::rules),
     components(schemas(Problem, FieldError, Pagination, messages::Message, messages::MessagePage, messages::Timeline,
-        messages::TimelineEvent, meta::Health, meta::KeyScopes)),
+        messages::TimelineEvent, meta::Health, meta::KeyScopes,
+        undeliverable::UndeliverableRow, undeliverable::UndeliverablePage, undeliverable::UndeliverableRules,
+        undeliverable::RuleStatuses, undeliverable::RuleStatus)),
     modifiers(&Conventions),
     security(("bearer" = [])),
 )]

@@ -2,6 +2,7 @@
 
 pub mod messages;
 pub mod meta;
+pub mod undeliverable;
 
 use axum::http::HeaderMap;
 use axum::http::header::HOST;

@@ -567,11 +567,28 @@ pub enum StatusFilter {
     All,
 }
 
-/// A keyset position: rows strictly after it in (last_changed_at desc, email asc) order.
+/// A keyset position: rows strictly after it in (last_changed_at desc, email asc) order, where
+/// last_changed_at is compared at whole seconds, as it is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
+    /// A whole second (epoch ms).
     pub last_changed_ms: i64,
     pub email: String,
+}
+
+/// `ms` truncated to its whole second: the order and the cursors use last_changed_at as shown.
+pub fn whole_second(ms: i64) -> i64 {
+    ms.div_euclid(1000) * 1000
+}
+
+impl Entry {
+    /// The sort key: (last_changed_at at whole seconds, email); lists are descending on the
+    /// first and ascending on the second.
+    pub fn order(a: &Entry, b: &Entry) -> std::cmp::Ordering {
+        whole_second(b.last_changed_ms)
+            .cmp(&whole_second(a.last_changed_ms))
+            .then_with(|| a.email.cmp(&b.email))
+    }
 }
 
 /// One page request of the undeliverable list.
@@ -618,8 +635,8 @@ impl ListQuery {
         match &self.after {
             None => true,
             Some(p) => {
-                entry.last_changed_ms < p.last_changed_ms
-                    || (entry.last_changed_ms == p.last_changed_ms && entry.email > p.email)
+                let t = whole_second(entry.last_changed_ms);
+                t < p.last_changed_ms || (t == p.last_changed_ms && entry.email > p.email)
             }
         }
     }
@@ -836,10 +853,22 @@ mod tests {
         q.email = Some("eve".into());
         assert!(!q.accepts(&listed) && q.accepts(&tomb));
         q.after = Some(Position {
-            last_changed_ms: 10,
+            last_changed_ms: 0,
             email: "bob@x.example".into(),
         });
         assert!(!q.after_cursor(&listed) && q.after_cursor(&tomb));
+        // Within a second, email decides, whatever the milliseconds.
+        let later_ms = Entry {
+            last_changed_ms: 999,
+            ..tomb.clone()
+        };
+        assert!(q.after_cursor(&later_ms));
+        assert_eq!(Entry::order(&listed, &later_ms), std::cmp::Ordering::Less);
+        q.after = Some(Position {
+            last_changed_ms: 1000,
+            email: "zed@x.example".into(),
+        });
+        assert!(q.after_cursor(&listed), "an earlier second comes after");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     Entry, Exclusion, History, Kind, ListQuery, Rule, RuleSet, Rules, Stats, StatusFilter, action,
-    classify, normalize_email,
+    classify, normalize_email, whole_second,
 };
 use crate::error::StoreError;
 use crate::org::Org;
@@ -625,22 +625,20 @@ impl Store {
         rules: &RuleSet,
         q: &ListQuery,
     ) -> Result<Vec<Entry>, StoreError> {
-        let floor = q.since_ms.unwrap_or(0).max(0);
+        // Slices start on whole seconds, so that a second is never split between two slices
+        // (the order is by whole seconds).
+        let floor = whole_second(q.since_ms.unwrap_or(0).max(0));
         let mut hi = q.until_ms.map_or(i64::MAX, |u| u.saturating_add(1));
         if let Some(a) = &q.after {
-            hi = hi.min(a.last_changed_ms.saturating_add(1));
+            hi = hi.min(whole_second(a.last_changed_ms).saturating_add(1000));
         }
         let mut span = INITIAL_SPAN_MS;
         let mut out: Vec<Entry> = Vec::new();
         while out.len() < q.limit && hi > floor {
             let top = hi.min(q.now_ms.saturating_add(1));
-            let lo = floor.max(top.saturating_sub(span));
+            let lo = floor.max(whole_second(top.saturating_sub(span)));
             let mut rows = self.undeliverable_slice(org_id, rules, q, lo, hi).await?;
-            rows.sort_by(|a, b| {
-                b.last_changed_ms
-                    .cmp(&a.last_changed_ms)
-                    .then_with(|| a.email.cmp(&b.email))
-            });
+            rows.sort_by(Entry::order);
             let found = rows.len();
             out.extend(rows);
             hi = lo;
