@@ -315,6 +315,33 @@ impl RuleSet {
         }
     }
 
+    /// This set with one configurable rule overridden (the profile becomes `custom` unless the
+    /// result equals a profile). A locked rule refuses.
+    pub fn with_rule(
+        mut self,
+        rule: Rule,
+        enabled: Option<bool>,
+        events: Option<u32>,
+        window_days: Option<u32>,
+    ) -> Result<RuleSet, String> {
+        let Some(t) = self.threshold_mut(rule) else {
+            return Err(format!(
+                "rule {rule} is locked: it is always on and has no events or window to change"
+            ));
+        };
+        if let Some(e) = enabled {
+            t.enabled = e;
+        }
+        if let Some(n) = events {
+            t.events = n;
+        }
+        if let Some(d) = window_days {
+            t.window_days = d;
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
     pub fn is_enabled(&self, rule: Rule) -> bool {
         self.threshold(rule).is_none_or(|t| t.enabled)
     }
@@ -419,7 +446,7 @@ pub struct RulesView {
 }
 
 impl RulesView {
-    /// As JSON, with `rules` as an object in priority order.
+    /// As JSON, with `rules` as an object keyed by rule name.
     pub fn to_json(&self) -> serde_json::Value {
         let mut rules = serde_json::Map::new();
         for (name, view) in &self.rules {
@@ -805,6 +832,29 @@ mod tests {
             wide.window_starts(90, now)[Rule::Undetermined.index()],
             now - 90 * DAY_MS,
             "clamped to retention"
+        );
+        let custom = RuleSet::STANDARD
+            .with_rule(Rule::Undetermined, Some(true), Some(4), None)
+            .unwrap();
+        assert_eq!(
+            custom.undetermined,
+            Threshold {
+                enabled: true,
+                events: 4,
+                window_days: 14
+            }
+        );
+        assert_eq!(custom.profile(), Profile::Custom);
+        for locked in [Rule::PermanentBounce, Rule::Complaint, Rule::Rejected] {
+            let err = RuleSet::STRICT
+                .with_rule(locked, Some(false), None, None)
+                .unwrap_err();
+            assert!(err.contains("locked"), "{err}");
+        }
+        assert!(
+            RuleSet::STRICT
+                .with_rule(Rule::Undetermined, None, Some(0), None)
+                .is_err()
         );
         let mut bad = RuleSet::STRICT;
         bad.repeated_transient.events = 0;
