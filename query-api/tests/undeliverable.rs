@@ -1528,3 +1528,84 @@ async fn rules_endpoint_scopes_and_version_header() {
     assert!(doc["paths"]["/v1/undeliverable/rules"]["get"].is_object());
     f.app.drop().await;
 }
+
+#[tokio::test]
+async fn dense_seconds_and_crowded_slices_page_exactly() {
+    // One ingest batch shares one ingest time: 350 addresses in one second (more than a slice
+    // classifies at once), then 120 and 200 more in later seconds.
+    let f = fixture("und_dense", Plan::Pro, Duration::ZERO).await;
+    let now = now_ms();
+    let batch = |tag: &str, n: u64, base: u64| -> Vec<Ev> {
+        (0..n)
+            .map(|i| {
+                Ev::new(
+                    base + i,
+                    Ty::Permanent,
+                    &format!("{tag}{:03}@x{}.example", (i * 37) % n, i % 3),
+                    now - HOUR,
+                )
+            })
+            .collect()
+    };
+    let (a, b, c) = (
+        batch("a", 350, 0),
+        batch("b", 120, 1000),
+        batch("c", 200, 2000),
+    );
+    f.ingest(&a).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    f.ingest(&b).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    f.ingest(&c).await;
+    let sorted = |evs: &[Ev]| {
+        let mut v: Vec<String> = evs.iter().map(|e| e.to.clone()).collect();
+        v.sort();
+        v
+    };
+    let expected: Vec<String> = [sorted(&c), sorted(&b), sorted(&a)].concat();
+
+    let whole = f.all("limit=200").await;
+    assert_ordered(&whole);
+    assert_eq!(
+        emails(&whole),
+        expected,
+        "newest batch first, email order inside a second"
+    );
+    assert_eq!(emails(&f.all("limit=45").await), expected, "pages of 45");
+    let one = f.get("/v1/undeliverable?limit=1").await;
+    let c = one.body["pagination"]["next_cursor"].as_str().unwrap();
+    let two = f
+        .get(&format!("/v1/undeliverable?limit=1&cursor={c}"))
+        .await;
+    assert_eq!(
+        [&one.body["data"][0]["email"], &two.body["data"][0]["email"]],
+        [&expected[0], &expected[1]]
+    );
+    // A cursor in the middle of the dense second.
+    let r = f.get("/v1/undeliverable?limit=200").await;
+    let c = r.body["pagination"]["next_cursor"].as_str().unwrap();
+    let r = f
+        .get(&format!("/v1/undeliverable?limit=150&cursor={c}"))
+        .await;
+    let c = r.body["pagination"]["next_cursor"].as_str().unwrap();
+    let rest = f
+        .get(&format!("/v1/undeliverable?limit=200&cursor={c}"))
+        .await;
+    assert_eq!(
+        emails(rest.body["data"].as_array().unwrap()),
+        expected[350..550]
+    );
+    // Filters inside a dense second.
+    let x1: Vec<String> = expected
+        .iter()
+        .filter(|e| e.contains("@x1."))
+        .cloned()
+        .collect();
+    assert_eq!(emails(&f.all("email=%40x1.&limit=30").await), x1);
+    // A poll from batch b's second returns b and c, across pages.
+    let b_second = whole[200]["last_changed_at"].as_str().unwrap().to_owned();
+    assert_eq!(whole[200]["email"], expected[200]);
+    let polled = f.all(&format!("since={b_second}&limit=33")).await;
+    assert_eq!(emails(&polled), expected[..320]);
+    f.app.drop().await;
+}

@@ -1,12 +1,14 @@
 -- Undeliverable recipients (spec: Undeliverable; DECISIONS §7; design: docs/undeliverable.md).
 --
--- undeliverable_history: per-recipient failure history, sorted by (org, lower-cased address) so a
---   page reads only the histories of the addresses it shows. One row per stored Bounce (Permanent,
+-- undeliverable_history: per-recipient failure history, one row per stored Bounce (Permanent,
 --   Transient or Undetermined), Complaint, Reject and DeliveryDelay row of `events` (fed by the
 --   view below; `events` only ever receives rows that are not stored yet, so nothing is counted
 --   twice), plus one `rule_change` row per address whose row a rule change altered (written by
---   the operator tool; its ingested_ms is the change time). A small index granularity keeps
---   point lookups of ~100 addresses cheap.
+--   the operator tool). Sorted by okey = '<org id>/<lower-cased address>', and a page reads only
+--   `okey` and `payload` (occurred_ms, ingested_ms, kind code, sub-type, diagnostic, sender,
+--   tab-separated; tabs inside values become spaces) of the addresses it shows: every column a
+--   point lookup touches costs one compressed block per address, so the lookup reads two.
+--   `kind` and `occurred_ms` are kept as columns for the operator tool and for maintenance.
 -- undeliverable_activity: the same addresses ordered by when something about them changed in
 --   SendOps (event ingest time, rule-change time, exclusion time): the candidates of a page
 --   sorted by last_changed_at, and of a ?since= poll.
@@ -15,21 +17,18 @@
 
 CREATE TABLE IF NOT EXISTS undeliverable_history (
     org_id UUID,
-    email String,
+    okey String,
     kind Enum8('permanent' = 1, 'transient' = 2, 'undetermined' = 3, 'complaint' = 4, 'reject' = 5, 'delay' = 6, 'rule_change' = 7, 'exclusion' = 8),
     occurred_ms Int64,
-    ingested_ms Int64,
-    subtype String,
-    diagnostic String,
-    sender String
+    payload String
 ) ENGINE = MergeTree()
-ORDER BY (org_id, email, kind, occurred_ms)
+ORDER BY (okey, occurred_ms)
 SETTINGS index_granularity = 256;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS undeliverable_history_mv TO undeliverable_history AS
 SELECT
     org_id,
-    lower(recipient) AS email,
+    concat(toString(org_id), '/', lower(recipient)) AS okey,
     CAST(multiIf(
         event_type = 'Bounce' AND bounce_type = 'Permanent', 'permanent',
         event_type = 'Bounce' AND bounce_type = 'Transient', 'transient',
@@ -38,10 +37,19 @@ SELECT
         event_type = 'Reject', 'reject',
         'delay') AS Enum8('permanent' = 1, 'transient' = 2, 'undetermined' = 3, 'complaint' = 4, 'reject' = 5, 'delay' = 6, 'rule_change' = 7, 'exclusion' = 8)) AS kind,
     occurred_ms,
-    ingested_ms,
-    multiIf(event_type = 'Bounce', bounce_sub_type, event_type = 'Complaint', feedback_type, '') AS subtype,
-    diagnostic,
-    sender
+    concat(
+        toString(occurred_ms), '\t',
+        toString(ingested_ms), '\t',
+        multiIf(
+            event_type = 'Bounce' AND bounce_type = 'Permanent', '1',
+            event_type = 'Bounce' AND bounce_type = 'Transient', '2',
+            event_type = 'Bounce', '3',
+            event_type = 'Complaint', '4',
+            event_type = 'Reject', '5',
+            '6'), '\t',
+        replaceAll(multiIf(event_type = 'Bounce', bounce_sub_type, event_type = 'Complaint', feedback_type, ''), '\t', ' '), '\t',
+        replaceAll(diagnostic, '\t', ' '), '\t',
+        replaceAll(sender, '\t', ' ')) AS payload
 FROM events
 WHERE event_type IN ('Bounce', 'Complaint', 'Reject', 'DeliveryDelay')
     AND (event_type != 'Bounce' OR bounce_type IN ('Permanent', 'Transient', 'Undetermined'));

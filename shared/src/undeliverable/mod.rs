@@ -492,6 +492,88 @@ pub struct History {
     pub marked_ms: i64,
 }
 
+/// One row of an address's stored history: a qualifying-type event or a rule-change mark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub kind: Kind,
+    pub occurred_ms: i64,
+    pub ingested_ms: i64,
+    pub subtype: String,
+    pub diagnostic: String,
+    pub sender: String,
+}
+
+impl Event {
+    /// Reads the `payload` column: occurred_ms, ingested_ms, kind code, sub-type, diagnostic,
+    /// sender, tab-separated.
+    pub fn from_payload(payload: &str) -> Option<Event> {
+        let mut f = payload.splitn(6, '\t');
+        let occurred_ms = f.next()?.parse().ok()?;
+        let ingested_ms = f.next()?.parse().ok()?;
+        let code: u8 = f.next()?.parse().ok()?;
+        let kind = Kind::ALL.into_iter().find(|k| *k as u8 == code)?;
+        Some(Event {
+            kind,
+            occurred_ms,
+            ingested_ms,
+            subtype: f.next()?.to_owned(),
+            diagnostic: f.next()?.to_owned(),
+            sender: f.next()?.to_owned(),
+        })
+    }
+
+    /// The `payload` column of a rule-change mark at `at_ms`.
+    pub fn mark_payload(at_ms: i64) -> String {
+        format!("{at_ms}\t{at_ms}\t{}\t\t\t", Kind::RuleChange as u8)
+    }
+}
+
+/// The value of the latest event (by event time; equal times take the greatest value, so the
+/// answer never depends on storage order) among those where `value` is not empty.
+fn latest<'a>(events: &[&'a Event], value: fn(&Event) -> &str) -> &'a str {
+    events
+        .iter()
+        .filter(|e| !value(e).is_empty())
+        .max_by(|a, b| (a.occurred_ms, value(a)).cmp(&(b.occurred_ms, value(b))))
+        .map_or("", |e| value(e))
+}
+
+impl History {
+    /// Each rule's qualifying events among `events` (those of its kinds at or after its window
+    /// start, see [`RuleSet::window_starts`]) and the latest rule-change mark.
+    pub fn from_events(email: String, events: &[Event], starts: &[i64; 6]) -> History {
+        let mut h = History {
+            email,
+            ..History::default()
+        };
+        h.marked_ms = events
+            .iter()
+            .filter(|e| e.kind == Kind::RuleChange)
+            .map(|e| e.ingested_ms)
+            .max()
+            .unwrap_or(0);
+        for rule in Rule::PRIORITY {
+            let q: Vec<&Event> = events
+                .iter()
+                .filter(|e| rule.kinds().contains(&e.kind) && e.occurred_ms >= starts[rule.index()])
+                .collect();
+            if q.is_empty() {
+                continue;
+            }
+            h.rules[rule.index()] = Some(Stats {
+                events: q.len() as u64,
+                first_ms: q.iter().map(|e| e.occurred_ms).min().unwrap_or_default(),
+                last_ms: q.iter().map(|e| e.occurred_ms).max().unwrap_or_default(),
+                ingested_ms: q.iter().map(|e| e.ingested_ms).max().unwrap_or_default(),
+                subtype: latest(&q, |e| &e.subtype).to_owned(),
+                diagnostic: latest(&q, |e| &e.diagnostic).to_owned(),
+                sender: latest(&q, |e| &e.sender).to_owned(),
+            });
+        }
+        h
+    }
+}
+
 /// An operator exclusion: kept forever.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Exclusion {
@@ -919,6 +1001,84 @@ mod tests {
             email: "zed@x.example".into(),
         });
         assert!(q.after_cursor(&listed), "an earlier second comes after");
+    }
+
+    fn ev(kind: Kind, occurred_ms: i64, ingested_ms: i64, sub: &str, sender: &str) -> Event {
+        Event {
+            kind,
+            occurred_ms,
+            ingested_ms,
+            subtype: sub.into(),
+            diagnostic: String::new(),
+            sender: sender.into(),
+        }
+    }
+
+    #[test]
+    fn histories_follow_windows_kinds_and_marks() {
+        let events = vec![
+            ev(Kind::Transient, 100, 900, "General", "a@s"),
+            ev(Kind::Transient, 300, 200, "", "c@s"),
+            ev(Kind::Transient, 300, 250, "MailboxFull", "b@s"),
+            ev(Kind::Delay, 50, 60, "", "d@s"),
+            ev(Kind::Permanent, 10, 20, "NoEmail", "e@s"),
+            ev(Kind::RuleChange, 400, 400, "", ""),
+            ev(Kind::RuleChange, 350, 350, "", ""),
+        ];
+        let starts = [0, 0, 0, 100, 0, 60];
+        let h = History::from_events("x@y".into(), &events, &starts);
+        assert_eq!(h.marked_ms, 400);
+        let rt = h.rules[Rule::RepeatedTransient.index()].as_ref().unwrap();
+        assert_eq!(
+            (rt.events, rt.first_ms, rt.last_ms, rt.ingested_ms),
+            (3, 100, 300, 900)
+        );
+        assert_eq!(
+            rt.subtype, "MailboxFull",
+            "latest with a value, ties by value"
+        );
+        assert_eq!(rt.sender, "c@s", "latest, ties by value");
+        let soft = h.rules[Rule::SoftBounceAccumulation.index()]
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            soft.events, 3,
+            "the delay at 50 is before the window start 60"
+        );
+        assert!(h.rules[Rule::Undetermined.index()].is_none());
+        assert_eq!(
+            h.rules[Rule::PermanentBounce.index()]
+                .as_ref()
+                .unwrap()
+                .subtype,
+            "NoEmail"
+        );
+        let late = History::from_events("x@y".into(), &events, &[11, 0, 0, 0, 0, 0]);
+        assert!(late.rules[0].is_none(), "outside the retention window");
+    }
+
+    #[test]
+    fn payloads_round_trip() {
+        let e = Event::from_payload("1700000000123\t1700000000456\t4\tabuse\t\tops@acme.example")
+            .unwrap();
+        assert_eq!(
+            e,
+            Event {
+                kind: Kind::Complaint,
+                occurred_ms: 1_700_000_000_123,
+                ingested_ms: 1_700_000_000_456,
+                subtype: "abuse".into(),
+                diagnostic: String::new(),
+                sender: "ops@acme.example".into(),
+            }
+        );
+        let m = Event::from_payload(&Event::mark_payload(42)).unwrap();
+        assert_eq!(
+            (m.kind, m.occurred_ms, m.ingested_ms),
+            (Kind::RuleChange, 42, 42)
+        );
+        assert!(Event::from_payload("1\t2\t9\t\t\t").is_none());
+        assert!(Event::from_payload("x").is_none());
     }
 
     #[test]

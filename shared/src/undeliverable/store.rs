@@ -2,10 +2,12 @@
 //! the page query.
 //!
 //! A page is read newest-first by last_changed_at in time slices that widen until the page is
-//! full: a slice [lo, hi) takes the addresses with any activity in it (event ingest, rule-change
+//! full. A slice [lo, hi) takes the addresses with any activity in it (event ingest, rule-change
 //! mark, exclusion: every shown row has activity at exactly its last_changed_at), reads their
-//! whole histories by primary key, classifies them, and keeps the rows whose last_changed_at
-//! falls in the slice. So a page costs what it shows, not the size of the org.
+//! histories by primary key, classifies them, and keeps the rows whose last_changed_at falls in
+//! the slice. A slice with too many candidates shrinks, down to one second; a second with too many
+//! (a bulk replay, a rule change that altered many rows) is walked in email order, which is the
+//! list's order inside a second. So a page costs what it shows, not the size of the org.
 
 use std::collections::HashMap;
 
@@ -16,7 +18,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    Entry, Exclusion, History, Kind, ListQuery, Rule, RuleSet, Rules, Stats, StatusFilter, action,
+    Entry, Event, Exclusion, History, Kind, ListQuery, RuleSet, Rules, StatusFilter, action,
     classify, normalize_email, whole_second,
 };
 use crate::error::StoreError;
@@ -24,16 +26,14 @@ use crate::org::Org;
 use crate::store::Store;
 use crate::timefmt::now_ms;
 
-const STATS_SQL: &str = include_str!("stats.sql");
-
-/// First slice of a page, in ms of last_changed_at; later slices widen ×4 (×16 after an empty one).
+/// First slice of a page (ms of last_changed_at); later slices widen ×4 (×16 after an empty one).
 const INITIAL_SPAN_MS: i64 = 15 * 60 * 1000;
 
-/// Rule ids in the stats query: 1–6 are the rules in priority order under the rules being
-/// applied, 7 the rule-change marks, 11–13 the configurable rules under the previous rules (only
-/// when a rule change is evaluated).
-const MARK_ID: u8 = 7;
-const OLD_BASE_ID: u8 = 10;
+/// Most addresses one slice classifies; a slice with more shrinks.
+const MAX_CANDIDATES: usize = 300;
+
+/// Addresses per step when a single second holds more than [`MAX_CANDIDATES`].
+const DENSE_CHUNK: usize = 200;
 
 /// Rows per INSERT when writing marks.
 const MARK_BATCH: usize = 100_000;
@@ -124,13 +124,34 @@ impl RulesRow {
 struct HistoryRow<'a> {
     #[serde(with = "clickhouse::serde::uuid")]
     org_id: Uuid,
-    email: &'a str,
+    okey: &'a str,
     kind: i8,
     occurred_ms: i64,
-    ingested_ms: i64,
-    subtype: &'a str,
-    diagnostic: &'a str,
-    sender: &'a str,
+    payload: &'a str,
+}
+
+/// What a history lookup returns.
+#[derive(Debug, Deserialize, Row)]
+struct PayloadRow {
+    okey: String,
+    payload: String,
+}
+
+/// One address's whole history, as the rule-change comparison reads it.
+#[derive(Debug, Deserialize, Row)]
+struct PayloadsRow {
+    okey: String,
+    payloads: Vec<String>,
+}
+
+/// `<org id>/<lower-cased address>`: the history table's key.
+fn okey(org_id: Uuid, email: &str) -> String {
+    format!("{org_id}/{email}")
+}
+
+/// The address part of an okey.
+fn email_of(okey: &str) -> &str {
+    okey.split_once('/').map_or(okey, |(_, e)| e)
 }
 
 /// An `undeliverable_activity` row (field order = column order).
@@ -190,127 +211,10 @@ struct AuditRow {
     details: String,
 }
 
-/// One row of the stats query.
-#[derive(Debug, Deserialize, Row)]
-struct StatsRow {
-    email: String,
-    rule: u8,
-    n: u64,
-    first_ms: i64,
-    last_ms: i64,
-    ingest_ms: i64,
-    sub: String,
-    diag: String,
-    snd: String,
-}
-
-impl StatsRow {
-    fn stats(self) -> Stats {
-        Stats {
-            events: self.n,
-            first_ms: self.first_ms,
-            last_ms: self.last_ms,
-            ingested_ms: self.ingest_ms,
-            subtype: self.sub,
-            diagnostic: self.diag,
-            sender: self.snd,
-        }
-    }
-}
-
-/// A value bound into a composed query, in placeholder order.
-#[derive(Debug, Clone)]
-enum Arg {
-    Text(String),
-    Int(i64),
-}
-
-fn bind_all(mut q: Query, args: &[Arg]) -> Query {
-    for a in args {
-        q = match a {
-            Arg::Text(s) => q.bind(s.as_str()),
-            Arg::Int(i) => q.bind(*i),
-        };
-    }
-    q
-}
-
 /// `('a', 'b')` from kinds (typed values only, never input).
 fn kind_list(kinds: &[Kind]) -> String {
     let names: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
     format!("({})", names.join(", "))
-}
-
-/// The rule ids each history kind feeds, indexed by the kind's Enum8 value − 1.
-fn rule_map(with_old: bool) -> Vec<Vec<u8>> {
-    Kind::ALL
-        .iter()
-        .map(|kind| {
-            let mut ids: Vec<u8> = Vec::new();
-            if *kind == Kind::RuleChange {
-                ids.push(MARK_ID);
-            }
-            for rule in Rule::PRIORITY {
-                if rule.kinds().contains(kind) {
-                    ids.push(rule.index() as u8 + 1);
-                    if with_old && !rule.is_locked() {
-                        ids.push(OLD_BASE_ID + rule.index() as u8 - 2);
-                    }
-                }
-            }
-            ids
-        })
-        .collect()
-}
-
-/// Window start per rule id (index 0 is rule id 1).
-fn starts(new: [i64; 6], old: Option<[i64; 6]>) -> Vec<i64> {
-    let mut v: Vec<i64> = new.to_vec();
-    v.push(0); // marks never age
-    if let Some(old) = old {
-        v.extend([i64::MAX; 2]); // ids 8, 9, 10: unused
-        v.push(i64::MAX);
-        for rule in Rule::PRIORITY.into_iter().filter(|r| !r.is_locked()) {
-            v.push(old[rule.index()]);
-        }
-    }
-    v
-}
-
-/// The candidate subquery of a page slice and its values.
-fn candidates(org_id: Uuid, q: &ListQuery, lo: i64, hi: i64) -> Option<(String, Vec<Arg>)> {
-    let listed = q.status != StatusFilter::Excluded;
-    let excluded = q.status != StatusFilter::Listed && q.min_events <= 1;
-    if !listed && !excluded {
-        return None;
-    }
-    let mut kinds = vec![Kind::RuleChange];
-    if listed {
-        match q.reason {
-            Some(r) => kinds.extend_from_slice(r.kinds()),
-            None => kinds.extend_from_slice(&Kind::ALL[..6]),
-        }
-    }
-    if excluded {
-        kinds.push(Kind::Exclusion);
-    }
-    let mut sql = String::from(
-        "SELECT email FROM undeliverable_activity WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?",
-    );
-    let mut args = vec![Arg::Text(org_id.to_string()), Arg::Int(lo), Arg::Int(hi)];
-    if kinds.len() < Kind::ALL.len() {
-        sql.push_str(" AND kind IN ");
-        sql.push_str(&kind_list(&kinds));
-    }
-    if let Some(needle) = &q.email {
-        sql.push_str(" AND position(email, ?) > 0");
-        args.push(Arg::Text(needle.clone()));
-    }
-    if !listed {
-        sql.push_str(" AND email IN (SELECT email FROM undeliverable_exclusions WHERE org_id = ?)");
-        args.push(Arg::Text(org_id.to_string()));
-    }
-    Some((sql, args))
 }
 
 fn valid_text(what: &str, value: &str, max: usize) -> Result<String, StoreError> {
@@ -378,17 +282,15 @@ impl Store {
                 .client()
                 .insert::<HistoryRow<'_>>("undeliverable_history")
                 .await?;
+            let payload = Event::mark_payload(at);
             for email in chunk {
                 insert
                     .write(&HistoryRow {
                         org_id: org.id,
-                        email,
+                        okey: &okey(org.id, email),
                         kind: Kind::RuleChange as i8,
                         occurred_ms: at,
-                        ingested_ms: at,
-                        subtype: "",
-                        diagnostic: "",
-                        sender: "",
+                        payload: &payload,
                     })
                     .await?;
             }
@@ -451,71 +353,44 @@ impl Store {
         now: i64,
     ) -> Result<Vec<String>, StoreError> {
         let retention = org.plan.retention_days();
-        let exclusions = self.latest_exclusions(org.id, None).await?;
-        let candidates = format!(
-            "SELECT email FROM undeliverable_history WHERE org_id = ? AND kind IN {}",
-            kind_list(&[Kind::Transient, Kind::Undetermined, Kind::Delay])
+        let (old_starts, new_starts) = (
+            old.window_starts(retention, now),
+            new.window_starts(retention, now),
         );
+        let exclusions = self.latest_exclusions(org.id, None).await?;
         let sql = format!(
-            "{} ORDER BY email, rule",
-            STATS_SQL.replace("/*candidates*/", &candidates)
+            "SELECT okey, groupArray(payload) AS payloads FROM undeliverable_history \
+             WHERE org_id = ? AND okey IN (SELECT okey FROM undeliverable_history WHERE org_id = ? AND kind IN {}) \
+             GROUP BY okey",
+            kind_list(&[Kind::Transient, Kind::Undetermined, Kind::Delay])
         );
         let mut cursor = self
             .client()
             .query(&sql)
-            .bind(rule_map(true))
             .bind(org.id.to_string())
             .bind(org.id.to_string())
-            .bind(starts(
-                new.window_starts(retention, now),
-                Some(old.window_starts(retention, now)),
-            ))
-            .fetch::<StatsRow>()?;
+            .fetch::<PayloadsRow>()?;
         let mut changed = Vec::new();
-        let mut current: Option<(History, History)> = None;
-        let finish = |pair: Option<(History, History)>, changed: &mut Vec<String>| {
-            if let Some((new_h, old_h)) = pair {
-                let x = exclusions.get(&new_h.email);
-                let after = classify(&new_h, x, new);
-                let before = classify(&old_h, x, old);
-                if let Some(after) = after
-                    && before.is_none_or(|b| b.state != after.state)
-                {
-                    changed.push(after.email);
-                }
-            }
-        };
         while let Some(row) = cursor.next().await? {
-            if current.as_ref().is_none_or(|(h, _)| h.email != row.email) {
-                let next = History {
-                    email: row.email.clone(),
-                    ..History::default()
-                };
-                finish(current.replace((next.clone(), next)), &mut changed);
-            }
-            let (new_h, old_h) = current.as_mut().expect("set above");
-            let id = row.rule;
-            let stats = row.stats();
-            match id {
-                MARK_ID => {
-                    new_h.marked_ms = stats.ingested_ms;
-                    old_h.marked_ms = stats.ingested_ms;
-                }
-                1..=6 => {
-                    let rule = Rule::PRIORITY[usize::from(id - 1)];
-                    if rule.is_locked() {
-                        old_h.rules[rule.index()] = Some(stats.clone());
-                    }
-                    new_h.rules[rule.index()] = Some(stats);
-                }
-                _ if id > OLD_BASE_ID => {
-                    let rule = Rule::PRIORITY[usize::from(id - OLD_BASE_ID + 2)];
-                    old_h.rules[rule.index()] = Some(stats);
-                }
-                _ => {}
+            let email = email_of(&row.okey).to_owned();
+            let events: Vec<Event> = row
+                .payloads
+                .iter()
+                .filter_map(|p| Event::from_payload(p))
+                .collect();
+            let x = exclusions.get(&email);
+            let before = classify(
+                &History::from_events(email.clone(), &events, &old_starts),
+                x,
+                old,
+            );
+            let after = classify(&History::from_events(email, &events, &new_starts), x, new);
+            if let Some(after) = after
+                && before.is_none_or(|b| b.state != after.state)
+            {
+                changed.push(after.email);
             }
         }
-        finish(current.take(), &mut changed);
         Ok(changed)
     }
 
@@ -618,100 +493,177 @@ impl Store {
     }
 
     /// One page of the undeliverable list (up to `q.limit` rows), ordered by last_changed_at
-    /// descending, then email ascending.
+    /// (whole seconds) descending, then email ascending.
     pub async fn list_undeliverable(
         &self,
         org_id: Uuid,
         rules: &RuleSet,
         q: &ListQuery,
     ) -> Result<Vec<Entry>, StoreError> {
-        // Slices start on whole seconds, so that a second is never split between two slices
-        // (the order is by whole seconds).
+        // Slices start on whole seconds, so a second is never split between two slices. Rows
+        // more than 2 s ahead of this clock (clock skew between hosts) wait until it catches up.
         let floor = whole_second(q.since_ms.unwrap_or(0).max(0));
-        let mut hi = q.until_ms.map_or(i64::MAX, |u| u.saturating_add(1));
+        let ceiling = whole_second(q.now_ms) + 2000;
+        let mut hi = q
+            .until_ms
+            .map_or(ceiling, |u| u.saturating_add(1).min(ceiling));
         if let Some(a) = &q.after {
-            hi = hi.min(whole_second(a.last_changed_ms).saturating_add(1000));
+            hi = hi.min(whole_second(a.last_changed_ms) + 1000);
         }
         let mut span = INITIAL_SPAN_MS;
         let mut out: Vec<Entry> = Vec::new();
         while out.len() < q.limit && hi > floor {
-            let top = hi.min(q.now_ms.saturating_add(1));
-            let lo = floor.max(whole_second(top.saturating_sub(span)));
-            let mut rows = self.undeliverable_slice(org_id, rules, q, lo, hi).await?;
+            let lo = floor.max(whole_second(hi - 1) - (span - 1000));
+            let Some(cands) = self
+                .undeliverable_candidates(org_id, q, lo, hi, None, MAX_CANDIDATES + 1)
+                .await?
+            else {
+                return Ok(out);
+            };
+            let mut rows = if cands.len() <= MAX_CANDIDATES {
+                self.undeliverable_rows(org_id, rules, q, &cands, lo, hi)
+                    .await?
+            } else if lo + 1000 < hi {
+                span = whole_second(span / 8).max(1000);
+                continue;
+            } else {
+                self.dense_second(org_id, rules, q, lo, hi, q.limit - out.len())
+                    .await?
+            };
             rows.sort_by(Entry::order);
-            let found = rows.len();
             out.extend(rows);
             hi = lo;
-            span = span.saturating_mul(if found == 0 { 16 } else { 4 });
+            if cands.is_empty() {
+                span = span.saturating_mul(16);
+            } else if cands.len() < MAX_CANDIDATES / 4 {
+                span = span.saturating_mul(4);
+            }
         }
         out.truncate(q.limit);
         Ok(out)
     }
 
-    /// The rows whose last_changed_at lies in [lo, hi) and that pass the query's filters.
-    async fn undeliverable_slice(
+    /// The addresses with activity in [lo, hi) that the query's filters allow (None when the
+    /// filters exclude every row), at most `limit`; with `after_email`, the first ones after it
+    /// in email order.
+    async fn undeliverable_candidates(
+        &self,
+        org_id: Uuid,
+        q: &ListQuery,
+        lo: i64,
+        hi: i64,
+        after_email: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let listed = q.status != StatusFilter::Excluded;
+        let excluded = q.status != StatusFilter::Listed && q.min_events <= 1;
+        if !listed && !excluded {
+            return Ok(None);
+        }
+        // A listed row's last_changed_at is an event of its reason or a mark; a tombstone's is
+        // an exclusion or a mark.
+        let mut kinds = vec![Kind::RuleChange];
+        if listed {
+            match q.reason {
+                Some(r) => kinds.extend_from_slice(r.kinds()),
+                None => kinds.extend_from_slice(&Kind::ALL[..6]),
+            }
+        }
+        if excluded {
+            kinds.push(Kind::Exclusion);
+        }
+        let mut sql = String::from(
+            "SELECT DISTINCT email FROM undeliverable_activity WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?",
+        );
+        if kinds.len() < Kind::ALL.len() {
+            sql.push_str(" AND kind IN ");
+            sql.push_str(&kind_list(&kinds));
+        }
+        if q.email.is_some() {
+            sql.push_str(" AND position(email, ?) > 0");
+        }
+        if !listed {
+            sql.push_str(
+                " AND email IN (SELECT email FROM undeliverable_exclusions WHERE org_id = ?)",
+            );
+        }
+        if after_email.is_some() {
+            sql.push_str(" AND email > ? ORDER BY email");
+        }
+        sql.push_str(" LIMIT ?");
+        let mut query: Query = self
+            .client()
+            .query(&sql)
+            .bind(org_id.to_string())
+            .bind(lo)
+            .bind(hi);
+        if let Some(needle) = &q.email {
+            query = query.bind(needle.as_str());
+        }
+        if !listed {
+            query = query.bind(org_id.to_string());
+        }
+        if let Some(e) = after_email {
+            query = query.bind(e);
+        }
+        Ok(Some(query.bind(limit as u64).fetch_all::<String>().await?))
+    }
+
+    /// The rows of `emails` whose last_changed_at lies in [lo, hi) and that pass the query's
+    /// filters and cursor.
+    async fn undeliverable_rows(
         &self,
         org_id: Uuid,
         rules: &RuleSet,
         q: &ListQuery,
+        emails: &[String],
         lo: i64,
         hi: i64,
     ) -> Result<Vec<Entry>, StoreError> {
-        let Some((cands, args)) = candidates(org_id, q, lo, hi) else {
+        if emails.is_empty() {
             return Ok(Vec::new());
-        };
-        let window = starts(rules.window_starts(q.retention_days, q.now_ms), None);
-        let stats_sql = STATS_SQL.replace("/*candidates*/", &cands);
-        let stats = bind_all(
-            self.client()
-                .query(&stats_sql)
-                .bind(rule_map(false))
-                .bind(org_id.to_string()),
-            &args,
-        )
-        .bind(window)
-        .fetch_all::<StatsRow>();
-        let excl_sql =
-            format!("{LATEST_EXCLUSION} WHERE org_id = ? AND email IN ({cands}) GROUP BY email");
-        let excl = bind_all(
-            self.client().query(&excl_sql).bind(org_id.to_string()),
-            &args,
-        )
-        .fetch_all::<ExclusionRow>();
-        let (stats, excl) = tokio::try_join!(stats, excl)?;
+        }
+        let okeys: Vec<String> = emails.iter().map(|e| okey(org_id, e)).collect();
+        let history = self
+            .client()
+            .query(
+                "SELECT okey, payload FROM undeliverable_history WHERE okey IN (SELECT arrayJoin(?))",
+            )
+            .bind(okeys)
+            .fetch_all::<PayloadRow>();
+        let excl_sql = format!(
+            "{LATEST_EXCLUSION} WHERE org_id = ? AND email IN (SELECT arrayJoin(?)) GROUP BY email"
+        );
+        let excl = self
+            .client()
+            .query(&excl_sql)
+            .bind(org_id.to_string())
+            .bind(emails)
+            .fetch_all::<ExclusionRow>();
+        let (history, excl) = tokio::try_join!(history, excl)?;
 
-        let mut histories: HashMap<String, History> = HashMap::new();
-        for row in stats {
-            let id = row.rule;
-            let h = histories
-                .entry(row.email.clone())
-                .or_insert_with(|| History {
-                    email: row.email.clone(),
-                    ..History::default()
-                });
-            match id {
-                MARK_ID => h.marked_ms = row.ingest_ms,
-                1..=6 => h.rules[usize::from(id - 1)] = Some(row.stats()),
-                _ => {}
+        let mut events: HashMap<&str, Vec<Event>> = HashMap::new();
+        for row in &history {
+            if let Some(e) = Event::from_payload(&row.payload) {
+                events.entry(email_of(&row.okey)).or_default().push(e);
             }
         }
         let mut exclusions: HashMap<String, Exclusion> = excl
             .into_iter()
             .map(|r| (r.email.clone(), r.to_exclusion()))
             .collect();
-        for email in exclusions.keys() {
-            histories.entry(email.clone()).or_insert_with(|| History {
-                email: email.clone(),
-                ..History::default()
-            });
-        }
+        let starts = rules.window_starts(q.retention_days, q.now_ms);
         let since = q.since_ms.unwrap_or(i64::MIN);
         let until = q.until_ms.unwrap_or(i64::MAX);
-        Ok(histories
-            .into_values()
-            .filter_map(|h| {
-                let x = exclusions.remove(&h.email);
-                classify(&h, x.as_ref(), rules)
+        Ok(emails
+            .iter()
+            .filter_map(|email| {
+                let h = History::from_events(
+                    email.clone(),
+                    events.get(email.as_str()).map_or(&[], Vec::as_slice),
+                    &starts,
+                );
+                classify(&h, exclusions.remove(email).as_ref(), rules)
             })
             .filter(|e| {
                 (lo..hi).contains(&e.last_changed_ms)
@@ -721,6 +673,44 @@ impl Store {
                     && q.after_cursor(e)
             })
             .collect())
+    }
+
+    /// The rows of one second [lo, hi) that holds more candidates than a slice takes, walked in
+    /// email order (the list's order within a second) until `need` rows are found.
+    async fn dense_second(
+        &self,
+        org_id: Uuid,
+        rules: &RuleSet,
+        q: &ListQuery,
+        lo: i64,
+        hi: i64,
+        need: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let mut after = match &q.after {
+            Some(a) if whole_second(a.last_changed_ms) == lo => a.email.clone(),
+            _ => String::new(),
+        };
+        let mut out = Vec::new();
+        while out.len() < need {
+            let Some(chunk) = self
+                .undeliverable_candidates(org_id, q, lo, hi, Some(&after), DENSE_CHUNK)
+                .await?
+            else {
+                break;
+            };
+            let Some(last) = chunk.last().cloned() else {
+                break;
+            };
+            out.extend(
+                self.undeliverable_rows(org_id, rules, q, &chunk, lo, hi)
+                    .await?,
+            );
+            if chunk.len() < DENSE_CHUNK {
+                break;
+            }
+            after = last;
+        }
+        Ok(out)
     }
 
     async fn write_undeliverable_audit(
@@ -753,24 +743,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rule_ids_follow_kinds() {
-        let map = rule_map(false);
-        assert_eq!(map[Kind::Permanent as usize - 1], vec![1]);
-        assert_eq!(map[Kind::Transient as usize - 1], vec![4, 6]);
-        assert_eq!(map[Kind::Delay as usize - 1], vec![6]);
-        assert_eq!(map[Kind::RuleChange as usize - 1], vec![MARK_ID]);
-        assert!(map[Kind::Exclusion as usize - 1].is_empty());
-        let map = rule_map(true);
-        assert_eq!(map[Kind::Transient as usize - 1], vec![4, 11, 6, 13]);
-        assert_eq!(map[Kind::Undetermined as usize - 1], vec![5, 12]);
-        assert_eq!(map[Kind::Permanent as usize - 1], vec![1]);
-        let s = starts([1, 2, 3, 4, 5, 6], Some([10, 20, 30, 40, 50, 60]));
-        assert_eq!(s.len(), 13);
+    fn okeys_carry_the_org_and_the_address() {
+        let org = Uuid::from_u128(7);
+        let k = okey(org, "a/b@x.example");
+        assert_eq!(k, format!("{org}/a/b@x.example"));
         assert_eq!(
-            (s[10], s[11], s[12]),
-            (40, 50, 60),
-            "ids 11-13 are the old thresholds"
+            email_of(&k),
+            "a/b@x.example",
+            "only the first slash separates"
         );
-        assert_eq!(s[6], 0, "marks never age");
+        assert_eq!(
+            kind_list(&[Kind::Permanent, Kind::RuleChange]),
+            "('permanent', 'rule_change')"
+        );
     }
 }
