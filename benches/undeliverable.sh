@@ -13,7 +13,8 @@
 #    materialized views do the same work as on ingest): 1 M recipients with one event each,
 #    plus 250 K second and 187.5 K further events on repeat failers (1.44 M rows); types
 #    45 % permanent, 20 % transient, 8 % undetermined, 7 % complaint, 5 % reject, 15 % delay;
-#    event times spread over 90 days; ingest times 1–120 s later (3 % hours to days late);
+#    event times spread over 90 days; ingest times 1–120 s later (3 % hours to days late; an
+#    ingest time that would fall after the load is spread over its last minute);
 #    plus 2 000 operator exclusions. Then merges the parts (OPTIMIZE … FINAL).
 # 3. Starts sendops-api and times, over one keep-alive connection (Python http.client):
 #    - first page: GET /v1/undeliverable?limit=L, L ∈ {20, 50, 100}, 300 requests;
@@ -69,10 +70,11 @@ if [ ! -f "$state" ] || [ "$(curl -fsS "$CLICKHOUSE_URL/" --data-binary "EXISTS 
         multiIf(r < 45, 'General', r < 65, 'MailboxFull', ''),
         if(r < 65 OR r >= 85, concat('smtp; 550 5.1.1 code ', toString(r)), ''),
         if(r >= 73 AND r < 80, 'abuse', ''), '999999999999',
-        least($now, at + 1000 + (h % 120000) + if(h % 100 < 3, (h % (3 * $day)), 0))
+        if(late > $now, $now - 60000 + toInt64(h % 60000), late)
       FROM (
         SELECT n, cityHash64(n, $k) AS h, h % 100 AS r,
-          $now - 60000 - toInt64(cityHash64(n, $k, 7) % (90 * $day)) AS at
+          $now - 60000 - toInt64(cityHash64(n, $k, 7) % (90 * $day)) AS at,
+          at + 1000 + toInt64(h % 120000) + if(h % 100 < 3, toInt64(h % (3 * $day)), 0) AS late
         FROM (SELECT number AS n FROM system.numbers LIMIT $from, $count)
         WHERE $filter
       )"
@@ -93,7 +95,7 @@ if [ ! -f "$state" ] || [ "$(curl -fsS "$CLICKHOUSE_URL/" --data-binary "EXISTS 
 fi
 # shellcheck disable=SC1090
 . "$state"
-echo "== $db: $(ch "SELECT count() FROM undeliverable_history") history rows, $(ch "SELECT uniqExact(email) FROM undeliverable_history") addresses, parts: $(ch "SELECT table, count() FROM system.parts WHERE database = '$db' AND active AND table LIKE 'undeliverable%' GROUP BY table ORDER BY table FORMAT CSV" | tr '\n' ' ')"
+echo "== $db: $(ch "SELECT count() FROM undeliverable_history") history rows, $(ch "SELECT uniqExact(okey) FROM undeliverable_history") addresses, parts: $(ch "SELECT table, count() FROM system.parts WHERE database = '$db' AND active AND table LIKE 'undeliverable%' GROUP BY table ORDER BY table FORMAT CSV" | tr '\n' ' ')"
 
 SENDOPS_API_ADDR=127.0.0.1:$port RUST_LOG=warn "$api" &
 api_pid=$!

@@ -5,14 +5,13 @@
 //! full. A slice [lo, hi) takes the addresses with any activity in it (event ingest, rule-change
 //! mark, exclusion: every shown row has activity at exactly its last_changed_at), reads their
 //! histories by primary key, classifies them, and keeps the rows whose last_changed_at falls in
-//! the slice. A slice with too many candidates shrinks, down to one second; a second with too many
-//! (a bulk replay, a rule change that altered many rows) is walked in email order, which is the
-//! list's order inside a second. So a page costs what it shows, not the size of the org.
+//! the slice. A slice takes its most recently active addresses up to a cap and ends (on a whole second)
+//! where that cap cuts; a single second holding more than the cap (a bulk replay, a rule change
+//! that altered many rows) is walked in email order, which is the list's order inside a second. So a page costs what it shows, not the size of the org.
 
 use std::collections::HashMap;
 
 use clickhouse::Row;
-use clickhouse::query::Query;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -27,10 +26,15 @@ use crate::store::Store;
 use crate::timefmt::now_ms;
 
 /// First slice of a page (ms of last_changed_at); later slices widen ×4 (×16 after an empty one).
-const INITIAL_SPAN_MS: i64 = 15 * 60 * 1000;
+/// A slice never classifies more than its candidate cap, so a wide first slice costs only the
+/// scan of its activity rows.
+const INITIAL_SPAN_MS: i64 = 6 * 3600 * 1000;
 
-/// Most addresses one slice classifies; a slice with more shrinks.
+/// Most addresses one slice classifies.
 const MAX_CANDIDATES: usize = 300;
+
+/// Fewest addresses a slice classifies (a page with filters may need many candidates per row).
+const MIN_CANDIDATES: usize = 50;
 
 /// Addresses per step when a single second holds more than [`MAX_CANDIDATES`].
 const DENSE_CHUNK: usize = 200;
@@ -215,6 +219,50 @@ struct AuditRow {
 fn kind_list(kinds: &[Kind]) -> String {
     let names: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
     format!("({})", names.join(", "))
+}
+
+/// What a placeholder of [`candidate_filter`]'s conditions takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FilterArg {
+    OrgId,
+    EmailNeedle,
+}
+
+/// The activity conditions a query's filters allow (appended after the time range) and what
+/// their placeholders take, in order. None when the filters exclude every row.
+fn candidate_filter(q: &ListQuery) -> Option<(String, Vec<FilterArg>)> {
+    let listed = q.status != StatusFilter::Excluded;
+    let excluded = q.status != StatusFilter::Listed && q.min_events <= 1;
+    if !listed && !excluded {
+        return None;
+    }
+    // A listed row's last_changed_at is an event of its reason or a mark; a tombstone's is an
+    // exclusion or a mark.
+    let mut kinds = vec![Kind::RuleChange];
+    if listed {
+        match q.reason {
+            Some(r) => kinds.extend_from_slice(r.kinds()),
+            None => kinds.extend_from_slice(&Kind::ALL[..6]),
+        }
+    }
+    if excluded {
+        kinds.push(Kind::Exclusion);
+    }
+    let mut sql = String::new();
+    let mut binds = Vec::new();
+    if kinds.len() < Kind::ALL.len() {
+        sql.push_str(" AND kind IN ");
+        sql.push_str(&kind_list(&kinds));
+    }
+    if q.email.is_some() {
+        sql.push_str(" AND position(email, ?) > 0");
+        binds.push(FilterArg::EmailNeedle);
+    }
+    if !listed {
+        sql.push_str(" AND email IN (SELECT email FROM undeliverable_exclusions WHERE org_id = ?)");
+        binds.push(FilterArg::OrgId);
+    }
+    Some((sql, binds))
 }
 
 fn valid_text(what: &str, value: &str, max: usize) -> Result<String, StoreError> {
@@ -513,29 +561,52 @@ impl Store {
         let mut span = INITIAL_SPAN_MS;
         let mut out: Vec<Entry> = Vec::new();
         while out.len() < q.limit && hi > floor {
+            let need = q.limit - out.len();
+            let cap = (2 * need + 10).clamp(MIN_CANDIDATES, MAX_CANDIDATES);
             let lo = floor.max(whole_second(hi - 1) - (span - 1000));
-            let Some(cands) = self
-                .undeliverable_candidates(org_id, q, lo, hi, None, MAX_CANDIDATES + 1)
-                .await?
-            else {
+            let Some(mut cands) = self.recent_candidates(org_id, q, lo, hi, cap + 1).await? else {
                 return Ok(out);
             };
-            let mut rows = if cands.len() <= MAX_CANDIDATES {
-                self.undeliverable_rows(org_id, rules, q, &cands, lo, hi)
-                    .await?
-            } else if lo + 1000 < hi {
-                span = whole_second(span / 8).max(1000);
-                continue;
+            let found = cands.len();
+            // With more than `cap` addresses, the slice ends where the (cap+1)-th most recent
+            // one's second ends: every address active in [cut, hi) is among the first `cap`.
+            let (slice_lo, mut rows) = if found <= cap {
+                let emails: Vec<String> = cands.into_iter().map(|(e, _)| e).collect();
+                (
+                    lo,
+                    self.undeliverable_rows(org_id, rules, q, &emails, lo, hi)
+                        .await?,
+                )
             } else {
-                self.dense_second(org_id, rules, q, lo, hi, q.limit - out.len())
-                    .await?
+                let cut = whole_second(cands[cap].1) + 1000;
+                if cut < hi {
+                    cands.truncate(cap);
+                    let emails: Vec<String> = cands
+                        .into_iter()
+                        .filter(|(_, t)| *t >= cut)
+                        .map(|(e, _)| e)
+                        .collect();
+                    (
+                        cut,
+                        self.undeliverable_rows(org_id, rules, q, &emails, cut, hi)
+                            .await?,
+                    )
+                } else {
+                    let second = whole_second(hi - 1).max(floor);
+                    (
+                        second,
+                        self.dense_second(org_id, rules, q, second, hi, need)
+                            .await?,
+                    )
+                }
             };
             rows.sort_by(Entry::order);
+            let shown = rows.len();
             out.extend(rows);
-            hi = lo;
-            if cands.is_empty() {
+            hi = slice_lo;
+            if found == 0 {
                 span = span.saturating_mul(16);
-            } else if cands.len() < MAX_CANDIDATES / 4 {
+            } else if found <= cap && shown < need {
                 span = span.saturating_mul(4);
             }
         }
@@ -543,70 +614,83 @@ impl Store {
         Ok(out)
     }
 
-    /// The addresses with activity in [lo, hi) that the query's filters allow (None when the
-    /// filters exclude every row), at most `limit`; with `after_email`, the first ones after it
-    /// in email order.
-    async fn undeliverable_candidates(
+    /// The addresses with activity in [lo, hi) that the query's filters allow, most recently
+    /// active first, with their latest activity time in the slice (at most `limit`; None when
+    /// the filters exclude every row).
+    async fn recent_candidates(
         &self,
         org_id: Uuid,
         q: &ListQuery,
         lo: i64,
         hi: i64,
-        after_email: Option<&str>,
         limit: usize,
-    ) -> Result<Option<Vec<String>>, StoreError> {
-        let listed = q.status != StatusFilter::Excluded;
-        let excluded = q.status != StatusFilter::Listed && q.min_events <= 1;
-        if !listed && !excluded {
+    ) -> Result<Option<Vec<(String, i64)>>, StoreError> {
+        let Some((filter, args)) = candidate_filter(q) else {
             return Ok(None);
-        }
-        // A listed row's last_changed_at is an event of its reason or a mark; a tombstone's is
-        // an exclusion or a mark.
-        let mut kinds = vec![Kind::RuleChange];
-        if listed {
-            match q.reason {
-                Some(r) => kinds.extend_from_slice(r.kinds()),
-                None => kinds.extend_from_slice(&Kind::ALL[..6]),
-            }
-        }
-        if excluded {
-            kinds.push(Kind::Exclusion);
-        }
-        let mut sql = String::from(
-            "SELECT DISTINCT email FROM undeliverable_activity WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?",
+        };
+        let sql = format!(
+            "SELECT email, max(ingested_ms) AS latest_ms FROM undeliverable_activity \
+             WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter} \
+             GROUP BY email ORDER BY latest_ms DESC, email LIMIT ?"
         );
-        if kinds.len() < Kind::ALL.len() {
-            sql.push_str(" AND kind IN ");
-            sql.push_str(&kind_list(&kinds));
-        }
-        if q.email.is_some() {
-            sql.push_str(" AND position(email, ?) > 0");
-        }
-        if !listed {
-            sql.push_str(
-                " AND email IN (SELECT email FROM undeliverable_exclusions WHERE org_id = ?)",
-            );
-        }
-        if after_email.is_some() {
-            sql.push_str(" AND email > ? ORDER BY email");
-        }
-        sql.push_str(" LIMIT ?");
-        let mut query: Query = self
+        let mut query = self
             .client()
             .query(&sql)
             .bind(org_id.to_string())
             .bind(lo)
             .bind(hi);
-        if let Some(needle) = &q.email {
-            query = query.bind(needle.as_str());
+        for arg in args {
+            query = match arg {
+                FilterArg::OrgId => query.bind(org_id.to_string()),
+                FilterArg::EmailNeedle => query.bind(q.email.as_deref().unwrap_or("")),
+            };
         }
-        if !listed {
-            query = query.bind(org_id.to_string());
+        Ok(Some(
+            query
+                .bind(limit as u64)
+                .fetch_all::<(String, i64)>()
+                .await?,
+        ))
+    }
+
+    /// The first `limit` addresses after `after_email` (in email order) with activity in
+    /// [lo, hi) that the query's filters allow (None when the filters exclude every row).
+    async fn candidates_after(
+        &self,
+        org_id: Uuid,
+        q: &ListQuery,
+        lo: i64,
+        hi: i64,
+        after_email: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let Some((filter, args)) = candidate_filter(q) else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "SELECT DISTINCT email FROM undeliverable_activity \
+             WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter} AND email > ? \
+             ORDER BY email LIMIT ?"
+        );
+        let mut query = self
+            .client()
+            .query(&sql)
+            .bind(org_id.to_string())
+            .bind(lo)
+            .bind(hi);
+        for arg in args {
+            query = match arg {
+                FilterArg::OrgId => query.bind(org_id.to_string()),
+                FilterArg::EmailNeedle => query.bind(q.email.as_deref().unwrap_or("")),
+            };
         }
-        if let Some(e) = after_email {
-            query = query.bind(e);
-        }
-        Ok(Some(query.bind(limit as u64).fetch_all::<String>().await?))
+        Ok(Some(
+            query
+                .bind(after_email)
+                .bind(limit as u64)
+                .fetch_all::<String>()
+                .await?,
+        ))
     }
 
     /// The rows of `emails` whose last_changed_at lies in [lo, hi) and that pass the query's
@@ -693,7 +777,7 @@ impl Store {
         let mut out = Vec::new();
         while out.len() < need {
             let Some(chunk) = self
-                .undeliverable_candidates(org_id, q, lo, hi, Some(&after), DENSE_CHUNK)
+                .candidates_after(org_id, q, lo, hi, &after, DENSE_CHUNK)
                 .await?
             else {
                 break;
