@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Undeliverable list latency with 1 M distinct failing recipients, through the real HTTP server.
 #
-#   benches/undeliverable.sh            load (if the scratch database is missing) and measure
-#   BENCH_RELOAD=1 benches/undeliverable.sh   drop the scratch database and load again
-#   BENCH_KEEP=1 …                      keep the scratch database afterwards (default: kept, it
-#                                       takes a minute to load; BENCH_DROP=1 drops it)
+#   benches/undeliverable.sh                  load (when the scratch database is missing), measure
+#   BENCH_RELOAD=1 benches/undeliverable.sh   drop the scratch database and load it again
+#   BENCH_DROP=1 …                            drop the scratch database at the end (default: keep)
+#   BENCH_REQUESTS=N …                        requests per scenario (default 300)
 #
 # 1. Builds sendops-api and sendops-admin (release), migrates a scratch database
 #    ($BENCH_DB, default sendops_bench_undeliverable), creates a pro org (90 days), a key with
@@ -44,7 +44,7 @@ if [ "${BENCH_RELOAD:-0}" = 1 ]; then
   rm -f "$state"
 fi
 
-if [ ! -f "$state" ] || [ "$(curl -fsS "$CLICKHOUSE_URL/" --data-binary "EXISTS DATABASE $db")" != 1 ]; then
+if [ ! -f "$state" ] || [ "$(curl -fsS "$CLICKHOUSE_URL/" --data-binary "SELECT count() FROM system.databases WHERE name = '$db'")" != 1 ]; then
   echo "== loading $db"
   curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null
   "$admin" migrate >/dev/null

@@ -666,7 +666,8 @@ async fn since_polling_converges_on_the_snapshot_and_the_snapshot_on_the_oracle(
     let mut next_id = 0u64;
     let mut make = |rng: &mut Rng, email: &str, ty: Ty, at: i64| -> Ev {
         next_id += 1;
-        let mut ev = Ev::new(next_id, ty, &spell(rng, email), at).from(*rng.pick(&senders));
+        let sender = *rng.pick::<&str>(&senders);
+        let mut ev = Ev::new(next_id, ty, &spell(rng, email), at).from(sender);
         let subs: &[&str] = match ty {
             Ty::Permanent => &["General", "NoEmail", "Suppressed"],
             Ty::Transient => &["General", "MailboxFull"],
@@ -675,7 +676,8 @@ async fn since_polling_converges_on_the_snapshot_and_the_snapshot_on_the_oracle(
             _ => &[],
         };
         if !subs.is_empty() && rng.chance(75) {
-            ev = ev.sub(*rng.pick(subs));
+            let sub = *rng.pick::<&str>(subs);
+            ev = ev.sub(sub);
         }
         if matches!(
             ty,
