@@ -72,6 +72,71 @@ enum Command {
         #[command(subcommand)]
         command: ses_commands::TrackingDomainCommand,
     },
+    /// Undeliverable list: operator exclusions (kept forever; the address becomes an
+    /// `excluded` tombstone until it fails again).
+    Exclusion {
+        #[command(subcommand)]
+        command: ExclusionCommand,
+    },
+    /// Undeliverable list: the org's classification rules (every change bumps the version and
+    /// is audited).
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExclusionCommand {
+    /// Exclude an address from the undeliverable list (audited as undeliverable.exclusion_added).
+    Add {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        /// Who decided (shown as excluded_by, and the audit actor).
+        #[arg(long)]
+        by: String,
+        /// Why (shown as exclusion_reason).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Every exclusion of an org, newest first.
+    List {
+        #[arg(long)]
+        org: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// The active rules (as GET /v1/undeliverable/rules shows them).
+    Show {
+        #[arg(long)]
+        org: String,
+    },
+    /// Apply a profile, or override one configurable rule (the profile becomes custom).
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["profile", "rule"])))]
+    Set {
+        #[arg(long)]
+        org: String,
+        #[arg(long, value_parser = ["standard", "strict"])]
+        profile: Option<String>,
+        /// repeated_transient, undetermined or soft_bounce_accumulation (the locked rules
+        /// permanent_bounce, complaint and rejected refuse).
+        #[arg(long, value_parser = sendops_shared::undeliverable::Rule::NAMES)]
+        rule: Option<String>,
+        #[arg(long, requires = "rule")]
+        enabled: Option<bool>,
+        /// N: qualifying events needed.
+        #[arg(long, requires = "rule")]
+        events: Option<u32>,
+        /// M: the trailing window, in days.
+        #[arg(long = "window-days", requires = "rule")]
+        window_days: Option<u32>,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
 }
 
 /// Who is acting: `--actor`, else SENDOPS_ACTOR, else USER, else `operator`.
@@ -295,6 +360,75 @@ async fn run_key(store: &Store, command: KeyCommand) -> anyhow::Result<serde_jso
     }
 }
 
+async fn run_exclusion(
+    store: &Store,
+    command: ExclusionCommand,
+) -> anyhow::Result<serde_json::Value> {
+    match command {
+        ExclusionCommand::Add {
+            org,
+            email,
+            by,
+            reason,
+        } => {
+            let org = org_by_slug(store, &org).await?;
+            let x = store.add_exclusion(org.id, &email, &by, &reason).await?;
+            Ok(x.to_json())
+        }
+        ExclusionCommand::List { org } => {
+            let org = org_by_slug(store, &org).await?;
+            let all = store.exclusions(org.id).await?;
+            Ok(json!(all.iter().map(|x| x.to_json()).collect::<Vec<_>>()))
+        }
+    }
+}
+
+async fn run_rules(store: &Store, command: RulesCommand) -> anyhow::Result<serde_json::Value> {
+    use sendops_shared::undeliverable::{Profile, Rule, RuleSet};
+    match command {
+        RulesCommand::Show { org } => {
+            let org = org_by_slug(store, &org).await?;
+            Ok(store.undeliverable_rules(&org).await?.view().to_json())
+        }
+        RulesCommand::Set {
+            org,
+            profile,
+            rule,
+            enabled,
+            events,
+            window_days,
+            actor,
+        } => {
+            let org = org_by_slug(store, &org).await?;
+            let current = store.undeliverable_rules(&org).await?;
+            let set = match (profile, rule) {
+                (Some(p), _) => Profile::parse(&p)
+                    .and_then(RuleSet::of_profile)
+                    .context("--profile must be standard or strict")?,
+                (None, Some(r)) => {
+                    let rule = Rule::parse(&r).context("unknown --rule")?;
+                    if enabled.is_none() && events.is_none() && window_days.is_none() {
+                        bail!("--rule needs at least one of --enabled, --events, --window-days");
+                    }
+                    current
+                        .set
+                        .with_rule(rule, enabled, events, window_days)
+                        .map_err(anyhow::Error::msg)?
+                }
+                (None, None) => bail!("give --profile or --rule"),
+            };
+            let change = store
+                .set_undeliverable_rules(&org, set, &actor.resolve())
+                .await?;
+            Ok(json!({
+                "changed": change.changed,
+                "rows_changed": change.marked,
+                "rules": change.rules.view().to_json(),
+            }))
+        }
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
     let cfg = ClickHouseConfig::from_env();
     let store = Store::new(&cfg);
@@ -373,6 +507,8 @@ async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
         Command::TrackingDomain { command } => {
             ses_commands::run_tracking_domain(&store, command).await
         }
+        Command::Exclusion { command } => run_exclusion(&store, command).await,
+        Command::Rules { command } => run_rules(&store, command).await,
     }
 }
 

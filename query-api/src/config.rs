@@ -24,6 +24,10 @@ pub struct ApiConfig {
     /// `SENDOPS_SES_CACHE_SECONDS` (1–60, default 60): how long an org's SES suppression list and
     /// account snapshot are reused before SES is asked again.
     pub ses_cache_ttl: Duration,
+    /// `SENDOPS_UNDELIVERABLE_SETTLE_MS` (0–60000, default 5000): a `?since=` poll of
+    /// /v1/undeliverable returns changes only once they are this old, so that writes stamped
+    /// before what it returns have become visible (see docs/undeliverable.md).
+    pub undeliverable_settle: Duration,
 }
 
 impl Default for ApiConfig {
@@ -37,6 +41,7 @@ impl Default for ApiConfig {
             trust_forwarded_for: false,
             commit: option_env!("SENDOPS_COMMIT").unwrap_or("dev").into(),
             ses_cache_ttl: Duration::from_secs(60),
+            undeliverable_settle: Duration::from_secs(5),
         }
     }
 }
@@ -77,6 +82,17 @@ impl ApiConfig {
             },
             None => d.ses_cache_ttl,
         };
+        let settle = match var("SENDOPS_UNDELIVERABLE_SETTLE_MS") {
+            Some(v) => match v.parse::<u64>() {
+                Ok(n @ 0..=60_000) => Duration::from_millis(n),
+                _ => {
+                    return Err(format!(
+                        "SENDOPS_UNDELIVERABLE_SETTLE_MS={v:?}: must be 0 to 60000"
+                    ));
+                }
+            },
+            None => d.undeliverable_settle,
+        };
         Ok(ApiConfig {
             addr,
             problem_base: var("SENDOPS_PROBLEM_BASE")
@@ -91,6 +107,7 @@ impl ApiConfig {
             ),
             commit: var("SENDOPS_COMMIT").unwrap_or(d.commit),
             ses_cache_ttl,
+            undeliverable_settle: settle,
         })
     }
 }

@@ -105,6 +105,8 @@ pub fn router(state: AppState) -> Router {
             "/v1/tracking-domains/{domain}",
             get(routes::tracking_domains::get_one),
         )
+        .route("/v1/undeliverable", get(routes::undeliverable::list))
+        .route("/v1/undeliverable/rules", get(routes::undeliverable::rules))
         .fallback(routes::meta::not_found)
         .method_not_allowed_fallback(routes::meta::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

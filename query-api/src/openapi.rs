@@ -13,7 +13,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use crate::problem::FieldError;
 use crate::routes::{
     Pagination, account, channels, identities, messages, meta, reports, suppressions, templates,
-    tracking_domains,
+    tracking_domains, undeliverable,
 };
 
 /// An RFC 7807 problem document (DECISIONS §2).
@@ -54,7 +54,7 @@ pub struct Problem {
         reports::deliverability, reports::engagement, reports::template_performance,
         suppressions::list, suppressions::get_one, account::get, channels::list, channels::get_one,
         identities::list, identities::get_one, templates::list, templates::get_one,
-        tracking_domains::list, tracking_domains::get_one),
+        tracking_domains::list, tracking_domains::get_one, undeliverable::list, undeliverable::rules),
     components(schemas(Problem, FieldError, Pagination, messages::Message, messages::MessagePage, messages::Timeline,
         messages::TimelineEvent, meta::Health, meta::KeyScopes, reports::DeliverabilityReport,
         reports::DeliverabilityBucket, reports::EngagementReport, reports::EngagementBucket,
@@ -63,7 +63,9 @@ pub struct Problem {
         account::AccountAws, account::SendQuotaView, account::ProductionAccessView, account::CloudFormationView,
         account::PlanView, channels::ChannelView, channels::ChannelPage, identities::IdentityView,
         identities::IdentityPage, templates::TemplateView, templates::TemplatePage,
-        tracking_domains::TrackingDomainView, tracking_domains::TrackingDomainPage, tracking_domains::DnsRecordView)),
+        tracking_domains::TrackingDomainView, tracking_domains::TrackingDomainPage, tracking_domains::DnsRecordView,
+        undeliverable::UndeliverableRow, undeliverable::UndeliverablePage, undeliverable::UndeliverableRules,
+        undeliverable::RuleStatuses, undeliverable::RuleStatus)),
     modifiers(&Conventions),
     security(("bearer" = [])),
 )]

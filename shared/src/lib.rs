@@ -26,6 +26,7 @@ pub mod templates;
 pub mod testing;
 pub mod timefmt;
 pub mod tracking;
+pub mod undeliverable;
 
 pub use error::{ErrorCode, StoreError};
 pub use row::{EventRow, EventType};

@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0004_reports.sql"),
     },
     Migration {
+        version: 5,
+        name: "0005_undeliverable",
+        sql: include_str!("../migrations/0005_undeliverable.sql"),
+    },
+    Migration {
         version: 6,
         name: "0006_ses_views",
         sql: include_str!("../migrations/0006_ses_views.sql"),

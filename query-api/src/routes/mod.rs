@@ -9,6 +9,7 @@ pub mod reports;
 pub mod suppressions;
 pub mod templates;
 pub mod tracking_domains;
+pub mod undeliverable;
 
 use axum::http::HeaderMap;
 use axum::http::header::HOST;
