@@ -205,7 +205,7 @@ impl Pipeline {
                                     "SES account {} is not mapped to an org",
                                     ev.account_id
                                 ),
-                                raw: ev.raw,
+                                raw: ev.raw.unwrap_or_else(|| records[i].body.to_owned()),
                                 account_id: ev.account_id,
                             },
                             i,
