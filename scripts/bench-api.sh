@@ -102,8 +102,11 @@ token=$("$bin/sendops-admin" key create --org bench-big --env live --name "bench
 export SENDOPS_BENCH_TOKEN=$token
 SENDOPS_API_ADDR=127.0.0.1:$port RUST_LOG=warn "$bin/sendops-api" >"$work/api.log" 2>&1 &
 api_pid=$!
-for _ in $(seq 1 100); do
+for i in $(seq 1 300); do
   curl -fsS "$api/v1/_health" >/dev/null 2>&1 && break
+  if [ "$i" = 300 ] || ! kill -0 "$api_pid" 2>/dev/null; then
+    log "sendops-api did not come up on $api:"; tail -n 20 "$work/api.log" >&2; exit 1
+  fi
   sleep 0.1
 done
 get() { curl -fsS -H "Authorization: Bearer $token" "$api$1"; }
@@ -134,10 +137,11 @@ log "collecting message ids from 40 first pages"
 for t in $(ends 40 3); do get "/v1/messages?to=$(iso "$t")" | jq -r '.data[].id'; done |
   sort -u | sed 's|^|/v1/messages/|; s|$|/events|' >"$work/events.txt"
 
+threads=$(( connections < 2 ? connections : 2 ))
 run_mix() { # name paths-file
   local name=$1 file=$2 out=$work/wrk-$1.txt
-  wrk -t2 -c"$connections" -d3s -s scripts/bench-api.lua "$api" -- "$file" >/dev/null
-  wrk -t2 -c"$connections" -d"${duration}s" --latency -s scripts/bench-api.lua "$api" -- "$file" >"$out"
+  wrk -t"$threads" -c"$connections" -d3s -s scripts/bench-api.lua "$api" -- "$file" >/dev/null
+  wrk -t"$threads" -c"$connections" -d"${duration}s" --latency -s scripts/bench-api.lua "$api" -- "$file" >"$out"
   awk -v name="$name" -v paths="$(wc -l <"$file")" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
@@ -147,7 +151,7 @@ run_mix() { # name paths-file
   ' "$out"
 }
 echo
-echo "== API latency: wrk -t2 -c$connections, ${duration}s per mix (after 3 s warm-up), $events rows in $db"
+echo "== API latency: wrk -t$threads -c$connections, ${duration}s per mix (after 3 s warm-up), $events rows in $db"
 echo "   machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
 run_mix first "$work/first.txt"
 run_mix deep "$work/deep.txt"
