@@ -237,6 +237,19 @@ enum OrgCommand {
     },
     /// List every org.
     List,
+    /// Override the org's live-key rate limit (requests per minute; test keys get 10 %), e.g. for
+    /// load tests. Not for customers yet, so hidden from --help.
+    #[command(hide = true)]
+    SetRateLimit {
+        #[arg(long)]
+        org: String,
+        /// Requests per minute.
+        #[arg(long, required_unless_present = "clear", conflicts_with = "clear")]
+        per_minute: Option<u32>,
+        /// Remove the override (back to the plan default).
+        #[arg(long)]
+        clear: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -471,6 +484,16 @@ async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
         Command::Org {
             command: OrgCommand::List,
         } => Ok(serde_json::to_value(store.list_orgs().await?)?),
+        Command::Org {
+            command:
+                OrgCommand::SetRateLimit {
+                    org,
+                    per_minute,
+                    clear: _,
+                },
+        } => Ok(serde_json::to_value(
+            store.set_org_rate_limit(&org, per_minute).await?,
+        )?),
         Command::Quarantine {
             command: QuarantineCommand::List { reason, all, limit },
         } => {

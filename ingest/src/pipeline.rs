@@ -129,27 +129,7 @@ impl Pipeline {
         report.record_quarantined = vec![false; records.len()];
 
         // 1. Decode every record; a panic is contained to its record.
-        let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
-        let mut scratch = Vec::new();
-        for (i, record) in records.iter().enumerate() {
-            scratch.clear();
-            let body = record.body;
-            let decoded = catch_unwind(AssertUnwindSafe(|| {
-                let mut out = Vec::new();
-                decode_record(body, &mut out);
-                out
-            }));
-            match decoded {
-                Ok(out) => scratch.extend(out),
-                Err(_) => scratch.push(Outcome::Quarantine(Quarantined {
-                    reason: QuarantineReason::ProcessingPanic,
-                    detail: "decoding the record panicked".into(),
-                    raw: body.to_owned(),
-                    account_id: String::new(),
-                })),
-            }
-            outcomes.extend(scratch.drain(..).map(|o| (i, o)));
-        }
+        let outcomes = decode_all(records);
 
         // 2. Attribute events to orgs.
         let needs_accounts = outcomes.iter().any(|(_, o)| matches!(o, Outcome::Event(_)));
@@ -205,7 +185,7 @@ impl Pipeline {
                                     "SES account {} is not mapped to an org",
                                     ev.account_id
                                 ),
-                                raw: ev.raw,
+                                raw: ev.raw.unwrap_or_else(|| records[i].body.to_owned()),
                                 account_id: ev.account_id,
                             },
                             i,
@@ -237,10 +217,12 @@ impl Pipeline {
         //    already there (same ids) and re-inserting is harmless.
         self.store.insert_quarantine(&quarantine).await?;
         self.store.insert_notices(&notices).await?;
-        for (chunk, chunk_records) in rows
-            .chunks(MAX_ROWS_PER_INSERT)
-            .zip(row_record.chunks(MAX_ROWS_PER_INSERT))
-        {
+        // Over the cap, split evenly: no small tail INSERT with its fixed cost.
+        let per_insert = rows
+            .len()
+            .div_ceil(rows.len().div_ceil(MAX_ROWS_PER_INSERT).max(1))
+            .max(1);
+        for (chunk, chunk_records) in rows.chunks(per_insert).zip(row_record.chunks(per_insert)) {
             match self.store.insert_events(chunk).await {
                 Ok(()) => report.rows += chunk.len() as u64,
                 Err(e) if e.is_retryable() => return Err(e),
@@ -281,20 +263,20 @@ impl Pipeline {
         row_record: Vec<usize>,
     ) -> Result<(Vec<EventRow>, Vec<usize>), StoreError> {
         let mut seen: HashSet<(Uuid, Uuid)> = HashSet::with_capacity(rows.len());
-        let mut by_org: HashMap<Uuid, (BTreeSet<u16>, Vec<Uuid>)> = HashMap::new();
+        let mut by_org: HashMap<Uuid, Vec<(u16, Uuid)>> = HashMap::new();
         let mut keep = Vec::with_capacity(rows.len());
         for (row, rec) in rows.into_iter().zip(row_record) {
             if seen.insert((row.org_id, row.event_id)) {
-                let entry = by_org.entry(row.org_id).or_default();
-                entry.0.insert(row.day);
-                entry.1.push(row.event_id);
+                by_org
+                    .entry(row.org_id)
+                    .or_default()
+                    .push((row.day, row.event_id));
                 keep.push((row, rec));
             }
         }
         let mut stored: HashSet<(Uuid, Uuid)> = HashSet::new();
-        for (org_id, (days, ids)) in by_org {
-            let days: Vec<u16> = days.into_iter().collect();
-            for id in self.store.existing_event_ids(org_id, &days, &ids).await? {
+        for (org_id, events) in by_org {
+            for id in self.store.existing_event_ids(org_id, &events).await? {
                 stored.insert((org_id, id));
             }
         }
@@ -303,6 +285,64 @@ impl Pipeline {
             .filter(|(row, _)| !stored.contains(&(row.org_id, row.event_id)))
             .unzip())
     }
+}
+
+/// Batches at least this large are decoded on several threads.
+const PARALLEL_DECODE_MIN: usize = 1_000;
+
+/// At most this many decoding threads per batch.
+const MAX_DECODE_THREADS: usize = 8;
+
+/// Decodes every record, in record order, each tagged with its record's index. Decoding is pure
+/// CPU work and the store is idle meanwhile, so a large batch is split across the machine's
+/// cores (scoped threads); the outcomes are the same as decoding one record after another.
+fn decode_all<'r>(records: &[Record<'r>]) -> Vec<(usize, Outcome)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_DECODE_THREADS);
+    if records.len() < PARALLEL_DECODE_MIN || threads < 2 {
+        return decode_range(records, 0);
+    }
+    let per_thread = records.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = records
+            .chunks(per_thread)
+            .enumerate()
+            .map(|(n, part)| scope.spawn(move || decode_range(part, n * per_thread)))
+            .collect();
+        let mut all = Vec::with_capacity(records.len());
+        for part in parts {
+            // Each record's panic is caught inside `decode_range`; anything else is a bug.
+            all.extend(part.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        all
+    })
+}
+
+/// Decodes `records` (the first has index `first`); a panic is contained to its record.
+fn decode_range(records: &[Record<'_>], first: usize) -> Vec<(usize, Outcome)> {
+    let mut outcomes = Vec::with_capacity(records.len());
+    for (i, record) in records.iter().enumerate() {
+        let body = record.body;
+        let decoded = catch_unwind(AssertUnwindSafe(|| {
+            let mut out = Vec::new();
+            decode_record(body, &mut out);
+            out
+        }));
+        match decoded {
+            Ok(out) => outcomes.extend(out.into_iter().map(|o| (first + i, o))),
+            Err(_) => outcomes.push((
+                first + i,
+                Outcome::Quarantine(Quarantined {
+                    reason: QuarantineReason::ProcessingPanic,
+                    detail: "decoding the record panicked".into(),
+                    raw: body.to_owned(),
+                    account_id: String::new(),
+                }),
+            )),
+        }
+    }
+    outcomes
 }
 
 /// What `sendops-admin quarantine replay` did.

@@ -83,22 +83,28 @@ pub async fn replay_reader<R: BufRead>(
         }
         return Ok(total);
     }
-    // NDJSON: one record per non-empty line, `chunk` lines per batch.
-    let mut lines: Vec<String> = Vec::with_capacity(chunk);
-    lines.push(first);
+    // NDJSON: one record per non-empty line, `chunk` lines per batch. A batch's lines are read
+    // into one buffer (reused from batch to batch) rather than one allocation per line.
+    let mut text = first;
+    let mut lines: Vec<std::ops::Range<usize>> = Vec::with_capacity(chunk);
+    lines.push(0..text.trim_end().len());
     loop {
-        let mut line = String::new();
-        let n = reader.read_line(&mut line).map_err(io_err)?;
+        let start = text.len();
+        let n = reader.read_line(&mut text).map_err(io_err)?;
+        let line = &text[start..];
         if n > 0 && !line.trim().is_empty() {
-            lines.push(line);
+            lines.push(start..start + line.trim_end().len());
         }
         if lines.len() >= chunk || (n == 0 && !lines.is_empty()) {
             let records: Vec<Record<'_>> = lines
                 .iter()
-                .map(|l| Record { body: l.trim_end() })
+                .map(|r| Record {
+                    body: &text[r.clone()],
+                })
                 .collect();
             total.add(&pipeline.process(&records).await?);
             lines.clear();
+            text.clear();
         }
         if n == 0 {
             return Ok(total);

@@ -8,7 +8,13 @@
 
 use crate::event_id::event_id;
 use crate::row::{EventRow, EventType};
-use crate::ses_event::{Document, LambdaRecord, Mail, RecipientStatus, Str};
+use std::borrow::Cow;
+
+use serde_json::value::RawValue;
+
+use crate::ses_event::{
+    Document, EagerDocument, LambdaRecord, Mail, RecipientStatus, SnsText, Str,
+};
 use crate::timefmt::{day_of_ms, parse_rfc3339_ms};
 
 /// How deep carriers may nest (Lambda → SQS body → SNS → EventBridge → event).
@@ -31,8 +37,10 @@ pub struct ParsedEvent {
     /// `mail.sendingAccountId` (or the EventBridge `account`).
     pub account_id: String,
     pub rows: Vec<EventRow>,
-    /// The record text that carried the event (kept for quarantine if the account is unknown).
-    pub raw: String,
+    /// The text that carried the event, kept for quarantine if the account is unknown: `None`
+    /// when that is the whole input record given to [`decode_record`] (the caller holds it, so it
+    /// is not copied for every event), the record's text when it came inside a Lambda event.
+    pub raw: Option<String>,
 }
 
 /// A recognised set-up message that is acknowledged and recorded, not stored as an event.
@@ -167,6 +175,12 @@ fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8) {
         }
         return;
     }
+    // One pass reads the usual carriers. Whatever it cannot read is read again the reference way
+    // (`Message` and `detail` kept raw), which decides the outcome exactly as it always has.
+    if let Ok(doc) = serde_json::from_str::<EagerDocument<'_>>(text) {
+        decode_parsed(&doc, body, out, depth);
+        return;
+    }
     let doc: Document<'_> = match serde_json::from_str(text) {
         Ok(doc) => doc,
         Err(e) => {
@@ -179,6 +193,63 @@ fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8) {
             return;
         }
     };
+    decode_parsed(&doc, body, out, depth);
+}
+
+/// How a [`Document`] holds the SNS `Message`.
+trait MessageField {
+    /// The text of the record the notification carries.
+    fn text(&self) -> Result<Cow<'_, str>, Rejection>;
+}
+
+impl MessageField for &RawValue {
+    fn text(&self) -> Result<Cow<'_, str>, Rejection> {
+        // On the wire `Message` is a JSON string; a parsed object is accepted as well.
+        if self.get().starts_with('"') {
+            let s: Str<'_> = serde_json::from_str(self.get())
+                .map_err(|e| reject(QuarantineReason::InvalidEvent, format!("SNS Message: {e}")))?;
+            Ok(s.0)
+        } else {
+            Ok(Cow::Borrowed(self.get()))
+        }
+    }
+}
+
+impl MessageField for SnsText<'_> {
+    fn text(&self) -> Result<Cow<'_, str>, Rejection> {
+        Ok(Cow::Borrowed(&self.0))
+    }
+}
+
+/// An EventBridge `detail`: already read, or raw JSON text still to read.
+enum Detail<'r> {
+    Read(&'r Document<'r>),
+    Text(&'r str),
+}
+
+/// How a [`Document`] holds the EventBridge `detail`.
+trait DetailField {
+    fn detail(&self) -> Detail<'_>;
+}
+
+impl DetailField for &RawValue {
+    fn detail(&self) -> Detail<'_> {
+        Detail::Text(self.get())
+    }
+}
+
+impl DetailField for Box<Document<'_>> {
+    fn detail(&self) -> Detail<'_> {
+        Detail::Read(self)
+    }
+}
+
+fn decode_parsed<M: MessageField, D: DetailField>(
+    doc: &Document<'_, M, D>,
+    body: &str,
+    out: &mut Vec<Outcome>,
+    depth: u8,
+) {
     if let Some(records) = &doc.records {
         // A whole Lambda SQS or SNS event: every record stands on its own.
         for record in records {
@@ -208,9 +279,9 @@ fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8) {
         }
         return;
     }
-    match decode_document(&doc, None, depth) {
+    match decode_document(doc, None, depth) {
         Ok(Decoded::Event(ev)) => out.push(Outcome::Event(ParsedEvent {
-            raw: body.to_owned(),
+            raw: (depth > 0).then(|| body.to_owned()),
             ..ev
         })),
         Ok(Decoded::Notice(kind, topic)) => out.push(notice(kind, &topic, body)),
@@ -240,8 +311,8 @@ fn quarantine(rej: Rejection, raw: &str) -> Outcome {
     })
 }
 
-fn decode_document(
-    doc: &Document<'_>,
+fn decode_document<M: MessageField, D: DetailField>(
+    doc: &Document<'_, M, D>,
     fallback_account: Option<&str>,
     depth: u8,
 ) -> Result<Decoded, Rejection> {
@@ -255,21 +326,16 @@ fn decode_document(
         let topic = doc.topic_arn.as_deref().unwrap_or("").to_owned();
         return match &**kind {
             "Notification" => {
-                let raw_message = doc.sns_message.ok_or_else(|| {
-                    reject(
-                        QuarantineReason::InvalidEvent,
-                        "SNS notification without Message",
-                    )
-                })?;
-                // On the wire `Message` is a JSON string; a parsed object is accepted as well.
-                let text: std::borrow::Cow<'_, str> = if raw_message.get().starts_with('"') {
-                    let s: Str<'_> = serde_json::from_str(raw_message.get()).map_err(|e| {
-                        reject(QuarantineReason::InvalidEvent, format!("SNS Message: {e}"))
-                    })?;
-                    s.0
-                } else {
-                    std::borrow::Cow::Borrowed(raw_message.get())
-                };
+                let text = doc
+                    .sns_message
+                    .as_ref()
+                    .ok_or_else(|| {
+                        reject(
+                            QuarantineReason::InvalidEvent,
+                            "SNS notification without Message",
+                        )
+                    })?
+                    .text()?;
                 let message = text.trim();
                 if message.starts_with(VALIDATION_TEXT) {
                     return Ok(Decoded::Notice(NoticeKind::TopicValidation, topic));
@@ -315,18 +381,25 @@ fn decode_document(
                 format!("EventBridge event from {source:?}, not aws.ses"),
             ));
         }
-        let Some(detail) = doc.detail else {
+        let Some(detail) = &doc.detail else {
             return Err(reject(
                 QuarantineReason::InvalidEvent,
                 "EventBridge event without detail",
             ));
         };
-        let inner: Document<'_> = serde_json::from_str(detail.get()).map_err(|e| {
-            reject(
-                QuarantineReason::InvalidEvent,
-                format!("EventBridge detail: {e}"),
-            )
-        })?;
+        let read;
+        let inner: &Document<'_> = match detail.detail() {
+            Detail::Read(inner) => inner,
+            Detail::Text(text) => {
+                read = serde_json::from_str::<Document<'_>>(text).map_err(|e| {
+                    reject(
+                        QuarantineReason::InvalidEvent,
+                        format!("EventBridge detail: {e}"),
+                    )
+                })?;
+                &read
+            }
+        };
         if inner.event_type.is_none() && inner.notification_type.is_none() {
             if detail_type.starts_with("Email ") {
                 return Err(reject(
@@ -343,7 +416,7 @@ fn decode_document(
             ));
         }
         return decode_document(
-            &inner,
+            inner,
             doc.account.as_deref().or(fallback_account),
             depth + 1,
         );
@@ -436,8 +509,8 @@ fn from_addresses<'s>(list: &'s [Str<'_>]) -> Vec<Recipient<'s>> {
         .collect()
 }
 
-fn ses_event_rows(
-    doc: &Document<'_>,
+fn ses_event_rows<M, D>(
+    doc: &Document<'_, M, D>,
     type_name: &str,
     fallback_account: Option<&str>,
 ) -> Result<ParsedEvent, Rejection> {
@@ -481,8 +554,13 @@ fn ses_event_rows(
         message_id: message_id.to_owned(),
         sent_ms,
         source: mail.source.as_deref().unwrap_or("").to_owned(),
-        channel: mail.tag("ses:configuration-set").unwrap_or("").to_owned(),
-        template: mail.tag("template").unwrap_or("").to_owned(),
+        channel: mail
+            .tags
+            .configuration_set
+            .as_deref()
+            .unwrap_or("")
+            .to_owned(),
+        template: mail.tags.template.as_deref().unwrap_or("").to_owned(),
         subject: mail
             .common_headers
             .as_ref()
@@ -630,7 +708,7 @@ fn ses_event_rows(
     Ok(ParsedEvent {
         account_id,
         rows,
-        raw: String::new(),
+        raw: None,
     })
 }
 

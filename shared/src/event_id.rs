@@ -1,6 +1,8 @@
 //! Content-derived event identity (DECISIONS §5): the same SES event gets the same id whichever
 //! envelope carried it and however often it arrives.
 
+use std::fmt::Write as _;
+
 use uuid::Uuid;
 
 use crate::row::EventType;
@@ -21,7 +23,8 @@ pub fn event_id(
     key.push('\n');
     key.push_str(ty.as_str());
     key.push('\n');
-    key.push_str(&occurred_ms.to_string());
+    // Writing into a String cannot fail.
+    let _ = write!(key, "{occurred_ms}");
     key.push('\n');
     key.push_str(recipient);
     if ty == EventType::Click {

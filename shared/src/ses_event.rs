@@ -7,10 +7,12 @@
 //! required for an event to be usable is decided in [`crate::envelope`].
 
 use std::borrow::{Borrow, Cow};
-use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Deref;
 
 use serde::Deserialize;
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// A string borrowed from the input when it has no escapes, owned otherwise. (serde borrows a
@@ -33,8 +35,14 @@ impl Borrow<str> for Str<'_> {
 }
 
 /// Any JSON object SendOps may receive, read once.
+///
+/// `M` is how the SNS `Message` is read and `D` how the EventBridge `detail` is read. The
+/// defaults keep both as raw JSON text that accepts any value and is looked at later (the
+/// reference reading). [`EagerDocument`] reads `Message` as a string and `detail` as a document
+/// in the same pass, which saves a pass over the event; [`crate::envelope`] tries it first and
+/// falls back to the reference reading whenever it fails, so every input decodes the same.
 #[derive(Debug, Default, Deserialize)]
-pub struct Document<'a> {
+pub struct Document<'a, M = &'a RawValue, D = &'a RawValue> {
     // Lambda SQS / SNS events.
     #[serde(rename = "Records", borrow)]
     pub records: Option<Vec<&'a RawValue>>,
@@ -42,8 +50,8 @@ pub struct Document<'a> {
     #[serde(rename = "Type", borrow)]
     pub sns_type: Option<Str<'a>>,
     /// A JSON string on the wire; some captures show it parsed, so an object is accepted too.
-    #[serde(rename = "Message", borrow)]
-    pub sns_message: Option<&'a RawValue>,
+    #[serde(rename = "Message")]
+    pub sns_message: Option<M>,
     #[serde(rename = "TopicArn", borrow)]
     pub topic_arn: Option<Str<'a>>,
     // EventBridge.
@@ -51,8 +59,7 @@ pub struct Document<'a> {
     pub detail_type: Option<Str<'a>>,
     #[serde(borrow)]
     pub source: Option<Str<'a>>,
-    #[serde(borrow)]
-    pub detail: Option<&'a RawValue>,
+    pub detail: Option<D>,
     #[serde(borrow)]
     pub account: Option<Str<'a>>,
     // SES event (both formats).
@@ -80,6 +87,24 @@ pub struct Document<'a> {
     pub delivery_delay: Option<DeliveryDelay<'a>>,
     #[serde(borrow)]
     pub subscription: Option<Subscription<'a>>,
+}
+
+/// A [`Document`] read in one pass: the SNS `Message` must be a JSON string (it is unescaped
+/// while the envelope is read) and the EventBridge `detail` a [`Document`] (read in place).
+/// Anything else fails, and the caller reads the record again as a plain [`Document`].
+pub type EagerDocument<'a> = Document<'a, SnsText<'a>, Box<Document<'a>>>;
+
+/// An SNS `Message` that is a JSON string, unescaped (borrowed when it has no escapes, which it
+/// always has in practice).
+#[derive(Debug)]
+pub struct SnsText<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for SnsText<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Exactly how `Str` reads a string, so the text is the same as reading the raw value
+        // as `Str` later.
+        Str::deserialize(d).map(|s| SnsText(s.0))
+    }
 }
 
 /// One record of a Lambda SQS event (`body`) or Lambda SNS event (`Sns.Message`).
@@ -114,13 +139,66 @@ pub struct Mail<'a> {
     #[serde(borrow)]
     pub common_headers: Option<CommonHeaders<'a>>,
     #[serde(borrow, default)]
-    pub tags: HashMap<Str<'a>, Vec<Str<'a>>>,
+    pub tags: Tags<'a>,
 }
 
-impl Mail<'_> {
-    /// First value of a message tag.
-    pub fn tag(&self, name: &str) -> Option<&str> {
-        self.tags.get(name).and_then(|v| v.first()).map(|v| &**v)
+/// The message tags SendOps stores: the first value of `ses:configuration-set` and of
+/// `template`. Every tag is still read and checked as an array of strings (a malformed one fails
+/// the event exactly as a map of string arrays would), but nothing else is kept, so reading tags
+/// costs no hashing and no allocation. A tag repeated in the object counts by its last occurrence.
+#[derive(Debug, Default)]
+pub struct Tags<'a> {
+    /// First value of `ses:configuration-set`.
+    pub configuration_set: Option<Str<'a>>,
+    /// First value of `template`.
+    pub template: Option<Str<'a>>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Tags<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TagsVisitor<'a>(PhantomData<Tags<'a>>);
+        impl<'de: 'a, 'a> Visitor<'de> for TagsVisitor<'a> {
+            type Value = Tags<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tags<'a>, A::Error> {
+                let mut tags = Tags::default();
+                while let Some(name) = map.next_key::<Str<'de>>()? {
+                    let first = map.next_value::<FirstOf<'de>>()?.0;
+                    match &*name {
+                        "ses:configuration-set" => tags.configuration_set = first,
+                        "template" => tags.template = first,
+                        _ => {}
+                    }
+                }
+                Ok(tags)
+            }
+        }
+        d.deserialize_map(TagsVisitor(PhantomData))
+    }
+}
+
+/// The first string of an array of strings (every element is still checked).
+struct FirstOf<'a>(Option<Str<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstOf<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FirstVisitor<'a>(PhantomData<FirstOf<'a>>);
+        impl<'de: 'a, 'a> Visitor<'de> for FirstVisitor<'a> {
+            type Value = FirstOf<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstOf<'a>, A::Error> {
+                let mut first = None;
+                while let Some(value) = seq.next_element::<Str<'de>>()? {
+                    first.get_or_insert(value);
+                }
+                Ok(FirstOf(first))
+            }
+        }
+        d.deserialize_seq(FirstVisitor(PhantomData))
     }
 }
 

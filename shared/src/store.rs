@@ -5,10 +5,10 @@
 //! produced from typed values (UUIDs, day numbers), never request or file input.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use clickhouse::{Client, Row};
+use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -17,11 +17,16 @@ use crate::error::StoreError;
 use crate::migrations::MIGRATIONS;
 use crate::org::{AccountRow, Org, OrgRow, Plan, valid_account_id, valid_slug};
 use crate::row::EventRow;
-use crate::timefmt::now_ms;
+use crate::timefmt::{day_to_date, now_ms};
 
-/// How many event ids one duplicate-check query carries (keeps the query text well under
-/// ClickHouse's `max_query_size`).
-const ID_CHECK_CHUNK: usize = 2_000;
+/// How many event ids one duplicate-check query carries. At ~39 characters an id the query text
+/// stays under 100,000 characters, ClickHouse's default `log_queries_cut_to_length`, so the
+/// statements in `system.query_log` are whole (the chdb dialect check replays them), and far
+/// under `max_query_size`.
+const ID_CHECK_CHUNK: usize = 2_400;
+
+/// How many duplicate-check queries run at once.
+const ID_CHECKS_IN_FLIGHT: usize = 4;
 
 /// A handle to the SendOps database. Cheap to clone.
 #[derive(Clone)]
@@ -93,24 +98,6 @@ pub struct NewOrg {
     pub aws_account_id: String,
     pub region: String,
     pub plan: Plan,
-}
-
-fn uuid_list(ids: &[Uuid]) -> String {
-    let mut s = String::with_capacity(ids.len() * 39 + 2);
-    s.push('(');
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(s, "'{id}'");
-    }
-    s.push(')');
-    s
-}
-
-fn day_list(days: &[u16]) -> String {
-    let items: Vec<String> = days.iter().map(|d| d.to_string()).collect();
-    format!("({})", items.join(","))
 }
 
 impl Store {
@@ -316,6 +303,40 @@ impl Store {
         Ok(row.map(|r| r.to_org()))
     }
 
+    /// Sets (or, with `None`, clears) an org's live-key rate limit in requests per minute; the
+    /// plan default applies without one. API processes see it once their key cache expires.
+    pub async fn set_org_rate_limit(
+        &self,
+        slug: &str,
+        per_minute: Option<u32>,
+    ) -> Result<Org, StoreError> {
+        if per_minute == Some(0) {
+            return Err(StoreError::Invalid(
+                "the rate limit must be at least 1 request per minute".into(),
+            ));
+        }
+        let sql = format!(
+            "SELECT {} FROM orgs FINAL WHERE slug = ? LIMIT 1",
+            OrgRow::COLUMNS
+        );
+        let Some(mut row) = self
+            .client
+            .query(&sql)
+            .bind(slug)
+            .fetch_optional::<OrgRow>()
+            .await?
+        else {
+            return Err(StoreError::Invalid(format!("no org with slug {slug:?}")));
+        };
+        row.rate_limit_override = per_minute;
+        // A newer version of the row (ReplacingMergeTree keeps the highest `updated_ms`).
+        row.updated_ms = (now_ms() as u64).max(row.updated_ms + 1);
+        let mut insert = self.client.insert::<OrgRow>("orgs").await?;
+        insert.write(&row).await?;
+        insert.end().await?;
+        Ok(row.to_org())
+    }
+
     /// SES account id → org id, for attributing events.
     pub async fn account_map(&self) -> Result<HashMap<String, Uuid>, StoreError> {
         let rows = self
@@ -331,31 +352,41 @@ impl Store {
 
     // ---- events -----------------------------------------------------------------------------
 
-    /// Which of `ids` (events of `org_id` on `days`) are already stored. The sorting key
-    /// (org_id, day, event_id) makes this read only the granules of those days.
+    /// Which of `events` (event ids of `org_id`, each with its day) are already stored. An
+    /// event's day follows from its id (both come from the event time), so each id is looked up
+    /// on its own day only. Ids go a day at a time in sorted runs, so a query reads only the
+    /// granules its run spans (the sorting key is (org_id, day, event_id)), and each run travels
+    /// as one array literal, which ClickHouse parses far faster than a list of literals.
     pub async fn existing_event_ids(
         &self,
         org_id: Uuid,
-        days: &[u16],
-        ids: &[Uuid],
+        events: &[(u16, Uuid)],
     ) -> Result<HashSet<Uuid>, StoreError> {
-        let mut found = HashSet::new();
-        if ids.is_empty() || days.is_empty() {
-            return Ok(found);
-        }
-        for chunk in ids.chunks(ID_CHECK_CHUNK) {
-            let sql = format!(
-                "SELECT event_id AS id FROM events WHERE org_id = ? AND day IN {} AND event_id IN {}",
-                day_list(days),
-                uuid_list(chunk)
-            );
-            let rows = self
-                .client
-                .query(&sql)
-                .bind(org_id.to_string())
+        let mut sorted = events.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let runs = sorted
+            .chunk_by(|a, b| a.0 == b.0)
+            .flat_map(|same_day| same_day.chunks(ID_CHECK_CHUNK));
+        let org = org_id.to_string();
+        let checks = runs.map(|run| {
+            let date = day_to_date(run[0].0).to_string();
+            let ids: Vec<Uuid> = run.iter().map(|(_, id)| *id).collect();
+            self.client
+                .query(
+                    "SELECT event_id AS id FROM events WHERE org_id = ? AND day = toDate(?) \
+                     AND event_id IN (SELECT toUUID(arrayJoin(?)))",
+                )
+                .bind(org.as_str())
+                .bind(date)
+                .bind(ids)
                 .fetch_all::<IdRow>()
-                .await?;
-            found.extend(rows.into_iter().map(|r| r.id));
+        });
+        // A few queries in flight keep the server's cores busy while each answer travels back.
+        let mut found = HashSet::new();
+        let mut answers = futures::stream::iter(checks).buffer_unordered(ID_CHECKS_IN_FLIGHT);
+        while let Some(rows) = answers.next().await {
+            found.extend(rows?.into_iter().map(|r| r.id));
         }
         Ok(found)
     }
