@@ -5,8 +5,10 @@
 #   ingest  end to end: ~1,000,000 generated SNS-wrapped events replayed into a scratch database
 #           with the release `sendops-ingest replay`, then replayed again (must add 0 rows)
 #   api     API latency with ~10 M events stored (scripts/bench-api.sh)
+#   reports report latency with 10 M events over 90 days (benches/reports.sh)
+#   undeliverable  undeliverable list latency with 1 M failing recipients (benches/undeliverable.sh)
 # Environment:
-#   SENDOPS_BENCH_ONLY=parse|ingest|api   run one part (default: all three)
+#   SENDOPS_BENCH_ONLY=parse|ingest|api|reports|undeliverable   run one part (default: all)
 #   SENDOPS_BENCH_SKIP_API=1              skip the API part (its first load takes many minutes)
 #   SENDOPS_BENCH_KEEP=1                  keep the scratch databases (and reuse the API one)
 # Scratch databases: sendops_bench_ingest, sendops_bench_api; dropped at the end unless kept.
@@ -102,4 +104,12 @@ fi
 # ---- API latency ------------------------------------------------------------------------------
 if wants api && [ "${SENDOPS_BENCH_SKIP_API:-0}" != 1 ]; then
   scripts/bench-api.sh
+fi
+
+# ---- reports and undeliverable latency -----------------------------------------------------------
+if wants reports; then
+  benches/reports.sh
+fi
+if wants undeliverable; then
+  benches/undeliverable.sh
 fi
