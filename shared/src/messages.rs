@@ -248,16 +248,28 @@ impl Store {
         let last = day_of_ms(message.last_event_ms.max(message.sent_ms));
         let sql = format!(
             "SELECT {} FROM events WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) AND message_id = ? \
+             AND event_id IN (SELECT event_id FROM message_events WHERE org_id = ? AND message_id = ? \
+             AND day >= toDate(?) AND day <= toDate(?)) \
              ORDER BY occurred_ms, event_id LIMIT 1 BY event_id LIMIT 10000",
             EventRow::COLUMNS
         );
+        let (first, last) = (
+            day_to_date(first).to_string(),
+            day_to_date(last).to_string(),
+        );
+        // The id subquery reads the message's own rows of `message_events`; the outer filters stay
+        // so the answer is the same whatever the index holds.
         Ok(self
             .client()
             .query(&sql)
             .bind(org_id.to_string())
-            .bind(day_to_date(first).to_string())
-            .bind(day_to_date(last).to_string())
+            .bind(first.as_str())
+            .bind(last.as_str())
             .bind(message.message_id.as_str())
+            .bind(org_id.to_string())
+            .bind(message.message_id.as_str())
+            .bind(first.as_str())
+            .bind(last.as_str())
             .fetch_all::<EventRow>()
             .await?)
     }

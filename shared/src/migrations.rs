@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_ses_views",
         sql: include_str!("../migrations/0006_ses_views.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_message_events",
+        sql: include_str!("../migrations/0007_message_events.sql"),
+    },
 ];
 
 impl Migration {
