@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
 use sendops_shared::envelope::{address_of, domain_of};
 use sendops_shared::messages::{After, MessageFilter, MessageRow, STATUSES};
 use sendops_shared::row::EventRow;
@@ -17,9 +17,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::auth::{Auth, Principal};
 use crate::cursor::{self, Position};
-use crate::params::{Params, percent_decode};
+use crate::listing::{PageRequest, checked_path_value, page, path_value, strict_cursor, with_link};
+use crate::params::Params;
 use crate::problem::ApiError;
-use crate::routes::{Pagination, next_link};
+use crate::routes::Pagination;
 
 /// Detail and timeline look back this far whatever the plan (DECISIONS §4).
 const DETAIL_LOOKBACK_MS: i64 = 365 * DAY_MS;
@@ -164,72 +165,23 @@ fn view(row: MessageRow, unmask: bool) -> Message {
 
 /// The cursor parameter, decoded against this list and filter set (422 when it does not fit).
 fn position(params: &mut Params, kind: &str, fingerprint: &str) -> Option<After> {
-    let text = params.get("cursor")?.to_owned();
-    match cursor::decode(kind, fingerprint, &text) {
-        Ok(p) => Some(After {
-            sent_ms: p.t,
-            message_id: p.i,
-        }),
-        Err(e) => {
-            params.fail("cursor", e.reason());
-            None
-        }
-    }
+    strict_cursor(params, kind, fingerprint).map(|p| After {
+        sent_ms: p.t,
+        message_id: p.i,
+    })
 }
 
-/// What a list response needs to know about its request.
-struct ListRequest<'a> {
-    path: &'a str,
-    params: &'a Params,
-    kind: &'static str,
-    fingerprint: &'a str,
-    limit: usize,
-}
-
-fn page_response(
-    state: &AppState,
-    headers: &HeaderMap,
-    req: &ListRequest<'_>,
-    mut rows: Vec<MessageRow>,
-    unmask: bool,
-) -> Response {
-    let ListRequest {
-        path,
-        params,
-        kind,
-        fingerprint,
-        limit,
-    } = *req;
-    let has_more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = if has_more {
-        rows.last().map(|r| {
-            cursor::encode(
-                kind,
-                fingerprint,
-                &Position {
-                    t: r.sent_ms,
-                    i: r.message_id.clone(),
-                },
-            )
-        })
-    } else {
-        None
-    };
+/// A page of messages with its pagination and `Link` header.
+fn page_response(req: &PageRequest<'_>, rows: Vec<MessageRow>, unmask: bool) -> Response {
+    let (rows, pagination, link) = page(req, rows, |r| Position {
+        t: r.sent_ms,
+        i: r.message_id.clone(),
+    });
     let body = MessagePage {
         data: rows.into_iter().map(|r| view(r, unmask)).collect(),
-        pagination: Pagination {
-            has_more,
-            next_cursor: next.clone(),
-        },
+        pagination,
     };
-    let mut resp = Json(body).into_response();
-    if let Some(c) = next
-        && let Ok(v) = HeaderValue::from_str(&next_link(state, headers, path, params, &c))
-    {
-        resp.headers_mut().insert(header::LINK, v);
-    }
-    resp
+    with_link(body, link)
 }
 
 /// Messages, newest first by `sent_at`, one cursor page at a time.
@@ -287,7 +239,9 @@ pub async fn list(
             limit + 1,
         )
         .await?;
-    let req = ListRequest {
+    let req = PageRequest {
+        state: &state,
+        headers: &headers,
         path: "/v1/messages",
         params: &params,
         kind: "messages",
@@ -295,30 +249,15 @@ pub async fn list(
         limit,
     };
     Ok(page_response(
-        &state,
-        &headers,
         &req,
         rows,
         p.has(Scope::MessagesUnmaskRecipients),
     ))
 }
 
-/// The `{id}` segment of the request path, decoded strictly (400 on broken percent-encoding).
-fn path_segment(uri: &Uri, index: usize) -> Result<String, ApiError> {
-    let raw = uri.path().split('/').nth(index).unwrap_or("");
-    percent_decode(raw, false)
-        .ok_or_else(|| ApiError::InvalidRequest("the path has broken percent-encoding".into()))
-}
-
+/// The SES message id of `/v1/messages/{id}[/events]` (422 on `id` when empty or too long).
 fn message_id(uri: &Uri) -> Result<String, ApiError> {
-    let id = path_segment(uri, 3)?;
-    if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            "id",
-            "must be an SES message id (1–256 printable characters)",
-        ));
-    }
-    Ok(id)
+    checked_path_value(uri, 3, "id", 256)
 }
 
 async fn find_message(state: &AppState, p: &Principal, id: &str) -> Result<MessageRow, ApiError> {
@@ -442,7 +381,7 @@ pub async fn by_recipient(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     p.require(Scope::MessagesUnmaskRecipients)?;
-    let email = path_segment(&uri, 3)?;
+    let email = path_value(&uri, 3)?;
     let mut params = Params::parse(query.as_deref())?;
     if email.is_empty()
         || email.len() > 320
@@ -474,12 +413,14 @@ pub async fn by_recipient(
         .await?;
     let rows = state.store.messages_by_keys(p.org.id, &keys).await?;
     let path = uri.path().to_owned();
-    let req = ListRequest {
+    let req = PageRequest {
+        state: &state,
+        headers: &headers,
         path: &path,
         params: &params,
         kind: "recipient_messages",
         fingerprint: &fingerprint,
         limit,
     };
-    Ok(page_response(&state, &headers, &req, rows, true))
+    Ok(page_response(&req, rows, true))
 }
