@@ -294,6 +294,56 @@ fn enc(ms: i64) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%%2B02:00").to_string()
 }
 
+/// Every report for one window against the oracle; whether the window held any data.
+async fn check_window(
+    app: &TestApp,
+    key: &str,
+    org_id: uuid::Uuid,
+    rows: &[Row],
+    q: &Query,
+    what: &str,
+) -> bool {
+    // The series reports take no template filter.
+    let series = Query {
+        template: None,
+        channel: q.channel.clone(),
+        domain: q.domain.clone(),
+        ..*q
+    };
+    let (want_d, want_e) = expected_series(rows, &series);
+    let got = app
+        .get(
+            &url("/v1/reports/deliverability", &series, org_id, true),
+            Some(key),
+        )
+        .await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_same(
+        &got.body["data"],
+        &want_d,
+        &format!("deliverability {what}"),
+    );
+    let got = app
+        .get(
+            &url("/v1/reports/engagement", &series, org_id, true),
+            Some(key),
+        )
+        .await;
+    assert_same(&got.body["data"], &want_e, &format!("engagement {what}"));
+    let got = app
+        .get(
+            &url("/v1/reports/template-performance", q, org_id, false),
+            Some(key),
+        )
+        .await;
+    assert_same(
+        &got.body["data"],
+        &expected_templates(rows, q),
+        &format!("templates {what}"),
+    );
+    !want_d.as_array().unwrap().is_empty()
+}
+
 #[tokio::test]
 async fn every_report_number_equals_a_direct_count_for_random_windows() {
     let app = TestApp::new("reports_oracle").await;
@@ -312,89 +362,61 @@ async fn every_report_number_equals_a_direct_count_for_random_windows() {
         .map(|e| wrapper.wrap(e, Envelope::Sns))
         .collect();
     app.ingest(&dups).await;
+    let early_rows = oracle_rows(&events);
+    let mut all = events.clone();
+    all.extend(late.iter().cloned());
+    let rows = oracle_rows(&all);
+
+    let distinct = |f: fn(&Row) -> &String| -> Vec<String> {
+        rows.iter()
+            .map(|r| f(r).clone())
+            .filter(|v| !v.is_empty())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let channels = distinct(|r| &r.channel);
+    let domains = distinct(|r| &r.domain);
+    let templates = distinct(|r| &r.template);
+    let now = now_ms();
+    let windows: Vec<Query> = (0..40)
+        .map(|i| {
+            let span = rng.random_range(1_000..80 * DAY_MS);
+            let to = now + 4 * DAY_MS - rng.random_range(0..80 * DAY_MS);
+            let from = (to - span).max(now - 360 * DAY_MS);
+            Query {
+                from: from / 1000 * 1000,
+                to: to / 1000 * 1000,
+                group_by: ["day", "week", "month"][i % 3],
+                channel: (i % 4 == 1).then(|| channels[i % channels.len()].clone()),
+                domain: (i % 5 == 2).then(|| domains[i % domains.len()].clone()),
+                template: (i % 6 == 3).then(|| templates[i % templates.len()].clone()),
+            }
+        })
+        .filter(|q| q.from < q.to)
+        .collect();
+
+    // Before the late events: these reports also leave per-day distinct counts in the cache.
+    for (i, q) in windows.iter().enumerate().take(20) {
+        check_window(
+            &app,
+            &key,
+            org.id,
+            &early_rows,
+            q,
+            &format!("early window {i}"),
+        )
+        .await;
+    }
+    // The cache is written after the response; give it a moment so the late events below land
+    // on days that are cached.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     app.ingest(&late).await;
     app.ingest(&late[..late.len() / 2]).await;
-    events.extend(late);
-    let rows = oracle_rows(&events);
 
-    let channels: Vec<String> = rows
-        .iter()
-        .map(|r| r.channel.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let domains: Vec<String> = rows
-        .iter()
-        .map(|r| r.domain.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let templates: Vec<String> = rows
-        .iter()
-        .filter(|r| !r.template.is_empty())
-        .map(|r| r.template.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let now = now_ms();
     let mut checked_nonempty = 0;
-    for i in 0..40 {
-        let span = rng.random_range(1_000..80 * DAY_MS);
-        let to = now + 4 * DAY_MS - rng.random_range(0..80 * DAY_MS);
-        let from = (to - span).max(now - 360 * DAY_MS);
-        let q = Query {
-            from: from / 1000 * 1000,
-            to: to / 1000 * 1000,
-            group_by: ["day", "week", "month"][i % 3],
-            channel: (i % 4 == 1).then(|| channels[i % channels.len()].clone()),
-            domain: (i % 5 == 2).then(|| domains[i % domains.len()].clone()),
-            template: (i % 6 == 3).then(|| templates[i % templates.len()].clone()),
-        };
-        if q.from >= q.to {
-            continue;
-        }
-        let tq_template = q.template.clone();
-        let q = Query {
-            template: None,
-            ..q
-        };
-        let (want_d, want_e) = expected_series(&rows, &q);
-        let got = app
-            .get(
-                &url("/v1/reports/deliverability", &q, org.id, true),
-                Some(&key),
-            )
-            .await;
-        assert_eq!(got.status, 200, "{}", got.body);
-        assert_same(
-            &got.body["data"],
-            &want_d,
-            &format!("deliverability window {i}"),
-        );
-        let got = app
-            .get(&url("/v1/reports/engagement", &q, org.id, true), Some(&key))
-            .await;
-        assert_same(
-            &got.body["data"],
-            &want_e,
-            &format!("engagement window {i}"),
-        );
-        let tq = Query {
-            template: tq_template,
-            ..q
-        };
-        let got = app
-            .get(
-                &url("/v1/reports/template-performance", &tq, org.id, false),
-                Some(&key),
-            )
-            .await;
-        assert_same(
-            &got.body["data"],
-            &expected_templates(&rows, &tq),
-            &format!("templates window {i}"),
-        );
-        if !want_d.as_array().unwrap().is_empty() {
+    for (i, q) in windows.iter().enumerate() {
+        if check_window(&app, &key, org.id, &rows, q, &format!("window {i}")).await {
             checked_nonempty += 1;
         }
     }
@@ -630,4 +652,84 @@ async fn buckets_rates_filters_and_errors() {
 
 fn enc_utc(t: chrono::DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Distinct counts of whole past days are cached per filter and reused while the day's row count
+/// is unchanged; a late event on that day makes the report count the day again.
+#[tokio::test]
+async fn cached_day_uniques_are_reused_until_the_day_gains_a_row() {
+    let app = TestApp::new("reports_uniques_cache").await;
+    let org = app.org("acme", A, Plan::Enterprise).await;
+    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let day = (Utc::now() - chrono::Duration::days(3))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let open = |recipient: &str, minute: i64| {
+        let ts = (day + chrono::Duration::minutes(minute))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        json!({
+            "eventType": "Open",
+            "mail": {"timestamp": ts, "messageId": format!("m-{recipient}-{minute}"),
+                     "source": "ops@acme.example", "sendingAccountId": A,
+                     "destination": [recipient], "tags": {"ses:configuration-set": ["blue"]}},
+            "open": {"timestamp": ts},
+        })
+    };
+    app.ingest(&[
+        open("a@x.example", 60),
+        open("b@x.example", 61),
+        open("A@x.example", 62),
+    ])
+    .await;
+    let uri = format!(
+        "/v1/reports/engagement?from={}&to={}",
+        enc_utc(day),
+        enc_utc(day + chrono::Duration::days(1))
+    );
+    let unique_opens = |r: &common::Reply| r.body["data"][0]["unique_opens"].as_u64();
+    assert_eq!(unique_opens(&app.get(&uri, Some(&key)).await), Some(2));
+
+    // The report wrote the day's count (3 rows, 2 recipients) for the unfiltered scope.
+    let store = &app.db.store;
+    let cached = || async {
+        store
+            .client()
+            .query(
+                "SELECT toUInt64(count()) FROM report_uniques_daily \
+                 WHERE org_id = ? AND scope = '[null,null,null]' AND engaged_rows = 3 AND uniques = 2",
+            )
+            .bind(org.id.to_string())
+            .fetch_one::<u64>()
+            .await
+            .unwrap()
+    };
+    let mut tries = 0;
+    while cached().await == 0 {
+        tries += 1;
+        assert!(tries < 50, "the day's distinct count was never cached");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // A newer cache entry with the same row count is what the report now uses (seen by giving
+    // it a value no count could produce).
+    store
+        .client()
+        .query(
+            "INSERT INTO report_uniques_daily SELECT org_id, scope, day, event_type, engaged_rows, \
+             toUInt64(99), computed_ms + 1 FROM report_uniques_daily WHERE org_id = ?",
+        )
+        .bind(org.id.to_string())
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(unique_opens(&app.get(&uri, Some(&key)).await), Some(99));
+
+    // A late open on that day: the row count no longer matches, so the day is counted again.
+    app.ingest(&[open("c@x.example", 600)]).await;
+    let r = app.get(&uri, Some(&key)).await;
+    assert_eq!(r.body["data"][0]["opens"].as_u64(), Some(4));
+    assert_eq!(unique_opens(&r), Some(3));
+    app.drop().await;
 }

@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_message_events",
         sql: include_str!("../migrations/0007_message_events.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_report_uniques",
+        sql: include_str!("../migrations/0008_report_uniques.sql"),
+    },
 ];
 
 impl Migration {

@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 
 use clickhouse::Row;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::store::Store;
-use crate::timefmt::{DAY_MS, day_of_ms, day_start_ms, day_to_date};
+use crate::timefmt::{DAY_MS, day_of_ms, day_start_ms, day_to_date, now_ms};
 use crate::{EventType, StoreError};
 
 /// Filters every report takes (AND-ed).
@@ -40,7 +40,6 @@ struct DayRow {
     day: u16,
     event_type: EventType,
     rows: u64,
-    distinct_recipients: u64,
 }
 
 #[derive(Debug, Deserialize, Row)]
@@ -48,7 +47,6 @@ struct TemplateRow {
     template: String,
     event_type: EventType,
     rows: u64,
-    distinct_recipients: u64,
 }
 
 /// How a window splits into whole days (from the rollup) and raw edge ranges.
@@ -95,7 +93,7 @@ fn date(day: u16) -> String {
     day_to_date(day).to_string()
 }
 
-/// The UNION ALL source of states for a window: (select list, where-clause binds).
+/// The UNION ALL source of row counts for a window: (select list, where-clause binds).
 struct Source {
     sql: String,
     binds: Vec<Bind>,
@@ -106,64 +104,57 @@ enum Bind {
     Int(i64),
 }
 
-/// What a report reads: which event types, and whether it needs the engaged-recipient sets
-/// (reading and merging those is the expensive part, so reports that do not show unique counts
-/// skip them).
+/// What a report reads: which event types, and whether it needs the distinct engaged
+/// recipients of Open and Click (the expensive part, so reports that do not show unique counts
+/// skip it).
 #[derive(Debug, Clone, Copy)]
 pub struct Measures<'a> {
     pub types: &'a [EventType],
     pub distinct_recipients: bool,
 }
 
+fn type_list(types: &[EventType]) -> String {
+    let names: Vec<String> = types.iter().map(|t| format!("'{}'", t.as_str())).collect();
+    names.join(", ")
+}
+
+/// ` AND …` for the filters, pushing their binds.
+fn filter_sql(filter: &ReportFilter, binds: &mut Vec<Bind>) -> String {
+    let mut sql = String::new();
+    if let Some(c) = filter.channel_id {
+        sql.push_str(" AND channel_id = ?");
+        binds.push(Bind::Text(c.to_string()));
+    }
+    if let Some(d) = &filter.sender_domain {
+        sql.push_str(" AND sender_domain = ?");
+        binds.push(Bind::Text(d.clone()));
+    }
+    if let Some(t) = &filter.template {
+        sql.push_str(" AND lower(template) = lower(?)");
+        binds.push(Bind::Text(t.clone()));
+    }
+    sql
+}
+
+/// Row counts per `key` and event type: whole days from `report_daily`, edges from `events`.
 fn source(
     org_id: Uuid,
-    from_ms: i64,
-    to_ms: i64,
+    s: &Split,
     filter: &ReportFilter,
     key: &str,
-    m: Measures<'_>,
+    types: &[EventType],
 ) -> Source {
-    let s = split(from_ms, to_ms);
     let mut parts = Vec::new();
     let mut binds = Vec::new();
-    let names: Vec<String> = m
-        .types
-        .iter()
-        .map(|t| format!("'{}'", t.as_str()))
-        .collect();
-    let types = format!(" AND event_type IN ({})", names.join(", "));
-    let (stored_engaged, raw_engaged) = if m.distinct_recipients {
-        (
-            ", engaged",
-            ", uniqExactState(if(event_type IN ('Open', 'Click'), lower(recipient), '')) AS engaged",
-        )
-    } else {
-        ("", "")
-    };
-    let filters = |binds: &mut Vec<Bind>| {
-        let mut sql = types.clone();
-        if let Some(c) = filter.channel_id {
-            sql.push_str(" AND channel_id = ?");
-            binds.push(Bind::Text(c.to_string()));
-        }
-        if let Some(d) = &filter.sender_domain {
-            sql.push_str(" AND sender_domain = ?");
-            binds.push(Bind::Text(d.clone()));
-        }
-        if let Some(t) = &filter.template {
-            sql.push_str(" AND lower(template) = lower(?)");
-            binds.push(Bind::Text(t.clone()));
-        }
-        sql
-    };
+    let types = format!(" AND event_type IN ({})", type_list(types));
     if let Some((first, end)) = s.whole {
         binds.push(Bind::Text(org_id.to_string()));
         binds.push(Bind::Text(date(first)));
         binds.push(Bind::Text(date(end)));
-        let f = filters(&mut binds);
+        let f = filter_sql(filter, &mut binds);
         parts.push(format!(
-            "SELECT {key}, event_type, n{stored_engaged} FROM report_daily \
-             WHERE org_id = ? AND day >= toDate(?) AND day < toDate(?){f}"
+            "SELECT {key}, event_type, n FROM report_daily \
+             WHERE org_id = ? AND day >= toDate(?) AND day < toDate(?){types}{f}"
         ));
     }
     if !s.edges.is_empty() {
@@ -175,10 +166,10 @@ fn source(
             binds.push(Bind::Int(*a));
             binds.push(Bind::Int(*b));
         }
-        let f = filters(&mut binds);
+        let f = filter_sql(filter, &mut binds);
         parts.push(format!(
-            "SELECT {key}, event_type, sumState(toUInt64(1)) AS n{raw_engaged} \
-             FROM events WHERE org_id = ? AND ({}){f} GROUP BY {key}, event_type",
+            "SELECT {key}, event_type, sumState(toUInt64(1)) AS n \
+             FROM events WHERE org_id = ? AND ({}){types}{f} GROUP BY {key}, event_type",
             ors.join(" OR ")
         ));
     }
@@ -188,12 +179,61 @@ fn source(
     }
 }
 
-fn distinct_expr(m: Measures<'_>) -> &'static str {
-    if m.distinct_recipients {
-        "if(event_type IN ('Open', 'Click'), uniqExactMerge(engaged), toUInt64(0))"
-    } else {
-        "toUInt64(0)"
+/// The engaged types among `types` (Open and Click carry distinct recipients).
+fn engaged_types(m: Measures<'_>) -> Vec<EventType> {
+    if !m.distinct_recipients {
+        return Vec::new();
     }
+    m.types
+        .iter()
+        .copied()
+        .filter(|t| matches!(t, EventType::Open | EventType::Click))
+        .collect()
+}
+
+/// The `report_uniques_daily.scope` of a filter: its values as a JSON array (null = any).
+fn scope(filter: &ReportFilter) -> String {
+    serde_json::json!([
+        filter.channel_id.map(|c| c.to_string()),
+        filter.sender_domain,
+        filter.template.as_ref().map(|t| t.to_lowercase()),
+    ])
+    .to_string()
+}
+
+#[derive(Debug, Deserialize, Row)]
+struct CachedRow {
+    day: u16,
+    event_type: EventType,
+    engaged_rows: u64,
+    uniques: u64,
+}
+
+#[derive(Debug, Serialize, Row)]
+struct CacheRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    org_id: Uuid,
+    scope: String,
+    day: u16,
+    event_type: EventType,
+    engaged_rows: u64,
+    uniques: u64,
+    computed_ms: u64,
+}
+
+#[derive(Debug, Deserialize, Row)]
+struct EngagedDayRow {
+    day: u16,
+    event_type: EventType,
+    engaged_rows: u64,
+    uniques: u64,
+}
+
+#[derive(Debug, Deserialize, Row)]
+struct EngagedTemplateRow {
+    template: String,
+    event_type: EventType,
+    uniques: u64,
 }
 
 impl Store {
@@ -208,24 +248,21 @@ impl Store {
         q
     }
 
-    /// Per UTC day and event type, for events in [from_ms, to_ms).
-    pub async fn daily_counts(
+    async fn day_rows(
         &self,
         org_id: Uuid,
-        from_ms: i64,
-        to_ms: i64,
+        s: &Split,
         filter: &ReportFilter,
-        measures: Measures<'_>,
+        types: &[EventType],
     ) -> Result<Counts<u16>, StoreError> {
-        let src = source(org_id, from_ms, to_ms, filter, "day", measures);
+        let src = source(org_id, s, filter, "day", types);
         let mut out = Counts::new();
-        if src.sql.is_empty() {
+        if src.sql.is_empty() || types.is_empty() {
             return Ok(out);
         }
         let sql = format!(
-            "SELECT day, event_type, sumMerge(n) AS rows, {} AS distinct_recipients \
+            "SELECT day, event_type, sumMerge(n) AS rows \
              FROM ({}) GROUP BY day, event_type",
-            distinct_expr(measures),
             src.sql
         );
         for r in self
@@ -237,9 +274,179 @@ impl Store {
                 r.event_type,
                 TypeCounts {
                     rows: r.rows,
-                    distinct_recipients: r.distinct_recipients,
+                    distinct_recipients: 0,
                 },
             );
+        }
+        Ok(out)
+    }
+
+    /// Cached distinct counts of whole days [first, end) under `scope`, latest per day and type.
+    async fn cached_uniques(
+        &self,
+        org_id: Uuid,
+        scope: &str,
+        days: Option<(u16, u16)>,
+    ) -> Result<BTreeMap<(u16, EventType), (u64, u64)>, StoreError> {
+        let Some((first, end)) = days else {
+            return Ok(BTreeMap::new());
+        };
+        let rows = self
+            .client()
+            .query(
+                "SELECT day, event_type, tupleElement(latest, 1) AS engaged_rows, \
+                 tupleElement(latest, 2) AS uniques FROM (\
+                 SELECT day, event_type, argMax((engaged_rows, uniques), computed_ms) AS latest \
+                 FROM report_uniques_daily WHERE org_id = ? AND scope = ? \
+                 AND day >= toDate(?) AND day < toDate(?) GROUP BY day, event_type)",
+            )
+            .bind(org_id.to_string())
+            .bind(scope)
+            .bind(date(first))
+            .bind(date(end))
+            .fetch_all::<CachedRow>()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ((r.day, r.event_type), (r.engaged_rows, r.uniques)))
+            .collect())
+    }
+
+    /// Rows and distinct recipients per day and engaged type from `engaged`, for the whole
+    /// `days` and the raw `edges`.
+    async fn engaged_per_day(
+        &self,
+        org_id: Uuid,
+        filter: &ReportFilter,
+        types: &[EventType],
+        days: &[u16],
+        edges: &[(u16, i64, i64)],
+    ) -> Result<Vec<EngagedDayRow>, StoreError> {
+        let (Some(lo), Some(hi)) = (
+            days.iter().chain(edges.iter().map(|e| &e.0)).min(),
+            days.iter().chain(edges.iter().map(|e| &e.0)).max(),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let mut binds = vec![
+            Bind::Text(org_id.to_string()),
+            Bind::Text(date(*lo)),
+            Bind::Text(date(*hi)),
+        ];
+        let mut ors = Vec::new();
+        if !days.is_empty() {
+            // Day numbers are integers we computed: safe to inline.
+            let list: Vec<String> = days.iter().map(u16::to_string).collect();
+            ors.push(format!("has([{}], toUInt16(day))", list.join(", ")));
+        }
+        for (day, a, b) in edges {
+            ors.push("(day = toDate(?) AND occurred_ms >= ? AND occurred_ms < ?)".to_owned());
+            binds.push(Bind::Text(date(*day)));
+            binds.push(Bind::Int(*a));
+            binds.push(Bind::Int(*b));
+        }
+        let f = filter_sql(filter, &mut binds);
+        let sql = format!(
+            "SELECT day, event_type, count() AS engaged_rows, uniqExact(recipient_hash) AS uniques \
+             FROM engaged WHERE org_id = ? AND event_type IN ({}) \
+             AND day >= toDate(?) AND day <= toDate(?) AND ({}){f} GROUP BY day, event_type",
+            type_list(types),
+            ors.join(" OR ")
+        );
+        Ok(self
+            .report_query(&sql, binds)
+            .fetch_all::<EngagedDayRow>()
+            .await?)
+    }
+
+    /// Per UTC day and event type, for events in [from_ms, to_ms).
+    ///
+    /// Distinct recipients of a whole past day come from `report_uniques_daily` while the day's
+    /// row count there still equals the rollup's (rows are only ever added, so an unchanged count
+    /// is an unchanged set); other days and the partial edge days are counted from `engaged`, and
+    /// whole past days counted that way are written back for the next report.
+    pub async fn daily_counts(
+        &self,
+        org_id: Uuid,
+        from_ms: i64,
+        to_ms: i64,
+        filter: &ReportFilter,
+        measures: Measures<'_>,
+    ) -> Result<Counts<u16>, StoreError> {
+        let s = split(from_ms, to_ms);
+        let engaged = engaged_types(measures);
+        if engaged.is_empty() {
+            return self.day_rows(org_id, &s, filter, measures.types).await;
+        }
+        let now = now_ms();
+        let today = day_of_ms(now);
+        let scope = scope(filter);
+        let past_whole = s
+            .whole
+            .map(|(a, b)| (a, b.min(today)))
+            .filter(|(a, b)| a < b);
+        // Row counts, cached whole days and the partial edge days, all at once.
+        let (mut out, cached, edge_counts) = tokio::try_join!(
+            self.day_rows(org_id, &s, filter, measures.types),
+            self.cached_uniques(org_id, &scope, past_whole),
+            self.engaged_per_day(org_id, filter, &engaged, &[], &s.edges),
+        )?;
+        for r in edge_counts {
+            if let Some(c) = out.get_mut(&r.day).and_then(|m| m.get_mut(&r.event_type)) {
+                c.distinct_recipients = r.uniques;
+            }
+        }
+        // Whole days whose distinct counts are missing or stale.
+        let mut days = Vec::new();
+        if let Some((first, end)) = s.whole {
+            for day in first..end {
+                let Some(types) = out.get_mut(&day) else {
+                    continue;
+                };
+                let mut stale = false;
+                for t in &engaged {
+                    let Some(c) = types.get_mut(t) else { continue };
+                    match cached.get(&(day, *t)) {
+                        Some(&(rows, uniques)) if day < today && rows == c.rows => {
+                            c.distinct_recipients = uniques;
+                        }
+                        _ => stale = true,
+                    }
+                }
+                if stale {
+                    days.push(day);
+                }
+            }
+        }
+        let counted = self
+            .engaged_per_day(org_id, filter, &engaged, &days, &[])
+            .await?;
+        let mut write_back = Vec::new();
+        for r in counted {
+            if let Some(c) = out.get_mut(&r.day).and_then(|m| m.get_mut(&r.event_type)) {
+                c.distinct_recipients = r.uniques;
+            }
+            if r.day < today {
+                write_back.push(CacheRow {
+                    org_id,
+                    scope: scope.clone(),
+                    day: r.day,
+                    event_type: r.event_type,
+                    engaged_rows: r.engaged_rows,
+                    uniques: r.uniques,
+                    computed_ms: u64::try_from(now).unwrap_or(0),
+                });
+            }
+        }
+        if !write_back.is_empty() {
+            // The report does not wait for the cache; a failed write only means a later report
+            // counts those days again.
+            let store = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.insert_rows("report_uniques_daily", &write_back).await {
+                    tracing::warn!(error = %e, "could not cache report uniques");
+                }
+            });
         }
         Ok(out)
     }
@@ -254,15 +461,38 @@ impl Store {
         filter: &ReportFilter,
         measures: Measures<'_>,
     ) -> Result<Counts<String>, StoreError> {
-        let src = source(org_id, from_ms, to_ms, filter, "template", measures);
+        let s = split(from_ms, to_ms);
+        let engaged = engaged_types(measures);
+        let (mut out, uniques) = tokio::try_join!(
+            self.template_rows(org_id, &s, filter, measures.types),
+            self.engaged_per_template(org_id, from_ms, to_ms, filter, &engaged),
+        )?;
+        for r in uniques {
+            if let Some(c) = out
+                .get_mut(&r.template)
+                .and_then(|m| m.get_mut(&r.event_type))
+            {
+                c.distinct_recipients = r.uniques;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn template_rows(
+        &self,
+        org_id: Uuid,
+        s: &Split,
+        filter: &ReportFilter,
+        types: &[EventType],
+    ) -> Result<Counts<String>, StoreError> {
+        let src = source(org_id, s, filter, "template", types);
         let mut out = Counts::new();
-        if src.sql.is_empty() {
+        if src.sql.is_empty() || types.is_empty() {
             return Ok(out);
         }
         let sql = format!(
-            "SELECT template, event_type, sumMerge(n) AS rows, {} AS distinct_recipients \
+            "SELECT template, event_type, sumMerge(n) AS rows \
              FROM ({}) WHERE template != '' GROUP BY template, event_type",
-            distinct_expr(measures),
             src.sql
         );
         for r in self
@@ -274,11 +504,44 @@ impl Store {
                 r.event_type,
                 TypeCounts {
                     rows: r.rows,
-                    distinct_recipients: r.distinct_recipients,
+                    distinct_recipients: 0,
                 },
             );
         }
         Ok(out)
+    }
+
+    /// Distinct recipients per template and engaged type over exactly [from_ms, to_ms).
+    async fn engaged_per_template(
+        &self,
+        org_id: Uuid,
+        from_ms: i64,
+        to_ms: i64,
+        filter: &ReportFilter,
+        types: &[EventType],
+    ) -> Result<Vec<EngagedTemplateRow>, StoreError> {
+        if types.is_empty() || from_ms >= to_ms {
+            return Ok(Vec::new());
+        }
+        let mut binds = vec![
+            Bind::Text(org_id.to_string()),
+            Bind::Text(date(day_of_ms(from_ms))),
+            Bind::Text(date(day_of_ms(to_ms - 1))),
+            Bind::Int(from_ms),
+            Bind::Int(to_ms),
+        ];
+        let f = filter_sql(filter, &mut binds);
+        let sql = format!(
+            "SELECT template, event_type, uniqExact(recipient_hash) AS uniques FROM engaged \
+             WHERE org_id = ? AND event_type IN ({}) AND day >= toDate(?) AND day <= toDate(?) \
+             AND occurred_ms >= ? AND occurred_ms < ?{f} AND template != '' \
+             GROUP BY template, event_type",
+            type_list(types)
+        );
+        Ok(self
+            .report_query(&sql, binds)
+            .fetch_all::<EngagedTemplateRow>()
+            .await?)
     }
 }
 
