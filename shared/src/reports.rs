@@ -1,7 +1,9 @@
-//! Report reads: per-day, per-event-type counts and engaged-recipient sets for an exact
-//! [from, to) window. Whole UTC days come from the `report_daily` rollup; the partial days at
-//! the window's edges come from `events`, aggregated into the same state types and merged in one
-//! query, so the numbers equal a direct count over the stored events to the millisecond.
+//! Report reads for an exact [from, to) window. Row counts: whole UTC days from the
+//! `report_daily` rollup, the partial days at the window's edges from `events`, summed in one
+//! query. Distinct engaged recipients (Open, Click): counted from `engaged` (one row per stored
+//! Open/Click with a 128-bit hash of the lower-cased recipient); per-day counts of whole past days
+//! are cached in `report_uniques_daily` and reused while the day's row count is unchanged.
+//! Every number equals a direct count over the stored events to the millisecond.
 
 use std::collections::BTreeMap;
 
