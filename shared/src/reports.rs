@@ -37,16 +37,10 @@ pub struct TypeCounts {
 /// Per group key, per event type.
 pub type Counts<K> = BTreeMap<K, BTreeMap<EventType, TypeCounts>>;
 
+/// Rows of one event type in one group (a day number, or a template name).
 #[derive(Debug, Deserialize, Row)]
-struct DayRow {
-    day: u16,
-    event_type: EventType,
-    rows: u64,
-}
-
-#[derive(Debug, Deserialize, Row)]
-struct TemplateRow {
-    template: String,
+struct GroupRow<K> {
+    group_key: K,
     event_type: EventType,
     rows: u64,
 }
@@ -250,29 +244,39 @@ impl Store {
         q
     }
 
-    async fn day_rows(
+    /// Row counts per `key` (`day` or `template`) and event type; templates exclude ''.
+    async fn group_rows<K>(
         &self,
         org_id: Uuid,
         s: &Split,
         filter: &ReportFilter,
+        key: &str,
         types: &[EventType],
-    ) -> Result<Counts<u16>, StoreError> {
-        let src = source(org_id, s, filter, "day", types);
+    ) -> Result<Counts<K>, StoreError>
+    where
+        K: Ord + for<'de> Deserialize<'de> + Send + 'static,
+    {
+        let src = source(org_id, s, filter, key, types);
         let mut out = Counts::new();
         if src.sql.is_empty() || types.is_empty() {
             return Ok(out);
         }
+        let named = if key == "template" {
+            " WHERE template != ''"
+        } else {
+            ""
+        };
         let sql = format!(
-            "SELECT day, event_type, sumMerge(n) AS rows \
-             FROM ({}) GROUP BY day, event_type",
+            "SELECT {key} AS group_key, event_type, sumMerge(n) AS rows \
+             FROM ({}){named} GROUP BY {key}, event_type",
             src.sql
         );
         for r in self
             .report_query(&sql, src.binds)
-            .fetch_all::<DayRow>()
+            .fetch_all::<GroupRow<K>>()
             .await?
         {
-            out.entry(r.day).or_default().insert(
+            out.entry(r.group_key).or_default().insert(
                 r.event_type,
                 TypeCounts {
                     rows: r.rows,
@@ -378,7 +382,9 @@ impl Store {
         let s = split(from_ms, to_ms);
         let engaged = engaged_types(measures);
         if engaged.is_empty() {
-            return self.day_rows(org_id, &s, filter, measures.types).await;
+            return self
+                .group_rows(org_id, &s, filter, "day", measures.types)
+                .await;
         }
         let now = now_ms();
         let today = day_of_ms(now);
@@ -389,7 +395,7 @@ impl Store {
             .filter(|(a, b)| a < b);
         // Row counts, cached whole days and the partial edge days, all at once.
         let (mut out, cached, edge_counts) = tokio::try_join!(
-            self.day_rows(org_id, &s, filter, measures.types),
+            self.group_rows(org_id, &s, filter, "day", measures.types),
             self.cached_uniques(org_id, &scope, past_whole),
             self.engaged_per_day(org_id, filter, &engaged, &[], &s.edges),
         )?;
@@ -466,7 +472,7 @@ impl Store {
         let s = split(from_ms, to_ms);
         let engaged = engaged_types(measures);
         let (mut out, uniques) = tokio::try_join!(
-            self.template_rows(org_id, &s, filter, measures.types),
+            self.group_rows(org_id, &s, filter, "template", measures.types),
             self.engaged_per_template(org_id, from_ms, to_ms, filter, &engaged),
         )?;
         for r in uniques {
@@ -476,39 +482,6 @@ impl Store {
             {
                 c.distinct_recipients = r.uniques;
             }
-        }
-        Ok(out)
-    }
-
-    async fn template_rows(
-        &self,
-        org_id: Uuid,
-        s: &Split,
-        filter: &ReportFilter,
-        types: &[EventType],
-    ) -> Result<Counts<String>, StoreError> {
-        let src = source(org_id, s, filter, "template", types);
-        let mut out = Counts::new();
-        if src.sql.is_empty() || types.is_empty() {
-            return Ok(out);
-        }
-        let sql = format!(
-            "SELECT template, event_type, sumMerge(n) AS rows \
-             FROM ({}) WHERE template != '' GROUP BY template, event_type",
-            src.sql
-        );
-        for r in self
-            .report_query(&sql, src.binds)
-            .fetch_all::<TemplateRow>()
-            .await?
-        {
-            out.entry(r.template).or_default().insert(
-                r.event_type,
-                TypeCounts {
-                    rows: r.rows,
-                    distinct_recipients: 0,
-                },
-            );
         }
         Ok(out)
     }
