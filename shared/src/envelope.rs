@@ -158,8 +158,11 @@ pub fn decode_record(body: &str, out: &mut Vec<Outcome>) {
 }
 
 fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8) {
-    let text = body.trim();
-    if !text.starts_with('{') {
+    // Only the start is trimmed before the one-pass read: serde_json skips trailing whitespace
+    // itself, so the outcome is the same, and the end of the record is not touched first.
+    let start = body.trim_start();
+    if !start.starts_with('{') {
+        let text = start.trim_end();
         if text.starts_with(VALIDATION_TEXT) {
             out.push(notice(NoticeKind::TopicValidation, "", body));
         } else {
@@ -177,10 +180,12 @@ fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8) {
     }
     // One pass reads the usual carriers. Whatever it cannot read is read again the reference way
     // (`Message` and `detail` kept raw), which decides the outcome exactly as it always has.
-    if let Ok(doc) = serde_json::from_str::<EagerDocument<'_>>(text) {
+    if let Ok(doc) = serde_json::from_str::<EagerDocument<'_>>(start) {
         decode_parsed(&doc, body, out, depth);
         return;
     }
+    // Fully trimmed, so error positions (part of the quarantine detail) are as they always were.
+    let text = start.trim_end();
     let doc: Document<'_> = match serde_json::from_str(text) {
         Ok(doc) => doc,
         Err(e) => {
@@ -474,39 +479,51 @@ fn missing(what: &str) -> Rejection {
     reject(QuarantineReason::InvalidEvent, format!("missing {what}"))
 }
 
-/// Per-recipient details that differ between the rows of one event.
-struct Recipient<'s> {
-    address: &'s str,
-    diagnostic: &'s str,
+/// The recipients of one event, each with its DSN diagnostic code (empty when there is none):
+/// read in place, without collecting them first.
+#[derive(Clone, Copy)]
+enum Recipients<'s, 'a> {
+    /// Plain addresses; blank ones are skipped.
+    Addresses(&'s [Str<'a>]),
+    /// Addresses with DSN fields, checked by [`check_statuses`] first (none is missing).
+    Statuses(&'s [RecipientStatus<'a>]),
 }
 
-fn from_statuses<'s>(
-    list: &'s [RecipientStatus<'_>],
+impl<'s> Recipients<'s, '_> {
+    /// `(address, diagnostic)` of each recipient, in order.
+    fn iter(self) -> impl Iterator<Item = (&'s str, &'s str)> {
+        let (addresses, statuses) = match self {
+            Recipients::Addresses(list) => (list, &[][..]),
+            Recipients::Statuses(list) => (&[][..], list),
+        };
+        let addresses = addresses
+            .iter()
+            .filter(|a| !a.trim().is_empty())
+            .map(|a| (&**a, ""));
+        let statuses = statuses.iter().map(|r| {
+            (
+                r.email_address.as_deref().unwrap_or(""),
+                r.diagnostic_code.as_deref().unwrap_or(""),
+            )
+        });
+        addresses.chain(statuses)
+    }
+}
+
+/// Every status names its recipient (a missing or blank address fails the event).
+fn check_statuses<'s, 'a>(
+    list: &'s [RecipientStatus<'a>],
     field: &str,
-) -> Result<Vec<Recipient<'s>>, Rejection> {
-    list.iter()
-        .map(|r| {
-            let address = r
-                .email_address
-                .as_deref()
-                .filter(|a| !a.trim().is_empty())
-                .ok_or_else(|| missing(field))?;
-            Ok(Recipient {
-                address,
-                diagnostic: r.diagnostic_code.as_deref().unwrap_or(""),
-            })
-        })
-        .collect()
-}
-
-fn from_addresses<'s>(list: &'s [Str<'_>]) -> Vec<Recipient<'s>> {
-    list.iter()
-        .filter(|a| !a.trim().is_empty())
-        .map(|a| Recipient {
-            address: a,
-            diagnostic: "",
-        })
-        .collect()
+) -> Result<Recipients<'s, 'a>, Rejection> {
+    if list.iter().all(|r| {
+        r.email_address
+            .as_deref()
+            .is_some_and(|a| !a.trim().is_empty())
+    }) {
+        Ok(Recipients::Statuses(list))
+    } else {
+        Err(missing(field))
+    }
 }
 
 fn ses_event_rows<M, D>(
@@ -575,11 +592,11 @@ fn ses_event_rows<M, D>(
     row.sender_domain = domain_of(&row.sender);
 
     let set = |s: Option<&Str<'_>>| s.map(|v| v.to_string()).unwrap_or_default();
-    let recipients: Vec<Recipient<'_>> = match ty {
-        EventType::Send => from_addresses(&mail.destination),
+    let recipients: Recipients<'_, '_> = match ty {
+        EventType::Send => Recipients::Addresses(&mail.destination),
         EventType::Reject => {
             row.reject_reason = set(doc.reject.as_ref().and_then(|r| r.reason.as_ref()));
-            from_addresses(&mail.destination)
+            Recipients::Addresses(&mail.destination)
         }
         EventType::RenderingFailure => {
             if let Some(f) = &doc.failure {
@@ -588,7 +605,7 @@ fn ses_event_rows<M, D>(
                     row.template = set(f.template_name.as_ref());
                 }
             }
-            from_addresses(&mail.destination)
+            Recipients::Addresses(&mail.destination)
         }
         EventType::Open => {
             let open = doc
@@ -599,7 +616,7 @@ fn ses_event_rows<M, D>(
                 .map_err(with_account)?;
             row.ip_address = set(open.ip_address.as_ref());
             row.user_agent = set(open.user_agent.as_ref());
-            from_addresses(&mail.destination)
+            Recipients::Addresses(&mail.destination)
         }
         EventType::Click => {
             let click = doc
@@ -611,7 +628,7 @@ fn ses_event_rows<M, D>(
             row.ip_address = set(click.ip_address.as_ref());
             row.user_agent = set(click.user_agent.as_ref());
             row.click_url = set(click.link.as_ref());
-            from_addresses(&mail.destination)
+            Recipients::Addresses(&mail.destination)
         }
         EventType::Subscription => {
             let sub = doc
@@ -621,7 +638,7 @@ fn ses_event_rows<M, D>(
             row.occurred_ms = event_time(sub.timestamp.as_ref(), sent_ms, "subscription.timestamp")
                 .map_err(with_account)?;
             row.contact_list = set(sub.contact_list.as_ref());
-            from_addresses(&mail.destination)
+            Recipients::Addresses(&mail.destination)
         }
         EventType::Delivery => {
             let d = doc
@@ -634,7 +651,7 @@ fn ses_event_rows<M, D>(
             row.processing_time_ms = d
                 .processing_time_millis
                 .map(|v| u32::try_from(v).unwrap_or(u32::MAX));
-            from_addresses(&d.recipients)
+            Recipients::Addresses(&d.recipients)
         }
         EventType::Bounce => {
             let b = doc
@@ -645,7 +662,7 @@ fn ses_event_rows<M, D>(
                 .map_err(with_account)?;
             row.bounce_type = set(b.bounce_type.as_ref());
             row.bounce_sub_type = set(b.bounce_sub_type.as_ref());
-            from_statuses(
+            check_statuses(
                 &b.bounced_recipients,
                 "bounce.bouncedRecipients[].emailAddress",
             )
@@ -659,7 +676,7 @@ fn ses_event_rows<M, D>(
             row.occurred_ms = event_time(c.timestamp.as_ref(), sent_ms, "complaint.timestamp")
                 .map_err(with_account)?;
             row.feedback_type = set(c.complaint_feedback_type.as_ref());
-            from_statuses(
+            check_statuses(
                 &c.complained_recipients,
                 "complaint.complainedRecipients[].emailAddress",
             )
@@ -673,29 +690,30 @@ fn ses_event_rows<M, D>(
             row.occurred_ms = event_time(d.timestamp.as_ref(), sent_ms, "deliveryDelay.timestamp")
                 .map_err(with_account)?;
             row.delay_type = set(d.delay_type.as_ref());
-            from_statuses(
+            check_statuses(
                 &d.delayed_recipients,
                 "deliveryDelay.delayedRecipients[].emailAddress",
             )
             .map_err(with_account)?
         }
     };
-    if recipients.is_empty() {
+    let count = recipients.iter().count();
+    if count == 0 {
         return Err(with_account(reject(
             QuarantineReason::NoRecipients,
             format!("{} event names no recipient", ty.as_str()),
         )));
     }
     row.day = day_of_ms(row.occurred_ms);
-    let mut rows = Vec::with_capacity(recipients.len());
-    for (i, r) in recipients.iter().enumerate() {
-        let mut out = if i + 1 == recipients.len() {
+    let mut rows = Vec::with_capacity(count);
+    for (i, (address, diagnostic)) in recipients.iter().enumerate() {
+        let mut out = if i + 1 == count {
             std::mem::take(&mut row)
         } else {
             row.clone()
         };
-        out.recipient = r.address.trim().to_owned();
-        out.diagnostic = r.diagnostic.to_owned();
+        out.recipient = address.trim().to_owned();
+        out.diagnostic = diagnostic.to_owned();
         out.event_id = event_id(
             &out.message_id,
             ty,

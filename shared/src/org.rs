@@ -135,6 +135,6 @@ pub fn channel_id(org_id: Uuid, configuration_set: &str) -> Uuid {
     if configuration_set.is_empty() {
         Uuid::nil()
     } else {
-        Uuid::new_v5(&org_id, configuration_set.as_bytes())
+        crate::event_id::uuid_v5(&org_id, configuration_set.as_bytes())
     }
 }

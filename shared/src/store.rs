@@ -60,11 +60,12 @@ impl QuarantineRow {
     /// A stable id: the same record quarantined twice for the same reason is one entry.
     pub fn id_for(reason: &str, raw: &str) -> Uuid {
         const NS: Uuid = Uuid::from_u128(0x9a1f_3c2e_44b0_4d7e_8c61_0f5b_2e9d_7a13);
-        let mut key = String::with_capacity(reason.len() + raw.len() + 1);
-        key.push_str(reason);
-        key.push('\n');
-        key.push_str(raw);
-        Uuid::new_v5(&NS, key.as_bytes())
+        // UUIDv5 of `reason \n raw`, hashed in pieces.
+        let mut h = crate::event_id::V5Hasher::new(&NS);
+        h.update(reason.as_bytes());
+        h.update(b"\n");
+        h.update(raw.as_bytes());
+        h.finish()
     }
 }
 
