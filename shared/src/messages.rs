@@ -6,9 +6,8 @@ use clickhouse::Row;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::row::EventRow;
 use crate::store::Store;
-use crate::timefmt::{DAY_MS, day_of_ms, day_to_date};
+use crate::timefmt::DAY_MS;
 use crate::{EventType, StoreError};
 
 /// The eight types a message status can take (DECISIONS §6).
@@ -242,35 +241,18 @@ impl Store {
     pub async fn message_events(
         &self,
         org_id: Uuid,
-        message: &MessageRow,
-    ) -> Result<Vec<EventRow>, StoreError> {
-        let first = day_of_ms(message.sent_ms).saturating_sub(1);
-        let last = day_of_ms(message.last_event_ms.max(message.sent_ms));
-        let sql = format!(
-            "SELECT {} FROM events WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) AND message_id = ? \
-             AND event_id IN (SELECT event_id FROM message_events WHERE org_id = ? AND message_id = ? \
-             AND day >= toDate(?) AND day <= toDate(?)) \
-             ORDER BY occurred_ms, event_id LIMIT 1 BY event_id LIMIT 10000",
-            EventRow::COLUMNS
-        );
-        let (first, last) = (
-            day_to_date(first).to_string(),
-            day_to_date(last).to_string(),
-        );
-        // The id subquery reads the message's own rows of `message_events`; the outer filters stay
-        // so the answer is the same whatever the index holds.
+        message_id: &str,
+    ) -> Result<Vec<TimelineRow>, StoreError> {
         Ok(self
             .client()
-            .query(&sql)
+            .query(&format!(
+                "SELECT {} FROM message_timeline WHERE org_id = ? AND message_id = ? \
+                 LIMIT 1 BY event_id LIMIT 10000",
+                TimelineRow::COLUMNS
+            ))
             .bind(org_id.to_string())
-            .bind(first.as_str())
-            .bind(last.as_str())
-            .bind(message.message_id.as_str())
-            .bind(org_id.to_string())
-            .bind(message.message_id.as_str())
-            .bind(first.as_str())
-            .bind(last.as_str())
-            .fetch_all::<EventRow>()
+            .bind(message_id)
+            .fetch_all::<TimelineRow>()
             .await?)
     }
 
@@ -310,4 +292,34 @@ impl Store {
             .map(|r| (r.sent_ms, r.message_id))
             .collect())
     }
+}
+
+/// One row of a message's timeline (`message_timeline`): the columns a timeline shows.
+#[derive(Debug, Clone, Deserialize, Row)]
+pub struct TimelineRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    pub event_id: Uuid,
+    pub occurred_ms: i64,
+    pub event_type: EventType,
+    pub recipient: String,
+    pub template: String,
+    pub bounce_type: String,
+    pub bounce_sub_type: String,
+    pub diagnostic: String,
+    pub smtp_response: String,
+    pub processing_time_ms: Option<u32>,
+    pub feedback_type: String,
+    pub delay_type: String,
+    pub reject_reason: String,
+    pub ip_address: String,
+    pub user_agent: String,
+    pub click_url: String,
+    pub error_message: String,
+    pub contact_list: String,
+}
+
+impl TimelineRow {
+    pub const COLUMNS: &'static str = "event_id, occurred_ms, event_type, recipient, template, \
+        bounce_type, bounce_sub_type, diagnostic, smtp_response, processing_time_ms, feedback_type, \
+        delay_type, reject_reason, ip_address, user_agent, click_url, error_message, contact_list";
 }

@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_report_uniques",
         sql: include_str!("../migrations/0008_report_uniques.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_message_timeline",
+        sql: include_str!("../migrations/0009_message_timeline.sql"),
+    },
 ];
 
 impl Migration {

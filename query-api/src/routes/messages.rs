@@ -6,8 +6,7 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use sendops_shared::envelope::{address_of, domain_of};
-use sendops_shared::messages::{After, MessageFilter, MessageRow, STATUSES};
-use sendops_shared::row::EventRow;
+use sendops_shared::messages::{After, MessageFilter, MessageRow, STATUSES, TimelineRow};
 use sendops_shared::scopes::Scope;
 use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms};
 use serde::Serialize;
@@ -285,7 +284,7 @@ pub async fn get_one(
     Ok(Json(view(row, p.has(Scope::MessagesUnmaskRecipients))))
 }
 
-fn metadata(row: &EventRow) -> Option<Map<String, Value>> {
+fn metadata(row: &TimelineRow) -> Option<Map<String, Value>> {
     use sendops_shared::EventType as T;
     let mut m = Map::new();
     let mut put = |k: &str, v: &str| {
@@ -339,7 +338,10 @@ pub async fn events(
     p.require(Scope::MessagesView)?;
     let id = message_id(&uri)?;
     let message = find_message(&state, &p, &id).await?;
-    let mut rows = state.store.message_events(p.org.id, &message).await?;
+    let mut rows = state
+        .store
+        .message_events(p.org.id, &message.message_id)
+        .await?;
     if rows.is_empty() {
         return Err(ApiError::NotFound {
             resource: "message",
