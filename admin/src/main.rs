@@ -547,10 +547,7 @@ async fn main() -> ExitCode {
         .init();
     match run(cli).await {
         Ok(value) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            );
+            sendops_shared::print_line(&serde_json::to_string_pretty(&value).unwrap_or_default());
             ExitCode::SUCCESS
         }
         Err(e) => {

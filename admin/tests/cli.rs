@@ -303,3 +303,26 @@ async fn key_commands_fail_clearly() {
     );
     db.drop().await;
 }
+
+/// Output into a pipe that is already closed (`sendops-admin … | head -0`) ends the command
+/// normally instead of panicking.
+#[tokio::test]
+async fn a_closed_stdout_is_not_a_panic() {
+    let db = TestDb::new("admin_closed_stdout").await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
+        .args(["migrate"])
+        .env("CLICKHOUSE_URL", &db.config.url)
+        .env("CLICKHOUSE_DATABASE", &db.config.database)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sendops-admin");
+    // Close the reading end before the command gets to print.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+    db.drop().await;
+}

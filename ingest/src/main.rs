@@ -126,7 +126,9 @@ async fn main() -> ExitCode {
             };
             match result {
                 Ok(summary) => {
-                    println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+                    sendops_shared::print_line(
+                        &serde_json::to_string(&summary).unwrap_or_default(),
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -140,7 +142,7 @@ async fn main() -> ExitCode {
             let pipeline = Pipeline::new(store, Source::Replay);
             match replay::replay_paths(&pipeline, &files, chunk as usize).await {
                 Ok(report) => {
-                    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                    sendops_shared::print_line(&serde_json::to_string(&report).unwrap_or_default());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

@@ -30,10 +30,9 @@ struct Cli {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.openapi {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&sendops_query_api::openapi::document())
-                .unwrap_or_default()
+        sendops_shared::print_line(
+            &serde_json::to_string_pretty(&sendops_query_api::openapi::document())
+                .unwrap_or_default(),
         );
         return ExitCode::SUCCESS;
     }

@@ -31,3 +31,11 @@ pub mod undeliverable;
 pub use error::{ErrorCode, StoreError};
 pub use row::{EventRow, EventType};
 pub use store::Store;
+
+/// Writes one line of a binary's result to stdout. A closed stdout (`sendops-admin … | head`) is
+/// not worth a panic: the command's work is done either way, so a failed write is ignored.
+pub fn print_line(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+}
