@@ -1,8 +1,9 @@
 -- A message's timeline as its own rows, sorted by message. Migration 0007 indexed event ids by
 -- message, but a timeline still read whole granules of `events` (sorted by day and event id) for
 -- each of its rows: ~74 k rows of every column per timeline on a 10 M-event tenant, 11 ms median
--- and 40 ms p99 server time under load (benches/README.md). Here a timeline reads the one or two
--- granules holding its own rows, and only the columns a timeline shows. Fed from `events` like
+-- and 40 ms p99 server time under load (benches/README.md). Here a timeline reads, in each part
+-- of the months it spans, the one granule of 256 rows holding its own rows, and only the columns
+-- a timeline shows. Fed from `events` like
 -- every other view; the INSERT backfills what was stored before. Duplicates of an event (two
 -- consumers racing, ingest/DESIGN.md) collapse on merge and are skipped on read by event id.
 
@@ -30,7 +31,8 @@ CREATE TABLE IF NOT EXISTS message_timeline (
     contact_list String
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(day)
-ORDER BY (org_id, message_id, event_id);
+ORDER BY (org_id, message_id, event_id)
+SETTINGS index_granularity = 256;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS message_timeline_mv TO message_timeline AS
 SELECT org_id, message_id, day, event_id, occurred_ms, event_type, recipient, template,

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::store::Store;
-use crate::timefmt::DAY_MS;
+use crate::timefmt::{DAY_MS, day_of_ms, day_to_date};
 use crate::{EventType, StoreError};
 
 /// The eight types a message status can take (DECISIONS §6).
@@ -241,17 +241,22 @@ impl Store {
     pub async fn message_events(
         &self,
         org_id: Uuid,
-        message_id: &str,
+        message: &MessageRow,
     ) -> Result<Vec<TimelineRow>, StoreError> {
+        // The day bounds only skip the months the message has no rows in.
+        let first = day_of_ms(message.sent_ms).saturating_sub(1);
+        let last = day_of_ms(message.last_event_ms.max(message.sent_ms));
         Ok(self
             .client()
             .query(&format!(
                 "SELECT {} FROM message_timeline WHERE org_id = ? AND message_id = ? \
-                 LIMIT 1 BY event_id LIMIT 10000",
+                 AND day >= toDate(?) AND day <= toDate(?) LIMIT 1 BY event_id LIMIT 10000",
                 TimelineRow::COLUMNS
             ))
             .bind(org_id.to_string())
-            .bind(message_id)
+            .bind(message.message_id.as_str())
+            .bind(day_to_date(first).to_string())
+            .bind(day_to_date(last).to_string())
             .fetch_all::<TimelineRow>()
             .await?)
     }

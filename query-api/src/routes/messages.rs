@@ -338,10 +338,7 @@ pub async fn events(
     p.require(Scope::MessagesView)?;
     let id = message_id(&uri)?;
     let message = find_message(&state, &p, &id).await?;
-    let mut rows = state
-        .store
-        .message_events(p.org.id, &message.message_id)
-        .await?;
+    let mut rows = state.store.message_events(p.org.id, &message).await?;
     if rows.is_empty() {
         return Err(ApiError::NotFound {
             resource: "message",
