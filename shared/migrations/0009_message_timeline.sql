@@ -3,15 +3,16 @@
 -- each of its rows: ~74 k rows of every column per timeline on a 10 M-event tenant, 11 ms median
 -- and 40 ms p99 server time under load (benches/README.md). Here a timeline reads, in each part
 -- of the months it spans, the one granule of 256 rows holding its own rows, and only the columns
--- a timeline shows. Fed from `events` like
--- every other view; the INSERT backfills what was stored before. Duplicates of an event (two
--- consumers racing, ingest/DESIGN.md) collapse on merge and are skipped on read by event id.
+-- a timeline shows. Fed from `events` like every other view; the INSERT backfills what was stored
+-- before. The sorting key after the message is the rest of an event's identity (DECISIONS §5:
+-- time, type, recipient, and the link of a click), so duplicates of an event (two consumers
+-- racing, ingest/DESIGN.md) collapse on merge and are skipped on read without storing the
+-- 16-byte event id again.
 
 CREATE TABLE IF NOT EXISTS message_timeline (
     org_id UUID,
     message_id String,
     day Date,
-    event_id UUID,
     occurred_ms Int64,
     event_type Enum8('Send' = 1, 'Delivery' = 2, 'Bounce' = 3, 'Complaint' = 4, 'Reject' = 5, 'Open' = 6, 'Click' = 7, 'DeliveryDelay' = 8, 'RenderingFailure' = 9, 'Subscription' = 10),
     recipient String,
@@ -31,17 +32,17 @@ CREATE TABLE IF NOT EXISTS message_timeline (
     contact_list String
 ) ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(day)
-ORDER BY (org_id, message_id, event_id)
+ORDER BY (org_id, message_id, occurred_ms, event_type, recipient, click_url)
 SETTINGS index_granularity = 256;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS message_timeline_mv TO message_timeline AS
-SELECT org_id, message_id, day, event_id, occurred_ms, event_type, recipient, template,
+SELECT org_id, message_id, day, occurred_ms, event_type, recipient, template,
     bounce_type, bounce_sub_type, diagnostic, smtp_response, processing_time_ms, feedback_type,
     delay_type, reject_reason, ip_address, user_agent, click_url, error_message, contact_list
 FROM events;
 
 INSERT INTO message_timeline
-SELECT org_id, message_id, day, event_id, occurred_ms, event_type, recipient, template,
+SELECT org_id, message_id, day, occurred_ms, event_type, recipient, template,
     bounce_type, bounce_sub_type, diagnostic, smtp_response, processing_time_ms, feedback_type,
     delay_type, reject_reason, ip_address, user_agent, click_url, error_message, contact_list
 FROM events;

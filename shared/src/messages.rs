@@ -250,7 +250,8 @@ impl Store {
             .client()
             .query(&format!(
                 "SELECT {} FROM message_timeline WHERE org_id = ? AND message_id = ? \
-                 AND day >= toDate(?) AND day <= toDate(?) LIMIT 1 BY event_id LIMIT 10000",
+                 AND day >= toDate(?) AND day <= toDate(?) \
+                 LIMIT 1 BY occurred_ms, event_type, recipient, click_url LIMIT 10000",
                 TimelineRow::COLUMNS
             ))
             .bind(org_id.to_string())
@@ -302,8 +303,6 @@ impl Store {
 /// One row of a message's timeline (`message_timeline`): the columns a timeline shows.
 #[derive(Debug, Clone, Deserialize, Row)]
 pub struct TimelineRow {
-    #[serde(with = "clickhouse::serde::uuid")]
-    pub event_id: Uuid,
     pub occurred_ms: i64,
     pub event_type: EventType,
     pub recipient: String,
@@ -324,7 +323,7 @@ pub struct TimelineRow {
 }
 
 impl TimelineRow {
-    pub const COLUMNS: &'static str = "event_id, occurred_ms, event_type, recipient, template, \
+    pub const COLUMNS: &'static str = "occurred_ms, event_type, recipient, template, \
         bounce_type, bounce_sub_type, diagnostic, smtp_response, processing_time_ms, feedback_type, \
         delay_type, reject_reason, ip_address, user_agent, click_url, error_message, contact_list";
 }
