@@ -535,6 +535,21 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
         .map(|e| parse_rfc3339_ms(e["occurred_at"].as_str().unwrap()).unwrap())
         .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "ascending");
+    // Rows stored twice (two consumers racing past the duplicate check, ingest/DESIGN.md) show
+    // once: the timeline is unchanged.
+    app.db
+        .store
+        .client()
+        .query("INSERT INTO events SELECT * FROM events WHERE org_id = ? AND message_id = ?")
+        .bind(org.id.to_string())
+        .bind(ids[3])
+        .execute()
+        .await
+        .unwrap();
+    let again = app
+        .get(&format!("/v1/messages/{}/events", ids[3]), Some(&full))
+        .await;
+    assert_eq!(again.body, r.body, "duplicated rows change the timeline");
     for e in timeline {
         let ty = e["type"].as_str().unwrap();
         let keys: HashSet<&str> = e["metadata"]
