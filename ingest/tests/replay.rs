@@ -14,7 +14,7 @@ use sendops_shared::store::Table;
 use sendops_shared::testing::TestDb;
 
 fn sample_paths() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(sendops_fixtures::SAMPLES_DIR)
+    let mut v: Vec<String> = std::fs::read_dir(sendops_fixtures::samples_dir())
         .unwrap()
         .map(|e| e.unwrap().path().to_string_lossy().into_owned())
         .filter(|p| p.ends_with(".json"))

@@ -8,8 +8,12 @@ use sendops_shared::envelope::{Outcome, ParsedEvent, decode_record};
 use sendops_shared::row::{EventRow, EventType};
 use sendops_shared::timefmt::parse_rfc3339_ms;
 
+/// `fixtures/samples` of the checkout under test (run-time `CARGO_MANIFEST_DIR`: a test binary
+/// cached in a shared target directory may carry another checkout's compile-time path).
 fn samples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/samples")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../fixtures/samples")
 }
 
 fn read(name: &str) -> String {
