@@ -483,16 +483,26 @@ fn decode_document<M: MessageField, D: DetailField>(
     ))
 }
 
+/// `s.trim()`, without looking further when both ends are printable ASCII (never whitespace).
+#[inline]
+fn trim(s: &str) -> &str {
+    match s.as_bytes() {
+        [first, .., last] if (0x21..0x7f).contains(first) && (0x21..0x7f).contains(last) => s,
+        [only] if (0x21..0x7f).contains(only) => s,
+        _ => s.trim(),
+    }
+}
+
 /// The address inside `Name <addr>` (or the whole value).
 pub fn address_of(source: &str) -> &str {
-    let s = source.trim();
+    let s = trim(source);
     // Byte searches: `<` and `>` are ASCII, so their byte positions are where `rfind` finds them.
     let b = s.as_bytes();
     match (
         b.iter().rposition(|&c| c == b'<'),
         b.iter().rposition(|&c| c == b'>'),
     ) {
-        (Some(open), Some(close)) if open < close => s[open + 1..close].trim(),
+        (Some(open), Some(close)) if open < close => trim(&s[open + 1..close]),
         _ => s,
     }
 }
@@ -503,7 +513,7 @@ pub fn domain_of(address: &str) -> String {
         Some(at) => &address[at + 1..],
         None => address,
     };
-    domain.trim().to_ascii_lowercase()
+    trim(domain).to_ascii_lowercase()
 }
 
 fn event_time(ts: Option<&Str<'_>>, sent_ms: i64, field: &str) -> Result<i64, Rejection> {
@@ -541,7 +551,7 @@ impl<'s> Recipients<'s, '_> {
         };
         let addresses = addresses
             .iter()
-            .filter(|a| !a.trim().is_empty())
+            .filter(|a| !trim(a).is_empty())
             .map(|a| (&**a, ""));
         let statuses = statuses.iter().map(|r| {
             (
@@ -750,7 +760,7 @@ fn ses_event_rows<M, D>(
     row.day = day_of_ms(row.occurred_ms);
     let mut rows = Vec::with_capacity(count);
     let finish = |out: &mut EventRow, address: &str, diagnostic: &str| {
-        out.recipient = address.trim().to_owned();
+        out.recipient = trim(address).to_owned();
         out.diagnostic = diagnostic.to_owned();
         out.event_id = event_id(
             &out.message_id,
@@ -793,6 +803,30 @@ mod tests {
         assert_eq!(address_of(" plain@x.org "), "plain@x.org");
         assert_eq!(domain_of("a@B.Com"), "b.com");
         assert_eq!(domain_of("Example.COM"), "example.com");
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{a0}a",
+            "a\u{2003}",
+            "\u{85}",
+            "é",
+            "aé",
+            "éa",
+            "a\tb",
+            "\nab",
+            "ab\r",
+            "<a>",
+            "\u{1680}x\u{3000}",
+            "x\u{7f}",
+            "\u{7f}x",
+            "~",
+            "!~",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
     }
 
     proptest! {

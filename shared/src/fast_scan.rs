@@ -87,7 +87,7 @@ pub(crate) fn empty<'a, M, D>() -> Document<'a, M, D> {
 }
 
 /// Index of the next `"`, `\` or control character at or after `j`.
-#[inline]
+#[inline(always)]
 fn next_special(b: &[u8], mut j: usize) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
@@ -168,7 +168,7 @@ impl<'a> Scan<'a> {
     }
 
     /// A string (at its `"`), unescaped; `None` on `\u`, a bad escape or a control character.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> R<Cow<'a, str>> {
         let start = self.i + 1;
         let j = next_special(self.b, start)?;
@@ -203,7 +203,7 @@ impl<'a> Scan<'a> {
     }
 
     /// Skips a string (at its `"`), checking its escapes; `None` on `\u` or a control character.
-    #[inline]
+    #[inline(always)]
     fn skip_string(&mut self) -> R<()> {
         let mut j = self.i + 1;
         loop {
@@ -223,7 +223,7 @@ impl<'a> Scan<'a> {
     }
 
     /// An object key without escapes (at its `"`).
-    #[inline]
+    #[inline(always)]
     fn key(&mut self) -> R<&'a [u8]> {
         let start = self.i + 1;
         let j = next_special(self.b, start)?;
