@@ -26,7 +26,7 @@ use serde_json::value::RawValue;
 
 use crate::ses_event::{
     Bounce, Click, CommonHeaders, Complaint, Delivery, DeliveryDelay, Document, EagerDocument,
-    Failure, Mail, Open, RecipientStatus, Reject, Str, Subscription, Tags,
+    Failure, Mail, Open, RecipientStatus, Reject, Str, Strs, Subscription, Tags,
 };
 
 /// Deepest nesting of objects and arrays the scanner reads (serde_json's limit is 128).
@@ -460,9 +460,9 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// `Vec<Str>`: an array of strings.
-    fn str_vec(&mut self) -> R<Vec<Str<'a>>> {
-        let mut v = Vec::new();
+    /// [`Strs`]: an array of strings.
+    fn str_vec(&mut self) -> R<Strs<'a>> {
+        let mut v = Strs::default();
         self.array(|s| {
             if s.peek()? != b'"' {
                 return None;
