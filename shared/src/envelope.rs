@@ -154,10 +154,36 @@ fn reject(reason: QuarantineReason, detail: impl Into<String>) -> Rejection {
 /// Decodes one input record (an SQS message body, a replay-file item, or a whole Lambda event)
 /// and appends what it held to `out`. Never fails and never panics on input.
 pub fn decode_record(body: &str, out: &mut Vec<Outcome>) {
-    decode_record_at(body, out, 0);
+    decode_record_at(body, out, 0, Reading::Fast);
 }
 
-fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8) {
+/// [`decode_record`] with the reference reading only: no hand-written scan and no one-pass
+/// serde reading, every record read as a plain [`Document`]. It decides every outcome
+/// [`decode_record`] must give; only the equivalence tests use it.
+#[doc(hidden)]
+pub fn decode_record_reference(body: &str, out: &mut Vec<Outcome>) {
+    decode_record_at(body, out, 0, Reading::Reference);
+}
+
+/// Whether the hand-written scan reads `body` itself (no fallback to the serde readings); for
+/// the equivalence tests, to check the fast path is the one they compare.
+#[doc(hidden)]
+pub fn fast_scan_reads(body: &str) -> bool {
+    let start = body.trim_start();
+    start.starts_with('{') && crate::fast_scan::read_eager(start, &mut crate::fast_scan::empty())
+}
+
+/// How records are read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// The hand-written scan ([`crate::fast_scan`]), then the one-pass serde reading, then the
+    /// reference reading, each only if the one before could not read the record.
+    Fast,
+    /// The reference reading alone.
+    Reference,
+}
+
+fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8, reading: Reading) {
     // Only the start is trimmed before the one-pass read: serde_json skips trailing whitespace
     // itself, so the outcome is the same, and the end of the record is not touched first.
     let start = body.trim_start();
@@ -178,11 +204,22 @@ fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8) {
         }
         return;
     }
-    // One pass reads the usual carriers. Whatever it cannot read is read again the reference way
-    // (`Message` and `detail` kept raw), which decides the outcome exactly as it always has.
-    if let Ok(doc) = serde_json::from_str::<EagerDocument<'_>>(start) {
-        decode_parsed(&doc, body, out, depth);
-        return;
+    if reading == Reading::Fast {
+        // The hand-written scan reads the common raw and EventBridge records; it gives up on
+        // anything it is not sure of (SNS envelopes at their first key).
+        let mut doc = crate::fast_scan::empty();
+        if crate::fast_scan::read_eager(start, &mut doc) {
+            decode_parsed(&doc, body, out, depth, reading);
+            return;
+        }
+        drop(doc);
+        // One pass reads the usual carriers. Whatever it cannot read is read again the
+        // reference way (`Message` and `detail` kept raw), which decides the outcome exactly as
+        // it always has.
+        if let Ok(doc) = serde_json::from_str::<EagerDocument<'_>>(start) {
+            decode_parsed(&doc, body, out, depth, reading);
+            return;
+        }
     }
     // Fully trimmed, so error positions (part of the quarantine detail) are as they always were.
     let text = start.trim_end();
@@ -198,7 +235,7 @@ fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8) {
             return;
         }
     };
-    decode_parsed(&doc, body, out, depth);
+    decode_parsed(&doc, body, out, depth, reading);
 }
 
 /// How a [`Document`] holds the SNS `Message`.
@@ -254,6 +291,7 @@ fn decode_parsed<M: MessageField, D: DetailField>(
     body: &str,
     out: &mut Vec<Outcome>,
     depth: u8,
+    reading: Reading,
 ) {
     if let Some(records) = &doc.records {
         // A whole Lambda SQS or SNS event: every record stands on its own.
@@ -261,9 +299,9 @@ fn decode_parsed<M: MessageField, D: DetailField>(
             match serde_json::from_str::<LambdaRecord<'_>>(record.get()) {
                 Ok(LambdaRecord {
                     body: Some(inner), ..
-                }) if depth < MAX_DEPTH => decode_record_at(&inner, out, depth + 1),
+                }) if depth < MAX_DEPTH => decode_record_at(&inner, out, depth + 1, reading),
                 Ok(LambdaRecord { sns: Some(sns), .. }) if depth < MAX_DEPTH => match sns.message {
-                    Some(msg) => decode_record_at(&msg, out, depth + 1),
+                    Some(msg) => decode_record_at(&msg, out, depth + 1, reading),
                     None => out.push(quarantine(
                         reject(QuarantineReason::InvalidEvent, "SNS record without Message"),
                         record.get(),
@@ -445,22 +483,37 @@ fn decode_document<M: MessageField, D: DetailField>(
     ))
 }
 
+/// `s.trim()`, without looking further when both ends are printable ASCII (never whitespace).
+#[inline]
+fn trim(s: &str) -> &str {
+    match s.as_bytes() {
+        [first, .., last] if (0x21..0x7f).contains(first) && (0x21..0x7f).contains(last) => s,
+        [only] if (0x21..0x7f).contains(only) => s,
+        _ => s.trim(),
+    }
+}
+
 /// The address inside `Name <addr>` (or the whole value).
 pub fn address_of(source: &str) -> &str {
-    let s = source.trim();
-    match (s.rfind('<'), s.rfind('>')) {
-        (Some(open), Some(close)) if open < close => s[open + 1..close].trim(),
+    let s = trim(source);
+    // Byte searches: `<` and `>` are ASCII, so their byte positions are where `rfind` finds them.
+    let b = s.as_bytes();
+    match (
+        b.iter().rposition(|&c| c == b'<'),
+        b.iter().rposition(|&c| c == b'>'),
+    ) {
+        (Some(open), Some(close)) if open < close => trim(&s[open + 1..close]),
         _ => s,
     }
 }
 
 /// Lower-cased domain of an address (or of a bare domain).
 pub fn domain_of(address: &str) -> String {
-    address
-        .rsplit_once('@')
-        .map_or(address, |(_, d)| d)
-        .trim()
-        .to_ascii_lowercase()
+    let domain = match address.as_bytes().iter().rposition(|&c| c == b'@') {
+        Some(at) => &address[at + 1..],
+        None => address,
+    };
+    trim(domain).to_ascii_lowercase()
 }
 
 fn event_time(ts: Option<&Str<'_>>, sent_ms: i64, field: &str) -> Result<i64, Rejection> {
@@ -498,7 +551,7 @@ impl<'s> Recipients<'s, '_> {
         };
         let addresses = addresses
             .iter()
-            .filter(|a| !a.trim().is_empty())
+            .filter(|a| !trim(a).is_empty())
             .map(|a| (&**a, ""));
         let statuses = statuses.iter().map(|r| {
             (
@@ -706,13 +759,8 @@ fn ses_event_rows<M, D>(
     }
     row.day = day_of_ms(row.occurred_ms);
     let mut rows = Vec::with_capacity(count);
-    for (i, (address, diagnostic)) in recipients.iter().enumerate() {
-        let mut out = if i + 1 == count {
-            std::mem::take(&mut row)
-        } else {
-            row.clone()
-        };
-        out.recipient = address.trim().to_owned();
+    let finish = |out: &mut EventRow, address: &str, diagnostic: &str| {
+        out.recipient = trim(address).to_owned();
         out.diagnostic = diagnostic.to_owned();
         out.event_id = event_id(
             &out.message_id,
@@ -721,7 +769,17 @@ fn ses_event_rows<M, D>(
             &out.recipient,
             &out.click_url,
         );
+    };
+    // Every recipient but the last gets a copy; the last gets `row` itself.
+    let mut each = recipients.iter();
+    for (address, diagnostic) in each.by_ref().take(count - 1) {
+        let mut out = row.clone();
+        finish(&mut out, address, diagnostic);
         rows.push(out);
+    }
+    if let Some((address, diagnostic)) = each.next() {
+        finish(&mut row, address, diagnostic);
+        rows.push(row);
     }
     Ok(ParsedEvent {
         account_id,
@@ -745,6 +803,30 @@ mod tests {
         assert_eq!(address_of(" plain@x.org "), "plain@x.org");
         assert_eq!(domain_of("a@B.Com"), "b.com");
         assert_eq!(domain_of("Example.COM"), "example.com");
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{a0}a",
+            "a\u{2003}",
+            "\u{85}",
+            "é",
+            "aé",
+            "éa",
+            "a\tb",
+            "\nab",
+            "ab\r",
+            "<a>",
+            "\u{1680}x\u{3000}",
+            "x\u{7f}",
+            "\u{7f}x",
+            "~",
+            "!~",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
     }
 
     proptest! {

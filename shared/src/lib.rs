@@ -8,6 +8,7 @@ pub mod entities;
 pub mod envelope;
 pub mod error;
 pub mod event_id;
+mod fast_scan;
 pub mod messages;
 pub mod migrations;
 pub mod org;

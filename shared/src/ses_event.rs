@@ -34,6 +34,67 @@ impl Borrow<str> for Str<'_> {
     }
 }
 
+/// A JSON array of strings, read exactly as a `Vec<Str>` is (same errors), that holds a single
+/// string without a heap allocation (an event usually names one recipient).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Strs<'a> {
+    One(Str<'a>),
+    /// Any other number of strings (empty: no allocation).
+    Many(Vec<Str<'a>>),
+}
+
+impl Default for Strs<'_> {
+    fn default() -> Self {
+        Strs::Many(Vec::new())
+    }
+}
+
+impl<'a> Strs<'a> {
+    pub fn push(&mut self, s: Str<'a>) {
+        match self {
+            Strs::Many(v) if v.is_empty() => *self = Strs::One(s),
+            Strs::Many(v) => v.push(s),
+            Strs::One(_) => {
+                let Strs::One(first) = std::mem::take(self) else {
+                    unreachable!("matched One")
+                };
+                *self = Strs::Many(vec![first, s]);
+            }
+        }
+    }
+}
+
+impl<'a> Deref for Strs<'a> {
+    type Target = [Str<'a>];
+    fn deref(&self) -> &[Str<'a>] {
+        match self {
+            Strs::One(s) => std::slice::from_ref(s),
+            Strs::Many(v) => v,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Strs<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct StrsVisitor<'a>(PhantomData<Strs<'a>>);
+        impl<'de: 'a, 'a> Visitor<'de> for StrsVisitor<'a> {
+            type Value = Strs<'a>;
+            // The text serde's `Vec` visitor gives, so errors read the same.
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strs<'a>, A::Error> {
+                let mut out = Strs::default();
+                while let Some(value) = seq.next_element::<Str<'de>>()? {
+                    out.push(value);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(StrsVisitor(PhantomData))
+    }
+}
+
 /// Any JSON object SendOps may receive, read once.
 ///
 /// `M` is how the SNS `Message` is read and `D` how the EventBridge `detail` is read. The
@@ -135,7 +196,7 @@ pub struct Mail<'a> {
     #[serde(borrow)]
     pub sending_account_id: Option<Str<'a>>,
     #[serde(borrow, default)]
-    pub destination: Vec<Str<'a>>,
+    pub destination: Strs<'a>,
     #[serde(borrow)]
     pub common_headers: Option<CommonHeaders<'a>>,
     #[serde(borrow, default)]
@@ -250,7 +311,7 @@ pub struct Delivery<'a> {
     #[serde(borrow)]
     pub timestamp: Option<Str<'a>>,
     #[serde(borrow, default)]
-    pub recipients: Vec<Str<'a>>,
+    pub recipients: Strs<'a>,
     #[serde(default, deserialize_with = "lenient_u64")]
     pub processing_time_millis: Option<u64>,
     #[serde(borrow)]

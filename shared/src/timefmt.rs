@@ -8,9 +8,62 @@ pub const DAY_MS: i64 = 86_400_000;
 
 /// Parses an RFC 3339 timestamp (any offset) into epoch milliseconds.
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
-    DateTime::parse_from_rfc3339(s.trim())
+    let s = s.trim();
+    if let Some(ms) = utc_ms_fast(s.as_bytes()) {
+        return Some(ms);
+    }
+    DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.timestamp_millis())
+}
+
+/// The form SES writes, `YYYY-MM-DDTHH:MM:SS.mmmZ` (or without `.mmm`), read without chrono:
+/// the same value chrono gives. `None` for anything else (years before 1000, a leap second,
+/// other fractions or offsets, lower-case `t`/`z`, an invalid date), which chrono then reads.
+fn utc_ms_fast(b: &[u8]) -> Option<i64> {
+    let ms = match b.len() {
+        20 => 0,
+        24 if b[19] == b'.' => num(&b[20..23])?,
+        _ => return None,
+    };
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[b.len() - 1] != b'Z'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(&b[0..4])?, num(&b[5..7])?, num(&b[8..10])?);
+    let (hour, minute, second) = (num(&b[11..13])?, num(&b[14..16])?, num(&b[17..19])?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if year < 1000 || day == 0 || day > month_days || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * DAY_MS + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms)
+}
+
+/// ASCII digits as a number (`None` if any byte is not a digit).
+fn num(digits: &[u8]) -> Option<i64> {
+    digits.iter().try_fold(0i64, |n, &c| {
+        c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+    })
 }
 
 /// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC, whole seconds).
@@ -69,6 +122,81 @@ mod tests {
         );
         assert_eq!(parse_rfc3339_ms("timestamp"), None);
         assert_eq!(parse_rfc3339_ms("2026-13-01T00:00:00Z"), None);
+    }
+
+    /// The chrono-free reading of SES's form gives chrono's value or leaves it to chrono.
+    #[test]
+    fn fast_form_matches_chrono() {
+        let chrono_ms = |s: &str| {
+            DateTime::parse_from_rfc3339(s.trim())
+                .ok()
+                .map(|t| t.timestamp_millis())
+        };
+        let mut fast = 0;
+        let mut check = |s: &str| {
+            assert_eq!(parse_rfc3339_ms(s), chrono_ms(s), "{s:?}");
+            if utc_ms_fast(s.trim().as_bytes()).is_some() {
+                fast += 1;
+            }
+        };
+        // Every day of four centuries around now, with and without milliseconds, and every
+        // day number 00-39 of every month of a few years (invalid dates included).
+        let start = NaiveDate::from_ymd_opt(1800, 1, 1).unwrap();
+        for d in 0..(400 * 366) {
+            let Some(date) = start.checked_add_days(chrono::Days::new(d)) else {
+                break;
+            };
+            let s = date.format("%Y-%m-%d").to_string();
+            check(&format!(
+                "{s}T{:02}:{:02}:{:02}.{:03}Z",
+                d % 24,
+                d % 60,
+                (d * 7) % 60,
+                d % 1000
+            ));
+            if d % 7 == 0 {
+                check(&format!("{s}T23:59:59Z"));
+            }
+        }
+        for year in [
+            999, 1000, 1600, 1700, 1900, 1969, 1970, 2000, 2024, 2026, 2100, 9999,
+        ] {
+            for month in 0..=13 {
+                for day in 0..=39 {
+                    check(&format!("{year:04}-{month:02}-{day:02}T00:00:00.000Z"));
+                    check(&format!("{year:04}-{month:02}-{day:02}T12:34:56Z"));
+                }
+            }
+        }
+        // Every single-byte change of a few timestamps, and other forms chrono reads.
+        for base in ["2026-11-17T00:00:11.815Z", "2016-02-29T23:59:59Z"] {
+            for i in 0..base.len() {
+                for c in b"0123456789-:.TtZz +x\x00".iter().copied() {
+                    let mut b = base.as_bytes().to_vec();
+                    b[i] = c;
+                    check(&String::from_utf8(b).unwrap());
+                }
+            }
+        }
+        for s in [
+            "2026-11-17T00:00:11.8Z",
+            "2026-11-17T00:00:11.81Z",
+            "2026-11-17T00:00:11.8155Z",
+            "2026-11-17T00:00:11.815+02:00",
+            "2026-11-17 00:00:11.815Z",
+            "2016-12-31T23:59:60Z",
+            "2016-12-31T23:59:60.500Z",
+            "2026-11-17T24:00:00Z",
+            "2026-11-17T00:60:00Z",
+            " 2026-11-17T00:00:11.815Z\n",
+            "+2026-11-17T00:00:11Z",
+            "-001-11-17T00:00:11Z",
+            "0000-01-01T00:00:00Z",
+            "0999-12-31T23:59:59.999Z",
+        ] {
+            check(s);
+        }
+        assert!(fast > 100_000, "{fast}");
     }
 
     #[test]
