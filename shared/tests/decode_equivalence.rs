@@ -69,7 +69,13 @@ struct Stats {
 }
 
 fn samples() -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/samples");
+    // Run-time `CARGO_MANIFEST_DIR`: a cached test binary may carry another checkout's path.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf(),
+            Into::into,
+        )
+        .join("../fixtures/samples");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("fixtures/samples")
         .map(|e| e.expect("dir entry").path())
