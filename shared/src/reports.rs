@@ -447,14 +447,11 @@ impl Store {
             }
         }
         if !write_back.is_empty() {
-            // The report does not wait for the cache; a failed write only means a later report
-            // counts those days again.
-            let store = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = store.insert_rows("report_uniques_daily", &write_back).await {
-                    tracing::warn!(error = %e, "could not cache report uniques");
-                }
-            });
+            // Written before answering, so the next report (on any API process) finds these days;
+            // a failed write only means a later report counts them again.
+            if let Err(e) = self.insert_rows("report_uniques_daily", &write_back).await {
+                tracing::warn!(error = %e, "could not cache report uniques");
+            }
         }
         Ok(out)
     }
