@@ -21,6 +21,7 @@ start=$(date +%s)
 echo "== lint"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+"$venv_bin/cfn-lint" infra/cloudformation/*.yaml
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
