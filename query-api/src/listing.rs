@@ -2,9 +2,13 @@
 //! identities, templates, tracking domains; a bad cursor is a 422) and suppressions (a bad cursor
 //! restarts at page 1). Positions are (time, key), newest first.
 
+use std::future::Future;
+
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
+use sendops_shared::StoreError;
+use sendops_shared::entities::Keyset;
 use serde::Serialize;
 
 use crate::AppState;
@@ -107,7 +111,7 @@ pub fn checked_path_value(
 
 /// Reads `limit` and the strict cursor of an entity list without filters, failing with 422 for
 /// either.
-pub fn entity_list_params(
+fn entity_list_params(
     query: Option<&str>,
     kind: &'static str,
 ) -> Result<(Params, usize, String, Option<Position>), ApiError> {
@@ -117,4 +121,46 @@ pub fn entity_list_params(
     let after = strict_cursor(&mut params, kind, &fingerprint);
     params.finish()?;
     Ok((params, limit, fingerprint, after))
+}
+
+/// One page of an entity list without filters (channels, identities, templates, tracking
+/// domains): reads `limit` and the strict cursor (422 for either), fetches `limit + 1` rows after
+/// the cursor's keyset, and answers `body(rows, pagination)` with the `Link` header.
+pub struct EntityList<'a> {
+    pub state: &'a AppState,
+    pub headers: &'a HeaderMap,
+    pub query: Option<&'a str>,
+    pub kind: &'static str,
+    pub path: &'a str,
+}
+
+impl EntityList<'_> {
+    pub async fn respond<R, B, Fut>(
+        self,
+        fetch: impl FnOnce(Option<Keyset>, usize) -> Fut,
+        position: impl Fn(&R) -> Position,
+        body: impl FnOnce(Vec<R>, Pagination) -> B,
+    ) -> Result<Response, ApiError>
+    where
+        Fut: Future<Output = Result<Vec<R>, StoreError>>,
+        B: Serialize,
+    {
+        let (params, limit, fingerprint, after) = entity_list_params(self.query, self.kind)?;
+        let after = after.map(|a| Keyset {
+            time_ms: a.t,
+            key: a.i,
+        });
+        let rows = fetch(after, limit + 1).await?;
+        let req = PageRequest {
+            state: self.state,
+            headers: self.headers,
+            path: self.path,
+            params: &params,
+            kind: self.kind,
+            fingerprint: &fingerprint,
+            limit,
+        };
+        let (rows, pagination, link) = page(&req, rows, position);
+        Ok(with_link(body(rows, pagination), link))
+    }
 }

@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use sendops_shared::entities::Keyset;
 use sendops_shared::scopes::Scope;
 use sendops_shared::templates::Template;
 use sendops_shared::timefmt::format_ms;
@@ -15,7 +14,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::Auth;
 use crate::cursor::Position;
-use crate::listing::{PageRequest, checked_path_value, entity_list_params, page, with_link};
+use crate::listing::{EntityList, checked_path_value};
 use crate::problem::ApiError;
 use crate::routes::Pagination;
 use crate::routes::channels::EntityListParams;
@@ -71,33 +70,26 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     p.require(Scope::TemplatesView)?;
-    let (params, limit, fingerprint, after) = entity_list_params(query.as_deref(), KIND)?;
-    let after = after.map(|a| Keyset {
-        time_ms: a.t,
-        key: a.i,
-    });
-    let rows = state
-        .store
-        .templates(p.org.id, after.as_ref(), limit + 1)
-        .await?;
-    let req = PageRequest {
+    let (store, org_id) = (&state.store, p.org.id);
+    EntityList {
         state: &state,
         headers: &headers,
-        path: "/v1/templates",
-        params: &params,
+        query: query.as_deref(),
         kind: KIND,
-        fingerprint: &fingerprint,
-        limit,
-    };
-    let (rows, pagination, link) = page(&req, rows, |t| Position {
-        t: t.last_modified_ms,
-        i: t.slug.clone(),
-    });
-    let body = TemplatePage {
-        data: rows.into_iter().map(TemplateView::from).collect(),
-        pagination,
-    };
-    Ok(with_link(body, link))
+        path: "/v1/templates",
+    }
+    .respond(
+        |after, n| async move { store.templates(org_id, after.as_ref(), n).await },
+        |t| Position {
+            t: t.last_modified_ms,
+            i: t.slug.clone(),
+        },
+        |rows, pagination| TemplatePage {
+            data: rows.into_iter().map(TemplateView::from).collect(),
+            pagination,
+        },
+    )
+    .await
 }
 
 /// One template by its slug (file name, exact).
