@@ -7,7 +7,6 @@
 //! `cargo test -p sendops-shared --test decode_equivalence`.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use chrono::{TimeZone, Utc};
 use sendops_fixtures::{Envelope, TrafficConfig, Wrapper, generate};
@@ -69,13 +68,7 @@ struct Stats {
 }
 
 fn samples() -> Vec<String> {
-    // Run-time `CARGO_MANIFEST_DIR`: a cached test binary may carry another checkout's path.
-    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf(),
-            Into::into,
-        )
-        .join("../fixtures/samples");
+    let dir = sendops_fixtures::samples_dir();
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("fixtures/samples")
         .map(|e| e.expect("dir entry").path())

@@ -2,22 +2,13 @@
 //! per file, the right rows and fields per event type, and the same event ids whichever envelope
 //! carries an event.
 
-use std::path::PathBuf;
-
 use sendops_shared::envelope::{Outcome, ParsedEvent, decode_record};
 use sendops_shared::row::{EventRow, EventType};
 use sendops_shared::timefmt::parse_rfc3339_ms;
 
-/// `fixtures/samples` of the checkout under test (run-time `CARGO_MANIFEST_DIR`: a test binary
-/// cached in a shared target directory may carry another checkout's compile-time path).
-fn samples_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
-        .join("../fixtures/samples")
-}
-
 fn read(name: &str) -> String {
-    std::fs::read_to_string(samples_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    std::fs::read_to_string(sendops_fixtures::samples_dir().join(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn decode(text: &str) -> Vec<Outcome> {
@@ -213,7 +204,7 @@ const EXPECTED: &[(&str, &str)] = &[
 
 #[test]
 fn every_sample_has_its_expected_outcome() {
-    let mut names: Vec<String> = std::fs::read_dir(samples_dir())
+    let mut names: Vec<String> = std::fs::read_dir(sendops_fixtures::samples_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".json"))
