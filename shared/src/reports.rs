@@ -415,7 +415,7 @@ impl Store {
                 for t in &engaged {
                     let Some(c) = types.get_mut(t) else { continue };
                     match cached.get(&(day, *t)) {
-                        Some(&(rows, uniques)) if day < today && rows == c.rows => {
+                        Some(&(rows, uniques)) if rows == c.rows => {
                             c.distinct_recipients = uniques;
                         }
                         _ => stale = true,
