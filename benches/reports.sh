@@ -5,6 +5,7 @@
 #   benches/reports.sh                 load (if the scratch database is missing) and measure
 #   BENCH_RELOAD=1 benches/reports.sh  drop the scratch database and load again
 #   BENCH_DROP=1 benches/reports.sh    drop the scratch database afterwards (default: kept)
+#   BENCH_ONLY=template-performance benches/reports.sh   only the reports whose path contains it
 #
 # 1. Builds sendops-api and sendops-admin (release), migrates a scratch database ($BENCH_DB,
 #    default sendops_bench_reports), creates an enterprise org, a key with api.reports.view, and
@@ -87,11 +88,11 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true; [ "${BENCH_DROP:-0}" = 1 ] && curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null; true' EXIT
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/v1/_health" >/dev/null 2>&1 && break; sleep 0.2; done
 
-python3 - "$port" "$key" "$requests" "$CLICKHOUSE_URL" "$db" <<'PY'
+python3 - "$port" "$key" "$requests" "$CLICKHOUSE_URL" "$db" "${BENCH_ONLY:-}" <<'PY'
 import http.client, json, random, sys, time, urllib.request
 from datetime import datetime, timedelta, timezone
 port, key, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-ch_url, db = sys.argv[4], sys.argv[5]
+ch_url, db, only = sys.argv[4], sys.argv[5], sys.argv[6]
 def clear_cache():
     # Each mix starts with no cached per-day distinct counts, so its first request pays for them.
     urllib.request.urlopen(urllib.request.Request(f"{ch_url}/?database={db}", data=b"TRUNCATE TABLE report_uniques_daily")).read()
@@ -100,6 +101,8 @@ rng = random.Random(1)
 now = datetime.now(timezone.utc)
 def fmt(t): return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 def run(path, days, group):
+    if only not in path:
+        return
     clear_cache()
     times = []
     for _ in range(n + 1):

@@ -28,6 +28,9 @@ pub struct ApiConfig {
     /// /v1/undeliverable returns changes only once they are this old, so that writes stamped
     /// before what it returns have become visible (see docs/undeliverable.md).
     pub undeliverable_settle: Duration,
+    /// `SENDOPS_REPORT_INDEX_MB` (1–1048576, default 512): memory budget of the in-process index of
+    /// engaged recipients that template performance counts distinct recipients with.
+    pub report_index_bytes: usize,
 }
 
 impl Default for ApiConfig {
@@ -42,6 +45,7 @@ impl Default for ApiConfig {
             commit: option_env!("SENDOPS_COMMIT").unwrap_or("dev").into(),
             ses_cache_ttl: Duration::from_secs(60),
             undeliverable_settle: Duration::from_secs(5),
+            report_index_bytes: 512 << 20,
         }
     }
 }
@@ -93,6 +97,17 @@ impl ApiConfig {
             },
             None => d.undeliverable_settle,
         };
+        let report_index_bytes = match var("SENDOPS_REPORT_INDEX_MB") {
+            None => d.report_index_bytes,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(mb @ 1..=1_048_576) => mb << 20,
+                _ => {
+                    return Err(format!(
+                        "SENDOPS_REPORT_INDEX_MB={v:?}: must be 1 to 1048576"
+                    ));
+                }
+            },
+        };
         Ok(ApiConfig {
             addr,
             problem_base: var("SENDOPS_PROBLEM_BASE")
@@ -108,6 +123,7 @@ impl ApiConfig {
             commit: var("SENDOPS_COMMIT").unwrap_or(d.commit),
             ses_cache_ttl,
             undeliverable_settle: settle,
+            report_index_bytes,
         })
     }
 }

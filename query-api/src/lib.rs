@@ -20,6 +20,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use sendops_shared::Store;
+use sendops_shared::engaged_index::EngagedIndex;
 use sendops_shared::ses::SesAccess;
 
 use crate::auth::KeyCache;
@@ -37,6 +38,8 @@ pub struct Inner {
     pub limits: RateLimits,
     /// SES access and the per-org caches of suppressions and account snapshots.
     pub ses: ses_views::SesViews<routes::account::Account>,
+    /// Engaged recipients per org and day, for template performance's distinct counts.
+    pub engaged: EngagedIndex,
 }
 
 impl std::ops::Deref for AppState {
@@ -57,6 +60,7 @@ impl AppState {
             keys: auth::key_cache(config.key_cache_ttl),
             limits: RateLimits::new(config.auth_failures_per_minute),
             ses: ses_views::SesViews::new(ses, config.ses_cache_ttl),
+            engaged: EngagedIndex::new(config.report_index_bytes),
             store,
             config,
         }))

@@ -815,3 +815,35 @@ async fn every_invalid_value_is_a_422_naming_its_field() {
     assert_eq!(r.body["retention_days"], 30);
     app.drop().await;
 }
+
+/// A setting that does not parse stops `sendops-api` before it serves, naming the variable.
+#[test]
+fn a_bad_setting_is_named_and_stops_the_server() {
+    for (name, value) in [
+        ("SENDOPS_REPORT_INDEX_MB", "0"),
+        ("SENDOPS_REPORT_INDEX_MB", "lots"),
+        ("SENDOPS_UNDELIVERABLE_SETTLE_MS", "-1"),
+        ("SENDOPS_KEY_CACHE_SECONDS", "60"),
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-api"))
+            .env(name, value)
+            .env("SENDOPS_API_ADDR", "127.0.0.1:0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A server that accepted the setting would serve forever: give it 10 s, then fail.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{name}={value} was accepted");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(name), "{name}={value}: {stderr}");
+    }
+}

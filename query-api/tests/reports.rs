@@ -12,6 +12,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sendops_fixtures::{Envelope, Wrapper};
+use sendops_query_api::config::ApiConfig;
 use sendops_shared::api_key::KeyEnv;
 use sendops_shared::org::{Plan, channel_id};
 use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms, parse_rfc3339_ms};
@@ -346,7 +347,22 @@ async fn check_window(
 
 #[tokio::test]
 async fn every_report_number_equals_a_direct_count_for_random_windows() {
-    let app = TestApp::new("reports_oracle").await;
+    oracle(TestApp::new("reports_oracle").await).await;
+}
+
+/// The same with an engaged-recipient index too small to keep anything: every template report
+/// loads its days afresh and drops them after answering.
+#[tokio::test]
+async fn reports_stay_exact_when_the_engaged_index_keeps_nothing() {
+    let config = ApiConfig {
+        key_cache_ttl: std::time::Duration::from_secs(1),
+        report_index_bytes: 1,
+        ..ApiConfig::default()
+    };
+    oracle(TestApp::with_config("reports_oracle_nocache", config).await).await;
+}
+
+async fn oracle(app: TestApp) {
     let org = app.org("acme", A, Plan::Enterprise).await;
     let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
     let mut events = traffic(77, 600, 75, A);
@@ -724,5 +740,77 @@ async fn cached_day_uniques_are_reused_until_the_day_gains_a_row() {
     let r = app.get(&uri, Some(&key)).await;
     assert_eq!(r.body["data"][0]["opens"].as_u64(), Some(4));
     assert_eq!(unique_opens(&r), Some(3));
+    app.drop().await;
+}
+
+#[tokio::test]
+async fn template_uniques_reuse_an_indexed_day_until_it_gains_a_row() {
+    let app = TestApp::new("reports_engaged_index").await;
+    let org = app.org("acme", A, Plan::Enterprise).await;
+    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let day = (Utc::now() - chrono::Duration::days(3))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let open = |recipient: &str, minute: i64| {
+        let ts = (day + chrono::Duration::minutes(minute))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        json!({
+            "eventType": "Open",
+            "mail": {"timestamp": ts, "messageId": format!("m-{recipient}-{minute}"),
+                     "source": "ops@acme.example", "sendingAccountId": A,
+                     "destination": [recipient],
+                     "tags": {"ses:configuration-set": ["blue"], "template": ["welcome"]}},
+            "open": {"timestamp": ts},
+        })
+    };
+    app.ingest(&[
+        open("a@x.example", 60),
+        open("b@x.example", 61),
+        open("A@x.example", 62),
+    ])
+    .await;
+    // The whole day and a part of it: both from the same indexed day.
+    let uri = |from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>| {
+        format!(
+            "/v1/reports/template-performance?from={}&to={}",
+            enc_utc(from),
+            enc_utc(to)
+        )
+    };
+    let whole = uri(day, day + chrono::Duration::days(1));
+    let part = uri(
+        day + chrono::Duration::minutes(61),
+        day + chrono::Duration::hours(2),
+    );
+    let unique_opens = |r: &common::Reply| r.body["data"][0]["unique_opens"].as_u64();
+    assert_eq!(unique_opens(&app.get(&whole, Some(&key)).await), Some(2));
+    assert_eq!(unique_opens(&app.get(&part, Some(&key)).await), Some(2));
+
+    // A row only `engaged` holds (the rollup's count of the day is unchanged): the indexed day is
+    // reused, so the report does not see it.
+    let store = &app.db.store;
+    store
+        .client()
+        .query(
+            "INSERT INTO engaged SELECT org_id, event_type, day, toInt64(?), channel_id, \
+             sender_domain, template, sipHash128('tampered@x.example') FROM engaged \
+             WHERE org_id = ? LIMIT 1",
+        )
+        .bind((day + chrono::Duration::minutes(90)).timestamp_millis())
+        .bind(org.id.to_string())
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(unique_opens(&app.get(&whole, Some(&key)).await), Some(2));
+
+    // A late open on that day changes the rollup's count: the day is loaded again (now with the
+    // extra row too).
+    app.ingest(&[open("c@x.example", 600)]).await;
+    let r = app.get(&whole, Some(&key)).await;
+    assert_eq!(r.body["data"][0]["opens"].as_u64(), Some(4));
+    assert_eq!(unique_opens(&r), Some(4));
+    assert_eq!(unique_opens(&app.get(&part, Some(&key)).await), Some(3));
     app.drop().await;
 }

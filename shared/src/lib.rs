@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod config;
 pub mod dns;
+pub mod engaged_index;
 pub mod entities;
 pub mod envelope;
 pub mod error;

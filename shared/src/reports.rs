@@ -11,6 +11,7 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::engaged_index::EngagedIndex;
 use crate::store::Store;
 use crate::timefmt::{DAY_MS, day_of_ms, day_start_ms, day_to_date, now_ms};
 use crate::{EventType, StoreError};
@@ -222,13 +223,6 @@ struct EngagedDayRow {
     day: u16,
     event_type: EventType,
     engaged_rows: u64,
-    uniques: u64,
-}
-
-#[derive(Debug, Deserialize, Row)]
-struct EngagedTemplateRow {
-    template: String,
-    event_type: EventType,
     uniques: u64,
 }
 
@@ -457,9 +451,10 @@ impl Store {
     }
 
     /// Per template (non-empty names only) and event type, over the whole window; distinct
-    /// recipients are distinct over the whole window.
+    /// recipients are distinct over the whole window (from the in-process `index`).
     pub async fn template_counts(
         &self,
+        index: &EngagedIndex,
         org_id: Uuid,
         from_ms: i64,
         to_ms: i64,
@@ -470,7 +465,7 @@ impl Store {
         let engaged = engaged_types(measures);
         let (mut out, uniques) = tokio::try_join!(
             self.group_rows(org_id, &s, filter, "template", measures.types),
-            self.engaged_per_template(org_id, from_ms, to_ms, filter, &engaged),
+            index.template_uniques(self, org_id, from_ms, to_ms, filter, &engaged),
         )?;
         for r in uniques {
             if let Some(c) = out
@@ -481,39 +476,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Distinct recipients per template and engaged type over exactly [from_ms, to_ms).
-    async fn engaged_per_template(
-        &self,
-        org_id: Uuid,
-        from_ms: i64,
-        to_ms: i64,
-        filter: &ReportFilter,
-        types: &[EventType],
-    ) -> Result<Vec<EngagedTemplateRow>, StoreError> {
-        if types.is_empty() || from_ms >= to_ms {
-            return Ok(Vec::new());
-        }
-        let mut binds = vec![
-            Bind::Text(org_id.to_string()),
-            Bind::Text(date(day_of_ms(from_ms))),
-            Bind::Text(date(day_of_ms(to_ms - 1))),
-            Bind::Int(from_ms),
-            Bind::Int(to_ms),
-        ];
-        let f = filter_sql(filter, &mut binds);
-        let sql = format!(
-            "SELECT template, event_type, uniqExact(recipient_hash) AS uniques FROM engaged \
-             WHERE org_id = ? AND event_type IN ({}) AND day >= toDate(?) AND day <= toDate(?) \
-             AND occurred_ms >= ? AND occurred_ms < ?{f} AND template != '' \
-             GROUP BY template, event_type",
-            type_list(types)
-        );
-        Ok(self
-            .report_query(&sql, binds)
-            .fetch_all::<EngagedTemplateRow>()
-            .await?)
     }
 }
 

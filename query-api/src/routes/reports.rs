@@ -340,6 +340,7 @@ pub async fn template_performance(
     let counts = state
         .store
         .template_counts(
+            &state.engaged,
             p.org.id,
             c.from_ms,
             c.to_ms,
