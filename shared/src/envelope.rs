@@ -170,7 +170,9 @@ pub fn decode_record_reference(body: &str, out: &mut Vec<Outcome>) {
 #[doc(hidden)]
 pub fn fast_scan_reads(body: &str) -> bool {
     let start = body.trim_start();
-    start.starts_with('{') && crate::fast_scan::read_eager(start, &mut crate::fast_scan::empty())
+    let mut detail = crate::fast_scan::empty();
+    start.starts_with('{')
+        && crate::fast_scan::read_eager(start, &mut crate::fast_scan::empty(), &mut detail)
 }
 
 /// How records are read.
@@ -207,8 +209,9 @@ fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8, reading: Read
     if reading == Reading::Fast {
         // The hand-written scan reads the common raw and EventBridge records; it gives up on
         // anything it is not sure of (SNS envelopes at their first key).
+        let mut detail = crate::fast_scan::empty();
         let mut doc = crate::fast_scan::empty();
-        if crate::fast_scan::read_eager(start, &mut doc) {
+        if crate::fast_scan::read_eager(start, &mut doc, &mut detail) {
             decode_parsed(&doc, body, out, depth, reading);
             return;
         }
@@ -277,6 +280,12 @@ trait DetailField {
 impl DetailField for &RawValue {
     fn detail(&self) -> Detail<'_> {
         Detail::Text(self.get())
+    }
+}
+
+impl DetailField for &Document<'_> {
+    fn detail(&self) -> Detail<'_> {
+        Detail::Read(self)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The fast first reading of a record: a hand-written single-pass JSON scanner that fills the
-//! same [`Document`] serde would (an [`EagerDocument`]), for the common raw and EventBridge
+//! same [`Document`] serde would (an [`EagerDocument`](crate::ses_event::EagerDocument)), for the common raw and EventBridge
 //! records.
 //!
 //! It reads only the fields SendOps uses and skips every other value with a validating skip
@@ -25,8 +25,8 @@ use std::borrow::Cow;
 use serde_json::value::RawValue;
 
 use crate::ses_event::{
-    Bounce, Click, CommonHeaders, Complaint, Delivery, DeliveryDelay, Document, EagerDocument,
-    Failure, Mail, Open, RecipientStatus, Reject, Str, Strs, Subscription, Tags,
+    Bounce, Click, CommonHeaders, Complaint, Delivery, DeliveryDelay, Document, Failure, Mail,
+    Open, RecipientStatus, Reject, SnsText, Str, Strs, Subscription, Tags,
 };
 
 /// Deepest nesting of objects and arrays the scanner reads (serde_json's limit is 128).
@@ -35,29 +35,49 @@ const MAX_NESTING: u32 = 100;
 /// `None`: not sure, read the record the serde way.
 type R<T> = Option<T>;
 
-/// Reads an EventBridge `detail` into its slot.
-type ReadDetail<'a, D> = fn(&mut Scan<'a>, &mut Option<D>) -> R<()>;
+/// Reads an EventBridge `detail` object (the scan is at its `{`) into storage of the caller's.
+type ReadDetail<'r, 'a> = &'r mut dyn FnMut(&mut Scan<'a>) -> R<()>;
+
+/// A [`Document`] read by the scan: like an [`EagerDocument`](crate::ses_event::EagerDocument), but its EventBridge `detail` is
+/// read into storage of the caller's instead of a new box (a `Document` is large, and a large
+/// allocation per record cost the allocator more than the rest of the envelope).
+pub(crate) type FastDocument<'a, 'd> = Document<'a, SnsText<'a>, &'d Document<'a>>;
 
 /// Reads `text` (which starts with `{`) into `doc` (from [`empty`]), as
-/// `serde_json::from_str::<EagerDocument>` would; `false` when unsure (`doc` is then partly
-/// filled, to be dropped).
-pub(crate) fn read_eager<'a>(text: &'a str, doc: &mut EagerDocument<'a>) -> bool {
+/// `serde_json::from_str::<EagerDocument>` would, with an EventBridge `detail` object read into
+/// `detail` (from [`empty`]); `false` when unsure (`doc` is then partly filled, to be dropped).
+pub(crate) fn read_eager<'a, 'd>(
+    text: &'a str,
+    doc: &mut FastDocument<'a, 'd>,
+    detail: &'d mut Document<'a>,
+) -> bool {
     let mut s = Scan {
         s: text,
         b: text.as_bytes(),
         i: 0,
         depth: 0,
     };
-    if s.document(doc, Some(read_detail)).is_none() {
+    let mut read = false;
+    let ok = s
+        .document(
+            doc,
+            Some(&mut |s: &mut Scan<'a>| {
+                read = true;
+                s.document::<&'a RawValue, &'a RawValue>(detail, None)
+            }),
+        )
+        .is_some();
+    if !ok {
         return false;
     }
     s.ws();
-    s.i == s.b.len()
-}
-
-fn read_detail<'a>(s: &mut Scan<'a>, slot: &mut Option<Box<Document<'a>>>) -> R<()> {
-    let doc = slot.insert(Box::new(empty()));
-    s.document::<&'a RawValue, &'a RawValue>(doc, None)
+    if s.i != s.b.len() {
+        return false;
+    }
+    if read {
+        doc.detail = Some(detail);
+    }
+    true
 }
 
 /// A [`Document`] with no field read.
@@ -622,7 +642,7 @@ impl<'a> Scan<'a> {
     fn document<M, D>(
         &mut self,
         doc: &mut Document<'a, M, D>,
-        detail: Option<ReadDetail<'a, D>>,
+        mut detail: Option<ReadDetail<'_, 'a>>,
     ) -> R<()> {
         let mut seen = 0u32;
         let seen = &mut seen;
@@ -650,9 +670,9 @@ impl<'a> Scan<'a> {
                 }
                 b"detail" => {
                     once(seen, 5)?;
-                    let read = detail?;
+                    let read = detail.as_mut()?;
                     match s.peek()? {
-                        b'{' => read(s, &mut doc.detail)?,
+                        b'{' => read(s)?,
                         b'n' => s.literal(b"null")?,
                         _ => return None,
                     }
