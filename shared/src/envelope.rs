@@ -7,7 +7,7 @@
 //! known set-up message comes back as [`Outcome::Quarantine`] with the record's text.
 
 use crate::event_id::event_id;
-use crate::row::{EventRow, EventType};
+use crate::row::{EventRow, EventType, Text};
 use std::borrow::Cow;
 
 use serde_json::value::RawValue;
@@ -518,11 +518,16 @@ pub fn address_of(source: &str) -> &str {
 
 /// Lower-cased domain of an address (or of a bare domain).
 pub fn domain_of(address: &str) -> String {
+    domain_part(address).to_ascii_lowercase()
+}
+
+/// The trimmed part after the last `@` (all of `address` when it has none), case kept.
+fn domain_part(address: &str) -> &str {
     let domain = match address.as_bytes().iter().rposition(|&c| c == b'@') {
         Some(at) => &address[at + 1..],
         None => address,
     };
-    trim(domain).to_ascii_lowercase()
+    trim(domain)
 }
 
 fn event_time(ts: Option<&Str<'_>>, sent_ms: i64, field: &str) -> Result<i64, Rejection> {
@@ -630,30 +635,26 @@ fn ses_event_rows<M, D>(
     let mut row = EventRow {
         occurred_ms: sent_ms,
         event_type: ty,
-        message_id: message_id.to_owned(),
+        message_id: Text::from(message_id),
         sent_ms,
-        source: mail.source.as_deref().unwrap_or("").to_owned(),
-        channel: mail
-            .tags
-            .configuration_set
-            .as_deref()
-            .unwrap_or("")
-            .to_owned(),
-        template: mail.tags.template.as_deref().unwrap_or("").to_owned(),
-        subject: mail
-            .common_headers
-            .as_ref()
-            .and_then(|h| h.subject.as_deref())
-            .unwrap_or("")
-            .to_owned(),
-        destination: mail.destination.iter().map(|d| d.to_string()).collect(),
-        ses_account: account_id.clone(),
+        source: Text::from(mail.source.as_deref().unwrap_or("")),
+        channel: Text::from(mail.tags.configuration_set.as_deref().unwrap_or("")),
+        template: Text::from(mail.tags.template.as_deref().unwrap_or("")),
+        subject: Text::from(
+            mail.common_headers
+                .as_ref()
+                .and_then(|h| h.subject.as_deref())
+                .unwrap_or(""),
+        ),
+        destination: mail.destination.iter().map(|d| Text::from(&**d)).collect(),
+        ses_account: Text::from(account_id.as_str()),
         ..EventRow::default()
     };
-    row.sender = address_of(&row.source).to_owned();
-    row.sender_domain = domain_of(&row.sender);
+    row.sender = Text::from(address_of(&row.source));
+    row.sender_domain = Text::from(domain_part(&row.sender));
+    row.sender_domain.make_ascii_lowercase();
 
-    let set = |s: Option<&Str<'_>>| s.map(|v| v.to_string()).unwrap_or_default();
+    let set = |s: Option<&Str<'_>>| s.map(|v| Text::from(&**v)).unwrap_or_default();
     let recipients: Recipients<'_, '_> = match ty {
         EventType::Send => Recipients::Addresses(&mail.destination),
         EventType::Reject => {
@@ -769,8 +770,8 @@ fn ses_event_rows<M, D>(
     row.day = day_of_ms(row.occurred_ms);
     let mut rows = Vec::with_capacity(count);
     let finish = |out: &mut EventRow, address: &str, diagnostic: &str| {
-        out.recipient = trim(address).to_owned();
-        out.diagnostic = diagnostic.to_owned();
+        out.recipient = Text::from(trim(address));
+        out.diagnostic = Text::from(diagnostic);
         out.event_id = event_id(
             &out.message_id,
             ty,

@@ -4,6 +4,10 @@ use clickhouse::Row;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
+/// Text of an [`EventRow`]: up to 24 bytes are kept inline (channel, template, domains, account
+/// ids, most addresses), so building a row allocates only for the long fields.
+pub type Text = compact_str::CompactString;
+
 /// SES event types, stored as ClickHouse `Enum8` (values are part of the schema).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i8)]
@@ -126,42 +130,42 @@ pub struct EventRow {
     /// The event's own time (epoch ms).
     pub occurred_ms: i64,
     pub event_type: EventType,
-    pub message_id: String,
+    pub message_id: Text,
     /// `mail.timestamp` (epoch ms).
     pub sent_ms: i64,
-    pub recipient: String,
+    pub recipient: Text,
     /// `mail.source` as SES sent it (may carry a display name).
-    pub source: String,
+    pub source: Text,
     /// The sending address without display name.
-    pub sender: String,
+    pub sender: Text,
     /// Lower-cased domain of the sending address.
-    pub sender_domain: String,
+    pub sender_domain: Text,
     /// Configuration-set name (`ses:configuration-set` tag).
-    pub channel: String,
+    pub channel: Text,
     /// The channel's UUID: UUIDv5 with the org id as namespace and the configuration-set name as
     /// name (DECISIONS §6); nil when there is no configuration set.
     #[serde(with = "clickhouse::serde::uuid")]
     pub channel_id: Uuid,
     /// Template name (tag `template`, or `failure.templateName`).
-    pub template: String,
-    pub subject: String,
-    pub destination: Vec<String>,
-    pub bounce_type: String,
-    pub bounce_sub_type: String,
+    pub template: Text,
+    pub subject: Text,
+    pub destination: Vec<Text>,
+    pub bounce_type: Text,
+    pub bounce_sub_type: Text,
     /// Per-recipient DSN diagnostic code (bounces and delays).
-    pub diagnostic: String,
-    pub smtp_response: String,
+    pub diagnostic: Text,
+    pub smtp_response: Text,
     pub processing_time_ms: Option<u32>,
-    pub feedback_type: String,
-    pub delay_type: String,
-    pub reject_reason: String,
-    pub ip_address: String,
-    pub user_agent: String,
-    pub click_url: String,
-    pub error_message: String,
-    pub contact_list: String,
+    pub feedback_type: Text,
+    pub delay_type: Text,
+    pub reject_reason: Text,
+    pub ip_address: Text,
+    pub user_agent: Text,
+    pub click_url: Text,
+    pub error_message: Text,
+    pub contact_list: Text,
     /// `mail.sendingAccountId`.
-    pub ses_account: String,
+    pub ses_account: Text,
     /// When SendOps stored the row (epoch ms).
     pub ingested_ms: i64,
 }
