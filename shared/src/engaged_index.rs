@@ -11,8 +11,9 @@
 //! rows for it as the index loaded (rows are only ever added, and removed only by retention, so an
 //! unchanged count is an unchanged set); otherwise the day is loaded again from `engaged` before
 //! answering. Memory: days and numbering of all orgs are bounded by a byte budget; the least
-//! recently used orgs are dropped first, and an org larger than the whole budget is answered and
-//! then dropped.
+//! recently used orgs are dropped first, an org larger than the whole budget is answered and then
+//! dropped, and a window whose rows alone could exceed the budget is not loaded at all (the
+//! report counts it in ClickHouse, slower but exact).
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -33,7 +34,7 @@ const ROW_BYTES: usize = 12;
 const ID_BYTES: usize = 40;
 
 /// Distinct recipients of one template and event type over a window.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Row)]
 pub struct TemplateUniques {
     pub template: String,
     pub event_type: EventType,
@@ -187,7 +188,8 @@ impl EngagedIndex {
     }
 
     /// Distinct recipients per template (non-empty names) and event type of `types` (Open,
-    /// Click) with an event in [from_ms, to_ms), under `filter`.
+    /// Click) with an event in [from_ms, to_ms), under `filter`; `None` when the window's rows
+    /// alone could exceed the budget (the caller then counts in ClickHouse instead).
     pub async fn template_uniques(
         &self,
         store: &Store,
@@ -196,12 +198,19 @@ impl EngagedIndex {
         to_ms: i64,
         filter: &ReportFilter,
         types: &[EventType],
-    ) -> Result<Vec<TemplateUniques>, StoreError> {
+    ) -> Result<Option<Vec<TemplateUniques>>, StoreError> {
         if types.is_empty() || from_ms >= to_ms {
-            return Ok(Vec::new());
+            return Ok(Some(Vec::new()));
         }
         let (first, last) = (day_of_ms(from_ms), day_of_ms(to_ms - 1));
         let expected = day_rows(store, org_id, first, last).await?;
+        // At worst every row names a new recipient.
+        let rows: u64 = expected.values().sum();
+        if usize::try_from(rows).map_or(true, |r| {
+            r.saturating_mul(ROW_BYTES + ID_BYTES) > self.budget_bytes
+        }) {
+            return Ok(None);
+        }
         let org = self.org(org_id);
         let (days, numbered, bytes) = {
             let mut index = org.lock().await;
@@ -228,9 +237,9 @@ impl EngagedIndex {
             (days, index.ids.len(), index.bytes())
         };
         self.account(org_id, bytes);
-        Ok(count_distinct(
+        Ok(Some(count_distinct(
             &days, numbered, from_ms, to_ms, filter, types,
-        ))
+        )))
     }
 }
 
@@ -375,6 +384,33 @@ mod tests {
             times: rows.iter().map(|r| r.0).collect(),
             ids: rows.iter().map(|r| r.1).collect(),
         }
+    }
+
+    #[test]
+    fn least_recently_reported_orgs_are_dropped_beyond_the_budget() {
+        let index = EngagedIndex::new(100);
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let kept = |index: &EngagedIndex| {
+            let orgs = index.orgs.lock().unwrap();
+            let mut ids: Vec<Uuid> = orgs.map.keys().copied().collect();
+            ids.sort();
+            ids
+        };
+        for org in [a, b] {
+            index.org(org);
+        }
+        index.account(a, 60);
+        index.account(b, 30);
+        assert_eq!(kept(&index), vec![a, b]);
+        // a reported again (most recent now), then b grows past the budget together with a.
+        index.account(a, 60);
+        index.org(b);
+        index.account(b, 50);
+        assert_eq!(kept(&index), vec![b]);
+        // An org larger than the whole budget is not kept either.
+        index.org(c);
+        index.account(c, 500);
+        assert_eq!(kept(&index), Vec::<Uuid>::new());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::engaged_index::EngagedIndex;
+use crate::engaged_index::{EngagedIndex, TemplateUniques};
 use crate::store::Store;
 use crate::timefmt::{DAY_MS, day_of_ms, day_start_ms, day_to_date, now_ms};
 use crate::{EventType, StoreError};
@@ -465,7 +465,7 @@ impl Store {
         let engaged = engaged_types(measures);
         let (mut out, uniques) = tokio::try_join!(
             self.group_rows(org_id, &s, filter, "template", measures.types),
-            index.template_uniques(self, org_id, from_ms, to_ms, filter, &engaged),
+            self.engaged_per_template(index, org_id, from_ms, to_ms, filter, &engaged),
         )?;
         for r in uniques {
             if let Some(c) = out
@@ -476,6 +476,44 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Distinct recipients per template and engaged type over exactly [from_ms, to_ms): from the
+    /// in-process index, or counted in ClickHouse when the window is too large for its budget.
+    async fn engaged_per_template(
+        &self,
+        index: &EngagedIndex,
+        org_id: Uuid,
+        from_ms: i64,
+        to_ms: i64,
+        filter: &ReportFilter,
+        types: &[EventType],
+    ) -> Result<Vec<TemplateUniques>, StoreError> {
+        if let Some(counted) = index
+            .template_uniques(self, org_id, from_ms, to_ms, filter, types)
+            .await?
+        {
+            return Ok(counted);
+        }
+        let mut binds = vec![
+            Bind::Text(org_id.to_string()),
+            Bind::Text(date(day_of_ms(from_ms))),
+            Bind::Text(date(day_of_ms(to_ms - 1))),
+            Bind::Int(from_ms),
+            Bind::Int(to_ms),
+        ];
+        let f = filter_sql(filter, &mut binds);
+        let sql = format!(
+            "SELECT template, event_type, uniqExact(recipient_hash) AS uniques FROM engaged \
+             WHERE org_id = ? AND event_type IN ({}) AND day >= toDate(?) AND day <= toDate(?) \
+             AND occurred_ms >= ? AND occurred_ms < ?{f} AND template != '' \
+             GROUP BY template, event_type",
+            type_list(types)
+        );
+        Ok(self
+            .report_query(&sql, binds)
+            .fetch_all::<TemplateUniques>()
+            .await?)
     }
 }
 
