@@ -670,27 +670,43 @@ fn enc_utc(t: chrono::DateTime<Utc>) -> String {
 
 /// Distinct counts of whole past days are cached per filter and reused while the day's row count
 /// is unchanged; a late event on that day makes the report count the day again.
+fn midnight_days_ago(days: i64) -> chrono::DateTime<Utc> {
+    (Utc::now() - chrono::Duration::days(days))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+}
+
+/// An Open of `recipient` `minute` minutes into `day`, on channel `blue`, tagged with `template`.
+fn open_at(
+    day: chrono::DateTime<Utc>,
+    recipient: &str,
+    minute: i64,
+    template: Option<&str>,
+) -> Value {
+    let ts = (day + chrono::Duration::minutes(minute))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut tags = json!({"ses:configuration-set": ["blue"]});
+    if let Some(t) = template {
+        tags["template"] = json!([t]);
+    }
+    json!({
+        "eventType": "Open",
+        "mail": {"timestamp": ts, "messageId": format!("m-{recipient}-{minute}"),
+                 "source": "ops@acme.example", "sendingAccountId": A,
+                 "destination": [recipient], "tags": tags},
+        "open": {"timestamp": ts},
+    })
+}
+
 #[tokio::test]
 async fn cached_day_uniques_are_reused_until_the_day_gains_a_row() {
     let app = TestApp::new("reports_uniques_cache").await;
     let org = app.org("acme", A, Plan::Enterprise).await;
     let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
-    let day = (Utc::now() - chrono::Duration::days(3))
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
-    let open = |recipient: &str, minute: i64| {
-        let ts = (day + chrono::Duration::minutes(minute))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        json!({
-            "eventType": "Open",
-            "mail": {"timestamp": ts, "messageId": format!("m-{recipient}-{minute}"),
-                     "source": "ops@acme.example", "sendingAccountId": A,
-                     "destination": [recipient], "tags": {"ses:configuration-set": ["blue"]}},
-            "open": {"timestamp": ts},
-        })
-    };
+    let day = midnight_days_ago(3);
+    let open = |recipient: &str, minute: i64| open_at(day, recipient, minute, None);
     app.ingest(&[
         open("a@x.example", 60),
         open("b@x.example", 61),
@@ -748,23 +764,8 @@ async fn template_uniques_reuse_an_indexed_day_until_it_gains_a_row() {
     let app = TestApp::new("reports_engaged_index").await;
     let org = app.org("acme", A, Plan::Enterprise).await;
     let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
-    let day = (Utc::now() - chrono::Duration::days(3))
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
-    let open = |recipient: &str, minute: i64| {
-        let ts = (day + chrono::Duration::minutes(minute))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        json!({
-            "eventType": "Open",
-            "mail": {"timestamp": ts, "messageId": format!("m-{recipient}-{minute}"),
-                     "source": "ops@acme.example", "sendingAccountId": A,
-                     "destination": [recipient],
-                     "tags": {"ses:configuration-set": ["blue"], "template": ["welcome"]}},
-            "open": {"timestamp": ts},
-        })
-    };
+    let day = midnight_days_ago(3);
+    let open = |recipient: &str, minute: i64| open_at(day, recipient, minute, Some("welcome"));
     app.ingest(&[
         open("a@x.example", 60),
         open("b@x.example", 61),

@@ -150,8 +150,8 @@ struct GroupRows {
     #[serde(with = "clickhouse::serde::uuid")]
     channel_id: Uuid,
     sender_domain: String,
-    times: Vec<i64>,
-    hashes: Vec<[u8; 16]>,
+    /// (occurred_ms, recipient_hash) of every row.
+    rows: Vec<(i64, [u8; 16])>,
 }
 
 const ENGAGED: &str = "'Open', 'Click'";
@@ -281,7 +281,7 @@ async fn load_days(
         .client()
         .query(&format!(
             "SELECT toUInt16(day) AS d, template, event_type, channel_id, sender_domain, \
-             groupArray(occurred_ms) AS times, groupArray(recipient_hash) AS hashes \
+             groupArray((occurred_ms, recipient_hash)) AS rows \
              FROM engaged WHERE org_id = ? AND event_type IN ({ENGAGED}) \
              AND day >= toDate(?) AND day <= toDate(?) AND has([{}], toUInt16(day)) \
              GROUP BY day, template, event_type, channel_id, sender_domain",
@@ -294,10 +294,9 @@ async fn load_days(
     let mut loaded: HashMap<u16, DayIndex> = HashMap::new();
     while let Some(r) = cursor.next().await? {
         let mut pairs: Vec<(i64, u32)> = r
-            .times
-            .iter()
-            .zip(r.hashes)
-            .map(|(&t, h)| (t, index.number(h)))
+            .rows
+            .into_iter()
+            .map(|(t, h)| (t, index.number(h)))
             .collect();
         pairs.sort_unstable();
         let day = loaded.entry(r.d).or_insert(DayIndex {
