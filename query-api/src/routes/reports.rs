@@ -247,6 +247,21 @@ fn buckets(daily: Counts<u16>, group_by: &str) -> BTreeMap<u16, BTreeMap<EventTy
     out
 }
 
+/// A series report's counts: the window's days summed into `group_by` buckets, oldest first.
+async fn series(
+    state: &AppState,
+    p: &Principal,
+    query: Option<&str>,
+    measures: Measures<'_>,
+) -> Result<BTreeMap<u16, BTreeMap<EventType, TypeCounts>>, ApiError> {
+    let c = common(p, query, true, false)?;
+    let daily = state
+        .store
+        .daily_counts(p.org.id, c.from_ms, c.to_ms, &c.filter, measures)
+        .await?;
+    Ok(buckets(daily, c.group_by))
+}
+
 fn period(day: u16) -> String {
     format_ms(i64::from(day) * DAY_MS)
 }
@@ -259,16 +274,12 @@ pub async fn deliverability(
     Extension(Auth(p)): Extension<Auth>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<DeliverabilityReport>, ApiError> {
-    let c = common(&p, query.as_deref(), true, false)?;
     let measures = Measures {
         types: DELIVERABILITY_TYPES,
         distinct_recipients: false,
     };
-    let daily = state
-        .store
-        .daily_counts(p.org.id, c.from_ms, c.to_ms, &c.filter, measures)
-        .await?;
-    let data = buckets(daily, c.group_by)
+    let data = series(&state, &p, query.as_deref(), measures)
+        .await?
         .into_iter()
         .map(|(day, m)| {
             let sent = rows(&m, EventType::Send);
@@ -296,16 +307,12 @@ pub async fn engagement(
     Extension(Auth(p)): Extension<Auth>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<EngagementReport>, ApiError> {
-    let c = common(&p, query.as_deref(), true, false)?;
     let measures = Measures {
         types: ENGAGEMENT_TYPES,
         distinct_recipients: true,
     };
-    let daily = state
-        .store
-        .daily_counts(p.org.id, c.from_ms, c.to_ms, &c.filter, measures)
-        .await?;
-    let data = buckets(daily, c.group_by)
+    let data = series(&state, &p, query.as_deref(), measures)
+        .await?
         .into_iter()
         .map(|(day, m)| {
             let delivered = rows(&m, EventType::Delivery);
