@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::engaged_index::{EngagedIndex, TemplateUniques};
 use crate::store::Store;
-use crate::timefmt::{DAY_MS, day_of_ms, day_start_ms, day_to_date, now_ms};
+use crate::timefmt::{DAY_MS, STORABLE_END_MS, day_of_ms, day_start_ms, day_to_date, now_ms};
 use crate::{EventType, StoreError};
 
 /// Filters every report takes (AND-ed).
@@ -56,6 +56,7 @@ struct Split {
 }
 
 fn split(from_ms: i64, to_ms: i64) -> Split {
+    let (from_ms, to_ms) = storable(from_ms, to_ms);
     let mut edges = Vec::new();
     if from_ms >= to_ms {
         return Split { whole: None, edges };
@@ -84,6 +85,12 @@ fn split(from_ms: i64, to_ms: i64) -> Split {
         }
         Split { whole: None, edges }
     }
+}
+
+/// The part of [from_ms, to_ms) reports read (1970-01-01 to [`STORABLE_END_MS`]); day numbers
+/// and ClickHouse dates are only defined there. Empty windows come back with from ≥ to.
+fn storable(from_ms: i64, to_ms: i64) -> (i64, i64) {
+    (from_ms.max(0), to_ms.min(STORABLE_END_MS))
 }
 
 fn date(day: u16) -> String {
@@ -373,6 +380,7 @@ impl Store {
         filter: &ReportFilter,
         measures: Measures<'_>,
     ) -> Result<Counts<u16>, StoreError> {
+        let (from_ms, to_ms) = storable(from_ms, to_ms);
         let s = split(from_ms, to_ms);
         let engaged = engaged_types(measures);
         if engaged.is_empty() {
@@ -461,6 +469,7 @@ impl Store {
         filter: &ReportFilter,
         measures: Measures<'_>,
     ) -> Result<Counts<String>, StoreError> {
+        let (from_ms, to_ms) = storable(from_ms, to_ms);
         let s = split(from_ms, to_ms);
         let engaged = engaged_types(measures);
         let (mut out, uniques) = tokio::try_join!(
@@ -524,6 +533,18 @@ mod tests {
 
     fn ms(s: &str) -> i64 {
         parse_rfc3339_ms(s).unwrap()
+    }
+
+    #[test]
+    fn windows_beyond_the_storable_days_are_cut_there() {
+        // Both ends past the last `Date` day: nothing (this once looped forever).
+        let far = split(ms("2940-10-04T08:16:41Z"), ms("2940-11-03T08:16:41Z"));
+        assert_eq!(far.whole, None);
+        assert!(far.edges.is_empty());
+        // From now to the far future: whole days up to the last storable one, no edge past it.
+        let s = split(ms("2026-11-22T10:00:00Z"), ms("2940-11-03T08:16:41Z"));
+        assert_eq!(s.whole.map(|w| w.1), Some(day_of_ms(STORABLE_END_MS)));
+        assert!(s.edges.iter().all(|e| e.2 <= STORABLE_END_MS));
     }
 
     #[test]

@@ -82,6 +82,11 @@ pub fn format_ms_precise(ms: i64) -> String {
     }
 }
 
+/// 2105-12-31T00:00:00Z. ClickHouse 18.16 parses dates up to 2105-12-31 only (`toDate('2106-01-01')`
+/// is 0000-00-00 there), and reports bind the day after a window as a date string, so they read
+/// no further: a window's part beyond this is treated as empty.
+pub const STORABLE_END_MS: i64 = 49_672 * DAY_MS;
+
 /// The UTC day (days since 1970-01-01) that holds `ms`; ClickHouse's `Date` uses the same number.
 pub fn day_of_ms(ms: i64) -> u16 {
     ms.div_euclid(DAY_MS).clamp(0, i64::from(u16::MAX)) as u16
