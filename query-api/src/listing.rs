@@ -100,7 +100,7 @@ pub fn checked_path_value(
     max: usize,
 ) -> Result<String, ApiError> {
     let v = path_value(uri, index)?;
-    if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
         return Err(ApiError::field(
             field,
             format!("must be 1 to {max} printable characters"),

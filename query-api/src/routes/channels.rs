@@ -112,7 +112,7 @@ pub async fn list(
 
 /// One channel by its slug (the configuration-set name, exact).
 #[utoipa::path(get, path = "/v1/channels/{name}", tag = "Channels",
-    params(("name" = String, Path, description = "Channel slug: the `slug` field of the list, not the display name")),
+    params(("name" = String, Path, description = "Channel slug: the `slug` field of the list, not the display name", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Channel detail", body = ChannelView)))]
 pub async fn get_one(
     State(state): State<AppState>,

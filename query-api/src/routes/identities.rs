@@ -95,7 +95,7 @@ pub async fn list(
 
 /// One identity by its address or domain, case-insensitively.
 #[utoipa::path(get, path = "/v1/identities/{identity}", tag = "Identities",
-    params(("identity" = String, Path, description = "Email address or domain; percent-encode '@' as %40. Case-insensitive.")),
+    params(("identity" = String, Path, description = "Email address or domain; percent-encode '@' as %40. Case-insensitive.", min_length = 1, max_length = 320, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Identity detail", body = IdentityView)))]
 pub async fn get_one(
     State(state): State<AppState>,

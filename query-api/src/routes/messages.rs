@@ -271,7 +271,7 @@ async fn find_message(state: &AppState, p: &Principal, id: &str) -> Result<Messa
 
 /// One message by its SES message id (365 days look-back).
 #[utoipa::path(get, path = "/v1/messages/{id}", tag = "Messages",
-    params(("id" = String, Path, description = "SES message id")),
+    params(("id" = String, Path, description = "SES message id", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Single-message detail", body = Message)))]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -328,7 +328,7 @@ fn metadata(row: &TimelineRow) -> Option<Map<String, Value>> {
 
 /// Every stored event of one message (one entry per event and recipient), oldest first.
 #[utoipa::path(get, path = "/v1/messages/{id}/events", tag = "Messages",
-    params(("id" = String, Path, description = "SES message id")),
+    params(("id" = String, Path, description = "SES message id", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Chronological event list (ascending)", body = Timeline)))]
 pub async fn events(
     State(state): State<AppState>,
@@ -370,7 +370,7 @@ pub async fn events(
 
 /// Messages addressed to one recipient (exact, case-sensitive), newest first.
 #[utoipa::path(get, path = "/v1/recipients/{email}/messages", tag = "Messages",
-    params(("email" = String, Path, description = "Recipient address; percent-encode '@' as %40"), RecipientMessagesParams),
+    params(("email" = String, Path, description = "Recipient address; percent-encode '@' as %40", min_length = 1, max_length = 320, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*@[^\u0000-\u001f\u007f-\u009f]*$"), RecipientMessagesParams),
     responses((status = 200, description = "Cursor-paginated list of messages", body = MessagePage)))]
 pub async fn by_recipient(
     State(state): State<AppState>,
@@ -383,7 +383,7 @@ pub async fn by_recipient(
     let email = path_value(&uri, 3)?;
     let mut params = Params::parse(query.as_deref())?;
     if email.is_empty()
-        || email.len() > 320
+        || email.chars().count() > 320
         || !email.contains('@')
         || email.chars().any(char::is_control)
     {

@@ -201,7 +201,7 @@ pub async fn list(
 /// One address on the suppression list, matched case-insensitively (the answer keeps SES's
 /// casing); 404 when it is not on the list.
 #[utoipa::path(get, path = "/v1/suppressions/{email}", tag = "Suppressions",
-    params(("email" = String, Path, description = "Recipient address; percent-encode '@' as %40. Case-insensitive.")),
+    params(("email" = String, Path, description = "Recipient address; percent-encode '@' as %40. Case-insensitive.", min_length = 1, max_length = 320, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]*@[^\s\u0000-\u001f\u007f-\u009f]*$")),
     responses((status = 200, description = "The suppression record", body = SuppressionView)))]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -211,7 +211,7 @@ pub async fn get_one(
     p.require(Scope::SuppressionsView)?;
     let email = path_value(&uri, 3)?;
     if email.is_empty()
-        || email.len() > 320
+        || email.chars().count() > 320
         || !email.contains('@')
         || email.chars().any(|c| c.is_control() || c.is_whitespace())
     {

@@ -94,7 +94,7 @@ pub async fn list(
 
 /// One template by its slug (file name, exact).
 #[utoipa::path(get, path = "/v1/templates/{slug}", tag = "Templates",
-    params(("slug" = String, Path, description = "Template file name, e.g. welcome.html")),
+    params(("slug" = String, Path, description = "Template file name, e.g. welcome.html", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Template detail", body = TemplateView)))]
 pub async fn get_one(
     State(state): State<AppState>,

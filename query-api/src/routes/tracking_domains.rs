@@ -112,7 +112,7 @@ pub async fn list(
 
 /// One tracking domain, case-insensitively.
 #[utoipa::path(get, path = "/v1/tracking-domains/{domain}", tag = "Tracking Domains",
-    params(("domain" = String, Path, description = "Tracking subdomain (case-insensitive)")),
+    params(("domain" = String, Path, description = "Tracking subdomain (case-insensitive)", min_length = 1, max_length = 253, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Tracking domain detail", body = TrackingDomainView)))]
 pub async fn get_one(
     State(state): State<AppState>,
