@@ -709,8 +709,15 @@ async fn far_future_windows_answer_normally() {
             .iter()
             .map(|b| b["opens"].as_u64().unwrap_or(0))
             .sum();
+        let unique_opens: u64 = r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["unique_opens"].as_u64().unwrap_or(0))
+            .sum();
         if path != "deliverability" {
             assert_eq!(opens, 1, "{path}: {}", r.body);
+            assert_eq!(unique_opens, 1, "{path}: {}", r.body);
         }
     }
     app.drop().await;

@@ -24,9 +24,9 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use crate::reports::ReportFilter;
+use crate::reports::{ReportFilter, date, day_in};
 use crate::store::Store;
-use crate::timefmt::{day_of_ms, day_to_date};
+use crate::timefmt::day_of_ms;
 use crate::{EventType, StoreError};
 
 /// Bytes the index accounts per cached row and per numbered recipient (with map overhead).
@@ -258,8 +258,8 @@ async fn day_rows(
              AND day >= toDate(?) AND day <= toDate(?) GROUP BY day"
         ))
         .bind(org_id.to_string())
-        .bind(day_to_date(first).to_string())
-        .bind(day_to_date(last).to_string())
+        .bind(date(first))
+        .bind(date(last))
         .fetch_all::<DayRows>()
         .await?;
     Ok(rows.into_iter().map(|r| (r.d, r.rows)).collect())
@@ -275,21 +275,19 @@ async fn load_days(
     let (Some(lo), Some(hi)) = (days.iter().min(), days.iter().max()) else {
         return Ok(());
     };
-    // Day numbers are integers computed here: safe to inline.
-    let list: Vec<String> = days.iter().map(u16::to_string).collect();
     let mut cursor = store
         .client()
         .query(&format!(
             "SELECT toUInt16(day) AS d, template, event_type, channel_id, sender_domain, \
              groupArray((occurred_ms, recipient_hash)) AS rows \
              FROM engaged WHERE org_id = ? AND event_type IN ({ENGAGED}) \
-             AND day >= toDate(?) AND day <= toDate(?) AND has([{}], toUInt16(day)) \
+             AND day >= toDate(?) AND day <= toDate(?) AND {} \
              GROUP BY day, template, event_type, channel_id, sender_domain",
-            list.join(", ")
+            day_in(days)
         ))
         .bind(org_id.to_string())
-        .bind(day_to_date(*lo).to_string())
-        .bind(day_to_date(*hi).to_string())
+        .bind(date(*lo))
+        .bind(date(*hi))
         .fetch::<GroupRows>()?;
     let mut loaded: HashMap<u16, DayIndex> = HashMap::new();
     while let Some(r) = cursor.next().await? {

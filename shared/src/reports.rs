@@ -49,6 +49,9 @@ struct GroupRow<K> {
 /// How a window splits into whole days (from the rollup) and raw edge ranges.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Split {
+    /// The part of the asked window reports read: 1970-01-01 to [`STORABLE_END_MS`] (day numbers
+    /// and ClickHouse dates are only defined there); empty when from ≥ to.
+    window: (i64, i64),
     /// [first, end) whole days, if any.
     whole: Option<(u16, u16)>,
     /// Raw millisecond ranges, each inside one day: (day, from_ms, to_ms).
@@ -56,10 +59,15 @@ struct Split {
 }
 
 fn split(from_ms: i64, to_ms: i64) -> Split {
-    let (from_ms, to_ms) = storable(from_ms, to_ms);
+    let (from_ms, to_ms) = (from_ms.max(0), to_ms.min(STORABLE_END_MS));
+    let window = (from_ms, to_ms);
     let mut edges = Vec::new();
     if from_ms >= to_ms {
-        return Split { whole: None, edges };
+        return Split {
+            window,
+            whole: None,
+            edges,
+        };
     }
     let first_whole = day_of_ms(from_ms + DAY_MS - 1); // first day starting at or after from
     let end_whole = day_of_ms(to_ms); // days before this one end at or before `to`
@@ -71,6 +79,7 @@ fn split(from_ms: i64, to_ms: i64) -> Split {
             edges.push((end_whole, day_start_ms(end_whole), to_ms));
         }
         Split {
+            window,
             whole: Some((first_whole, end_whole)),
             edges,
         }
@@ -83,18 +92,24 @@ fn split(from_ms: i64, to_ms: i64) -> Split {
             edges.push((day, start, end));
             start = end;
         }
-        Split { whole: None, edges }
+        Split {
+            window,
+            whole: None,
+            edges,
+        }
     }
 }
 
-/// The part of [from_ms, to_ms) reports read (1970-01-01 to [`STORABLE_END_MS`]); day numbers
-/// and ClickHouse dates are only defined there. Empty windows come back with from ≥ to.
-fn storable(from_ms: i64, to_ms: i64) -> (i64, i64) {
-    (from_ms.max(0), to_ms.min(STORABLE_END_MS))
+/// A day number as the date string report queries bind.
+pub(crate) fn date(day: u16) -> String {
+    day_to_date(day).to_string()
 }
 
-fn date(day: u16) -> String {
-    day_to_date(day).to_string()
+/// `has([…], toUInt16(day))`: the row's day is one of `days`. Day numbers are integers computed
+/// by SendOps, so they are inlined (one literal, not a bind per day).
+pub(crate) fn day_in(days: &[u16]) -> String {
+    let list: Vec<String> = days.iter().map(u16::to_string).collect();
+    format!("has([{}], toUInt16(day))", list.join(", "))
 }
 
 /// The UNION ALL source of row counts for a window: (select list, where-clause binds).
@@ -342,9 +357,7 @@ impl Store {
         ];
         let mut ors = Vec::new();
         if !days.is_empty() {
-            // Day numbers are integers we computed: safe to inline.
-            let list: Vec<String> = days.iter().map(u16::to_string).collect();
-            ors.push(format!("has([{}], toUInt16(day))", list.join(", ")));
+            ors.push(day_in(days));
         }
         for (day, a, b) in edges {
             ors.push("(day = toDate(?) AND occurred_ms >= ? AND occurred_ms < ?)".to_owned());
@@ -380,7 +393,6 @@ impl Store {
         filter: &ReportFilter,
         measures: Measures<'_>,
     ) -> Result<Counts<u16>, StoreError> {
-        let (from_ms, to_ms) = storable(from_ms, to_ms);
         let s = split(from_ms, to_ms);
         let engaged = engaged_types(measures);
         if engaged.is_empty() {
@@ -469,8 +481,8 @@ impl Store {
         filter: &ReportFilter,
         measures: Measures<'_>,
     ) -> Result<Counts<String>, StoreError> {
-        let (from_ms, to_ms) = storable(from_ms, to_ms);
         let s = split(from_ms, to_ms);
+        let (from_ms, to_ms) = s.window;
         let engaged = engaged_types(measures);
         let (mut out, uniques) = tokio::try_join!(
             self.group_rows(org_id, &s, filter, "template", measures.types),
