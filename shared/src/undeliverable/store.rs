@@ -614,6 +614,32 @@ impl Store {
         Ok(out)
     }
 
+    /// `sql(filter)` over `undeliverable_activity`, its first placeholders bound to `org_id`,
+    /// `lo`, `hi` and then [`candidate_filter`]'s (None when the filters exclude every row).
+    fn activity_query(
+        &self,
+        org_id: Uuid,
+        q: &ListQuery,
+        lo: i64,
+        hi: i64,
+        sql: impl FnOnce(&str) -> String,
+    ) -> Option<clickhouse::query::Query> {
+        let (filter, args) = candidate_filter(q)?;
+        let mut query = self
+            .client()
+            .query(&sql(&filter))
+            .bind(org_id.to_string())
+            .bind(lo)
+            .bind(hi);
+        for arg in args {
+            query = match arg {
+                FilterArg::OrgId => query.bind(org_id.to_string()),
+                FilterArg::EmailNeedle => query.bind(q.email.as_deref().unwrap_or("")),
+            };
+        }
+        Some(query)
+    }
+
     /// The addresses with activity in [lo, hi) that the query's filters allow, most recently
     /// active first, with their latest activity time in the slice (at most `limit`; None when
     /// the filters exclude every row).
@@ -625,26 +651,15 @@ impl Store {
         hi: i64,
         limit: usize,
     ) -> Result<Option<Vec<(String, i64)>>, StoreError> {
-        let Some((filter, args)) = candidate_filter(q) else {
+        let Some(query) = self.activity_query(org_id, q, lo, hi, |filter| {
+            format!(
+                "SELECT email, max(ingested_ms) AS latest_ms FROM undeliverable_activity \
+                 WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter} \
+                 GROUP BY email ORDER BY latest_ms DESC, email LIMIT ?"
+            )
+        }) else {
             return Ok(None);
         };
-        let sql = format!(
-            "SELECT email, max(ingested_ms) AS latest_ms FROM undeliverable_activity \
-             WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter} \
-             GROUP BY email ORDER BY latest_ms DESC, email LIMIT ?"
-        );
-        let mut query = self
-            .client()
-            .query(&sql)
-            .bind(org_id.to_string())
-            .bind(lo)
-            .bind(hi);
-        for arg in args {
-            query = match arg {
-                FilterArg::OrgId => query.bind(org_id.to_string()),
-                FilterArg::EmailNeedle => query.bind(q.email.as_deref().unwrap_or("")),
-            };
-        }
         Ok(Some(
             query
                 .bind(limit as u64)
@@ -664,26 +679,15 @@ impl Store {
         after_email: &str,
         limit: usize,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        let Some((filter, args)) = candidate_filter(q) else {
+        let Some(query) = self.activity_query(org_id, q, lo, hi, |filter| {
+            format!(
+                "SELECT DISTINCT email FROM undeliverable_activity \
+                 WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter} AND email > ? \
+                 ORDER BY email LIMIT ?"
+            )
+        }) else {
             return Ok(None);
         };
-        let sql = format!(
-            "SELECT DISTINCT email FROM undeliverable_activity \
-             WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter} AND email > ? \
-             ORDER BY email LIMIT ?"
-        );
-        let mut query = self
-            .client()
-            .query(&sql)
-            .bind(org_id.to_string())
-            .bind(lo)
-            .bind(hi);
-        for arg in args {
-            query = match arg {
-                FilterArg::OrgId => query.bind(org_id.to_string()),
-                FilterArg::EmailNeedle => query.bind(q.email.as_deref().unwrap_or("")),
-            };
-        }
         Ok(Some(
             query
                 .bind(after_email)
