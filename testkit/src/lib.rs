@@ -5,6 +5,12 @@
 //!   GetAccount). It counts requests per operation so tests can prove caching.
 //! - [`dns::FakeDns`]: a UDP DNS server answering CNAME queries from a table, for tracking-domain
 //!   verification.
+//! - [`clickhouse::PrivateClickHouse`]: a ClickHouse server process of a test's own (temp
+//!   directory, free ports) that the test can SIGKILL and restart.
+//! - [`proxy::DelayProxy`]: an HTTP proxy in front of ClickHouse that holds or drops one chosen
+//!   request or response, for "in flight" and "committed but not acknowledged" faults.
 
+pub mod clickhouse;
 pub mod dns;
+pub mod proxy;
 pub mod ses;
