@@ -4,6 +4,8 @@
 mod ses_commands;
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -12,6 +14,7 @@ use sendops_shared::Store;
 use sendops_shared::api_key::{ApiKey, KeyEnv};
 use sendops_shared::config::ClickHouseConfig;
 use sendops_shared::envelope::QuarantineReason;
+use sendops_shared::migrate::MigrateOptions;
 use sendops_shared::org::{Org, Plan};
 use sendops_shared::scopes::parse_scope_list;
 use sendops_shared::store::{NewOrg, QuarantineRow};
@@ -31,7 +34,17 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create the database if needed and apply missing migrations (idempotent).
-    Migrate,
+    ///
+    /// Safe from several deploys at once: a lease in `schema_migrations_lock` lets one process
+    /// apply at a time; the others wait (up to --lock-wait, progress on stderr) and then apply
+    /// only what is still pending. Each statement's completion is recorded, so a rerun after a
+    /// failure resumes where it stopped; backfills (`INSERT INTO … SELECT`) go through a staging
+    /// table and are never repeated once complete. The SHA-256 of every applied file is recorded:
+    /// an applied migration whose file changed is refused (exit 1, naming both checksums);
+    /// databases migrated before checksums get them recorded on their first run. Progress lines
+    /// go to stderr ("applying 0009_message_timeline statement 3/5", "still running: …").
+    #[command(verbatim_doc_comment)]
+    Migrate(MigrateArgs),
     /// Organisations.
     Org {
         #[command(subcommand)]
@@ -84,6 +97,27 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// Print {applied:[{version,name,checksum,applied_at}], pending:[…], mismatches:[{version,
+    /// name,recorded,current}]} and change nothing. Exit 0, or 2 when there are mismatches.
+    #[arg(long, conflicts_with = "dry_run")]
+    status: bool,
+    /// Print the pending migrations with their statements (JSON) and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Apply (or with --dry-run, show) migrations up to this version only.
+    #[arg(long, value_name = "VERSION", conflicts_with = "status")]
+    target: Option<u32>,
+    /// How long to wait for another process's migration lock, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    lock_wait: u64,
+    /// The lease of the migration lock, in seconds: a crashed process's lock is taken over after
+    /// this long. Renewed every quarter of it while migrations run.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
+    lock_lease: u64,
 }
 
 #[derive(Subcommand)]
@@ -442,23 +476,60 @@ async fn run_rules(store: &Store, command: RulesCommand) -> anyhow::Result<serde
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<serde_json::Value> {
+/// `migrate`: its JSON and exit code (2 for `--status` with checksum mismatches).
+async fn run_migrate(
+    store: &Store,
+    args: MigrateArgs,
+) -> anyhow::Result<(serde_json::Value, ExitCode)> {
+    let version = store
+        .server_version()
+        .await
+        .context("cannot reach ClickHouse")?;
+    if args.status {
+        let status = store.migration_status().await?;
+        let code = if status.mismatches.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        };
+        return Ok((serde_json::to_value(status)?, code));
+    }
+    if args.dry_run {
+        let plan = store.migration_plan(args.target).await?;
+        return Ok((serde_json::to_value(plan)?, ExitCode::SUCCESS));
+    }
+    let mut opts = MigrateOptions::default();
+    opts.target = args.target;
+    opts.lease.ttl = Duration::from_secs(args.lock_lease);
+    opts.lease.wait = Duration::from_secs(args.lock_wait);
+    opts.progress = Arc::new(|line| eprintln!("sendops-admin migrate: {line}"));
+    let applied = store.migrate_with(&opts).await?;
+    Ok((
+        json!({
+            "database": store.database(),
+            "server_version": version,
+            "applied": applied,
+            "migrations": store.applied_migrations().await?,
+        }),
+        ExitCode::SUCCESS,
+    ))
+}
+
+/// Runs a command: its JSON and the exit code (success unless the command says otherwise).
+async fn run(command: Command) -> anyhow::Result<(serde_json::Value, ExitCode)> {
     let cfg = ClickHouseConfig::from_env();
     let store = Store::new(&cfg);
-    match cli.command {
-        Command::Migrate => {
-            let version = store
-                .server_version()
-                .await
-                .context("cannot reach ClickHouse")?;
-            let applied = store.migrate().await?;
-            Ok(json!({
-                "database": store.database(),
-                "server_version": version,
-                "applied": applied,
-                "migrations": store.applied_migrations().await?,
-            }))
-        }
+    let value = match command {
+        Command::Migrate(args) => return run_migrate(&store, args).await,
+        other => run_other(&store, other).await?,
+    };
+    Ok((value, ExitCode::SUCCESS))
+}
+
+async fn run_other(store: &Store, command: Command) -> anyhow::Result<serde_json::Value> {
+    let store = store.clone();
+    match command {
+        Command::Migrate(args) => Ok(run_migrate(&store, args).await?.0),
         Command::Org {
             command:
                 OrgCommand::Create {
@@ -545,10 +616,10 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    match run(cli).await {
-        Ok(value) => {
+    match run(cli.command).await {
+        Ok((value, code)) => {
             sendops_shared::print_line(&serde_json::to_string_pretty(&value).unwrap_or_default());
-            ExitCode::SUCCESS
+            code
         }
         Err(e) => {
             eprintln!("sendops-admin: {e:#}");

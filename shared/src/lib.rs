@@ -11,6 +11,8 @@ pub mod error;
 pub mod event_id;
 mod fast_scan;
 pub mod messages;
+pub mod migrate;
+pub mod migration_lock;
 pub mod migrations;
 pub mod org;
 pub mod org_settings;

@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use crate::config::ClickHouseConfig;
 use crate::error::StoreError;
-use crate::migrations::MIGRATIONS;
 use crate::org::{AccountRow, Org, OrgRow, Plan, valid_account_id, valid_slug};
 use crate::row::EventRow;
 use crate::timefmt::{day_to_date, now_ms};
@@ -86,11 +85,6 @@ struct IdRow {
     id: Uuid,
 }
 
-#[derive(Row, Deserialize)]
-struct VersionRow {
-    version: u32,
-}
-
 /// A new org's fields, as `sendops-admin org create` takes them.
 #[derive(Debug, Clone)]
 pub struct NewOrg {
@@ -158,60 +152,6 @@ impl Store {
         );
         self.server.query(&sql).execute().await?;
         Ok(())
-    }
-
-    /// Applies the migrations this database lacks, in order; returns the names applied.
-    pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
-        self.create_database().await?;
-        self.client
-            .query(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_ms Int64) \
-                 ENGINE = ReplacingMergeTree() ORDER BY version",
-            )
-            .execute()
-            .await?;
-        let done: HashSet<u32> = self
-            .client
-            .query("SELECT version FROM schema_migrations")
-            .fetch_all::<VersionRow>()
-            .await?
-            .into_iter()
-            .map(|r| r.version)
-            .collect();
-        let mut applied = Vec::new();
-        for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
-            for stmt in m.statements() {
-                self.client
-                    .query(&stmt)
-                    .execute()
-                    .await
-                    .map_err(|e| StoreError::Rejected(format!("migration {}: {e}", m.name)))?;
-            }
-            self.client
-                .query("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)")
-                .bind(m.version)
-                .bind(m.name)
-                .bind(now_ms())
-                .execute()
-                .await?;
-            applied.push(m.name);
-        }
-        Ok(applied)
-    }
-
-    /// Names of the applied migrations.
-    pub async fn applied_migrations(&self) -> Result<Vec<u32>, StoreError> {
-        let mut v: Vec<u32> = self
-            .client
-            .query("SELECT version FROM schema_migrations")
-            .fetch_all::<VersionRow>()
-            .await?
-            .into_iter()
-            .map(|r| r.version)
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        Ok(v)
     }
 
     // ---- orgs -------------------------------------------------------------------------------

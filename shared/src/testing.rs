@@ -20,6 +20,19 @@ pub struct TestDb {
 impl TestDb {
     /// Creates and migrates `sendops_test_<name>_<pid>_<n>` on `CLICKHOUSE_URL`.
     pub async fn new(name: &str) -> TestDb {
+        let db = TestDb::unmigrated(name);
+        db.store.migrate().await.unwrap_or_else(|e| {
+            panic!(
+                "cannot migrate test database {} at {}: {e}. Start the local server with scripts/clickhouse.sh start (make test does).",
+                db.config.database, db.config.url
+            )
+        });
+        db
+    }
+
+    /// A name and store for `sendops_test_<name>_<pid>_<n>`, without creating the database
+    /// (migration tests run the runner themselves). [`TestDb::drop`] drops it if it was created.
+    pub fn unmigrated(name: &str) -> TestDb {
         let clean: String = name
             .chars()
             .map(|c| {
@@ -37,12 +50,6 @@ impl TestDb {
         );
         let config = ClickHouseConfig::from_env().with_database(&db);
         let store = Store::new(&config);
-        store.migrate().await.unwrap_or_else(|e| {
-            panic!(
-                "cannot migrate test database {db} at {}: {e}. Start the local server with scripts/clickhouse.sh start (make test does).",
-                config.url
-            )
-        });
         TestDb { store, config }
     }
 
