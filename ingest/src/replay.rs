@@ -1,15 +1,25 @@
 //! File replay: a file holds one JSON document, a JSON array, or NDJSON; each item may be any
 //! carrier the pipeline accepts. NDJSON is streamed in chunks, so memory stays bounded whatever
 //! the file size; a single document or array is read whole.
+//!
+//! Input is read as bytes: a line (or a whole document) that is not valid UTF-8 cannot be a JSON
+//! record, so it is quarantined as `invalid_json` with its bytes kept exactly, and the rest of
+//! the file is ingested.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::ops::Range;
 
+use clickhouse::Row;
+use sendops_shared::envelope::QuarantineReason;
+use sendops_shared::event_id::V5Hasher;
+use sendops_shared::timefmt::now_ms;
+use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use thiserror::Error;
+use uuid::Uuid;
 
-use crate::pipeline::{BatchReport, Pipeline, Record};
-
+use crate::pipeline::{BatchReport, Pipeline, Record, Source};
 #[derive(Debug, Error)]
 pub enum ReplayError {
     #[error("cannot read {path}: {source}")]
@@ -49,8 +59,9 @@ pub async fn replay_paths(
     Ok(total)
 }
 
-/// Replays one input. NDJSON when the first non-empty line is a whole JSON value; otherwise the
-/// whole input is one document (an array is split into its items).
+/// Replays one input. NDJSON when the first non-empty line is a whole JSON value (read as if
+/// its invalid UTF-8 were replacement characters); otherwise the whole input is one document (an
+/// array is split into its items).
 pub async fn replay_reader<R: BufRead>(
     pipeline: &Pipeline,
     mut reader: R,
@@ -62,21 +73,38 @@ pub async fn replay_reader<R: BufRead>(
         source,
     };
     let mut total = BatchReport::default();
-    let mut first = String::new();
+    let mut first = Vec::new();
+    let mut line_no: u64 = 0;
     loop {
         first.clear();
-        if reader.read_line(&mut first).map_err(io_err)? == 0 {
+        if reader.read_until(b'\n', &mut first).map_err(io_err)? == 0 {
             return Ok(total);
         }
-        if !first.trim().is_empty() {
+        line_no += 1;
+        if !is_blank(&first) {
             break;
         }
     }
-    let first_is_whole = serde_json::from_str::<&RawValue>(first.trim()).is_ok();
+    let first_is_whole = match std::str::from_utf8(&first) {
+        Ok(text) => serde_json::from_str::<&RawValue>(text.trim()).is_ok(),
+        Err(_) => serde_json::from_str::<&RawValue>(String::from_utf8_lossy(&first).trim()).is_ok(),
+    };
     if !first_is_whole {
         let mut all = first;
-        reader.read_to_string(&mut all).map_err(io_err)?;
-        let items = split_document(&all);
+        reader.read_to_end(&mut all).map_err(io_err)?;
+        let text = match std::str::from_utf8(&all) {
+            Ok(text) => text,
+            Err(e) => {
+                let raw = all.trim_ascii();
+                let detail = format!(
+                    "the document is not valid UTF-8 (at byte {})",
+                    e.valid_up_to() - (all.len() - all.trim_ascii_start().len())
+                );
+                total.add(&quarantine_bytes(pipeline, vec![(raw.to_vec(), detail)]).await?);
+                return Ok(total);
+            }
+        };
+        let items = split_document(text);
         for part in items.chunks(chunk) {
             let records: Vec<Record<'_>> = part.iter().map(|s| Record { body: s }).collect();
             total.add(&pipeline.process(&records).await?);
@@ -84,32 +112,149 @@ pub async fn replay_reader<R: BufRead>(
         return Ok(total);
     }
     // NDJSON: one record per non-empty line, `chunk` lines per batch. A batch's lines are read
-    // into one buffer (reused from batch to batch) rather than one allocation per line.
-    let mut text = first;
-    let mut lines: Vec<std::ops::Range<usize>> = Vec::with_capacity(chunk);
-    lines.push(0..text.trim_end().len());
+    // into one buffer (reused from batch to batch) rather than one allocation per line, and the
+    // buffer is checked for UTF-8 once; only a batch that fails the check is looked at line by
+    // line.
+    let mut buf = first;
+    let mut lines: Vec<(Range<usize>, u64)> = Vec::with_capacity(chunk);
+    lines.push((0..buf.len(), line_no));
     loop {
-        let start = text.len();
-        let n = reader.read_line(&mut text).map_err(io_err)?;
-        let line = &text[start..];
-        if n > 0 && !line.trim().is_empty() {
-            lines.push(start..start + line.trim_end().len());
+        let start = buf.len();
+        let n = reader.read_until(b'\n', &mut buf).map_err(io_err)?;
+        if n > 0 {
+            line_no += 1;
+            if is_blank(&buf[start..]) {
+                buf.truncate(start);
+            } else {
+                lines.push((start..buf.len(), line_no));
+            }
         }
         if lines.len() >= chunk || (n == 0 && !lines.is_empty()) {
-            let records: Vec<Record<'_>> = lines
-                .iter()
-                .map(|r| Record {
-                    body: &text[r.clone()],
-                })
-                .collect();
-            total.add(&pipeline.process(&records).await?);
+            total.add(&replay_lines(pipeline, &buf, &lines).await?);
             lines.clear();
-            text.clear();
+            buf.clear();
         }
         if n == 0 {
             return Ok(total);
         }
     }
+}
+
+/// Only ASCII whitespace (a line of other Unicode whitespace is skipped once it is read as
+/// text, as it always was).
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Ingests one batch of NDJSON lines (`buf[range]`, with their line numbers): the valid UTF-8
+/// ones through the pipeline, the others straight into quarantine.
+async fn replay_lines(
+    pipeline: &Pipeline,
+    buf: &[u8],
+    lines: &[(Range<usize>, u64)],
+) -> Result<BatchReport, ReplayError> {
+    let mut records: Vec<Record<'_>> = Vec::with_capacity(lines.len());
+    let mut invalid: Vec<(Vec<u8>, String)> = Vec::new();
+    if let Ok(text) = std::str::from_utf8(buf) {
+        // Every range starts after a `\n` and ends at one (or at the end): char boundaries.
+        records.extend(
+            lines
+                .iter()
+                .filter_map(|(r, _)| record(&text[r.clone()]).map(|body| Record { body })),
+        );
+    } else {
+        for (r, line) in lines {
+            match std::str::from_utf8(&buf[r.clone()]) {
+                Ok(text) => records.extend(record(text).map(|body| Record { body })),
+                Err(e) => invalid.push((
+                    buf[r.clone()].trim_ascii_end().to_vec(),
+                    format!(
+                        "line {line} is not valid UTF-8 (at byte {} of the line)",
+                        e.valid_up_to()
+                    ),
+                )),
+            }
+        }
+    }
+    let mut report = BatchReport::default();
+    if !invalid.is_empty() {
+        report.add(&quarantine_bytes(pipeline, invalid).await?);
+    }
+    if !records.is_empty() {
+        report.add(&pipeline.process(&records).await?);
+    }
+    Ok(report)
+}
+
+/// A line read as text: trailing whitespace cut; `None` for a blank line (as it always was).
+fn record(text: &str) -> Option<&str> {
+    (!text.trim().is_empty()).then(|| text.trim_end())
+}
+
+/// A `quarantine` row whose `raw` is bytes: the column is a ClickHouse `String`, which holds any
+/// bytes, and a record that is not UTF-8 is kept exactly as it was read ([`QuarantineRow`]
+/// holds a Rust `String`, which cannot).
+///
+/// [`QuarantineRow`]: sendops_shared::store::QuarantineRow
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Row)]
+struct QuarantineBytesRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    id: Uuid,
+    received_ms: i64,
+    source: String,
+    reason: String,
+    detail: String,
+    account_id: String,
+    #[serde(serialize_with = "as_bytes")]
+    raw: Vec<u8>,
+    resolved_ms: i64,
+    version: u64,
+}
+
+/// Written as a `String` column is (length, then the bytes), without requiring UTF-8.
+fn as_bytes<S: Serializer>(raw: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bytes(raw)
+}
+
+/// [`QuarantineRow::id_for`](sendops_shared::store::QuarantineRow::id_for) over bytes: the
+/// same UUIDv5 (same namespace, `reason \n raw`), so a record gets the same id whichever way
+/// it is quarantined and replaying the file again adds no entry.
+fn quarantine_id(reason: &str, raw: &[u8]) -> Uuid {
+    const NS: Uuid = Uuid::from_u128(0x9a1f_3c2e_44b0_4d7e_8c61_0f5b_2e9d_7a13);
+    let mut h = V5Hasher::new(&NS);
+    h.update(reason.as_bytes());
+    h.update(b"\n");
+    h.update(raw);
+    h.finish()
+}
+
+/// Quarantines records that are not UTF-8 (`(bytes, detail)`) as `invalid_json`.
+async fn quarantine_bytes(
+    pipeline: &Pipeline,
+    records: Vec<(Vec<u8>, String)>,
+) -> Result<BatchReport, ReplayError> {
+    let now = now_ms();
+    let reason = QuarantineReason::InvalidJson.as_str();
+    let rows: Vec<QuarantineBytesRow> = records
+        .into_iter()
+        .map(|(raw, detail)| QuarantineBytesRow {
+            id: quarantine_id(reason, &raw),
+            received_ms: now,
+            source: Source::Replay.as_str().to_owned(),
+            reason: reason.to_owned(),
+            detail,
+            account_id: String::new(),
+            raw,
+            resolved_ms: 0,
+            version: now as u64,
+        })
+        .collect();
+    pipeline.store().insert_rows("quarantine", &rows).await?;
+    Ok(BatchReport {
+        records: rows.len() as u64,
+        quarantined: rows.len() as u64,
+        ..BatchReport::default()
+    })
 }
 
 /// A JSON array becomes its items; anything else is one record (bad JSON included, so that it
@@ -130,7 +275,22 @@ fn split_document(text: &str) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_document;
+    use super::{quarantine_id, split_document};
+    use sendops_shared::store::QuarantineRow;
+
+    #[test]
+    fn byte_ids_are_the_text_ids() {
+        for raw in ["", "{\"a\":1}", "not json", "é"] {
+            assert_eq!(
+                quarantine_id("invalid_json", raw.as_bytes()),
+                QuarantineRow::id_for("invalid_json", raw)
+            );
+        }
+        assert_ne!(
+            quarantine_id("invalid_json", b"\xff"),
+            quarantine_id("invalid_json", b"\xfe")
+        );
+    }
 
     #[test]
     fn arrays_split_and_documents_stay_whole() {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use common::{ALL_SCOPES, TestApp, traffic};
@@ -279,7 +279,8 @@ struct Expected {
     to: String,
     destination: Vec<String>,
     subject: Option<String>,
-    status: String,
+    /// None when no event of the message is one of the eight status types (DECISIONS §6).
+    status: Option<String>,
     last_event_at: String,
 }
 
@@ -333,8 +334,7 @@ fn oracle(events: &[Value]) -> HashMap<String, Expected> {
                     rank(t).map(|r| (event_ms(e), r, t.to_owned()))
                 })
                 .max_by_key(|(ms, r, _)| (*ms, *r))
-                .map(|(_, _, t)| t)
-                .unwrap_or_else(|| "Send".into());
+                .map(|(_, _, t)| t);
             let last = evs.iter().map(|e| event_ms(e)).max().unwrap();
             (
                 id,
@@ -378,7 +378,15 @@ fn check_against_oracle(item: &Value, want: &Expected, unmasked: bool) {
         want.subject,
         "{id}"
     );
-    assert_eq!(item["status"], want.status, "{id}");
+    assert_eq!(
+        item["status"].as_str().map(str::to_owned),
+        want.status,
+        "{id}"
+    );
+    assert!(
+        item.get("status").is_some(),
+        "{id}: status is always present"
+    );
     assert_eq!(item["last_event_at"], want.last_event_at, "{id}");
     if unmasked {
         assert_eq!(item["to"], want.to, "{id}");
@@ -450,13 +458,15 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
 
     // Filters compose with AND and match the oracle.
     let some = &want[ids[3]];
+    let some_status = some.status.clone().unwrap_or_else(|| "Delivery".into());
     let channel_id = sendops_shared::org::channel_id(org.id, some.channel.as_deref().unwrap());
     let domain =
         sendops_shared::envelope::domain_of(sendops_shared::envelope::address_of(&some.from));
     for (query, pred) in [
         (
-            format!("status={}", some.status),
-            Box::new(|m: &Expected| m.status == some.status) as Box<dyn Fn(&Expected) -> bool>,
+            format!("status={some_status}"),
+            Box::new(|m: &Expected| m.status.as_deref() == Some(some_status.as_str()))
+                as Box<dyn Fn(&Expected) -> bool>,
         ),
         (
             format!("channel={channel_id}"),
@@ -469,7 +479,8 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
         (
             format!("identity={domain}&status=Delivery"),
             Box::new(|m: &Expected| {
-                m.from.to_lowercase().contains(&format!("@{domain}")) && m.status == "Delivery"
+                m.from.to_lowercase().contains(&format!("@{domain}"))
+                    && m.status.as_deref() == Some("Delivery")
             }),
         ),
         (
@@ -629,6 +640,115 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
         404,
         "not_found",
         "not_found",
+    );
+    app.drop().await;
+}
+
+/// DECISIONS §6: a message none of whose events is one of the eight status types has
+/// `"status": null` in every message answer, and no `status=` filter matches it.
+#[tokio::test]
+async fn a_message_without_a_status_event_has_null_status() {
+    let app = TestApp::new("api_null_status").await;
+    let org = app.org("acme", A, Plan::Pro).await;
+    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let at = |hours_ago: i64| format_ms(now_ms() - hours_ago * 3_600_000);
+    let mail = |id: &str, hours_ago: i64| {
+        serde_json::json!({
+            "timestamp": at(hours_ago),
+            "messageId": id,
+            "source": "News <news@acme.example>",
+            "sendingAccountId": A,
+            "destination": ["reader@x.example"],
+            "tags": {"ses:configuration-set": ["main"]},
+        })
+    };
+    let events = vec![
+        // Never sent: a rendering failure only.
+        serde_json::json!({"eventType": "Rendering Failure", "mail": mail("m-rendering", 5),
+            "failure": {"templateName": "welcome", "errorMessage": "missing {{name}}"}}),
+        // Only a subscription event.
+        serde_json::json!({"eventType": "Subscription", "mail": mail("m-subscription", 5),
+            "subscription": {"timestamp": at(4), "contactList": "news"}}),
+        // A later subscription event does not hide the status.
+        serde_json::json!({"eventType": "Send", "mail": mail("m-sent", 6), "send": {}}),
+        serde_json::json!({"eventType": "Subscription", "mail": mail("m-sent", 6),
+            "subscription": {"timestamp": at(1), "contactList": "news"}}),
+        serde_json::json!({"eventType": "Send", "mail": mail("m-delivered", 7), "send": {}}),
+        serde_json::json!({"eventType": "Delivery", "mail": mail("m-delivered", 7),
+            "delivery": {"timestamp": at(7), "recipients": ["reader@x.example"]}}),
+        serde_json::json!({"eventType": "Subscription", "mail": mail("m-delivered", 7),
+            "subscription": {"timestamp": at(1), "contactList": "news"}}),
+    ];
+    app.ingest(&events).await;
+    let want: BTreeMap<&str, Value> = [
+        ("m-rendering", Value::Null),
+        ("m-subscription", Value::Null),
+        ("m-sent", Value::from("Send")),
+        ("m-delivered", Value::from("Delivery")),
+    ]
+    .into_iter()
+    .collect();
+    let statuses = |items: &[Value]| -> BTreeMap<String, Value> {
+        items
+            .iter()
+            .map(|i| {
+                let status = i.get("status").expect("status is always present").clone();
+                (i["id"].as_str().unwrap().to_owned(), status)
+            })
+            .collect()
+    };
+    let expected: BTreeMap<String, Value> = want
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+
+    let list = all_pages(&app, "/v1/messages?limit=3", &key).await;
+    assert_eq!(statuses(&list), expected, "list");
+    let by_recipient = all_pages(&app, "/v1/recipients/reader%40x.example/messages", &key).await;
+    assert_eq!(statuses(&by_recipient), expected, "recipient route");
+    for (id, status) in &want {
+        let r = app.get(&format!("/v1/messages/{id}"), Some(&key)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body.get("status"), Some(status), "{id}");
+    }
+    // No status filter matches the two without a status.
+    for status in [
+        "Send",
+        "Delivery",
+        "Bounce",
+        "Complaint",
+        "Reject",
+        "Open",
+        "Click",
+        "DeliveryDelay",
+    ] {
+        let got: BTreeSet<String> = all_pages(&app, &format!("/v1/messages?status={status}"), &key)
+            .await
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect();
+        let expected: BTreeSet<String> = want
+            .iter()
+            .filter(|(_, s)| s.as_str() == Some(status))
+            .map(|(id, _)| (*id).to_owned())
+            .collect();
+        assert_eq!(got, expected, "status={status}");
+    }
+    // The served schema says so.
+    let doc = app.get("/v1/openapi.json", None).await.body;
+    let schema = &doc["components"]["schemas"]["Message"];
+    let types = &schema["properties"]["status"]["type"];
+    assert!(
+        types.as_array().is_some_and(|t| t.contains(&Value::from("null"))
+            && t.contains(&Value::from("string"))),
+        "status must be a nullable string: {}",
+        schema["properties"]["status"]
+    );
+    assert!(
+        schema["required"]
+            .as_array()
+            .is_some_and(|r| r.contains(&Value::from("status"))),
+        "status is always present: {schema}"
     );
     app.drop().await;
 }

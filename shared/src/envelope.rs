@@ -15,10 +15,16 @@ use serde_json::value::RawValue;
 use crate::ses_event::{
     Document, EagerDocument, LambdaRecord, Mail, RecipientStatus, SnsText, Str,
 };
-use crate::timefmt::{day_of_ms, parse_rfc3339_ms};
+use crate::timefmt::{STORABLE_END_MS, day_of_ms, parse_rfc3339_ms};
 
 /// How deep carriers may nest (Lambda → SQS body → SNS → EventBridge → event).
 const MAX_DEPTH: u8 = 4;
+
+/// Most recipients one event may name (in `mail.destination`, or in the recipient list of its
+/// type) before it is quarantined as `invalid_event`. SES sends at most 50 per message, so more
+/// only comes from broken or hostile input; the bound keeps one record's rows (one per recipient)
+/// and their INSERT small. Documented in `docs/ingest.md` and the README (Operations › Ingest).
+pub const MAX_RECIPIENTS: usize = 1_000;
 
 /// The plain-text message SES publishes when an SNS topic is attached to event publishing.
 const VALIDATION_TEXT: &str = "Successfully validated SNS topic";
@@ -530,16 +536,47 @@ fn domain_part(address: &str) -> &str {
     trim(domain)
 }
 
+/// An event's own time, or `sent_ms` (already checked) when SES gave none.
 fn event_time(ts: Option<&Str<'_>>, sent_ms: i64, field: &str) -> Result<i64, Rejection> {
     match ts {
         None => Ok(sent_ms),
-        Some(ts) => parse_rfc3339_ms(ts).ok_or_else(|| {
-            reject(
-                QuarantineReason::InvalidEvent,
-                format!("{field} is not RFC 3339: {:?}", &**ts),
-            )
-        }),
+        Some(ts) => storable_time(ts, field),
     }
+}
+
+/// Reads a timestamp the store can hold: RFC 3339, in [1970-01-01, 2105-12-31) UTC. Rows carry
+/// the day as a ClickHouse `Date` (days since 1970 in a `UInt16`) and reads bind dates that
+/// 18.16 parses up to 2105-12-31 only ([`STORABLE_END_MS`]), so a time outside that would be
+/// stored on a wrong day or never be read.
+fn storable_time(ts: &Str<'_>, field: &str) -> Result<i64, Rejection> {
+    let ms = parse_rfc3339_ms(ts).ok_or_else(|| {
+        reject(
+            QuarantineReason::InvalidEvent,
+            format!("{field} is not RFC 3339: {:?}", &**ts),
+        )
+    })?;
+    if !(0..STORABLE_END_MS).contains(&ms) {
+        return Err(reject(
+            QuarantineReason::InvalidEvent,
+            format!(
+                "{field} {:?} is outside what can be stored \
+                 (1970-01-01T00:00:00Z to before 2105-12-31T00:00:00Z)",
+                &**ts
+            ),
+        ));
+    }
+    Ok(ms)
+}
+
+/// More recipients than [`MAX_RECIPIENTS`].
+fn too_many(what: &str, count: usize) -> Rejection {
+    reject(
+        QuarantineReason::InvalidEvent,
+        format!(
+            "{what} names {count} recipients; at most {MAX_RECIPIENTS} are accepted \
+             (SES sends at most 50 per message)"
+        ),
+    )
 }
 
 fn missing(what: &str) -> Rejection {
@@ -625,12 +662,13 @@ fn ses_event_rows<M, D>(
         .timestamp
         .as_ref()
         .ok_or_else(|| with_account(missing("mail.timestamp")))?;
-    let sent_ms = parse_rfc3339_ms(sent_raw).ok_or_else(|| {
-        with_account(reject(
-            QuarantineReason::InvalidEvent,
-            format!("mail.timestamp is not RFC 3339: {:?}", &**sent_raw),
-        ))
-    })?;
+    let sent_ms = storable_time(sent_raw, "mail.timestamp").map_err(with_account)?;
+    if mail.destination.len() > MAX_RECIPIENTS {
+        return Err(with_account(too_many(
+            "mail.destination",
+            mail.destination.len(),
+        )));
+    }
 
     let mut row = EventRow {
         occurred_ms: sent_ms,
@@ -767,6 +805,12 @@ fn ses_event_rows<M, D>(
             format!("{} event names no recipient", ty.as_str()),
         )));
     }
+    if count > MAX_RECIPIENTS {
+        return Err(with_account(too_many(
+            &format!("{} event", ty.as_str()),
+            count,
+        )));
+    }
     row.day = day_of_ms(row.occurred_ms);
     let mut rows = Vec::with_capacity(count);
     let finish = |out: &mut EventRow, address: &str, diagnostic: &str| {
@@ -780,7 +824,8 @@ fn ses_event_rows<M, D>(
             &out.click_url,
         );
     };
-    // Every recipient but the last gets a copy; the last gets `row` itself.
+    // Every recipient but the last gets a copy; the last gets `row` itself. The copies share
+    // `destination` (an `Arc`), so an event's rows take memory linear in its recipients.
     let mut each = recipients.iter();
     for (address, diagnostic) in each.by_ref().take(count - 1) {
         let mut out = row.clone();
@@ -836,6 +881,133 @@ mod tests {
             "!~",
         ] {
             assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
+
+    /// Both readings' single outcome of `body`.
+    fn outcome(body: &str) -> Outcome {
+        let (mut fast, mut reference) = (Vec::new(), Vec::new());
+        decode_record(body, &mut fast);
+        decode_record_reference(body, &mut reference);
+        assert_eq!(fast, reference, "{body}");
+        assert_eq!(fast.len(), 1, "{body}");
+        fast.remove(0)
+    }
+
+    fn invalid_event_detail(body: &str) -> String {
+        match outcome(body) {
+            Outcome::Quarantine(q) if q.reason == QuarantineReason::InvalidEvent => {
+                assert_eq!(q.account_id, "1", "the account is kept");
+                q.detail
+            }
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
+    fn send(ts: &str) -> String {
+        format!(
+            r#"{{"eventType":"Send","mail":{{"timestamp":"{ts}","messageId":"m","sendingAccountId":"1","destination":["a@b.example"]}}}}"#
+        )
+    }
+
+    fn open(ts: &str) -> String {
+        format!(
+            r#"{{"eventType":"Open","open":{{"timestamp":"{ts}"}},"mail":{{"timestamp":"2026-01-01T00:00:00Z","messageId":"m","sendingAccountId":"1","destination":["a@b.example"]}}}}"#
+        )
+    }
+
+    #[test]
+    fn times_the_store_cannot_hold_are_invalid_events() {
+        for ts in [
+            "1969-12-31T23:59:59.999Z",
+            "1970-01-01T00:59:59+01:00",
+            "0001-01-01T00:00:00Z",
+            "2105-12-31T00:00:00Z",
+            "2105-12-31T01:00:00+01:00",
+            "9999-12-31T23:59:59Z",
+        ] {
+            let detail = invalid_event_detail(&send(ts));
+            assert!(
+                detail.starts_with("mail.timestamp")
+                    && detail.contains("outside what can be stored"),
+                "{detail}"
+            );
+            let detail = invalid_event_detail(&open(ts));
+            assert!(detail.starts_with("open.timestamp"), "{detail}");
+        }
+        for (ts, ms) in [
+            ("1970-01-01T00:00:00Z", 0),
+            ("1969-12-31T23:00:00-01:00", 0),
+            ("2105-12-30T23:59:59.999Z", STORABLE_END_MS - 1),
+        ] {
+            for body in [send(ts), open(ts)] {
+                match outcome(&body) {
+                    Outcome::Event(ev) => assert_eq!(ev.rows[0].occurred_ms, ms),
+                    other => panic!("{body}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    fn addresses(n: usize) -> String {
+        let list: Vec<String> = (0..n).map(|i| format!("\"r{i}@x.example\"")).collect();
+        format!("[{}]", list.join(","))
+    }
+
+    #[test]
+    fn more_recipients_than_the_bound_is_an_invalid_event() {
+        let send = |n| {
+            format!(
+                r#"{{"eventType":"Send","mail":{{"timestamp":"2026-01-01T00:00:00Z","messageId":"m","sendingAccountId":"1","destination":{}}}}}"#,
+                addresses(n)
+            )
+        };
+        let delivery = |n| {
+            format!(
+                r#"{{"eventType":"Delivery","delivery":{{"recipients":{}}},"mail":{{"timestamp":"2026-01-01T00:00:00Z","messageId":"m","sendingAccountId":"1","destination":["a@b.example"]}}}}"#,
+                addresses(n)
+            )
+        };
+        let bounce = |n| {
+            let list: Vec<String> = (0..n)
+                .map(|i| format!("{{\"emailAddress\":\"r{i}@x.example\"}}"))
+                .collect();
+            format!(
+                r#"{{"eventType":"Bounce","bounce":{{"bounceType":"Permanent","bouncedRecipients":[{}]}},"mail":{{"timestamp":"2026-01-01T00:00:00Z","messageId":"m","sendingAccountId":"1","destination":["a@b.example"]}}}}"#,
+                list.join(",")
+            )
+        };
+        assert_eq!(
+            invalid_event_detail(&send(MAX_RECIPIENTS + 1)),
+            "mail.destination names 1001 recipients; at most 1000 are accepted \
+             (SES sends at most 50 per message)"
+        );
+        assert!(
+            invalid_event_detail(&delivery(MAX_RECIPIENTS + 1))
+                .starts_with("Delivery event names 1001 recipients")
+        );
+        assert!(
+            invalid_event_detail(&bounce(MAX_RECIPIENTS + 1))
+                .starts_with("Bounce event names 1001 recipients")
+        );
+        for body in [
+            send(MAX_RECIPIENTS),
+            delivery(MAX_RECIPIENTS),
+            bounce(MAX_RECIPIENTS),
+        ] {
+            match outcome(&body) {
+                Outcome::Event(ev) => {
+                    assert_eq!(ev.rows.len(), MAX_RECIPIENTS);
+                    // One destination list for all the rows of the event.
+                    assert!(
+                        ev.rows.iter().all(|r| std::sync::Arc::ptr_eq(
+                            &r.destination,
+                            &ev.rows[0].destination
+                        ))
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! page reads time slices that widen only until the page is full, so a page costs what it returns.
 
 use clickhouse::Row;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
 use crate::store::Store;
@@ -45,18 +45,18 @@ pub struct MessageRow {
     pub source: String,
     pub subject: String,
     pub destination: Vec<String>,
-    /// Type of the latest event (only the eight status types; `Send` when none).
-    pub status: String,
+    /// Type of the latest of the message's events that is one of the eight [`STATUSES`];
+    /// `None` when it has none (only a Rendering Failure or a Subscription: DECISIONS §6).
+    #[serde(deserialize_with = "status_of")]
+    pub status: Option<String>,
     pub last_event_ms: i64,
 }
 
-impl MessageRow {
-    fn normalise(mut self) -> MessageRow {
-        if !STATUSES.contains(&self.status.as_str()) {
-            self.status = EventType::Send.as_str().to_owned();
-        }
-        self
-    }
+/// The projection's status column: a type that is not one of the eight is no status. (The
+/// view ranks the other types below every status, so it holds one only when there is none.)
+fn status_of<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let st = String::deserialize(d)?;
+    Ok(STATUSES.contains(&st.as_str()).then_some(st))
 }
 
 /// A keyset position: rows strictly after it in (sent_ms desc, message_id desc) order.
@@ -75,7 +75,9 @@ const PROJECTION: &str = "message_id, sent_ms, any(channel) AS ch, max(template)
 /// (cheap) slices. Slices partition the window, so the page is the same whatever the widths.
 const FIRST_SLICE_MS: i64 = DAY_MS / 24;
 
-const STATUS_EXPR: &str = "if(st IN ('Send', 'Delivery', 'Bounce', 'Complaint', 'Reject', 'Open', 'Click', 'DeliveryDelay'), st, 'Send')";
+/// The status a `status=` filter compares: empty (matched by no filter value) when the message
+/// has none of the eight status types.
+const STATUS_EXPR: &str = "if(st IN ('Send', 'Delivery', 'Bounce', 'Complaint', 'Reject', 'Open', 'Click', 'DeliveryDelay'), st, '')";
 
 #[derive(Deserialize, Row)]
 struct SentRow {
@@ -183,8 +185,7 @@ impl Store {
         if let Some(s) = &filter.status {
             q = q.bind(s.as_str());
         }
-        let rows = q.bind(limit as u64).fetch_all::<MessageRow>().await?;
-        Ok(rows.into_iter().map(MessageRow::normalise).collect())
+        Ok(q.bind(limit as u64).fetch_all::<MessageRow>().await?)
     }
 
     /// One message by SES id, if it was sent at or after `not_before_ms`.
@@ -227,14 +228,13 @@ impl Store {
              GROUP BY sent_ms, message_id ORDER BY sent_ms DESC, message_id DESC",
             sent.join(",")
         );
-        let rows = self
+        Ok(self
             .client()
             .query(&sql)
             .bind(org_id.to_string())
             .bind(ids)
             .fetch_all::<MessageRow>()
-            .await?;
-        Ok(rows.into_iter().map(MessageRow::normalise).collect())
+            .await?)
     }
 
     /// Every stored row of one message (one per event and recipient), in no particular order.

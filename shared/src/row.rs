@@ -1,5 +1,7 @@
 //! The stored unit: one row per (SES event, recipient), as DECISIONS §5 defines it.
 
+use std::sync::Arc;
+
 use clickhouse::Row;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
@@ -149,7 +151,14 @@ pub struct EventRow {
     /// Template name (tag `template`, or `failure.templateName`).
     pub template: Text,
     pub subject: Text,
-    pub destination: Vec<Text>,
+    /// `mail.destination`: one list shared by every row of an event (an event of N recipients
+    /// is N rows, and a copy per row would make its memory grow with N²). Written exactly as a
+    /// `Vec` is (a RowBinary `Array(String)`).
+    #[serde(
+        serialize_with = "serialize_destination",
+        deserialize_with = "deserialize_destination"
+    )]
+    pub destination: Arc<[Text]>,
     pub bounce_type: Text,
     pub bounce_sub_type: Text,
     /// Per-recipient DSN diagnostic code (bounces and delays).
@@ -168,6 +177,15 @@ pub struct EventRow {
     pub ses_account: Text,
     /// When SendOps stored the row (epoch ms).
     pub ingested_ms: i64,
+}
+
+fn serialize_destination<S: Serializer>(list: &Arc<[Text]>, s: S) -> Result<S::Ok, S::Error> {
+    // What `Vec<Text>` does: a sequence of its items.
+    s.collect_seq(list.iter())
+}
+
+fn deserialize_destination<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<[Text]>, D::Error> {
+    Vec::<Text>::deserialize(d).map(Arc::from)
 }
 
 impl EventRow {

@@ -40,8 +40,11 @@ pub struct Message {
     pub subject: Option<String>,
     #[schema(format = DateTime)]
     pub sent_at: String,
-    /// Type of the latest event: Send, Delivery, Bounce, Complaint, Reject, Open, Click or DeliveryDelay.
-    pub status: String,
+    /// Type of the latest event that is one of Send, Delivery, Bounce, Complaint, Reject, Open,
+    /// Click or DeliveryDelay; null when the message has none of them (only a Rendering Failure
+    /// or a Subscription: SES never sent it), and then no `status` filter matches it.
+    #[schema(required = true)]
+    pub status: Option<String>,
     #[schema(format = DateTime)]
     pub last_event_at: String,
 }
