@@ -1,9 +1,13 @@
 //! The Lambda handler: an SQS event in, a partial batch response out
 //! (`ReportBatchItemFailures`). Poison records are quarantined and reported as successes; a store
-//! outage reports every record so SQS redelivers the whole batch.
+//! outage reports every record so SQS redelivers the whole batch, and so does a batch whose INSERT
+//! could not finish before the invocation's deadline (it is not started, rather than cut off).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use std::time::{Duration, Instant};
+
 use lambda_runtime::{Error, LambdaEvent};
+use sendops_shared::timefmt::now_ms;
 
 use crate::pipeline::{Pipeline, Record};
 
@@ -12,6 +16,7 @@ pub async fn handle(
     pipeline: &Pipeline,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
+    let deadline = invocation_deadline(event.context.deadline);
     let messages = event.payload.records;
     let records: Vec<Record<'_>> = messages
         .iter()
@@ -20,7 +25,7 @@ pub async fn handle(
         })
         .collect();
     let mut response = SqsBatchResponse::default();
-    match pipeline.process(&records).await {
+    match pipeline.process_until(&records, deadline).await {
         Ok(report) => {
             tracing::info!(
                 records = report.records,
@@ -40,6 +45,16 @@ pub async fn handle(
         }
     }
     Ok(response)
+}
+
+/// The invocation's deadline (epoch milliseconds from the Runtime API) as an `Instant`; None when
+/// the runtime sent none (0).
+fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = u64::try_from(now_ms()).unwrap_or(0);
+    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
 }
 
 /// Runs the Lambda runtime loop with this pipeline (clients are built once, before the loop).

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sendops_shared::envelope::{Outcome, QuarantineReason, Quarantined, decode_record};
+use sendops_shared::ledger::{BATCH_LEASE, Batch};
 use sendops_shared::org::channel_id;
-use sendops_shared::store::{NoticeRow, QuarantineRow};
+use sendops_shared::store::{INSERT_TIMEOUT, NoticeRow, QuarantineRow};
 use sendops_shared::timefmt::now_ms;
 use sendops_shared::{EventRow, Store, StoreError};
 use serde::Serialize;
@@ -78,7 +79,14 @@ pub struct Pipeline {
     store: Store,
     source: Source,
     accounts: Arc<RwLock<AccountCache>>,
+    /// Batches that failed while registered, with the INSERT they may still be running: closed
+    /// once the store says that INSERT is over, so `?since=` polls are not held back until their
+    /// lease lapses.
+    unsettled: Arc<std::sync::Mutex<Vec<Unsettled>>>,
 }
+
+/// A failed batch still registered, and the INSERT it may still be running.
+type Unsettled = (Batch, Option<String>);
 
 struct AccountCache {
     loaded: Option<Instant>,
@@ -94,6 +102,7 @@ impl Pipeline {
                 loaded: None,
                 map: HashMap::new(),
             })),
+            unsettled: Arc::default(),
         }
     }
 
@@ -118,9 +127,20 @@ impl Pipeline {
         Ok(map)
     }
 
-    /// Processes one batch. `Err` means nothing is known to be stored durably and the whole
-    /// batch must be retried (SQS redelivers); poison input never produces `Err`.
+    /// Processes one batch. `Err` means the batch is not (completely) ingested and must be
+    /// retried (SQS redelivers); poison input never produces `Err`.
     pub async fn process(&self, records: &[Record<'_>]) -> Result<BatchReport, StoreError> {
+        self.process_until(records, None).await
+    }
+
+    /// [`Pipeline::process`] for a caller that must answer by `deadline` (a Lambda invocation):
+    /// an INSERT that could not finish before it (with [`DEADLINE_MARGIN`]) is not started, and
+    /// the batch fails instead of being cut off mid-insert.
+    pub async fn process_until(
+        &self,
+        records: &[Record<'_>],
+        deadline: Option<Instant>,
+    ) -> Result<BatchReport, StoreError> {
         let now = now_ms();
         let mut report = BatchReport {
             records: records.len() as u64,
@@ -207,25 +227,78 @@ impl Pipeline {
             }
         }
 
-        // 3. Drop duplicates: within the batch, then against what is stored.
+        // 3. Drop duplicates: within the batch, then events already ingested (done markers).
         let before = rows.len();
-        let fresh = self.without_stored(rows, row_record).await?;
-        let (rows, row_record) = fresh;
+        let (rows, row_record) = self.without_stored(rows, row_record).await?;
         report.duplicates = (before - rows.len()) as u64;
 
-        // 4. Store. Quarantine and notices first: if the events insert fails, a retry finds them
-        //    already there (same ids) and re-inserting is harmless.
+        // 4. Quarantine and notices first: their ids come from their content, so a retry that
+        //    stores them again changes nothing.
         self.store.insert_quarantine(&quarantine).await?;
         self.store.insert_notices(&notices).await?;
+        if rows.is_empty() {
+            return Ok(report);
+        }
+        self.store_events(records, rows, row_record, deadline, now, &mut report)
+            .await?;
+        Ok(report)
+    }
+
+    /// Stores the new event rows of a batch (ingest/DESIGN.md): register the batch, count a
+    /// change on every day it writes, stamp and insert the rows, and only after the store
+    /// acknowledged them mark them ingested, count the days again and close the batch. A failure
+    /// anywhere before the marks leaves the events not ingested, so the retry inserts them again
+    /// (every table derived from `events` tolerates a second copy).
+    async fn store_events(
+        &self,
+        records: &[Record<'_>],
+        mut rows: Vec<EventRow>,
+        row_record: Vec<usize>,
+        deadline: Option<Instant>,
+        now: i64,
+        report: &mut BatchReport,
+    ) -> Result<(), StoreError> {
+        insert_time_left(deadline)?;
+        self.settle_failed_batches().await;
+        let batch = self.store.register_batch().await?;
+        let _renewal = Renewal::start(&self.store, batch);
+        let days: HashSet<(Uuid, u16)> = rows.iter().map(|r| (r.org_id, r.day)).collect();
+        if let Err(e) = self.store.bump_days(&days).await {
+            self.unsettled_push(batch, None);
+            return Err(e);
+        }
+        for row in &mut rows {
+            row.ingested_ms = batch.stamp_ms;
+        }
         // Over the cap, split evenly: no small tail INSERT with its fixed cost.
         let per_insert = rows
             .len()
             .div_ceil(rows.len().div_ceil(MAX_ROWS_PER_INSERT).max(1))
             .max(1);
-        for (chunk, chunk_records) in rows.chunks(per_insert).zip(row_record.chunks(per_insert)) {
-            match self.store.insert_events(chunk).await {
-                Ok(()) => report.rows += chunk.len() as u64,
-                Err(e) if e.is_retryable() => return Err(e),
+        let mut ingested = Vec::with_capacity(rows.len());
+        for (n, (chunk, chunk_records)) in rows
+            .chunks(per_insert)
+            .zip(row_record.chunks(per_insert))
+            .enumerate()
+        {
+            let query_id = format!("{}-{n}", batch.id);
+            let timeout = match insert_time_left(deadline) {
+                Ok(t) => t,
+                Err(e) => {
+                    // Nothing of this chunk was sent: the batch is no longer in flight.
+                    let _ = self.store.close_batch(&batch).await;
+                    return Err(e);
+                }
+            };
+            match self.store.insert_events(chunk, timeout, &query_id).await {
+                Ok(()) => {
+                    report.rows += chunk.len() as u64;
+                    ingested.extend(chunk.iter().map(|r| (r.org_id, r.day, r.event_id)));
+                }
+                Err(e) if e.is_retryable() => {
+                    self.unsettled_push(batch, Some(query_id));
+                    return Err(e);
+                }
                 Err(e) => {
                     // The store refuses this data as data: retrying cannot help, so keep the
                     // records in quarantine rather than blocking the queue.
@@ -254,7 +327,41 @@ impl Pipeline {
                 }
             }
         }
-        Ok(report)
+        let finish = async {
+            self.store.mark_ingested(&ingested).await?;
+            self.store.bump_days(&days).await?;
+            self.store.close_batch(&batch).await
+        };
+        if let Err(e) = finish.await {
+            self.unsettled_push(batch, None);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn unsettled_push(&self, batch: Batch, query_id: Option<String>) {
+        if let Ok(mut list) = self.unsettled.lock() {
+            list.push((batch, query_id));
+        }
+    }
+
+    /// Closes the batches that failed earlier once the INSERT each may still be running is over
+    /// (the retry stores their events again); a batch that cannot be settled now stays listed,
+    /// and its lease lapses on its own.
+    async fn settle_failed_batches(&self) {
+        let pending = match self.unsettled.lock() {
+            Ok(mut list) => std::mem::take(&mut *list),
+            Err(_) => return,
+        };
+        for (batch, query_id) in pending {
+            let over = match &query_id {
+                Some(q) => matches!(self.store.query_running(q).await, Ok(false)),
+                None => true,
+            };
+            if !(over && self.store.close_batch(&batch).await.is_ok()) {
+                self.unsettled_push(batch, query_id);
+            }
+        }
     }
 
     async fn without_stored(
@@ -284,6 +391,56 @@ impl Pipeline {
             .into_iter()
             .filter(|(row, _)| !stored.contains(&(row.org_id, row.event_id)))
             .unzip())
+    }
+}
+
+/// Time kept free before a caller's deadline: answering it (the partial batch response) and
+/// closing the batch must fit in here.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
+
+/// An INSERT shorter than this is not worth starting against a deadline.
+const MIN_INSERT_TIME: Duration = Duration::from_secs(2);
+
+/// The time an INSERT may take now: [`INSERT_TIMEOUT`], or less when the deadline is nearer;
+/// `Err` (retryable) when too little is left to start one.
+fn insert_time_left(deadline: Option<Instant>) -> Result<Duration, StoreError> {
+    let Some(deadline) = deadline else {
+        return Ok(INSERT_TIMEOUT);
+    };
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(DEADLINE_MARGIN);
+    // Sending the rows and awaiting the acknowledgement each get the timeout: halve it.
+    let per_phase = (left / 2).min(INSERT_TIMEOUT);
+    if per_phase < MIN_INSERT_TIME {
+        return Err(StoreError::Unavailable(format!(
+            "{} ms left before the deadline: not enough to insert the batch, so it is left for a retry",
+            left.as_millis()
+        )));
+    }
+    Ok(per_phase)
+}
+
+/// Renews a registered batch's lease while its INSERT runs; stops when dropped.
+struct Renewal(tokio::task::JoinHandle<()>);
+
+impl Renewal {
+    fn start(store: &Store, batch: Batch) -> Renewal {
+        let store = store.clone();
+        Renewal(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(BATCH_LEASE / 3).await;
+                if let Err(e) = store.renew_batch(&batch).await {
+                    tracing::warn!(error = %e, "could not renew the batch lease");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -24,9 +24,11 @@ pub struct ApiConfig {
     /// `SENDOPS_SES_CACHE_SECONDS` (1–60, default 60): how long an org's SES suppression list and
     /// account snapshot are reused before SES is asked again.
     pub ses_cache_ttl: Duration,
-    /// `SENDOPS_UNDELIVERABLE_SETTLE_MS` (0–60000, default 5000): a `?since=` poll of
-    /// /v1/undeliverable returns changes only once they are this old, so that writes stamped
-    /// before what it returns have become visible (see docs/undeliverable.md).
+    /// `SENDOPS_UNDELIVERABLE_SETTLE_MS` (0–60000, default 250): extra age a change must have
+    /// before a `?since=` poll of /v1/undeliverable returns it, to cover clock differences
+    /// between the ingest hosts that stamp rows and the API hosts. Commit latency needs none: a
+    /// poll reads only up to what the store proves committed (the oldest in-flight ingest
+    /// batch); see docs/undeliverable.md.
     pub undeliverable_settle: Duration,
     /// `SENDOPS_REPORT_INDEX_MB` (1–1048576, default 512): memory budget of the in-process index of
     /// engaged recipients that template performance counts distinct recipients with.
@@ -44,7 +46,7 @@ impl Default for ApiConfig {
             trust_forwarded_for: false,
             commit: option_env!("SENDOPS_COMMIT").unwrap_or("dev").into(),
             ses_cache_ttl: Duration::from_secs(60),
-            undeliverable_settle: Duration::from_secs(5),
+            undeliverable_settle: Duration::from_millis(250),
             report_index_bytes: 512 << 20,
         }
     }

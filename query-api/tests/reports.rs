@@ -774,14 +774,15 @@ async fn cached_day_uniques_are_reused_until_the_day_gains_a_row() {
     let unique_opens = |r: &common::Reply| r.body["data"][0]["unique_opens"].as_u64();
     assert_eq!(unique_opens(&app.get(&uri, Some(&key)).await), Some(2));
 
-    // The report wrote the day's count (3 rows, 2 recipients) for the unfiltered scope.
+    // The report wrote the day's count (2 recipients, at change counter 2: one batch counts
+    // once before and once after its INSERT) for the unfiltered scope.
     let store = &app.db.store;
     let cached = || async {
         store
             .client()
             .query(
-                "SELECT toUInt64(count()) FROM report_uniques_daily \
-                 WHERE org_id = ? AND scope = '[null,null,null]' AND engaged_rows = 3 AND uniques = 2",
+                "SELECT toUInt64(count()) FROM report_uniques_days \
+                 WHERE org_id = ? AND scope = '[null,null,null]' AND changes = 2 AND uniques = 2",
             )
             .bind(org.id.to_string())
             .fetch_one::<u64>()
@@ -790,13 +791,13 @@ async fn cached_day_uniques_are_reused_until_the_day_gains_a_row() {
     };
     assert_eq!(cached().await, 1, "cached before the report answered");
 
-    // A newer cache entry with the same row count is what the report now uses (seen by giving
-    // it a value no count could produce).
+    // A newer cache entry with the same change counter is what the report now uses (seen by
+    // giving it a value no count could produce).
     store
         .client()
         .query(
-            "INSERT INTO report_uniques_daily SELECT org_id, scope, day, event_type, engaged_rows, \
-             toUInt64(99), computed_ms + 1 FROM report_uniques_daily WHERE org_id = ?",
+            "INSERT INTO report_uniques_days SELECT org_id, scope, day, event_type, changes, \
+             toUInt64(99), computed_ms + 1 FROM report_uniques_days WHERE org_id = ?",
         )
         .bind(org.id.to_string())
         .execute()
@@ -804,7 +805,7 @@ async fn cached_day_uniques_are_reused_until_the_day_gains_a_row() {
         .unwrap();
     assert_eq!(unique_opens(&app.get(&uri, Some(&key)).await), Some(99));
 
-    // A late open on that day: the row count no longer matches, so the day is counted again.
+    // A late open on that day moves its change counter, so the day is counted again.
     app.ingest(&[open("c@x.example", 600)]).await;
     let r = app.get(&uri, Some(&key)).await;
     assert_eq!(r.body["data"][0]["opens"].as_u64(), Some(4));

@@ -7,10 +7,11 @@
 //! (`engaged.recipient_hash`) are numbered per org. A window's distinct count per template is
 //! then a bitset union of the rows in [from, to): a few milliseconds for millions of rows.
 //!
-//! Exactness: a day is reused only while `report_daily` still holds exactly as many Open/Click
-//! rows for it as the index loaded (rows are only ever added, and removed only by retention, so an
-//! unchanged count is an unchanged set); otherwise the day is loaded again from `engaged` before
-//! answering. Memory: days and numbering of all orgs are bounded by a byte budget; the least
+//! Exactness: a day is reused only while its change counter (`day_changes`, crate::ledger) still
+//! equals the one read before the day was loaded (an unchanged counter is an unchanged day);
+//! otherwise the day is loaded again from `engaged` before answering. A second copy of an event
+//! (a retried or racing INSERT) adds a row with the same recipient, which a distinct count
+//! ignores. Memory: days and numbering of all orgs are bounded by a byte budget; the least
 //! recently used orgs are dropped first, an org larger than the whole budget is answered and then
 //! dropped, and a window whose rows alone could exceed the budget is not loaded at all (the
 //! report counts it in ClickHouse, slower but exact).
@@ -97,7 +98,9 @@ impl OrgIndex {
 
 /// One UTC day of an org.
 struct DayIndex {
-    /// Open/Click rows loaded (the validator compared with `report_daily`).
+    /// The day's change counter read before it was loaded (the validator).
+    changes: u64,
+    /// Open/Click rows loaded.
     rows: u64,
     groups: Vec<Group>,
 }
@@ -134,12 +137,6 @@ impl Group {
         let b = self.times.partition_point(|&t| t < to_ms);
         &self.ids[a..b.max(a)]
     }
-}
-
-#[derive(Debug, Deserialize, Row)]
-struct DayRows {
-    d: u16,
-    rows: u64,
 }
 
 #[derive(Debug, Deserialize, Row)]
@@ -203,22 +200,15 @@ impl EngagedIndex {
             return Ok(Some(Vec::new()));
         }
         let (first, last) = (day_of_ms(from_ms), day_of_ms(to_ms - 1));
-        let expected = day_rows(store, org_id, first, last).await?;
-        // At worst every row names a new recipient.
-        let rows: u64 = expected.values().sum();
-        if usize::try_from(rows).map_or(true, |r| {
-            r.saturating_mul(ROW_BYTES + ID_BYTES) > self.budget_bytes
-        }) {
-            return Ok(None);
-        }
+        let changes = store.day_changes(org_id, first, last).await?;
         let org = self.org(org_id);
         let (days, numbered, bytes) = {
             let mut index = org.lock().await;
-            // Drop days the window covers that no longer match their count.
+            // Drop days the window covers whose counter moved since they were loaded.
             let stale: Vec<u16> = (first..=last)
                 .filter(|d| {
-                    let want = expected.get(d).copied().unwrap_or(0);
-                    index.days.get(d).map(|c| c.rows) != Some(want).filter(|&w| w > 0)
+                    let want = changes.get(d).copied().unwrap_or(0);
+                    index.days.get(d).map(|c| c.changes) != Some(want).filter(|&w| w > 0)
                 })
                 .collect();
             for d in &stale {
@@ -226,10 +216,20 @@ impl EngagedIndex {
             }
             let load: Vec<u16> = stale
                 .into_iter()
-                .filter(|d| expected.get(d).is_some_and(|&n| n > 0))
+                .filter(|d| changes.get(d).is_some_and(|&n| n > 0))
                 .collect();
+            // At worst every row names a new recipient.
+            let kept: u64 = (first..=last)
+                .filter_map(|d| index.days.get(&d).map(|c| c.rows))
+                .sum();
+            let rows = kept + engaged_rows(store, org_id, &load).await?;
+            if usize::try_from(rows).map_or(true, |r| {
+                r.saturating_mul(ROW_BYTES + ID_BYTES) > self.budget_bytes
+            }) {
+                return Ok(None);
+            }
             if !load.is_empty() {
-                load_days(store, org_id, &load, &mut index).await?;
+                load_days(store, org_id, &load, &changes, &mut index).await?;
             }
             let days: Vec<Arc<DayIndex>> = (first..=last)
                 .filter_map(|d| index.days.get(&d).cloned())
@@ -243,33 +243,32 @@ impl EngagedIndex {
     }
 }
 
-/// Open/Click rows per day in [first, last] as `report_daily` counts them.
-async fn day_rows(
-    store: &Store,
-    org_id: Uuid,
-    first: u16,
-    last: u16,
-) -> Result<BTreeMap<u16, u64>, StoreError> {
-    let rows = store
+/// Open/Click rows of `days` in `engaged` (what loading them would hold).
+async fn engaged_rows(store: &Store, org_id: Uuid, days: &[u16]) -> Result<u64, StoreError> {
+    let (Some(lo), Some(hi)) = (days.iter().min(), days.iter().max()) else {
+        return Ok(0);
+    };
+    Ok(store
         .client()
         .query(&format!(
-            "SELECT toUInt16(day) AS d, sumMerge(n) AS rows FROM report_daily \
-             WHERE org_id = ? AND event_type IN ({ENGAGED}) \
-             AND day >= toDate(?) AND day <= toDate(?) GROUP BY day"
+            "SELECT count() FROM engaged WHERE org_id = ? AND event_type IN ({ENGAGED}) \
+             AND day >= toDate(?) AND day <= toDate(?) AND {}",
+            day_in(days)
         ))
         .bind(org_id.to_string())
-        .bind(date(first))
-        .bind(date(last))
-        .fetch_all::<DayRows>()
-        .await?;
-    Ok(rows.into_iter().map(|r| (r.d, r.rows)).collect())
+        .bind(date(*lo))
+        .bind(date(*hi))
+        .fetch_one::<u64>()
+        .await?)
 }
 
-/// Loads whole days from `engaged` into `index` (replacing what it held for them).
+/// Loads whole days from `engaged` into `index` (replacing what it held for them), each with its
+/// change counter as read before loading.
 async fn load_days(
     store: &Store,
     org_id: Uuid,
     days: &[u16],
+    changes: &BTreeMap<u16, u64>,
     index: &mut OrgIndex,
 ) -> Result<(), StoreError> {
     let (Some(lo), Some(hi)) = (days.iter().min(), days.iter().max()) else {
@@ -298,6 +297,7 @@ async fn load_days(
             .collect();
         pairs.sort_unstable();
         let day = loaded.entry(r.d).or_insert(DayIndex {
+            changes: changes.get(&r.d).copied().unwrap_or(0),
             rows: 0,
             groups: Vec::new(),
         });
@@ -311,7 +311,13 @@ async fn load_days(
             ids: pairs.iter().map(|p| p.1).collect(),
         });
     }
-    for (d, day) in loaded {
+    for &d in days {
+        // A day without Open/Click rows is held empty, so it is not asked for again.
+        let day = loaded.remove(&d).unwrap_or(DayIndex {
+            changes: changes.get(&d).copied().unwrap_or(0),
+            rows: 0,
+            groups: Vec::new(),
+        });
         index.days.insert(d, Arc::new(day));
     }
     Ok(())
@@ -413,6 +419,7 @@ mod tests {
     #[test]
     fn distinct_counts_union_days_and_respect_the_window_and_template_rule() {
         let d1 = Arc::new(DayIndex {
+            changes: 2,
             rows: 5,
             groups: vec![
                 group("Welcome", &[(10, 1), (20, 2), (30, 1)]),
@@ -421,6 +428,7 @@ mod tests {
             ],
         });
         let d2 = Arc::new(DayIndex {
+            changes: 2,
             rows: 3,
             groups: vec![group("Welcome", &[(100, 2), (110, 3), (120, 70)])],
         });

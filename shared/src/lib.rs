@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod error;
 pub mod event_id;
 mod fast_scan;
+pub mod ledger;
 pub mod messages;
 pub mod migrate;
 pub mod migration_lock;

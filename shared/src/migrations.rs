@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_message_timeline",
         sql: include_str!("../migrations/0009_message_timeline.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_exact_ingest",
+        sql: include_str!("../migrations/0010_exact_ingest.sql"),
+    },
 ];
 
 impl Migration {

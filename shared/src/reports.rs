@@ -1,9 +1,12 @@
-//! Report reads for an exact [from, to) window. Row counts: whole UTC days from the
-//! `report_daily` rollup, the partial days at the window's edges from `events`, summed in one
-//! query. Distinct engaged recipients (Open, Click): counted from `engaged` (one row per stored
-//! Open/Click with a 128-bit hash of the lower-cased recipient); per-day counts of whole past days
-//! are cached in `report_uniques_daily` and reused while the day's row count is unchanged.
-//! Every number equals a direct count over the stored events to the millisecond.
+//! Report reads for an exact [from, to) window. Row counts: whole past UTC days from their seals
+//! (`report_day_counts`: per report group, the day's events counted by distinct id, valid while
+//! the day's change counter is unchanged; crate::ledger), every other day and the partial days
+//! at the window's edges from `events` by distinct event id, summed in one query. Distinct engaged
+//! recipients (Open, Click): counted from `engaged` (one row per stored Open/Click with a 128-bit
+//! hash of the lower-cased recipient); per-day counts of whole past days are cached in
+//! `report_uniques_days` and reused while the day's change counter is unchanged. A second copy of
+//! an event (a retried or racing INSERT) counts once everywhere. Every number equals a direct
+//! count over the stored events to the millisecond.
 
 use std::collections::BTreeMap;
 
@@ -121,6 +124,7 @@ struct Source {
 enum Bind {
     Text(String),
     Int(i64),
+    Uuids(Vec<Uuid>),
 }
 
 /// What a report reads: which event types, and whether it needs the distinct engaged
@@ -155,10 +159,14 @@ fn filter_sql(filter: &ReportFilter, binds: &mut Vec<Bind>) -> String {
     sql
 }
 
-/// Row counts per `key` and event type: whole days from `report_daily`, edges from `events`.
+/// Row counts per `key` and event type: sealed days from `report_day_counts` (their seal ids),
+/// every other day and the partial edges from `events`, counted by distinct event id (a second
+/// copy of an event, from a retried or racing INSERT, counts once).
 fn source(
     org_id: Uuid,
-    s: &Split,
+    sealed: &[Uuid],
+    raw_days: &[u16],
+    edges: &[(u16, i64, i64)],
     filter: &ReportFilter,
     key: &str,
     types: &[EventType],
@@ -166,28 +174,30 @@ fn source(
     let mut parts = Vec::new();
     let mut binds = Vec::new();
     let types = format!(" AND event_type IN ({})", type_list(types));
-    if let Some((first, end)) = s.whole {
+    if !sealed.is_empty() {
         binds.push(Bind::Text(org_id.to_string()));
-        binds.push(Bind::Text(date(first)));
-        binds.push(Bind::Text(date(end)));
+        binds.push(Bind::Uuids(sealed.to_vec()));
         let f = filter_sql(filter, &mut binds);
         parts.push(format!(
-            "SELECT {key}, event_type, n FROM report_daily \
-             WHERE org_id = ? AND day >= toDate(?) AND day < toDate(?){types}{f}"
+            "SELECT {key}, event_type, n FROM report_day_counts \
+             WHERE org_id = ? AND seal_id IN (SELECT toUUID(arrayJoin(?))){types}{f}"
         ));
     }
-    if !s.edges.is_empty() {
+    if !raw_days.is_empty() || !edges.is_empty() {
         binds.push(Bind::Text(org_id.to_string()));
         let mut ors = Vec::new();
-        for (day, a, b) in &s.edges {
-            ors.push("(day = toDate(?) AND occurred_ms >= ? AND occurred_ms < ?)");
+        if !raw_days.is_empty() {
+            ors.push(day_in(raw_days));
+        }
+        for (day, a, b) in edges {
+            ors.push("(day = toDate(?) AND occurred_ms >= ? AND occurred_ms < ?)".to_owned());
             binds.push(Bind::Text(date(*day)));
             binds.push(Bind::Int(*a));
             binds.push(Bind::Int(*b));
         }
         let f = filter_sql(filter, &mut binds);
         parts.push(format!(
-            "SELECT {key}, event_type, sumState(toUInt64(1)) AS n \
+            "SELECT {key}, event_type, toUInt64(uniqExact(event_id)) AS n \
              FROM events WHERE org_id = ? AND ({}){types}{f} GROUP BY {key}, event_type",
             ors.join(" OR ")
         ));
@@ -196,6 +206,41 @@ fn source(
         sql: parts.join(" UNION ALL "),
         binds,
     }
+}
+
+#[derive(Debug, Deserialize, Row)]
+struct SealHead {
+    d: u16,
+    #[serde(with = "clickhouse::serde::uuid")]
+    seal_id: Uuid,
+    changes: u64,
+}
+
+#[derive(Debug, Serialize, Row)]
+struct SealRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    org_id: Uuid,
+    day: u16,
+    #[serde(with = "clickhouse::serde::uuid")]
+    seal_id: Uuid,
+    changes: u64,
+    sealed_ms: i64,
+}
+
+/// A report group's rows on one day, counted for a seal.
+#[derive(Debug, Serialize, Deserialize, Row)]
+struct SealCount {
+    #[serde(with = "clickhouse::serde::uuid")]
+    org_id: Uuid,
+    day: u16,
+    #[serde(with = "clickhouse::serde::uuid")]
+    seal_id: Uuid,
+    event_type: EventType,
+    #[serde(with = "clickhouse::serde::uuid")]
+    channel_id: Uuid,
+    sender_domain: String,
+    template: String,
+    n: u64,
 }
 
 /// The engaged types among `types` (Open and Click carry distinct recipients).
@@ -224,7 +269,7 @@ fn scope(filter: &ReportFilter) -> String {
 struct CachedRow {
     day: u16,
     event_type: EventType,
-    engaged_rows: u64,
+    changes: u64,
     uniques: u64,
 }
 
@@ -235,7 +280,7 @@ struct CacheRow {
     scope: String,
     day: u16,
     event_type: EventType,
-    engaged_rows: u64,
+    changes: u64,
     uniques: u64,
     computed_ms: u64,
 }
@@ -244,7 +289,6 @@ struct CacheRow {
 struct EngagedDayRow {
     day: u16,
     event_type: EventType,
-    engaged_rows: u64,
     uniques: u64,
 }
 
@@ -255,6 +299,7 @@ impl Store {
             q = match b {
                 Bind::Text(s) => q.bind(s),
                 Bind::Int(i) => q.bind(i),
+                Bind::Uuids(ids) => q.bind(ids.iter().map(Uuid::to_string).collect::<Vec<_>>()),
             };
         }
         q
@@ -272,9 +317,16 @@ impl Store {
     where
         K: Ord + for<'de> Deserialize<'de> + Send + 'static,
     {
-        let src = source(org_id, s, filter, key, types);
         let mut out = Counts::new();
-        if src.sql.is_empty() || types.is_empty() {
+        if types.is_empty() || (s.whole.is_none() && s.edges.is_empty()) {
+            return Ok(out);
+        }
+        let (sealed, raw_days) = match s.whole {
+            Some((first, end)) => self.sealed_days(org_id, first, end).await?,
+            None => (Vec::new(), Vec::new()),
+        };
+        let src = source(org_id, &sealed, &raw_days, &s.edges, filter, key, types);
+        if src.sql.is_empty() {
             return Ok(out);
         }
         let named = if key == "template" {
@@ -283,7 +335,7 @@ impl Store {
             ""
         };
         let sql = format!(
-            "SELECT {key} AS group_key, event_type, sumMerge(n) AS rows \
+            "SELECT {key} AS group_key, event_type, sum(n) AS rows \
              FROM ({}){named} GROUP BY {key}, event_type",
             src.sql
         );
@@ -303,6 +355,118 @@ impl Store {
         Ok(out)
     }
 
+    /// The whole days [first, end): the seal ids of days read from seals, and the days read from
+    /// `events` (today and later, and days whose sealing failed). Past days without a valid seal
+    /// (none yet, or the day's change counter moved since) are sealed first.
+    async fn sealed_days(
+        &self,
+        org_id: Uuid,
+        first: u16,
+        end: u16,
+    ) -> Result<(Vec<Uuid>, Vec<u16>), StoreError> {
+        let today = day_of_ms(now_ms());
+        let last = end - 1;
+        let (changes, heads) = tokio::try_join!(
+            self.day_changes(org_id, first, last),
+            self.seal_heads(org_id, first, last),
+        )?;
+        let mut sealed = Vec::new();
+        let mut stale = Vec::new();
+        let mut raw = Vec::new();
+        for day in first..end {
+            let want = changes.get(&day).copied().unwrap_or(0);
+            match heads.get(&day) {
+                Some(&(seal, had)) if had == want => sealed.push(seal),
+                _ if want == 0 => {} // nothing was ever written to this day
+                _ if day < today => stale.push(day),
+                _ => raw.push(day),
+            }
+        }
+        if !stale.is_empty() {
+            match self.seal(org_id, &stale, &changes).await {
+                Ok(seals) => sealed.extend(seals),
+                Err(e) => {
+                    tracing::warn!(error = %e, days = stale.len(), "could not seal report days; counting them from events");
+                    raw.extend(stale);
+                }
+            }
+        }
+        Ok((sealed, raw))
+    }
+
+    /// The latest seal of each of `org_id`'s days in [first, last]: (seal id, change counter).
+    async fn seal_heads(
+        &self,
+        org_id: Uuid,
+        first: u16,
+        last: u16,
+    ) -> Result<BTreeMap<u16, (Uuid, u64)>, StoreError> {
+        Ok(self
+            .client()
+            .query(
+                "SELECT d, tupleElement(latest, 1) AS seal_id, tupleElement(latest, 2) AS changes FROM (\
+                 SELECT toUInt16(day) AS d, argMax((seal_id, changes), sealed_ms) AS latest \
+                 FROM report_day_seals WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) \
+                 GROUP BY d)",
+            )
+            .bind(org_id.to_string())
+            .bind(date(first))
+            .bind(date(last))
+            .fetch_all::<SealHead>()
+            .await?
+            .into_iter()
+            .map(|h| (h.d, (h.seal_id, h.changes)))
+            .collect())
+    }
+
+    /// Seals `days`: counts each report group's events by distinct id and writes the counts,
+    /// then the seal heads with `changes` — the counters read before counting, so a batch that
+    /// wrote to a day meanwhile moved its counter past the seal's and the seal is never used.
+    async fn seal(
+        &self,
+        org_id: Uuid,
+        days: &[u16],
+        changes: &BTreeMap<u16, u64>,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let (Some(&lo), Some(&hi)) = (days.iter().min(), days.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        let ids: BTreeMap<u16, Uuid> = days.iter().map(|&d| (d, Uuid::new_v4())).collect();
+        let mut counts = self
+            .client()
+            .query(&format!(
+                "SELECT org_id, day, toUUID('00000000-0000-0000-0000-000000000000') AS seal_id, \
+                 event_type, channel_id, sender_domain, template, toUInt64(uniqExact(event_id)) AS n \
+                 FROM events WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) AND {} \
+                 GROUP BY org_id, day, event_type, channel_id, sender_domain, template",
+                day_in(days)
+            ))
+            .bind(org_id.to_string())
+            .bind(date(lo))
+            .bind(date(hi))
+            .fetch_all::<SealCount>()
+            .await?;
+        for c in &mut counts {
+            if let Some(id) = ids.get(&c.day) {
+                c.seal_id = *id;
+            }
+        }
+        self.insert_rows("report_day_counts", &counts).await?;
+        let sealed_ms = now_ms();
+        let heads: Vec<SealRow> = ids
+            .iter()
+            .map(|(&day, &seal_id)| SealRow {
+                org_id,
+                day,
+                seal_id,
+                changes: changes.get(&day).copied().unwrap_or(0),
+                sealed_ms,
+            })
+            .collect();
+        self.insert_rows("report_day_seals", &heads).await?;
+        Ok(ids.into_values().collect())
+    }
+
     /// Cached distinct counts of whole days [first, end) under `scope`, latest per day and type.
     async fn cached_uniques(
         &self,
@@ -316,10 +480,10 @@ impl Store {
         let rows = self
             .client()
             .query(
-                "SELECT day, event_type, tupleElement(latest, 1) AS engaged_rows, \
+                "SELECT day, event_type, tupleElement(latest, 1) AS changes, \
                  tupleElement(latest, 2) AS uniques FROM (\
-                 SELECT day, event_type, argMax((engaged_rows, uniques), computed_ms) AS latest \
-                 FROM report_uniques_daily WHERE org_id = ? AND scope = ? \
+                 SELECT day, event_type, argMax((changes, uniques), computed_ms) AS latest \
+                 FROM report_uniques_days WHERE org_id = ? AND scope = ? \
                  AND day >= toDate(?) AND day < toDate(?) GROUP BY day, event_type)",
             )
             .bind(org_id.to_string())
@@ -330,7 +494,7 @@ impl Store {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|r| ((r.day, r.event_type), (r.engaged_rows, r.uniques)))
+            .map(|r| ((r.day, r.event_type), (r.changes, r.uniques)))
             .collect())
     }
 
@@ -367,7 +531,7 @@ impl Store {
         }
         let f = filter_sql(filter, &mut binds);
         let sql = format!(
-            "SELECT day, event_type, count() AS engaged_rows, uniqExact(recipient_hash) AS uniques \
+            "SELECT day, event_type, toUInt64(uniqExact(recipient_hash)) AS uniques \
              FROM engaged WHERE org_id = ? AND event_type IN ({}) \
              AND day >= toDate(?) AND day <= toDate(?) AND ({}){f} GROUP BY day, event_type",
             type_list(types),
@@ -381,10 +545,10 @@ impl Store {
 
     /// Per UTC day and event type, for events in [from_ms, to_ms).
     ///
-    /// Distinct recipients of a whole past day come from `report_uniques_daily` while the day's
-    /// row count there still equals the rollup's (rows are only ever added, so an unchanged count
-    /// is an unchanged set); other days and the partial edge days are counted from `engaged`, and
-    /// whole past days counted that way are written back for the next report.
+    /// Distinct recipients of a whole past day come from `report_uniques_days` while the day's
+    /// change counter still equals the one read before they were counted (crate::ledger: an
+    /// unchanged counter is an unchanged day); other days and the partial edge days are counted
+    /// from `engaged`, and whole past days counted that way are written back for the next report.
     pub async fn daily_counts(
         &self,
         org_id: Uuid,
@@ -407,10 +571,17 @@ impl Store {
             .whole
             .map(|(a, b)| (a, b.min(today)))
             .filter(|(a, b)| a < b);
-        // Row counts, cached whole days and the partial edge days, all at once.
-        let (mut out, cached, edge_counts) = tokio::try_join!(
+        // Row counts, cached whole days, their change counters and the partial edge days, all
+        // at once (the counters are read before the stale days are counted below).
+        let (mut out, cached, changes, edge_counts) = tokio::try_join!(
             self.group_rows(org_id, &s, filter, "day", measures.types),
             self.cached_uniques(org_id, &scope, past_whole),
+            async {
+                match past_whole {
+                    Some((first, end)) => self.day_changes(org_id, first, end - 1).await,
+                    None => Ok(BTreeMap::new()),
+                }
+            },
             self.engaged_per_day(org_id, filter, &engaged, &[], &s.edges),
         )?;
         for r in edge_counts {
@@ -428,8 +599,9 @@ impl Store {
                 let mut stale = false;
                 for t in &engaged {
                     let Some(c) = types.get_mut(t) else { continue };
+                    let now_changes = changes.get(&day).copied().unwrap_or(0);
                     match cached.get(&(day, *t)) {
-                        Some(&(rows, uniques)) if rows == c.rows => {
+                        Some(&(had, uniques)) if had == now_changes => {
                             c.distinct_recipients = uniques;
                         }
                         _ => stale = true,
@@ -454,7 +626,7 @@ impl Store {
                     scope: scope.clone(),
                     day: r.day,
                     event_type: r.event_type,
-                    engaged_rows: r.engaged_rows,
+                    changes: changes.get(&r.day).copied().unwrap_or(0),
                     uniques: r.uniques,
                     computed_ms: u64::try_from(now).unwrap_or(0),
                 });
@@ -463,7 +635,7 @@ impl Store {
         if !write_back.is_empty() {
             // Written before answering, so the next report (on any API process) finds these days;
             // a failed write only means a later report counts them again.
-            if let Err(e) = self.insert_rows("report_uniques_daily", &write_back).await {
+            if let Err(e) = self.insert_rows("report_uniques_days", &write_back).await {
                 tracing::warn!(error = %e, "could not cache report uniques");
             }
         }

@@ -27,6 +27,9 @@ const ID_CHECK_CHUNK: usize = 2_400;
 /// How many duplicate-check queries run at once.
 const ID_CHECKS_IN_FLIGHT: usize = 4;
 
+/// The longest an events INSERT may take to send its rows, and again to be acknowledged.
+pub const INSERT_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A handle to the SendOps database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -293,7 +296,9 @@ impl Store {
 
     // ---- events -----------------------------------------------------------------------------
 
-    /// Which of `events` (event ids of `org_id`, each with its day) are already stored. An
+    /// Which of `events` (event ids of `org_id`, each with its day) are already ingested: their
+    /// done marker in `ingested_events` exists, which is written only after the INSERT that
+    /// carried them (base table and every view) was acknowledged (crate::ledger). An
     /// event's day follows from its id (both come from the event time), so each id is looked up
     /// on its own day only. Ids go a day at a time in sorted runs, so a query reads only the
     /// granules its run spans (the sorting key is (org_id, day, event_id)), and each run travels
@@ -315,7 +320,7 @@ impl Store {
             let ids: Vec<Uuid> = run.iter().map(|(_, id)| *id).collect();
             self.client
                 .query(
-                    "SELECT event_id AS id FROM events WHERE org_id = ? AND day = toDate(?) \
+                    "SELECT event_id AS id FROM ingested_events WHERE org_id = ? AND day = toDate(?) \
                      AND event_id IN (SELECT toUUID(arrayJoin(?)))",
                 )
                 .bind(org.as_str())
@@ -332,8 +337,16 @@ impl Store {
         Ok(found)
     }
 
-    /// Inserts event rows in one INSERT.
-    pub async fn insert_events(&self, rows: &[EventRow]) -> Result<(), StoreError> {
+    /// Inserts event rows in one INSERT that must finish within `timeout` (sending the rows and
+    /// waiting for the acknowledgement, each; [`INSERT_TIMEOUT`] unless the caller has less time).
+    /// The INSERT runs as `query_id`, so a consumer that lost its connection can ask whether it is
+    /// still running ([`Store::query_running`]).
+    pub async fn insert_events(
+        &self,
+        rows: &[EventRow],
+        timeout: Duration,
+        query_id: &str,
+    ) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -341,10 +354,8 @@ impl Store {
             .client
             .insert::<EventRow>("events")
             .await?
-            .with_timeouts(
-                Some(Duration::from_secs(60)),
-                Some(Duration::from_secs(120)),
-            );
+            .with_setting("query_id", query_id)
+            .with_timeouts(Some(timeout), Some(timeout));
         for row in rows {
             insert.write(row).await?;
         }

@@ -282,14 +282,19 @@ async fn page(
         });
     let now = now_ms();
     let settle = i64::try_from(state.config.undeliverable_settle.as_millis()).unwrap_or(0);
+    // A poll reads only what the store proves committed: up to the oldest in-flight ingest
+    // batch's start (crate::ledger in shared), whatever its INSERT's latency; the optional
+    // settle time only holds it back further.
+    let bound = match since {
+        Some(_) => Some(state.store.committed_bound_ms(now).await? - settle),
+        None => None,
+    };
     let q = ListQuery {
         now_ms: now,
         retention_days: p.org.plan.retention_days(),
         // Inclusive on the second.
         since_ms: since.map(|s| s.div_euclid(1000) * 1000),
-        // A poll only sees changes older than the settle time, so that writes stamped earlier
-        // than what it returns are visible by then.
-        until_ms: since.map(|_| now - settle),
+        until_ms: bound,
         status,
         reason,
         email,

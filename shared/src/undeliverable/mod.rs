@@ -501,13 +501,15 @@ pub struct Event {
     pub subtype: String,
     pub diagnostic: String,
     pub sender: String,
+    /// The SES event's id (`events.event_id`); empty in rows written before migration 0010.
+    pub event_id: String,
 }
 
 impl Event {
     /// Reads the `payload` column: occurred_ms, ingested_ms, kind code, sub-type, diagnostic,
-    /// sender, tab-separated.
+    /// sender and (since migration 0010) the event id, tab-separated.
     pub fn from_payload(payload: &str) -> Option<Event> {
-        let mut f = payload.splitn(6, '\t');
+        let mut f = payload.splitn(7, '\t');
         let occurred_ms = f.next()?.parse().ok()?;
         let ingested_ms = f.next()?.parse().ok()?;
         let code: u8 = f.next()?.parse().ok()?;
@@ -519,13 +521,56 @@ impl Event {
             subtype: f.next()?.to_owned(),
             diagnostic: f.next()?.to_owned(),
             sender: f.next()?.to_owned(),
+            event_id: f.next().unwrap_or("").to_owned(),
         })
+    }
+
+    /// What two copies of one event share besides the id (the ingest time differs).
+    fn content(&self) -> (u8, i64, &str, &str, &str) {
+        (
+            self.kind as u8,
+            self.occurred_ms,
+            &self.subtype,
+            &self.diagnostic,
+            &self.sender,
+        )
     }
 
     /// The `payload` column of a rule-change mark at `at_ms`.
     pub fn mark_payload(at_ms: i64) -> String {
         format!("{at_ms}\t{at_ms}\t{}\t\t\t", Kind::RuleChange as u8)
     }
+}
+
+/// Each SES event once. A retried or racing INSERT stores a second copy of an event's row (same
+/// id, later ingest time); a row without an id (written before migration 0010, or by the view it
+/// replaced while both ran) is a copy of a row with an id and the same content when there is one.
+/// Rows with the same content and no ids at all are distinct events (the old ingest path stored
+/// each event once). A kept event carries the latest ingest time of its copies with an id (an
+/// id-less copy was written by the same INSERT, or by the old path before).
+fn distinct_events(events: &[Event]) -> Vec<Event> {
+    let mut sorted: Vec<&Event> = events.iter().collect();
+    sorted.sort_by(|a, b| {
+        (a.content(), &a.event_id, a.ingested_ms).cmp(&(b.content(), &b.event_id, b.ingested_ms))
+    });
+    let mut out: Vec<Event> = Vec::with_capacity(sorted.len());
+    for same in sorted.chunk_by(|a, b| a.content() == b.content()) {
+        if same[0].kind == Kind::RuleChange || same.iter().all(|e| e.event_id.is_empty()) {
+            out.extend(same.iter().map(|e| (*e).clone()));
+            continue;
+        }
+        for copies in same
+            .iter()
+            .filter(|e| !e.event_id.is_empty())
+            .collect::<Vec<_>>()
+            .chunk_by(|a, b| a.event_id == b.event_id)
+        {
+            let mut e = (*copies[copies.len() - 1]).clone();
+            e.ingested_ms = copies.iter().map(|c| c.ingested_ms).max().unwrap_or(0);
+            out.push(e);
+        }
+    }
+    out
 }
 
 /// The value of the latest event (by event time; equal times take the greatest value, so the
@@ -542,6 +587,8 @@ impl History {
     /// Each rule's qualifying events among `events` (those of its kinds at or after its window
     /// start, see [`RuleSet::window_starts`]) and the latest rule-change mark.
     pub fn from_events(email: String, events: &[Event], starts: &[i64; 6]) -> History {
+        let events = distinct_events(events);
+        let events = events.as_slice();
         let mut h = History {
             email,
             ..History::default()
@@ -1011,7 +1058,33 @@ mod tests {
             subtype: sub.into(),
             diagnostic: String::new(),
             sender: sender.into(),
+            event_id: String::new(),
         }
+    }
+
+    fn with_id(mut e: Event, id: &str) -> Event {
+        e.event_id = id.into();
+        e
+    }
+
+    #[test]
+    fn copies_of_one_event_count_once_with_their_latest_ingest_time() {
+        let b = |ingested| ev(Kind::Transient, 1_000, ingested, "General", "a@x.example");
+        let starts = [0; 6];
+        let count = |events: &[Event]| {
+            let h = History::from_events("r@y.example".into(), events, &starts);
+            let s = h.rules[Rule::RepeatedTransient.index()].clone().unwrap();
+            (s.events, s.ingested_ms)
+        };
+        // Two copies of one event (a retried INSERT): once, with the later ingest time.
+        assert_eq!(count(&[with_id(b(5), "e1"), with_id(b(9), "e1")]), (1, 9));
+        // Two events with the same content but different ids: twice.
+        assert_eq!(count(&[with_id(b(5), "e1"), with_id(b(9), "e2")]), (2, 9));
+        // A row without an id beside a row with one and the same content (old and new view
+        // during migration 0010): once.
+        assert_eq!(count(&[b(5), with_id(b(5), "e1")]), (1, 5));
+        // Rows without ids (the old path stored each event once): each counts.
+        assert_eq!(count(&[b(5), b(5)]), (2, 5));
     }
 
     #[test]
@@ -1070,7 +1143,13 @@ mod tests {
                 subtype: "abuse".into(),
                 diagnostic: String::new(),
                 sender: "ops@acme.example".into(),
+                event_id: String::new(),
             }
+        );
+        let with = Event::from_payload("1\t2\t4\tabuse\t\tops@acme.example\t6a1c-id").unwrap();
+        assert_eq!(
+            (with.sender.as_str(), with.event_id.as_str()),
+            ("ops@acme.example", "6a1c-id")
         );
         let m = Event::from_payload(&Event::mark_payload(42)).unwrap();
         assert_eq!(
