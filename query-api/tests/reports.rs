@@ -814,6 +814,53 @@ async fn cached_day_uniques_are_reused_until_the_day_gains_a_row() {
 }
 
 #[tokio::test]
+async fn sealed_days_are_reused_until_the_day_changes() {
+    let app = TestApp::new("reports_day_seals").await;
+    let org = app.org("acme", A, Plan::Enterprise).await;
+    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let day = midnight_days_ago(4);
+    let open = |recipient: &str, minute: i64| open_at(day, recipient, minute, None);
+    app.ingest(&[open("a@x.example", 60), open("b@x.example", 61)])
+        .await;
+    // A second copy of one event (a racing or retried INSERT) stored behind the pipeline's back
+    // counts once.
+    let store = &app.db.store;
+    store
+        .client()
+        .query("INSERT INTO events SELECT * FROM events WHERE org_id = ? LIMIT 1")
+        .bind(org.id.to_string())
+        .execute()
+        .await
+        .unwrap();
+    let uri = format!(
+        "/v1/reports/engagement?from={}&to={}",
+        enc_utc(day),
+        enc_utc(day + chrono::Duration::days(1))
+    );
+    let opens = |r: &common::Reply| r.body["data"][0]["opens"].as_u64();
+    assert_eq!(opens(&app.get(&uri, Some(&key)).await), Some(2));
+
+    // The report sealed the day. A count added under the seal's id (a value no count of the
+    // events could produce) is what the next report shows: the seal is reused, not recounted.
+    store
+        .client()
+        .query(
+            "INSERT INTO report_day_counts SELECT org_id, day, seal_id, event_type, channel_id, \
+             sender_domain, template, toUInt64(1000) FROM report_day_counts WHERE org_id = ?",
+        )
+        .bind(org.id.to_string())
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(opens(&app.get(&uri, Some(&key)).await), Some(1002));
+
+    // A late open on that day moves its change counter: the day is sealed again, exactly.
+    app.ingest(&[open("c@x.example", 600)]).await;
+    assert_eq!(opens(&app.get(&uri, Some(&key)).await), Some(3));
+    app.drop().await;
+}
+
+#[tokio::test]
 async fn template_uniques_reuse_an_indexed_day_until_it_gains_a_row() {
     let app = TestApp::new("reports_engaged_index").await;
     let org = app.org("acme", A, Plan::Enterprise).await;
