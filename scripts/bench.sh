@@ -2,8 +2,10 @@
 # `make bench`: the benchmarks whose figures are in benches/README.md.
 #   parse   criterion: decode_record (parse + transform to rows) against a plain serde_json skim
 #           of the same bytes, SNS-wrapped / raw / EventBridge (benches/benches/parse.rs)
-#   ingest  end to end: ~1,000,000 generated SNS-wrapped events replayed into a scratch database
-#           with the release `sendops-ingest replay`, then replayed again (must add 0 rows)
+#   ingest  end to end: ~1,000,000 generated SNS-wrapped events replayed into scratch databases
+#           with the release `sendops-ingest replay` by 1, 2 and 4 concurrent consumers, and by 4
+#           consumers on the same file (benches/ingest.sh; SENDOPS_BENCH_BEFORE=DIR compares an
+#           older build)
 #   api     API latency with ~10 M events stored (scripts/bench-api.sh)
 #   reports report latency with 10 M events over 90 days (benches/reports.sh)
 #   undeliverable  undeliverable list latency with 1 M failing recipients (benches/undeliverable.sh)
@@ -56,48 +58,7 @@ fi
 
 # ---- end-to-end replay ------------------------------------------------------------------------
 if wants ingest; then
-  db=sendops_bench_ingest
-  cargo build --release --bins -p sendops-fixtures -p sendops-ingest -p sendops-admin
-  work=$(mktemp -d "${TMPDIR:-/tmp}/sendops-bench-ingest.XXXXXX")
-  trap 'rm -rf "$work"' EXIT
-  file=$work/sns.ndjson
-  # 384,000 messages make ~1,000,000 SES events (~2.6 per message), SNS-wrapped, one per line.
-  log "generating the input (not timed)"
-  "$bin/sendops-gen" --messages 384000 --days 30 --seed 1 --end 2026-11-20T00:00:00Z \
-    --envelope sns --out "$file" 2>"$work/gen.json"
-  events=$(jq -r .events "$work/gen.json")
-  bytes=$(stat -c %s "$file")
-  export CLICKHOUSE_DATABASE=$db
-  ch "DROP DATABASE IF EXISTS \`$db\`" >/dev/null
-  "$bin/sendops-admin" migrate >/dev/null
-  "$bin/sendops-admin" org create --name "Bench" --slug bench --aws-account 123456789012 --plan enterprise >/dev/null
-  replay() { # label -> prints "seconds user_s sys_s" and leaves the report in $work/$label.json
-    local TIMEFORMAT='%R %U %S'
-    { time "$bin/sendops-ingest" replay "$file" >"$work/$1.json" 2>"$work/$1.log"; } 2>"$work/$1.time"
-    cat "$work/$1.time"
-  }
-  echo "== ingest: sendops-ingest replay (default chunk) of $events events, $((bytes / 1000000)) MB SNS-wrapped NDJSON ($(machine))"
-  read -r secs user sys <<<"$(replay first)"
-  rows=$(jq -r .rows "$work/first.json")
-  stored=$(ch "SELECT count() FROM \`$db\`.events FINAL")
-  distinct=$(ch "SELECT uniqExact(event_id) FROM \`$db\`.events")
-  awk -v e="$events" -v r="$rows" -v s="$secs" -v u="$user" -v y="$sys" -v b="$bytes" 'BEGIN {
-    printf "first replay:  %.1f s   %d events/s   %d rows/s   %.0f MB/s   (replay CPU %.1f s user + %.1f s sys)\n", s, e / s, r / s, b / s / 1e6, u, y }'
-  echo "  report: $(cat "$work/first.json")"
-  echo "  stored rows: $stored (distinct event ids $distinct; the replay reported $rows)"
-  [ "$stored" = "$rows" ] && [ "$distinct" = "$rows" ] || { log "stored rows differ from the report"; exit 1; }
-  read -r secs2 user2 sys2 <<<"$(replay second)"
-  rows2=$(jq -r .rows "$work/second.json")
-  stored2=$(ch "SELECT count() FROM \`$db\`.events FINAL")
-  awk -v e="$events" -v s="$secs2" -v u="$user2" -v y="$sys2" 'BEGIN {
-    printf "second replay: %.1f s   %d events/s   (replay CPU %.1f s user + %.1f s sys)\n", s, e / s, u, y }'
-  echo "  report: $(cat "$work/second.json")"
-  echo "  stored rows: $stored2"
-  [ "$rows2" = 0 ] && [ "$stored2" = "$stored" ] || { log "the second replay added rows"; exit 1; }
-  echo "  load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  [ "$keep" = 1 ] || ch "DROP DATABASE IF EXISTS \`$db\`" >/dev/null
-  rm -rf "$work"
-  trap - EXIT
+  benches/ingest.sh
   echo
 fi
 

@@ -240,6 +240,48 @@ async fn a_store_killed_between_the_base_table_and_its_views_then_retried_equals
 }
 
 #[tokio::test]
+async fn a_store_killed_before_the_insert_or_before_its_acknowledgement_then_retried_equals_a_clean_run()
+ {
+    let bodies = input(17, 120);
+    let want = clean_answers("exact_kill_points_clean", &bodies).await;
+    for committed in [false, true] {
+        let mut server = PrivateClickHouse::start().await.unwrap();
+        let proxy = DelayProxy::start(&server.url()).await;
+        let (app, key) = private_app(&proxy.url()).await;
+        // Held before the server saw the INSERT, or after it committed (base table and every
+        // view) with its answer not yet sent back: the server dies there.
+        let held = if committed {
+            proxy.hold_response(EVENTS_INSERT)
+        } else {
+            proxy.hold(EVENTS_INSERT)
+        };
+        let pipeline = Pipeline::new(app.db.store.clone(), Source::Replay);
+        let recs = records(&bodies);
+        let run = pipeline.process(&recs);
+        let kill = async {
+            held.arrived().await;
+            let events = count(&app.db.store, "events").await;
+            assert_eq!(
+                events > 0,
+                committed,
+                "committed before the kill: {committed}"
+            );
+            server.kill();
+            held.release();
+        };
+        let (result, ()) = tokio::join!(run, kill);
+        assert!(result.is_err(), "the killed INSERT must fail the batch");
+        server.restart().await.unwrap();
+        pipeline.process(&recs).await.unwrap();
+        assert_same(
+            &answers(&app, &key).await,
+            &want,
+            &format!("killed (committed: {committed}), retried"),
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_view_that_fails_then_a_retry_equals_a_clean_run() {
     let bodies = input(12, 120);
     let want = clean_answers("exact_view_clean", &bodies).await;

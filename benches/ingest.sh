@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# End-to-end ingest throughput (`make bench`, or SENDOPS_BENCH_ONLY=ingest): ~1,000,000 generated
+# SNS-wrapped SES events replayed with the release `sendops-ingest replay` into scratch databases:
+#   1. one consumer, the whole file (then the same file again: must add 0 rows);
+#   2. 2 and 4 consumers at once, each replaying its own share of the file (aggregate events/s);
+#   3. 4 consumers at once, each replaying the WHOLE file (overlapping input: every event raced
+#      4 times): stored distinct events must equal one replay's;
+#   4. with SENDOPS_BENCH_BEFORE=DIR (a target dir holding an older release build of
+#      sendops-ingest and sendops-admin), that build's single-consumer run on the same file, run
+#      before and after the current one (interleaved, so load drifts hit both).
+# Every run gets a fresh database; each line names the machine's load average.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
+export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+bin=$CARGO_TARGET_DIR/release
+before=${SENDOPS_BENCH_BEFORE:-}
+db=sendops_bench_ingest
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+ch() { curl -fsS "$CLICKHOUSE_URL/" --data-binary "$1"; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+cargo build --release --bins -p sendops-fixtures -p sendops-ingest -p sendops-admin
+work=$(mktemp -d "${TMPDIR:-/tmp}/sendops-bench-ingest.XXXXXX")
+trap 'rm -rf "$work"; ch "DROP DATABASE IF EXISTS \`$db\`" >/dev/null || true' EXIT
+file=$work/sns.ndjson
+# 384,000 messages make ~1,000,000 SES events (~2.6 per message), SNS-wrapped, one per line.
+log "generating the input (not timed)"
+"$bin/sendops-gen" --messages 384000 --days 30 --seed 1 --end 2026-11-20T00:00:00Z \
+  --envelope sns --out "$file" 2>"$work/gen.json"
+events=$(jq -r .events "$work/gen.json")
+bytes=$(stat -c %s "$file")
+lines=$(wc -l <"$file")
+
+fresh() { # admin-bin-dir: a fresh, migrated database with the bench org
+  export CLICKHOUSE_DATABASE=$db
+  ch "DROP DATABASE IF EXISTS \`$db\`" >/dev/null
+  "$1/sendops-admin" migrate >/dev/null 2>&1
+  "$1/sendops-admin" org create --name Bench --slug bench --aws-account 123456789012 --plan enterprise >/dev/null
+}
+distinct() { ch "SELECT uniqExact(event_id) FROM \`$db\`.events"; }
+now() { date +%s.%N; }
+
+# Replays `files` concurrently with the binaries in dir; prints "seconds rows".
+run() { # dir label files...
+  local dir=$1 label=$2; shift 2
+  local t0 t1 i=0 pids=()
+  t0=$(now)
+  for f in "$@"; do
+    "$dir/sendops-ingest" replay "$f" >"$work/$label.$i.json" 2>"$work/$label.$i.log" &
+    pids+=($!); i=$((i + 1))
+  done
+  for p in "${pids[@]}"; do wait "$p" || { log "$label: a replay failed"; tail -5 "$work/$label".*.log >&2; exit 1; }; done
+  t1=$(now)
+  local rows; rows=$(cat "$work/$label".*.json | jq -s 'map(.rows) | add')
+  echo "$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }') $rows"
+}
+line() { # label seconds
+  awk -v l="$1" -v e="$events" -v s="$2" -v b="$bytes" -v la="$(load)" 'BEGIN {
+    printf "%-44s %6.1f s  %7d events/s  %4.0f MB/s   load %s\n", l, s, e / s, b / s / 1e6, la }'
+}
+
+echo "== ingest: $events events, $((bytes / 1000000)) MB SNS-wrapped NDJSON, $(nproc) cores, load $(load)"
+if [ -n "$before" ]; then
+  fresh "$before/release"
+  read -r s _ <<<"$(run "$before/release" before1 "$file")"
+  line "before (1 consumer, whole file)" "$s"
+fi
+fresh "$bin"
+read -r s rows <<<"$(run "$bin" single "$file")"
+line "now (1 consumer, whole file)" "$s"
+[ "$(distinct)" = "$rows" ] || { log "stored distinct events differ from the rows reported"; exit 1; }
+stored=$rows
+read -r s rows2 <<<"$(run "$bin" again "$file")"
+line "now, same file again (adds $rows2 rows)" "$s"
+[ "$rows2" = 0 ] || { log "the second replay added rows"; exit 1; }
+if [ -n "$before" ]; then
+  fresh "$before/release"
+  read -r s _ <<<"$(run "$before/release" before2 "$file")"
+  line "before (1 consumer, whole file, again)" "$s"
+fi
+
+for n in 2 4; do
+  split -n "l/$n" -d "$file" "$work/part$n."
+  fresh "$bin"
+  read -r s rows <<<"$(run "$bin" "split$n" "$work/part$n".*)"
+  line "now ($n consumers, a share each)" "$s"
+  [ "$(distinct)" = "$stored" ] || { log "$n consumers stored a different set of events"; exit 1; }
+  rm -f "$work/part$n".*
+done
+
+fresh "$bin"
+read -r s rows <<<"$(run "$bin" overlap4 "$file" "$file" "$file" "$file")"
+line "now (4 consumers, each the whole file)" "$s"
+echo "  distinct events stored: $(distinct) (one replay: $stored); rows inserted: $rows (copies of raced events: $((rows - stored)))"
+[ "$(distinct)" = "$stored" ] || { log "overlapping consumers stored a different set of events"; exit 1; }
+echo "  load average at end: $(load)"
