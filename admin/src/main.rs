@@ -288,7 +288,8 @@ enum OrgCommand {
 
 #[derive(Subcommand)]
 enum QuarantineCommand {
-    /// List open entries, newest first.
+    /// List open entries, newest first. An entry whose record is not UTF-8 shows `raw` as lossy
+    /// text, `raw_utf8: false` and its exact bytes in `raw_base64`.
     List {
         /// Only this reason (e.g. unknown_account, invalid_json, invalid_event).
         #[arg(long)]
@@ -300,7 +301,8 @@ enum QuarantineCommand {
         limit: u64,
     },
     /// Re-ingest open entries (by default those with reason unknown_account); entries that now
-    /// store cleanly are marked resolved.
+    /// store cleanly are marked resolved. Entries whose record is not UTF-8 can never decode:
+    /// they are skipped and stay open (counted in still_quarantined).
     Replay {
         #[arg(long, default_value = "unknown_account")]
         reason: String,
@@ -309,7 +311,12 @@ enum QuarantineCommand {
     },
 }
 
-fn quarantine_json(q: &QuarantineRow) -> serde_json::Value {
+/// One quarantine entry as `quarantine list` prints it. `raw` is the record as text; a record
+/// whose bytes are not UTF-8 (a replayed line kept as it was read) shows as lossy text (U+FFFD
+/// for the bad bytes) with `raw_utf8: false` and its exact bytes in `raw_base64` (null when
+/// `raw` is exact).
+fn quarantine_json(q: &QuarantineRow<Vec<u8>>) -> serde_json::Value {
+    let utf8 = q.raw_text().is_some();
     json!({
         "id": q.id,
         "received_at": format_ms(q.received_ms),
@@ -318,7 +325,9 @@ fn quarantine_json(q: &QuarantineRow) -> serde_json::Value {
         "detail": q.detail,
         "account_id": q.account_id,
         "resolved_at": (q.resolved_ms > 0).then(|| format_ms(q.resolved_ms)),
-        "raw": q.raw,
+        "raw": q.raw_lossy(),
+        "raw_utf8": utf8,
+        "raw_base64": (!utf8).then(|| q.raw_base64()),
     })
 }
 

@@ -513,7 +513,9 @@ pub struct QuarantineReplay {
 }
 
 /// Re-ingests open quarantine entries with `reason` (at most `limit`); entries whose record now
-/// stores cleanly are marked resolved, the rest stay open.
+/// stores cleanly are marked resolved, the rest stay open. An entry whose bytes are not UTF-8
+/// (a replayed line kept as it was read) can never decode: it is not re-ingested and counts as
+/// still quarantined.
 pub async fn replay_quarantine(
     store: &Store,
     reason: &str,
@@ -525,18 +527,33 @@ pub async fn replay_quarantine(
         replayed: open.len() as u64,
         ..QuarantineReplay::default()
     };
-    for entries in open.chunks(10_000) {
-        let records: Vec<Record<'_>> = entries.iter().map(|q| Record { body: &q.raw }).collect();
+    let text: Vec<(&QuarantineRow<Vec<u8>>, &str)> = open
+        .iter()
+        .filter_map(|q| q.raw_text().map(|raw| (q, raw)))
+        .collect();
+    let not_utf8 = open.len() - text.len();
+    if not_utf8 > 0 {
+        tracing::warn!(
+            reason,
+            entries = not_utf8,
+            "quarantine entries that are not UTF-8 cannot be replayed; they stay open"
+        );
+    }
+    for entries in text.chunks(10_000) {
+        let records: Vec<Record<'_>> = entries
+            .iter()
+            .map(|(_, raw)| Record { body: raw })
+            .collect();
         let report = pipeline.process(&records).await?;
         let now = now_ms();
-        let resolved: Vec<QuarantineRow> = entries
+        let resolved: Vec<QuarantineRow<Vec<u8>>> = entries
             .iter()
             .zip(&report.record_quarantined)
             .filter(|(_, still)| !**still)
-            .map(|(entry, _)| QuarantineRow {
+            .map(|((entry, _), _)| QuarantineRow {
                 resolved_ms: now,
                 version: now as u64 + 1,
-                ..entry.clone()
+                ..(*entry).clone()
             })
             .collect();
         store.insert_quarantine(&resolved).await?;

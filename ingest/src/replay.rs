@@ -10,14 +10,11 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::ops::Range;
 
-use clickhouse::Row;
 use sendops_shared::envelope::QuarantineReason;
-use sendops_shared::event_id::V5Hasher;
+use sendops_shared::store::QuarantineRow;
 use sendops_shared::timefmt::now_ms;
-use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use thiserror::Error;
-use uuid::Uuid;
 
 use crate::pipeline::{BatchReport, Pipeline, Record, Source};
 #[derive(Debug, Error)]
@@ -191,43 +188,6 @@ fn record(text: &str) -> Option<&str> {
     (!text.trim().is_empty()).then(|| text.trim_end())
 }
 
-/// A `quarantine` row whose `raw` is bytes: the column is a ClickHouse `String`, which holds any
-/// bytes, and a record that is not UTF-8 is kept exactly as it was read ([`QuarantineRow`]
-/// holds a Rust `String`, which cannot).
-///
-/// [`QuarantineRow`]: sendops_shared::store::QuarantineRow
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Row)]
-struct QuarantineBytesRow {
-    #[serde(with = "clickhouse::serde::uuid")]
-    id: Uuid,
-    received_ms: i64,
-    source: String,
-    reason: String,
-    detail: String,
-    account_id: String,
-    #[serde(serialize_with = "as_bytes")]
-    raw: Vec<u8>,
-    resolved_ms: i64,
-    version: u64,
-}
-
-/// Written as a `String` column is (length, then the bytes), without requiring UTF-8.
-fn as_bytes<S: Serializer>(raw: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_bytes(raw)
-}
-
-/// [`QuarantineRow::id_for`](sendops_shared::store::QuarantineRow::id_for) over bytes: the
-/// same UUIDv5 (same namespace, `reason \n raw`), so a record gets the same id whichever way
-/// it is quarantined and replaying the file again adds no entry.
-fn quarantine_id(reason: &str, raw: &[u8]) -> Uuid {
-    const NS: Uuid = Uuid::from_u128(0x9a1f_3c2e_44b0_4d7e_8c61_0f5b_2e9d_7a13);
-    let mut h = V5Hasher::new(&NS);
-    h.update(reason.as_bytes());
-    h.update(b"\n");
-    h.update(raw);
-    h.finish()
-}
-
 /// Quarantines records that are not UTF-8 (`(bytes, detail)`) as `invalid_json`.
 async fn quarantine_bytes(
     pipeline: &Pipeline,
@@ -235,10 +195,12 @@ async fn quarantine_bytes(
 ) -> Result<BatchReport, ReplayError> {
     let now = now_ms();
     let reason = QuarantineReason::InvalidJson.as_str();
-    let rows: Vec<QuarantineBytesRow> = records
+    // Bytes rows: the record is kept exactly as it was read, and its id is the one the same
+    // bytes would get as text, so replaying the file again adds no entry.
+    let rows: Vec<QuarantineRow<Vec<u8>>> = records
         .into_iter()
-        .map(|(raw, detail)| QuarantineBytesRow {
-            id: quarantine_id(reason, &raw),
+        .map(|(raw, detail)| QuarantineRow {
+            id: QuarantineRow::id_for(reason, &raw),
             received_ms: now,
             source: Source::Replay.as_str().to_owned(),
             reason: reason.to_owned(),
@@ -249,7 +211,7 @@ async fn quarantine_bytes(
             version: now as u64,
         })
         .collect();
-    pipeline.store().insert_rows("quarantine", &rows).await?;
+    pipeline.store().insert_quarantine(&rows).await?;
     Ok(BatchReport {
         records: rows.len() as u64,
         quarantined: rows.len() as u64,
@@ -275,20 +237,20 @@ fn split_document(text: &str) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{quarantine_id, split_document};
+    use super::split_document;
     use sendops_shared::store::QuarantineRow;
 
     #[test]
     fn byte_ids_are_the_text_ids() {
         for raw in ["", "{\"a\":1}", "not json", "é"] {
             assert_eq!(
-                quarantine_id("invalid_json", raw.as_bytes()),
+                QuarantineRow::id_for("invalid_json", raw.as_bytes()),
                 QuarantineRow::id_for("invalid_json", raw)
             );
         }
         assert_ne!(
-            quarantine_id("invalid_json", b"\xff"),
-            quarantine_id("invalid_json", b"\xfe")
+            QuarantineRow::id_for("invalid_json", b"\xff"),
+            QuarantineRow::id_for("invalid_json", b"\xfe")
         );
     }
 

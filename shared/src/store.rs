@@ -38,9 +38,14 @@ pub struct Store {
     database: String,
 }
 
-/// The `quarantine` table row.
+/// The `quarantine` table row: one type for text and for bytes.
+///
+/// `raw` is the record as it was received. The pipeline quarantines text (`QuarantineRow`, i.e.
+/// `QuarantineRow<String>`); a replayed line that is not UTF-8 is kept as its exact bytes, so
+/// rows are read back as `QuarantineRow<Vec<u8>>` ([`Store::list_quarantine`]), which never
+/// fails on bytes: the column is a ClickHouse `String`, which holds any bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Row)]
-pub struct QuarantineRow {
+pub struct QuarantineRow<R = String> {
     #[serde(with = "clickhouse::serde::uuid")]
     pub id: Uuid,
     pub received_ms: i64,
@@ -49,7 +54,8 @@ pub struct QuarantineRow {
     pub reason: String,
     pub detail: String,
     pub account_id: String,
-    pub raw: String,
+    #[serde(with = "raw_record", bound = "R: RawRecord")]
+    pub raw: R,
     /// When it was re-ingested (0 while it is open).
     pub resolved_ms: i64,
     pub version: u64,
@@ -59,15 +65,107 @@ impl QuarantineRow {
     pub const COLUMNS: &'static str =
         "id, received_ms, source, reason, detail, account_id, raw, resolved_ms, version";
 
-    /// A stable id: the same record quarantined twice for the same reason is one entry.
-    pub fn id_for(reason: &str, raw: &str) -> Uuid {
+    /// A stable id: the same record quarantined twice for the same reason is one entry. Hashes
+    /// the record's bytes, so text and the same bytes quarantined as bytes get the same id.
+    pub fn id_for(reason: &str, raw: &(impl AsRef<[u8]> + ?Sized)) -> Uuid {
         const NS: Uuid = Uuid::from_u128(0x9a1f_3c2e_44b0_4d7e_8c61_0f5b_2e9d_7a13);
         // UUIDv5 of `reason \n raw`, hashed in pieces.
         let mut h = crate::event_id::V5Hasher::new(&NS);
         h.update(reason.as_bytes());
         h.update(b"\n");
-        h.update(raw.as_bytes());
+        h.update(raw.as_ref());
         h.finish()
+    }
+}
+
+impl QuarantineRow<Vec<u8>> {
+    /// The record as text; `None` when its bytes are not UTF-8 (it can never decode).
+    pub fn raw_text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.raw).ok()
+    }
+
+    /// The record as text, bytes that are not UTF-8 shown as U+FFFD.
+    pub fn raw_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.raw)
+    }
+
+    /// The record's exact bytes in standard base64 (with padding).
+    pub fn raw_base64(&self) -> String {
+        data_encoding::BASE64.encode(&self.raw)
+    }
+}
+
+/// What a [`QuarantineRow`]'s `raw` can be: `String` (text) or `Vec<u8>` (any bytes).
+pub trait RawRecord: AsRef<[u8]> + Sized {
+    /// Writes the record: text as a string, bytes as bytes (a ClickHouse `String` column takes
+    /// either, length then the bytes).
+    fn serialize_raw<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error>;
+    /// The record from the column's bytes; text refuses bytes that are not UTF-8.
+    fn from_raw_bytes(bytes: Vec<u8>) -> Result<Self, std::str::Utf8Error>;
+}
+
+impl RawRecord for String {
+    fn serialize_raw<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self)
+    }
+
+    fn from_raw_bytes(bytes: Vec<u8>) -> Result<Self, std::str::Utf8Error> {
+        String::from_utf8(bytes).map_err(|e| e.utf8_error())
+    }
+}
+
+impl RawRecord for Vec<u8> {
+    fn serialize_raw<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self)
+    }
+
+    fn from_raw_bytes(bytes: Vec<u8>) -> Result<Self, std::str::Utf8Error> {
+        Ok(bytes)
+    }
+}
+
+/// Serde for `QuarantineRow::raw`. Read as a byte buffer: the clickhouse crate reads a `String`
+/// column as bytes without checking UTF-8 (as text it refuses the whole result on one bad
+/// byte); a plain `Vec<u8>` would be read as an `Array(UInt8)` and refused by the schema check.
+mod raw_record {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::ser::Serializer;
+
+    use super::RawRecord;
+
+    pub fn serialize<R: RawRecord, S: Serializer>(raw: &R, s: S) -> Result<S::Ok, S::Error> {
+        raw.serialize_raw(s)
+    }
+
+    pub fn deserialize<'de, R: RawRecord, D: Deserializer<'de>>(d: D) -> Result<R, D::Error> {
+        struct Bytes<R>(PhantomData<R>);
+        impl<R: RawRecord> Visitor<'_> for Bytes<R> {
+            type Value = R;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or bytes")
+            }
+
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<R, E> {
+                R::from_raw_bytes(v).map_err(E::custom)
+            }
+
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<R, E> {
+                self.visit_byte_buf(v.to_vec())
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<R, E> {
+                self.visit_byte_buf(v.into_bytes())
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<R, E> {
+                self.visit_byte_buf(v.as_bytes().to_vec())
+            }
+        }
+        d.deserialize_byte_buf(Bytes(PhantomData))
     }
 }
 
@@ -365,17 +463,23 @@ impl Store {
 
     // ---- quarantine and notices ---------------------------------------------------------------
 
-    pub async fn insert_quarantine(&self, rows: &[QuarantineRow]) -> Result<(), StoreError> {
+    /// Stores quarantine rows, text (`QuarantineRow`) or bytes (`QuarantineRow<Vec<u8>>`).
+    pub async fn insert_quarantine<R>(&self, rows: &[QuarantineRow<R>]) -> Result<(), StoreError>
+    where
+        R: RawRecord + 'static,
+    {
         self.insert_rows("quarantine", rows).await
     }
 
-    /// Open quarantine entries (all when `include_resolved`), newest first.
+    /// Open quarantine entries (all when `include_resolved`), newest first. Entries are read as
+    /// bytes: a record that is not UTF-8 is listed like any other
+    /// ([`QuarantineRow::raw_text`] tells).
     pub async fn list_quarantine(
         &self,
         reason: Option<&str>,
         include_resolved: bool,
         limit: u64,
-    ) -> Result<Vec<QuarantineRow>, StoreError> {
+    ) -> Result<Vec<QuarantineRow<Vec<u8>>>, StoreError> {
         let sql = format!(
             "SELECT {} FROM quarantine FINAL WHERE (? = '' OR reason = ?) AND (? = 1 OR resolved_ms = 0) \
              ORDER BY received_ms DESC, id LIMIT ?",
@@ -389,7 +493,7 @@ impl Store {
             .bind(reason)
             .bind(u8::from(include_resolved))
             .bind(limit)
-            .fetch_all::<QuarantineRow>()
+            .fetch_all::<QuarantineRow<Vec<u8>>>()
             .await?)
     }
 
