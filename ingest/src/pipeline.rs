@@ -260,10 +260,13 @@ impl Pipeline {
     ) -> Result<(), StoreError> {
         insert_time_left(deadline)?;
         self.settle_failed_batches().await;
-        let batch = self.store.register_batch().await?;
-        let _renewal = Renewal::start(&self.store, batch);
         let days: HashSet<(Uuid, u16)> = rows.iter().map(|r| (r.org_id, r.day)).collect();
-        if let Err(e) = self.store.bump_days(&days).await {
+        // Registration and the first count are independent: both precede the stamp and INSERT.
+        let (batch, bumped) =
+            tokio::join!(self.store.register_batch(), self.store.bump_days(&days));
+        let batch = batch?;
+        let _renewal = Renewal::start(&self.store, batch);
+        if let Err(e) = bumped {
             self.unsettled_push(batch, None);
             return Err(e);
         }
@@ -327,12 +330,13 @@ impl Pipeline {
                 }
             }
         }
-        let finish = async {
-            self.store.mark_ingested(&ingested).await?;
-            self.store.bump_days(&days).await?;
-            self.store.close_batch(&batch).await
-        };
-        if let Err(e) = finish.await {
+        // All three only need the acknowledgement, not each other.
+        let finish = tokio::try_join!(
+            self.store.mark_ingested(&ingested),
+            self.store.bump_days(&days),
+            self.store.close_batch(&batch),
+        );
+        if let Err(e) = finish {
             self.unsettled_push(batch, None);
             return Err(e);
         }
