@@ -85,7 +85,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = Store::new(&ClickHouseConfig::from_env());
+    let store = Store::new(&ClickHouseConfig::from_env())
+        .adapted_to_server()
+        .await;
     match command {
         Command::Lambda => {
             init_tracing("info");

@@ -235,6 +235,23 @@ impl Store {
             .await?)
     }
 
+    /// Adapts the client to the server it reaches: from 21.11 on, ClickHouse knows
+    /// `async_insert` (26.2+ turns it on by default), and SendOps batches itself and relies on an
+    /// INSERT's acknowledgement meaning its rows and every view's are stored, so it asks for
+    /// plain synchronous inserts. Older servers reject the setting's name, so it is only sent to
+    /// servers that know it. A server that cannot be asked is left as it is (the first real
+    /// query reports the outage).
+    pub async fn adapted_to_server(mut self) -> Store {
+        let Ok(version) = self.server_version().await else {
+            return self;
+        };
+        if knows_async_insert(&version) {
+            self.client = self.client.with_setting("async_insert", "0");
+            self.server = self.server.with_setting("async_insert", "0");
+        }
+        self
+    }
+
     /// Creates the database when missing.
     pub async fn create_database(&self) -> Result<(), StoreError> {
         let sql = format!(
@@ -524,6 +541,13 @@ impl Store {
     }
 }
 
+/// Whether a server of `version` (`version()`, e.g. `18.16.1`, `26.9.1.5`) knows the
+/// `async_insert` setting (added in 21.11).
+fn knows_async_insert(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (21, 11)
+}
+
 /// Tables whose size operators and tests ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
@@ -541,5 +565,19 @@ impl Table {
             Table::Notices => "notices",
             Table::Orgs => "orgs",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::knows_async_insert;
+
+    #[test]
+    fn async_insert_is_only_named_to_servers_that_know_it() {
+        assert!(!knows_async_insert("18.16.1"));
+        assert!(!knows_async_insert("21.10.3.9"));
+        assert!(knows_async_insert("21.11.1.1"));
+        assert!(knows_async_insert("26.9.1.5"));
+        assert!(!knows_async_insert("garbage"));
     }
 }
