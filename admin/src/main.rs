@@ -97,6 +97,38 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Repair what the old ingest path damaged: re-feed every table derived from `events`.
+    ///
+    /// For the org's UTC days [--from day, --to day] (default: its whole history), every table
+    /// a materialized view feeds from `events` (messages, message_index, message_recipients,
+    /// message_timeline, engaged, undeliverable_history, undeliverable_activity) gets the
+    /// view's rows again from `events` (INSERT … SELECT; every table tolerates a second copy),
+    /// then the events get their done markers and each day with events gets its change counter
+    /// bumped once, so report seals, cached unique counts and indexes are recomputed. Doubled
+    /// undeliverable rows without an event id are superseded by the new rows that carry one.
+    /// Idempotent; safe while ingest runs. Works in chunks of days within one month
+    /// (--chunk-rows rows of `events` at most); progress on stderr, a summary on stdout:
+    /// {org, org_id, from, to, days, events, rows, chunks, statements, tables}.
+    #[command(verbatim_doc_comment)]
+    Repair(RepairArgs),
+}
+
+#[derive(clap::Args)]
+struct RepairArgs {
+    /// The org's slug.
+    #[arg(long)]
+    org: String,
+    /// First day to repair: the UTC day of this RFC 3339 time [default: the org's first day
+    /// with events].
+    #[arg(long, value_name = "RFC3339", value_parser = sendops_shared::repair::parse_day)]
+    from: Option<u16>,
+    /// Last day to repair (inclusive): the UTC day of this RFC 3339 time [default: the org's
+    /// last day with events].
+    #[arg(long, value_name = "RFC3339", value_parser = sendops_shared::repair::parse_day)]
+    to: Option<u16>,
+    /// Most rows of `events` per chunk (a bigger single day is a chunk of its own).
+    #[arg(long, value_name = "ROWS", default_value_t = sendops_shared::repair::DEFAULT_CHUNK_ROWS, value_parser = clap::value_parser!(u64).range(1..))]
+    chunk_rows: u64,
 }
 
 #[derive(clap::Args)]
@@ -612,7 +644,24 @@ async fn run_other(store: &Store, command: Command) -> anyhow::Result<serde_json
         }
         Command::Exclusion { command } => run_exclusion(&store, command).await,
         Command::Rules { command } => run_rules(&store, command).await,
+        Command::Repair(args) => run_repair(&store, args).await,
     }
+}
+
+/// `repair`: re-feeds the org's derived tables (sendops_shared::repair).
+async fn run_repair(store: &Store, args: RepairArgs) -> anyhow::Result<serde_json::Value> {
+    use sendops_shared::repair::RepairOptions;
+    let org = org_by_slug(store, &args.org).await?;
+    let opts = RepairOptions {
+        from_day: args.from,
+        to_day: args.to,
+        max_chunk_rows: args.chunk_rows,
+        progress: Arc::new(|line| eprintln!("sendops-admin repair: {line}")),
+    };
+    let summary = store.repair_org(org.id, &opts).await?;
+    let mut out = serde_json::to_value(summary)?;
+    out["org"] = json!(org.slug);
+    Ok(out)
 }
 
 #[tokio::main]

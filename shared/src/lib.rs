@@ -17,6 +17,7 @@ pub mod migration_lock;
 pub mod migrations;
 pub mod org;
 pub mod org_settings;
+pub mod repair;
 pub mod reports;
 pub mod row;
 pub mod scopes;

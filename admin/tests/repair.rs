@@ -1,0 +1,752 @@
+//! `sendops-admin repair` on the real ClickHouse: an org's traffic is ingested through the
+//! pipeline and read through the shared read functions; then every derived table is damaged the
+//! ways the old ingest path could (rows missing from some or all views, derived rows doubled,
+//! doubled undeliverable rows without an event id, missing done markers, caches computed from
+//! the damaged tables); after `repair` every read answers exactly as before the damage, a second
+//! repair changes nothing, and another org is untouched.
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use sendops_ingest::{Pipeline, Record, Source};
+use sendops_shared::engaged_index::EngagedIndex;
+use sendops_shared::messages::{MessageFilter, MessageRow};
+use sendops_shared::org::{Org, Plan};
+use sendops_shared::reports::{Counts, Measures, ReportFilter};
+use sendops_shared::store::NewOrg;
+use sendops_shared::testing::TestDb;
+use sendops_shared::timefmt::{DAY_MS, day_of_ms, day_to_date, format_ms_precise, now_ms};
+use sendops_shared::undeliverable::{Entry, ListQuery, Profile, Rule, RuleSet, StatusFilter};
+use sendops_shared::{EventType, Store};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+struct Admin<'a> {
+    db: &'a TestDb,
+}
+
+impl Admin<'_> {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
+            .args(args)
+            .env("CLICKHOUSE_URL", &self.db.config.url)
+            .env("CLICKHOUSE_DATABASE", &self.db.config.database)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run sendops-admin")
+    }
+
+    /// Runs a command that must succeed; returns its JSON and its stderr.
+    fn ok(&self, args: &[&str]) -> (Value, String) {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "sendops-admin {args:?} failed: {stderr}"
+        );
+        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "sendops-admin {args:?} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        (json, stderr)
+    }
+
+    /// Runs a command that must fail; returns its stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "sendops-admin {args:?} should fail but printed {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(out.stdout.is_empty(), "nothing on stdout on failure");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    }
+}
+
+/// xorshift64*: deterministic traffic without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const RECIPIENTS: [&str; 10] = [
+    "ann@example.com",
+    "Bob@Example.com",
+    "carol@example.com",
+    "dave@example.org",
+    "erin@example.org",
+    "frank@example.net",
+    "grace@example.net",
+    "heidi@example.com",
+    "ivan@example.org",
+    "judy@example.net",
+];
+
+/// SES events of `messages` messages sent over the `days` whole UTC days before today (the
+/// first message of each day just before midnight, its events on the next day), every event
+/// type, with repeated failures per address.
+fn traffic(account: &str, prefix: &str, messages: u64, days: u64, seed: u64) -> Vec<String> {
+    let mut rng = Rng(seed);
+    let today = now_ms().div_euclid(DAY_MS);
+    let mut out = Vec::new();
+    for i in 0..messages {
+        let day = today - 1 - (i % days) as i64;
+        let sent = if i < days {
+            day * DAY_MS + DAY_MS - 60_000
+        } else {
+            day * DAY_MS + rng.below(DAY_MS as u64 - 7_200_000) as i64
+        };
+        let n_to = 1 + rng.below(2) as usize;
+        let first = rng.below(RECIPIENTS.len() as u64) as usize;
+        let to: Vec<&str> = (0..n_to)
+            .map(|k| RECIPIENTS[(first + k * 3) % RECIPIENTS.len()])
+            .collect();
+        let template = ["welcome", "receipt", ""][rng.below(3) as usize];
+        let config_set = ["transactional", "marketing"][rng.below(2) as usize];
+        let source = ["ops@acme.example", "news@mail.acme.example"][rng.below(2) as usize];
+        let mut tags = json!({"ses:configuration-set": [config_set]});
+        if !template.is_empty() {
+            tags["template"] = json!([template]);
+        }
+        let mail = json!({
+            "timestamp": format_ms_precise(sent),
+            "source": source,
+            "sendingAccountId": account,
+            "messageId": format!("{prefix}-{i:04}"),
+            "destination": to,
+            "tags": tags,
+            "commonHeaders": {"subject": format!("Subject {}", i % 7), "to": to},
+        });
+        let event = |kind: &str, key: &str, payload: Value| {
+            let mut e = json!({"eventType": kind, "mail": mail.clone()});
+            if !key.is_empty() {
+                e[key] = payload;
+            }
+            e.to_string()
+        };
+        out.push(event("Send", "send", json!({})));
+        if rng.below(25) == 0 {
+            out.push(event("Reject", "reject", json!({"reason": "Bad content"})));
+            continue;
+        }
+        for (k, rcpt) in to.iter().enumerate() {
+            let mut t = sent + 1000 + k as i64 * 17;
+            let at = |t: i64| format_ms_precise(t);
+            match rng.below(20) {
+                0..=1 => out.push(event(
+                    "Bounce",
+                    "bounce",
+                    json!({"bounceType": "Permanent", "bounceSubType": "General",
+                        "bouncedRecipients": [{"emailAddress": rcpt, "diagnosticCode": "smtp; 550 5.1.1 user unknown"}],
+                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
+                )),
+                2..=4 => out.push(event(
+                    "Bounce",
+                    "bounce",
+                    json!({"bounceType": "Transient", "bounceSubType": "MailboxFull",
+                        "bouncedRecipients": [{"emailAddress": rcpt, "diagnosticCode": "smtp; 452 4.2.2 mailbox full"}],
+                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
+                )),
+                5 => out.push(event(
+                    "Bounce",
+                    "bounce",
+                    json!({"bounceType": "Undetermined", "bounceSubType": "Undetermined",
+                        "bouncedRecipients": [{"emailAddress": rcpt}],
+                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
+                )),
+                6 => out.push(event(
+                    "DeliveryDelay",
+                    "deliveryDelay",
+                    json!({"timestamp": at(t), "delayType": "TransientCommunicationFailure",
+                        "expirationTime": at(t + DAY_MS),
+                        "delayedRecipients": [{"emailAddress": rcpt, "status": "4.4.1",
+                            "diagnosticCode": "smtp; 421 4.4.1 Unable to connect"}]}),
+                )),
+                r => {
+                    out.push(event(
+                        "Delivery",
+                        "delivery",
+                        json!({"timestamp": at(t), "processingTimeMillis": 900 + r,
+                            "recipients": [rcpt], "smtpResponse": "250 2.6.0 Message received",
+                            "reportingMTA": "mta.example.com"}),
+                    ));
+                    if r == 7 {
+                        t += 60_000;
+                        out.push(event(
+                            "Complaint",
+                            "complaint",
+                            json!({"complainedRecipients": [{"emailAddress": rcpt}],
+                                "timestamp": at(t), "feedbackId": format!("c-{i}-{k}"),
+                                "complaintFeedbackType": "abuse"}),
+                        ));
+                    }
+                    // The late first messages of a day are opened after midnight.
+                    let opens = if i < days { 1 } else { rng.below(3) };
+                    for o in 0..opens {
+                        t += 120_000 + o as i64 * 1000;
+                        out.push(event(
+                            "Open",
+                            "open",
+                            json!({"ipAddress": "192.0.2.1", "timestamp": at(t), "userAgent": "UA"}),
+                        ));
+                        if rng.below(2) == 0 {
+                            t += 5000;
+                            out.push(event(
+                                "Click",
+                                "click",
+                                json!({"ipAddress": "192.0.2.1", "timestamp": at(t), "userAgent": "UA",
+                                    "link": format!("https://acme.example/l/{}", rng.below(3))}),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn ingest(store: &Store, bodies: &[String]) -> u64 {
+    let records: Vec<Record<'_>> = bodies.iter().map(|b| Record { body: b }).collect();
+    let report = Pipeline::new(store.clone(), Source::Replay)
+        .process(&records)
+        .await
+        .expect("ingest");
+    assert_eq!(report.quarantined, 0, "every generated event is valid");
+    report.rows
+}
+
+async fn exec(store: &Store, sql: &str) {
+    store
+        .client()
+        .query(sql)
+        .execute()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// Runs an `ALTER TABLE … DELETE` and waits until the mutation is done (18.16 has no
+/// synchronous mutations).
+async fn delete_where(store: &Store, table: &str, condition: &str) {
+    exec(
+        store,
+        &format!("ALTER TABLE {table} DELETE WHERE {condition}"),
+    )
+    .await;
+    for _ in 0..600 {
+        let pending = store
+            .client()
+            .query(
+                "SELECT count() FROM system.mutations WHERE database = currentDatabase() \
+                 AND is_done = 0",
+            )
+            .fetch_one::<u64>()
+            .await
+            .unwrap();
+        if pending == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("mutation on {table} did not finish");
+}
+
+/// Everything the read functions answer about the org.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    /// `messages` (list_messages).
+    messages: Vec<MessageRow>,
+    /// `message_index` (message_by_id).
+    by_id: Vec<Option<MessageRow>>,
+    /// `message_recipients` (recipient_message_keys, and the list's recipient filter).
+    by_recipient: Vec<Vec<(i64, String)>>,
+    filtered: Vec<Vec<MessageRow>>,
+    /// `message_timeline` (message_events), each sorted.
+    timelines: Vec<Vec<String>>,
+    /// `engaged`, `report_uniques_days`, seals (daily_counts).
+    daily: Counts<u16>,
+    /// `engaged` through the in-process index (template_counts).
+    templates: Counts<String>,
+    /// `undeliverable_history` and `undeliverable_activity` (list_undeliverable).
+    undeliverable: Vec<Entry>,
+}
+
+struct Reader<'a> {
+    store: &'a Store,
+    org: &'a Org,
+    /// The messages as first ingested: whose ids, recipients and timelines are read.
+    keys: Vec<MessageRow>,
+    from_ms: i64,
+    to_ms: i64,
+    now_ms: i64,
+    rules: RuleSet,
+}
+
+impl Reader<'_> {
+    async fn seen(&self, index: &EngagedIndex) -> Seen {
+        let (store, org) = (self.store, self.org.id);
+        let messages = store
+            .list_messages(
+                org,
+                self.from_ms,
+                self.to_ms,
+                None,
+                &MessageFilter::default(),
+                10_000,
+            )
+            .await
+            .unwrap();
+        let mut by_id = Vec::new();
+        let mut timelines = Vec::new();
+        for m in &self.keys {
+            by_id.push(store.message_by_id(org, &m.message_id, 0).await.unwrap());
+            let mut rows: Vec<String> = store
+                .message_events(org, m)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| format!("{r:?}"))
+                .collect();
+            rows.sort();
+            timelines.push(rows);
+        }
+        let mut by_recipient = Vec::new();
+        let mut filtered = Vec::new();
+        for r in RECIPIENTS {
+            by_recipient.push(
+                store
+                    .recipient_message_keys(org, r, self.from_ms, self.to_ms, None, 10_000)
+                    .await
+                    .unwrap(),
+            );
+            let filter = MessageFilter {
+                recipient: Some(r.to_owned()),
+                ..MessageFilter::default()
+            };
+            filtered.push(
+                store
+                    .list_messages(org, self.from_ms, self.to_ms, None, &filter, 10_000)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let measures = Measures {
+            types: &EventType::ALL,
+            distinct_recipients: true,
+        };
+        let daily = store
+            .daily_counts(
+                org,
+                self.from_ms,
+                self.to_ms,
+                &ReportFilter::default(),
+                measures,
+            )
+            .await
+            .unwrap();
+        let templates = store
+            .template_counts(
+                index,
+                org,
+                self.from_ms,
+                self.to_ms,
+                &ReportFilter::default(),
+                measures,
+            )
+            .await
+            .unwrap();
+        let q = ListQuery {
+            now_ms: self.now_ms,
+            retention_days: self.org.plan.retention_days(),
+            since_ms: None,
+            until_ms: None,
+            status: StatusFilter::All,
+            reason: None,
+            email: None,
+            min_events: 1,
+            after: None,
+            limit: 1000,
+        };
+        let undeliverable = store
+            .list_undeliverable(org, &self.rules, &q)
+            .await
+            .unwrap();
+        Seen {
+            messages,
+            by_id,
+            by_recipient,
+            filtered,
+            timelines,
+            daily,
+            templates,
+            undeliverable,
+        }
+    }
+}
+
+/// Distinct rows per derived table (and markers) of one org: a repair that only adds copies
+/// leaves these unchanged.
+async fn fingerprint(store: &Store, org: Uuid) -> BTreeMap<&'static str, u64> {
+    let mut out = BTreeMap::new();
+    for table in [
+        "message_index",
+        "message_recipients",
+        "message_timeline",
+        "engaged",
+        "undeliverable_history",
+        "undeliverable_activity",
+        "ingested_events",
+    ] {
+        let n = store
+            .client()
+            .query(&format!(
+                "SELECT count() FROM (SELECT DISTINCT * FROM {table} WHERE org_id = ?)"
+            ))
+            .bind(org.to_string())
+            .fetch_one::<u64>()
+            .await
+            .unwrap();
+        out.insert(table, n);
+    }
+    let n = store
+        .client()
+        .query(
+            "SELECT count() FROM (SELECT sent_ms, message_id FROM messages WHERE org_id = ? \
+             GROUP BY sent_ms, message_id)",
+        )
+        .bind(org.to_string())
+        .fetch_one::<u64>()
+        .await
+        .unwrap();
+    out.insert("messages", n);
+    out
+}
+
+async fn day_changes(store: &Store, org: Uuid) -> BTreeMap<u16, u64> {
+    store
+        .day_changes(org, 0, sendops_shared::repair::LAST_DAY)
+        .await
+        .unwrap()
+}
+
+async fn distinct_events(store: &Store, org: Uuid) -> u64 {
+    store
+        .client()
+        .query("SELECT uniqExact(event_id) FROM events WHERE org_id = ?")
+        .bind(org.to_string())
+        .fetch_one::<u64>()
+        .await
+        .unwrap()
+}
+
+async fn create_org(store: &Store, slug: &str, account: &str) -> Org {
+    store
+        .create_org(NewOrg {
+            name: slug.to_owned(),
+            slug: slug.to_owned(),
+            aws_account_id: account.to_owned(),
+            region: "us-east-1".to_owned(),
+            plan: Plan::Pro,
+        })
+        .await
+        .unwrap()
+}
+
+const DAYS: u64 = 4;
+
+#[tokio::test]
+async fn repair_restores_every_read_and_twice_changes_nothing() {
+    let db = TestDb::new("repair_all").await;
+    let store = &db.store;
+    let admin = Admin { db: &db };
+    let org = create_org(store, "acme", "123456789012").await;
+    let other = create_org(store, "other", "210987654321").await;
+    let bodies = traffic("123456789012", "acme", 160, DAYS, 0x5EED_0001);
+    let stored = ingest(store, &bodies).await;
+    assert!(stored > 400, "{stored} rows");
+    ingest(
+        store,
+        &traffic("210987654321", "other", 30, DAYS, 0x5EED_0002),
+    )
+    .await;
+
+    let now = now_ms();
+    let today = now.div_euclid(DAY_MS);
+    let mut rules = RuleSet::of_profile(Profile::Strict).unwrap();
+    rules = rules
+        .with_rule(Rule::SoftBounceAccumulation, Some(true), Some(1), Some(30))
+        .unwrap();
+    let mut reader = Reader {
+        store,
+        org: &org,
+        keys: Vec::new(),
+        from_ms: (today - DAYS as i64 - 1) * DAY_MS,
+        to_ms: now,
+        now_ms: now,
+        rules,
+    };
+    reader.keys = store
+        .list_messages(
+            org.id,
+            reader.from_ms,
+            reader.to_ms,
+            None,
+            &MessageFilter::default(),
+            10_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(reader.keys.len(), 160);
+    let before = reader.seen(&EngagedIndex::new(64 << 20)).await;
+    assert!(
+        before.undeliverable.len() >= 5,
+        "{:?}",
+        before.undeliverable
+    );
+    assert!(before.timelines.iter().all(|t| !t.is_empty()));
+    let other_before = fingerprint(store, other.id).await;
+    let other_changes = day_changes(store, other.id).await;
+    let events = distinct_events(store, org.id).await;
+
+    // Damage, the ways the old path could.
+    let acme = format!("org_id = toUUID('{}')", org.id);
+    // (b) racing consumers: a second copy of a third of the events, through the views.
+    exec(
+        store,
+        &format!(
+            "INSERT INTO events SELECT * FROM events WHERE {acme} \
+             AND cityHash64(toString(event_id)) % 3 = 0"
+        ),
+    )
+    .await;
+    // (a) rows missing from some views…
+    delete_where(
+        store,
+        "messages",
+        &format!("{acme} AND cityHash64(message_id) % 2 = 0"),
+    )
+    .await;
+    delete_where(
+        store,
+        "message_index",
+        &format!("{acme} AND cityHash64(message_id) % 3 = 0"),
+    )
+    .await;
+    delete_where(
+        store,
+        "engaged",
+        &format!("{acme} AND cityHash64(recipient_hash) % 2 = 0"),
+    )
+    .await;
+    delete_where(store, "ingested_events", &acme).await;
+    // …and from all rows of others (this database holds the other org too, so re-feed it by
+    // hand after truncating: its rows must come out unchanged).
+    for table in [
+        "message_timeline",
+        "message_recipients",
+        "undeliverable_history",
+        "undeliverable_activity",
+    ] {
+        exec(store, &format!("TRUNCATE TABLE {table}")).await;
+    }
+    // The other org's rows back, as its views wrote them.
+    let other_id = other.id.to_string();
+    for d in sendops_shared::repair::DERIVED
+        .iter()
+        .filter(|d| d.table.starts_with("message_") || d.table.starts_with("undeliverable_"))
+        .filter(|d| d.table != "message_index")
+    {
+        store
+            .client()
+            .query(&d.repair_sql())
+            .bind(other_id.as_str())
+            .bind("1970-01-01")
+            .bind("2105-12-30")
+            .execute()
+            .await
+            .unwrap();
+    }
+    // Old undeliverable rows (0005's view: no event id), twice: two consumers raced.
+    let old_view = "INSERT INTO undeliverable_history (org_id, okey, kind, occurred_ms, payload) \
+        SELECT org_id, concat(toString(org_id), '/', lower(recipient)) AS okey, \
+        CAST(multiIf(event_type = 'Bounce' AND bounce_type = 'Permanent', 'permanent', \
+            event_type = 'Bounce' AND bounce_type = 'Transient', 'transient', \
+            event_type = 'Bounce', 'undetermined', event_type = 'Complaint', 'complaint', \
+            event_type = 'Reject', 'reject', 'delay') AS Enum8('permanent' = 1, 'transient' = 2, \
+            'undetermined' = 3, 'complaint' = 4, 'reject' = 5, 'delay' = 6, 'rule_change' = 7, \
+            'exclusion' = 8)) AS kind, occurred_ms, \
+        concat(toString(occurred_ms), '\\t', toString(ingested_ms), '\\t', \
+            multiIf(event_type = 'Bounce' AND bounce_type = 'Permanent', '1', \
+                event_type = 'Bounce' AND bounce_type = 'Transient', '2', event_type = 'Bounce', '3', \
+                event_type = 'Complaint', '4', event_type = 'Reject', '5', '6'), '\\t', \
+            replaceAll(multiIf(event_type = 'Bounce', bounce_sub_type, event_type = 'Complaint', \
+                feedback_type, ''), '\\t', ' '), '\\t', \
+            replaceAll(diagnostic, '\\t', ' '), '\\t', replaceAll(sender, '\\t', ' ')) AS payload \
+        FROM (SELECT * FROM events FINAL) \
+        WHERE event_type IN ('Bounce', 'Complaint', 'Reject', 'DeliveryDelay') \
+            AND (event_type != 'Bounce' OR bounce_type IN ('Permanent', 'Transient', 'Undetermined')) \
+            AND org_id = ?";
+    for _ in 0..2 {
+        store
+            .client()
+            .query(old_view)
+            .bind(org.id.to_string())
+            .execute()
+            .await
+            .unwrap();
+    }
+    // A report cached from the damaged tables (distinct counts of whole past days).
+    exec(store, "TRUNCATE TABLE report_uniques_days").await;
+    assert_eq!(fingerprint(store, other.id).await, other_before);
+
+    // An API process that loaded the damaged days into its engaged index.
+    let live = EngagedIndex::new(64 << 20);
+    let damaged = reader.seen(&live).await;
+    assert_ne!(damaged.messages, before.messages);
+    assert_ne!(damaged.by_id, before.by_id);
+    assert_ne!(damaged.by_recipient, before.by_recipient);
+    assert_ne!(damaged.filtered, before.filtered);
+    assert_ne!(damaged.timelines, before.timelines);
+    assert_ne!(damaged.daily, before.daily);
+    assert_ne!(damaged.templates, before.templates);
+    assert_ne!(damaged.undeliverable, before.undeliverable);
+    // Damaged and cached again: still damaged.
+    assert_eq!(reader.seen(&live).await, damaged);
+
+    // Unknown org, bad dates: a clear message and a non-zero exit, no panic.
+    assert!(
+        admin
+            .fails(&["repair", "--org", "nope"])
+            .contains("no org with slug \"nope\"")
+    );
+    let err = admin.fails(&["repair", "--org", "acme", "--from", "yesterday"]);
+    assert!(err.contains("not an RFC 3339 timestamp"), "{err}");
+    let err = admin.fails(&["repair", "--org", "acme", "--to", "1969-12-31T00:00:00Z"]);
+    assert!(err.contains("outside the days events can have"), "{err}");
+    let err = admin.fails(&[
+        "repair",
+        "--org",
+        "acme",
+        "--from",
+        "2024-03-02T00:00:00Z",
+        "--to",
+        "2024-03-01T23:59:59Z",
+    ]);
+    assert!(err.contains("is after --to"), "{err}");
+    assert_eq!(
+        reader.seen(&live).await,
+        damaged,
+        "a refused repair changes nothing"
+    );
+
+    // One day only: the day of the oldest messages (sent just before midnight, opened after it:
+    // their opens are on the next day and stay damaged).
+    let first_day = (today - DAYS as i64) as u16;
+    let day_arg = format_ms_precise(i64::from(first_day) * DAY_MS + 3_600_000);
+    let (one, _) = admin.ok(&[
+        "repair", "--org", "acme", "--from", &day_arg, "--to", &day_arg,
+    ]);
+    assert_eq!(one["days"], 1);
+    assert_eq!(one["from"], one["to"]);
+    let partly = reader.seen(&live).await;
+    assert_ne!(partly.timelines, before.timelines);
+
+    // The whole history, in chunks of at most 150 rows.
+    let changes_before = day_changes(store, org.id).await;
+    let (summary, progress) = admin.ok(&["repair", "--org", "acme", "--chunk-rows", "150"]);
+    assert_eq!(summary["org"], "acme");
+    assert_eq!(summary["org_id"], org.id.to_string());
+    assert_eq!(summary["days"], DAYS + 1, "{summary}");
+    assert_eq!(summary["events"], events);
+    let chunks = summary["chunks"].as_u64().unwrap();
+    assert!(chunks > DAYS, "{summary}");
+    assert_eq!(summary["statements"], 2 + 10 * chunks);
+    assert_eq!(summary["tables"].as_array().unwrap().len(), 7);
+    assert!(
+        progress.contains("sendops-admin repair: chunk 1/"),
+        "{progress}"
+    );
+    assert!(progress.contains(": undeliverable_history"), "{progress}");
+
+    let after = reader.seen(&live).await;
+    assert_eq!(after.messages, before.messages);
+    assert_eq!(after.by_id, before.by_id);
+    assert_eq!(after.by_recipient, before.by_recipient);
+    assert_eq!(after.filtered, before.filtered);
+    assert_eq!(after.timelines, before.timelines);
+    assert_eq!(after.daily, before.daily);
+    assert_eq!(after.templates, before.templates);
+    assert_eq!(after.undeliverable, before.undeliverable);
+    // A fresh process (nothing cached) agrees.
+    assert_eq!(reader.seen(&EngagedIndex::new(64 << 20)).await, before);
+
+    // Each day with events was counted once more, after its rows were back.
+    let changes_after = day_changes(store, org.id).await;
+    assert_eq!(changes_after.len(), changes_before.len());
+    for (day, n) in &changes_before {
+        assert_eq!(changes_after[day], n + 1, "day {day}");
+    }
+    // Every event has its done marker again: ingesting the traffic again stores nothing.
+    assert_eq!(ingest(store, &bodies).await, 0);
+
+    // Twice: nothing changes but the counters.
+    let tables = fingerprint(store, org.id).await;
+    let (again, _) = admin.ok(&["repair", "--org", "acme"]);
+    assert_eq!(again["days"], DAYS + 1);
+    let month = |d: u16| day_to_date(d).to_string()[..7].to_owned();
+    let months = if month(first_day) == month(today as u16) {
+        1
+    } else {
+        2
+    };
+    assert_eq!(again["chunks"], months, "{again}");
+    assert_eq!(fingerprint(store, org.id).await, tables);
+    assert_eq!(reader.seen(&live).await, before);
+
+    // The other org was never touched.
+    assert_eq!(fingerprint(store, other.id).await, other_before);
+    assert_eq!(day_changes(store, other.id).await, other_changes);
+    assert!(day_of_ms(now) > first_day);
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn repair_of_an_org_without_events_does_nothing() {
+    let db = TestDb::new("repair_empty").await;
+    let admin = Admin { db: &db };
+    create_org(&db.store, "quiet", "123456789012").await;
+    let (out, _) = admin.ok(&["repair", "--org", "quiet"]);
+    assert_eq!(out["days"], 0);
+    assert_eq!(out["events"], 0);
+    assert_eq!(out["chunks"], 0);
+    assert_eq!(out["from"], Value::Null);
+    assert_eq!(out["statements"], 2);
+    let (out, _) = admin.ok(&[
+        "repair",
+        "--org",
+        "quiet",
+        "--from",
+        "2024-02-28T10:00:00+02:00",
+        "--to",
+        "2024-03-01T00:00:00Z",
+    ]);
+    assert_eq!(out["from"], "2024-02-28");
+    assert_eq!(out["to"], "2024-03-01");
+    assert_eq!(out["days"], 0);
+    db.drop().await;
+}
