@@ -152,6 +152,41 @@ async fn redelivered_batch_after_an_outage_counts_once() {
     db.drop().await;
 }
 
+/// A context whose invocation ends `ms_left` milliseconds from now.
+fn context_ending_in(ms_left: u64) -> Context {
+    let mut ctx = Context::default();
+    ctx.deadline = u64::try_from(sendops_shared::timefmt::now_ms()).unwrap() + ms_left;
+    ctx
+}
+
+#[tokio::test]
+async fn a_batch_that_cannot_insert_before_the_deadline_is_reported_not_cut_off() {
+    let db = TestDb::new("lambda_deadline").await;
+    create_org(&db.store, "acme", ACCOUNT).await;
+    let (bodies, rows) = sns_bodies(7, 30);
+    let pipeline = Pipeline::new(db.store.clone(), Source::Lambda);
+    // Less time left than the margin plus the shortest INSERT: nothing is started, every record
+    // goes back to the queue.
+    let resp = lambda::handle(
+        &pipeline,
+        LambdaEvent::new(sqs_event(&bodies), context_ending_in(4_000)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(failures(&resp).len(), bodies.len());
+    assert_eq!(db.store.count(Table::Events).await.unwrap(), 0);
+    // With time enough the redelivered batch is stored.
+    let resp = lambda::handle(
+        &pipeline,
+        LambdaEvent::new(sqs_event(&bodies), context_ending_in(60_000)),
+    )
+    .await
+    .unwrap();
+    assert!(failures(&resp).is_empty());
+    assert_eq!(db.store.count(Table::Events).await.unwrap() as usize, rows);
+    db.drop().await;
+}
+
 // ---- the real binary under a fake Lambda Runtime API ---------------------------------------
 
 #[derive(Default)]
