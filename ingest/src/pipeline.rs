@@ -141,15 +141,26 @@ impl Pipeline {
         records: &[Record<'_>],
         deadline: Option<Instant>,
     ) -> Result<BatchReport, StoreError> {
+        // 1. Decode every record; a panic is contained to its record.
+        let decoded = decode(records);
+        self.process_decoded(records, decoded, deadline).await
+    }
+
+    /// Steps 2 on of [`Pipeline::process`] for records already decoded with [`decode`], so a
+    /// caller can decode the next batch while this one is stored (file replay does).
+    pub async fn process_decoded(
+        &self,
+        records: &[Record<'_>],
+        decoded: Decoded,
+        deadline: Option<Instant>,
+    ) -> Result<BatchReport, StoreError> {
         let now = now_ms();
         let mut report = BatchReport {
             records: records.len() as u64,
             ..BatchReport::default()
         };
         report.record_quarantined = vec![false; records.len()];
-
-        // 1. Decode every record; a panic is contained to its record.
-        let outcomes = decode_all(records);
+        let outcomes = decoded.0;
 
         // 2. Attribute events to orgs.
         let needs_accounts = outcomes.iter().any(|(_, o)| matches!(o, Outcome::Event(_)));
@@ -446,6 +457,16 @@ impl Drop for Renewal {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// The outcomes of decoding a batch's records (in record order, each with its record's index):
+/// pure data, owned, so decoding can run on another thread than the store phase.
+#[derive(Debug)]
+pub struct Decoded(Vec<(usize, Outcome)>);
+
+/// Decodes a batch (step 1 of [`Pipeline::process`]); CPU only, no store access.
+pub fn decode(records: &[Record<'_>]) -> Decoded {
+    Decoded(decode_all(records))
 }
 
 /// Batches at least this large are decoded on several threads.

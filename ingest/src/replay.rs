@@ -16,7 +16,7 @@ use sendops_shared::timefmt::now_ms;
 use serde_json::value::RawValue;
 use thiserror::Error;
 
-use crate::pipeline::{BatchReport, Pipeline, Record, Source};
+use crate::pipeline::{BatchReport, Decoded, Pipeline, Record, Source, decode};
 #[derive(Debug, Error)]
 pub enum ReplayError {
     #[error("cannot read {path}: {source}")]
@@ -112,9 +112,14 @@ pub async fn replay_reader<R: BufRead>(
     // into one buffer (reused from batch to batch) rather than one allocation per line, and the
     // buffer is checked for UTF-8 once; only a batch that fails the check is looked at line by
     // line.
+    //
+    // Batches overlap: while batch N is stored, batch N+1 (already read) is decoded on a blocking
+    // thread; N+1 is stored once N is done. So at most two batches are held, and batches reach
+    // the store in file order, each after the one before it is ingested.
     let mut buf = first;
     let mut lines: Vec<(Range<usize>, u64)> = Vec::with_capacity(chunk);
     lines.push((0..buf.len(), line_no));
+    let mut decoded: Option<DecodedLines> = None;
     loop {
         let start = buf.len();
         let n = reader.read_until(b'\n', &mut buf).map_err(io_err)?;
@@ -127,13 +132,66 @@ pub async fn replay_reader<R: BufRead>(
             }
         }
         if lines.len() >= chunk || (n == 0 && !lines.is_empty()) {
-            total.add(&replay_lines(pipeline, &buf, &lines).await?);
-            lines.clear();
-            buf.clear();
+            let next = DecodedLines::decode(std::mem::take(&mut buf), std::mem::take(&mut lines));
+            let next = match decoded.take() {
+                Some(previous) => {
+                    let (stored, next) = tokio::join!(previous.store(pipeline), next);
+                    total.add(&stored?);
+                    next
+                }
+                None => next.await,
+            };
+            decoded = Some(next);
+            lines.reserve(chunk);
         }
         if n == 0 {
+            if let Some(last) = decoded.take() {
+                total.add(&last.store(pipeline).await?);
+            }
             return Ok(total);
         }
+    }
+}
+
+/// A batch of NDJSON lines (`buf[range]`, with their line numbers) and its decoded records.
+struct DecodedLines {
+    buf: Vec<u8>,
+    lines: Vec<(Range<usize>, u64)>,
+    decoded: Decoded,
+}
+
+impl DecodedLines {
+    /// Decodes the batch's records on a blocking thread (the store phase of the batch before
+    /// runs meanwhile).
+    async fn decode(buf: Vec<u8>, lines: Vec<(Range<usize>, u64)>) -> DecodedLines {
+        tokio::task::spawn_blocking(move || {
+            let decoded = decode(&split_lines(&buf, &lines).0);
+            DecodedLines {
+                buf,
+                lines,
+                decoded,
+            }
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+
+    /// Stores the batch: the valid UTF-8 lines through the pipeline, the others straight into
+    /// quarantine.
+    async fn store(self, pipeline: &Pipeline) -> Result<BatchReport, ReplayError> {
+        let (records, invalid) = split_lines(&self.buf, &self.lines);
+        let mut report = BatchReport::default();
+        if !invalid.is_empty() {
+            report.add(&quarantine_bytes(pipeline, invalid).await?);
+        }
+        if !records.is_empty() {
+            report.add(
+                &pipeline
+                    .process_decoded(&records, self.decoded, None)
+                    .await?,
+            );
+        }
+        Ok(report)
     }
 }
 
@@ -143,13 +201,12 @@ fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
-/// Ingests one batch of NDJSON lines (`buf[range]`, with their line numbers): the valid UTF-8
-/// ones through the pipeline, the others straight into quarantine.
-async fn replay_lines(
-    pipeline: &Pipeline,
-    buf: &[u8],
+/// A batch's lines as records (the valid UTF-8, non-blank ones, in order) and the lines that are
+/// not UTF-8, as `(bytes, detail)`. The same lines always give the same records.
+fn split_lines<'b>(
+    buf: &'b [u8],
     lines: &[(Range<usize>, u64)],
-) -> Result<BatchReport, ReplayError> {
+) -> (Vec<Record<'b>>, Vec<(Vec<u8>, String)>) {
     let mut records: Vec<Record<'_>> = Vec::with_capacity(lines.len());
     let mut invalid: Vec<(Vec<u8>, String)> = Vec::new();
     if let Ok(text) = std::str::from_utf8(buf) {
@@ -173,14 +230,7 @@ async fn replay_lines(
             }
         }
     }
-    let mut report = BatchReport::default();
-    if !invalid.is_empty() {
-        report.add(&quarantine_bytes(pipeline, invalid).await?);
-    }
-    if !records.is_empty() {
-        report.add(&pipeline.process(&records).await?);
-    }
-    Ok(report)
+    (records, invalid)
 }
 
 /// A line read as text: trailing whitespace cut; `None` for a blank line (as it always was).
