@@ -154,6 +154,18 @@ impl Pipeline {
         decoded: Decoded,
         deadline: Option<Instant>,
     ) -> Result<BatchReport, StoreError> {
+        let prepared = self.prepare(records, decoded).await?;
+        Ok(self.commit(records, prepared, deadline).await?.report)
+    }
+
+    /// Steps 2 and 3 of [`Pipeline::process`]: attribute the decoded events to orgs and drop
+    /// those already ingested. Nothing is written, so a caller may check batch N+1 while batch N
+    /// is stored — and must then drop from N+1 what N stored ([`Prepared::without`]).
+    pub async fn prepare(
+        &self,
+        records: &[Record<'_>],
+        decoded: Decoded,
+    ) -> Result<Prepared, StoreError> {
         let now = now_ms();
         let mut report = BatchReport {
             records: records.len() as u64,
@@ -242,17 +254,46 @@ impl Pipeline {
         let before = rows.len();
         let (rows, row_record) = self.without_stored(rows, row_record).await?;
         report.duplicates = (before - rows.len()) as u64;
+        Ok(Prepared {
+            now,
+            report,
+            rows,
+            row_record,
+            quarantine,
+            notices,
+        })
+    }
 
+    /// Steps 4 and 5 of [`Pipeline::process`] for a batch from [`Pipeline::prepare`] (of the same
+    /// `records`).
+    pub async fn commit(
+        &self,
+        records: &[Record<'_>],
+        prepared: Prepared,
+        deadline: Option<Instant>,
+    ) -> Result<Stored, StoreError> {
+        let Prepared {
+            now,
+            mut report,
+            rows,
+            row_record,
+            quarantine,
+            notices,
+        } = prepared;
         // 4. Quarantine and notices first: their ids come from their content, so a retry that
         //    stores them again changes nothing.
         self.store.insert_quarantine(&quarantine).await?;
         self.store.insert_notices(&notices).await?;
-        if rows.is_empty() {
-            return Ok(report);
-        }
-        self.store_events(records, rows, row_record, deadline, now, &mut report)
-            .await?;
-        Ok(report)
+        let ingested = if rows.is_empty() {
+            Vec::new()
+        } else {
+            self.store_events(records, rows, row_record, deadline, now, &mut report)
+                .await?
+        };
+        Ok(Stored {
+            report,
+            ingested: ingested.into_iter().map(|(org, _, id)| (org, id)).collect(),
+        })
     }
 
     /// Stores the new event rows of a batch (ingest/DESIGN.md): register the batch, count a
@@ -268,7 +309,7 @@ impl Pipeline {
         deadline: Option<Instant>,
         now: i64,
         report: &mut BatchReport,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<(Uuid, u16, Uuid)>, StoreError> {
         insert_time_left(deadline)?;
         self.settle_failed_batches().await;
         let days: HashSet<(Uuid, u16)> = rows.iter().map(|r| (r.org_id, r.day)).collect();
@@ -351,7 +392,7 @@ impl Pipeline {
             self.unsettled_push(batch, None);
             return Err(e);
         }
-        Ok(())
+        Ok(ingested)
     }
 
     fn unsettled_push(&self, batch: Batch, query_id: Option<String>) {
@@ -457,6 +498,44 @@ impl Drop for Renewal {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// A batch decoded, attributed and checked against the done markers, not yet stored.
+#[derive(Debug)]
+pub struct Prepared {
+    now: i64,
+    report: BatchReport,
+    rows: Vec<EventRow>,
+    row_record: Vec<usize>,
+    quarantine: Vec<QuarantineRow>,
+    notices: Vec<NoticeRow>,
+}
+
+impl Prepared {
+    /// Drops the rows of events in `ingested` ((org, event id) that a batch stored after this one
+    /// was checked); they count as duplicates, as the check would have found them.
+    pub fn without(&mut self, ingested: &HashSet<(Uuid, Uuid)>) {
+        if ingested.is_empty() {
+            return;
+        }
+        let before = self.rows.len();
+        let (rows, row_record): (Vec<EventRow>, Vec<usize>) = std::mem::take(&mut self.rows)
+            .into_iter()
+            .zip(std::mem::take(&mut self.row_record))
+            .filter(|(row, _)| !ingested.contains(&(row.org_id, row.event_id)))
+            .unzip();
+        self.report.duplicates += (before - rows.len()) as u64;
+        self.rows = rows;
+        self.row_record = row_record;
+    }
+}
+
+/// What [`Pipeline::commit`] did: the batch's report and the (org, event id) of every event it
+/// stored.
+#[derive(Debug)]
+pub struct Stored {
+    pub report: BatchReport,
+    pub ingested: HashSet<(Uuid, Uuid)>,
 }
 
 /// The outcomes of decoding a batch's records (in record order, each with its record's index):

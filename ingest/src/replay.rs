@@ -16,7 +16,7 @@ use sendops_shared::timefmt::now_ms;
 use serde_json::value::RawValue;
 use thiserror::Error;
 
-use crate::pipeline::{BatchReport, Decoded, Pipeline, Record, Source, decode};
+use crate::pipeline::{BatchReport, Pipeline, Prepared, Record, Source, Stored, decode};
 #[derive(Debug, Error)]
 pub enum ReplayError {
     #[error("cannot read {path}: {source}")]
@@ -114,12 +114,13 @@ pub async fn replay_reader<R: BufRead>(
     // line.
     //
     // Batches overlap: while batch N is stored, batch N+1 (already read) is decoded on a blocking
-    // thread; N+1 is stored once N is done. So at most two batches are held, and batches reach
-    // the store in file order, each after the one before it is ingested.
+    // thread and checked against the done markers; once N is stored, the events N stored are
+    // dropped from N+1 (its check could not see them yet) and N+1 is stored. So at most two
+    // batches are held, and batches reach the store in file order.
     let mut buf = first;
     let mut lines: Vec<(Range<usize>, u64)> = Vec::with_capacity(chunk);
     lines.push((0..buf.len(), line_no));
-    let mut decoded: Option<DecodedLines> = None;
+    let mut pending: Option<PreparedLines> = None;
     loop {
         let start = buf.len();
         let n = reader.read_until(b'\n', &mut buf).map_err(io_err)?;
@@ -132,66 +133,76 @@ pub async fn replay_reader<R: BufRead>(
             }
         }
         if lines.len() >= chunk || (n == 0 && !lines.is_empty()) {
-            let next = DecodedLines::decode(std::mem::take(&mut buf), std::mem::take(&mut lines));
-            let next = match decoded.take() {
+            let next = PreparedLines::prepare(
+                pipeline,
+                std::mem::take(&mut buf),
+                std::mem::take(&mut lines),
+            );
+            let next = match pending.take() {
                 Some(previous) => {
                     let (stored, next) = tokio::join!(previous.store(pipeline), next);
-                    total.add(&stored?);
+                    let stored = stored?;
+                    total.add(&stored.report);
+                    let mut next = next?;
+                    next.prepared.without(&stored.ingested);
                     next
                 }
-                None => next.await,
+                None => next.await?,
             };
-            decoded = Some(next);
+            pending = Some(next);
             lines.reserve(chunk);
         }
         if n == 0 {
-            if let Some(last) = decoded.take() {
-                total.add(&last.store(pipeline).await?);
+            if let Some(last) = pending.take() {
+                total.add(&last.store(pipeline).await?.report);
             }
             return Ok(total);
         }
     }
 }
 
-/// A batch of NDJSON lines (`buf[range]`, with their line numbers) and its decoded records.
-struct DecodedLines {
+/// A batch of NDJSON lines (`buf[range]`, with their line numbers), decoded and checked.
+struct PreparedLines {
     buf: Vec<u8>,
     lines: Vec<(Range<usize>, u64)>,
-    decoded: Decoded,
+    prepared: Prepared,
 }
 
-impl DecodedLines {
-    /// Decodes the batch's records on a blocking thread (the store phase of the batch before
-    /// runs meanwhile).
-    async fn decode(buf: Vec<u8>, lines: Vec<(Range<usize>, u64)>) -> DecodedLines {
-        tokio::task::spawn_blocking(move || {
+impl PreparedLines {
+    /// Decodes the batch's records on a blocking thread, then attributes and checks them.
+    async fn prepare(
+        pipeline: &Pipeline,
+        buf: Vec<u8>,
+        lines: Vec<(Range<usize>, u64)>,
+    ) -> Result<PreparedLines, ReplayError> {
+        let (buf, lines, decoded) = tokio::task::spawn_blocking(move || {
             let decoded = decode(&split_lines(&buf, &lines).0);
-            DecodedLines {
-                buf,
-                lines,
-                decoded,
-            }
+            (buf, lines, decoded)
         })
         .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        let prepared = {
+            let records = split_lines(&buf, &lines).0;
+            pipeline.prepare(&records, decoded).await?
+        };
+        Ok(PreparedLines {
+            buf,
+            lines,
+            prepared,
+        })
     }
 
     /// Stores the batch: the valid UTF-8 lines through the pipeline, the others straight into
     /// quarantine.
-    async fn store(self, pipeline: &Pipeline) -> Result<BatchReport, ReplayError> {
+    async fn store(self, pipeline: &Pipeline) -> Result<Stored, ReplayError> {
         let (records, invalid) = split_lines(&self.buf, &self.lines);
-        let mut report = BatchReport::default();
+        let mut stored = pipeline.commit(&records, self.prepared, None).await?;
         if !invalid.is_empty() {
-            report.add(&quarantine_bytes(pipeline, invalid).await?);
+            stored
+                .report
+                .add(&quarantine_bytes(pipeline, invalid).await?);
         }
-        if !records.is_empty() {
-            report.add(
-                &pipeline
-                    .process_decoded(&records, self.decoded, None)
-                    .await?,
-            );
-        }
-        Ok(report)
+        Ok(stored)
     }
 }
 

@@ -177,3 +177,32 @@ async fn unknown_account_is_quarantined_then_replayed_once_the_org_exists() {
     );
     db.drop().await;
 }
+
+#[tokio::test]
+async fn events_repeated_in_the_next_chunk_are_stored_and_reported_once() {
+    // A replay checks chunk N+1 against the done markers while chunk N is still being stored,
+    // then drops what N stored: an event in both counts once, as a duplicate.
+    let db = TestDb::new("replay_adjacent_chunks").await;
+    create_org(&db.store, "acme", ACCOUNT).await;
+    let pipeline = Pipeline::new(db.store.clone(), Source::Replay);
+    let events = traffic(41, 30, ACCOUNT);
+    let lines: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+    let rows = expected_rows(&events).len() as u64;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("adjacent.ndjson");
+    let mut f = std::fs::File::create(&path).unwrap();
+    // Chunks of 10 lines; every chunk after the first starts with the previous chunk's lines.
+    let chunk = 10;
+    for part in lines.chunks(chunk / 2).collect::<Vec<_>>().windows(2) {
+        for line in part[0].iter().chain(part[1]) {
+            writeln!(f, "{line}").unwrap();
+        }
+    }
+    drop(f);
+    let path = path.to_string_lossy().into_owned();
+    let report = replay_paths(&pipeline, &[path], chunk).await.unwrap();
+    assert_eq!(report.rows, rows, "each event stored once");
+    assert_eq!(db.store.count(Table::Events).await.unwrap(), rows);
+    assert!(report.duplicates > 0);
+    db.drop().await;
+}
