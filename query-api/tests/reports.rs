@@ -861,6 +861,66 @@ async fn sealed_days_are_reused_until_the_day_changes() {
 }
 
 #[tokio::test]
+async fn prepared_reports_answer_from_seals_without_counting_events_again() {
+    let app = TestApp::new("reports_prepare").await;
+    let org = app.org("acme", A, Plan::Pro).await;
+    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let days = [
+        midnight_days_ago(2),
+        midnight_days_ago(5),
+        midnight_days_ago(40),
+    ];
+    let mut events = Vec::new();
+    for (i, day) in days.iter().enumerate() {
+        events.push(open_at(*day, &format!("r{i}@x.example"), 30, None));
+        events.push(open_at(*day, &format!("R{i}@x.example"), 90, None));
+    }
+    app.ingest(&events).await;
+    let store = &app.db.store;
+    let count = |table: &'static str| async move {
+        store
+            .client()
+            .query(&format!(
+                "SELECT toUInt64(count()) FROM {table} WHERE org_id = ?"
+            ))
+            .bind(org.id.to_string())
+            .fetch_one::<u64>()
+            .await
+            .unwrap()
+    };
+    // Every day with events within the plan's retention (90 days) gets a seal and a cached
+    // unique count; the other days of the retention are empty and need none.
+    let done = store.prepare_reports().await.unwrap();
+    assert_eq!(done.sealed_days, 3);
+    assert_eq!(count("report_day_seals").await, 3);
+    assert_eq!(count("report_uniques_days").await, 3);
+    // Nothing changed since: a second pass seals nothing, and a report reads the seals (no new
+    // seal, no new cache entry) and still counts exactly.
+    assert_eq!(store.prepare_reports().await.unwrap().sealed_days, 0);
+    let uri = format!(
+        "/v1/reports/engagement?from={}&to={}",
+        enc_utc(midnight_days_ago(60)),
+        enc_utc(midnight_days_ago(1))
+    );
+    let r = app.get(&uri, Some(&key)).await;
+    assert_eq!(r.status, 200);
+    let opens: Vec<u64> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["unique_opens"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        opens,
+        [1, 1, 1],
+        "one distinct opener a day (addresses differ only in case)"
+    );
+    assert_eq!(count("report_day_seals").await, 3);
+    assert_eq!(count("report_uniques_days").await, 3);
+    app.drop().await;
+}
+
+#[tokio::test]
 async fn template_uniques_reuse_an_indexed_day_until_it_gains_a_row() {
     let app = TestApp::new("reports_engaged_index").await;
     let org = app.org("acme", A, Plan::Enterprise).await;

@@ -41,6 +41,14 @@ pub struct TypeCounts {
 /// Per group key, per event type.
 pub type Counts<K> = BTreeMap<K, BTreeMap<EventType, TypeCounts>>;
 
+/// What [`Store::prepare_reports`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportsPrepared {
+    pub orgs: usize,
+    /// Days sealed now (their seal was missing or stale).
+    pub sealed_days: usize,
+}
+
 /// Rows of one event type in one group (a day number, or a template name).
 #[derive(Debug, Deserialize, Row)]
 struct GroupRow<K> {
@@ -321,9 +329,9 @@ impl Store {
         if types.is_empty() || (s.whole.is_none() && s.edges.is_empty()) {
             return Ok(out);
         }
-        let (sealed, raw_days) = match s.whole {
+        let (sealed, raw_days, _) = match s.whole {
             Some((first, end)) => self.sealed_days(org_id, first, end).await?,
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Vec::new(), 0),
         };
         let src = source(org_id, &sealed, &raw_days, &s.edges, filter, key, types);
         if src.sql.is_empty() {
@@ -355,15 +363,16 @@ impl Store {
         Ok(out)
     }
 
-    /// The whole days [first, end): the seal ids of days read from seals, and the days read from
-    /// `events` (today and later, and days whose sealing failed). Past days without a valid seal
-    /// (none yet, or the day's change counter moved since) are sealed first.
+    /// The whole days [first, end): the seal ids of days read from seals, the days read from
+    /// `events` (today and later, and days whose sealing failed), and how many days were sealed
+    /// now. Past days without a valid seal (none yet, or the day's change counter moved since)
+    /// are sealed first.
     async fn sealed_days(
         &self,
         org_id: Uuid,
         first: u16,
         end: u16,
-    ) -> Result<(Vec<Uuid>, Vec<u16>), StoreError> {
+    ) -> Result<(Vec<Uuid>, Vec<u16>, usize), StoreError> {
         let today = day_of_ms(now_ms());
         let last = end - 1;
         let (changes, heads) = tokio::try_join!(
@@ -382,16 +391,54 @@ impl Store {
                 _ => raw.push(day),
             }
         }
+        let mut newly = 0;
         if !stale.is_empty() {
             match self.seal(org_id, &stale, &changes).await {
-                Ok(seals) => sealed.extend(seals),
+                Ok(seals) => {
+                    newly = seals.len();
+                    sealed.extend(seals);
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, days = stale.len(), "could not seal report days; counting them from events");
                     raw.extend(stale);
                 }
             }
         }
-        Ok((sealed, raw))
+        Ok((sealed, raw, newly))
+    }
+
+    /// Prepares every org's past days within its plan's retention for reports: seals the days
+    /// whose seal is missing or stale and caches the unfiltered distinct engaged recipients of
+    /// each day, a month of days per query. `sendops-api` runs it in the background at start and
+    /// then every minute, so the first report after a restart or a bulk load (a backlog drain,
+    /// a replay) reads seals instead of counting `events`.
+    pub async fn prepare_reports(&self) -> Result<ReportsPrepared, StoreError> {
+        const DAYS_PER_QUERY: u16 = 31;
+        let today = day_of_ms(now_ms());
+        let mut done = ReportsPrepared::default();
+        for org in self.list_orgs().await? {
+            done.orgs += 1;
+            let retention = u16::try_from(org.plan.retention_days()).unwrap_or(u16::MAX);
+            let mut start = today.saturating_sub(retention);
+            while start < today {
+                let end = start.saturating_add(DAYS_PER_QUERY).min(today);
+                done.sealed_days += self.sealed_days(org.id, start, end).await?.2;
+                let engaged = [EventType::Open, EventType::Click];
+                self.daily_counts(
+                    org.id,
+                    day_start_ms(start),
+                    day_start_ms(end),
+                    &ReportFilter::default(),
+                    Measures {
+                        types: &engaged,
+                        distinct_recipients: true,
+                    },
+                )
+                .await?;
+                start = end;
+            }
+        }
+        Ok(done)
     }
 
     /// The latest seal of each of `org_id`'s days in [first, last]: (seal id, change counter).
