@@ -46,14 +46,39 @@ fn sqs_err(e: impl std::fmt::Display) -> PollError {
     PollError::Sqs(e.to_string())
 }
 
-/// Polls until stopped (or, with `until_empty`, until the queue is drained).
+/// Polls until stopped (or, with `until_empty`, until the queue is drained). The next batch is
+/// received while the previous one is stored (at most two batches held), and a batch is stored
+/// only after the one before it: the duplicate check of a batch sees everything stored before.
 pub async fn run(
     pipeline: &Pipeline,
     sqs: &Client,
     cfg: &PollConfig,
 ) -> Result<PollSummary, PollError> {
     let mut summary = PollSummary::default();
-    let mut buffer: Vec<Message> = Vec::new();
+    let mut pending: Option<Vec<Message>> = None;
+    loop {
+        let mut next: Vec<Message> = Vec::new();
+        let store = async {
+            match pending.take() {
+                Some(batch) => flush(pipeline, sqs, cfg, batch, &mut summary).await,
+                None => Ok(()),
+            }
+        };
+        let (filled, stored) = tokio::join!(fill(sqs, cfg, &mut next), store);
+        stored?;
+        filled?;
+        if next.is_empty() {
+            // Only with `until_empty`: the queue is drained and everything received is stored.
+            return Ok(summary);
+        }
+        pending = Some(next);
+    }
+}
+
+/// Receives into the empty `buffer` until it should be stored: `max_messages` buffered, the
+/// oldest waited `max_wait`, or a receive came back empty with something buffered. Returns with
+/// an empty buffer only with `until_empty`, once a receive came back empty.
+async fn fill(sqs: &Client, cfg: &PollConfig, buffer: &mut Vec<Message>) -> Result<(), PollError> {
     let mut oldest: Option<Instant> = None;
     loop {
         let wait = if buffer.is_empty() {
@@ -87,11 +112,10 @@ pub async fn run(
         buffer.extend(received);
         let due = oldest.is_some_and(|t| t.elapsed() >= cfg.max_wait);
         if !buffer.is_empty() && (buffer.len() >= cfg.max_messages || due || drained) {
-            flush(pipeline, sqs, cfg, &mut buffer, &mut summary).await?;
-            oldest = None;
+            return Ok(());
         }
         if drained && buffer.is_empty() && cfg.until_empty {
-            return Ok(summary);
+            return Ok(());
         }
     }
 }
@@ -100,10 +124,9 @@ async fn flush(
     pipeline: &Pipeline,
     sqs: &Client,
     cfg: &PollConfig,
-    buffer: &mut Vec<Message>,
+    batch: Vec<Message>,
     summary: &mut PollSummary,
 ) -> Result<(), PollError> {
-    let batch = std::mem::take(buffer);
     let records: Vec<Record<'_>> = batch
         .iter()
         .map(|m| Record {
