@@ -322,10 +322,13 @@ impl Store {
             });
         }
         let changed = self.rows_changed_by(org, &old.set, &set, now_ms()).await?;
-        // Stamped after the (possibly long) comparison, right before the writes, so the marks
-        // become visible within moments of their time.
-        let at = now_ms().max(old.updated_ms + 1);
+        // Stamped after the (possibly long) comparison, right before the writes, and registered
+        // as an in-flight batch first (crate::ledger), so a `?since=` poll does not read past
+        // the marks' time until they are all written.
+        let batch = self.register_batch().await?;
+        let at = batch.stamp_ms.max(old.updated_ms + 1);
         for chunk in changed.chunks(MARK_BATCH) {
+            self.renew_batch(&batch).await?;
             let mut insert = self
                 .client()
                 .insert::<HistoryRow<'_>>("undeliverable_history")
@@ -384,6 +387,7 @@ impl Store {
             }),
         )
         .await?;
+        self.close_batch(&batch).await?;
         Ok(RulesChange {
             rules,
             changed: true,
@@ -464,7 +468,12 @@ impl Store {
             .latest_exclusions(org_id, Some(&email))
             .await?
             .remove(&email);
-        let at = now_ms().max(previous.map_or(0, |p| p.excluded_ms + 1));
+        // Registered as an in-flight batch before it is stamped (crate::ledger): a `?since=`
+        // poll does not read past its time until it is written.
+        let batch = self.register_batch().await?;
+        let at = batch
+            .stamp_ms
+            .max(previous.map_or(0, |p| p.excluded_ms + 1));
         let row = ExclusionRow {
             id: Uuid::new_v4(),
             org_id,
@@ -500,6 +509,7 @@ impl Store {
             json!({ "exclusion_id": row.id, "email": row.email, "reason": row.reason }),
         )
         .await?;
+        self.close_batch(&batch).await?;
         Ok(row.to_exclusion())
     }
 
