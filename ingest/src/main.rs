@@ -24,7 +24,9 @@ struct Cli {
 enum Command {
     /// Run as an AWS Lambda function with an SQS event source (ReportBatchItemFailures).
     Lambda,
-    /// Long-poll an SQS queue; delete messages only after their rows are committed.
+    /// Long-poll an SQS queue; delete messages only after their rows are committed. On SIGTERM or
+    /// SIGINT: stop receiving, finish the batch in hand, exit 0 (messages received since stay on
+    /// the queue).
     Poll {
         /// The queue to read.
         #[arg(long)]
@@ -119,13 +121,14 @@ async fn main() -> ExitCode {
                 until_empty,
             };
             let pipeline = Pipeline::new(store, Source::Poll);
-            let result = tokio::select! {
-                r = poll::run(&pipeline, &sqs, &cfg) => r,
-                _ = tokio::signal::ctrl_c() => {
-                    eprintln!("sendops-ingest: interrupted; undeleted messages will be redelivered");
-                    return ExitCode::SUCCESS;
-                }
-            };
+            // SIGTERM (ECS, Kubernetes) or SIGINT: stop receiving, finish the batch in hand.
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                termination().await;
+                tracing::info!("termination signal: finishing the batch in hand");
+                let _ = stop.send(true);
+            });
+            let result = poll::run_until(&pipeline, &sqs, &cfg, stopped).await;
             match result {
                 Ok(summary) => {
                     sendops_shared::print_line(
@@ -153,5 +156,28 @@ async fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message};
+use tokio::sync::watch;
 
 use crate::pipeline::{BatchReport, Pipeline, Record};
 
@@ -40,6 +41,8 @@ pub struct PollSummary {
     pub flushes: u64,
     pub failed_flushes: u64,
     pub deleted: u64,
+    /// Messages received but not stored when the poller was stopped (left on the queue).
+    pub left: u64,
 }
 
 fn sqs_err(e: impl std::fmt::Display) -> PollError {
@@ -54,6 +57,19 @@ pub async fn run(
     sqs: &Client,
     cfg: &PollConfig,
 ) -> Result<PollSummary, PollError> {
+    let (_keep, never) = watch::channel(false);
+    run_until(pipeline, sqs, cfg, never).await
+}
+
+/// [`run`] that stops gracefully once `stop` turns true (SIGTERM, SIGINT): it stops receiving,
+/// finishes storing the batch in hand and deletes its messages, and leaves the messages received
+/// for the next batch undeleted (SQS makes them visible again after their visibility timeout).
+pub async fn run_until(
+    pipeline: &Pipeline,
+    sqs: &Client,
+    cfg: &PollConfig,
+    mut stop: watch::Receiver<bool>,
+) -> Result<PollSummary, PollError> {
     let mut summary = PollSummary::default();
     let mut pending: Option<Vec<Message>> = None;
     loop {
@@ -64,14 +80,36 @@ pub async fn run(
                 None => Ok(()),
             }
         };
-        let (filled, stored) = tokio::join!(fill(sqs, cfg, &mut next), store);
+        let receive = async {
+            tokio::select! {
+                filled = fill(sqs, cfg, &mut next) => filled.map(|()| false),
+                () = stopped(&mut stop) => Ok(true),
+            }
+        };
+        let (stopping, stored) = tokio::join!(receive, store);
         stored?;
-        filled?;
+        if stopping? {
+            tracing::info!(
+                left = next.len(),
+                "stopping: the batch in hand is stored; messages received since are left to their visibility timeout"
+            );
+            summary.left = next.len() as u64;
+            return Ok(summary);
+        }
         if next.is_empty() {
             // Only with `until_empty`: the queue is drained and everything received is stored.
             return Ok(summary);
         }
         pending = Some(next);
+    }
+}
+
+/// Resolves once `stop` is true (never, if its sender is gone while false).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -203,3 +203,107 @@ async fn store_outage_leaves_messages_for_redelivery_then_the_dlq() {
     assert_eq!(depth(&sqs, &dlq).await, 0);
     db.drop().await;
 }
+
+#[tokio::test]
+async fn a_stopped_poller_finishes_its_batch_and_leaves_the_rest_on_the_queue() {
+    let db = TestDb::new("poll_stop").await;
+    create_org(&db.store, "acme", ACCOUNT).await;
+    let sqs = sqs();
+    let name = format!("sendops-poll-stop-{}", std::process::id());
+    let (url, _dlq) = queue_with_dlq(&sqs, &name, 5).await;
+    let events = traffic(23, 120, ACCOUNT);
+    let mut w = Wrapper::new(23);
+    let bodies: Vec<String> = events.iter().map(|e| w.sns_body(e)).collect();
+    send_all(&sqs, &url, &bodies).await;
+    let rows = expected_rows(&events).len() as u64;
+
+    // Stopped once the first batch is being stored, while the next one is being received.
+    let pipeline = Pipeline::new(db.store.clone(), Source::Poll);
+    let cfg = PollConfig {
+        until_empty: false,
+        max_wait: Duration::from_secs(30),
+        ..config(&url, Some(2))
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let store = db.store.clone();
+    let stopper = async move {
+        for _ in 0..400 {
+            if store.count(Table::Events).await.unwrap() > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.send(true).unwrap();
+    };
+    let (summary, ()) = tokio::join!(poll::run_until(&pipeline, &sqs, &cfg, stopped), stopper);
+    let summary = summary.unwrap();
+    assert!(summary.flushes >= 1 && summary.deleted > 0, "{summary:?}");
+    assert!(
+        summary.deleted < bodies.len() as u64,
+        "stopped before the queue was drained: {summary:?}"
+    );
+    // Nothing deleted that was not stored: what is left comes back after its visibility timeout
+    // and a second poller stores it — every event once, none twice.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rest = poll::run(&pipeline, &sqs, &config(&url, Some(30)))
+        .await
+        .unwrap();
+    assert_eq!(summary.deleted + rest.deleted, bodies.len() as u64);
+    assert_eq!(depth(&sqs, &url).await, 0);
+    let stored = db
+        .store
+        .client()
+        .query("SELECT count() FROM events")
+        .fetch_one::<u64>()
+        .await
+        .unwrap();
+    assert_eq!(stored, rows, "every event stored exactly once");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn the_poller_binary_exits_cleanly_on_sigterm() {
+    let db = TestDb::new("poll_sigterm").await;
+    create_org(&db.store, "acme", ACCOUNT).await;
+    let sqs = sqs();
+    let name = format!("sendops-poll-term-{}", std::process::id());
+    let (url, _dlq) = queue_with_dlq(&sqs, &name, 5).await;
+    let events = traffic(24, 20, ACCOUNT);
+    let mut w = Wrapper::new(24);
+    let bodies: Vec<String> = events.iter().map(|e| w.sns_body(e)).collect();
+    send_all(&sqs, &url, &bodies).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sendops-ingest"))
+        .args(["poll", "--queue-url", &url, "--endpoint-url", &moto_url()])
+        .args(["--max-wait-ms", "200", "--wait-time-seconds", "1"])
+        .env("CLICKHOUSE_URL", &db.config.url)
+        .env("CLICKHOUSE_DATABASE", &db.config.database)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once it has stored everything it keeps long-polling; SIGTERM ends it with exit 0.
+    for _ in 0..500 {
+        if db.store.count(Table::Events).await.unwrap() as usize == expected_rows(&events).len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("the poller exits within 10 s of SIGTERM")
+        .unwrap();
+    assert!(out.status.success(), "exit status {:?}", out.status);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["deleted"], bodies.len());
+    assert_eq!(depth(&sqs, &url).await, 0);
+    db.drop().await;
+}
