@@ -272,7 +272,7 @@ async fn the_poller_binary_exits_cleanly_on_sigterm() {
     let mut w = Wrapper::new(24);
     let bodies: Vec<String> = events.iter().map(|e| w.sns_body(e)).collect();
     send_all(&sqs, &url, &bodies).await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sendops-ingest"))
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sendops-ingest"))
         .args(["poll", "--queue-url", &url, "--endpoint-url", &moto_url()])
         .args(["--max-wait-ms", "200", "--wait-time-seconds", "1"])
         .env("CLICKHOUSE_URL", &db.config.url)
