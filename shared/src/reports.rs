@@ -41,9 +41,18 @@ pub struct TypeCounts {
 /// Per group key, per event type.
 pub type Counts<K> = BTreeMap<K, BTreeMap<EventType, TypeCounts>>;
 
+#[derive(Debug, Deserialize, Row)]
+struct OrgDayCount {
+    #[serde(with = "clickhouse::serde::uuid")]
+    org_id: Uuid,
+    d: u16,
+    changes: u64,
+}
+
 /// What [`Store::prepare_reports`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReportsPrepared {
+    /// Orgs that had days to prepare.
     pub orgs: usize,
     /// Days sealed now (their seal was missing or stale).
     pub sealed_days: usize,
@@ -408,26 +417,66 @@ impl Store {
     }
 
     /// Prepares every org's past days within its plan's retention for reports: seals the days
-    /// whose seal is missing or stale and caches the unfiltered distinct engaged recipients of
-    /// each day, a month of days per query. `sendops-api` runs it in the background at start and
-    /// then every minute, so the first report after a restart or a bulk load (a backlog drain,
-    /// a replay) reads seals instead of counting `events`.
+    /// whose seal is missing or stale and caches their unfiltered distinct engaged recipients.
+    /// Which days those are takes two queries over all orgs (the change counters and the latest
+    /// seals), so a pass over an unchanged store costs next to nothing. `sendops-api` runs it in
+    /// the background at start and then every minute, so the first report after a restart or a
+    /// bulk load (a backlog drain, a replay) reads seals instead of counting `events`.
     pub async fn prepare_reports(&self) -> Result<ReportsPrepared, StoreError> {
-        const DAYS_PER_QUERY: u16 = 31;
         let today = day_of_ms(now_ms());
+        let first = today.saturating_sub(366);
+        let orgs = self.list_orgs().await?;
+        let (counters, seals) = tokio::try_join!(
+            self.client()
+                .query(
+                    "SELECT org_id, toUInt16(day) AS d, sum(changes) AS changes FROM day_changes \
+                     WHERE day >= toDate(?) AND day < toDate(?) GROUP BY org_id, day",
+                )
+                .bind(date(first))
+                .bind(date(today))
+                .fetch_all::<OrgDayCount>(),
+            self.client()
+                .query(
+                    "SELECT org_id, d, tupleElement(latest, 2) AS changes FROM (\
+                     SELECT org_id, toUInt16(day) AS d, argMax((seal_id, changes), sealed_ms) AS latest \
+                     FROM report_day_seals WHERE day >= toDate(?) AND day < toDate(?) GROUP BY org_id, day)",
+                )
+                .bind(date(first))
+                .bind(date(today))
+                .fetch_all::<OrgDayCount>(),
+        )?;
+        let sealed: std::collections::HashMap<(Uuid, u16), u64> = seals
+            .into_iter()
+            .map(|r| ((r.org_id, r.d), r.changes))
+            .collect();
+        let mut stale: BTreeMap<Uuid, BTreeMap<u16, u64>> = BTreeMap::new();
+        for r in counters {
+            if sealed.get(&(r.org_id, r.d)) != Some(&r.changes) {
+                stale.entry(r.org_id).or_default().insert(r.d, r.changes);
+            }
+        }
         let mut done = ReportsPrepared::default();
-        for org in self.list_orgs().await? {
-            done.orgs += 1;
+        for org in orgs {
+            let Some(days) = stale.remove(&org.id) else {
+                continue;
+            };
             let retention = u16::try_from(org.plan.retention_days()).unwrap_or(u16::MAX);
-            let mut start = today.saturating_sub(retention);
-            while start < today {
-                let end = start.saturating_add(DAYS_PER_QUERY).min(today);
-                done.sealed_days += self.sealed_days(org.id, start, end).await?.2;
+            let days: Vec<u16> = days
+                .into_keys()
+                .filter(|d| *d >= today.saturating_sub(retention))
+                .collect();
+            if days.is_empty() {
+                continue;
+            }
+            done.orgs += 1;
+            for run in days.chunks(31) {
+                let (lo, hi) = (run[0], run[run.len() - 1]);
+                done.sealed_days += self.sealed_days(org.id, lo, hi + 1).await?.2;
                 let engaged = [EventType::Open, EventType::Click];
                 self.daily_counts(
                     org.id,
-                    day_start_ms(start),
-                    day_start_ms(end),
+                    day_start_ms(lo),
+                    day_start_ms(hi + 1),
                     &ReportFilter::default(),
                     Measures {
                         types: &engaged,
@@ -435,7 +484,6 @@ impl Store {
                     },
                 )
                 .await?;
-                start = end;
             }
         }
         Ok(done)
