@@ -10,15 +10,23 @@ pub struct ApiConfig {
     pub addr: SocketAddr,
     /// `SENDOPS_PROBLEM_BASE`: base URI of problem `type`s.
     pub problem_base: String,
-    /// `SENDOPS_PUBLIC_URL`: scheme and host used in `Link` headers; the request's `Host` when unset.
+    /// `SENDOPS_PUBLIC_URL`: scheme and host of absolute URLs in `Link` headers. Without it, `Link`
+    /// uses the request's `Host` only when `SENDOPS_ALLOWED_HOSTS` vouches for it, and otherwise a
+    /// relative reference (RFC 8288 allows one); never a raw header value.
     pub public_url: Option<String>,
+    /// `SENDOPS_ALLOWED_HOSTS` (comma list of `host` or `host:port`, case-insensitive): when set,
+    /// a request whose `Host` is not listed is a 400 `invalid_request` (except `/v1/_health`).
+    pub allowed_hosts: Vec<String>,
     /// `SENDOPS_KEY_CACHE_SECONDS` (1–5): how long a key lookup is trusted; a revoked key is
     /// rejected by every process within this time.
     pub key_cache_ttl: Duration,
     /// `SENDOPS_AUTH_FAILURES_PER_MINUTE`: per-IP budget of requests without a valid key.
     pub auth_failures_per_minute: u32,
-    /// `SENDOPS_TRUST_FORWARDED_FOR`: take the client IP from `X-Forwarded-For` (behind a load balancer).
-    pub trust_forwarded_for: bool,
+    /// `SENDOPS_TRUSTED_PROXIES` (0–16, default 0): how many proxies in front of the API append to
+    /// `X-Forwarded-For`. The client IP is the N-th address from the right (1 behind an ALB); 0
+    /// uses the socket peer. A header with fewer than N addresses falls back to the socket peer.
+    /// The deprecated `SENDOPS_TRUST_FORWARDED_FOR=1` means 1.
+    pub trusted_proxies: usize,
     /// `SENDOPS_COMMIT`: the build identifier `/v1/_health` reports.
     pub commit: String,
     /// `SENDOPS_SES_CACHE_SECONDS` (1–60, default 60): how long an org's SES suppression list and
@@ -33,6 +41,64 @@ pub struct ApiConfig {
     /// `SENDOPS_REPORT_INDEX_MB` (1–1048576, default 512): memory budget of the in-process index of
     /// engaged recipients that template performance counts distinct recipients with.
     pub report_index_bytes: usize,
+    /// Connection-layer timeouts and limits.
+    pub edge: EdgeLimits,
+}
+
+/// Timeouts and limits every listener applies at the connection layer (see [`crate::edge`]).
+#[derive(Debug, Clone)]
+pub struct EdgeLimits {
+    /// `SENDOPS_HEADER_READ_TIMEOUT_SECONDS` (1–300, default 10): a request's headers must be
+    /// complete within this time from when the server starts waiting for them, on a new
+    /// connection and between requests of a kept-alive one; else the connection is closed.
+    pub header_read_timeout: Duration,
+    /// `SENDOPS_IDLE_TIMEOUT_SECONDS` (1–3600, default 60): a connection that moves no byte in
+    /// either direction for this long is closed (e.g. a client that stops reading its response).
+    pub idle_timeout: Duration,
+    /// `SENDOPS_REQUEST_TIMEOUT_SECONDS` (1–600, default 30): a request not answered within this
+    /// time gets a 503 problem.
+    pub request_timeout: Duration,
+    /// `SENDOPS_MAX_CONNECTIONS` (1–1000000, default 4096): open connections served at once; a
+    /// connection beyond it gets a 503 problem and is closed.
+    pub max_connections: usize,
+    /// `SENDOPS_MAX_URI_BYTES` (256–65534, default 8192): a longer request target is a 414 problem.
+    pub max_uri_bytes: usize,
+    /// `SENDOPS_MAX_HEADER_BYTES` (1024–1048576, default 16384): header fields larger in total
+    /// (names, values and line overhead) are a 431 problem.
+    pub max_header_bytes: usize,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        EdgeLimits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            max_uri_bytes: 8192,
+            max_header_bytes: 16384,
+        }
+    }
+}
+
+/// An integer variable within `range`, else an error naming it.
+fn ranged(
+    name: &str,
+    value: Option<String>,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<u64, String> {
+    match value {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(format!(
+                "{name}={v:?}: must be {} to {}",
+                range.start(),
+                range.end()
+            )),
+        },
+    }
 }
 
 impl Default for ApiConfig {
@@ -43,11 +109,13 @@ impl Default for ApiConfig {
             public_url: None,
             key_cache_ttl: Duration::from_secs(5),
             auth_failures_per_minute: 30,
-            trust_forwarded_for: false,
+            allowed_hosts: Vec::new(),
+            trusted_proxies: 0,
             commit: option_env!("SENDOPS_COMMIT").unwrap_or("dev").into(),
             ses_cache_ttl: Duration::from_secs(60),
             undeliverable_settle: Duration::from_millis(250),
             report_index_bytes: 512 << 20,
+            edge: EdgeLimits::default(),
         }
     }
 }
@@ -110,6 +178,57 @@ impl ApiConfig {
                 }
             },
         };
+        let trusted_proxies = match var("SENDOPS_TRUSTED_PROXIES") {
+            Some(v) => ranged("SENDOPS_TRUSTED_PROXIES", Some(v), 0..=16, 0)? as usize,
+            // Deprecated alias, kept because configuration is a contract: on means one proxy.
+            None => match var("SENDOPS_TRUST_FORWARDED_FOR").as_deref() {
+                Some("1" | "true" | "yes") => 1,
+                _ => 0,
+            },
+        };
+        let allowed_hosts = var("SENDOPS_ALLOWED_HOSTS")
+            .map(|v| {
+                v.split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let de = EdgeLimits::default();
+        let secs = |name: &str, range, default: Duration| {
+            ranged(name, var(name), range, default.as_secs()).map(Duration::from_secs)
+        };
+        let edge = EdgeLimits {
+            header_read_timeout: secs(
+                "SENDOPS_HEADER_READ_TIMEOUT_SECONDS",
+                1..=300,
+                de.header_read_timeout,
+            )?,
+            idle_timeout: secs("SENDOPS_IDLE_TIMEOUT_SECONDS", 1..=3600, de.idle_timeout)?,
+            request_timeout: secs(
+                "SENDOPS_REQUEST_TIMEOUT_SECONDS",
+                1..=600,
+                de.request_timeout,
+            )?,
+            max_connections: ranged(
+                "SENDOPS_MAX_CONNECTIONS",
+                var("SENDOPS_MAX_CONNECTIONS"),
+                1..=1_000_000,
+                de.max_connections as u64,
+            )? as usize,
+            max_uri_bytes: ranged(
+                "SENDOPS_MAX_URI_BYTES",
+                var("SENDOPS_MAX_URI_BYTES"),
+                256..=65_534,
+                de.max_uri_bytes as u64,
+            )? as usize,
+            max_header_bytes: ranged(
+                "SENDOPS_MAX_HEADER_BYTES",
+                var("SENDOPS_MAX_HEADER_BYTES"),
+                1024..=1_048_576,
+                de.max_header_bytes as u64,
+            )? as usize,
+        };
         Ok(ApiConfig {
             addr,
             problem_base: var("SENDOPS_PROBLEM_BASE")
@@ -118,14 +237,13 @@ impl ApiConfig {
             public_url: var("SENDOPS_PUBLIC_URL").map(|v| v.trim_end_matches('/').to_owned()),
             key_cache_ttl: ttl,
             auth_failures_per_minute: auth,
-            trust_forwarded_for: matches!(
-                var("SENDOPS_TRUST_FORWARDED_FOR").as_deref(),
-                Some("1" | "true" | "yes")
-            ),
+            allowed_hosts,
+            trusted_proxies,
             commit: var("SENDOPS_COMMIT").unwrap_or(d.commit),
             ses_cache_ttl,
             undeliverable_settle: settle,
             report_index_bytes,
+            edge,
         })
     }
 }

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{self as http, HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -23,30 +23,133 @@ fn is_public(path: &str) -> bool {
     matches!(path, "/v1/_health" | "/v1/openapi.json")
 }
 
-fn client_ip(req: &Request, state: &AppState) -> IpAddr {
-    if state.config.trust_forwarded_for
-        && let Some(ip) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return ip;
+/// The client IP: the `trusted_proxies`-th address from the right of `X-Forwarded-For` (every
+/// `X-Forwarded-For` line joined in order), or the socket peer when `trusted_proxies` is 0, the
+/// header holds fewer addresses than that, or the chosen entry is not an IP. Entries left of the
+/// chosen one were written by the client and are never used.
+pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trusted_proxies: usize) -> IpAddr {
+    if trusted_proxies == 0 {
+        return peer;
     }
+    let mut hops: Vec<&str> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(v) = value.to_str() else {
+            return peer;
+        };
+        hops.extend(v.split(',').map(str::trim));
+    }
+    if hops.len() < trusted_proxies {
+        return peer;
+    }
+    hops[hops.len() - trusted_proxies].parse().unwrap_or(peer)
+}
+
+fn peer_ip(req: &Request) -> IpAddr {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
+/// Whether `host` (a `Host` header value) is one of `allowed` (lowercase `host` or `host:port`
+/// entries); `host:port` matches an entry without a port too.
+pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let host = host.trim().to_ascii_lowercase();
+    if host.is_empty() {
+        return false;
+    }
+    let without_port = match host.rsplit_once(':') {
+        Some((h, port))
+            if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && !h.is_empty() =>
+        {
+            h
+        }
+        _ => host.as_str(),
+    };
+    allowed.iter().any(|a| *a == host || a == without_port)
+}
+
+/// The request's `Host`, when `SENDOPS_ALLOWED_HOSTS` lists it.
+pub fn vouched_host<'a>(headers: &'a HeaderMap, allowed: &[String]) -> Option<&'a str> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    host_allowed(host, allowed).then_some(host)
+}
+
 pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let request_id = RequestId(uuid::Uuid::new_v4().to_string());
     let path = req.uri().path().to_owned();
-    let ip = client_ip(&req, &state);
+    let ip = client_ip(req.headers(), peer_ip(&req), state.config.trusted_proxies);
     req.extensions_mut().insert(request_id.clone());
+    let (response, budget) = decide(&state, ip, &path, req, next).await;
+    finish(response, &state, &request_id.0, &path, budget)
+}
 
-    let (response, budget) = if is_public(&path) {
+/// A refusal made by the connection layer (before routing, or a request timeout): the same problem
+/// document, request id and headers as every other error, as a complete response. `path` is the
+/// request path when it is known, else `/`. Not logged here: the connection layer counts these.
+pub fn refusal(
+    state: &AppState,
+    error: ApiError,
+    path: &str,
+    peer: IpAddr,
+) -> http::Response<Vec<u8>> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut response = error.into_response();
+    let problem = response.extensions_mut().remove::<PendingProblem>();
+    let (parts, _) = response.into_parts();
+    let mut out = http::Response::from_parts(parts, Vec::new());
+    if let Some(problem) = problem {
+        *out.body_mut() = problem_bytes(problem.body, state, &request_id, path);
+    }
+    set_headers(out.headers_mut(), &request_id, state.limits.ip_budget(peer));
+    out
+}
+
+/// The final problem document: `type` under the configured base, `instance` and `request_id`.
+fn problem_bytes(
+    mut body: serde_json::Value,
+    state: &AppState,
+    request_id: &str,
+    path: &str,
+) -> Vec<u8> {
+    if let Some(obj) = body.as_object_mut() {
+        let class = obj
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("internal_error")
+            .to_owned();
+        obj.insert(
+            "type".into(),
+            format!("{}/{class}", state.config.problem_base).into(),
+        );
+        obj.insert("instance".into(), path.into());
+        obj.insert("request_id".into(), request_id.into());
+    }
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// Host check, authentication and rate limits, then the route.
+async fn decide(
+    state: &AppState,
+    ip: IpAddr,
+    path: &str,
+    mut req: Request,
+    next: Next,
+) -> (Response, Budget) {
+    let allowed = &state.config.allowed_hosts;
+    if !allowed.is_empty()
+        && path != "/v1/_health"
+        && vouched_host(req.headers(), allowed).is_none()
+    {
+        return (
+            ApiError::InvalidRequest(
+                "The Host header is missing or names a host this API does not serve.".into(),
+            )
+            .into_response(),
+            state.limits.ip_budget(ip),
+        );
+    }
+    if is_public(path) {
         (next.run(req).await, state.limits.ip_budget(ip))
     } else if let Some(wait) = state.limits.blocked_for(ip) {
         (
@@ -101,8 +204,7 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
                 }
             }
         }
-    };
-    finish(response, &state, &request_id.0, &path, budget)
+    }
 }
 
 /// Renders a pending problem with its `type`, `instance` and `request_id`, logs 5xx causes once,
@@ -115,24 +217,10 @@ fn finish(
     budget: Budget,
 ) -> Response {
     if let Some(problem) = response.extensions_mut().remove::<PendingProblem>() {
-        let mut body = problem.body;
-        if let Some(obj) = body.as_object_mut() {
-            let class = obj
-                .get("type")
-                .and_then(|t| t.as_str())
-                .unwrap_or("internal_error")
-                .to_owned();
-            obj.insert(
-                "type".into(),
-                format!("{}/{class}", state.config.problem_base).into(),
-            );
-            obj.insert("instance".into(), path.into());
-            obj.insert("request_id".into(), request_id.into());
-        }
         if response.status().is_server_error() {
             tracing::error!(%request_id, %path, status = response.status().as_u16(), cause = problem.cause.as_deref().unwrap_or(""), "request failed");
         }
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let bytes = problem_bytes(problem.body, state, request_id, path);
         *response.body_mut() = Body::from(bytes);
         response.headers_mut().remove(header::CONTENT_LENGTH);
     }

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod config;
 pub mod cursor;
+pub mod edge;
 pub mod gate;
 pub mod listing;
 pub mod openapi;
@@ -118,6 +119,20 @@ pub fn router(state: AppState) -> Router {
             gate::gate,
         ))
         .with_state(state)
+}
+
+/// Serves the API on `tcp` through the connection layer ([`edge::serve`]) until `shutdown`
+/// resolves; refusals made there are the API's problem documents.
+pub async fn serve(
+    tcp: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let for_refusals = state.clone();
+    let refuse: edge::Refuse =
+        Arc::new(move |error, path, peer| gate::refusal(&for_refusals, error, path, peer));
+    let limits = state.config.edge.clone();
+    edge::serve(tcp, router(state), limits, refuse, shutdown).await;
 }
 
 /// Periodic work: expire rotated keys whose 24 h grace has ended (writing their audit rows) and

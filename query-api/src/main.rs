@@ -3,16 +3,18 @@
 //! Configuration (environment): SENDOPS_API_ADDR (default 127.0.0.1:8080), CLICKHOUSE_URL,
 //! CLICKHOUSE_DATABASE, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, SENDOPS_PUBLIC_URL,
 //! SENDOPS_PROBLEM_BASE, SENDOPS_KEY_CACHE_SECONDS, SENDOPS_AUTH_FAILURES_PER_MINUTE,
-//! SENDOPS_TRUST_FORWARDED_FOR, SENDOPS_COMMIT, SENDOPS_SES_CACHE_SECONDS, SENDOPS_SES_ENDPOINT_URL
+//! SENDOPS_TRUSTED_PROXIES (SENDOPS_TRUST_FORWARDED_FOR, deprecated), SENDOPS_ALLOWED_HOSTS,
+//! SENDOPS_HEADER_READ_TIMEOUT_SECONDS, SENDOPS_IDLE_TIMEOUT_SECONDS,
+//! SENDOPS_REQUEST_TIMEOUT_SECONDS, SENDOPS_MAX_CONNECTIONS, SENDOPS_MAX_URI_BYTES,
+//! SENDOPS_MAX_HEADER_BYTES, SENDOPS_COMMIT, SENDOPS_SES_CACHE_SECONDS, SENDOPS_SES_ENDPOINT_URL
 //! (with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), SENDOPS_UNDELIVERABLE_SETTLE_MS,
 //! SENDOPS_REPORT_INDEX_MB, RUST_LOG.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
 use sendops_query_api::config::ApiConfig;
-use sendops_query_api::{AppState, router, spawn_housekeeping};
+use sendops_query_api::{AppState, edge, serve, spawn_housekeeping};
 use sendops_shared::Store;
 use sendops_shared::config::ClickHouseConfig;
 use sendops_shared::ses::SesAccess;
@@ -44,13 +46,39 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    let config = match ApiConfig::from_env() {
+    let mut config = match ApiConfig::from_env() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("sendops-api: {e}");
             return ExitCode::from(2);
         }
     };
+    if std::env::var_os("SENDOPS_TRUSTED_PROXIES").is_none()
+        && std::env::var_os("SENDOPS_TRUST_FORWARDED_FOR").is_some()
+    {
+        tracing::warn!(
+            trusted_proxies = config.trusted_proxies,
+            "SENDOPS_TRUST_FORWARDED_FOR is deprecated; set SENDOPS_TRUSTED_PROXIES"
+        );
+    }
+    match edge::raise_open_files_limit() {
+        Ok((before, after)) => {
+            tracing::info!(before, after, "open-files limit raised to the hard limit");
+            // Keep descriptors for the store client, logs and refusals.
+            let room = usize::try_from(after.saturating_sub(128))
+                .unwrap_or(usize::MAX)
+                .max(1);
+            if config.edge.max_connections > room {
+                tracing::warn!(
+                    configured = config.edge.max_connections,
+                    lowered_to = room,
+                    "SENDOPS_MAX_CONNECTIONS exceeds the open-files limit; lowered"
+                );
+                config.edge.max_connections = room;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
+    }
     let store = Store::new(&ClickHouseConfig::from_env());
     match store.server_version().await {
         Ok(v) => tracing::info!(clickhouse = %v, database = store.database(), "store reachable"),
@@ -69,19 +97,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(addr = %config.addr, "serving");
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    tracing::info!(addr = %config.addr, edge = ?config.edge, "serving");
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sendops-api: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    serve(listener, state, shutdown).await;
+    ExitCode::SUCCESS
 }

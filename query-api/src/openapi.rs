@@ -25,11 +25,13 @@ pub struct Problem {
     title: String,
     status: u16,
     detail: String,
-    /// The request path.
+    /// The request path (`/` when the connection layer refused a request whose path it cannot
+    /// use: unparseable, or longer than the maximum).
     instance: String,
     request_id: String,
     /// invalid_request, invalid_key, invalid_scope, plan_retention_exceeded, not_found,
-    /// validation_failed, rate_limited, internal_error or service_unavailable.
+    /// validation_failed, rate_limited, internal_error, service_unavailable, uri_too_long (414) or
+    /// headers_too_large (431).
     code: String,
     /// 403 invalid_scope: the scope required.
     scope: Option<String>,
@@ -128,10 +130,22 @@ fn add_conventions(op: &mut Operation, public: bool) {
     let mut errors: Vec<(&str, &str)> = vec![
         (
             "400",
-            "The request cannot be parsed (e.g. broken percent-encoding)",
+            "The request cannot be parsed, or its Host is not allowed (SENDOPS_ALLOWED_HOSTS)",
         ),
         ("404", "Resource not found"),
         ("405", "Method not allowed (the API is read-only)"),
+        (
+            "414",
+            "The request target is longer than the configured maximum",
+        ),
+        (
+            "431",
+            "The request's header fields are larger than the configured maximum",
+        ),
+        (
+            "503",
+            "Too many open connections, no answer in time, or a dependency is unavailable",
+        ),
         (
             "500",
             "Unexpected server-side failure; quote request_id to support",
@@ -146,7 +160,6 @@ fn add_conventions(op: &mut Operation, public: bool) {
             ),
             ("422", "A query or path value failed validation"),
             ("429", "Rate limit exceeded"),
-            ("503", "A dependency is temporarily unavailable"),
         ]);
     }
     for (status, description) in errors {

@@ -34,6 +34,10 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     /// 405 (not in the spec's catalogue, but a clearer answer than 404).
     MethodNotAllowed,
+    /// 414: the request target is longer than the configured maximum.
+    UriTooLong { max_bytes: usize },
+    /// 431: the header fields are larger than the configured maximum.
+    HeadersTooLarge { max_bytes: usize },
     /// 503: the store or SES is unreachable.
     Unavailable { retry_after: u64, cause: String },
     /// 500: the cause is logged, never shown.
@@ -57,6 +61,8 @@ impl ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -72,6 +78,8 @@ impl ApiError {
             ApiError::Validation(_) => ErrorCode::ValidationFailed.as_str(),
             ApiError::RateLimited { .. } => ErrorCode::RateLimited.as_str(),
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::UriTooLong { .. } => "uri_too_long",
+            ApiError::HeadersTooLarge { .. } => "headers_too_large",
             ApiError::Unavailable { .. } => ErrorCode::ServiceUnavailable.as_str(),
             ApiError::Internal(_) => ErrorCode::InternalError.as_str(),
         }
@@ -87,6 +95,8 @@ impl ApiError {
             ApiError::Validation(_) => "validation_failed",
             ApiError::RateLimited { .. } => "rate_limit",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::UriTooLong { .. } => "uri_too_long",
+            ApiError::HeadersTooLarge { .. } => "headers_too_large",
             ApiError::Unavailable { .. } => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -102,6 +112,8 @@ impl ApiError {
             ApiError::Validation(_) => "Validation failed",
             ApiError::RateLimited { .. } => "Too many requests",
             ApiError::MethodNotAllowed => "Method not allowed",
+            ApiError::UriTooLong { .. } => "URI too long",
+            ApiError::HeadersTooLarge { .. } => "Request header fields too large",
             ApiError::Unavailable { .. } => "Service unavailable",
             ApiError::Internal(_) => "Internal server error",
         }
@@ -129,6 +141,12 @@ impl ApiError {
                 format!("Rate limit exceeded; retry after {retry_after} seconds.")
             }
             ApiError::MethodNotAllowed => "The API is read-only; use GET.".into(),
+            ApiError::UriTooLong { max_bytes } => {
+                format!("The request target is longer than {max_bytes} bytes.")
+            }
+            ApiError::HeadersTooLarge { max_bytes } => {
+                format!("The request's header fields are larger than {max_bytes} bytes in total.")
+            }
             ApiError::Unavailable { retry_after, .. } => {
                 format!(
                     "A dependency is temporarily unavailable; retry after {retry_after} seconds."

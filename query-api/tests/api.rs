@@ -407,8 +407,9 @@ async fn all_pages(app: &TestApp, first: &str, key: &str) -> Vec<Value> {
             Some(link) => {
                 assert_eq!(r.body["pagination"]["has_more"], true);
                 let next = link.trim_start_matches('<').split('>').next().unwrap();
-                assert!(next.starts_with("http://api.test/"), "{link}");
-                url = next.trim_start_matches("http://api.test").to_owned();
+                // Relative: the test config has neither a public URL nor allowed hosts.
+                assert!(next.starts_with("/v1/"), "{link}");
+                url = next.to_owned();
             }
             None => {
                 assert_eq!(r.body["pagination"]["has_more"], false);
@@ -855,7 +856,6 @@ async fn paging_while_events_arrive_skips_and_repeats_nothing() {
                     .split('>')
                     .next()
                     .unwrap()
-                    .trim_start_matches("http://api.test")
                     .to_owned()
             }
             None => break,

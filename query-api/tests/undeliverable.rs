@@ -1230,9 +1230,7 @@ async fn cursors_page_through_and_bad_ones_restart_at_page_one() {
         .await;
     let link = r.header("link").unwrap();
     assert!(
-        link.starts_with(
-            "<http://api.test/v1/undeliverable?limit=2&email=x.example&min_events=1&cursor="
-        ),
+        link.starts_with("</v1/undeliverable?limit=2&email=x.example&min_events=1&cursor="),
         "{link}"
     );
     f.app.drop().await;

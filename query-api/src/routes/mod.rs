@@ -12,7 +12,6 @@ pub mod tracking_domains;
 pub mod undeliverable;
 
 use axum::http::HeaderMap;
-use axum::http::header::HOST;
 
 use crate::AppState;
 use crate::params::Params;
@@ -24,7 +23,9 @@ pub struct Pagination {
     pub next_cursor: Option<String>,
 }
 
-/// The absolute URL of the next page: every current parameter kept, the cursor replaced.
+/// The `Link` value of the next page: every current parameter kept, the cursor replaced. The URL is
+/// absolute only from `SENDOPS_PUBLIC_URL` or a `Host` that `SENDOPS_ALLOWED_HOSTS` lists, and
+/// otherwise a relative reference: a raw request header never reaches it.
 pub fn next_link(
     state: &AppState,
     headers: &HeaderMap,
@@ -34,13 +35,10 @@ pub fn next_link(
 ) -> String {
     let base = match &state.config.public_url {
         Some(u) => u.clone(),
-        None => {
-            let host = headers
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
-            format!("http://{host}")
-        }
+        None => match crate::gate::vouched_host(headers, &state.config.allowed_hosts) {
+            Some(host) => format!("{}://{host}", scheme(state, headers)),
+            None => String::new(),
+        },
     };
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (k, v) in params.pairs_except("cursor") {
@@ -48,4 +46,18 @@ pub fn next_link(
     }
     query.append_pair("cursor", cursor);
     format!("<{base}{path}?{}>; rel=\"next\"", query.finish())
+}
+
+/// `https` when a trusted proxy says so in `X-Forwarded-Proto`, else `http`.
+fn scheme(state: &AppState, headers: &HeaderMap) -> &'static str {
+    let forwarded = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .map(|v| v.trim().eq_ignore_ascii_case("https"));
+    if state.config.trusted_proxies > 0 && forwarded == Some(true) {
+        "https"
+    } else {
+        "http"
+    }
 }
