@@ -41,6 +41,11 @@ pub struct ApiConfig {
     /// `SENDOPS_REPORT_INDEX_MB` (1–1048576, default 512): memory budget of the in-process index of
     /// engaged recipients that template performance counts distinct recipients with.
     pub report_index_bytes: usize,
+    /// `SENDOPS_REPORT_PREPARE_SECONDS` (0–3600, default 60; 0 = off): how often the process
+    /// seals every org's changed past days and caches their unique counts in the background
+    /// (`Store::prepare_reports`), starting at once, so the first report after a restart or a
+    /// bulk load does not count `events` itself.
+    pub report_prepare_every: Duration,
     /// Connection-layer timeouts and limits.
     pub edge: EdgeLimits,
 }
@@ -115,6 +120,7 @@ impl Default for ApiConfig {
             ses_cache_ttl: Duration::from_secs(60),
             undeliverable_settle: Duration::from_millis(250),
             report_index_bytes: 512 << 20,
+            report_prepare_every: Duration::from_secs(60),
             edge: EdgeLimits::default(),
         }
     }
@@ -178,6 +184,12 @@ impl ApiConfig {
                 }
             },
         };
+        let report_prepare_every = Duration::from_secs(ranged(
+            "SENDOPS_REPORT_PREPARE_SECONDS",
+            var("SENDOPS_REPORT_PREPARE_SECONDS"),
+            0..=3600,
+            d.report_prepare_every.as_secs(),
+        )?);
         let trusted_proxies = match var("SENDOPS_TRUSTED_PROXIES") {
             Some(v) => ranged("SENDOPS_TRUSTED_PROXIES", Some(v), 0..=16, 0)? as usize,
             // Deprecated alias, kept because configuration is a contract: on means one proxy.
@@ -243,6 +255,7 @@ impl ApiConfig {
             ses_cache_ttl,
             undeliverable_settle: settle,
             report_index_bytes,
+            report_prepare_every,
             edge,
         })
     }

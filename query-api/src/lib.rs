@@ -137,6 +137,31 @@ pub async fn serve(
 
 /// Periodic work: expire rotated keys whose 24 h grace has ended (writing their audit rows) and
 /// trim rate-limiter state. Runs until the process ends.
+/// Prepares report seals in the background every `SENDOPS_REPORT_PREPARE_SECONDS` (from start;
+/// nothing when 0): `main` spawns it, tests do not.
+pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let every = state.config.report_prepare_every;
+    if every.is_zero() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match state.store.prepare_reports().await {
+                Ok(done) if done.sealed_days > 0 => tracing::info!(
+                    orgs = done.orgs,
+                    sealed_days = done.sealed_days,
+                    "report days prepared"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not prepare report days"),
+            }
+        }
+    }))
+}
+
 pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));

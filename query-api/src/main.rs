@@ -8,13 +8,13 @@
 //! SENDOPS_REQUEST_TIMEOUT_SECONDS, SENDOPS_MAX_CONNECTIONS, SENDOPS_MAX_URI_BYTES,
 //! SENDOPS_MAX_HEADER_BYTES, SENDOPS_COMMIT, SENDOPS_SES_CACHE_SECONDS, SENDOPS_SES_ENDPOINT_URL
 //! (with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), SENDOPS_UNDELIVERABLE_SETTLE_MS,
-//! SENDOPS_REPORT_INDEX_MB, RUST_LOG.
+//! SENDOPS_REPORT_INDEX_MB, SENDOPS_REPORT_PREPARE_SECONDS, RUST_LOG.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use sendops_query_api::config::ApiConfig;
-use sendops_query_api::{AppState, edge, serve, spawn_housekeeping};
+use sendops_query_api::{AppState, edge, serve, spawn_housekeeping, spawn_report_preparation};
 use sendops_shared::Store;
 use sendops_shared::config::ClickHouseConfig;
 use sendops_shared::ses::SesAccess;
@@ -90,6 +90,7 @@ async fn main() -> ExitCode {
     tracing::info!(ses = ?ses, "ses access");
     let state = AppState::with_ses(store, config.clone(), ses);
     spawn_housekeeping(state.clone());
+    spawn_report_preparation(state.clone());
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
         Ok(l) => l,
         Err(e) => {

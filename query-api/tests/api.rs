@@ -943,6 +943,8 @@ fn a_bad_setting_is_named_and_stops_the_server() {
         ("SENDOPS_REPORT_INDEX_MB", "0"),
         ("SENDOPS_REPORT_INDEX_MB", "lots"),
         ("SENDOPS_UNDELIVERABLE_SETTLE_MS", "-1"),
+        ("SENDOPS_REPORT_PREPARE_SECONDS", "3601"),
+        ("SENDOPS_REPORT_PREPARE_SECONDS", "often"),
         ("SENDOPS_KEY_CACHE_SECONDS", "60"),
     ] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-api"))
