@@ -969,3 +969,55 @@ fn a_bad_setting_is_named_and_stops_the_server() {
         assert!(stderr.contains(name), "{name}={value}: {stderr}");
     }
 }
+
+/// SIGTERM (what ECS and Kubernetes send) stops `sendops-api` cleanly: it stops accepting, lets
+/// open requests finish and exits 0.
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    use std::io::{Read, Write};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-api"))
+        .env("SENDOPS_API_ADDR", format!("127.0.0.1:{port}"))
+        .env("SENDOPS_REPORT_PREPARE_SECONDS", "0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let health = || -> Option<String> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.write_all(b"GET /v1/_health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while health().is_none_or(|r| !r.starts_with("HTTP/1.1 200")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("still running 10 s after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}
