@@ -143,17 +143,6 @@ impl Pipeline {
     ) -> Result<BatchReport, StoreError> {
         // 1. Decode every record; a panic is contained to its record.
         let decoded = decode(records);
-        self.process_decoded(records, decoded, deadline).await
-    }
-
-    /// Steps 2 on of [`Pipeline::process`] for records already decoded with [`decode`], so a
-    /// caller can decode the next batch while this one is stored (file replay does).
-    pub async fn process_decoded(
-        &self,
-        records: &[Record<'_>],
-        decoded: Decoded,
-        deadline: Option<Instant>,
-    ) -> Result<BatchReport, StoreError> {
         let prepared = self.prepare(records, decoded).await?;
         Ok(self.commit(records, prepared, deadline).await?.report)
     }
@@ -290,10 +279,7 @@ impl Pipeline {
             self.store_events(records, rows, row_record, deadline, now, &mut report)
                 .await?
         };
-        Ok(Stored {
-            report,
-            ingested: ingested.into_iter().map(|(org, _, id)| (org, id)).collect(),
-        })
+        Ok(Stored { report, ingested })
     }
 
     /// Stores the new event rows of a batch (ingest/DESIGN.md): register the batch, count a
@@ -512,12 +498,17 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Drops the rows of events in `ingested` ((org, event id) that a batch stored after this one
-    /// was checked); they count as duplicates, as the check would have found them.
-    pub fn without(&mut self, ingested: &HashSet<(Uuid, Uuid)>) {
-        if ingested.is_empty() {
+    /// Drops the rows of the events `stored` stored (a batch committed after this one was
+    /// checked); they count as duplicates, as the check would have found them.
+    pub fn without(&mut self, stored: &Stored) {
+        if stored.ingested.is_empty() {
             return;
         }
+        let ingested: HashSet<(Uuid, Uuid)> = stored
+            .ingested
+            .iter()
+            .map(|&(org, _, id)| (org, id))
+            .collect();
         let before = self.rows.len();
         let (rows, row_record): (Vec<EventRow>, Vec<usize>) = std::mem::take(&mut self.rows)
             .into_iter()
@@ -530,12 +521,12 @@ impl Prepared {
     }
 }
 
-/// What [`Pipeline::commit`] did: the batch's report and the (org, event id) of every event it
-/// stored.
+/// What [`Pipeline::commit`] did: the batch's report and the (org, day, event id) of every
+/// event it stored.
 #[derive(Debug)]
 pub struct Stored {
     pub report: BatchReport,
-    pub ingested: HashSet<(Uuid, Uuid)>,
+    pub ingested: Vec<(Uuid, u16, Uuid)>,
 }
 
 /// The outcomes of decoding a batch's records (in record order, each with its record's index):

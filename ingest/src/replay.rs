@@ -144,7 +144,7 @@ pub async fn replay_reader<R: BufRead>(
                     let stored = stored?;
                     total.add(&stored.report);
                     let mut next = next?;
-                    next.prepared.without(&stored.ingested);
+                    next.prepared.without(&stored);
                     next
                 }
                 None => next.await?,
@@ -161,77 +161,92 @@ pub async fn replay_reader<R: BufRead>(
     }
 }
 
-/// A batch of NDJSON lines (`buf[range]`, with their line numbers), decoded and checked.
+/// A batch of NDJSON lines, decoded and checked.
 struct PreparedLines {
-    buf: Vec<u8>,
-    lines: Vec<(Range<usize>, u64)>,
+    lines: BatchLines,
     prepared: Prepared,
 }
 
 impl PreparedLines {
-    /// Decodes the batch's records on a blocking thread, then attributes and checks them.
+    /// Reads the batch's lines as text and decodes them on a blocking thread, then attributes and
+    /// checks the records.
     async fn prepare(
         pipeline: &Pipeline,
         buf: Vec<u8>,
         lines: Vec<(Range<usize>, u64)>,
     ) -> Result<PreparedLines, ReplayError> {
-        let (buf, lines, decoded) = tokio::task::spawn_blocking(move || {
-            let decoded = decode(&split_lines(&buf, &lines).0);
-            (buf, lines, decoded)
+        let (lines, decoded) = tokio::task::spawn_blocking(move || {
+            let lines = BatchLines::read(buf, &lines);
+            let decoded = decode(&lines.records());
+            (lines, decoded)
         })
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        let prepared = {
-            let records = split_lines(&buf, &lines).0;
-            pipeline.prepare(&records, decoded).await?
-        };
-        Ok(PreparedLines {
-            buf,
-            lines,
-            prepared,
-        })
+        let prepared = pipeline.prepare(&lines.records(), decoded).await?;
+        Ok(PreparedLines { lines, prepared })
     }
 
     /// Stores the batch: the valid UTF-8 lines through the pipeline, the others straight into
     /// quarantine.
     async fn store(self, pipeline: &Pipeline) -> Result<Stored, ReplayError> {
-        let (records, invalid) = split_lines(&self.buf, &self.lines);
-        let mut stored = pipeline.commit(&records, self.prepared, None).await?;
-        if !invalid.is_empty() {
+        let PreparedLines { lines, prepared } = self;
+        let mut stored = pipeline.commit(&lines.records(), prepared, None).await?;
+        if !lines.invalid.is_empty() {
             stored
                 .report
-                .add(&quarantine_bytes(pipeline, invalid).await?);
+                .add(&quarantine_bytes(pipeline, lines.invalid).await?);
         }
         Ok(stored)
     }
 }
 
-/// Only ASCII whitespace (a line of other Unicode whitespace is skipped once it is read as
-/// text, as it always was).
-fn is_blank(line: &[u8]) -> bool {
-    line.iter().all(u8::is_ascii_whitespace)
+/// A batch's NDJSON lines checked for UTF-8 once: the records (non-blank lines, trailing
+/// whitespace cut) as ranges of `text`, in order, and the lines that are not UTF-8 as
+/// `(bytes, detail)`.
+struct BatchLines {
+    text: String,
+    records: Vec<Range<usize>>,
+    invalid: Vec<(Vec<u8>, String)>,
 }
 
-/// A batch's lines as records (the valid UTF-8, non-blank ones, in order) and the lines that are
-/// not UTF-8, as `(bytes, detail)`. The same lines always give the same records.
-fn split_lines<'b>(
-    buf: &'b [u8],
-    lines: &[(Range<usize>, u64)],
-) -> (Vec<Record<'b>>, Vec<(Vec<u8>, String)>) {
-    let mut records: Vec<Record<'_>> = Vec::with_capacity(lines.len());
-    let mut invalid: Vec<(Vec<u8>, String)> = Vec::new();
-    if let Ok(text) = std::str::from_utf8(buf) {
-        // Every range starts after a `\n` and ends at one (or at the end): char boundaries.
-        records.extend(
-            lines
-                .iter()
-                .filter_map(|(r, _)| record(&text[r.clone()]).map(|body| Record { body })),
-        );
-    } else {
+impl BatchLines {
+    /// The lines `buf[range]` (with their line numbers). The whole buffer is checked for UTF-8
+    /// once; only a buffer that fails the check is looked at line by line (its valid lines are
+    /// copied into a text of their own).
+    fn read(buf: Vec<u8>, lines: &[(Range<usize>, u64)]) -> BatchLines {
+        let buf = match String::from_utf8(buf) {
+            Ok(text) => {
+                // Every range starts after a `\n` and ends at one (or at the end): char
+                // boundaries.
+                let records = lines
+                    .iter()
+                    .filter_map(|(r, _)| {
+                        record(&text[r.clone()]).map(|b| r.start..r.start + b.len())
+                    })
+                    .collect();
+                return BatchLines {
+                    text,
+                    records,
+                    invalid: Vec::new(),
+                };
+            }
+            Err(e) => e.into_bytes(),
+        };
+        let mut out = BatchLines {
+            text: String::new(),
+            records: Vec::new(),
+            invalid: Vec::new(),
+        };
         for (r, line) in lines {
             match std::str::from_utf8(&buf[r.clone()]) {
-                Ok(text) => records.extend(record(text).map(|body| Record { body })),
-                Err(e) => invalid.push((
+                Ok(text) => {
+                    if let Some(body) = record(text) {
+                        let start = out.text.len();
+                        out.text.push_str(body);
+                        out.records.push(start..out.text.len());
+                    }
+                }
+                Err(e) => out.invalid.push((
                     buf[r.clone()].trim_ascii_end().to_vec(),
                     format!(
                         "line {line} is not valid UTF-8 (at byte {} of the line)",
@@ -240,8 +255,23 @@ fn split_lines<'b>(
                 )),
             }
         }
+        out
     }
-    (records, invalid)
+
+    fn records(&self) -> Vec<Record<'_>> {
+        self.records
+            .iter()
+            .map(|r| Record {
+                body: &self.text[r.clone()],
+            })
+            .collect()
+    }
+}
+
+/// Only ASCII whitespace (a line of other Unicode whitespace is skipped once it is read as
+/// text, as it always was).
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
 }
 
 /// A line read as text: trailing whitespace cut; `None` for a blank line (as it always was).
