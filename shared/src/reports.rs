@@ -225,6 +225,19 @@ fn source(
     }
 }
 
+/// How a window's whole days are read: from these seals, or counted from `events`.
+#[derive(Debug, Default)]
+struct WholeDays {
+    /// Seal ids of the days read from seals.
+    sealed: Vec<Uuid>,
+    /// Days counted from `events` (today and later, and days whose sealing failed).
+    raw: Vec<u16>,
+    /// Days sealed by this read.
+    newly_sealed: usize,
+    /// The days' change counters, read before any of them was counted.
+    changes: BTreeMap<u16, u64>,
+}
+
 #[derive(Debug, Deserialize, Row)]
 struct SealHead {
     d: u16,
@@ -334,17 +347,44 @@ impl Store {
     where
         K: Ord + for<'de> Deserialize<'de> + Send + 'static,
     {
+        Ok(self
+            .group_rows_and_changes(org_id, s, filter, key, types)
+            .await?
+            .0)
+    }
+
+    /// [`Store::group_rows`], and the change counters of the window's whole days as read before
+    /// counting them (empty without whole days).
+    async fn group_rows_and_changes<K>(
+        &self,
+        org_id: Uuid,
+        s: &Split,
+        filter: &ReportFilter,
+        key: &str,
+        types: &[EventType],
+    ) -> Result<(Counts<K>, BTreeMap<u16, u64>), StoreError>
+    where
+        K: Ord + for<'de> Deserialize<'de> + Send + 'static,
+    {
         let mut out = Counts::new();
         if types.is_empty() || (s.whole.is_none() && s.edges.is_empty()) {
-            return Ok(out);
+            return Ok((out, BTreeMap::new()));
         }
-        let (sealed, raw_days, _) = match s.whole {
+        let whole = match s.whole {
             Some((first, end)) => self.sealed_days(org_id, first, end).await?,
-            None => (Vec::new(), Vec::new(), 0),
+            None => WholeDays::default(),
         };
-        let src = source(org_id, &sealed, &raw_days, &s.edges, filter, key, types);
+        let src = source(
+            org_id,
+            &whole.sealed,
+            &whole.raw,
+            &s.edges,
+            filter,
+            key,
+            types,
+        );
         if src.sql.is_empty() {
-            return Ok(out);
+            return Ok((out, whole.changes));
         }
         let named = if key == "template" {
             " WHERE template != ''"
@@ -369,19 +409,17 @@ impl Store {
                 },
             );
         }
-        Ok(out)
+        Ok((out, whole.changes))
     }
 
-    /// The whole days [first, end): the seal ids of days read from seals, the days read from
-    /// `events` (today and later, and days whose sealing failed), and how many days were sealed
-    /// now. Past days without a valid seal (none yet, or the day's change counter moved since)
-    /// are sealed first.
+    /// How the whole days [first, end) are read ([`WholeDays`]). Past days without a valid seal
+    /// (none yet, or the day's change counter moved since) are sealed first.
     async fn sealed_days(
         &self,
         org_id: Uuid,
         first: u16,
         end: u16,
-    ) -> Result<(Vec<Uuid>, Vec<u16>, usize), StoreError> {
+    ) -> Result<WholeDays, StoreError> {
         let today = day_of_ms(now_ms());
         let last = end - 1;
         let (changes, heads) = tokio::try_join!(
@@ -400,11 +438,11 @@ impl Store {
                 _ => raw.push(day),
             }
         }
-        let mut newly = 0;
+        let mut newly_sealed = 0;
         if !stale.is_empty() {
             match self.seal(org_id, &stale, &changes).await {
                 Ok(seals) => {
-                    newly = seals.len();
+                    newly_sealed = seals.len();
                     sealed.extend(seals);
                 }
                 Err(e) => {
@@ -413,7 +451,12 @@ impl Store {
                 }
             }
         }
-        Ok((sealed, raw, newly))
+        Ok(WholeDays {
+            sealed,
+            raw,
+            newly_sealed,
+            changes,
+        })
     }
 
     /// Prepares every org's past days within its plan's retention for reports: seals the days
@@ -449,10 +492,10 @@ impl Store {
             .into_iter()
             .map(|r| ((r.org_id, r.d), r.changes))
             .collect();
-        let mut stale: BTreeMap<Uuid, BTreeMap<u16, u64>> = BTreeMap::new();
+        let mut stale: BTreeMap<Uuid, std::collections::BTreeSet<u16>> = BTreeMap::new();
         for r in counters {
             if sealed.get(&(r.org_id, r.d)) != Some(&r.changes) {
-                stale.entry(r.org_id).or_default().insert(r.d, r.changes);
+                stale.entry(r.org_id).or_default().insert(r.d);
             }
         }
         let mut done = ReportsPrepared::default();
@@ -462,7 +505,7 @@ impl Store {
             };
             let retention = u16::try_from(org.plan.retention_days()).unwrap_or(u16::MAX);
             let days: Vec<u16> = days
-                .into_keys()
+                .into_iter()
                 .filter(|d| *d >= today.saturating_sub(retention))
                 .collect();
             if days.is_empty() {
@@ -471,7 +514,7 @@ impl Store {
             done.orgs += 1;
             for run in days.chunks(31) {
                 let (lo, hi) = (run[0], run[run.len() - 1]);
-                done.sealed_days += self.sealed_days(org.id, lo, hi + 1).await?.2;
+                done.sealed_days += self.sealed_days(org.id, lo, hi + 1).await?.newly_sealed;
                 let engaged = [EventType::Open, EventType::Click];
                 self.daily_counts(
                     org.id,
@@ -666,17 +709,11 @@ impl Store {
             .whole
             .map(|(a, b)| (a, b.min(today)))
             .filter(|(a, b)| a < b);
-        // Row counts, cached whole days, their change counters and the partial edge days, all
-        // at once (the counters are read before the stale days are counted below).
-        let (mut out, cached, changes, edge_counts) = tokio::try_join!(
-            self.group_rows(org_id, &s, filter, "day", measures.types),
+        // Row counts (with the whole days' change counters, read before the stale days are
+        // counted below), cached whole days and the partial edge days, all at once.
+        let ((mut out, changes), cached, edge_counts) = tokio::try_join!(
+            self.group_rows_and_changes(org_id, &s, filter, "day", measures.types),
             self.cached_uniques(org_id, &scope, past_whole),
-            async {
-                match past_whole {
-                    Some((first, end)) => self.day_changes(org_id, first, end - 1).await,
-                    None => Ok(BTreeMap::new()),
-                }
-            },
             self.engaged_per_day(org_id, filter, &engaged, &[], &s.edges),
         )?;
         for r in edge_counts {

@@ -565,9 +565,8 @@ fn distinct_events(events: &[Event]) -> Vec<Event> {
             .collect::<Vec<_>>()
             .chunk_by(|a, b| a.event_id == b.event_id)
         {
-            let mut e = (*copies[copies.len() - 1]).clone();
-            e.ingested_ms = copies.iter().map(|c| c.ingested_ms).max().unwrap_or(0);
-            out.push(e);
+            // Sorted by ingest time within an id: the last copy carries the latest.
+            out.push((*copies[copies.len() - 1]).clone());
         }
     }
     out
