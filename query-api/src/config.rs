@@ -184,12 +184,6 @@ impl ApiConfig {
                 }
             },
         };
-        let report_prepare_every = Duration::from_secs(ranged(
-            "SENDOPS_REPORT_PREPARE_SECONDS",
-            var("SENDOPS_REPORT_PREPARE_SECONDS"),
-            0..=3600,
-            d.report_prepare_every.as_secs(),
-        )?);
         let trusted_proxies = match var("SENDOPS_TRUSTED_PROXIES") {
             Some(v) => ranged("SENDOPS_TRUSTED_PROXIES", Some(v), 0..=16, 0)? as usize,
             // Deprecated alias, kept because configuration is a contract: on means one proxy.
@@ -206,10 +200,17 @@ impl ApiConfig {
                     .collect()
             })
             .unwrap_or_default();
-        let de = EdgeLimits::default();
+        // A variable read as a number in `range`, or `default` when unset.
+        let number = |name: &str, range, default: u64| ranged(name, var(name), range, default);
         let secs = |name: &str, range, default: Duration| {
-            ranged(name, var(name), range, default.as_secs()).map(Duration::from_secs)
+            number(name, range, default.as_secs()).map(Duration::from_secs)
         };
+        let report_prepare_every = secs(
+            "SENDOPS_REPORT_PREPARE_SECONDS",
+            0..=3600,
+            d.report_prepare_every,
+        )?;
+        let de = EdgeLimits::default();
         let edge = EdgeLimits {
             header_read_timeout: secs(
                 "SENDOPS_HEADER_READ_TIMEOUT_SECONDS",
@@ -222,21 +223,18 @@ impl ApiConfig {
                 1..=600,
                 de.request_timeout,
             )?,
-            max_connections: ranged(
+            max_connections: number(
                 "SENDOPS_MAX_CONNECTIONS",
-                var("SENDOPS_MAX_CONNECTIONS"),
                 1..=1_000_000,
                 de.max_connections as u64,
             )? as usize,
-            max_uri_bytes: ranged(
+            max_uri_bytes: number(
                 "SENDOPS_MAX_URI_BYTES",
-                var("SENDOPS_MAX_URI_BYTES"),
                 256..=65_534,
                 de.max_uri_bytes as u64,
             )? as usize,
-            max_header_bytes: ranged(
+            max_header_bytes: number(
                 "SENDOPS_MAX_HEADER_BYTES",
-                var("SENDOPS_MAX_HEADER_BYTES"),
                 1024..=1_048_576,
                 de.max_header_bytes as u64,
             )? as usize,
