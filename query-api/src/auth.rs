@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use sendops_shared::api_key::{ApiKey, KeyEnv, constant_time_eq, hash_secret, parse_secret};
+use sendops_shared::api_key::{ApiKey, KeyEnv, hash_secret, parse_secret};
 use sendops_shared::org::Org;
 use sendops_shared::scopes::Scope;
 use sendops_shared::timefmt::now_ms;
@@ -85,23 +85,22 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     parse_secret(token).map(|_| token)
 }
 
+/// The caller of a request: the key checked by [`Store::authenticate`] (the one implementation
+/// of parse, hash, look-up, constant-time compare, revocation and expiry), with its org, through
+/// the cache (keyed by the secret's hash; misses are cached too).
 pub async fn authenticate(
     store: &Store,
     cache: &KeyCache,
     headers: &HeaderMap,
 ) -> Result<Arc<Principal>, AuthFailure> {
     let secret = bearer(headers).ok_or(AuthFailure::Invalid)?;
-    let hash = hash_secret(secret);
     let lookup = {
         let store = store.clone();
-        let hash = hash.clone();
+        let secret = secret.to_owned();
         async move {
-            let Some((key, stored_hash)) = store.key_by_hash(&hash).await? else {
+            let Some(key) = store.authenticate(&secret, now_ms()).await? else {
                 return Ok(None);
             };
-            if !constant_time_eq(stored_hash.as_bytes(), hash.as_bytes()) {
-                return Ok(None);
-            }
             let Some(org) = store.org_by_id(key.org_id).await? else {
                 return Ok(None);
             };
@@ -109,11 +108,11 @@ pub async fn authenticate(
         }
     };
     let found = cache
-        .try_get_with(hash, lookup)
+        .try_get_with(hash_secret(secret), lookup)
         .await
         .map_err(AuthFailure::Store)?;
     match found {
-        // Expiry is a point in time, so it is checked on every request, not cached.
+        // Expiry is a point in time, so a cached key is checked again on every request.
         Some(p) if p.key.is_usable_at(now_ms()) => Ok(p),
         _ => Err(AuthFailure::Invalid),
     }

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
 use sendops_shared::Store;
 use sendops_shared::engaged_index::EngagedIndex;
 use sendops_shared::ses::SesAccess;
@@ -27,6 +26,9 @@ use sendops_shared::ses::SesAccess;
 use crate::auth::KeyCache;
 use crate::config::ApiConfig;
 use crate::rate_limit::RateLimits;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Everything a request handler may need; cheap to clone.
 #[derive(Clone)]
@@ -68,50 +70,44 @@ impl AppState {
     }
 }
 
-/// The whole API.
+/// Every route of the API, declared once: the router and the OpenAPI document both come from
+/// these `routes!` (a handler's `#[utoipa::path]` gives its method, path and documentation).
+pub fn api() -> OpenApiRouter<AppState> {
+    use routes::{
+        account, channels, identities, messages, meta, reports, suppressions, templates,
+        tracking_domains, undeliverable,
+    };
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(meta::health))
+        .routes(routes!(meta::scopes))
+        .routes(routes!(openapi::serve))
+        .routes(routes!(messages::list))
+        .routes(routes!(messages::get_one))
+        .routes(routes!(messages::events))
+        .routes(routes!(messages::by_recipient))
+        .routes(routes!(reports::deliverability))
+        .routes(routes!(reports::engagement))
+        .routes(routes!(reports::template_performance))
+        .routes(routes!(suppressions::list))
+        .routes(routes!(suppressions::get_one))
+        .routes(routes!(account::get))
+        .routes(routes!(channels::list))
+        .routes(routes!(channels::get_one))
+        .routes(routes!(identities::list))
+        .routes(routes!(identities::get_one))
+        .routes(routes!(templates::list))
+        .routes(routes!(templates::get_one))
+        .routes(routes!(tracking_domains::list))
+        .routes(routes!(tracking_domains::get_one))
+        .routes(routes!(undeliverable::list))
+        .routes(routes!(undeliverable::rules))
+}
+
+/// The whole API: the routes of [`api`], the problem documents for unknown routes and methods,
+/// and the gate (authentication except on the document's public operations, rate limits).
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/_health", get(routes::meta::health))
-        .route("/v1/_scopes", get(routes::meta::scopes))
-        .route("/v1/openapi.json", get(openapi::serve))
-        .route("/v1/messages", get(routes::messages::list))
-        .route("/v1/messages/{id}", get(routes::messages::get_one))
-        .route("/v1/messages/{id}/events", get(routes::messages::events))
-        .route(
-            "/v1/recipients/{email}/messages",
-            get(routes::messages::by_recipient),
-        )
-        .route(
-            "/v1/reports/deliverability",
-            get(routes::reports::deliverability),
-        )
-        .route("/v1/reports/engagement", get(routes::reports::engagement))
-        .route(
-            "/v1/reports/template-performance",
-            get(routes::reports::template_performance),
-        )
-        .route("/v1/suppressions", get(routes::suppressions::list))
-        .route(
-            "/v1/suppressions/{email}",
-            get(routes::suppressions::get_one),
-        )
-        .route("/v1/account", get(routes::account::get))
-        .route("/v1/channels", get(routes::channels::list))
-        .route("/v1/channels/{name}", get(routes::channels::get_one))
-        .route("/v1/identities", get(routes::identities::list))
-        .route(
-            "/v1/identities/{identity}",
-            get(routes::identities::get_one),
-        )
-        .route("/v1/templates", get(routes::templates::list))
-        .route("/v1/templates/{slug}", get(routes::templates::get_one))
-        .route("/v1/tracking-domains", get(routes::tracking_domains::list))
-        .route(
-            "/v1/tracking-domains/{domain}",
-            get(routes::tracking_domains::get_one),
-        )
-        .route("/v1/undeliverable", get(routes::undeliverable::list))
-        .route("/v1/undeliverable/rules", get(routes::undeliverable::rules))
+    let (routes, _) = api().split_for_parts();
+    routes
         .fallback(routes::meta::not_found)
         .method_not_allowed_fallback(routes::meta::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::AppState;
 use crate::cursor::{self, Position};
-use crate::params::{Params, percent_decode};
+use crate::params::{Checks, Params, Query, percent_decode};
 use crate::problem::ApiError;
 use crate::routes::{Pagination, next_link};
 
@@ -31,20 +31,24 @@ pub struct PageRequest<'a> {
 }
 
 /// The `cursor` parameter of an entity list; a malformed or foreign one fails the field.
-pub fn strict_cursor(params: &mut Params, kind: &str, fingerprint: &str) -> Option<Position> {
-    let text = params.get("cursor")?.to_owned();
-    match cursor::decode(kind, fingerprint, &text) {
+pub fn strict_cursor(
+    checks: &mut Checks,
+    value: Option<&str>,
+    kind: &str,
+    fingerprint: &str,
+) -> Option<Position> {
+    match cursor::decode(kind, fingerprint, value?) {
         Ok(p) => Some(p),
         Err(e) => {
-            params.fail("cursor", e.reason());
+            checks.fail("cursor", e.reason());
             None
         }
     }
 }
 
 /// The `cursor` parameter of a list whose bad cursors restart at page 1.
-pub fn lenient_cursor(params: &Params, kind: &str, fingerprint: &str) -> Option<Position> {
-    cursor::decode(kind, fingerprint, params.get("cursor")?).ok()
+pub fn lenient_cursor(value: Option<&str>, kind: &str, fingerprint: &str) -> Option<Position> {
+    cursor::decode(kind, fingerprint, value?).ok()
 }
 
 /// A page out of `rows` (read with `limit + 1` so `has_more` is known): the items, the
@@ -109,18 +113,30 @@ pub fn checked_path_value(
     Ok(v)
 }
 
+crate::query_params! {
+    /// Query parameters of the entity lists.
+    pub struct EntityListParams {
+        /// Page size, 1–200 (default 50).
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+        limit,
+        /// Opaque cursor from the previous page (a malformed or foreign one is a 422).
+        cursor,
+    }
+}
+
 /// Reads `limit` and the strict cursor of an entity list without filters, failing with 422 for
 /// either.
 fn entity_list_params(
     query: Option<&str>,
     kind: &'static str,
 ) -> Result<(Params, usize, String, Option<Position>), ApiError> {
-    let mut params = Params::parse(query)?;
-    let limit = params.limit() as usize;
-    let fingerprint = cursor::filter_fingerprint(&[]);
-    let after = strict_cursor(&mut params, kind, &fingerprint);
-    params.finish()?;
-    Ok((params, limit, fingerprint, after))
+    let Query { params, raw } = Query::<EntityListParams>::parse(query)?;
+    let mut checks = Checks::default();
+    let limit = checks.limit(params.limit.as_deref()) as usize;
+    let fingerprint = cursor::filter_fingerprint(&params.filters());
+    let after = strict_cursor(&mut checks, params.cursor.as_deref(), kind, &fingerprint);
+    checks.finish()?;
+    Ok((raw, limit, fingerprint, after))
 }
 
 /// One page of an entity list without filters (channels, identities, templates, tracking

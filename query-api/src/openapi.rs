@@ -2,7 +2,10 @@
 //! authenticated operation also documents the problem responses and the headers that every
 //! response carries, added here once rather than on each route.
 
-use axum::Json;
+use std::sync::LazyLock;
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
@@ -11,10 +14,7 @@ use utoipa::openapi::{ContentBuilder, ObjectBuilder, RefOr, ResponseBuilder, Typ
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::problem::FieldError;
-use crate::routes::{
-    Pagination, account, channels, identities, messages, meta, reports, suppressions, templates,
-    tracking_domains, undeliverable,
-};
+use crate::routes::{Pagination, messages, reports, suppressions, undeliverable};
 
 /// An RFC 7807 problem document (DECISIONS §2).
 #[derive(Serialize, ToSchema)]
@@ -45,6 +45,9 @@ pub struct Problem {
     retry_after: Option<u64>,
 }
 
+/// What the routes do not say themselves: the API's description, the schemas that only
+/// parameters and problem responses use, and the conventions every operation shares. The paths
+/// come from [`crate::api`].
 #[derive(OpenApi)]
 #[openapi(
     info(title = "SendOps Public API", version = "1.0.0",
@@ -52,22 +55,8 @@ pub struct Problem {
             suppression list, the account snapshot, channels, identities, templates and tracking domains. \
             Every error is an application/problem+json document; every response carries X-Request-ID \
             and X-RateLimit-* headers."),
-    paths(meta::health, meta::scopes, messages::list, messages::get_one, messages::events, messages::by_recipient,
-        reports::deliverability, reports::engagement, reports::template_performance,
-        suppressions::list, suppressions::get_one, account::get, channels::list, channels::get_one,
-        identities::list, identities::get_one, templates::list, templates::get_one,
-        tracking_domains::list, tracking_domains::get_one, undeliverable::list, undeliverable::rules),
-    components(schemas(Problem, FieldError, Pagination, messages::Message, messages::MessagePage, messages::Timeline,
-        messages::TimelineEvent, meta::Health, meta::KeyScopes, reports::DeliverabilityReport,
-        reports::DeliverabilityBucket, reports::EngagementReport, reports::EngagementBucket,
-        reports::TemplatePerformanceReport, reports::TemplatePerformance,
-        suppressions::SuppressionView, suppressions::SuppressionPage, account::Account, account::AccountOrg,
-        account::AccountAws, account::SendQuotaView, account::ProductionAccessView, account::CloudFormationView,
-        account::PlanView, channels::ChannelView, channels::ChannelPage, identities::IdentityView,
-        identities::IdentityPage, templates::TemplateView, templates::TemplatePage,
-        tracking_domains::TrackingDomainView, tracking_domains::TrackingDomainPage, tracking_domains::DnsRecordView,
-        undeliverable::UndeliverableRow, undeliverable::UndeliverablePage, undeliverable::UndeliverableRules,
-        undeliverable::RuleStatuses, undeliverable::RuleStatus)),
+    components(schemas(Problem, FieldError, Pagination, messages::MessageStatus, reports::GroupBy,
+        suppressions::SuppressionReason, undeliverable::UndeliverableStatus, undeliverable::UndeliverableReason)),
     modifiers(&Conventions),
     security(("bearer" = [])),
 )]
@@ -75,7 +64,38 @@ pub struct ApiDoc;
 
 struct Conventions;
 
-const PUBLIC: &[&str] = &["/v1/_health", "/v1/openapi.json"];
+/// Whether an operation needs no key: its annotation says `security(())`.
+fn is_public(op: &Operation) -> bool {
+    op.security
+        .as_ref()
+        .is_some_and(|reqs| reqs.iter().all(|r| *r == Default::default()))
+}
+
+/// The paths whose operations need no key, read from the document (the gate lets them through).
+pub fn public_paths(doc: &utoipa::openapi::OpenApi) -> Vec<String> {
+    doc.paths
+        .paths
+        .iter()
+        .filter(|(_, item)| operations(item).iter().all(|op| is_public(op)))
+        .map(|(path, _)| path.clone())
+        .collect()
+}
+
+fn operations(item: &utoipa::openapi::PathItem) -> Vec<&Operation> {
+    [
+        &item.get,
+        &item.post,
+        &item.put,
+        &item.delete,
+        &item.patch,
+        &item.head,
+        &item.options,
+        &item.trace,
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
 
 fn common_headers(builder: ResponseBuilder) -> ResponseBuilder {
     let int = || {
@@ -106,6 +126,66 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
             .content("application/problem+json", content)
             .build(),
     )
+}
+
+fn header(t: Type, description: &str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(t))
+        .description(Some(description))
+        .build()
+}
+
+/// `Link` on the answers of paginated lists (operation ids `list…`); `ETag`, `Cache-Control` and
+/// the `If-None-Match` parameter on operations that declare a 304 (crate::conditional);
+/// `Retry-After` on 429 and 503.
+fn add_headers(op: &mut Operation) {
+    let paginated = op
+        .operation_id
+        .as_deref()
+        .is_some_and(|id| id.starts_with("list"));
+    let conditional = op.responses.responses.contains_key("304");
+    if conditional {
+        let param = utoipa::openapi::path::ParameterBuilder::new()
+            .name("If-None-Match")
+            .parameter_in(utoipa::openapi::path::ParameterIn::Header)
+            .required(utoipa::openapi::Required::False)
+            .description(Some(
+                "The ETag of an answer already held: a 304 without a body when it is still the answer",
+            ))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .build();
+        op.parameters.get_or_insert_with(Vec::new).push(param);
+    }
+    for (status, resp) in op.responses.responses.iter_mut() {
+        let RefOr::T(r) = resp else { continue };
+        if status == "200" && paginated {
+            r.headers.entry("Link".into()).or_insert_with(|| {
+                header(
+                    Type::String,
+                    "`<URL of the next page>; rel=\"next\"` when there is a next page",
+                )
+            });
+        }
+        if conditional && (status == "200" || status == "304") {
+            r.headers.entry("ETag".into()).or_insert_with(|| {
+                header(
+                    Type::String,
+                    "Strong entity tag of the answer; send it back in If-None-Match",
+                )
+            });
+            r.headers.entry("Cache-Control".into()).or_insert_with(|| {
+                header(
+                    Type::String,
+                    "`no-cache`: keep the answer, but revalidate it (If-None-Match) before reuse",
+                )
+            });
+        }
+        if status == "429" || status == "503" {
+            r.headers
+                .entry("Retry-After".into())
+                .or_insert_with(|| header(Type::Integer, "Seconds to wait before retrying"));
+        }
+    }
 }
 
 fn add_conventions(op: &mut Operation, public: bool) {
@@ -168,6 +248,7 @@ fn add_conventions(op: &mut Operation, public: bool) {
             .entry(status.to_owned())
             .or_insert_with(|| problem(description));
     }
+    add_headers(op);
     if public {
         op.security = Some(Vec::new());
     }
@@ -185,8 +266,7 @@ impl Modify for Conventions {
                     .build(),
             ),
         );
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            let public = PUBLIC.contains(&path.as_str());
+        for item in openapi.paths.paths.values_mut() {
             for op in [
                 &mut item.get,
                 &mut item.post,
@@ -197,6 +277,7 @@ impl Modify for Conventions {
             .into_iter()
             .flatten()
             {
+                let public = is_public(op);
                 add_conventions(op, public);
             }
         }
@@ -204,19 +285,38 @@ impl Modify for Conventions {
 }
 
 /// The document itself, served at `/v1/openapi.json` (public).
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "Meta", security(()),
+#[utoipa::path(get, path = "/v1/openapi.json", operation_id = "getOpenApiDocument", tag = "Meta", security(()),
     responses((status = 200, description = "This OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
-pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
-    Json(document())
+pub async fn serve() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.json.as_str(),
+    )
+        .into_response()
 }
 
+/// The document, built once.
+struct Built {
+    json: String,
+    public: Vec<String>,
+}
+
+static DOCUMENT: LazyLock<Built> = LazyLock::new(|| {
+    let doc = document();
+    Built {
+        json: serde_json::to_string(&doc).expect("the document serializes"),
+        public: public_paths(&doc),
+    }
+});
+
+/// The paths that need no key (see [`public_paths`]).
+pub fn public() -> &'static [String] {
+    &DOCUMENT.public
+}
+
+/// The OpenAPI document of [`crate::api`], with the shared conventions applied.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi();
-    // `serve` is documented too, through its own annotation.
-    let extra = utoipa::openapi::OpenApiBuilder::new()
-        .paths(utoipa::openapi::path::PathsBuilder::new().path_from::<__path_serve>())
-        .build();
-    doc.merge(extra);
+    let mut doc = crate::api().into_openapi();
     Conventions.modify(&mut doc);
     doc
 }

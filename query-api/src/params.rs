@@ -3,6 +3,9 @@
 
 use sendops_shared::org::Plan;
 use sendops_shared::timefmt::{DAY_MS, parse_rfc3339_ms};
+use serde::de::DeserializeOwned;
+use serde::de::value::MapDeserializer;
+use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
 use crate::problem::{ApiError, FieldError};
@@ -39,7 +42,6 @@ pub fn percent_decode(s: &str, plus_is_space: bool) -> Option<String> {
 #[derive(Debug, Clone, Default)]
 pub struct Params {
     pairs: Vec<(String, String)>,
-    errors: Vec<FieldError>,
 }
 
 impl Params {
@@ -53,10 +55,7 @@ impl Params {
             let v = percent_decode(v, true).ok_or_else(bad)?;
             pairs.push((k, v));
         }
-        Ok(Params {
-            pairs,
-            errors: Vec::new(),
-        })
+        Ok(Params { pairs })
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -77,6 +76,101 @@ impl Params {
             .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// The query as a `*Params` struct: the first value of each name, unknown names ignored.
+    pub fn typed<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let mut seen = std::collections::HashSet::new();
+        let first = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| seen.insert(k.as_str()))
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        T::deserialize(MapDeserializer::<_, serde::de::value::Error>::new(first))
+            .map_err(|e| ApiError::InvalidRequest(format!("the query string cannot be read: {e}")))
+    }
+}
+
+/// A request's query string, decoded strictly (400 on broken percent-encoding) into the route's
+/// `*Params` struct, with the decoded pairs kept for the `Link` of the next page. Handlers read it
+/// after their scope check (a key without the scope gets its 403 whatever the query).
+pub struct Query<T> {
+    pub params: T,
+    pub raw: Params,
+}
+
+impl<T: DeserializeOwned> Query<T> {
+    pub fn parse(raw: Option<&str>) -> Result<Query<T>, ApiError> {
+        let raw = Params::parse(raw)?;
+        Ok(Query {
+            params: raw.typed()?,
+            raw,
+        })
+    }
+}
+
+/// `deserialize_with` of every `*Params` field: a present value (even empty) is `Some`.
+pub fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
+}
+
+/// Declares a route's `*Params` struct: every field an optional raw string (its value is checked
+/// by the handler through [`Checks`], so every failing field lands in one 422), deserialized by
+/// [`Query`], documented by `IntoParams`; `present()` lists the parameters given, in declaration
+/// order (cursor fingerprints are built from it).
+#[macro_export]
+macro_rules! query_params {
+    ($(#[$meta:meta])* pub struct $name:ident { $( $(#[$fmeta:meta])* $field:ident ),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            $(
+                $(#[$fmeta])*
+                #[serde(default, deserialize_with = "crate::params::present")]
+                pub $field: Option<String>,
+            )*
+        }
+
+        impl $name {
+            /// The parameters present in the request, in declaration order.
+            pub fn present(&self) -> Vec<(&'static str, String)> {
+                let mut out = Vec::new();
+                $(
+                    if let Some(v) = &self.$field {
+                        out.push((stringify!($field), v.clone()));
+                    }
+                )*
+                out
+            }
+
+            /// The present parameters but the page's own (`limit`, `cursor`): what a cursor is
+            /// bound to.
+            pub fn filters(&self) -> Vec<(&'static str, String)> {
+                let mut out = self.present();
+                out.retain(|(k, _)| *k != "limit" && *k != "cursor");
+                out
+            }
+        }
+    };
+}
+
+/// A closed set of values a parameter takes (exact match).
+pub trait Choice: Sized + Copy + 'static {
+    /// Every value, in the order the error message lists them.
+    const ALL: &'static [Self];
+    fn as_str(self) -> &'static str;
+
+    fn parse(v: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == v)
+    }
+}
+
+/// Every field that failed, in the order checked, for one 422.
+#[derive(Debug, Default)]
+pub struct Checks {
+    errors: Vec<FieldError>,
+}
+
+impl Checks {
     pub fn fail(&mut self, field: &str, reason: impl Into<String>) {
         self.errors.push(FieldError {
             field: field.into(),
@@ -94,8 +188,8 @@ impl Params {
     }
 
     /// A non-empty string value (an empty one is a validation error).
-    pub fn text(&mut self, name: &str) -> Option<String> {
-        match self.get(name) {
+    pub fn text(&mut self, name: &str, value: Option<&str>) -> Option<String> {
+        match value {
             None => None,
             Some("") => {
                 self.fail(name, "must not be empty");
@@ -106,8 +200,8 @@ impl Params {
     }
 
     /// `limit`: 1–200, default 50.
-    pub fn limit(&mut self) -> u32 {
-        match self.get("limit") {
+    pub fn limit(&mut self, value: Option<&str>) -> u32 {
+        match value {
             None => 50,
             Some(v) => match v.parse::<u32>() {
                 Ok(n @ 1..=200) => n,
@@ -119,9 +213,8 @@ impl Params {
         }
     }
 
-    pub fn uuid(&mut self, name: &str) -> Option<Uuid> {
-        let v = self.get(name)?.to_owned();
-        match Uuid::try_parse(&v) {
+    pub fn uuid(&mut self, name: &str, value: Option<&str>) -> Option<Uuid> {
+        match Uuid::try_parse(value?) {
             Ok(u) => Some(u),
             Err(_) => {
                 self.fail(name, "must be a UUID");
@@ -131,9 +224,8 @@ impl Params {
     }
 
     /// An RFC 3339 timestamp, as epoch milliseconds.
-    pub fn timestamp(&mut self, name: &str) -> Option<i64> {
-        let v = self.get(name)?.to_owned();
-        match parse_rfc3339_ms(&v) {
+    pub fn timestamp(&mut self, name: &str, value: Option<&str>) -> Option<i64> {
+        match parse_rfc3339_ms(value?) {
             Some(ms) => Some(ms),
             None => {
                 self.fail(
@@ -145,25 +237,33 @@ impl Params {
         }
     }
 
-    /// One of `allowed` (exact).
-    pub fn choice(&mut self, name: &str, allowed: &[&'static str]) -> Option<&'static str> {
-        let v = self.get(name)?.to_owned();
-        match allowed.iter().find(|a| **a == v) {
-            Some(a) => Some(*a),
+    /// One of `C::ALL` (exact).
+    pub fn choice<C: Choice>(&mut self, name: &str, value: Option<&str>) -> Option<C> {
+        let v = value?;
+        match C::parse(v) {
+            Some(c) => Some(c),
             None => {
-                self.fail(name, format!("must be one of {}", allowed.join(", ")));
+                let names: Vec<&str> = C::ALL.iter().map(|c| c.as_str()).collect();
+                self.fail(name, format!("must be one of {}", names.join(", ")));
                 None
             }
         }
     }
 
-    /// The [from, to) window of DECISIONS §4: defaults to the trailing 30 days clamped to the
-    /// plan's retention; an explicit `from` older than the retention is a 403.
-    pub fn window(&mut self, plan: Plan, now_ms: i64) -> Result<Window, ApiError> {
-        let from = self.timestamp("from");
-        let to = self.timestamp("to");
-        let explicit_from = self.get("from").is_some();
-        let explicit_to = self.get("to").is_some();
+    /// The [from, to) window of DECISIONS §4 from the `from` and `to` values: defaults to the
+    /// trailing 30 days clamped to the plan's retention; an explicit `from` older than the
+    /// retention is a 403.
+    pub fn window(
+        &mut self,
+        from_value: Option<&str>,
+        to_value: Option<&str>,
+        plan: Plan,
+        now_ms: i64,
+    ) -> Result<Window, ApiError> {
+        let from = self.timestamp("from", from_value);
+        let to = self.timestamp("to", to_value);
+        let explicit_from = from_value.is_some();
+        let explicit_to = to_value.is_some();
         let retention_start = now_ms - i64::from(plan.retention_days()) * DAY_MS;
         let to_ms = to.unwrap_or(now_ms);
         let from_ms = from.unwrap_or_else(|| (to_ms - 30 * DAY_MS).max(retention_start));
@@ -218,11 +318,12 @@ mod tests {
 
     #[test]
     fn limits_and_fields() {
-        let mut p = Params::parse(Some("limit=0&channel=nope&from=yesterday&extra=1")).unwrap();
-        p.limit();
-        p.uuid("channel");
-        p.timestamp("from");
-        let Err(ApiError::Validation(errs)) = p.finish() else {
+        let p = Params::parse(Some("limit=0&channel=nope&from=yesterday&extra=1")).unwrap();
+        let mut c = Checks::default();
+        c.limit(p.get("limit"));
+        c.uuid("channel", p.get("channel"));
+        c.timestamp("from", p.get("from"));
+        let Err(ApiError::Validation(errs)) = c.finish() else {
             panic!()
         };
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
@@ -233,18 +334,17 @@ mod tests {
     #[test]
     fn window_rules() {
         let now = 100 * DAY_MS;
-        let mut p = Params::parse(None).unwrap();
-        let w = p.window(Plan::Free, now).unwrap();
+        let w = Checks::default()
+            .window(None, None, Plan::Free, now)
+            .unwrap();
         assert_eq!((w.from_ms, w.to_ms), (now - 30 * DAY_MS, now));
-        let mut p = Params::parse(Some("from=1970-01-01T00:00:00Z")).unwrap();
         assert!(matches!(
-            p.window(Plan::Free, now),
+            Checks::default().window(Some("1970-01-01T00:00:00Z"), None, Plan::Free, now),
             Err(ApiError::RetentionExceeded { retention_days: 30 })
         ));
-        let mut p =
-            Params::parse(Some("from=1970-03-01T00:00:00Z&to=1970-03-01T00:00:00Z")).unwrap();
+        let t = Some("1970-03-01T00:00:00Z");
         assert!(matches!(
-            p.window(Plan::Enterprise, now),
+            Checks::default().window(t, t, Plan::Enterprise, now),
             Err(ApiError::Validation(_))
         ));
     }

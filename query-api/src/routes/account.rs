@@ -146,7 +146,7 @@ async fn compose(state: &AppState, org: &Org) -> Result<Account, ViewError> {
 }
 
 /// The calling org's onboarding snapshot (cached per org).
-#[utoipa::path(get, path = "/v1/account", tag = "Account",
+#[utoipa::path(get, path = "/v1/account", operation_id = "getAccount", tag = "Account",
     responses((status = 200, description = "Composed account snapshot", body = Account,
         headers(("Cache-Control" = String, description = "max-age=60: the snapshot is cached per org")))))]
 pub async fn get(

@@ -9,7 +9,7 @@ use sendops_shared::entities::Channel;
 use sendops_shared::scopes::Scope;
 use sendops_shared::timefmt::format_ms;
 use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Auth;
@@ -61,25 +61,10 @@ pub struct ChannelPage {
     pub pagination: Pagination,
 }
 
-/// Query parameters of the entity lists.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[expect(
-    dead_code,
-    reason = "documents the query string; values are parsed strictly by Params"
-)]
-pub struct EntityListParams {
-    /// Page size, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    limit: Option<u32>,
-    /// Opaque cursor from the previous page (a malformed or foreign one is a 422).
-    cursor: Option<String>,
-}
-
 const KIND: &str = "channels";
 
 /// Channels, newest first.
-#[utoipa::path(get, path = "/v1/channels", tag = "Channels", params(EntityListParams),
+#[utoipa::path(get, path = "/v1/channels", operation_id = "listChannels", tag = "Channels", params(crate::listing::EntityListParams),
     responses((status = 200, description = "Channels, newest-first", body = ChannelPage)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -111,7 +96,7 @@ pub async fn list(
 }
 
 /// One channel by its slug (the configuration-set name, exact).
-#[utoipa::path(get, path = "/v1/channels/{name}", tag = "Channels",
+#[utoipa::path(get, path = "/v1/channels/{name}", operation_id = "getChannel", tag = "Channels",
     params(("name" = String, Path, description = "Channel slug: the `slug` field of the list, not the display name", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Channel detail", body = ChannelView)))]
 pub async fn get_one(

@@ -14,10 +14,10 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::Auth;
 use crate::cursor::Position;
+use crate::listing::EntityListParams;
 use crate::listing::{EntityList, checked_path_value};
 use crate::problem::ApiError;
 use crate::routes::Pagination;
-use crate::routes::channels::EntityListParams;
 
 /// An SES identity (an email address or a domain).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -62,7 +62,7 @@ pub struct IdentityPage {
 const KIND: &str = "identities";
 
 /// Identities, newest first.
-#[utoipa::path(get, path = "/v1/identities", tag = "Identities", params(EntityListParams),
+#[utoipa::path(get, path = "/v1/identities", operation_id = "listIdentities", tag = "Identities", params(EntityListParams),
     responses((status = 200, description = "Identities, newest-first", body = IdentityPage)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -94,7 +94,7 @@ pub async fn list(
 }
 
 /// One identity by its address or domain, case-insensitively.
-#[utoipa::path(get, path = "/v1/identities/{identity}", tag = "Identities",
+#[utoipa::path(get, path = "/v1/identities/{identity}", operation_id = "getIdentity", tag = "Identities",
     params(("identity" = String, Path, description = "Email address or domain; percent-encode '@' as %40. Case-insensitive.", min_length = 1, max_length = 320, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Identity detail", body = IdentityView)))]
 pub async fn get_one(

@@ -6,18 +6,18 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use sendops_shared::envelope::{address_of, domain_of};
-use sendops_shared::messages::{After, MessageFilter, MessageRow, STATUSES, TimelineRow};
+use sendops_shared::messages::{After, MessageFilter, MessageRow, TimelineRow};
 use sendops_shared::scopes::Scope;
 use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::{Auth, Principal};
 use crate::cursor::{self, Position};
 use crate::listing::{PageRequest, checked_path_value, page, path_value, strict_cursor, with_link};
-use crate::params::Params;
+use crate::params::{Checks, Choice, Query};
 use crate::problem::ApiError;
 use crate::routes::Pagination;
 
@@ -76,41 +76,38 @@ pub struct Timeline {
     pub data: Vec<TimelineEvent>,
 }
 
-/// Query parameters of `GET /v1/messages`.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[expect(
-    dead_code,
-    reason = "documents the query string; values are parsed strictly by Params"
-)]
-pub struct ListMessagesParams {
-    /// Page size, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    limit: Option<u32>,
-    /// Opaque cursor from the previous page.
-    cursor: Option<String>,
-    /// Window start (RFC 3339), default 30 days before `to`.
-    #[param(format = DateTime)]
-    from: Option<String>,
-    /// Window end (RFC 3339, exclusive), default now.
-    #[param(format = DateTime)]
-    to: Option<String>,
-    /// Channel UUID.
-    #[param(format = Uuid)]
-    channel: Option<String>,
-    /// Current status.
-    #[param(inline, value_type = Option<StatusParam>)]
-    status: Option<String>,
-    /// Exact template name.
-    template: Option<String>,
-    /// Sending identity: an email address (its domain is used) or a domain.
-    identity: Option<String>,
-    /// Exact recipient address (requires api.messages.unmask_recipients).
-    recipient: Option<String>,
+crate::query_params! {
+    /// Query parameters of `GET /v1/messages`.
+    pub struct ListMessagesParams {
+        /// Page size, 1–200 (default 50).
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+        limit,
+        /// Opaque cursor from the previous page.
+        cursor,
+        /// Window start (RFC 3339), default 30 days before `to`.
+        #[param(value_type = Option<String>, format = DateTime)]
+        from,
+        /// Window end (RFC 3339, exclusive), default now.
+        #[param(value_type = Option<String>, format = DateTime)]
+        to,
+        /// Channel UUID.
+        #[param(value_type = Option<String>, format = Uuid)]
+        channel,
+        /// Current status.
+        #[param(value_type = Option<MessageStatus>)]
+        status,
+        /// Exact template name.
+        template,
+        /// Sending identity: an email address (its domain is used) or a domain.
+        identity,
+        /// Exact recipient address (requires api.messages.unmask_recipients).
+        recipient,
+    }
 }
 
-#[derive(ToSchema)]
-pub enum StatusParam {
+/// A message status: the type of its latest lifecycle event (DECISIONS §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+pub enum MessageStatus {
     Send,
     Delivery,
     Bounce,
@@ -121,21 +118,46 @@ pub enum StatusParam {
     DeliveryDelay,
 }
 
-/// Query parameters of `GET /v1/recipients/{email}/messages`.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[expect(
-    dead_code,
-    reason = "documents the query string; values are parsed strictly by Params"
-)]
-pub struct RecipientMessagesParams {
-    #[param(minimum = 1, maximum = 200)]
-    limit: Option<u32>,
-    cursor: Option<String>,
-    #[param(format = DateTime)]
-    from: Option<String>,
-    #[param(format = DateTime)]
-    to: Option<String>,
+impl Choice for MessageStatus {
+    const ALL: &'static [MessageStatus] = &[
+        MessageStatus::Send,
+        MessageStatus::Delivery,
+        MessageStatus::Bounce,
+        MessageStatus::Complaint,
+        MessageStatus::Reject,
+        MessageStatus::Open,
+        MessageStatus::Click,
+        MessageStatus::DeliveryDelay,
+    ];
+    fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Send => "Send",
+            MessageStatus::Delivery => "Delivery",
+            MessageStatus::Bounce => "Bounce",
+            MessageStatus::Complaint => "Complaint",
+            MessageStatus::Reject => "Reject",
+            MessageStatus::Open => "Open",
+            MessageStatus::Click => "Click",
+            MessageStatus::DeliveryDelay => "DeliveryDelay",
+        }
+    }
+}
+
+crate::query_params! {
+    /// Query parameters of `GET /v1/recipients/{email}/messages`.
+    pub struct RecipientMessagesParams {
+        /// Page size, 1–200 (default 50).
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+        limit,
+        /// Opaque cursor from the previous page.
+        cursor,
+        /// Window start (RFC 3339), default 30 days before `to`.
+        #[param(value_type = Option<String>, format = DateTime)]
+        from,
+        /// Window end (RFC 3339, exclusive), default now.
+        #[param(value_type = Option<String>, format = DateTime)]
+        to,
+    }
 }
 
 /// `j***@example.com`: the first character of the local part, then `***@` and the domain.
@@ -166,8 +188,13 @@ fn view(row: MessageRow, unmask: bool) -> Message {
 }
 
 /// The cursor parameter, decoded against this list and filter set (422 when it does not fit).
-fn position(params: &mut Params, kind: &str, fingerprint: &str) -> Option<After> {
-    strict_cursor(params, kind, fingerprint).map(|p| After {
+fn position(
+    checks: &mut Checks,
+    cursor: Option<&str>,
+    kind: &str,
+    fingerprint: &str,
+) -> Option<After> {
+    strict_cursor(checks, cursor, kind, fingerprint).map(|p| After {
         sent_ms: p.t,
         message_id: p.i,
     })
@@ -187,7 +214,7 @@ fn page_response(req: &PageRequest<'_>, rows: Vec<MessageRow>, unmask: bool) -> 
 }
 
 /// Messages, newest first by `sent_at`, one cursor page at a time.
-#[utoipa::path(get, path = "/v1/messages", tag = "Messages", params(ListMessagesParams),
+#[utoipa::path(get, path = "/v1/messages", operation_id = "listMessages", tag = "Messages", params(ListMessagesParams),
     responses((status = 200, description = "Cursor-paginated list of messages", body = MessagePage)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -196,36 +223,23 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     p.require(Scope::MessagesView)?;
-    let mut params = Params::parse(query.as_deref())?;
-    let limit = params.limit() as usize;
-    let channel_id = params.uuid("channel");
-    let status = params.choice("status", &STATUSES);
-    let template = params.text("template");
-    let identity = params.text("identity");
-    let recipient = params.text("recipient");
-    let mut fingerprint_parts: Vec<(&str, String)> = Vec::new();
-    for name in [
-        "from",
-        "to",
-        "channel",
-        "status",
-        "template",
-        "identity",
-        "recipient",
-    ] {
-        if let Some(v) = params.get(name) {
-            fingerprint_parts.push((name, v.to_owned()));
-        }
-    }
-    let fingerprint = cursor::filter_fingerprint(&fingerprint_parts);
-    let after = position(&mut params, "messages", &fingerprint);
-    let window = params.window(p.org.plan, now_ms())?;
+    let Query { params: q, raw } = Query::<ListMessagesParams>::parse(query.as_deref())?;
+    let mut checks = Checks::default();
+    let limit = checks.limit(q.limit.as_deref()) as usize;
+    let channel_id = checks.uuid("channel", q.channel.as_deref());
+    let status = checks.choice::<MessageStatus>("status", q.status.as_deref());
+    let template = checks.text("template", q.template.as_deref());
+    let identity = checks.text("identity", q.identity.as_deref());
+    let recipient = checks.text("recipient", q.recipient.as_deref());
+    let fingerprint = cursor::filter_fingerprint(&q.filters());
+    let after = position(&mut checks, q.cursor.as_deref(), "messages", &fingerprint);
+    let window = checks.window(q.from.as_deref(), q.to.as_deref(), p.org.plan, now_ms())?;
     if recipient.is_some() {
         p.require(Scope::MessagesUnmaskRecipients)?;
     }
     let filter = MessageFilter {
         channel_id,
-        status: status.map(str::to_owned),
+        status: status.map(|s| s.as_str().to_owned()),
         template,
         sender_domain: identity.map(|i| domain_of(address_of(&i))),
         recipient,
@@ -245,7 +259,7 @@ pub async fn list(
         state: &state,
         headers: &headers,
         path: "/v1/messages",
-        params: &params,
+        params: &raw,
         kind: "messages",
         fingerprint: &fingerprint,
         limit,
@@ -273,7 +287,7 @@ async fn find_message(state: &AppState, p: &Principal, id: &str) -> Result<Messa
 }
 
 /// One message by its SES message id (365 days look-back).
-#[utoipa::path(get, path = "/v1/messages/{id}", tag = "Messages",
+#[utoipa::path(get, path = "/v1/messages/{id}", operation_id = "getMessage", tag = "Messages",
     params(("id" = String, Path, description = "SES message id", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Single-message detail", body = Message)))]
 pub async fn get_one(
@@ -330,7 +344,7 @@ fn metadata(row: &TimelineRow) -> Option<Map<String, Value>> {
 }
 
 /// Every stored event of one message (one entry per event and recipient), oldest first.
-#[utoipa::path(get, path = "/v1/messages/{id}/events", tag = "Messages",
+#[utoipa::path(get, path = "/v1/messages/{id}/events", operation_id = "getMessageTimeline", tag = "Messages",
     params(("id" = String, Path, description = "SES message id", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Chronological event list (ascending)", body = Timeline)))]
 pub async fn events(
@@ -372,7 +386,7 @@ pub async fn events(
 }
 
 /// Messages addressed to one recipient (exact, case-sensitive), newest first.
-#[utoipa::path(get, path = "/v1/recipients/{email}/messages", tag = "Messages",
+#[utoipa::path(get, path = "/v1/recipients/{email}/messages", operation_id = "listRecipientMessages", tag = "Messages",
     params(("email" = String, Path, description = "Recipient address; percent-encode '@' as %40", min_length = 1, max_length = 320, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*@[^\u0000-\u001f\u007f-\u009f]*$"), RecipientMessagesParams),
     responses((status = 200, description = "Cursor-paginated list of messages", body = MessagePage)))]
 pub async fn by_recipient(
@@ -384,24 +398,26 @@ pub async fn by_recipient(
 ) -> Result<Response, ApiError> {
     p.require(Scope::MessagesUnmaskRecipients)?;
     let email = path_value(&uri, 3)?;
-    let mut params = Params::parse(query.as_deref())?;
+    let Query { params: q, raw } = Query::<RecipientMessagesParams>::parse(query.as_deref())?;
+    let mut checks = Checks::default();
     if email.is_empty()
         || email.chars().count() > 320
         || !email.contains('@')
         || email.chars().any(char::is_control)
     {
-        params.fail("email", "must be an email address");
+        checks.fail("email", "must be an email address");
     }
-    let limit = params.limit() as usize;
+    let limit = checks.limit(q.limit.as_deref()) as usize;
     let mut parts: Vec<(&str, String)> = vec![("email", email.clone())];
-    for name in ["from", "to"] {
-        if let Some(v) = params.get(name) {
-            parts.push((name, v.to_owned()));
-        }
-    }
+    parts.extend(q.filters());
     let fingerprint = cursor::filter_fingerprint(&parts);
-    let after = position(&mut params, "recipient_messages", &fingerprint);
-    let window = params.window(p.org.plan, now_ms())?;
+    let after = position(
+        &mut checks,
+        q.cursor.as_deref(),
+        "recipient_messages",
+        &fingerprint,
+    );
+    let window = checks.window(q.from.as_deref(), q.to.as_deref(), p.org.plan, now_ms())?;
     let keys = state
         .store
         .recipient_message_keys(
@@ -419,10 +435,21 @@ pub async fn by_recipient(
         state: &state,
         headers: &headers,
         path: &path,
-        params: &params,
+        params: &raw,
         kind: "recipient_messages",
         fingerprint: &fingerprint,
         limit,
     };
     Ok(page_response(&req, rows, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_statuses_are_the_stored_ones() {
+        let names: Vec<&str> = MessageStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, sendops_shared::messages::STATUSES);
+    }
 }

@@ -20,7 +20,7 @@ pub struct Health {
 }
 
 /// Liveness: 200 means the API serves requests (dependencies are not checked).
-#[utoipa::path(get, path = "/v1/_health", tag = "Meta", security(()),
+#[utoipa::path(get, path = "/v1/_health", operation_id = "getHealth", tag = "Meta", security(()),
     responses((status = 200, description = "Service is up", body = Health)))]
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
@@ -42,7 +42,7 @@ pub struct KeyScopes {
 }
 
 /// The calling key's identity and scopes; any valid key may call it.
-#[utoipa::path(get, path = "/v1/_scopes", tag = "Meta",
+#[utoipa::path(get, path = "/v1/_scopes", operation_id = "getScopes", tag = "Meta",
     responses((status = 200, description = "Scopes of the calling key", body = KeyScopes)))]
 pub async fn scopes(Extension(Auth(p)): Extension<Auth>) -> Json<KeyScopes> {
     Json(KeyScopes {

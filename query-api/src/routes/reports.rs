@@ -13,11 +13,11 @@ use sendops_shared::reports::{Counts, Measures, ReportFilter, TypeCounts};
 use sendops_shared::scopes::Scope;
 use sendops_shared::timefmt::{DAY_MS, day_to_date, format_ms, now_ms};
 use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::{Auth, Principal};
-use crate::params::Params;
+use crate::params::{Checks, Choice, Query};
 use crate::problem::ApiError;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -86,57 +86,63 @@ pub struct TemplatePerformanceReport {
     pub data: Vec<TemplatePerformance>,
 }
 
-#[derive(ToSchema)]
+/// Bucket size of a time-series report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum GroupBy {
-    #[schema(rename = "day")]
     Day,
-    #[schema(rename = "week")]
     Week,
-    #[schema(rename = "month")]
     Month,
 }
 
-/// Query parameters of the time-series reports.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[expect(
-    dead_code,
-    reason = "documents the query string; values are parsed strictly by Params"
-)]
-pub struct SeriesParams {
-    /// Window start (RFC 3339), default 30 days before `to`.
-    #[param(format = DateTime)]
-    from: Option<String>,
-    /// Window end (RFC 3339, exclusive), default now.
-    #[param(format = DateTime)]
-    to: Option<String>,
-    /// Bucket size (default day).
-    #[param(inline, value_type = Option<GroupBy>)]
-    group_by: Option<String>,
-    /// Channel UUID.
-    #[param(format = Uuid)]
-    channel: Option<String>,
-    /// Sending identity: an email address (its domain is used) or a domain.
-    identity: Option<String>,
+impl Choice for GroupBy {
+    const ALL: &'static [GroupBy] = &[GroupBy::Day, GroupBy::Week, GroupBy::Month];
+    fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Day => "day",
+            GroupBy::Week => "week",
+            GroupBy::Month => "month",
+        }
+    }
 }
 
-/// Query parameters of the template-performance report.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[expect(
-    dead_code,
-    reason = "documents the query string; values are parsed strictly by Params"
-)]
-pub struct TemplateParams {
-    #[param(format = DateTime)]
-    from: Option<String>,
-    #[param(format = DateTime)]
-    to: Option<String>,
-    #[param(format = Uuid)]
-    channel: Option<String>,
-    identity: Option<String>,
-    /// Template name, case-insensitive exact match.
-    template: Option<String>,
+crate::query_params! {
+    /// Query parameters of the time-series reports.
+    pub struct SeriesParams {
+        /// Window start (RFC 3339), default 30 days before `to`.
+        #[param(value_type = Option<String>, format = DateTime)]
+        from,
+        /// Window end (RFC 3339, exclusive), default now.
+        #[param(value_type = Option<String>, format = DateTime)]
+        to,
+        /// Bucket size (default day).
+        #[param(value_type = Option<GroupBy>)]
+        group_by,
+        /// Channel UUID.
+        #[param(value_type = Option<String>, format = Uuid)]
+        channel,
+        /// Sending identity: an email address (its domain is used) or a domain.
+        identity,
+    }
+}
+
+crate::query_params! {
+    /// Query parameters of the template-performance report.
+    pub struct TemplateParams {
+        /// Window start (RFC 3339), default 30 days before `to`.
+        #[param(value_type = Option<String>, format = DateTime)]
+        from,
+        /// Window end (RFC 3339, exclusive), default now.
+        #[param(value_type = Option<String>, format = DateTime)]
+        to,
+        /// Channel UUID.
+        #[param(value_type = Option<String>, format = Uuid)]
+        channel,
+        /// Sending identity: an email address (its domain is used) or a domain.
+        identity,
+        /// Template name, case-insensitive exact match.
+        template,
+    }
 }
 
 const DELIVERABILITY_TYPES: &[EventType] = &[
@@ -179,15 +185,15 @@ fn uniques(m: &BTreeMap<EventType, TypeCounts>, t: EventType) -> u64 {
 }
 
 /// The bucket (as a day number) a day falls in.
-fn bucket_of(day: u16, group_by: &str) -> u16 {
+fn bucket_of(day: u16, group_by: GroupBy) -> u16 {
     match group_by {
         // Day 0 (1970-01-01) was a Thursday; Monday is 3 days earlier in the cycle.
-        "week" => day - ((u32::from(day) + 3) % 7) as u16,
-        "month" => {
+        GroupBy::Week => day - ((u32::from(day) + 3) % 7) as u16,
+        GroupBy::Month => {
             let date = day_to_date(day);
             day - (date.day0() as u16)
         }
-        _ => day,
+        GroupBy::Day => day,
     }
 }
 
@@ -195,9 +201,10 @@ struct Common {
     from_ms: i64,
     to_ms: i64,
     filter: ReportFilter,
-    group_by: &'static str,
+    group_by: GroupBy,
 }
 
+/// The scope check, then the report's parameters (one 422 for every failing field).
 fn common(
     p: &Principal,
     query: Option<&str>,
@@ -205,22 +212,25 @@ fn common(
     with_template: bool,
 ) -> Result<Common, ApiError> {
     p.require(Scope::ReportsView)?;
-    let mut params = Params::parse(query)?;
+    let (from, to, group_by, channel, identity, template) = if with_template {
+        let q = Query::<TemplateParams>::parse(query)?.params;
+        (q.from, q.to, None, q.channel, q.identity, q.template)
+    } else {
+        let q = Query::<SeriesParams>::parse(query)?.params;
+        (q.from, q.to, q.group_by, q.channel, q.identity, None)
+    };
+    let mut checks = Checks::default();
     let group_by = if with_group_by {
-        params
-            .choice("group_by", &["day", "week", "month"])
-            .unwrap_or("day")
+        checks
+            .choice::<GroupBy>("group_by", group_by.as_deref())
+            .unwrap_or(GroupBy::Day)
     } else {
-        "day"
+        GroupBy::Day
     };
-    let channel_id = params.uuid("channel");
-    let identity = params.text("identity");
-    let template = if with_template {
-        params.text("template")
-    } else {
-        None
-    };
-    let window = params.window(p.org.plan, now_ms())?;
+    let channel_id = checks.uuid("channel", channel.as_deref());
+    let identity = checks.text("identity", identity.as_deref());
+    let template = checks.text("template", template.as_deref());
+    let window = checks.window(from.as_deref(), to.as_deref(), p.org.plan, now_ms())?;
     Ok(Common {
         from_ms: window.from_ms,
         to_ms: window.to_ms,
@@ -234,7 +244,10 @@ fn common(
 }
 
 /// Sums per-day counts into buckets (unique counts are per day and summed, DECISIONS §5).
-fn buckets(daily: Counts<u16>, group_by: &str) -> BTreeMap<u16, BTreeMap<EventType, TypeCounts>> {
+fn buckets(
+    daily: Counts<u16>,
+    group_by: GroupBy,
+) -> BTreeMap<u16, BTreeMap<EventType, TypeCounts>> {
     let mut out: BTreeMap<u16, BTreeMap<EventType, TypeCounts>> = BTreeMap::new();
     for (day, types) in daily {
         let b = out.entry(bucket_of(day, group_by)).or_default();
@@ -267,7 +280,7 @@ fn period(day: u16) -> String {
 }
 
 /// Deliverability counts per bucket, oldest first.
-#[utoipa::path(get, path = "/v1/reports/deliverability", tag = "Reports", params(SeriesParams),
+#[utoipa::path(get, path = "/v1/reports/deliverability", operation_id = "getDeliverabilityReport", tag = "Reports", params(SeriesParams),
     responses((status = 200, description = "Deliverability buckets, oldest-first", body = DeliverabilityReport)))]
 pub async fn deliverability(
     State(state): State<AppState>,
@@ -300,7 +313,7 @@ pub async fn deliverability(
 }
 
 /// Open and click activity per bucket, oldest first.
-#[utoipa::path(get, path = "/v1/reports/engagement", tag = "Reports", params(SeriesParams),
+#[utoipa::path(get, path = "/v1/reports/engagement", operation_id = "getEngagementReport", tag = "Reports", params(SeriesParams),
     responses((status = 200, description = "Engagement buckets, oldest-first", body = EngagementReport)))]
 pub async fn engagement(
     State(state): State<AppState>,
@@ -336,7 +349,7 @@ pub async fn engagement(
 }
 
 /// One row per template over the whole window, by sent descending then template ascending.
-#[utoipa::path(get, path = "/v1/reports/template-performance", tag = "Reports", params(TemplateParams),
+#[utoipa::path(get, path = "/v1/reports/template-performance", operation_id = "getTemplatePerformanceReport", tag = "Reports", params(TemplateParams),
     responses((status = 200, description = "Per-template rows, sorted by sends descending", body = TemplatePerformanceReport)))]
 pub async fn template_performance(
     State(state): State<AppState>,
@@ -406,23 +419,23 @@ mod tests {
     fn weeks_start_monday_and_months_the_first() {
         // 2026-11-22 is a Sunday; its week starts Monday 2026-11-16.
         assert_eq!(
-            bucket_of(day("2026-11-22T12:00:00Z"), "week"),
+            bucket_of(day("2026-11-22T12:00:00Z"), GroupBy::Week),
             day("2026-11-16T00:00:00Z")
         );
         assert_eq!(
-            bucket_of(day("2026-11-16T00:00:00Z"), "week"),
+            bucket_of(day("2026-11-16T00:00:00Z"), GroupBy::Week),
             day("2026-11-16T00:00:00Z")
         );
         assert_eq!(
-            bucket_of(day("2026-11-23T00:00:00Z"), "week"),
+            bucket_of(day("2026-11-23T00:00:00Z"), GroupBy::Week),
             day("2026-11-23T00:00:00Z")
         );
         assert_eq!(
-            bucket_of(day("2026-02-28T23:00:00Z"), "month"),
+            bucket_of(day("2026-02-28T23:00:00Z"), GroupBy::Month),
             day("2026-02-01T00:00:00Z")
         );
         assert_eq!(
-            bucket_of(day("2026-03-01T00:00:00Z"), "month"),
+            bucket_of(day("2026-03-01T00:00:00Z"), GroupBy::Month),
             day("2026-03-01T00:00:00Z")
         );
         assert_eq!(period(day("2026-11-16T08:00:00Z")), "2026-11-16T00:00:00Z");

@@ -15,13 +15,13 @@ use sendops_shared::scopes::Scope;
 use sendops_shared::ses::Suppression;
 use sendops_shared::timefmt::{format_ms, now_ms};
 use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Auth;
 use crate::cursor::{self, Position};
 use crate::listing::{PageRequest, lenient_cursor, page, path_value, with_link};
-use crate::params::Params;
+use crate::params::{Checks, Query};
 use crate::problem::ApiError;
 use crate::routes::Pagination;
 
@@ -68,44 +68,57 @@ pub struct SuppressionPage {
     pub pagination: Pagination,
 }
 
-#[derive(ToSchema)]
+/// Why SES suppressed an address (the `reason` filter matches it in any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
 #[schema(rename_all = "lowercase")]
-pub enum ReasonParam {
+pub enum SuppressionReason {
     Bounce,
     Complaint,
 }
 
-/// Query parameters of `GET /v1/suppressions`.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[expect(
-    dead_code,
-    reason = "documents the query string; values are parsed strictly by Params"
-)]
-pub struct ListSuppressionsParams {
-    /// Page size, 1–200 (default 50); ignored when `email` is set.
-    #[param(minimum = 1, maximum = 200)]
-    limit: Option<u32>,
-    /// Opaque cursor from the previous page; a stale or malformed one restarts at page 1.
-    cursor: Option<String>,
-    /// Window start on `suppressed_at` (RFC 3339), default 30 days before `to`.
-    #[param(format = DateTime)]
-    from: Option<String>,
-    /// Window end (RFC 3339, exclusive), default now.
-    #[param(format = DateTime)]
-    to: Option<String>,
-    /// Suppression reason, case-insensitive.
-    #[param(inline, value_type = Option<ReasonParam>)]
-    reason: Option<String>,
-    /// Case-insensitive substring of the address; switches to full-scan mode (every match,
-    /// `limit`/`cursor` ignored).
-    email: Option<String>,
+impl SuppressionReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            SuppressionReason::Bounce => "bounce",
+            SuppressionReason::Complaint => "complaint",
+        }
+    }
+
+    /// Case-insensitive.
+    fn parse(v: &str) -> Option<SuppressionReason> {
+        [SuppressionReason::Bounce, SuppressionReason::Complaint]
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(v))
+    }
+}
+
+crate::query_params! {
+    /// Query parameters of `GET /v1/suppressions`.
+    pub struct ListSuppressionsParams {
+        /// Page size, 1–200 (default 50); ignored when `email` is set.
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+        limit,
+        /// Opaque cursor from the previous page; a stale or malformed one restarts at page 1.
+        cursor,
+        /// Window start on `suppressed_at` (RFC 3339), default 30 days before `to`.
+        #[param(value_type = Option<String>, format = DateTime)]
+        from,
+        /// Window end (RFC 3339, exclusive), default now.
+        #[param(value_type = Option<String>, format = DateTime)]
+        to,
+        /// Suppression reason, case-insensitive.
+        #[param(value_type = Option<SuppressionReason>)]
+        reason,
+        /// Case-insensitive substring of the address; switches to full-scan mode (every match,
+        /// `limit`/`cursor` ignored).
+        email,
+    }
 }
 
 const KIND: &str = "suppressions";
 
 /// The org's SES suppression list, newest first.
-#[utoipa::path(get, path = "/v1/suppressions", tag = "Suppressions", params(ListSuppressionsParams),
+#[utoipa::path(get, path = "/v1/suppressions", operation_id = "listSuppressions", tag = "Suppressions", params(ListSuppressionsParams),
     responses((status = 200, description = "Cursor-paginated list of suppressions, newest-first", body = SuppressionPage)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -114,37 +127,42 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     p.require(Scope::SuppressionsView)?;
-    let mut params = Params::parse(query.as_deref())?;
-    let reason = match params.get("reason").map(str::to_ascii_lowercase) {
+    let Query { params: q, raw } = Query::<ListSuppressionsParams>::parse(query.as_deref())?;
+    let mut checks = Checks::default();
+    let reason = match q.reason.as_deref() {
         None => None,
-        Some(r) if REASONS.contains(&r.as_str()) => Some(r),
-        Some(_) => {
-            params.fail(
-                "reason",
-                format!("must be one of {} (any case)", REASONS.join(", ")),
-            );
-            None
-        }
+        Some(r) => match SuppressionReason::parse(r) {
+            Some(r) => Some(r.as_str()),
+            None => {
+                checks.fail(
+                    "reason",
+                    format!("must be one of {} (any case)", REASONS.join(", ")),
+                );
+                None
+            }
+        },
     };
-    let email = params.text("email").map(|e| e.to_lowercase());
+    let email = checks
+        .text("email", q.email.as_deref())
+        .map(|e| e.to_lowercase());
     let limit = if email.is_none() {
-        params.limit() as usize
+        checks.limit(q.limit.as_deref()) as usize
     } else {
         usize::MAX
     };
-    let window = params.window(p.org.plan, now_ms())?;
-    let mut parts: Vec<(&str, String)> = Vec::new();
-    for name in ["from", "to"] {
-        if let Some(v) = params.get(name) {
-            parts.push((name, v.to_owned()));
-        }
-    }
-    if let Some(r) = &reason {
-        parts.push(("reason", r.clone()));
+    let window = checks.window(q.from.as_deref(), q.to.as_deref(), p.org.plan, now_ms())?;
+    // Bound to the window as given and the reason as understood (any case is the same filter).
+    let mut parts: Vec<(&str, String)> = q
+        .filters()
+        .into_iter()
+        .filter(|(k, _)| matches!(*k, "from" | "to"))
+        .collect();
+    if let Some(r) = reason {
+        parts.push(("reason", r.to_owned()));
     }
     let fingerprint = cursor::filter_fingerprint(&parts);
     let after = if email.is_none() {
-        lenient_cursor(&params, KIND, &fingerprint)
+        lenient_cursor(q.cursor.as_deref(), KIND, &fingerprint)
     } else {
         None
     };
@@ -153,9 +171,7 @@ pub async fn list(
     let matching = all.iter().filter(|s| {
         s.last_update_ms >= window.from_ms
             && s.last_update_ms < window.to_ms
-            && reason
-                .as_deref()
-                .is_none_or(|r| s.reason.eq_ignore_ascii_case(r))
+            && reason.is_none_or(|r| s.reason.eq_ignore_ascii_case(r))
             && email
                 .as_deref()
                 .is_none_or(|e| s.email.to_lowercase().contains(e))
@@ -182,7 +198,7 @@ pub async fn list(
         state: &state,
         headers: &headers,
         path: "/v1/suppressions",
-        params: &params,
+        params: &raw,
         kind: KIND,
         fingerprint: &fingerprint,
         limit,
@@ -200,7 +216,7 @@ pub async fn list(
 
 /// One address on the suppression list, matched case-insensitively (the answer keeps SES's
 /// casing); 404 when it is not on the list.
-#[utoipa::path(get, path = "/v1/suppressions/{email}", tag = "Suppressions",
+#[utoipa::path(get, path = "/v1/suppressions/{email}", operation_id = "getSuppression", tag = "Suppressions",
     params(("email" = String, Path, description = "Recipient address; percent-encode '@' as %40. Case-insensitive.", min_length = 1, max_length = 320, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]*@[^\s\u0000-\u001f\u007f-\u009f]*$")),
     responses((status = 200, description = "The suppression record", body = SuppressionView)))]
 pub async fn get_one(

@@ -14,10 +14,10 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::Auth;
 use crate::cursor::Position;
+use crate::listing::EntityListParams;
 use crate::listing::{EntityList, checked_path_value};
 use crate::problem::ApiError;
 use crate::routes::Pagination;
-use crate::routes::channels::EntityListParams;
 
 /// An email template.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -61,7 +61,7 @@ pub struct TemplatePage {
 const KIND: &str = "templates";
 
 /// Templates, most recently modified first.
-#[utoipa::path(get, path = "/v1/templates", tag = "Templates", params(EntityListParams),
+#[utoipa::path(get, path = "/v1/templates", operation_id = "listTemplates", tag = "Templates", params(EntityListParams),
     responses((status = 200, description = "Templates, newest-first", body = TemplatePage)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -93,7 +93,7 @@ pub async fn list(
 }
 
 /// One template by its slug (file name, exact).
-#[utoipa::path(get, path = "/v1/templates/{slug}", tag = "Templates",
+#[utoipa::path(get, path = "/v1/templates/{slug}", operation_id = "getTemplate", tag = "Templates",
     params(("slug" = String, Path, description = "Template file name, e.g. welcome.html", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Template detail", body = TemplateView)))]
 pub async fn get_one(

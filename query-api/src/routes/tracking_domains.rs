@@ -15,10 +15,10 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::Auth;
 use crate::cursor::Position;
+use crate::listing::EntityListParams;
 use crate::listing::{EntityList, checked_path_value};
 use crate::problem::ApiError;
 use crate::routes::Pagination;
-use crate::routes::channels::EntityListParams;
 
 /// A DNS record to publish.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -79,7 +79,7 @@ pub struct TrackingDomainPage {
 const KIND: &str = "tracking_domains";
 
 /// Tracking domains, newest first.
-#[utoipa::path(get, path = "/v1/tracking-domains", tag = "Tracking Domains", params(EntityListParams),
+#[utoipa::path(get, path = "/v1/tracking-domains", operation_id = "listTrackingDomains", tag = "Tracking Domains", params(EntityListParams),
     responses((status = 200, description = "Tracking domains, newest-first", body = TrackingDomainPage)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -111,7 +111,7 @@ pub async fn list(
 }
 
 /// One tracking domain, case-insensitively.
-#[utoipa::path(get, path = "/v1/tracking-domains/{domain}", tag = "Tracking Domains",
+#[utoipa::path(get, path = "/v1/tracking-domains/{domain}", operation_id = "getTrackingDomain", tag = "Tracking Domains",
     params(("domain" = String, Path, description = "Tracking subdomain (case-insensitive)", min_length = 1, max_length = 253, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Tracking domain detail", body = TrackingDomainView)))]
 pub async fn get_one(

@@ -14,12 +14,12 @@ use sendops_shared::undeliverable::{
     whole_second,
 };
 use serde::Serialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::{Auth, Principal};
 use crate::cursor;
-use crate::params::Params;
+use crate::params::{Checks, Choice, Query};
 use crate::problem::ApiError;
 use crate::routes::{Pagination, next_link};
 
@@ -111,46 +111,66 @@ pub struct UndeliverableRules {
     pub updated_by: String,
 }
 
-/// Query parameters of `GET /v1/undeliverable`.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[expect(
-    dead_code,
-    reason = "documents the query string; values are parsed strictly by Params"
-)]
-pub struct ListUndeliverableParams {
-    /// Page size, 1–200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    limit: Option<u32>,
-    /// Opaque cursor from the previous page; a malformed or stale one restarts at page 1.
-    cursor: Option<String>,
-    /// RFC 3339: only rows whose last_changed_at ≥ since (inclusive on the second).
-    #[param(format = DateTime)]
-    since: Option<String>,
-    /// listed, excluded or all. Default: all with `since`, listed without.
-    #[param(inline, value_type = Option<StatusParam>)]
-    status: Option<String>,
-    /// Listed rows with this reason (tombstones are not affected).
-    #[param(inline, value_type = Option<ReasonParam>)]
-    reason: Option<String>,
-    /// Case-insensitive substring of the address.
-    email: Option<String>,
-    /// Listed rows with event_count ≥ min_events (default 1); tombstones are dropped when > 1.
-    #[param(minimum = 1)]
-    min_events: Option<u64>,
+crate::query_params! {
+    /// Query parameters of `GET /v1/undeliverable`.
+    pub struct ListUndeliverableParams {
+        /// Page size, 1–200 (default 50).
+        #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+        limit,
+        /// Opaque cursor from the previous page; a malformed or stale one restarts at page 1.
+        cursor,
+        /// RFC 3339: only rows whose last_changed_at ≥ since (inclusive on the second).
+        #[param(value_type = Option<String>, format = DateTime)]
+        since,
+        /// listed, excluded or all. Default: all with `since`, listed without.
+        #[param(value_type = Option<UndeliverableStatus>)]
+        status,
+        /// Listed rows with this reason (tombstones are not affected).
+        #[param(value_type = Option<UndeliverableReason>)]
+        reason,
+        /// Case-insensitive substring of the address.
+        email,
+        /// Listed rows with event_count ≥ min_events (default 1); tombstones are dropped when > 1.
+        #[param(value_type = Option<u64>, minimum = 1)]
+        min_events,
+    }
 }
 
-#[derive(ToSchema)]
+/// Which rows a list answers: `listed` addresses, `excluded` tombstones, or `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
 #[schema(rename_all = "lowercase")]
-pub enum StatusParam {
+pub enum UndeliverableStatus {
     Listed,
     Excluded,
     All,
 }
 
+impl Choice for UndeliverableStatus {
+    const ALL: &'static [UndeliverableStatus] = &[
+        UndeliverableStatus::Listed,
+        UndeliverableStatus::Excluded,
+        UndeliverableStatus::All,
+    ];
+    fn as_str(self) -> &'static str {
+        match self {
+            UndeliverableStatus::Listed => "listed",
+            UndeliverableStatus::Excluded => "excluded",
+            UndeliverableStatus::All => "all",
+        }
+    }
+}
+
+impl Choice for Rule {
+    const ALL: &'static [Rule] = &Rule::PRIORITY;
+    fn as_str(self) -> &'static str {
+        Rule::as_str(self)
+    }
+}
+
+/// Why an address is listed (the rule names, in priority order).
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
-pub enum ReasonParam {
+pub enum UndeliverableReason {
     PermanentBounce,
     Complaint,
     Rejected,
@@ -204,13 +224,13 @@ fn with_version(mut resp: Response, rules: &Rules) -> Response {
 }
 
 /// `min_events`: a positive integer, default 1.
-fn min_events(params: &mut Params) -> u64 {
-    match params.get("min_events") {
+fn min_events(checks: &mut Checks, value: Option<&str>) -> u64 {
+    match value {
         None => 1,
         Some(v) => match v.parse::<u64>() {
             Ok(n) if n >= 1 => n,
             _ => {
-                params.fail("min_events", "must be a positive integer");
+                checks.fail("min_events", "must be a positive integer");
                 1
             }
         },
@@ -218,7 +238,7 @@ fn min_events(params: &mut Params) -> u64 {
 }
 
 /// Undeliverable recipients: listed addresses and exclusion tombstones, newest change first.
-#[utoipa::path(get, path = "/v1/undeliverable", tag = "Undeliverable", params(ListUndeliverableParams),
+#[utoipa::path(get, path = "/v1/undeliverable", operation_id = "listUndeliverable", tag = "Undeliverable", params(ListUndeliverableParams),
     responses((status = 200, description = "Paginated list of undeliverable rows", body = UndeliverablePage,
         headers(("X-SendOps-Rules-Version" = String, description = "Version of the org's classification rules")))))]
 pub async fn list(
@@ -248,33 +268,31 @@ async fn page(
     query: Option<&str>,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let mut params = Params::parse(query)?;
-    let limit = params.limit() as usize;
-    let since = params.timestamp("since");
-    let status = params.choice("status", &["listed", "excluded", "all"]);
-    let reason = params.choice("reason", &Rule::NAMES).and_then(Rule::parse);
-    let email = params.text("email").map(|e| e.to_ascii_lowercase());
-    let min_events = min_events(&mut params);
-    params.finish()?;
+    let Query { params: q, raw } = Query::<ListUndeliverableParams>::parse(query)?;
+    let mut checks = Checks::default();
+    let limit = checks.limit(q.limit.as_deref()) as usize;
+    let since = checks.timestamp("since", q.since.as_deref());
+    let status = checks.choice::<UndeliverableStatus>("status", q.status.as_deref());
+    let reason = checks.choice::<Rule>("reason", q.reason.as_deref());
+    let email = checks
+        .text("email", q.email.as_deref())
+        .map(|e| e.to_ascii_lowercase());
+    let min_events = min_events(&mut checks, q.min_events.as_deref());
+    checks.finish()?;
 
     let status = match status {
-        Some("listed") => StatusFilter::Listed,
-        Some("excluded") => StatusFilter::Excluded,
-        Some(_) => StatusFilter::All,
+        Some(UndeliverableStatus::Listed) => StatusFilter::Listed,
+        Some(UndeliverableStatus::Excluded) => StatusFilter::Excluded,
+        Some(UndeliverableStatus::All) => StatusFilter::All,
         // Snapshot without since, sync with it.
         None if since.is_some() => StatusFilter::All,
         None => StatusFilter::Listed,
     };
-    let mut parts: Vec<(&str, String)> = Vec::new();
-    for name in ["since", "status", "reason", "email", "min_events"] {
-        if let Some(v) = params.get(name) {
-            parts.push((name, v.to_owned()));
-        }
-    }
-    let fingerprint = cursor::filter_fingerprint(&parts);
+    let fingerprint = cursor::filter_fingerprint(&q.filters());
     // A malformed, foreign or stale cursor restarts at page 1 (spec; DECISIONS §3).
-    let after = params
-        .get("cursor")
+    let after = q
+        .cursor
+        .as_deref()
         .and_then(|c| cursor::decode(CURSOR_KIND, &fingerprint, c).ok())
         .map(|pos| Position {
             last_changed_ms: whole_second(pos.t),
@@ -332,7 +350,7 @@ async fn page(
     let mut resp = Json(body).into_response();
     if let Some(c) = next
         && let Ok(v) =
-            HeaderValue::from_str(&next_link(state, headers, "/v1/undeliverable", &params, &c))
+            HeaderValue::from_str(&next_link(state, headers, "/v1/undeliverable", &raw, &c))
     {
         resp.headers_mut().insert(header::LINK, v);
     }
@@ -375,7 +393,7 @@ pub fn rules_body(rules: &Rules) -> UndeliverableRules {
 }
 
 /// The classification rules the list applies for the calling org.
-#[utoipa::path(get, path = "/v1/undeliverable/rules", tag = "Undeliverable",
+#[utoipa::path(get, path = "/v1/undeliverable/rules", operation_id = "getUndeliverableRules", tag = "Undeliverable",
     responses((status = 200, description = "Active rule set", body = UndeliverableRules,
         headers(("X-SendOps-Rules-Version" = String, description = "Version of the org's classification rules")))))]
 pub async fn rules(

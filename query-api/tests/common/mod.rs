@@ -123,6 +123,31 @@ impl TestApp {
         }
     }
 
+    /// A GET with extra request headers; the answer's status, headers and raw body.
+    pub async fn get_with(
+        &self,
+        uri: &str,
+        key: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let mut req = Request::builder()
+            .method("GET")
+            .uri(uri)
+            .header("host", "api.test")
+            .header("authorization", format!("Bearer {key}"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut req = req.body(Body::empty()).unwrap();
+        let addr: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        req.extensions_mut().insert(ConnectInfo(addr));
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, bytes.to_vec())
+    }
+
     pub async fn drop(self) {
         self.db.drop().await;
     }
