@@ -3,6 +3,7 @@
 //! tests both use it.
 
 pub mod auth;
+pub mod conditional;
 pub mod config;
 pub mod cursor;
 pub mod edge;

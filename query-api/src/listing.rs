@@ -4,9 +4,8 @@
 
 use std::future::Future;
 
-use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use sendops_shared::StoreError;
 use sendops_shared::entities::Keyset;
 use serde::Serialize;
@@ -79,9 +78,14 @@ pub fn page<T>(
     )
 }
 
-/// A JSON response with the `Link` header when there is a next page.
-pub fn with_link<B: Serialize>(body: B, link: Option<HeaderValue>) -> Response {
-    let mut resp = Json(body).into_response();
+/// A JSON response (conditional: crate::conditional) with the `Link` header when there is a next
+/// page.
+pub fn with_link<B: Serialize>(
+    request: &HeaderMap,
+    body: B,
+    link: Option<HeaderValue>,
+) -> Response {
+    let mut resp = crate::conditional::json(request, &body, &[]);
     if let Some(v) = link {
         resp.headers_mut().insert(header::LINK, v);
     }
@@ -177,6 +181,6 @@ impl EntityList<'_> {
             limit,
         };
         let (rows, pagination, link) = page(&req, rows, position);
-        Ok(with_link(body(rows, pagination), link))
+        Ok(with_link(self.headers, body(rows, pagination), link))
     }
 }

@@ -97,22 +97,35 @@ fn operations(item: &utoipa::openapi::PathItem) -> Vec<&Operation> {
     .collect()
 }
 
-fn common_headers(builder: ResponseBuilder) -> ResponseBuilder {
-    let int = || {
-        HeaderBuilder::new()
-            .schema(ObjectBuilder::new().schema_type(Type::Integer))
-            .build()
-    };
+/// The headers every response carries (crate::gate), with their types and meaning.
+const COMMON_HEADERS: [(&str, Type, &str); 4] = [
+    (
+        "X-Request-ID",
+        Type::String,
+        "Identifies this request; quote it to support",
+    ),
+    (
+        "X-RateLimit-Limit",
+        Type::Integer,
+        "Requests per minute of the budget this request counted against",
+    ),
+    (
+        "X-RateLimit-Remaining",
+        Type::Integer,
+        "Requests left in the current window",
+    ),
+    (
+        "X-RateLimit-Reset",
+        Type::Integer,
+        "Seconds until the budget is full again",
+    ),
+];
+
+fn common_headers(mut builder: ResponseBuilder) -> ResponseBuilder {
+    for (name, t, description) in COMMON_HEADERS {
+        builder = builder.header(name, header(t, description));
+    }
     builder
-        .header(
-            "X-Request-ID",
-            HeaderBuilder::new()
-                .schema(ObjectBuilder::new().schema_type(Type::String))
-                .build(),
-        )
-        .header("X-RateLimit-Limit", int())
-        .header("X-RateLimit-Remaining", int())
-        .header("X-RateLimit-Reset", int())
 }
 
 fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
@@ -191,19 +204,10 @@ fn add_headers(op: &mut Operation) {
 fn add_conventions(op: &mut Operation, public: bool) {
     for (_, resp) in op.responses.responses.iter_mut() {
         if let RefOr::T(r) = resp {
-            for name in [
-                "X-Request-ID",
-                "X-RateLimit-Limit",
-                "X-RateLimit-Remaining",
-                "X-RateLimit-Reset",
-            ] {
-                let int = name != "X-Request-ID";
-                r.headers.entry(name.to_owned()).or_insert_with(|| {
-                    let t = if int { Type::Integer } else { Type::String };
-                    HeaderBuilder::new()
-                        .schema(ObjectBuilder::new().schema_type(t))
-                        .build()
-                });
+            for (name, t, description) in COMMON_HEADERS {
+                r.headers
+                    .entry(name.to_owned())
+                    .or_insert_with(|| header(t, description));
             }
         }
     }

@@ -65,7 +65,7 @@ const KIND: &str = "channels";
 
 /// Channels, newest first.
 #[utoipa::path(get, path = "/v1/channels", operation_id = "listChannels", tag = "Channels", params(crate::listing::EntityListParams),
-    responses((status = 200, description = "Channels, newest-first", body = ChannelPage)))]
+    responses((status = 200, description = "Channels, newest-first", body = ChannelPage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(Auth(p)): Extension<Auth>,

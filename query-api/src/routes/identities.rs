@@ -63,7 +63,7 @@ const KIND: &str = "identities";
 
 /// Identities, newest first.
 #[utoipa::path(get, path = "/v1/identities", operation_id = "listIdentities", tag = "Identities", params(EntityListParams),
-    responses((status = 200, description = "Identities, newest-first", body = IdentityPage)))]
+    responses((status = 200, description = "Identities, newest-first", body = IdentityPage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(Auth(p)): Extension<Auth>,

@@ -210,12 +210,12 @@ fn page_response(req: &PageRequest<'_>, rows: Vec<MessageRow>, unmask: bool) -> 
         data: rows.into_iter().map(|r| view(r, unmask)).collect(),
         pagination,
     };
-    with_link(body, link)
+    with_link(req.headers, body, link)
 }
 
 /// Messages, newest first by `sent_at`, one cursor page at a time.
 #[utoipa::path(get, path = "/v1/messages", operation_id = "listMessages", tag = "Messages", params(ListMessagesParams),
-    responses((status = 200, description = "Cursor-paginated list of messages", body = MessagePage)))]
+    responses((status = 200, description = "Cursor-paginated list of messages", body = MessagePage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(Auth(p)): Extension<Auth>,
@@ -388,7 +388,7 @@ pub async fn events(
 /// Messages addressed to one recipient (exact, case-sensitive), newest first.
 #[utoipa::path(get, path = "/v1/recipients/{email}/messages", operation_id = "listRecipientMessages", tag = "Messages",
     params(("email" = String, Path, description = "Recipient address; percent-encode '@' as %40", min_length = 1, max_length = 320, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*@[^\u0000-\u001f\u007f-\u009f]*$"), RecipientMessagesParams),
-    responses((status = 200, description = "Cursor-paginated list of messages", body = MessagePage)))]
+    responses((status = 200, description = "Cursor-paginated list of messages", body = MessagePage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
 pub async fn by_recipient(
     State(state): State<AppState>,
     Extension(Auth(p)): Extension<Auth>,

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
 use axum::extract::{Extension, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::Datelike;
 use sendops_shared::EventType;
 use sendops_shared::envelope::{address_of, domain_of};
@@ -281,12 +282,13 @@ fn period(day: u16) -> String {
 
 /// Deliverability counts per bucket, oldest first.
 #[utoipa::path(get, path = "/v1/reports/deliverability", operation_id = "getDeliverabilityReport", tag = "Reports", params(SeriesParams),
-    responses((status = 200, description = "Deliverability buckets, oldest-first", body = DeliverabilityReport)))]
+    responses((status = 200, description = "Deliverability buckets, oldest-first", body = DeliverabilityReport), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
 pub async fn deliverability(
     State(state): State<AppState>,
     Extension(Auth(p)): Extension<Auth>,
     RawQuery(query): RawQuery,
-) -> Result<Json<DeliverabilityReport>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let measures = Measures {
         types: DELIVERABILITY_TYPES,
         distinct_recipients: false,
@@ -309,17 +311,22 @@ pub async fn deliverability(
         })
         .filter(|b| b.sent + b.delivered + b.bounced + b.complained + b.suppressed > 0)
         .collect();
-    Ok(Json(DeliverabilityReport { data }))
+    Ok(crate::conditional::json(
+        &headers,
+        &DeliverabilityReport { data },
+        &[],
+    ))
 }
 
 /// Open and click activity per bucket, oldest first.
 #[utoipa::path(get, path = "/v1/reports/engagement", operation_id = "getEngagementReport", tag = "Reports", params(SeriesParams),
-    responses((status = 200, description = "Engagement buckets, oldest-first", body = EngagementReport)))]
+    responses((status = 200, description = "Engagement buckets, oldest-first", body = EngagementReport), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
 pub async fn engagement(
     State(state): State<AppState>,
     Extension(Auth(p)): Extension<Auth>,
     RawQuery(query): RawQuery,
-) -> Result<Json<EngagementReport>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let measures = Measures {
         types: ENGAGEMENT_TYPES,
         distinct_recipients: true,
@@ -345,17 +352,22 @@ pub async fn engagement(
         })
         .filter(|b| b.sent + b.delivered + b.opens + b.clicks > 0)
         .collect();
-    Ok(Json(EngagementReport { data }))
+    Ok(crate::conditional::json(
+        &headers,
+        &EngagementReport { data },
+        &[],
+    ))
 }
 
 /// One row per template over the whole window, by sent descending then template ascending.
 #[utoipa::path(get, path = "/v1/reports/template-performance", operation_id = "getTemplatePerformanceReport", tag = "Reports", params(TemplateParams),
-    responses((status = 200, description = "Per-template rows, sorted by sends descending", body = TemplatePerformanceReport)))]
+    responses((status = 200, description = "Per-template rows, sorted by sends descending", body = TemplatePerformanceReport), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
 pub async fn template_performance(
     State(state): State<AppState>,
     Extension(Auth(p)): Extension<Auth>,
     RawQuery(query): RawQuery,
-) -> Result<Json<TemplatePerformanceReport>, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let c = common(&p, query.as_deref(), false, true)?;
     let counts = state
         .store
@@ -403,7 +415,11 @@ pub async fn template_performance(
             .cmp(&a.sent)
             .then_with(|| a.template.cmp(&b.template))
     });
-    Ok(Json(TemplatePerformanceReport { data }))
+    Ok(crate::conditional::json(
+        &headers,
+        &TemplatePerformanceReport { data },
+        &[],
+    ))
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ const KIND: &str = "suppressions";
 
 /// The org's SES suppression list, newest first.
 #[utoipa::path(get, path = "/v1/suppressions", operation_id = "listSuppressions", tag = "Suppressions", params(ListSuppressionsParams),
-    responses((status = 200, description = "Cursor-paginated list of suppressions, newest-first", body = SuppressionPage)))]
+    responses((status = 200, description = "Cursor-paginated list of suppressions, newest-first", body = SuppressionPage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(Auth(p)): Extension<Auth>,
@@ -183,6 +183,7 @@ pub async fn list(
     if email.is_some() {
         let data: Vec<SuppressionView> = matching.map(SuppressionView::from).collect();
         return Ok(with_link(
+            &headers,
             SuppressionPage {
                 data,
                 pagination: Pagination {
@@ -211,7 +212,7 @@ pub async fn list(
         data: rows.into_iter().map(SuppressionView::from).collect(),
         pagination,
     };
-    Ok(with_link(body, link))
+    Ok(with_link(&headers, body, link))
 }
 
 /// One address on the suppression list, matched case-insensitively (the answer keeps SES's

@@ -62,7 +62,7 @@ const KIND: &str = "templates";
 
 /// Templates, most recently modified first.
 #[utoipa::path(get, path = "/v1/templates", operation_id = "listTemplates", tag = "Templates", params(EntityListParams),
-    responses((status = 200, description = "Templates, newest-first", body = TemplatePage)))]
+    responses((status = 200, description = "Templates, newest-first", body = TemplatePage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(Auth(p)): Extension<Auth>,

@@ -80,7 +80,7 @@ const KIND: &str = "tracking_domains";
 
 /// Tracking domains, newest first.
 #[utoipa::path(get, path = "/v1/tracking-domains", operation_id = "listTrackingDomains", tag = "Tracking Domains", params(EntityListParams),
-    responses((status = 200, description = "Tracking domains, newest-first", body = TrackingDomainPage)))]
+    responses((status = 200, description = "Tracking domains, newest-first", body = TrackingDomainPage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(Auth(p)): Extension<Auth>,

@@ -240,6 +240,8 @@ fn min_events(checks: &mut Checks, value: Option<&str>) -> u64 {
 /// Undeliverable recipients: listed addresses and exclusion tombstones, newest change first.
 #[utoipa::path(get, path = "/v1/undeliverable", operation_id = "listUndeliverable", tag = "Undeliverable", params(ListUndeliverableParams),
     responses((status = 200, description = "Paginated list of undeliverable rows", body = UndeliverablePage,
+        headers(("X-SendOps-Rules-Version" = String, description = "Version of the org's classification rules"))),
+        (status = 304, description = "Not modified: the If-None-Match tag is still the answer",
         headers(("X-SendOps-Rules-Version" = String, description = "Version of the org's classification rules")))))]
 pub async fn list(
     State(state): State<AppState>,
@@ -347,7 +349,8 @@ async fn page(
             next_cursor: next.clone(),
         },
     };
-    let mut resp = Json(body).into_response();
+    // The rules version travels in a header: a change of it is a change of the answer.
+    let mut resp = crate::conditional::json(headers, &body, &[&rules.version_tag()]);
     if let Some(c) = next
         && let Ok(v) =
             HeaderValue::from_str(&next_link(state, headers, "/v1/undeliverable", &raw, &c))
