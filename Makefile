@@ -40,6 +40,10 @@ lint: ## rustfmt and clippy (warnings are errors)
 test: clickhouse ## Everything CI runs: lint, all tests on real ClickHouse + moto, chdb dialect check
 	scripts/test.sh
 
+.PHONY: clients
+clients: clickhouse ## Regenerate clients/ from the served OpenAPI document and run their tests and examples
+	scripts/clients.sh
+
 .PHONY: bench
 bench: clickhouse ## Benchmarks (criterion + end-to-end); figures go in benches/README.md
 	scripts/bench.sh

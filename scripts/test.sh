@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: lint, every test against the real local ClickHouse and moto_server, then the chdb
+# `make test`: lint, every test against the real local ClickHouse and moto_server, schemathesis,
+# the OpenAPI document's validation and the generated clients (scripts/clients.sh), then the chdb
 # dialect check of every statement the tests issued. Installs what it needs.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,6 +33,9 @@ fi
 
 echo "== schemathesis against the served OpenAPI document"
 scripts/schemathesis.sh
+
+echo "== OpenAPI document (openapi-spec-validator), generated clients (stale check, tests) and examples"
+scripts/clients.sh check
 
 echo "== chdb dialect check (current ClickHouse)"
 "$venv_bin/python" scripts/chdb_check.py --since "$start"

@@ -1,0 +1,253 @@
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import quote
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...types import Response, UNSET
+from ... import errors
+
+from ...models.problem import Problem
+from ...models.suppression_view import SuppressionView
+from typing import cast
+
+
+
+def _get_kwargs(
+    email: str,
+
+) -> dict[str, Any]:
+    
+
+    
+
+    
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/suppressions/{email}".format(email=quote(str(email), safe=""),),
+    }
+
+
+    return _kwargs
+
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | SuppressionView | None:
+    if response.status_code == 200:
+        response_200 = SuppressionView.from_dict(response.json())
+
+
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+
+
+        return response_404
+
+    if response.status_code == 405:
+        response_405 = Problem.from_dict(response.json())
+
+
+
+        return response_405
+
+    if response.status_code == 414:
+        response_414 = Problem.from_dict(response.json())
+
+
+
+        return response_414
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+
+
+        return response_429
+
+    if response.status_code == 431:
+        response_431 = Problem.from_dict(response.json())
+
+
+
+        return response_431
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | SuppressionView]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    email: str,
+    *,
+    client: AuthenticatedClient | Client,
+
+) -> Response[Problem | SuppressionView]:
+    """ One address on the suppression list, matched case-insensitively (the answer keeps SES's
+    casing); 404 when it is not on the list.
+
+    Args:
+        email (str):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | SuppressionView]
+     """
+
+
+    kwargs = _get_kwargs(
+        email=email,
+
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+def sync(
+    email: str,
+    *,
+    client: AuthenticatedClient | Client,
+
+) -> Problem | SuppressionView | None:
+    """ One address on the suppression list, matched case-insensitively (the answer keeps SES's
+    casing); 404 when it is not on the list.
+
+    Args:
+        email (str):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | SuppressionView
+     """
+
+
+    return sync_detailed(
+        email=email,
+client=client,
+
+    ).parsed
+
+async def asyncio_detailed(
+    email: str,
+    *,
+    client: AuthenticatedClient | Client,
+
+) -> Response[Problem | SuppressionView]:
+    """ One address on the suppression list, matched case-insensitively (the answer keeps SES's
+    casing); 404 when it is not on the list.
+
+    Args:
+        email (str):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | SuppressionView]
+     """
+
+
+    kwargs = _get_kwargs(
+        email=email,
+
+    )
+
+    response = await client.get_async_httpx_client().request(
+        **kwargs
+    )
+
+    return _build_response(client=client, response=response)
+
+async def asyncio(
+    email: str,
+    *,
+    client: AuthenticatedClient | Client,
+
+) -> Problem | SuppressionView | None:
+    """ One address on the suppression list, matched case-insensitively (the answer keeps SES's
+    casing); 404 when it is not on the list.
+
+    Args:
+        email (str):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | SuppressionView
+     """
+
+
+    return (await asyncio_detailed(
+        email=email,
+client=client,
+
+    )).parsed
