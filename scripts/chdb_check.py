@@ -159,7 +159,9 @@ def fetch_logged(url: str, since: int) -> tuple[list[Logged], set[str]]:
         f"AND {finish}{initial} "
         f"GROUP BY query, db ORDER BY first_time FORMAT JSONEachRow"
     )
-    rows = [json.loads(line) for line in ch_query(url, sql, timeout=120).splitlines() if line]
+    # Rows end at "\n" only: a logged query may hold U+2028, U+0085 or other characters that
+    # str.splitlines() would also split on (JSONEachRow does not escape them).
+    rows = [json.loads(line) for line in ch_query(url, sql, timeout=120).split("\n") if line]
     logged = [Logged(r["query"], r["db"]) for r in rows]
     # 18.16 does not log the current database, so queries someone ran by hand against another
     # database on the same server can only be told apart by naming it: collect those names.
