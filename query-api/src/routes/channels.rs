@@ -71,6 +71,7 @@ pub async fn list(
     Extension(Auth(p)): Extension<Auth>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
     p.require(Scope::ChannelsView)?;
     let (store, org_id) = (&state.store, p.org.id);
@@ -79,7 +80,7 @@ pub async fn list(
         headers: &headers,
         query: query.as_deref(),
         kind: KIND,
-        path: "/v1/channels",
+        path: uri.path(),
     }
     .respond(
         |after, n| async move { store.channels(org_id, after.as_ref(), n).await },

@@ -69,6 +69,7 @@ pub async fn list(
     Extension(Auth(p)): Extension<Auth>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
     p.require(Scope::IdentitiesView)?;
     let (store, org_id) = (&state.store, p.org.id);
@@ -77,7 +78,7 @@ pub async fn list(
         headers: &headers,
         query: query.as_deref(),
         kind: KIND,
-        path: "/v1/identities",
+        path: uri.path(),
     }
     .respond(
         |after, n| async move { store.identities(org_id, after.as_ref(), n).await },

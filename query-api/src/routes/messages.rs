@@ -221,6 +221,7 @@ pub async fn list(
     Extension(Auth(p)): Extension<Auth>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
     p.require(Scope::MessagesView)?;
     let Query { params: q, raw } = Query::<ListMessagesParams>::parse(query.as_deref())?;
@@ -258,7 +259,7 @@ pub async fn list(
     let req = PageRequest {
         state: &state,
         headers: &headers,
-        path: "/v1/messages",
+        path: uri.path(),
         params: &raw,
         kind: "messages",
         fingerprint: &fingerprint,

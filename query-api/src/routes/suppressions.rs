@@ -125,6 +125,7 @@ pub async fn list(
     Extension(Auth(p)): Extension<Auth>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
     p.require(Scope::SuppressionsView)?;
     let Query { params: q, raw } = Query::<ListSuppressionsParams>::parse(query.as_deref())?;
@@ -198,7 +199,7 @@ pub async fn list(
     let req = PageRequest {
         state: &state,
         headers: &headers,
-        path: "/v1/suppressions",
+        path: uri.path(),
         params: &raw,
         kind: KIND,
         fingerprint: &fingerprint,

@@ -68,6 +68,7 @@ pub async fn list(
     Extension(Auth(p)): Extension<Auth>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
     p.require(Scope::TemplatesView)?;
     let (store, org_id) = (&state.store, p.org.id);
@@ -76,7 +77,7 @@ pub async fn list(
         headers: &headers,
         query: query.as_deref(),
         kind: KIND,
-        path: "/v1/templates",
+        path: uri.path(),
     }
     .respond(
         |after, n| async move { store.templates(org_id, after.as_ref(), n).await },

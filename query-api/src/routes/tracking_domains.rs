@@ -86,6 +86,7 @@ pub async fn list(
     Extension(Auth(p)): Extension<Auth>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
     p.require(Scope::TrackingView)?;
     let (store, org_id) = (&state.store, p.org.id);
@@ -94,7 +95,7 @@ pub async fn list(
         headers: &headers,
         query: query.as_deref(),
         kind: KIND,
-        path: "/v1/tracking-domains",
+        path: uri.path(),
     }
     .respond(
         |after, n| async move { store.tracking_domains(org_id, after.as_ref(), n).await },

@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use sendops_shared::scopes::Scope;
 use sendops_shared::timefmt::{format_ms, now_ms};
@@ -248,6 +248,7 @@ pub async fn list(
     Extension(Auth(p)): Extension<Auth>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    uri: Uri,
 ) -> Response {
     if let Err(e) = p.require(Scope::UndeliverableView) {
         return e.into_response();
@@ -256,7 +257,7 @@ pub async fn list(
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let resp = match page(&state, &p, &rules, query.as_deref(), &headers).await {
+    let resp = match page(&state, &p, &rules, query.as_deref(), &headers, uri.path()).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
@@ -269,6 +270,7 @@ async fn page(
     rules: &Rules,
     query: Option<&str>,
     headers: &HeaderMap,
+    path: &str,
 ) -> Result<Response, ApiError> {
     let Query { params: q, raw } = Query::<ListUndeliverableParams>::parse(query)?;
     let mut checks = Checks::default();
@@ -352,8 +354,7 @@ async fn page(
     // The rules version travels in a header: a change of it is a change of the answer.
     let mut resp = crate::conditional::json(headers, &body, &[&rules.version_tag()]);
     if let Some(c) = next
-        && let Ok(v) =
-            HeaderValue::from_str(&next_link(state, headers, "/v1/undeliverable", &raw, &c))
+        && let Ok(v) = HeaderValue::from_str(&next_link(state, headers, path, &raw, &c))
     {
         resp.headers_mut().insert(header::LINK, v);
     }
