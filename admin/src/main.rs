@@ -11,13 +11,14 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use sendops_ingest::pipeline::replay_quarantine;
 use sendops_shared::Store;
-use sendops_shared::api_key::{ApiKey, KeyEnv};
-use sendops_shared::config::ClickHouseConfig;
-use sendops_shared::envelope::QuarantineReason;
-use sendops_shared::migrate::MigrateOptions;
-use sendops_shared::org::{Org, Plan};
-use sendops_shared::scopes::parse_scope_list;
-use sendops_shared::store::{NewOrg, QuarantineRow};
+use sendops_shared::control::api_key::{ApiKey, KeyEnv};
+use sendops_shared::control::org::NewOrg;
+use sendops_shared::control::org::{Org, Plan};
+use sendops_shared::control::scopes::parse_scope_list;
+use sendops_shared::event::envelope::QuarantineReason;
+use sendops_shared::store::QuarantineRow;
+use sendops_shared::store::config::ClickHouseConfig;
+use sendops_shared::store::migrate::MigrateOptions;
 use sendops_shared::timefmt::{format_ms, now_ms};
 use serde_json::json;
 use uuid::Uuid;
@@ -120,14 +121,14 @@ struct RepairArgs {
     org: String,
     /// First day to repair: the UTC day of this RFC 3339 time [default: the org's first day
     /// with events].
-    #[arg(long, value_name = "RFC3339", value_parser = sendops_shared::repair::parse_day)]
+    #[arg(long, value_name = "RFC3339", value_parser = sendops_shared::store::repair::parse_day)]
     from: Option<u16>,
     /// Last day to repair (inclusive): the UTC day of this RFC 3339 time [default: the org's
     /// last day with events].
-    #[arg(long, value_name = "RFC3339", value_parser = sendops_shared::repair::parse_day)]
+    #[arg(long, value_name = "RFC3339", value_parser = sendops_shared::store::repair::parse_day)]
     to: Option<u16>,
     /// Most rows of `events` per chunk (a bigger single day is a chunk of its own).
-    #[arg(long, value_name = "ROWS", default_value_t = sendops_shared::repair::DEFAULT_CHUNK_ROWS, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "ROWS", default_value_t = sendops_shared::store::repair::DEFAULT_CHUNK_ROWS, value_parser = clap::value_parser!(u64).range(1..))]
     chunk_rows: u64,
 }
 
@@ -648,9 +649,9 @@ async fn run_other(store: &Store, command: Command) -> anyhow::Result<serde_json
     }
 }
 
-/// `repair`: re-feeds the org's derived tables (sendops_shared::repair).
+/// `repair`: re-feeds the org's derived tables (sendops_shared::store::repair).
 async fn run_repair(store: &Store, args: RepairArgs) -> anyhow::Result<serde_json::Value> {
-    use sendops_shared::repair::RepairOptions;
+    use sendops_shared::store::repair::RepairOptions;
     let org = org_by_slug(store, &args.org).await?;
     let opts = RepairOptions {
         from_day: args.from,

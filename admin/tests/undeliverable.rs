@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 
 use sendops_ingest::{Pipeline, Record, Source};
-use sendops_shared::testing::TestDb;
+use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{format_ms_precise, now_ms};
 use serde_json::{Value, json};
 

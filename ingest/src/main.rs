@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use sendops_ingest::poll::{self, PollConfig};
 use sendops_ingest::{Pipeline, Source, lambda, replay};
 use sendops_shared::Store;
-use sendops_shared::config::ClickHouseConfig;
+use sendops_shared::store::config::ClickHouseConfig;
 
 /// SendOps ingest: stores SES events (every envelope: raw, SNS, EventBridge, SQS, Lambda) in
 /// ClickHouse. Configuration comes from CLICKHOUSE_URL, CLICKHOUSE_DATABASE, CLICKHOUSE_USER and

@@ -5,9 +5,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sendops_shared::envelope::{Outcome, QuarantineReason, Quarantined, decode_record};
-use sendops_shared::ledger::{BATCH_LEASE, Batch};
-use sendops_shared::org::channel_id;
+use sendops_shared::control::org::channel_id;
+use sendops_shared::event::envelope::{Outcome, QuarantineReason, Quarantined, decode_record};
+use sendops_shared::store::ledger::{BATCH_LEASE, Batch};
 use sendops_shared::store::{INSERT_TIMEOUT, NoticeRow, QuarantineRow};
 use sendops_shared::timefmt::now_ms;
 use sendops_shared::{EventRow, Store, StoreError};

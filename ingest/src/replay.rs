@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::ops::Range;
 
-use sendops_shared::envelope::QuarantineReason;
+use sendops_shared::event::envelope::QuarantineReason;
 use sendops_shared::store::QuarantineRow;
 use sendops_shared::timefmt::now_ms;
 use serde_json::value::RawValue;

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
 use sendops_shared::StoreError;
-use sendops_shared::entities::Keyset;
+use sendops_shared::control::entities::Keyset;
 use serde::Serialize;
 
 use crate::AppState;

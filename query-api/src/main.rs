@@ -16,8 +16,8 @@ use clap::Parser;
 use sendops_query_api::config::ApiConfig;
 use sendops_query_api::{AppState, edge, serve, spawn_housekeeping, spawn_report_preparation};
 use sendops_shared::Store;
-use sendops_shared::config::ClickHouseConfig;
-use sendops_shared::ses::SesAccess;
+use sendops_shared::outbound::ses::SesAccess;
+use sendops_shared::store::config::ClickHouseConfig;
 
 /// Serves the SendOps public REST API (read-only). All settings come from the environment; see
 /// the README's configuration table.

@@ -18,8 +18,8 @@ use moka::Expiry;
 use moka::future::Cache;
 use sendops_shared::Store;
 use sendops_shared::StoreError;
-use sendops_shared::org::Org;
-use sendops_shared::ses::{SesAccess, SesError, SesTarget, Suppression};
+use sendops_shared::control::org::Org;
+use sendops_shared::outbound::ses::{SesAccess, SesError, SesTarget, Suppression};
 use uuid::Uuid;
 
 use crate::problem::ApiError;

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use common::{ALL_SCOPES, TestApp, traffic};
 use sendops_query_api::config::ApiConfig;
-use sendops_shared::api_key::KeyEnv;
-use sendops_shared::org::Plan;
-use sendops_shared::scopes::Scope;
+use sendops_shared::control::api_key::KeyEnv;
+use sendops_shared::control::org::Plan;
+use sendops_shared::control::scopes::Scope;
 use sendops_shared::timefmt::{format_ms, now_ms, parse_rfc3339_ms};
 use serde_json::Value;
 
@@ -93,7 +93,7 @@ async fn auth_matrix() {
             org.id,
             KeyEnv::Test,
             "alias",
-            &sendops_shared::scopes::parse_scope_list("messages.view,org.view").unwrap(),
+            &sendops_shared::control::scopes::parse_scope_list("messages.view,org.view").unwrap(),
             "t",
         )
         .await
@@ -460,9 +460,11 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
     // Filters compose with AND and match the oracle.
     let some = &want[ids[3]];
     let some_status = some.status.clone().unwrap_or_else(|| "Delivery".into());
-    let channel_id = sendops_shared::org::channel_id(org.id, some.channel.as_deref().unwrap());
-    let domain =
-        sendops_shared::envelope::domain_of(sendops_shared::envelope::address_of(&some.from));
+    let channel_id =
+        sendops_shared::control::org::channel_id(org.id, some.channel.as_deref().unwrap());
+    let domain = sendops_shared::event::envelope::domain_of(
+        sendops_shared::event::envelope::address_of(&some.from),
+    );
     for (query, pred) in [
         (
             format!("status={some_status}"),

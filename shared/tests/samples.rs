@@ -2,8 +2,8 @@
 //! per file, the right rows and fields per event type, and the same event ids whichever envelope
 //! carries an event.
 
-use sendops_shared::envelope::{Outcome, ParsedEvent, decode_record};
-use sendops_shared::row::{EventRow, EventType};
+use sendops_shared::event::envelope::{Outcome, ParsedEvent, decode_record};
+use sendops_shared::event::row::{EventRow, EventType};
 use sendops_shared::timefmt::parse_rfc3339_ms;
 
 fn read(name: &str) -> String {

@@ -10,15 +10,17 @@ use std::process::Command;
 use std::time::Duration;
 
 use sendops_shared::Store;
-use sendops_shared::dns::Resolver;
-use sendops_shared::org::{Org, Plan, channel_id};
-use sendops_shared::ses::{SesAccess, SesError, SesTarget};
-use sendops_shared::ses_sync::{SyncError, sync_ses};
-use sendops_shared::store::NewOrg;
-use sendops_shared::templates::{TemplateError, sync_templates};
-use sendops_shared::testing::TestDb;
+use sendops_shared::control::org::NewOrg;
+use sendops_shared::control::org::{Org, Plan, channel_id};
+use sendops_shared::control::templates::{TemplateError, sync_templates};
+use sendops_shared::control::tracking::{
+    TrackingError, add_tracking_domain, verify_tracking_domain,
+};
+use sendops_shared::outbound::dns::Resolver;
+use sendops_shared::outbound::ses::{SesAccess, SesError, SesTarget};
+use sendops_shared::outbound::ses_sync::{SyncError, sync_ses};
+use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::now_ms;
-use sendops_shared::tracking::{TrackingError, add_tracking_domain, verify_tracking_domain};
 use sendops_testkit::dns::{Answer, FakeDns};
 use sendops_testkit::ses::{FakeConfigurationSet, FakeIdentity, FakeSes, Mode};
 
@@ -495,7 +497,7 @@ async fn template_sync_reads_the_manifest_at_a_commit() {
     db.drop().await;
 }
 
-fn dns_records(t: &sendops_shared::tracking::TrackingDomain) -> Vec<(String, String)> {
+fn dns_records(t: &sendops_shared::control::tracking::TrackingDomain) -> Vec<(String, String)> {
     t.dns_records()
         .into_iter()
         .map(|r| (r.name, r.value))
@@ -696,7 +698,9 @@ fn unused_udp_port() -> SocketAddr {
 
 #[tokio::test]
 async fn account_settings_are_recorded_per_org() {
-    use sendops_shared::org_settings::{CUSTOMER_STACK_LATEST_VERSION, ProductionAccessStatus};
+    use sendops_shared::control::org_settings::{
+        CUSTOMER_STACK_LATEST_VERSION, ProductionAccessStatus,
+    };
     let db = TestDb::new("org_settings").await;
     let store = &db.store;
     let acme = org(store, "acme", "111111111111", "us-east-1").await;

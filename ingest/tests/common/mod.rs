@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use chrono::{TimeZone, Utc};
 use sendops_fixtures::{TrafficConfig, generate};
 use sendops_shared::Store;
-use sendops_shared::org::Plan;
-use sendops_shared::store::NewOrg;
+use sendops_shared::control::org::NewOrg;
+use sendops_shared::control::org::Plan;
 use serde_json::Value;
 
 pub const ACCOUNT: &str = "123456789012";

@@ -20,9 +20,10 @@ use super::{
     Entry, Event, Exclusion, History, Kind, ListQuery, RuleSet, Rules, StatusFilter, action,
     classify, normalize_email, whole_second,
 };
-use crate::error::StoreError;
-use crate::org::Org;
+use crate::control::audit::AuditRow;
+use crate::control::org::Org;
 use crate::store::Store;
+use crate::store::error::StoreError;
 use crate::timefmt::now_ms;
 
 /// First slice of a page (ms of last_changed_at); later slices widen ×4 (×16 after an empty one).
@@ -200,21 +201,6 @@ const LATEST_EXCLUSION: &str = "SELECT argMax(id, (excluded_ms, id)) AS xid, any
      max(excluded_ms) AS x_ms, argMax(excluded_by, (excluded_ms, id)) AS who, \
      argMax(reason, (excluded_ms, id)) AS why FROM undeliverable_exclusions";
 
-/// The `audit_log` row (same columns as api_key.rs writes; key_id is nil here).
-#[derive(Debug, Clone, Serialize, Row)]
-struct AuditRow {
-    #[serde(with = "clickhouse::serde::uuid")]
-    id: Uuid,
-    #[serde(with = "clickhouse::serde::uuid")]
-    org_id: Uuid,
-    at_ms: i64,
-    action: &'static str,
-    actor: String,
-    #[serde(with = "clickhouse::serde::uuid")]
-    key_id: Uuid,
-    details: String,
-}
-
 /// `('a', 'b')` from kinds (typed values only, never input).
 fn kind_list(kinds: &[Kind]) -> String {
     let names: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
@@ -323,7 +309,7 @@ impl Store {
         }
         let changed = self.rows_changed_by(org, &old.set, &set, now_ms()).await?;
         // Stamped after the (possibly long) comparison, right before the writes, and registered
-        // as an in-flight batch first (crate::ledger), so a `?since=` poll does not read past
+        // as an in-flight batch first (crate::store::ledger), so a `?since=` poll does not read past
         // the marks' time until they are all written.
         let batch = self.register_batch().await?;
         let at = batch.stamp_ms.max(old.updated_ms + 1);
@@ -374,8 +360,9 @@ impl Store {
             .await?;
         insert.write(&RulesRow::new(org.id, &rules)).await?;
         insert.end().await?;
-        self.write_undeliverable_audit(
+        self.write_audit(&[AuditRow::new(
             org.id,
+            Uuid::nil(),
             at,
             action::RULES_UPDATED,
             &actor,
@@ -385,7 +372,7 @@ impl Store {
                 "after": rules.view().to_json(),
                 "rows_changed": changed.len(),
             }),
-        )
+        )])
         .await?;
         self.close_batch(&batch).await?;
         Ok(RulesChange {
@@ -468,7 +455,7 @@ impl Store {
             .latest_exclusions(org_id, Some(&email))
             .await?
             .remove(&email);
-        // Registered as an in-flight batch before it is stamped (crate::ledger): a `?since=`
+        // Registered as an in-flight batch before it is stamped (crate::store::ledger): a `?since=`
         // poll does not read past its time until it is written.
         let batch = self.register_batch().await?;
         let at = batch
@@ -501,13 +488,14 @@ impl Store {
             })
             .await?;
         insert.end().await?;
-        self.write_undeliverable_audit(
+        self.write_audit(&[AuditRow::new(
             org_id,
+            Uuid::nil(),
             at,
             action::EXCLUSION_ADDED,
             &row.excluded_by,
             json!({ "exclusion_id": row.id, "email": row.email, "reason": row.reason }),
-        )
+        )])
         .await?;
         self.close_batch(&batch).await?;
         Ok(row.to_exclusion())
@@ -809,30 +797,6 @@ impl Store {
             after = last;
         }
         Ok(out)
-    }
-
-    async fn write_undeliverable_audit(
-        &self,
-        org_id: Uuid,
-        at_ms: i64,
-        action: &'static str,
-        actor: &str,
-        details: serde_json::Value,
-    ) -> Result<(), StoreError> {
-        let mut insert = self.client().insert::<AuditRow>("audit_log").await?;
-        insert
-            .write(&AuditRow {
-                id: Uuid::new_v4(),
-                org_id,
-                at_ms,
-                action,
-                actor: actor.to_owned(),
-                key_id: Uuid::nil(),
-                details: details.to_string(),
-            })
-            .await?;
-        insert.end().await?;
-        Ok(())
     }
 }
 

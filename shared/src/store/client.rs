@@ -1,10 +1,11 @@
-//! Access to the ClickHouse store: migrations, orgs and accounts, events (with the duplicate
-//! check that keeps rollups exact), quarantine and notices.
+//! The ClickHouse client ([`Store`]) and the ingest write path: events (with the duplicate check
+//! that keeps rollups exact), quarantine and notices. Each domain's store access lives beside
+//! its domain (orgs in `control::org`, keys in `control::api_key`, …).
 //!
 //! Every value that comes from outside is bound; the only text formatted into SQL is what code
 //! produced from typed values (UUIDs, day numbers), never request or file input.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use clickhouse::{Client, Row};
@@ -12,11 +13,10 @@ use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::config::ClickHouseConfig;
-use crate::error::StoreError;
-use crate::org::{AccountRow, Org, OrgRow, Plan, valid_account_id, valid_slug};
-use crate::row::EventRow;
-use crate::timefmt::{day_to_date, now_ms};
+use crate::event::row::EventRow;
+use crate::store::config::ClickHouseConfig;
+use crate::store::error::StoreError;
+use crate::timefmt::day_to_date;
 
 /// How many event ids one duplicate-check query carries. At ~39 characters an id the query text
 /// stays under 100,000 characters, ClickHouse's default `log_queries_cut_to_length`, so the
@@ -70,7 +70,7 @@ impl QuarantineRow {
     pub fn id_for(reason: &str, raw: &(impl AsRef<[u8]> + ?Sized)) -> Uuid {
         const NS: Uuid = Uuid::from_u128(0x9a1f_3c2e_44b0_4d7e_8c61_0f5b_2e9d_7a13);
         // UUIDv5 of `reason \n raw`, hashed in pieces.
-        let mut h = crate::event_id::V5Hasher::new(&NS);
+        let mut h = crate::event::event_id::V5Hasher::new(&NS);
         h.update(reason.as_bytes());
         h.update(b"\n");
         h.update(raw.as_ref());
@@ -186,16 +186,6 @@ struct IdRow {
     id: Uuid,
 }
 
-/// A new org's fields, as `sendops-admin org create` takes them.
-#[derive(Debug, Clone)]
-pub struct NewOrg {
-    pub name: String,
-    pub slug: String,
-    pub aws_account_id: String,
-    pub region: String,
-    pub plan: Plan,
-}
-
 impl Store {
     /// A store for `cfg` (nothing is contacted until the first call).
     pub fn new(cfg: &ClickHouseConfig) -> Store {
@@ -272,148 +262,11 @@ impl Store {
         Ok(())
     }
 
-    // ---- orgs -------------------------------------------------------------------------------
-
-    /// Creates an org and maps its SES account to it.
-    pub async fn create_org(&self, new: NewOrg) -> Result<Org, StoreError> {
-        if !valid_slug(&new.slug) {
-            return Err(StoreError::Invalid(format!(
-                "slug {:?} must be 1-63 characters of a-z, 0-9 and '-', not starting with '-'",
-                new.slug
-            )));
-        }
-        if new.name.trim().is_empty() {
-            return Err(StoreError::Invalid("name must not be empty".into()));
-        }
-        if !valid_account_id(&new.aws_account_id) {
-            return Err(StoreError::Invalid(format!(
-                "AWS account id {:?} must be exactly 12 digits",
-                new.aws_account_id
-            )));
-        }
-        if self.org_by_slug(&new.slug).await?.is_some() {
-            return Err(StoreError::Invalid(format!(
-                "an org with slug {:?} already exists",
-                new.slug
-            )));
-        }
-        if let Some(owner) = self.account_map().await?.get(&new.aws_account_id) {
-            return Err(StoreError::Invalid(format!(
-                "AWS account {} already belongs to org {owner}",
-                new.aws_account_id
-            )));
-        }
-        let now = now_ms();
-        let row = OrgRow {
-            id: Uuid::new_v4(),
-            slug: new.slug,
-            name: new.name.trim().to_owned(),
-            plan: new.plan.code(),
-            aws_account_id: new.aws_account_id.clone(),
-            region: new.region,
-            rate_limit_override: None,
-            created_ms: now,
-            updated_ms: now as u64,
-        };
-        self.insert_rows("orgs", std::slice::from_ref(&row)).await?;
-        let account = AccountRow {
-            aws_account_id: new.aws_account_id,
-            org_id: row.id,
-            updated_ms: now as u64,
-        };
-        self.insert_rows("org_accounts", &[account]).await?;
-        Ok(row.to_org())
-    }
-
-    pub async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM orgs FINAL ORDER BY created_ms, slug",
-            OrgRow::COLUMNS
-        );
-        let rows = self.client.query(&sql).fetch_all::<OrgRow>().await?;
-        Ok(rows.iter().map(OrgRow::to_org).collect())
-    }
-
-    pub async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM orgs FINAL WHERE slug = ? LIMIT 1",
-            OrgRow::COLUMNS
-        );
-        let row = self
-            .client
-            .query(&sql)
-            .bind(slug)
-            .fetch_optional::<OrgRow>()
-            .await?;
-        Ok(row.map(|r| r.to_org()))
-    }
-
-    pub async fn org_by_id(&self, id: Uuid) -> Result<Option<Org>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM orgs FINAL WHERE id = ? LIMIT 1",
-            OrgRow::COLUMNS
-        );
-        let row = self
-            .client
-            .query(&sql)
-            .bind(id.to_string())
-            .fetch_optional::<OrgRow>()
-            .await?;
-        Ok(row.map(|r| r.to_org()))
-    }
-
-    /// Sets (or, with `None`, clears) an org's live-key rate limit in requests per minute; the
-    /// plan default applies without one. API processes see it once their key cache expires.
-    pub async fn set_org_rate_limit(
-        &self,
-        slug: &str,
-        per_minute: Option<u32>,
-    ) -> Result<Org, StoreError> {
-        if per_minute == Some(0) {
-            return Err(StoreError::Invalid(
-                "the rate limit must be at least 1 request per minute".into(),
-            ));
-        }
-        let sql = format!(
-            "SELECT {} FROM orgs FINAL WHERE slug = ? LIMIT 1",
-            OrgRow::COLUMNS
-        );
-        let Some(mut row) = self
-            .client
-            .query(&sql)
-            .bind(slug)
-            .fetch_optional::<OrgRow>()
-            .await?
-        else {
-            return Err(StoreError::Invalid(format!("no org with slug {slug:?}")));
-        };
-        row.rate_limit_override = per_minute;
-        // A newer version of the row (ReplacingMergeTree keeps the highest `updated_ms`).
-        row.updated_ms = (now_ms() as u64).max(row.updated_ms + 1);
-        let mut insert = self.client.insert::<OrgRow>("orgs").await?;
-        insert.write(&row).await?;
-        insert.end().await?;
-        Ok(row.to_org())
-    }
-
-    /// SES account id → org id, for attributing events.
-    pub async fn account_map(&self) -> Result<HashMap<String, Uuid>, StoreError> {
-        let rows = self
-            .client
-            .query("SELECT aws_account_id, org_id, updated_ms FROM org_accounts FINAL")
-            .fetch_all::<AccountRow>()
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.aws_account_id, r.org_id))
-            .collect())
-    }
-
     // ---- events -----------------------------------------------------------------------------
 
     /// Which of `events` (event ids of `org_id`, each with its day) are already ingested: their
     /// done marker in `ingested_events` exists, which is written only after the INSERT that
-    /// carried them (base table and every view) was acknowledged (crate::ledger). An
+    /// carried them (base table and every view) was acknowledged (crate::store::ledger). An
     /// event's day follows from its id (both come from the event time), so each id is looked up
     /// on its own day only. Ids go a day at a time in sorted runs, so a query reads only the
     /// granules its run spans (the sorting key is (org_id, day, event_id)), and each run travels

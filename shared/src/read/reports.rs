@@ -1,6 +1,6 @@
 //! Report reads for an exact [from, to) window. Row counts: whole past UTC days from their seals
 //! (`report_day_counts`: per report group, the day's events counted by distinct id, valid while
-//! the day's change counter is unchanged; crate::ledger), every other day and the partial days
+//! the day's change counter is unchanged; crate::store::ledger), every other day and the partial days
 //! at the window's edges from `events` by distinct event id, summed in one query. Distinct engaged
 //! recipients (Open, Click): counted from `engaged` (one row per stored Open/Click with a 128-bit
 //! hash of the lower-cased recipient); per-day counts of whole past days are cached in
@@ -14,20 +14,12 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::engaged_index::{EngagedIndex, TemplateUniques};
+use crate::read::engaged_index::{EngagedIndex, TemplateUniques};
+pub use crate::read::report_filter::ReportFilter;
+use crate::read::report_filter::{date, day_in};
 use crate::store::Store;
-use crate::timefmt::{DAY_MS, STORABLE_END_MS, day_of_ms, day_start_ms, day_to_date, now_ms};
+use crate::timefmt::{DAY_MS, STORABLE_END_MS, day_of_ms, day_start_ms, now_ms};
 use crate::{EventType, StoreError};
-
-/// Filters every report takes (AND-ed).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReportFilter {
-    pub channel_id: Option<Uuid>,
-    /// Lower-cased sending domain.
-    pub sender_domain: Option<String>,
-    /// Template name, compared case-insensitively (template performance only).
-    pub template: Option<String>,
-}
 
 /// Counts of one event type in one group (a day, or a template).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -118,18 +110,6 @@ fn split(from_ms: i64, to_ms: i64) -> Split {
             edges,
         }
     }
-}
-
-/// A day number as the date string report queries bind.
-pub(crate) fn date(day: u16) -> String {
-    day_to_date(day).to_string()
-}
-
-/// `has([…], toUInt16(day))`: the row's day is one of `days`. Day numbers are integers computed
-/// by SendOps, so they are inlined (one literal, not a bind per day).
-pub(crate) fn day_in(days: &[u16]) -> String {
-    let list: Vec<String> = days.iter().map(u16::to_string).collect();
-    format!("has([{}], toUInt16(day))", list.join(", "))
 }
 
 /// The UNION ALL source of row counts for a window: (select list, where-clause binds).
@@ -684,7 +664,7 @@ impl Store {
     /// Per UTC day and event type, for events in [from_ms, to_ms).
     ///
     /// Distinct recipients of a whole past day come from `report_uniques_days` while the day's
-    /// change counter still equals the one read before they were counted (crate::ledger: an
+    /// change counter still equals the one read before they were counted (crate::store::ledger: an
     /// unchanged counter is an unchanged day); other days and the partial edge days are counted
     /// from `engaged`, and whole past days counted that way are written back for the next report.
     pub async fn daily_counts(

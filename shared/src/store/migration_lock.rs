@@ -30,7 +30,7 @@ use clickhouse::{Client, Row};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::error::StoreError;
+use crate::store::error::StoreError;
 use crate::timefmt::now_ms;
 
 /// The lock table (created by the runner before it asks for the lock).

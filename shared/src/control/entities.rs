@@ -14,9 +14,9 @@ use clickhouse::{Row, RowOwned, RowRead, RowWrite};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::StoreError;
-use crate::org::channel_id;
+use crate::control::org::channel_id;
 use crate::store::Store;
+use crate::store::error::StoreError;
 use crate::timefmt::format_ms;
 
 /// A keyset position: entries strictly after it in (time desc, key desc) order.

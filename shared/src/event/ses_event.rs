@@ -4,7 +4,7 @@
 //! (event-publishing `eventType` or legacy `notificationType`), an SNS envelope, an EventBridge
 //! event, or a Lambda SQS/SNS event. Only the fields SendOps uses are modelled; SES adds fields
 //! without notice, so unknown fields are ignored and every field is optional here. What is
-//! required for an event to be usable is decided in [`crate::envelope`].
+//! required for an event to be usable is decided in [`crate::event::envelope`].
 
 use std::borrow::{Borrow, Cow};
 use std::fmt;
@@ -100,7 +100,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Strs<'a> {
 /// `M` is how the SNS `Message` is read and `D` how the EventBridge `detail` is read. The
 /// defaults keep both as raw JSON text that accepts any value and is looked at later (the
 /// reference reading). [`EagerDocument`] reads `Message` as a string and `detail` as a document
-/// in the same pass, which saves a pass over the event; [`crate::envelope`] tries it first and
+/// in the same pass, which saves a pass over the event; [`crate::event::envelope`] tries it first and
 /// falls back to the reference reading whenever it fails, so every input decodes the same.
 #[derive(Debug, Default, Deserialize)]
 pub struct Document<'a, M = &'a RawValue, D = &'a RawValue> {

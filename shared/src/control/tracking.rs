@@ -14,9 +14,9 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::entities::{EntityRow, Keyset, Select, Table};
-use crate::error::StoreError;
+use crate::control::entities::{EntityRow, Keyset, Select, Table};
 use crate::store::Store;
+use crate::store::error::StoreError;
 use crate::timefmt::format_ms;
 
 /// Where tracking CNAMEs point unless `SENDOPS_TRACKING_CNAME_TARGET` says otherwise.
@@ -334,11 +334,11 @@ mod operations {
     use thiserror::Error;
 
     use super::{DnsCheck, TrackingDomain, normalize_domain};
-    use crate::dns::{CnameLookup, DnsError, Resolver};
-    use crate::error::StoreError;
-    use crate::org::Org;
-    use crate::ses::{EmailIdentity, SesAccess, SesError, SesTarget};
+    use crate::control::org::Org;
+    use crate::outbound::dns::{CnameLookup, DnsError, Resolver};
+    use crate::outbound::ses::{EmailIdentity, SesAccess, SesError, SesTarget};
     use crate::store::Store;
+    use crate::store::error::StoreError;
 
     #[derive(Debug, Error)]
     pub enum TrackingError {

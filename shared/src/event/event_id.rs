@@ -4,7 +4,7 @@
 use sha1::{Digest, Sha1};
 use uuid::Uuid;
 
-use crate::row::EventType;
+use crate::event::row::EventType;
 
 /// Namespace of SendOps event ids (UUIDv5).
 const EVENT_NAMESPACE: Uuid = Uuid::from_u128(0x5e4d_0b5e_7a1c_4c1e_9f3a_2b6d_8e0f_1a27);
@@ -285,7 +285,7 @@ mod tests {
             } else {
                 Uuid::new_v5(&org, name.as_bytes())
             };
-            assert_eq!(crate::org::channel_id(org, &name), expected);
+            assert_eq!(crate::control::org::channel_id(org, &name), expected);
             let ns = Uuid::from_u128(0x9a1f_3c2e_44b0_4d7e_8c61_0f5b_2e9d_7a13);
             assert_eq!(
                 crate::store::QuarantineRow::id_for("invalid_json", &name),

@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::entities::{EntityRow, Keyset, ReplaceReport, Select, Table};
-use crate::error::StoreError;
+use crate::control::entities::{EntityRow, Keyset, ReplaceReport, Select, Table};
 use crate::store::Store;
+use crate::store::error::StoreError;
 use crate::timefmt::format_ms;
 
 /// The manifest's path at the repository root.

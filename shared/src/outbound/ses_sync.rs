@@ -6,11 +6,13 @@
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::entities::{Channel, Identity, ReplaceReport, identity_key};
-use crate::error::StoreError;
-use crate::org::{Org, channel_id};
-use crate::ses::{AccountInfo, ConfigurationSet, EmailIdentity, SesAccess, SesError, SesTarget};
+use crate::control::entities::{Channel, Identity, ReplaceReport, identity_key};
+use crate::control::org::{Org, channel_id};
+use crate::outbound::ses::{
+    AccountInfo, ConfigurationSet, EmailIdentity, SesAccess, SesError, SesTarget,
+};
 use crate::store::Store;
+use crate::store::error::StoreError;
 
 /// The tag whose value names a configuration set for people (AWS's `Name` convention).
 pub const NAME_TAG: &str = "Name";

@@ -22,7 +22,7 @@
 //! its own), so a big org never runs one giant query. Repair is idempotent: running it again
 //! adds only copies, which every reader ignores. It may run while ingest writes: markers are
 //! written only for rows stamped before every batch that was in flight when the chunk started
-//! (crate::ledger's committed bound), because a later row may belong to an INSERT whose views
+//! (crate::store::ledger's committed bound), because a later row may belong to an INSERT whose views
 //! are not complete yet; its own batch marks it once acknowledged.
 
 use std::collections::HashSet;
@@ -34,8 +34,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::migration_lock::Progress;
 use crate::store::Store;
+use crate::store::migration_lock::Progress;
 use crate::timefmt::{STORABLE_END_MS, day_of_ms, day_to_date, now_ms, parse_rfc3339_ms};
 
 /// One table derived from `events` and the materialized view that feeds it.
@@ -486,7 +486,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrations::MIGRATIONS;
+    use crate::store::migrations::MIGRATIONS;
 
     fn squash(s: &str) -> String {
         s.split_whitespace().collect::<Vec<_>>().join(" ")

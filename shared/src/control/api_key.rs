@@ -22,9 +22,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::error::StoreError;
-use crate::scopes::{Scope, canonical_names, normalize};
+use crate::control::audit::AuditRow;
+use crate::control::scopes::{Scope, canonical_names, normalize};
 use crate::store::Store;
+use crate::store::error::StoreError;
 use crate::timefmt::{format_ms, now_ms};
 
 /// How long the old key keeps working after a rotation (spec: a hard 24 h window).
@@ -227,37 +228,6 @@ impl Serialize for ApiKey {
     }
 }
 
-/// One entry of an org's audit log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditEntry {
-    pub id: Uuid,
-    pub org_id: Uuid,
-    pub at_ms: i64,
-    /// `api_key.created`, `api_key.scopes_updated`, `api_key.rotated`, `api_key.revoked` or
-    /// `api_key.grace_expired`.
-    pub action: String,
-    /// Who did it (`system` for the grace sweep).
-    pub actor: String,
-    pub key_id: Uuid,
-    /// Action-specific details (scope diff, the other key of a rotation, …).
-    pub details: serde_json::Value,
-}
-
-impl Serialize for AuditEntry {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        json!({
-            "id": self.id,
-            "org_id": self.org_id,
-            "at": format_ms(self.at_ms),
-            "action": self.action,
-            "actor": self.actor,
-            "key_id": self.key_id,
-            "details": self.details,
-        })
-        .serialize(serializer)
-    }
-}
-
 /// The `api_keys` table row (field order = column order).
 #[derive(Debug, Clone, Serialize, Deserialize, Row)]
 struct ApiKeyRow {
@@ -315,54 +285,15 @@ impl ApiKeyRow {
     }
 }
 
-/// The `audit_log` table row (field order = column order).
-#[derive(Debug, Clone, Serialize, Deserialize, Row)]
-struct AuditRow {
-    #[serde(with = "clickhouse::serde::uuid")]
-    id: Uuid,
-    #[serde(with = "clickhouse::serde::uuid")]
-    org_id: Uuid,
+/// An audit entry about one key.
+fn key_audit(
+    key: &ApiKeyRow,
     at_ms: i64,
-    action: String,
-    actor: String,
-    #[serde(with = "clickhouse::serde::uuid")]
-    key_id: Uuid,
-    details: String,
-}
-
-impl AuditRow {
-    const COLUMNS: &'static str = "id, org_id, at_ms, action, actor, key_id, details";
-
-    fn new(
-        key: &ApiKeyRow,
-        at_ms: i64,
-        action: &str,
-        actor: &str,
-        details: serde_json::Value,
-    ) -> AuditRow {
-        AuditRow {
-            id: Uuid::new_v4(),
-            org_id: key.org_id,
-            at_ms,
-            action: action.to_owned(),
-            actor: actor.to_owned(),
-            key_id: key.id,
-            details: details.to_string(),
-        }
-    }
-
-    fn to_entry(&self) -> AuditEntry {
-        AuditEntry {
-            id: self.id,
-            org_id: self.org_id,
-            at_ms: self.at_ms,
-            action: self.action.clone(),
-            actor: self.actor.clone(),
-            key_id: self.key_id,
-            details: serde_json::from_str(&self.details)
-                .unwrap_or_else(|_| serde_json::Value::String(self.details.clone())),
-        }
-    }
+    action: &str,
+    actor: &str,
+    details: serde_json::Value,
+) -> AuditRow {
+    AuditRow::new(key.org_id, key.id, at_ms, action, actor, details)
 }
 
 fn valid_name(name: &str) -> Result<String, StoreError> {
@@ -450,7 +381,7 @@ impl Store {
             updated_ms: u64::try_from(now).unwrap_or(0),
         };
         self.write_key_rows(std::slice::from_ref(&row)).await?;
-        let audit = AuditRow::new(
+        let audit = key_audit(
             &row,
             now,
             action::CREATED,
@@ -566,7 +497,7 @@ impl Store {
             ..row
         };
         self.write_key_rows(std::slice::from_ref(&updated)).await?;
-        let audit = AuditRow::new(
+        let audit = key_audit(
             &updated,
             now,
             action::SCOPES_UPDATED,
@@ -625,7 +556,7 @@ impl Store {
         self.write_key_rows(&[new.clone(), old.clone()]).await?;
         let grace_ends = format_ms(old.expires_ms);
         let audit = [
-            AuditRow::new(
+            key_audit(
                 &old,
                 now,
                 action::ROTATED,
@@ -637,7 +568,7 @@ impl Store {
                     "expires_at": grace_ends,
                 }),
             ),
-            AuditRow::new(
+            key_audit(
                 &new,
                 now,
                 action::ROTATED,
@@ -671,7 +602,7 @@ impl Store {
             ..row
         };
         self.write_key_rows(std::slice::from_ref(&revoked)).await?;
-        let audit = AuditRow::new(
+        let audit = key_audit(
             &revoked,
             now,
             action::REVOKED,
@@ -716,7 +647,7 @@ impl Store {
         let audit: Vec<AuditRow> = revoked
             .iter()
             .map(|r| {
-                AuditRow::new(
+                key_audit(
                     r,
                     r.expires_ms,
                     action::GRACE_EXPIRED,
@@ -735,25 +666,6 @@ impl Store {
             "revoked keys whose rotation grace ended"
         );
         Ok(revoked.iter().map(ApiKeyRow::to_key).collect())
-    }
-
-    /// The newest `limit` audit entries of an org, newest first.
-    pub async fn audit_log(&self, org_id: Uuid, limit: u64) -> Result<Vec<AuditEntry>, StoreError> {
-        if limit == 0 {
-            return Err(StoreError::Invalid("limit must be at least 1".into()));
-        }
-        let sql = format!(
-            "SELECT {} FROM audit_log WHERE org_id = ? ORDER BY at_ms DESC, id DESC LIMIT ?",
-            AuditRow::COLUMNS
-        );
-        let rows = self
-            .client()
-            .query(&sql)
-            .bind(org_id.to_string())
-            .bind(limit)
-            .fetch_all::<AuditRow>()
-            .await?;
-        Ok(rows.iter().map(AuditRow::to_entry).collect())
     }
 
     async fn key_row(&self, id: Uuid) -> Result<Option<ApiKeyRow>, StoreError> {
@@ -775,10 +687,6 @@ impl Store {
 
     async fn write_key_rows(&self, rows: &[ApiKeyRow]) -> Result<(), StoreError> {
         self.insert_rows("api_keys", rows).await
-    }
-
-    async fn write_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
-        self.insert_rows("audit_log", rows).await
     }
 }
 

@@ -15,52 +15,52 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
         name: "0001_core",
-        sql: include_str!("../migrations/0001_core.sql"),
+        sql: include_str!("../../migrations/0001_core.sql"),
     },
     Migration {
         version: 2,
         name: "0002_api_keys",
-        sql: include_str!("../migrations/0002_api_keys.sql"),
+        sql: include_str!("../../migrations/0002_api_keys.sql"),
     },
     Migration {
         version: 3,
         name: "0003_messages",
-        sql: include_str!("../migrations/0003_messages.sql"),
+        sql: include_str!("../../migrations/0003_messages.sql"),
     },
     Migration {
         version: 4,
         name: "0004_reports",
-        sql: include_str!("../migrations/0004_reports.sql"),
+        sql: include_str!("../../migrations/0004_reports.sql"),
     },
     Migration {
         version: 5,
         name: "0005_undeliverable",
-        sql: include_str!("../migrations/0005_undeliverable.sql"),
+        sql: include_str!("../../migrations/0005_undeliverable.sql"),
     },
     Migration {
         version: 6,
         name: "0006_ses_views",
-        sql: include_str!("../migrations/0006_ses_views.sql"),
+        sql: include_str!("../../migrations/0006_ses_views.sql"),
     },
     Migration {
         version: 7,
         name: "0007_message_events",
-        sql: include_str!("../migrations/0007_message_events.sql"),
+        sql: include_str!("../../migrations/0007_message_events.sql"),
     },
     Migration {
         version: 8,
         name: "0008_report_uniques",
-        sql: include_str!("../migrations/0008_report_uniques.sql"),
+        sql: include_str!("../../migrations/0008_report_uniques.sql"),
     },
     Migration {
         version: 9,
         name: "0009_message_timeline",
-        sql: include_str!("../migrations/0009_message_timeline.sql"),
+        sql: include_str!("../../migrations/0009_message_timeline.sql"),
     },
     Migration {
         version: 10,
         name: "0010_exact_ingest",
-        sql: include_str!("../migrations/0010_exact_ingest.sql"),
+        sql: include_str!("../../migrations/0010_exact_ingest.sql"),
     },
 ];
 

@@ -1,11 +1,11 @@
 //! The fast first reading of a record: a hand-written single-pass JSON scanner that fills the
-//! same [`Document`] serde would (an [`EagerDocument`](crate::ses_event::EagerDocument)), for the common raw and EventBridge
+//! same [`Document`] serde would (an [`EagerDocument`](crate::event::ses_event::EagerDocument)), for the common raw and EventBridge
 //! records.
 //!
 //! It reads only the fields SendOps uses and skips every other value with a validating skip
 //! (strings, escapes, numbers, literals, nesting). It is deliberately narrow: whenever it meets
 //! anything it is not sure serde would read the same way, it gives up (`None`) and the record is
-//! read by the serde readings in [`crate::envelope`], which decide the outcome exactly as they
+//! read by the serde readings in [`crate::event::envelope`], which decide the outcome exactly as they
 //! always have. So it gives up on:
 //! - any `\u` escape, any key with an escape, any control character in a string;
 //! - a value of a type other than the one serde expects for a known field (including `null`
@@ -24,7 +24,7 @@ use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use crate::ses_event::{
+use crate::event::ses_event::{
     Bounce, Click, CommonHeaders, Complaint, Delivery, DeliveryDelay, Document, Failure, Mail,
     Open, RecipientStatus, Reject, SnsText, Str, Strs, Subscription, Tags,
 };
@@ -38,7 +38,7 @@ type R<T> = Option<T>;
 /// Reads an EventBridge `detail` object (the scan is at its `{`) into storage of the caller's.
 type ReadDetail<'r, 'a> = &'r mut dyn FnMut(&mut Scan<'a>) -> R<()>;
 
-/// A [`Document`] read by the scan: like an [`EagerDocument`](crate::ses_event::EagerDocument), but its EventBridge `detail` is
+/// A [`Document`] read by the scan: like an [`EagerDocument`](crate::event::ses_event::EagerDocument), but its EventBridge `detail` is
 /// read into storage of the caller's instead of a new box (a `Document` is large, and a large
 /// allocation per record cost the allocator more than the rest of the envelope).
 pub(crate) type FastDocument<'a, 'd> = Document<'a, SnsText<'a>, &'d Document<'a>>;

@@ -6,13 +6,13 @@
 //! those, and a whole Lambda SQS (or SNS) event. Nothing is dropped: whatever is not an event or a
 //! known set-up message comes back as [`Outcome::Quarantine`] with the record's text.
 
-use crate::event_id::event_id;
-use crate::row::{EventRow, EventType, Text};
+use crate::event::event_id::event_id;
+use crate::event::row::{EventRow, EventType, Text};
 use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
-use crate::ses_event::{
+use crate::event::ses_event::{
     Document, EagerDocument, LambdaRecord, Mail, RecipientStatus, SnsText, Str,
 };
 use crate::timefmt::{STORABLE_END_MS, day_of_ms, parse_rfc3339_ms};
@@ -176,15 +176,19 @@ pub fn decode_record_reference(body: &str, out: &mut Vec<Outcome>) {
 #[doc(hidden)]
 pub fn fast_scan_reads(body: &str) -> bool {
     let start = body.trim_start();
-    let mut detail = crate::fast_scan::empty();
+    let mut detail = crate::event::fast_scan::empty();
     start.starts_with('{')
-        && crate::fast_scan::read_eager(start, &mut crate::fast_scan::empty(), &mut detail)
+        && crate::event::fast_scan::read_eager(
+            start,
+            &mut crate::event::fast_scan::empty(),
+            &mut detail,
+        )
 }
 
 /// How records are read.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Reading {
-    /// The hand-written scan ([`crate::fast_scan`]), then the one-pass serde reading, then the
+    /// The hand-written scan ([`crate::event::fast_scan`]), then the one-pass serde reading, then the
     /// reference reading, each only if the one before could not read the record.
     Fast,
     /// The reference reading alone.
@@ -215,9 +219,9 @@ fn decode_record_at(body: &str, out: &mut Vec<Outcome>, depth: u8, reading: Read
     if reading == Reading::Fast {
         // The hand-written scan reads the common raw and EventBridge records; it gives up on
         // anything it is not sure of (SNS envelopes at their first key).
-        let mut detail = crate::fast_scan::empty();
-        let mut doc = crate::fast_scan::empty();
-        if crate::fast_scan::read_eager(start, &mut doc, &mut detail) {
+        let mut detail = crate::event::fast_scan::empty();
+        let mut doc = crate::event::fast_scan::empty();
+        if crate::event::fast_scan::read_eager(start, &mut doc, &mut detail) {
             decode_parsed(&doc, body, out, depth, reading);
             return;
         }

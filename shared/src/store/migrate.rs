@@ -2,7 +2,7 @@
 //! several deploys run it at once and when an earlier run died half-way.
 //!
 //! - **One runner at a time.** Everything below happens under the lease of
-//!   [`crate::migration_lock`]; a process that finds it held waits (bounded, progress lines on
+//!   [`crate::store::migration_lock`]; a process that finds it held waits (bounded, progress lines on
 //!   stderr), then applies only what is still pending.
 //! - **Checksums.** The SHA-256 of each file's text is recorded when it is applied
 //!   (`schema_migrations_checksums`). A recorded migration whose file now has another checksum is
@@ -39,9 +39,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::Store;
-use crate::error::StoreError;
-use crate::migration_lock::{LOCK_TABLE_DDL, Lease, LeaseTimes, Progress};
-use crate::migrations::{MIGRATIONS, Migration};
+use crate::store::error::StoreError;
+use crate::store::migration_lock::{LOCK_TABLE_DDL, Lease, LeaseTimes, Progress};
+use crate::store::migrations::{MIGRATIONS, Migration};
 use crate::timefmt::{format_ms, now_ms};
 
 /// The runner's bookkeeping tables, created before it asks for the lock.

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::Store;
-use crate::config::ClickHouseConfig;
+use crate::store::config::ClickHouseConfig;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 

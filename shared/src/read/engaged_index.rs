@@ -7,7 +7,7 @@
 //! (`engaged.recipient_hash`) are numbered per org. A window's distinct count per template is
 //! then a bitset union of the rows in [from, to): a few milliseconds for millions of rows.
 //!
-//! Exactness: a day is reused only while its change counter (`day_changes`, crate::ledger) still
+//! Exactness: a day is reused only while its change counter (`day_changes`, crate::store::ledger) still
 //! equals the one read before the day was loaded (an unchanged counter is an unchanged day);
 //! otherwise the day is loaded again from `engaged` before answering. A second copy of an event
 //! (a retried or racing INSERT) adds a row with the same recipient, which a distinct count
@@ -25,7 +25,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use crate::reports::{ReportFilter, date, day_in};
+use crate::read::report_filter::{ReportFilter, date, day_in};
 use crate::store::Store;
 use crate::timefmt::day_of_ms;
 use crate::{EventType, StoreError};

@@ -7,9 +7,9 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::StoreError;
-use crate::org::valid_account_id;
+use crate::control::org::valid_account_id;
 use crate::store::Store;
+use crate::store::error::StoreError;
 use crate::timefmt::{format_ms, now_ms};
 
 /// The version of the customer-side CloudFormation template this SendOps release ships. Raise it
