@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use sendops_ingest::pipeline::replay_quarantine;
 use sendops_shared::Store;
 use sendops_shared::control::api_key::{ApiKey, KeyEnv};
 use sendops_shared::control::org::NewOrg;
@@ -20,6 +19,7 @@ use sendops_shared::store::QuarantineRow;
 use sendops_shared::store::config::ClickHouseConfig;
 use sendops_shared::store::migrate::MigrateOptions;
 use sendops_shared::timefmt::{format_ms, now_ms};
+use sendops_shared::write::pipeline::replay_quarantine;
 use serde_json::json;
 use uuid::Uuid;
 

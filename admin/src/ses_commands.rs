@@ -6,16 +6,15 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
+use sendops_outbound::dns::Resolver;
+use sendops_outbound::ses::SesAccess;
+use sendops_outbound::ses_sync::sync_ses;
+use sendops_outbound::templates_repo::sync_templates;
+use sendops_outbound::tracking_verify::{add_tracking_domain, verify_tracking_domain};
 use sendops_shared::Store;
 use sendops_shared::control::org::Org;
 use sendops_shared::control::org_settings::{OrgSettings, ProductionAccessStatus};
-use sendops_shared::control::templates::sync_templates;
-use sendops_shared::control::tracking::{
-    add_tracking_domain, cname_target_from_env, verify_tracking_domain,
-};
-use sendops_shared::outbound::dns::Resolver;
-use sendops_shared::outbound::ses::SesAccess;
-use sendops_shared::outbound::ses_sync::sync_ses;
+use sendops_shared::control::tracking::cname_target_from_env;
 use sendops_shared::timefmt::now_ms;
 use serde_json::json;
 

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use sendops_ingest::{Pipeline, Record, Source};
 use sendops_shared::control::org::NewOrg;
 use sendops_shared::control::org::{Org, Plan};
 use sendops_shared::read::engaged_index::EngagedIndex;
@@ -18,6 +17,7 @@ use sendops_shared::read::reports::{Counts, Measures, ReportFilter};
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{DAY_MS, day_of_ms, day_to_date, format_ms_precise, now_ms};
 use sendops_shared::undeliverable::{Entry, ListQuery, Profile, Rule, RuleSet, StatusFilter};
+use sendops_shared::write::pipeline::{Pipeline, Record, Source};
 use sendops_shared::{EventType, Store};
 use serde_json::{Value, json};
 use uuid::Uuid;

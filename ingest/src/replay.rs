@@ -16,7 +16,9 @@ use sendops_shared::timefmt::now_ms;
 use serde_json::value::RawValue;
 use thiserror::Error;
 
-use crate::pipeline::{BatchReport, Pipeline, Prepared, Record, Source, Stored, decode};
+use sendops_shared::write::pipeline::{
+    BatchReport, Pipeline, Prepared, Record, Source, Stored, decode,
+};
 #[derive(Debug, Error)]
 pub enum ReplayError {
     #[error("cannot read {path}: {source}")]

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use sendops_outbound::ses::SesAccess;
 use sendops_shared::Store;
-use sendops_shared::outbound::ses::SesAccess;
 use sendops_shared::read::engaged_index::EngagedIndex;
 
 use crate::auth::KeyCache;

@@ -13,10 +13,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use sendops_outbound::ses::SesAccess;
 use sendops_query_api::config::ApiConfig;
 use sendops_query_api::{AppState, edge, serve, spawn_housekeeping, spawn_report_preparation};
 use sendops_shared::Store;
-use sendops_shared::outbound::ses::SesAccess;
 use sendops_shared::store::config::ClickHouseConfig;
 
 /// Serves the SendOps public REST API (read-only). All settings come from the environment; see

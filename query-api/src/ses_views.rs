@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use moka::Expiry;
 use moka::future::Cache;
+use sendops_outbound::ses::{SesAccess, SesError, SesTarget, Suppression};
 use sendops_shared::Store;
 use sendops_shared::StoreError;
 use sendops_shared::control::org::Org;
-use sendops_shared::outbound::ses::{SesAccess, SesError, SesTarget, Suppression};
 use uuid::Uuid;
 
 use crate::problem::ApiError;

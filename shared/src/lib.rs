@@ -8,19 +8,22 @@
 //! - [`control`]: the control plane: orgs and their settings, API keys and scopes, the audit
 //!   log, synced entities (channels, identities), templates, tracking domains.
 //! - [`undeliverable`]: rules, classification and the undeliverable list.
-//! - [`outbound`] (feature `ses`): clients of other systems: SES v2, the SES sync, DNS.
+//! - [`write`]: the write path every ingest entry point shares (decode, attribute, deduplicate,
+//!   insert).
+//!
+//! Clients of outside systems (SES v2, DNS, git) are in the `sendops-outbound` crate, so ingest
+//! links none of them.
 //!
 //! Counting and classification rules are in `docs/semantics.md`; the module map and data flow in
 //! `docs/architecture.md`.
 
 pub mod control;
 pub mod event;
-#[cfg(feature = "ses")]
-pub mod outbound;
 pub mod read;
 pub mod store;
 pub mod timefmt;
 pub mod undeliverable;
+pub mod write;
 
 pub use event::row::{EventRow, EventType};
 pub use store::Store;

@@ -24,8 +24,8 @@ use sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::control::org::Org;
-use crate::control::org_settings::OrgSettings;
+use sendops_shared::control::org::Org;
+use sendops_shared::control::org_settings::OrgSettings;
 
 /// Largest page SES serves for the list operations.
 const PAGE_SIZE: i32 = 1000;

@@ -9,16 +9,16 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use sendops_outbound::dns::Resolver;
+use sendops_outbound::ses::{SesAccess, SesError, SesTarget};
+use sendops_outbound::ses_sync::{SyncError, sync_ses};
+use sendops_outbound::templates_repo::{TemplateError, sync_templates};
+use sendops_outbound::tracking_verify::{
+    TrackingError, add_tracking_domain, verify_tracking_domain,
+};
 use sendops_shared::Store;
 use sendops_shared::control::org::NewOrg;
 use sendops_shared::control::org::{Org, Plan, channel_id};
-use sendops_shared::control::templates::{TemplateError, sync_templates};
-use sendops_shared::control::tracking::{
-    TrackingError, add_tracking_domain, verify_tracking_domain,
-};
-use sendops_shared::outbound::dns::Resolver;
-use sendops_shared::outbound::ses::{SesAccess, SesError, SesTarget};
-use sendops_shared::outbound::ses_sync::{SyncError, sync_ses};
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::now_ms;
 use sendops_testkit::dns::{Answer, FakeDns};

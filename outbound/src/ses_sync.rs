@@ -6,13 +6,11 @@
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::control::entities::{Channel, Identity, ReplaceReport, identity_key};
-use crate::control::org::{Org, channel_id};
-use crate::outbound::ses::{
-    AccountInfo, ConfigurationSet, EmailIdentity, SesAccess, SesError, SesTarget,
-};
-use crate::store::Store;
-use crate::store::error::StoreError;
+use crate::ses::{AccountInfo, ConfigurationSet, EmailIdentity, SesAccess, SesError, SesTarget};
+use sendops_shared::StoreError;
+use sendops_shared::control::entities::{Channel, Identity, ReplaceReport, identity_key};
+use sendops_shared::control::org::{Org, channel_id};
+use sendops_shared::store::Store;
 
 /// The tag whose value names a configuration set for people (AWS's `Name` convention).
 pub const NAME_TAG: &str = "Name";

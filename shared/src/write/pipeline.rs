@@ -5,12 +5,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sendops_shared::control::org::channel_id;
-use sendops_shared::event::envelope::{Outcome, QuarantineReason, Quarantined, decode_record};
-use sendops_shared::store::ledger::{BATCH_LEASE, Batch};
-use sendops_shared::store::{INSERT_TIMEOUT, NoticeRow, QuarantineRow};
-use sendops_shared::timefmt::now_ms;
-use sendops_shared::{EventRow, Store, StoreError};
+use crate::control::org::channel_id;
+use crate::event::envelope::{Outcome, QuarantineReason, Quarantined, decode_record};
+use crate::store::ledger::{BATCH_LEASE, Batch};
+use crate::store::{INSERT_TIMEOUT, NoticeRow, QuarantineRow};
+use crate::timefmt::now_ms;
+use crate::{EventRow, Store, StoreError};
 use serde::Serialize;
 use tokio::sync::RwLock;
 use uuid::Uuid;
