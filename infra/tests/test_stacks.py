@@ -503,3 +503,34 @@ def test_template_version_output_matches_what_the_api_calls_latest():
     for tag in template["Resources"]["ConfigurationSet"]["Properties"]["Tags"]:
         if tag["Key"] == "sendops:template-version":
             assert tag["Value"] == stack_version
+
+
+def test_with_a_certificate_https_forwards_and_http_redirects(network):
+    # [moto] listeners; the service waits for both through the ListenersReady handle [resolved]
+    vpc, subnets = network
+    cert = client("acm").request_certificate(DomainName="api.example.com")["CertificateArn"]
+    stack = Stack("api.yaml", {
+        "VpcId": vpc,
+        "LoadBalancerSubnetIds": ",".join(subnets),
+        "ServiceSubnetIds": ",".join(subnets),
+        "ApiImage": "sendops-api:abc1234",
+        "CertificateArn": cert,
+        "ClickHouseUrl": "http://clickhouse.internal:8123",
+        "ClickHouseSecretArn": secret_arn(),
+    })
+    elb = client("elbv2")
+    listeners = {l["Port"]: l for l in
+                 elb.describe_listeners(LoadBalancerArn=stack.physical["LoadBalancer"])["Listeners"]}
+    assert set(listeners) == {80, 443}
+    https = listeners[443]
+    assert https["Protocol"] == "HTTPS" and https["Certificates"][0]["CertificateArn"] == cert
+    assert https["DefaultActions"][0]["TargetGroupArn"] == stack.physical["TargetGroup"]
+    redirect = listeners[80]["DefaultActions"][0]
+    assert redirect["Type"] == "redirect"
+    assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    assert stack.resource("ApiService")["DependsOn"] == "ListenersReady"
+    assert stack.resolve(stack.resource("ListenersReady")["Metadata"]) == {
+        "Http": stack.physical["HttpListener"], "Https": stack.physical["HttpsListener"]}
+    assert not stack.created("PollerService") and "PlainHttpWarning" not in stack.outputs
+    env = {e["name"]: e["value"] for e in container(stack.physical["ApiTaskDefinition"])["environment"]}
+    assert env["SENDOPS_PUBLIC_URL"].startswith("https://")
