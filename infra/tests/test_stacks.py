@@ -298,6 +298,13 @@ def test_api_task_wires_public_url_trusted_proxies_and_injected_secrets(api):
     assert env["SENDOPS_PUBLIC_URL"] == "https://api.example.com"
     assert env["SENDOPS_TRUSTED_PROXIES"] == "1"
     assert env["SENDOPS_COMMIT"] == "abc1234"
+    # The API keeps idle keep-alive connections longer than the ALB does (no 502 on reuse).
+    # [resolved] moto's ELBv2 does not keep LoadBalancerAttributes given through CloudFormation
+    lb_attrs = {a["Key"]: a["Value"]
+                for a in api.properties("LoadBalancer")["LoadBalancerAttributes"]}
+    alb_idle = int(lb_attrs["idle_timeout.timeout_seconds"])
+    assert int(env["SENDOPS_HEADER_READ_TIMEOUT_SECONDS"]) > alb_idle
+    assert int(env["SENDOPS_IDLE_TIMEOUT_SECONDS"]) > alb_idle
     assert env["CLICKHOUSE_URL"].startswith("https://")
     assert not {"CLICKHOUSE_PASSWORD", "CLICKHOUSE_USER"} & set(env)
     secrets = {s["name"]: s["valueFrom"] for s in c["secrets"]}
