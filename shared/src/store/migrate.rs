@@ -29,13 +29,11 @@
 //!   view's creation and its backfill's snapshot; a migration that backfills next to a live
 //!   view must target a table that tolerates a second copy of a row (0010 does).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clickhouse::Row;
 use data_encoding::HEXLOWER;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::Store;
@@ -43,6 +41,11 @@ use crate::store::error::StoreError;
 use crate::store::migration_lock::{LOCK_TABLE_DDL, Lease, LeaseTimes, Progress};
 use crate::store::migrations::{MIGRATIONS, Migration};
 use crate::timefmt::{format_ms, now_ms};
+
+mod bookkeeping;
+use bookkeeping::*;
+mod backfill;
+pub use backfill::backfill_target;
 
 /// The runner's bookkeeping tables, created before it asks for the lock.
 const BOOKKEEPING_DDL: &[&str] = &[
@@ -59,27 +62,6 @@ const BOOKKEEPING_DDL: &[&str] = &[
 /// The SHA-256 of a migration file's text, in lower-case hex.
 pub fn checksum(sql: &str) -> String {
     HEXLOWER.encode(&Sha256::digest(sql.as_bytes()))
-}
-
-/// Whether a statement is a backfill (`INSERT INTO <table> …`), and its target table.
-pub fn backfill_target(stmt: &str) -> Option<&str> {
-    let rest = strip_prefix_ci(stmt.trim_start(), "INSERT")?;
-    let rest = strip_prefix_ci(rest.trim_start(), "INTO")?.trim_start();
-    let end = rest
-        .find(|c: char| c.is_whitespace() || c == '(')
-        .unwrap_or(rest.len());
-    (end > 0).then(|| &rest[..end])
-}
-
-fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    let after = &s[prefix.len()..];
-    (head.eq_ignore_ascii_case(prefix) && after.starts_with(char::is_whitespace)).then_some(after)
-}
-
-/// The staging table of statement `index` (1-based) of migration `version`.
-fn staging_table(version: u32, index: usize) -> String {
-    format!("schema_migrations_staging_{version:04}_{index}")
 }
 
 /// Where a test makes the runner stop as if its process had been killed (feature `testing`).
@@ -203,94 +185,6 @@ pub struct PlannedMigration {
     pub name: String,
     pub checksum: String,
     pub statements: Vec<PlannedStatement>,
-}
-
-#[derive(Row, Deserialize)]
-struct AppliedRow {
-    version: u32,
-    name: String,
-    applied_ms: i64,
-}
-
-#[derive(Row, Deserialize)]
-struct ChecksumRow {
-    version: u32,
-    checksum: String,
-}
-
-#[derive(Row, Deserialize)]
-struct StepRow {
-    version: u32,
-    statement: u32,
-    step: String,
-    checksum: String,
-}
-
-#[derive(Row, Deserialize)]
-struct NameRow {
-    name: String,
-}
-
-/// What the bookkeeping tables say.
-#[derive(Default)]
-struct Recorded {
-    applied: BTreeMap<u32, (String, i64)>,
-    checksums: HashMap<u32, String>,
-    /// version → statement → steps recorded for it.
-    steps: HashMap<u32, HashMap<u32, Vec<(String, String)>>>,
-}
-
-impl Recorded {
-    fn mismatches(&self) -> Vec<ChecksumMismatch> {
-        MIGRATIONS
-            .iter()
-            .filter(|m| self.applied.contains_key(&m.version))
-            .filter_map(|m| {
-                let recorded = self.checksums.get(&m.version)?;
-                let current = checksum(m.sql);
-                (*recorded != current).then(|| ChecksumMismatch {
-                    version: m.version,
-                    name: m.name.to_owned(),
-                    recorded: recorded.clone(),
-                    current,
-                })
-            })
-            .collect()
-    }
-
-    fn steps_of(&self, version: u32, index: usize) -> &[(String, String)] {
-        self.steps
-            .get(&version)
-            .and_then(|s| s.get(&(index as u32)))
-            .map_or(&[], Vec::as_slice)
-    }
-
-    fn done(&self, version: u32, index: usize) -> bool {
-        self.steps_of(version, index)
-            .iter()
-            .any(|(s, _)| s == "done")
-    }
-
-    fn has_step(&self, version: u32, index: usize, step: &str) -> bool {
-        self.steps_of(version, index).iter().any(|(s, _)| s == step)
-    }
-
-    /// A partly applied migration whose steps were recorded from another file text.
-    fn partial_mismatch(&self, m: &Migration) -> Option<ChecksumMismatch> {
-        let current = checksum(m.sql);
-        let other = self
-            .steps
-            .get(&m.version)?
-            .values()
-            .flatten()
-            .find(|(_, c)| *c != current)?;
-        Some(ChecksumMismatch {
-            version: m.version,
-            name: m.name.to_owned(),
-            recorded: other.1.clone(),
-            current,
-        })
-    }
 }
 
 fn up_to(target: Option<u32>) -> impl Iterator<Item = &'static Migration> {
@@ -421,117 +315,6 @@ impl Store {
             .collect())
     }
 
-    /// Runs a `CREATE … IF NOT EXISTS`, tolerating a concurrent creator winning the race.
-    async fn create_if_missing(&self, ddl: &str) -> Result<(), StoreError> {
-        match self.client().query(ddl).execute().await {
-            Ok(()) => Ok(()),
-            Err(e) if e.to_string().contains("already exists") => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// The bookkeeping tables that exist in this database (none when it does not exist).
-    async fn bookkeeping_tables(&self) -> Result<HashSet<String>, StoreError> {
-        let rows = self
-            .client()
-            .clone()
-            .with_database("system")
-            .query(
-                "SELECT name FROM system.tables WHERE database = ? AND name IN \
-                 ('schema_migrations', 'schema_migrations_checksums', 'schema_migrations_steps')",
-            )
-            .bind(self.database())
-            .fetch_all::<NameRow>()
-            .await?;
-        Ok(rows.into_iter().map(|r| r.name).collect())
-    }
-
-    async fn recorded(&self) -> Result<Recorded, StoreError> {
-        let tables = self.bookkeeping_tables().await?;
-        let mut rec = Recorded::default();
-        if tables.contains("schema_migrations") {
-            for r in self
-                .client()
-                .query(
-                    "SELECT version, any(name) AS mig_name, min(applied_ms) AS mig_applied_ms \
-                     FROM schema_migrations GROUP BY version",
-                )
-                .fetch_all::<AppliedRow>()
-                .await?
-            {
-                rec.applied.insert(r.version, (r.name, r.applied_ms));
-            }
-        }
-        if tables.contains("schema_migrations_checksums") {
-            for r in self
-                .client()
-                .query(
-                    "SELECT version, argMax(checksum, recorded_ms) AS recorded_checksum \
-                     FROM schema_migrations_checksums GROUP BY version",
-                )
-                .fetch_all::<ChecksumRow>()
-                .await?
-            {
-                rec.checksums.insert(r.version, r.checksum);
-            }
-        }
-        if tables.contains("schema_migrations_steps") {
-            for r in self
-                .client()
-                .query(
-                    "SELECT version, statement, step, checksum FROM schema_migrations_steps \
-                     ORDER BY version, statement, at_ms",
-                )
-                .fetch_all::<StepRow>()
-                .await?
-            {
-                rec.steps
-                    .entry(r.version)
-                    .or_default()
-                    .entry(r.statement)
-                    .or_default()
-                    .push((r.step, r.checksum));
-            }
-        }
-        Ok(rec)
-    }
-
-    async fn record_step(
-        &self,
-        lease: &Lease,
-        m: &Migration,
-        index: usize,
-        step: &str,
-    ) -> Result<(), StoreError> {
-        self.client()
-            .query(
-                "INSERT INTO schema_migrations_steps (version, statement, step, checksum, owner, at_ms) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(m.version)
-            .bind(index as u32)
-            .bind(step)
-            .bind(checksum(m.sql))
-            .bind(lease.claim_id().to_string())
-            .bind(now_ms())
-            .execute()
-            .await?;
-        Ok(())
-    }
-
-    async fn record_checksum(&self, version: u32, sum: &str) -> Result<(), StoreError> {
-        self.client()
-            .query(
-                "INSERT INTO schema_migrations_checksums (version, checksum, recorded_ms) VALUES (?, ?, ?)",
-            )
-            .bind(version)
-            .bind(sum)
-            .bind(now_ms())
-            .execute()
-            .await?;
-        Ok(())
-    }
-
     async fn apply_locked(
         &self,
         lease: &Lease,
@@ -628,182 +411,7 @@ impl Store {
             }
         }
     }
-
-    /// Runs a backfill through its staging table (module docs), resuming what an earlier run
-    /// recorded.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one call site, every argument distinct"
-    )]
-    async fn backfill(
-        &self,
-        lease: &Lease,
-        opts: &MigrateOptions,
-        rec: &Recorded,
-        m: &Migration,
-        index: usize,
-        stmt: &str,
-        target: &str,
-        label: &str,
-    ) -> Result<(), Stop> {
-        let staging = staging_table(m.version, index);
-        let failed = |e: StoreError| {
-            Stop::Failed(StoreError::Rejected(format!(
-                "migration {} statement {index} (backfill into {target}): {e}",
-                m.name
-            )))
-        };
-        if !rec.has_step(m.version, index, "staged") {
-            // Whatever an interrupted run left in the staging table goes; the target has none of it.
-            self.client()
-                .query(&format!("DROP TABLE IF EXISTS {staging}"))
-                .execute()
-                .await
-                .map_err(|e| failed(e.into()))?;
-            self.client()
-                .query(&format!("CREATE TABLE {staging} AS {target}"))
-                .execute()
-                .await
-                .map_err(|e| failed(e.into()))?;
-            // `target` is a slice of `stmt` (backfill_target).
-            let at = target.as_ptr() as usize - stmt.as_ptr() as usize;
-            let staged_sql = format!("{}{staging}{}", &stmt[..at], &stmt[at + target.len()..]);
-            self.execute_watched(
-                &staged_sql,
-                &format!("{label} (backfill of {target})"),
-                opts,
-            )
-            .await
-            .map_err(failed)?;
-            if opts.stops(m.version, index, StopPoint::AfterStaging) {
-                return Err(Stop::Killed);
-            }
-            lease.check().await?;
-            self.record_step(lease, m, index, "staged").await?;
-        }
-        let partitions: Vec<String> = self
-            .client()
-            .query(
-                "SELECT DISTINCT partition_id FROM system.parts \
-                 WHERE database = ? AND table = ? AND active ORDER BY partition_id",
-            )
-            .bind(self.database())
-            .bind(&staging)
-            .fetch_all::<String>()
-            .await
-            .map_err(|e| failed(e.into()))?;
-        let total = partitions.len();
-        for (n, id) in partitions.iter().enumerate() {
-            if !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
-                return Err(failed(StoreError::Invalid(format!(
-                    "unexpected partition id {id:?}"
-                ))));
-            }
-            let attaching = format!("attaching:{id}");
-            let attached = format!("attached:{id}");
-            let drop_staged = format!("ALTER TABLE {staging} DROP PARTITION ID '{id}'");
-            if rec.has_step(m.version, index, &attached) {
-                // Attached by an earlier run that died before dropping it from the staging table.
-                self.client()
-                    .query(&drop_staged)
-                    .execute()
-                    .await
-                    .map_err(|e| failed(e.into()))?;
-                continue;
-            }
-            if rec.has_step(m.version, index, &attaching) {
-                return Err(Stop::Failed(StoreError::Invalid(format!(
-                    "migration {name} statement {index}: an earlier run stopped while attaching \
-                     partition {id} of the backfill staged in {db}.{staging} to {db}.{target}, so \
-                     whether it arrived is unknown. Compare the partition's rows in both tables; \
-                     if they are in {target}, run `ALTER TABLE {db}.{staging} DROP PARTITION ID \
-                     '{id}'`; if not, run `ALTER TABLE {db}.{target} ATTACH PARTITION ID '{id}' \
-                     FROM {db}.{staging}` and then that DROP. Then run migrate again.",
-                    name = m.name,
-                    db = self.database(),
-                ))));
-            }
-            lease.check().await?;
-            (opts.progress)(&format!(
-                "{label}: moving staged partition {id} ({}/{total}) into {target}",
-                n + 1
-            ));
-            self.record_step(lease, m, index, &attaching).await?;
-            self.client()
-                .query(&format!(
-                    "ALTER TABLE {target} ATTACH PARTITION ID '{id}' FROM {staging}"
-                ))
-                .execute()
-                .await
-                .map_err(|e| failed(e.into()))?;
-            self.record_step(lease, m, index, &attached).await?;
-            if n == 0 && opts.stops(m.version, index, StopPoint::AfterFirstAttach) {
-                return Err(Stop::Killed);
-            }
-            self.client()
-                .query(&drop_staged)
-                .execute()
-                .await
-                .map_err(|e| failed(e.into()))?;
-        }
-        self.client()
-            .query(&format!("DROP TABLE IF EXISTS {staging}"))
-            .execute()
-            .await
-            .map_err(|e| failed(e.into()))?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_backfills_and_their_targets() {
-        assert_eq!(
-            backfill_target("INSERT INTO engaged\nSELECT org_id FROM events"),
-            Some("engaged")
-        );
-        assert_eq!(
-            backfill_target("insert into t(a, b) SELECT 1, 2"),
-            Some("t")
-        );
-        assert_eq!(
-            backfill_target("CREATE TABLE IF NOT EXISTS t (a UInt8)"),
-            None
-        );
-        assert_eq!(backfill_target("INSERTED"), None);
-        let backfills: Vec<(&str, String)> = MIGRATIONS
-            .iter()
-            .flat_map(|m| {
-                m.statements()
-                    .into_iter()
-                    .filter_map(|s| backfill_target(&s).map(str::to_owned))
-                    .map(move |t| (m.name, t))
-            })
-            .collect();
-        for (name, target) in [
-            ("0007_message_events", "message_events"),
-            ("0008_report_uniques", "engaged"),
-            ("0009_message_timeline", "message_timeline"),
-        ] {
-            assert!(
-                backfills.contains(&(name, target.to_owned())),
-                "{name}: {backfills:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn checksums_are_sha256_of_the_text() {
-        assert_eq!(
-            checksum(""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-        assert_ne!(checksum(MIGRATIONS[0].sql), checksum(MIGRATIONS[1].sql));
-    }
-}
+mod tests;
