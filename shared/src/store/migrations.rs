@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0010_exact_ingest",
         sql: include_str!("../../migrations/0010_exact_ingest.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_undeliverable_blocks",
+        sql: include_str!("../../migrations/0011_undeliverable_blocks.sql"),
+    },
 ];
 
 impl Migration {

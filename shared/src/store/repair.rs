@@ -61,7 +61,7 @@ const UNDELIVERABLE_CONDITION: &str =
 
 /// Every table derived from `events`, with its view's SELECT as the latest migration defines it
 /// (0003, 0005, 0008, 0009, 0010).
-pub const DERIVED: [Derived; 7] = [
+pub const DERIVED: [Derived; 8] = [
     Derived {
         table: "messages",
         view: "messages_mv",
@@ -184,6 +184,20 @@ FROM events",
 FROM events",
         condition: Some(UNDELIVERABLE_CONDITION),
         tail: None,
+    },
+    Derived {
+        table: "undeliverable_activity_blocks",
+        view: "undeliverable_activity_blocks_mv",
+        columns: "org_id, second, ingested_ms, emails, fences",
+        select: "SELECT
+    org_id,
+    intDiv(ingested_ms, 1000) AS second,
+    ingested_ms,
+    toUInt32(length(groupUniqArray(lower(recipient)))) AS emails,
+    arrayFilter((e, i) -> i % 200 = 0, arraySort(groupUniqArray(lower(recipient))) AS sorted, arrayEnumerate(sorted)) AS fences
+FROM events",
+        condition: Some(UNDELIVERABLE_CONDITION),
+        tail: Some("GROUP BY org_id, ingested_ms"),
     },
 ];
 

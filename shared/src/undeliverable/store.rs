@@ -5,9 +5,13 @@
 //! full. A slice [lo, hi) takes the addresses with any activity in it (event ingest, rule-change
 //! mark, exclusion: every shown row has activity at exactly its last_changed_at), reads their
 //! histories by primary key, classifies them, and keeps the rows whose last_changed_at falls in
-//! the slice. A slice takes its most recently active addresses up to a cap and ends (on a whole second)
-//! where that cap cuts; a single second holding more than the cap (a bulk replay, a rule change
-//! that altered many rows) is walked in email order, which is the list's order inside a second. So a page costs what it shows, not the size of the org.
+//! the slice. Which seconds hold activity, and how many addresses each holds, comes from the small
+//! `undeliverable_activity_blocks` table (migration 0011): a slice takes whole seconds from the
+//! newest while their addresses fit a cap, so its activity read is bounded. A single second
+//! holding more than the cap (a bulk replay, a backlog drain, a rule change that altered many
+//! rows) is walked in email order, which is the list's order inside a second, in steps bounded
+//! by the blocks' fences. So a page costs what it shows, not the size of the org nor how many
+//! changes share a second.
 
 use std::collections::HashMap;
 
@@ -154,6 +158,33 @@ struct ActivityRow<'a> {
     kind: i8,
 }
 
+/// An `undeliverable_activity_blocks` row (field order = column order): what one write of
+/// activity rows sharing an ingest time holds. Written before the activity rows it describes.
+#[derive(Debug, Clone, Serialize, Row)]
+struct BlockRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    org_id: Uuid,
+    second: i64,
+    ingested_ms: i64,
+    emails: u32,
+    fences: Vec<String>,
+}
+
+impl BlockRow {
+    fn new(org_id: Uuid, ingested_ms: i64, emails: &[&str]) -> BlockRow {
+        let mut distinct = emails.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        BlockRow {
+            org_id,
+            second: ingested_ms.div_euclid(1000),
+            ingested_ms,
+            emails: u32::try_from(distinct.len()).unwrap_or(u32::MAX),
+            fences: page::fences_of(&distinct),
+        }
+    }
+}
+
 /// An `undeliverable_exclusions` row (field order = column order).
 #[derive(Debug, Clone, Serialize, Deserialize, Row)]
 struct ExclusionRow {
@@ -256,6 +287,8 @@ impl Store {
         let at = batch.stamp_ms.max(old.updated_ms + 1);
         for chunk in changed.chunks(MARK_BATCH) {
             self.renew_batch(&batch).await?;
+            let emails: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            self.write_block(BlockRow::new(org.id, at, &emails)).await?;
             let mut insert = self
                 .client()
                 .insert::<HistoryRow<'_>>("undeliverable_history")
@@ -416,6 +449,8 @@ impl Store {
             .await?;
         insert.write(&row).await?;
         insert.end().await?;
+        self.write_block(BlockRow::new(org_id, at, &[row.email.as_str()]))
+            .await?;
         let mut insert = self
             .client()
             .insert::<ActivityRow<'_>>("undeliverable_activity")
@@ -440,6 +475,17 @@ impl Store {
         .await?;
         self.close_batch(&batch).await?;
         Ok(row.to_exclusion())
+    }
+
+    /// Writes the block row of activity rows about to be written (see [`BlockRow`]).
+    async fn write_block(&self, block: BlockRow) -> Result<(), StoreError> {
+        let mut insert = self
+            .client()
+            .insert::<BlockRow>("undeliverable_activity_blocks")
+            .await?;
+        insert.write(&block).await?;
+        insert.end().await?;
+        Ok(())
     }
 
     /// Every exclusion of an org (superseded ones too), newest first.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::timefmt::STORABLE_END_MS;
 use proptest::prelude::*;
 
 #[test]

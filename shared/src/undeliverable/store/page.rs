@@ -70,6 +70,32 @@ pub(crate) fn candidate_filter(q: &ListQuery) -> Option<(String, Vec<FilterArg>)
     Some((sql, binds))
 }
 
+/// The smallest fence greater than `after` over every write's fences (each sorted ascending),
+/// or None when no write has one (each then holds at most [`DENSE_CHUNK`] addresses after it).
+pub(crate) fn next_fence<'a>(fences: &'a [Vec<String>], after: &str) -> Option<&'a str> {
+    fences
+        .iter()
+        .filter_map(|f| {
+            let i = f.partition_point(|x| x.as_str() <= after);
+            f.get(i).map(String::as_str)
+        })
+        .min()
+}
+
+/// Every [`DENSE_CHUNK`]-th address of a write in email order (1-based positions DENSE_CHUNK,
+/// 2 × DENSE_CHUNK, …), as migration 0011's view computes them for ingested events.
+pub(crate) fn fences_of(emails: &[&str]) -> Vec<String> {
+    let mut sorted: Vec<&str> = emails.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted
+        .iter()
+        .skip(DENSE_CHUNK - 1)
+        .step_by(DENSE_CHUNK)
+        .map(|e| (*e).to_owned())
+        .collect()
+}
+
 impl Store {
     /// One page of the undeliverable list (up to `q.limit` rows), ordered by last_changed_at
     /// (whole seconds) descending, then email ascending.
@@ -93,40 +119,50 @@ impl Store {
         let mut out: Vec<Entry> = Vec::new();
         while out.len() < q.limit && hi > floor {
             let need = q.limit - out.len();
-            let cap = (2 * need + 10).clamp(MIN_CANDIDATES, MAX_CANDIDATES);
+            let cap = (2 * need + 10).clamp(MIN_CANDIDATES, MAX_CANDIDATES) as u64;
             let lo = floor.max(whole_second(hi - 1) - (span - 1000));
-            let Some(mut cands) = self.recent_candidates(org_id, q, lo, hi, cap + 1).await? else {
+            if candidate_filter(q).is_none() {
                 return Ok(out);
-            };
-            let found = cands.len();
-            // With more than `cap` addresses, the slice ends where the (cap+1)-th most recent
-            // one's second ends: every address active in [cut, hi) is among the first `cap`.
-            let (slice_lo, mut rows) = if found <= cap {
-                let emails: Vec<String> = cands.into_iter().map(|(e, _)| e).collect();
-                (
-                    lo,
-                    self.undeliverable_rows(org_id, rules, q, &emails, lo, hi)
-                        .await?,
-                )
-            } else {
-                let cut = whole_second(cands[cap].1) + 1000;
-                if cut < hi {
-                    cands.truncate(cap);
-                    let emails: Vec<String> = cands
-                        .into_iter()
-                        .filter(|(_, t)| *t >= cut)
-                        .map(|(e, _)| e)
-                        .collect();
-                    (
-                        cut,
-                        self.undeliverable_rows(org_id, rules, q, &emails, cut, hi)
-                            .await?,
-                    )
-                } else {
-                    let second = whole_second(hi - 1).max(floor);
+            }
+            // The seconds of [lo, hi) that hold activity, newest first, with how many addresses
+            // their writes hold; whole seconds are taken while their addresses fit the cap.
+            let seconds = self
+                .activity_seconds(org_id, lo, hi, cap as usize + 1)
+                .await?;
+            if seconds.is_empty() {
+                hi = lo;
+                span = span.saturating_mul(16);
+                continue;
+            }
+            let mut taken = 0u64;
+            let mut last_taken = None;
+            for &(second, emails) in &seconds {
+                if taken + emails > cap {
+                    break;
+                }
+                taken += emails;
+                last_taken = Some(second);
+            }
+            let every_second =
+                seconds.len() <= cap as usize && last_taken == seconds.last().map(|s| s.0);
+            let (slice_lo, mut rows) = match last_taken {
+                // The newest second alone holds more than the cap (a bulk replay, a rule change
+                // that altered many rows): walked in email order, the list's order inside it.
+                None => {
+                    let second = seconds[0].0.max(floor);
+                    let end = (second + 1000).min(hi);
                     (
                         second,
-                        self.dense_second(org_id, rules, q, second, hi, need)
+                        self.dense_second(org_id, rules, q, second, end, need)
+                            .await?,
+                    )
+                }
+                Some(second) => {
+                    let slice_lo = if every_second { lo } else { second };
+                    let emails = self.slice_candidates(org_id, q, slice_lo, hi).await?;
+                    (
+                        slice_lo,
+                        self.undeliverable_rows(org_id, rules, q, &emails, slice_lo, hi)
                             .await?,
                     )
                 }
@@ -135,9 +171,7 @@ impl Store {
             let shown = rows.len();
             out.extend(rows);
             hi = slice_lo;
-            if found == 0 {
-                span = span.saturating_mul(16);
-            } else if found <= cap && shown < need {
+            if every_second && shown < need {
                 span = span.saturating_mul(4);
             }
         }
@@ -171,61 +205,102 @@ impl Store {
         Some(query)
     }
 
-    /// The addresses with activity in [lo, hi) that the query's filters allow, most recently
-    /// active first, with their latest activity time in the slice (at most `limit`; None when
-    /// the filters exclude every row).
-    pub(crate) async fn recent_candidates(
+    /// The seconds in [lo, hi) that hold activity, newest first (at most `limit`), each as its
+    /// start (ms) and the number of addresses its writes hold (`undeliverable_activity_blocks`;
+    /// an address written twice counts twice, which only makes slices narrower).
+    pub(crate) async fn activity_seconds(
+        &self,
+        org_id: Uuid,
+        lo: i64,
+        hi: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, u64)>, StoreError> {
+        let rows = self
+            .client()
+            .query(
+                "SELECT second, sum(emails) AS n FROM undeliverable_activity_blocks \
+                 WHERE org_id = ? AND second >= ? AND second < ? \
+                 GROUP BY second ORDER BY second DESC LIMIT ?",
+            )
+            .bind(org_id.to_string())
+            .bind(lo.div_euclid(1000))
+            .bind((hi + 999).div_euclid(1000))
+            .bind(limit as u64)
+            .fetch_all::<(i64, u64)>()
+            .await?;
+        Ok(rows.into_iter().map(|(s, n)| (s * 1000, n)).collect())
+    }
+
+    /// The addresses with activity in [lo, hi) that the query's filters allow (the caller knows
+    /// from [`Store::activity_seconds`] that the slice holds at most its cap).
+    pub(crate) async fn slice_candidates(
         &self,
         org_id: Uuid,
         q: &ListQuery,
         lo: i64,
         hi: i64,
-        limit: usize,
-    ) -> Result<Option<Vec<(String, i64)>>, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let Some(query) = self.activity_query(org_id, q, lo, hi, |filter| {
             format!(
-                "SELECT email, max(ingested_ms) AS latest_ms FROM undeliverable_activity \
-                 WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter} \
-                 GROUP BY email ORDER BY latest_ms DESC, email LIMIT ?"
+                "SELECT DISTINCT email FROM undeliverable_activity \
+                 WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter}"
             )
         }) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
-        Ok(Some(
-            query
-                .bind(limit as u64)
-                .fetch_all::<(String, i64)>()
-                .await?,
-        ))
+        Ok(query.fetch_all::<String>().await?)
     }
 
-    /// The first `limit` addresses after `after_email` (in email order) with activity in
-    /// [lo, hi) that the query's filters allow (None when the filters exclude every row).
+    /// The fences of every write in the second starting at `second_ms`: every
+    /// [`DENSE_CHUNK`]-th of its addresses in email order.
+    async fn second_fences(
+        &self,
+        org_id: Uuid,
+        second_ms: i64,
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        Ok(self
+            .client()
+            .query(
+                "SELECT fences FROM undeliverable_activity_blocks \
+                 WHERE org_id = ? AND second = ? AND notEmpty(fences)",
+            )
+            .bind(org_id.to_string())
+            .bind(second_ms.div_euclid(1000))
+            .fetch_all::<Vec<String>>()
+            .await?)
+    }
+
+    /// The first `limit` addresses after `after_email` and at or before `upto` (in email order)
+    /// with activity in [lo, hi) that the query's filters allow (None when the filters exclude
+    /// every row).
     pub(crate) async fn candidates_after(
         &self,
         org_id: Uuid,
         q: &ListQuery,
-        lo: i64,
-        hi: i64,
+        (lo, hi): (i64, i64),
         after_email: &str,
+        upto: Option<&str>,
         limit: usize,
     ) -> Result<Option<Vec<String>>, StoreError> {
+        let bound = if upto.is_some() {
+            " AND email <= ?"
+        } else {
+            ""
+        };
         let Some(query) = self.activity_query(org_id, q, lo, hi, |filter| {
             format!(
                 "SELECT DISTINCT email FROM undeliverable_activity \
-                 WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter} AND email > ? \
-                 ORDER BY email LIMIT ?"
+                 WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter} \
+                 AND email > ?{bound} ORDER BY email LIMIT ?"
             )
         }) else {
             return Ok(None);
         };
-        Ok(Some(
-            query
-                .bind(after_email)
-                .bind(limit as u64)
-                .fetch_all::<String>()
-                .await?,
-        ))
+        let mut query = query.bind(after_email);
+        if let Some(upto) = upto {
+            query = query.bind(upto);
+        }
+        Ok(Some(query.bind(limit as u64).fetch_all::<String>().await?))
     }
 
     /// The rows of `emails` whose last_changed_at lies in [lo, hi) and that pass the query's
@@ -295,7 +370,10 @@ impl Store {
     }
 
     /// The rows of one second [lo, hi) that holds more candidates than a slice takes, walked in
-    /// email order (the list's order within a second) until `need` rows are found.
+    /// email order (the list's order within a second) until `need` rows are found. Each step
+    /// reads the addresses after the last one seen up to the smallest fence after it: no write
+    /// holds more than [`DENSE_CHUNK`] addresses in that range, so a step reads a bounded number
+    /// of activity rows however many addresses share the second.
     pub(crate) async fn dense_second(
         &self,
         org_id: Uuid,
@@ -309,25 +387,28 @@ impl Store {
             Some(a) if whole_second(a.last_changed_ms) == lo => a.email.clone(),
             _ => String::new(),
         };
+        let fences = self.second_fences(org_id, lo).await?;
         let mut out = Vec::new();
         while out.len() < need {
+            let upto = next_fence(&fences, &after).map(str::to_owned);
             let Some(chunk) = self
-                .candidates_after(org_id, q, lo, hi, &after, DENSE_CHUNK)
+                .candidates_after(org_id, q, (lo, hi), &after, upto.as_deref(), DENSE_CHUNK)
                 .await?
             else {
-                break;
-            };
-            let Some(last) = chunk.last().cloned() else {
                 break;
             };
             out.extend(
                 self.undeliverable_rows(org_id, rules, q, &chunk, lo, hi)
                     .await?,
             );
-            if chunk.len() < DENSE_CHUNK {
-                break;
-            }
-            after = last;
+            after = match (chunk.last(), upto) {
+                // A full chunk: go on after its last address.
+                (Some(last), _) if chunk.len() == DENSE_CHUNK => last.clone(),
+                // Everything up to the fence was read.
+                (_, Some(upto)) => upto,
+                // No fence left and a short chunk: the second is done.
+                _ => break,
+            };
         }
         Ok(out)
     }
