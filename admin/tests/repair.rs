@@ -561,6 +561,7 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
         "message_recipients",
         "undeliverable_history",
         "undeliverable_activity",
+        "undeliverable_activity_blocks",
     ] {
         exec(store, &format!("TRUNCATE TABLE {table}")).await;
     }
@@ -675,8 +676,8 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
     assert_eq!(summary["events"], events);
     let chunks = summary["chunks"].as_u64().unwrap();
     assert!(chunks > DAYS, "{summary}");
-    assert_eq!(summary["statements"], 2 + 10 * chunks);
-    assert_eq!(summary["tables"].as_array().unwrap().len(), 7);
+    assert_eq!(summary["statements"], 2 + 11 * chunks);
+    assert_eq!(summary["tables"].as_array().unwrap().len(), 8);
     assert!(
         progress.contains("sendops-admin repair: chunk 1/"),
         "{progress}"
