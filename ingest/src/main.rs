@@ -87,9 +87,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = Store::new(&ClickHouseConfig::from_env())
-        .adapted_to_server()
-        .await;
+    let store = match Store::connect(&ClickHouseConfig::from_env()) {
+        Ok(store) => store.adapted_to_server().await,
+        Err(e) => {
+            eprintln!("sendops-ingest: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match command {
         Command::Lambda => {
             init_tracing("info");

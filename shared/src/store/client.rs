@@ -35,6 +35,8 @@ pub const INSERT_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Store {
     client: Client,
     server: Client,
+    /// Whether the URL is `https://`.
+    tls: bool,
     database: String,
 }
 
@@ -187,9 +189,21 @@ struct IdRow {
 }
 
 impl Store {
-    /// A store for `cfg` (nothing is contacted until the first call).
+    /// A store for `cfg` (nothing is contacted until the first call). Panics when the TLS
+    /// settings are unusable: the binaries call [`Store::connect`], which says why instead.
     pub fn new(cfg: &ClickHouseConfig) -> Store {
-        let mut server = Client::default()
+        match Store::connect(cfg) {
+            Ok(store) => store,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A store for `cfg` (nothing is contacted until the first call), or why its URL or TLS
+    /// settings (`CLICKHOUSE_URL`, `CLICKHOUSE_CA_FILE`) cannot work, naming the variable.
+    pub fn connect(cfg: &ClickHouseConfig) -> Result<Store, StoreError> {
+        let http = super::tls::client(cfg).map_err(StoreError::Invalid)?;
+        let tls = super::tls::uses_tls(&cfg.url).unwrap_or(false);
+        let mut server = http
             .with_url(&cfg.url)
             .with_validation(false)
             // Duplicate checks carry a few thousand ids.
@@ -201,11 +215,12 @@ impl Store {
             server = server.with_password(password);
         }
         let client = server.clone().with_database(&cfg.database);
-        Store {
+        Ok(Store {
             client,
             server,
             database: cfg.database.clone(),
-        }
+            tls,
+        })
     }
 
     pub fn client(&self) -> &Client {
@@ -232,9 +247,15 @@ impl Store {
     /// servers that know it. A server that cannot be asked is left as it is (the first real
     /// query reports the outage).
     pub async fn adapted_to_server(mut self) -> Store {
-        let Ok(version) = self.server_version().await else {
-            return self;
+        let tls = self.tls;
+        let version = match self.server_version().await {
+            Ok(version) => version,
+            Err(e) => {
+                tracing::warn!(tls, error = %e, "ClickHouse is not answering at start; going on");
+                return self;
+            }
         };
+        tracing::info!(version = %version, tls, "ClickHouse server");
         if knows_async_insert(&version) {
             self.client = self.client.with_setting("async_insert", "0");
             self.server = self.server.with_setting("async_insert", "0");

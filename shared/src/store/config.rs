@@ -1,6 +1,7 @@
 //! Configuration read from the environment (see the README's configuration table).
 
 use std::env;
+use std::path::PathBuf;
 
 /// Where the ClickHouse server is and which database SendOps owns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +14,9 @@ pub struct ClickHouseConfig {
     pub user: Option<String>,
     /// `CLICKHOUSE_PASSWORD` (optional).
     pub password: Option<String>,
+    /// `CLICKHOUSE_CA_FILE` (optional): PEM CA certificates trusted for an `https://` URL, in
+    /// addition to the system's.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for ClickHouseConfig {
@@ -22,6 +26,7 @@ impl Default for ClickHouseConfig {
             database: "sendops".into(),
             user: None,
             password: None,
+            ca_file: None,
         }
     }
 }
@@ -35,6 +40,7 @@ impl ClickHouseConfig {
             database: non_empty("CLICKHOUSE_DATABASE").unwrap_or(d.database),
             user: non_empty("CLICKHOUSE_USER"),
             password: non_empty("CLICKHOUSE_PASSWORD"),
+            ca_file: non_empty("CLICKHOUSE_CA_FILE").map(PathBuf::from),
         }
     }
 

@@ -93,11 +93,28 @@ fn exception_code(text: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// The error's text followed by each of its causes' that says something new.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !more.is_empty() && !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 impl From<clickhouse::error::Error> for StoreError {
     fn from(e: clickhouse::error::Error) -> Self {
         use clickhouse::error::Error as E;
         match &e {
-            E::Network(_) | E::TimedOut => StoreError::Unavailable(e.to_string()),
+            // A network error's own text is generic ("client error (Connect)"); what went wrong
+            // (refused, DNS, an untrusted TLS certificate) is in its causes.
+            E::Network(_) | E::TimedOut => StoreError::Unavailable(with_causes(&e)),
             E::BadResponse(text) => match exception_code(text) {
                 // 252 TOO_MANY_PARTS and unknown failures (proxies, 5xx pages) are worth retrying.
                 Some(252) | None => StoreError::Unavailable(e.to_string()),

@@ -11,5 +11,6 @@ pub mod migrations;
 pub mod repair;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
 pub use client::{INSERT_TIMEOUT, NoticeRow, QuarantineRow, RawRecord, Store, Table};
