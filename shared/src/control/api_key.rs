@@ -20,6 +20,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::control::audit::AuditRow;
@@ -151,16 +152,10 @@ pub fn display_prefix(secret: &str) -> String {
     secret.chars().take(prefix_len + DISPLAY_CHARS).collect()
 }
 
-/// Compares two byte strings in time that depends only on their lengths (no early exit on the
-/// first difference), for comparing a presented key's hash with the stored one.
+/// Compares two byte strings in time that depends only on their lengths (subtle's `ct_eq`: no
+/// early exit on the first difference), for comparing a presented key's hash with the stored one.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= usize::from(x ^ y);
-    }
-    std::hint::black_box(diff) == 0
+    a.ct_eq(b).into()
 }
 
 /// A stored API key (never the secret, and the hash only through [`Store::key_by_hash`]).
