@@ -6,5 +6,6 @@
 pub mod lambda;
 pub mod poll;
 pub mod replay;
+pub mod secret;
 
 pub use sendops_shared::write::pipeline::{BatchReport, Pipeline, Record, Source};

@@ -87,7 +87,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = match Store::connect(&ClickHouseConfig::from_env()) {
+    let mut cfg = ClickHouseConfig::from_env();
+    if let Err(e) = sendops_ingest::secret::apply(&mut cfg).await {
+        eprintln!("sendops-ingest: {e}");
+        return ExitCode::from(2);
+    }
+    let store = match Store::connect(&cfg) {
         Ok(store) => store.adapted_to_server().await,
         Err(e) => {
             eprintln!("sendops-ingest: {e}");
