@@ -5,6 +5,11 @@
 //! event, or a Lambda SQS/SNS event. Only the fields SendOps uses are modelled; SES adds fields
 //! without notice, so unknown fields are ignored and every field is optional here. What is
 //! required for an event to be usable is decided in [`crate::event::envelope`].
+//!
+//! Every field names its wire name (`#[serde(rename = "bounceSubType")]`, never `rename_all`), so
+//! searching for an SES field's name finds where it is read. The fast first reading
+//! (`event::fast_scan`) reads the same names and is checked against this model
+//! (`shared/tests/decode_equivalence.rs`).
 
 use std::borrow::{Borrow, Cow};
 use std::fmt;
@@ -118,35 +123,36 @@ pub struct Document<'a, M = &'a RawValue, D = &'a RawValue> {
     // EventBridge.
     #[serde(rename = "detail-type", borrow)]
     pub detail_type: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "source", borrow)]
     pub source: Option<Str<'a>>,
+    #[serde(rename = "detail")]
     pub detail: Option<D>,
-    #[serde(borrow)]
+    #[serde(rename = "account", borrow)]
     pub account: Option<Str<'a>>,
     // SES event (both formats).
     #[serde(rename = "eventType", borrow)]
     pub event_type: Option<Str<'a>>,
     #[serde(rename = "notificationType", borrow)]
     pub notification_type: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "mail", borrow)]
     pub mail: Option<Mail<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "bounce", borrow)]
     pub bounce: Option<Bounce<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "complaint", borrow)]
     pub complaint: Option<Complaint<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "delivery", borrow)]
     pub delivery: Option<Delivery<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "reject", borrow)]
     pub reject: Option<Reject<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "open", borrow)]
     pub open: Option<Open<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "click", borrow)]
     pub click: Option<Click<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "failure", borrow)]
     pub failure: Option<Failure<'a>>,
     #[serde(rename = "deliveryDelay", borrow)]
     pub delivery_delay: Option<DeliveryDelay<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "subscription", borrow)]
     pub subscription: Option<Subscription<'a>>,
 }
 
@@ -171,7 +177,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for SnsText<'a> {
 /// One record of a Lambda SQS event (`body`) or Lambda SNS event (`Sns.Message`).
 #[derive(Debug, Deserialize)]
 pub struct LambdaRecord<'a> {
-    #[serde(borrow)]
+    #[serde(rename = "body", borrow)]
     pub body: Option<Str<'a>>,
     #[serde(rename = "Sns", borrow)]
     pub sns: Option<SnsRecord<'a>>,
@@ -185,21 +191,20 @@ pub struct SnsRecord<'a> {
 
 /// The `mail` object every SES event repeats.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Mail<'a> {
-    #[serde(borrow)]
+    #[serde(rename = "timestamp", borrow)]
     pub timestamp: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "messageId", borrow)]
     pub message_id: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "source", borrow)]
     pub source: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "sendingAccountId", borrow)]
     pub sending_account_id: Option<Str<'a>>,
-    #[serde(borrow, default)]
+    #[serde(rename = "destination", borrow, default)]
     pub destination: Strs<'a>,
-    #[serde(borrow)]
+    #[serde(rename = "commonHeaders", borrow)]
     pub common_headers: Option<CommonHeaders<'a>>,
-    #[serde(borrow, default)]
+    #[serde(rename = "tags", borrow, default)]
     pub tags: Tags<'a>,
 }
 
@@ -265,115 +270,110 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstOf<'a> {
 
 #[derive(Debug, Default, Deserialize)]
 pub struct CommonHeaders<'a> {
-    #[serde(borrow)]
+    #[serde(rename = "subject", borrow)]
     pub subject: Option<Str<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Bounce<'a> {
-    #[serde(borrow)]
+    #[serde(rename = "bounceType", borrow)]
     pub bounce_type: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "bounceSubType", borrow)]
     pub bounce_sub_type: Option<Str<'a>>,
-    #[serde(borrow, default)]
+    #[serde(rename = "bouncedRecipients", borrow, default)]
     pub bounced_recipients: Vec<RecipientStatus<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "timestamp", borrow)]
     pub timestamp: Option<Str<'a>>,
 }
 
 /// A recipient with its DSN fields (bounces and delivery delays).
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct RecipientStatus<'a> {
-    #[serde(borrow)]
+    #[serde(rename = "emailAddress", borrow)]
     pub email_address: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "status", borrow)]
     pub status: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "diagnosticCode", borrow)]
     pub diagnostic_code: Option<Str<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Complaint<'a> {
-    #[serde(borrow, default)]
+    #[serde(rename = "complainedRecipients", borrow, default)]
     pub complained_recipients: Vec<RecipientStatus<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "timestamp", borrow)]
     pub timestamp: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "complaintFeedbackType", borrow)]
     pub complaint_feedback_type: Option<Str<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Delivery<'a> {
-    #[serde(borrow)]
+    #[serde(rename = "timestamp", borrow)]
     pub timestamp: Option<Str<'a>>,
-    #[serde(borrow, default)]
+    #[serde(rename = "recipients", borrow, default)]
     pub recipients: Strs<'a>,
-    #[serde(default, deserialize_with = "lenient_u64")]
+    #[serde(
+        rename = "processingTimeMillis",
+        default,
+        deserialize_with = "lenient_u64"
+    )]
     pub processing_time_millis: Option<u64>,
-    #[serde(borrow)]
+    #[serde(rename = "smtpResponse", borrow)]
     pub smtp_response: Option<Str<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Reject<'a> {
-    #[serde(borrow)]
+    #[serde(rename = "reason", borrow)]
     pub reason: Option<Str<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Open<'a> {
-    #[serde(borrow)]
+    #[serde(rename = "timestamp", borrow)]
     pub timestamp: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "ipAddress", borrow)]
     pub ip_address: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "userAgent", borrow)]
     pub user_agent: Option<Str<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Click<'a> {
-    #[serde(borrow)]
+    #[serde(rename = "timestamp", borrow)]
     pub timestamp: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "ipAddress", borrow)]
     pub ip_address: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "userAgent", borrow)]
     pub user_agent: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "link", borrow)]
     pub link: Option<Str<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Failure<'a> {
-    #[serde(borrow)]
+    #[serde(rename = "errorMessage", borrow)]
     pub error_message: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "templateName", borrow)]
     pub template_name: Option<Str<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct DeliveryDelay<'a> {
-    #[serde(borrow)]
+    #[serde(rename = "timestamp", borrow)]
     pub timestamp: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "delayType", borrow)]
     pub delay_type: Option<Str<'a>>,
-    #[serde(borrow, default)]
+    #[serde(rename = "delayedRecipients", borrow, default)]
     pub delayed_recipients: Vec<RecipientStatus<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct Subscription<'a> {
-    #[serde(borrow)]
+    #[serde(rename = "timestamp", borrow)]
     pub timestamp: Option<Str<'a>>,
-    #[serde(borrow)]
+    #[serde(rename = "contactList", borrow)]
     pub contact_list: Option<Str<'a>>,
 }
 
