@@ -1,4 +1,4 @@
-//! Operator commands for the SES-backed views (DECISIONS §8, §9): account state (read role,
+//! Operator commands for the SES-backed views (docs/semantics.md#ses-views, #operator-tools): account state (read role,
 //! production access, CloudFormation stack), `sync ses`, `templates sync` and
 //! `tracking-domain add|verify`. Each prints JSON.
 

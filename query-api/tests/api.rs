@@ -279,7 +279,7 @@ struct Expected {
     to: String,
     destination: Vec<String>,
     subject: Option<String>,
-    /// None when no event of the message is one of the eight status types (DECISIONS §6).
+    /// None when no event of the message is one of the eight status types (docs/semantics.md#messages).
     status: Option<String>,
     last_event_at: String,
 }
@@ -647,7 +647,7 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
     app.drop().await;
 }
 
-/// DECISIONS §6: a message none of whose events is one of the eight status types has
+/// docs/semantics.md#messages: a message none of whose events is one of the eight status types has
 /// `"status": null` in every message answer, and no `status=` filter matches it.
 #[tokio::test]
 async fn a_message_without_a_status_event_has_null_status() {

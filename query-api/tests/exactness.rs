@@ -1,4 +1,4 @@
-//! Exact under faults and concurrency (ingest/DESIGN.md, DECISIONS §10): the store killed in the
+//! Exact under faults and concurrency (ingest/DESIGN.md, docs/semantics.md#exactness): the store killed in the
 //! middle of an INSERT, a view that fails, an acknowledgement that never arrives, consumers that
 //! race on the same records — after a plain retry every answer of the API equals the answers of
 //! one clean run of the same input.

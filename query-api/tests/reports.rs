@@ -44,7 +44,7 @@ fn payload_key(ty: &str) -> &'static str {
     }
 }
 
-/// Rows per DECISIONS §5, distinct by content identity.
+/// Rows per docs/semantics.md#counting, distinct by content identity.
 fn oracle_rows(events: &[Value]) -> Vec<Row> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();

@@ -78,7 +78,7 @@ impl Ev {
     /// SES event-publishing JSON.
     fn json(&self) -> Value {
         let ts = rfc3339_ms(self.at);
-        // Reject's time is mail.timestamp (DECISIONS §5); the others are a minute after it.
+        // Reject's time is mail.timestamp (docs/semantics.md#counting); the others are a minute after it.
         let sent = if self.ty == Ty::Reject {
             ts.clone()
         } else {

@@ -1,4 +1,4 @@
-//! Every AWS sample in fixtures/samples decodes to what DECISIONS §5 defines: the right outcome
+//! Every AWS sample in fixtures/samples decodes to what docs/semantics.md#counting defines: the right outcome
 //! per file, the right rows and fields per event type, and the same event ids whichever envelope
 //! carries an event.
 

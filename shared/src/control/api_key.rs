@@ -1,4 +1,4 @@
-//! API keys (spec: Authentication; DECISIONS §1, §9): the secret format, hashing, the stored key
+//! API keys (spec: Authentication; docs/semantics.md#scopes, #operator-tools): the secret format, hashing, the stored key
 //! and its lifecycle (create, edit scopes, rotate with a 24 h grace, revoke, the grace sweep),
 //! and the org audit log that records every lifecycle step.
 //!

@@ -1,4 +1,4 @@
-//! Configuration entities operators sync or register and the API reads (DECISIONS §8):
+//! Configuration entities operators sync or register and the API reads (docs/semantics.md#ses-views):
 //! channels (SES configuration sets), identities (SES email identities), templates (from a git
 //! manifest) and tracking domains. Written only by operator tools; no write endpoints.
 //!
@@ -252,7 +252,7 @@ fn non_empty(s: &str) -> Option<String> {
 /// A channel: one SES configuration set of the org.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Channel {
-    /// UUIDv5 of the configuration-set name in the org's namespace (DECISIONS §6).
+    /// UUIDv5 of the configuration-set name in the org's namespace (docs/semantics.md#messages).
     pub id: Uuid,
     /// The configuration-set name (what message projections carry as `channel`).
     pub slug: String,

@@ -11,7 +11,7 @@ use crate::store::Store;
 use crate::store::error::StoreError;
 use crate::timefmt::now_ms;
 
-/// A plan decides data retention (DECISIONS §4).
+/// A plan decides data retention (docs/semantics.md#time-windows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Plan {
@@ -137,7 +137,7 @@ pub fn valid_account_id(id: &str) -> bool {
 }
 
 /// A channel's id: UUIDv5 with the org id as namespace and the configuration-set name as name
-/// (DECISIONS §6). Nil for "no configuration set".
+/// (docs/semantics.md#messages). Nil for "no configuration set".
 pub fn channel_id(org_id: Uuid, configuration_set: &str) -> Uuid {
     if configuration_set.is_empty() {
         Uuid::nil()

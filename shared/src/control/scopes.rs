@@ -1,4 +1,4 @@
-//! API key scopes (DECISIONS §1): the ten canonical `api.*` names and the short aliases the
+//! API key scopes (docs/semantics.md#scopes): the ten canonical `api.*` names and the short aliases the
 //! endpoint pages use. Aliases are accepted wherever scopes are given; scopes are always stored
 //! and shown under their canonical name.
 

@@ -1,4 +1,4 @@
-//! Content-derived event identity (DECISIONS §5): the same SES event gets the same id whichever
+//! Content-derived event identity (docs/semantics.md#counting): the same SES event gets the same id whichever
 //! envelope carried it and however often it arrives.
 
 use sha1::{Digest, Sha1};

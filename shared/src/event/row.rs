@@ -1,4 +1,4 @@
-//! The stored unit: one row per (SES event, recipient), as DECISIONS §5 defines it.
+//! The stored unit: one row per (SES event, recipient), as docs/semantics.md#counting defines it.
 
 use std::sync::Arc;
 
@@ -78,7 +78,7 @@ impl EventType {
         EventType::ALL.into_iter().find(|t| *t as i8 == v)
     }
 
-    /// Lifecycle order used to break ties (DECISIONS §6):
+    /// Lifecycle order used to break ties (docs/semantics.md#messages):
     /// Send < Delivery/DeliveryDelay/Bounce/Reject < Complaint < Open < Click.
     /// Rendering failures sit with the terminal outcomes; subscriptions come last.
     pub fn lifecycle_rank(self) -> u8 {
@@ -145,7 +145,7 @@ pub struct EventRow {
     /// Configuration-set name (`ses:configuration-set` tag).
     pub channel: Text,
     /// The channel's UUID: UUIDv5 with the org id as namespace and the configuration-set name as
-    /// name (DECISIONS §6); nil when there is no configuration set.
+    /// name (docs/semantics.md#messages); nil when there is no configuration set.
     #[serde(with = "clickhouse::serde::uuid")]
     pub channel_id: Uuid,
     /// Template name (tag `template`, or `failure.templateName`).

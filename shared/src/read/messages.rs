@@ -10,7 +10,7 @@ use crate::store::Store;
 use crate::timefmt::{DAY_MS, day_of_ms, day_to_date};
 use crate::{EventType, StoreError};
 
-/// The eight types a message status can take (DECISIONS §6).
+/// The eight types a message status can take (docs/semantics.md#messages).
 pub const STATUSES: [&str; 8] = [
     "Send",
     "Delivery",
@@ -46,7 +46,7 @@ pub struct MessageRow {
     pub subject: String,
     pub destination: Vec<String>,
     /// Type of the latest of the message's events that is one of the eight [`STATUSES`];
-    /// `None` when it has none (only a Rendering Failure or a Subscription: DECISIONS §6).
+    /// `None` when it has none (only a Rendering Failure or a Subscription: docs/semantics.md#messages).
     #[serde(deserialize_with = "status_of")]
     pub status: Option<String>,
     pub last_event_ms: i64,

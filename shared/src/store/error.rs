@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-/// The API's error codes (DECISIONS §2). The query API maps each to an HTTP status and problem
+/// The API's error codes (docs/semantics.md#errors). The query API maps each to an HTTP status and problem
 /// type; ingest maps store failures to retry or quarantine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {

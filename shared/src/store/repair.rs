@@ -383,7 +383,7 @@ impl Store {
         if !unknown.is_empty() {
             return Err(StoreError::Invalid(format!(
                 "database {} has materialized views repair does not know ({unknown:?}); \
-                 repair would not re-feed their tables (update shared/src/repair.rs)",
+                 repair would not re-feed their tables (update shared/src/store/repair.rs)",
                 self.database()
             )));
         }

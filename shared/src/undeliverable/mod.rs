@@ -1,4 +1,4 @@
-//! Undeliverable recipients (spec: Undeliverable; DECISIONS §7): the six classification rules and
+//! Undeliverable recipients (spec: Undeliverable; docs/semantics.md#undeliverable): the six classification rules and
 //! an org's configuration of them, the classification of one address, operator exclusions, and
 //! the store access behind `GET /v1/undeliverable` and the operator CLI. docs/undeliverable.md
 //! is the long form of this note.
@@ -16,7 +16,7 @@
 //! An exclusion clears the history it postdates: a matching rule is *cleared* when the address's
 //! latest exclusion has `excluded_at > last_seen_at` of that rule, otherwise it is *live*. An
 //! address with a live rule is `listed`; otherwise, if it has an exclusion, it is an `excluded`
-//! tombstone. For the row that is shown this is exactly DECISIONS §7's "listed unless an
+//! tombstone. For the row that is shown this is exactly docs/semantics.md#undeliverable's "listed unless an
 //! exclusion with excluded_at > last_seen_at exists". Clearing per rule (rather than judging the
 //! row by its top-priority rule only) means a late-arriving event from before the exclusion can
 //! never flip a re-listed address back to a tombstone (a change no poller could be told about),

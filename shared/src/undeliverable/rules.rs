@@ -158,7 +158,7 @@ impl Threshold {
     }
 }
 
-/// A named rule set (DECISIONS §7); `custom` once an org overrides single rules.
+/// A named rule set (docs/semantics.md#undeliverable); `custom` once an org overrides single rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Profile {
