@@ -948,6 +948,10 @@ fn a_bad_setting_is_named_and_stops_the_server() {
         ("SENDOPS_REPORT_PREPARE_SECONDS", "3601"),
         ("SENDOPS_REPORT_PREPARE_SECONDS", "often"),
         ("SENDOPS_KEY_CACHE_SECONDS", "60"),
+        ("SENDOPS_SHUTDOWN_GRACE_SECONDS", "601"),
+        ("SENDOPS_SHUTDOWN_GRACE_SECONDS", "soon"),
+        ("CLICKHOUSE_URL", "ftp://127.0.0.1:8123"),
+        ("CLICKHOUSE_CA_FILE", "/nonexistent/ca.pem"),
     ] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-api"))
             .env(name, value)

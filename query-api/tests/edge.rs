@@ -48,6 +48,7 @@ fn short_timeouts() -> EdgeLimits {
         header_read_timeout: Duration::from_secs(1),
         idle_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(2),
+        shutdown_grace: Duration::from_secs(2),
         max_connections: 64,
         max_uri_bytes: 1024,
         max_header_bytes: 2048,
