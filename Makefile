@@ -44,6 +44,14 @@ test: clickhouse ## Everything CI runs: lint, all tests on real ClickHouse + mot
 clients: clickhouse ## Regenerate clients/ from the served OpenAPI document and run their tests and examples
 	scripts/clients.sh
 
+.PHONY: package
+package: ## Release build, Lambda zip (bootstrap) and offline OCI images in .local/dist (docs/deploy.md)
+	scripts/package.sh
+
+.PHONY: test-package
+test-package: clickhouse ## make package, then prove the zip runs under a fake Lambda runtime and the images start
+	scripts/test-package.sh
+
 .PHONY: bench
 bench: clickhouse ## Benchmarks (criterion + end-to-end); figures go in benches/README.md
 	scripts/bench.sh

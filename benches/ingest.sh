@@ -5,7 +5,11 @@
 #   2. 2 and 4 consumers at once, each replaying its own share of the file (aggregate events/s);
 #   3. 4 consumers at once, each replaying the WHOLE file (overlapping input: every event raced
 #      4 times): stored distinct events must equal one replay's;
-#   4. with SENDOPS_BENCH_BEFORE=DIR (a target dir holding an older release build of
+#   4. the store's ceiling for the same rows: what run 1 stored, dumped as RowBinary in chunks of
+#      the size one replay batch inserts, re-inserted one after the other into a fresh database
+#      (every materialized view firing, no parsing, no bookkeeping); ingest / ceiling is printed;
+#   5. the reference Python consumer (scripts/reference_consumer.py) on the same file and server;
+#   6. with SENDOPS_BENCH_BEFORE=DIR (a target dir holding an older release build of
 #      sendops-ingest and sendops-admin), that build's single-consumer run on the same file, run
 #      before and after the current one (interleaved, so load drifts hit both).
 # Every run gets a fresh database; each line names the machine's load average.
@@ -43,13 +47,15 @@ fresh() { # admin-bin-dir: a fresh, migrated database with the bench org
 distinct() { ch "SELECT uniqExact(event_id) FROM \`$db\`.events"; }
 now() { date +%s.%N; }
 
-# Replays `files` concurrently with the binaries in dir; prints "seconds rows".
+# Replays `files` concurrently with the binaries in dir; prints "seconds rows". Each replay's peak
+# RSS (KiB) goes to $work/$label.$i.rss.
 run() { # dir label files...
   local dir=$1 label=$2; shift 2
   local t0 t1 i=0 pids=()
   t0=$(now)
   for f in "$@"; do
-    "$dir/sendops-ingest" replay "$f" >"$work/$label.$i.json" 2>"$work/$label.$i.log" &
+    /usr/bin/time -f %M -o "$work/$label.$i.rss" \
+      "$dir/sendops-ingest" replay "$f" >"$work/$label.$i.json" 2>"$work/$label.$i.log" &
     pids+=($!); i=$((i + 1))
   done
   for p in "${pids[@]}"; do wait "$p" || { log "$label: a replay failed"; tail -5 "$work/$label".*.log >&2; exit 1; }; done
@@ -71,11 +77,49 @@ fi
 fresh "$bin"
 read -r s rows <<<"$(run "$bin" single "$file")"
 line "now (1 consumer, whole file)" "$s"
+single_s=$s
+echo "  peak RSS of the replay: $(($(cat "$work/single.0.rss") / 1024)) MiB"
 [ "$(distinct)" = "$rows" ] || { log "stored distinct events differ from the rows reported"; exit 1; }
 stored=$rows
+
 read -r s rows2 <<<"$(run "$bin" again "$file")"
 line "now, same file again (adds $rows2 rows)" "$s"
 [ "$rows2" = 0 ] || { log "the second replay added rows"; exit 1; }
+
+# The store's ceiling for the same rows: dumped in chunks of one replay batch's size (50,000
+# records ≈ 55,000 rows), then re-inserted one after the other into a fresh database.
+chunks=$(( (rows + 54999) / 55000 ))
+for ((i = 0; i < chunks; i++)); do
+  curl -fsS "$CLICKHOUSE_URL/" --data-binary \
+    "SELECT * FROM \`$db\`.events WHERE cityHash64(event_id) % $chunks = $i FORMAT RowBinary" \
+    >"$work/ceiling.$i.bin"
+done
+fresh "$bin"
+t0=$(now)
+for ((i = 0; i < chunks; i++)); do
+  curl -fsS "$CLICKHOUSE_URL/?query=$(jq -rn --arg q "INSERT INTO \`$db\`.events FORMAT RowBinary" '$q|@uri')" \
+    --data-binary @"$work/ceiling.$i.bin" >/dev/null
+done
+t1=$(now)
+ceiling_s=$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')
+line "store ceiling ($chunks RowBinary INSERTs, same rows)" "$ceiling_s"
+[ "$(distinct)" = "$stored" ] || { log "the ceiling run stored a different set of events"; exit 1; }
+rm -f "$work"/ceiling.*.bin
+echo "  ingest / ceiling: $(awk -v c="$ceiling_s" -v s="$single_s" 'BEGIN { printf "%.2f", c / s }')"
+
+# The reference Python consumer on the same file and server.
+fresh "$bin"
+org=$(ch "SELECT toString(id) FROM \`$db\`.orgs WHERE slug = 'bench' LIMIT 1")
+py=$(scripts/pyenv.sh | tail -n 1)/python
+t0=$(now)
+/usr/bin/time -f %M -o "$work/reference.rss" \
+  "$py" scripts/reference_consumer.py "$file" --org "$org" --url "$CLICKHOUSE_URL" --database "$db" \
+  >"$work/reference.json"
+t1=$(now)
+ref_s=$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')
+line "reference Python consumer (1 process)" "$ref_s"
+echo "  reference stored $(jq .rows "$work/reference.json") rows; peak RSS $(($(cat "$work/reference.rss") / 1024)) MiB"
+echo "  ingest / reference: $(awk -v r="$ref_s" -v s="$single_s" 'BEGIN { printf "%.2f", r / s }')x"
 if [ -n "$before" ]; then
   fresh "$before/release"
   read -r s _ <<<"$(run "$before/release" before2 "$file")"

@@ -24,6 +24,10 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 "$venv_bin/cfn-lint" infra/cloudformation/*.yaml
 
+echo "== CloudFormation: every template created on moto_server, wiring asserted (infra/tests)"
+# The packaged artifacts (release build, zip, images) are tested by `make test-package` instead.
+"$venv_bin/python" -m pytest -q -p no:cacheprovider infra/tests/test_stacks.py
+
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast

@@ -1,4 +1,4 @@
-//! Operator commands for the SES-backed views (DECISIONS §8, §9): account state (read role,
+//! Operator commands for the SES-backed views (docs/semantics.md#ses-views, #operator-tools): account state (read role,
 //! production access, CloudFormation stack), `sync ses`, `templates sync` and
 //! `tracking-domain add|verify`. Each prints JSON.
 
@@ -6,17 +6,16 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
+use sendops_outbound::dns::Resolver;
+use sendops_outbound::ses::SesAccess;
+use sendops_outbound::ses_sync::sync_ses;
+use sendops_outbound::templates_repo::sync_templates;
+use sendops_outbound::tracking_verify::{add_tracking_domain, verify_tracking_domain};
 use sendops_shared::Store;
-use sendops_shared::dns::Resolver;
-use sendops_shared::org::Org;
-use sendops_shared::org_settings::{OrgSettings, ProductionAccessStatus};
-use sendops_shared::ses::SesAccess;
-use sendops_shared::ses_sync::sync_ses;
-use sendops_shared::templates::sync_templates;
+use sendops_shared::control::org::Org;
+use sendops_shared::control::org_settings::{OrgSettings, ProductionAccessStatus};
+use sendops_shared::control::tracking::cname_target_from_env;
 use sendops_shared::timefmt::now_ms;
-use sendops_shared::tracking::{
-    add_tracking_domain, cname_target_from_env, verify_tracking_domain,
-};
 use serde_json::json;
 
 #[derive(Subcommand)]

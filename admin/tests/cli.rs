@@ -3,8 +3,8 @@
 
 use std::process::{Command, Output};
 
-use sendops_shared::api_key::{KeyEnv, parse_secret};
-use sendops_shared::testing::TestDb;
+use sendops_shared::control::api_key::{KeyEnv, parse_secret};
+use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{now_ms, parse_rfc3339_ms};
 use serde_json::Value;
 

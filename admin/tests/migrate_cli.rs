@@ -5,9 +5,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use sendops_shared::migrate::MigrateOptions;
-use sendops_shared::migrations::MIGRATIONS;
-use sendops_shared::testing::TestDb;
+use sendops_shared::store::migrate::MigrateOptions;
+use sendops_shared::store::migrations::MIGRATIONS;
+use sendops_shared::store::testing::TestDb;
 use serde_json::Value;
 
 fn admin(db: &TestDb, args: &[&str]) -> Command {

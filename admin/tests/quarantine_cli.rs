@@ -8,7 +8,7 @@ use std::process::Output;
 use sendops_ingest::replay::replay_paths;
 use sendops_ingest::{Pipeline, Source};
 use sendops_shared::store::QuarantineRow;
-use sendops_shared::testing::TestDb;
+use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::now_ms;
 use serde_json::{Value, json};
 

@@ -9,15 +9,15 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use sendops_ingest::{Pipeline, Record, Source};
-use sendops_shared::engaged_index::EngagedIndex;
-use sendops_shared::messages::{MessageFilter, MessageRow};
-use sendops_shared::org::{Org, Plan};
-use sendops_shared::reports::{Counts, Measures, ReportFilter};
-use sendops_shared::store::NewOrg;
-use sendops_shared::testing::TestDb;
+use sendops_shared::control::org::NewOrg;
+use sendops_shared::control::org::{Org, Plan};
+use sendops_shared::read::engaged_index::EngagedIndex;
+use sendops_shared::read::messages::{MessageFilter, MessageRow};
+use sendops_shared::read::reports::{Counts, Measures, ReportFilter};
+use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{DAY_MS, day_of_ms, day_to_date, format_ms_precise, now_ms};
 use sendops_shared::undeliverable::{Entry, ListQuery, Profile, Rule, RuleSet, StatusFilter};
+use sendops_shared::write::pipeline::{Pipeline, Record, Source};
 use sendops_shared::{EventType, Store};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -439,7 +439,7 @@ async fn fingerprint(store: &Store, org: Uuid) -> BTreeMap<&'static str, u64> {
 
 async fn day_changes(store: &Store, org: Uuid) -> BTreeMap<u16, u64> {
     store
-        .day_changes(org, 0, sendops_shared::repair::LAST_DAY)
+        .day_changes(org, 0, sendops_shared::store::repair::LAST_DAY)
         .await
         .unwrap()
 }
@@ -561,12 +561,13 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
         "message_recipients",
         "undeliverable_history",
         "undeliverable_activity",
+        "undeliverable_activity_blocks",
     ] {
         exec(store, &format!("TRUNCATE TABLE {table}")).await;
     }
     // The other org's rows back, as its views wrote them.
     let other_id = other.id.to_string();
-    for d in sendops_shared::repair::DERIVED
+    for d in sendops_shared::store::repair::DERIVED
         .iter()
         .filter(|d| d.table.starts_with("message_") || d.table.starts_with("undeliverable_"))
         .filter(|d| d.table != "message_index")
@@ -675,8 +676,8 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
     assert_eq!(summary["events"], events);
     let chunks = summary["chunks"].as_u64().unwrap();
     assert!(chunks > DAYS, "{summary}");
-    assert_eq!(summary["statements"], 2 + 10 * chunks);
-    assert_eq!(summary["tables"].as_array().unwrap().len(), 7);
+    assert_eq!(summary["statements"], 2 + 11 * chunks);
+    assert_eq!(summary["tables"].as_array().unwrap().len(), 8);
     assert!(
         progress.contains("sendops-admin repair: chunk 1/"),
         "{progress}"

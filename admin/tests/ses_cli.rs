@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use sendops_shared::testing::TestDb;
+use sendops_shared::store::testing::TestDb;
 use sendops_testkit::dns::FakeDns;
 use sendops_testkit::ses::{FakeConfigurationSet, FakeIdentity, FakeSes};
 use serde_json::{Value, json};

@@ -4,9 +4,9 @@
 
 use std::process::{Command, Output};
 
-use sendops_ingest::{Pipeline, Record, Source};
-use sendops_shared::testing::TestDb;
+use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{format_ms_precise, now_ms};
+use sendops_shared::write::pipeline::{Pipeline, Record, Source};
 use serde_json::{Value, json};
 
 struct Admin<'a> {

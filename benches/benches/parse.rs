@@ -11,7 +11,7 @@ use std::time::Duration;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use sendops_benches::{Corpus, corpus, skim};
 use sendops_fixtures::Envelope;
-use sendops_shared::envelope::{Outcome, decode_record};
+use sendops_shared::event::envelope::{Outcome, decode_record};
 
 const EVENTS: usize = 20_000;
 const SEED: u64 = 20_261_120;

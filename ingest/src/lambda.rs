@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use lambda_runtime::{Error, LambdaEvent};
 use sendops_shared::timefmt::now_ms;
 
-use crate::pipeline::{Pipeline, Record};
+use sendops_shared::write::pipeline::{Pipeline, Record};
 
 /// Handles one invocation. Never returns `Err` for bad input.
 pub async fn handle(

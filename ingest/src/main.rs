@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use sendops_ingest::poll::{self, PollConfig};
 use sendops_ingest::{Pipeline, Source, lambda, replay};
 use sendops_shared::Store;
-use sendops_shared::config::ClickHouseConfig;
+use sendops_shared::store::config::ClickHouseConfig;
 
 /// SendOps ingest: stores SES events (every envelope: raw, SNS, EventBridge, SQS, Lambda) in
 /// ClickHouse. Configuration comes from CLICKHOUSE_URL, CLICKHOUSE_DATABASE, CLICKHOUSE_USER and
@@ -87,9 +87,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = Store::new(&ClickHouseConfig::from_env())
-        .adapted_to_server()
-        .await;
+    let mut cfg = ClickHouseConfig::from_env();
+    if let Err(e) = sendops_ingest::secret::apply(&mut cfg).await {
+        eprintln!("sendops-ingest: {e}");
+        return ExitCode::from(2);
+    }
+    let store = match Store::connect(&cfg) {
+        Ok(store) => store.adapted_to_server().await,
+        Err(e) => {
+            eprintln!("sendops-ingest: {e}");
+            return ExitCode::from(2);
+        }
+    };
     match command {
         Command::Lambda => {
             init_tracing("info");

@@ -9,7 +9,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message};
 use tokio::sync::watch;
 
-use crate::pipeline::{BatchReport, Pipeline, Record};
+use sendops_shared::write::pipeline::{BatchReport, Pipeline, Record};
 
 /// Poller settings (see `sendops-ingest poll --help`).
 #[derive(Debug, Clone)]

@@ -10,13 +10,15 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::ops::Range;
 
-use sendops_shared::envelope::QuarantineReason;
+use sendops_shared::event::envelope::QuarantineReason;
 use sendops_shared::store::QuarantineRow;
 use sendops_shared::timefmt::now_ms;
 use serde_json::value::RawValue;
 use thiserror::Error;
 
-use crate::pipeline::{BatchReport, Pipeline, Prepared, Record, Source, Stored, decode};
+use sendops_shared::write::pipeline::{
+    BatchReport, Pipeline, Prepared, Record, Source, Stored, decode,
+};
 #[derive(Debug, Error)]
 pub enum ReplayError {
     #[error("cannot read {path}: {source}")]

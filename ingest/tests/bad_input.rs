@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use common::{ACCOUNT, create_org, expected_rows, traffic};
 use sendops_ingest::replay::replay_paths;
 use sendops_ingest::{Pipeline, Source};
-use sendops_shared::envelope::MAX_RECIPIENTS;
+use sendops_shared::event::envelope::MAX_RECIPIENTS;
 use sendops_shared::store::Table;
-use sendops_shared::testing::TestDb;
+use sendops_shared::store::testing::TestDb;
 use serde_json::{Value, json};
 
 /// Open quarantine entries of a reason: `hex(raw)` → detail.

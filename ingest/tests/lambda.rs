@@ -16,9 +16,9 @@ use lambda_runtime::{Context, LambdaEvent};
 use sendops_fixtures::Wrapper;
 use sendops_ingest::{Pipeline, Source, lambda};
 use sendops_shared::Store;
-use sendops_shared::config::ClickHouseConfig;
 use sendops_shared::store::Table;
-use sendops_shared::testing::TestDb;
+use sendops_shared::store::config::ClickHouseConfig;
+use sendops_shared::store::testing::TestDb;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 

@@ -11,7 +11,7 @@ use peak_alloc::PeakAlloc;
 use sendops_fixtures::{Envelope, Wrapper};
 use sendops_ingest::replay::replay_paths;
 use sendops_ingest::{Pipeline, Record, Source};
-use sendops_shared::testing::TestDb;
+use sendops_shared::store::testing::TestDb;
 
 #[global_allocator]
 static PEAK: PeakAlloc = PeakAlloc;

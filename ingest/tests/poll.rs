@@ -14,9 +14,9 @@ use sendops_fixtures::Wrapper;
 use sendops_ingest::poll::{self, PollConfig};
 use sendops_ingest::{Pipeline, Source};
 use sendops_shared::Store;
-use sendops_shared::config::ClickHouseConfig;
 use sendops_shared::store::Table;
-use sendops_shared::testing::TestDb;
+use sendops_shared::store::config::ClickHouseConfig;
+use sendops_shared::store::testing::TestDb;
 
 fn moto_url() -> String {
     std::env::var("SENDOPS_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5055".into())

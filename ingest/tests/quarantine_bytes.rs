@@ -6,12 +6,12 @@
 mod common;
 
 use common::{ACCOUNT, create_org, expected_rows, traffic};
-use sendops_ingest::pipeline::replay_quarantine;
 use sendops_ingest::replay::replay_paths;
 use sendops_ingest::{Pipeline, Source};
+use sendops_shared::store::testing::TestDb;
 use sendops_shared::store::{QuarantineRow, Table};
-use sendops_shared::testing::TestDb;
 use sendops_shared::timefmt::now_ms;
+use sendops_shared::write::pipeline::replay_quarantine;
 
 /// JSON but for two bytes that are not UTF-8 (in a string).
 fn not_utf8_line() -> Vec<u8> {

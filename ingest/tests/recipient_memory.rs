@@ -7,8 +7,8 @@ mod common;
 use common::{ACCOUNT, create_org};
 use peak_alloc::PeakAlloc;
 use sendops_ingest::{Pipeline, Record, Source};
-use sendops_shared::envelope::MAX_RECIPIENTS;
-use sendops_shared::testing::TestDb;
+use sendops_shared::event::envelope::MAX_RECIPIENTS;
+use sendops_shared::store::testing::TestDb;
 use serde_json::json;
 
 #[global_allocator]

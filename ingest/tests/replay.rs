@@ -7,11 +7,11 @@ use std::io::Write;
 
 use common::{ACCOUNT, create_org, expected_rows, stored_by_type, traffic};
 use sendops_fixtures::{Envelope, Wrapper};
-use sendops_ingest::pipeline::replay_quarantine;
 use sendops_ingest::replay::replay_paths;
 use sendops_ingest::{Pipeline, Source};
 use sendops_shared::store::Table;
-use sendops_shared::testing::TestDb;
+use sendops_shared::store::testing::TestDb;
+use sendops_shared::write::pipeline::replay_quarantine;
 
 fn sample_paths() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(sendops_fixtures::samples_dir())

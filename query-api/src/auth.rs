@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use sendops_shared::api_key::{ApiKey, KeyEnv, hash_secret, parse_secret};
-use sendops_shared::org::Org;
-use sendops_shared::scopes::Scope;
+use sendops_shared::control::api_key::{ApiKey, KeyEnv, hash_secret, parse_secret};
+use sendops_shared::control::org::Org;
+use sendops_shared::control::scopes::Scope;
 use sendops_shared::timefmt::now_ms;
 use sendops_shared::{Store, StoreError};
 

@@ -63,6 +63,9 @@ pub struct EdgeLimits {
     /// `SENDOPS_REQUEST_TIMEOUT_SECONDS` (1–600, default 30): a request not answered within this
     /// time gets a 503 problem.
     pub request_timeout: Duration,
+    /// `SENDOPS_SHUTDOWN_GRACE_SECONDS` (0–600, default 30): after SIGTERM or SIGINT the server
+    /// stops accepting and waits this long for requests in flight to finish, then exits 0.
+    pub shutdown_grace: Duration,
     /// `SENDOPS_MAX_CONNECTIONS` (1–1000000, default 4096): open connections served at once; a
     /// connection beyond it gets a 503 problem and is closed.
     pub max_connections: usize,
@@ -79,6 +82,7 @@ impl Default for EdgeLimits {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
             max_connections: 4096,
             max_uri_bytes: 8192,
             max_header_bytes: 16384,
@@ -223,6 +227,7 @@ impl ApiConfig {
                 1..=600,
                 de.request_timeout,
             )?,
+            shutdown_grace: secs("SENDOPS_SHUTDOWN_GRACE_SECONDS", 0..=600, de.shutdown_grace)?,
             max_connections: number(
                 "SENDOPS_MAX_CONNECTIONS",
                 1..=1_000_000,

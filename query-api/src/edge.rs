@@ -59,8 +59,8 @@ pub fn raise_open_files_limit() -> io::Result<(u64, u64)> {
     Ok((soft, raised))
 }
 
-/// Serves `app` on `tcp` until `shutdown` resolves, then lets open connections finish their
-/// current request (for at most `request_timeout`).
+/// Serves `app` on `tcp` until `shutdown` resolves, then stops accepting and lets open
+/// connections finish their current request, for at most `shutdown_grace`.
 pub async fn serve(
     tcp: TcpListener,
     app: Router,
@@ -118,13 +118,20 @@ pub async fn serve(
             });
         }
     }
+    // Stop accepting: close the listening socket, so new connections are refused at once
+    // (a load balancer moves on) instead of waiting in the backlog.
+    drop(tcp);
     let _ = stop_tx.send(true);
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(
-        limits.request_timeout + Duration::from_secs(1),
-        slots.acquire_many(all),
-    )
-    .await;
+    if tokio::time::timeout(limits.shutdown_grace, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_seconds = limits.shutdown_grace.as_secs(),
+            "requests still open when the shutdown grace period ended; exiting anyway"
+        );
+    }
 }
 
 /// Answers the one request of a connection over the limit with a 503 problem, then closes it.

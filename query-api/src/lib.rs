@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use sendops_outbound::ses::SesAccess;
 use sendops_shared::Store;
-use sendops_shared::engaged_index::EngagedIndex;
-use sendops_shared::ses::SesAccess;
+use sendops_shared::read::engaged_index::EngagedIndex;
 
 use crate::auth::KeyCache;
 use crate::config::ApiConfig;

@@ -1,4 +1,4 @@
-//! Cursor pages for the lists of DECISIONS §3 beyond messages: entity lists (channels,
+//! Cursor pages for the lists of docs/semantics.md#pagination beyond messages: entity lists (channels,
 //! identities, templates, tracking domains; a bad cursor is a 422) and suppressions (a bad cursor
 //! restarts at page 1). Positions are (time, key), newest first.
 
@@ -7,7 +7,7 @@ use std::future::Future;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::Response;
 use sendops_shared::StoreError;
-use sendops_shared::entities::Keyset;
+use sendops_shared::control::entities::Keyset;
 use serde::Serialize;
 
 use crate::AppState;

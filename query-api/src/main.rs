@@ -13,11 +13,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use sendops_outbound::ses::SesAccess;
 use sendops_query_api::config::ApiConfig;
 use sendops_query_api::{AppState, edge, serve, spawn_housekeeping, spawn_report_preparation};
 use sendops_shared::Store;
-use sendops_shared::config::ClickHouseConfig;
-use sendops_shared::ses::SesAccess;
+use sendops_shared::store::config::ClickHouseConfig;
 
 /// Serves the SendOps public REST API (read-only). All settings come from the environment; see
 /// the README's configuration table.
@@ -79,12 +79,27 @@ async fn main() -> ExitCode {
         }
         Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
     }
-    let store = Store::new(&ClickHouseConfig::from_env());
-    match store.server_version().await {
-        Ok(v) => tracing::info!(clickhouse = %v, database = store.database(), "store reachable"),
+    let cfg = ClickHouseConfig::from_env();
+    let store = match Store::connect(&cfg) {
+        Ok(store) => store,
         Err(e) => {
-            tracing::warn!(error = %e, "store not reachable yet; requests will answer 503 until it is")
+            eprintln!("sendops-api: {e}");
+            return ExitCode::from(2);
         }
+    };
+    let tls = cfg.url.to_ascii_lowercase().starts_with("https://");
+    match store.server_version().await {
+        Ok(v) => tracing::info!(
+            clickhouse = %v,
+            tls,
+            database = store.database(),
+            "store reachable"
+        ),
+        Err(e) => tracing::warn!(
+            error = %e,
+            tls,
+            "store not reachable yet; requests will answer 503 until it is"
+        ),
     }
     let ses = SesAccess::from_env().await;
     tracing::info!(ses = ?ses, "ses access");

@@ -1,7 +1,7 @@
 //! Query and path values, parsed strictly: broken percent-encoding is a 400; every value that
 //! does not parse or is out of range is a 422 naming its field; unknown parameters are ignored.
 
-use sendops_shared::org::Plan;
+use sendops_shared::control::org::Plan;
 use sendops_shared::timefmt::{DAY_MS, parse_rfc3339_ms};
 use serde::de::DeserializeOwned;
 use serde::de::value::MapDeserializer;

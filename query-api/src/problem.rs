@@ -1,4 +1,4 @@
-//! One error type for the whole API, rendered as the RFC 7807 problem document of DECISIONS §2.
+//! One error type for the whole API, rendered as the RFC 7807 problem document of docs/semantics.md#errors.
 //! 5xx bodies stay generic; the real cause rides in a response extension and is logged once by
 //! the request middleware.
 

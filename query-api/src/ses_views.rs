@@ -1,5 +1,5 @@
 //! The live SES reads behind `/v1/suppressions` and `/v1/account`, each through a per-org cache
-//! of at most `SENDOPS_SES_CACHE_SECONDS` (60 s by default, DECISIONS §8):
+//! of at most `SENDOPS_SES_CACHE_SECONDS` (60 s by default, docs/semantics.md#ses-views):
 //!
 //! - the org's whole account-level suppression list (every ListSuppressedDestinations page),
 //!   sorted newest first once when it is fetched; lists, filters, cursors and case-insensitive
@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use moka::Expiry;
 use moka::future::Cache;
+use sendops_outbound::ses::{SesAccess, SesError, SesTarget, Suppression};
 use sendops_shared::Store;
 use sendops_shared::StoreError;
-use sendops_shared::org::Org;
-use sendops_shared::ses::{SesAccess, SesError, SesTarget, Suppression};
+use sendops_shared::control::org::Org;
 use uuid::Uuid;
 
 use crate::problem::ApiError;

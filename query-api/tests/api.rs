@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use common::{ALL_SCOPES, TestApp, traffic};
 use sendops_query_api::config::ApiConfig;
-use sendops_shared::api_key::KeyEnv;
-use sendops_shared::org::Plan;
-use sendops_shared::scopes::Scope;
+use sendops_shared::control::api_key::KeyEnv;
+use sendops_shared::control::org::Plan;
+use sendops_shared::control::scopes::Scope;
 use sendops_shared::timefmt::{format_ms, now_ms, parse_rfc3339_ms};
 use serde_json::Value;
 
@@ -93,7 +93,7 @@ async fn auth_matrix() {
             org.id,
             KeyEnv::Test,
             "alias",
-            &sendops_shared::scopes::parse_scope_list("messages.view,org.view").unwrap(),
+            &sendops_shared::control::scopes::parse_scope_list("messages.view,org.view").unwrap(),
             "t",
         )
         .await
@@ -279,7 +279,7 @@ struct Expected {
     to: String,
     destination: Vec<String>,
     subject: Option<String>,
-    /// None when no event of the message is one of the eight status types (DECISIONS §6).
+    /// None when no event of the message is one of the eight status types (docs/semantics.md#messages).
     status: Option<String>,
     last_event_at: String,
 }
@@ -460,9 +460,11 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
     // Filters compose with AND and match the oracle.
     let some = &want[ids[3]];
     let some_status = some.status.clone().unwrap_or_else(|| "Delivery".into());
-    let channel_id = sendops_shared::org::channel_id(org.id, some.channel.as_deref().unwrap());
-    let domain =
-        sendops_shared::envelope::domain_of(sendops_shared::envelope::address_of(&some.from));
+    let channel_id =
+        sendops_shared::control::org::channel_id(org.id, some.channel.as_deref().unwrap());
+    let domain = sendops_shared::event::envelope::domain_of(
+        sendops_shared::event::envelope::address_of(&some.from),
+    );
     for (query, pred) in [
         (
             format!("status={some_status}"),
@@ -645,7 +647,7 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
     app.drop().await;
 }
 
-/// DECISIONS §6: a message none of whose events is one of the eight status types has
+/// docs/semantics.md#messages: a message none of whose events is one of the eight status types has
 /// `"status": null` in every message answer, and no `status=` filter matches it.
 #[tokio::test]
 async fn a_message_without_a_status_event_has_null_status() {
@@ -946,6 +948,10 @@ fn a_bad_setting_is_named_and_stops_the_server() {
         ("SENDOPS_REPORT_PREPARE_SECONDS", "3601"),
         ("SENDOPS_REPORT_PREPARE_SECONDS", "often"),
         ("SENDOPS_KEY_CACHE_SECONDS", "60"),
+        ("SENDOPS_SHUTDOWN_GRACE_SECONDS", "601"),
+        ("SENDOPS_SHUTDOWN_GRACE_SECONDS", "soon"),
+        ("CLICKHOUSE_URL", "ftp://127.0.0.1:8123"),
+        ("CLICKHOUSE_CA_FILE", "/nonexistent/ca.pem"),
     ] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-api"))
             .env(name, value)

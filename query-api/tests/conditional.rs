@@ -5,8 +5,8 @@ mod common;
 
 use chrono::{TimeZone, Utc};
 use common::{ALL_SCOPES, TestApp};
-use sendops_shared::api_key::KeyEnv;
-use sendops_shared::org::Plan;
+use sendops_shared::control::api_key::KeyEnv;
+use sendops_shared::control::org::Plan;
 use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms};
 use serde_json::{Value, json};
 

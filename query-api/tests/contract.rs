@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use common::{ALL_SCOPES, TestApp};
 use sendops_query_api::gate::LIVENESS_PATH;
 use sendops_query_api::openapi;
-use sendops_shared::api_key::KeyEnv;
-use sendops_shared::org::Plan;
+use sendops_shared::control::api_key::KeyEnv;
+use sendops_shared::control::org::Plan;
 use serde_json::Value;
 
 /// A concrete request path for a documented path template.

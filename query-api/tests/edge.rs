@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use common::{ALL_SCOPES, TestApp, traffic};
 use sendops_query_api::AppState;
 use sendops_query_api::config::{ApiConfig, EdgeLimits};
-use sendops_shared::api_key::KeyEnv;
-use sendops_shared::org::Plan;
+use sendops_shared::control::api_key::KeyEnv;
+use sendops_shared::control::org::Plan;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -48,6 +48,7 @@ fn short_timeouts() -> EdgeLimits {
         header_read_timeout: Duration::from_secs(1),
         idle_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(2),
+        shutdown_grace: Duration::from_secs(2),
         max_connections: 64,
         max_uri_bytes: 1024,
         max_header_bytes: 2048,

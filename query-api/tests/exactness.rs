@@ -1,4 +1,4 @@
-//! Exact under faults and concurrency (ingest/DESIGN.md, DECISIONS §10): the store killed in the
+//! Exact under faults and concurrency (ingest/DESIGN.md, docs/semantics.md#exactness): the store killed in the
 //! middle of an INSERT, a view that fails, an acknowledgement that never arrives, consumers that
 //! race on the same records — after a plain retry every answer of the API equals the answers of
 //! one clean run of the same input.
@@ -17,10 +17,10 @@ use sendops_ingest::{Pipeline, Record, Source};
 use sendops_query_api::config::ApiConfig;
 use sendops_query_api::{AppState, router};
 use sendops_shared::Store;
-use sendops_shared::api_key::KeyEnv;
-use sendops_shared::config::ClickHouseConfig;
-use sendops_shared::org::Plan;
-use sendops_shared::testing::TestDb;
+use sendops_shared::control::api_key::KeyEnv;
+use sendops_shared::control::org::Plan;
+use sendops_shared::store::config::ClickHouseConfig;
+use sendops_shared::store::testing::TestDb;
 use sendops_testkit::clickhouse::PrivateClickHouse;
 use sendops_testkit::proxy::{DelayProxy, DropAt};
 use serde_json::Value;

@@ -13,8 +13,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sendops_fixtures::{Envelope, Wrapper};
 use sendops_query_api::config::ApiConfig;
-use sendops_shared::api_key::KeyEnv;
-use sendops_shared::org::{Plan, channel_id};
+use sendops_shared::control::api_key::KeyEnv;
+use sendops_shared::control::org::{Plan, channel_id};
 use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms, parse_rfc3339_ms};
 use serde_json::{Value, json};
 
@@ -44,7 +44,7 @@ fn payload_key(ty: &str) -> &'static str {
     }
 }
 
-/// Rows per DECISIONS §5, distinct by content identity.
+/// Rows per docs/semantics.md#counting, distinct by content identity.
 fn oracle_rows(events: &[Value]) -> Vec<Row> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
@@ -651,7 +651,7 @@ async fn buckets_rates_filters_and_errors() {
         .key(
             &org,
             KeyEnv::Live,
-            &[sendops_shared::scopes::Scope::MessagesView],
+            &[sendops_shared::control::scopes::Scope::MessagesView],
         )
         .await;
     let r = app

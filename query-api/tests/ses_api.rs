@@ -11,17 +11,17 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{ALL_SCOPES, Reply, TestApp};
+use sendops_outbound::ses::SesAccess;
+use sendops_outbound::ses_sync::sync_ses;
+use sendops_outbound::templates_repo::sync_templates;
+use sendops_outbound::tracking_verify::add_tracking_domain;
 use sendops_query_api::config::ApiConfig;
 use sendops_query_api::{AppState, router};
-use sendops_shared::api_key::KeyEnv;
-use sendops_shared::org::{Org, Plan, channel_id};
-use sendops_shared::org_settings::ProductionAccessStatus;
-use sendops_shared::ses::SesAccess;
-use sendops_shared::ses_sync::sync_ses;
-use sendops_shared::templates::sync_templates;
-use sendops_shared::testing::TestDb;
+use sendops_shared::control::api_key::KeyEnv;
+use sendops_shared::control::org::{Org, Plan, channel_id};
+use sendops_shared::control::org_settings::ProductionAccessStatus;
+use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms};
-use sendops_shared::tracking::add_tracking_domain;
 use sendops_testkit::ses::{FakeAccount, FakeConfigurationSet, FakeIdentity, FakeSes, Mode};
 use serde_json::{Value, json};
 
@@ -99,7 +99,7 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
         .key(
             &org,
             KeyEnv::Live,
-            &[sendops_shared::scopes::Scope::SuppressionsView],
+            &[sendops_shared::control::scopes::Scope::SuppressionsView],
         )
         .await;
     let now = now_ms();
@@ -264,7 +264,7 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
         .key(
             &org,
             KeyEnv::Live,
-            &[sendops_shared::scopes::Scope::MessagesView],
+            &[sendops_shared::control::scopes::Scope::MessagesView],
         )
         .await;
     assert_problem(
@@ -461,7 +461,7 @@ async fn account_snapshot_composes_store_and_ses_and_degrades() {
             acme.id,
             KeyEnv::Test,
             "k",
-            &sendops_shared::scopes::parse_scope_list("org.view").unwrap(),
+            &sendops_shared::control::scopes::parse_scope_list("org.view").unwrap(),
             "t",
         )
         .await
@@ -536,7 +536,7 @@ async fn account_snapshot_composes_store_and_ses_and_degrades() {
         .key(
             &acme,
             KeyEnv::Live,
-            &[sendops_shared::scopes::Scope::ChannelsView],
+            &[sendops_shared::control::scopes::Scope::ChannelsView],
         )
         .await;
     let r = app.get("/v1/account", Some(&no_scope)).await;
@@ -790,7 +790,7 @@ async fn configuration_entities_are_served_per_org() {
             acme.id,
             KeyEnv::Live,
             "c",
-            &sendops_shared::scopes::parse_scope_list("channels.view").unwrap(),
+            &sendops_shared::control::scopes::parse_scope_list("channels.view").unwrap(),
             "t",
         )
         .await

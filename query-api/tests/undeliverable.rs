@@ -11,9 +11,9 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use common::{Reply, TestApp};
 use sendops_query_api::config::ApiConfig;
-use sendops_shared::api_key::KeyEnv;
-use sendops_shared::org::{Org, Plan};
-use sendops_shared::scopes::Scope;
+use sendops_shared::control::api_key::KeyEnv;
+use sendops_shared::control::org::{Org, Plan};
+use sendops_shared::control::scopes::Scope;
 use sendops_shared::timefmt::now_ms;
 use sendops_shared::undeliverable::{Rule, RuleSet};
 use serde_json::{Value, json};
@@ -78,7 +78,7 @@ impl Ev {
     /// SES event-publishing JSON.
     fn json(&self) -> Value {
         let ts = rfc3339_ms(self.at);
-        // Reject's time is mail.timestamp (DECISIONS §5); the others are a minute after it.
+        // Reject's time is mail.timestamp (docs/semantics.md#counting); the others are a minute after it.
         let sent = if self.ty == Ty::Reject {
             ts.clone()
         } else {
@@ -1481,7 +1481,7 @@ async fn rules_endpoint_scopes_and_version_header() {
             f.org.id,
             KeyEnv::Test,
             "alias",
-            &sendops_shared::scopes::parse_scope_list("undeliverable.view").unwrap(),
+            &sendops_shared::control::scopes::parse_scope_list("undeliverable.view").unwrap(),
             "t",
         )
         .await

@@ -1,42 +1,33 @@
-//! SendOps domain library: the SES event model and parser, the stored row types, the ClickHouse
-//! schema and its migrations, and store access. No HTTP and no Lambda in here.
+//! SendOps domain library, one module per layer. No HTTP and no Lambda in here.
+//!
+//! - [`event`]: what SES sends and how it becomes rows: envelopes, the SES event model, the fast
+//!   first reading, content-derived event ids, the stored row type.
+//! - [`store`]: ClickHouse plumbing: the client, configuration, error codes, the migrations and
+//!   their runner, the ingest ledger, repair, per-test databases.
+//! - [`read`]: the read models behind the API: message pages and timelines, reports.
+//! - [`control`]: the control plane: orgs and their settings, API keys and scopes, the audit
+//!   log, synced entities (channels, identities), templates, tracking domains.
+//! - [`undeliverable`]: rules, classification and the undeliverable list.
+//! - [`write`]: the write path every ingest entry point shares (decode, attribute, deduplicate,
+//!   insert).
+//!
+//! Clients of outside systems (SES v2, DNS, git) are in the `sendops-outbound` crate, so ingest
+//! links none of them.
+//!
+//! Counting and classification rules are in `docs/semantics.md`; the module map and data flow in
+//! `docs/architecture.md`.
 
-pub mod api_key;
-pub mod config;
-pub mod dns;
-pub mod engaged_index;
-pub mod entities;
-pub mod envelope;
-pub mod error;
-pub mod event_id;
-mod fast_scan;
-pub mod ledger;
-pub mod messages;
-pub mod migrate;
-pub mod migration_lock;
-pub mod migrations;
-pub mod org;
-pub mod org_settings;
-pub mod repair;
-pub mod reports;
-pub mod row;
-pub mod scopes;
-#[cfg(feature = "ses")]
-pub mod ses;
-pub mod ses_event;
-#[cfg(feature = "ses")]
-pub mod ses_sync;
+pub mod control;
+pub mod event;
+pub mod read;
 pub mod store;
-pub mod templates;
-#[cfg(feature = "testing")]
-pub mod testing;
 pub mod timefmt;
-pub mod tracking;
 pub mod undeliverable;
+pub mod write;
 
-pub use error::{ErrorCode, StoreError};
-pub use row::{EventRow, EventType};
+pub use event::row::{EventRow, EventType};
 pub use store::Store;
+pub use store::error::{ErrorCode, StoreError};
 
 /// Writes one line of a binary's result to stdout. A closed stdout (`sendops-admin … | head`) is
 /// not worth a panic: the command's work is done either way, so a failed write is ignored.

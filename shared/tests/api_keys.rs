@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use sendops_shared::api_key::{
-    ApiKey, AuditEntry, KeyEnv, ROTATION_GRACE_MS, constant_time_eq, display_prefix, hash_secret,
-    parse_secret,
+use sendops_shared::control::api_key::{
+    ApiKey, KeyEnv, ROTATION_GRACE_MS, constant_time_eq, display_prefix, hash_secret, parse_secret,
 };
-use sendops_shared::org::Plan;
-use sendops_shared::scopes::{Scope, parse_scope_list};
-use sendops_shared::store::NewOrg;
-use sendops_shared::testing::TestDb;
+use sendops_shared::control::audit::AuditEntry;
+use sendops_shared::control::org::NewOrg;
+use sendops_shared::control::org::Plan;
+use sendops_shared::control::scopes::{Scope, parse_scope_list};
+use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::now_ms;
 use sendops_shared::{Store, StoreError};
 use serde_json::json;
@@ -92,7 +92,7 @@ async fn create_then_lookup_by_hash() {
     );
 
     // Nothing else matches: another secret, a malformed one, the prefix alone.
-    let other = sendops_shared::api_key::generate_secret(KeyEnv::Live);
+    let other = sendops_shared::control::api_key::generate_secret(KeyEnv::Live);
     assert!(
         store
             .key_by_hash(&hash_secret(&other))

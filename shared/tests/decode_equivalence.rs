@@ -10,7 +10,9 @@ use std::fmt::Write as _;
 
 use chrono::{TimeZone, Utc};
 use sendops_fixtures::{Envelope, TrafficConfig, Wrapper, generate};
-use sendops_shared::envelope::{Outcome, decode_record, decode_record_reference, fast_scan_reads};
+use sendops_shared::event::envelope::{
+    Outcome, decode_record, decode_record_reference, fast_scan_reads,
+};
 use serde_json::Value;
 
 /// A small seeded PRNG (splitmix64), so every run tests the same inputs.
@@ -254,7 +256,7 @@ fn edge_cases() -> Vec<String> {
             .collect();
         format!("[{}]", list.join(","))
     };
-    let bound = sendops_shared::envelope::MAX_RECIPIENTS;
+    let bound = sendops_shared::event::envelope::MAX_RECIPIENTS;
     for n in [bound, bound + 1] {
         v.push(format!(
             r#"{{"eventType":"Delivery","delivery":{{"recipients":{}}},"mail":{{"timestamp":"2026-11-17T00:00:11Z","messageId":"m","sendingAccountId":"1","destination":["x@y.example"]}}}}"#,

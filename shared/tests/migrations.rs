@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sendops_shared::Store;
-use sendops_shared::migrate::{MigrateOptions, StopPoint, checksum};
-use sendops_shared::migration_lock::{LOCK_TABLE_DDL, Lease};
-use sendops_shared::migrations::MIGRATIONS;
-use sendops_shared::testing::TestDb;
+use sendops_shared::store::migrate::{MigrateOptions, StopPoint, checksum};
+use sendops_shared::store::migration_lock::{LOCK_TABLE_DDL, Lease};
+use sendops_shared::store::migrations::MIGRATIONS;
+use sendops_shared::store::testing::TestDb;
 
 /// Seeded events: half of them Opens, spread over 90 days (three monthly partitions).
 const EVENTS: u64 = 30_000;

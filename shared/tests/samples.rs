@@ -1,9 +1,9 @@
-//! Every AWS sample in fixtures/samples decodes to what DECISIONS §5 defines: the right outcome
+//! Every AWS sample in fixtures/samples decodes to what docs/semantics.md#counting defines: the right outcome
 //! per file, the right rows and fields per event type, and the same event ids whichever envelope
 //! carries an event.
 
-use sendops_shared::envelope::{Outcome, ParsedEvent, decode_record};
-use sendops_shared::row::{EventRow, EventType};
+use sendops_shared::event::envelope::{Outcome, ParsedEvent, decode_record};
+use sendops_shared::event::row::{EventRow, EventType};
 use sendops_shared::timefmt::parse_rfc3339_ms;
 
 fn read(name: &str) -> String {

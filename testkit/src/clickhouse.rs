@@ -39,6 +39,8 @@ pub struct PrivateClickHouse {
     dir: tempfile::TempDir,
     http_port: u16,
     tcp_port: u16,
+    /// The inside of a `<yandex>` element merged over the config (`config.d/extra.xml`).
+    extra: String,
     child: Option<Child>,
 }
 
@@ -46,6 +48,12 @@ impl PrivateClickHouse {
     /// Starts a server in a fresh temp directory on free loopback ports and waits until `/ping`
     /// answers (at most [`START_TIMEOUT`]; the error carries the server's log tail).
     pub async fn start() -> io::Result<PrivateClickHouse> {
+        PrivateClickHouse::start_with("").await
+    }
+
+    /// As [`PrivateClickHouse::start`], with `extra` (elements of the server config, e.g. an
+    /// `https_port` and its `openSSL` section) merged over the config from `config.d/`.
+    pub async fn start_with(extra: &str) -> io::Result<PrivateClickHouse> {
         let bin = server_bin().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
@@ -62,6 +70,7 @@ impl PrivateClickHouse {
             dir,
             http_port,
             tcp_port,
+            extra: extra.to_owned(),
             child: None,
         };
         // A port picked as free can be taken by someone else before the server binds it: retry
@@ -135,6 +144,17 @@ impl PrivateClickHouse {
             config = remove_element(&config, tag);
         }
         fs::write(self.dir.path().join("config.xml"), config)?;
+        if !self.extra.is_empty() {
+            let conf_d = self.dir.path().join("config.d");
+            fs::create_dir_all(&conf_d)?;
+            fs::write(
+                conf_d.join("extra.xml"),
+                format!(
+                    "<?xml version=\"1.0\"?>\n<yandex>\n{}\n</yandex>\n",
+                    self.extra
+                ),
+            )?;
+        }
         fs::copy(
             templates.join("users.xml"),
             self.dir.path().join("users.xml"),
@@ -240,6 +260,11 @@ fn is_executable(p: &Path) -> bool {
 }
 
 /// Two distinct free loopback ports (both held while the second is picked).
+/// A loopback port that was free a moment ago (for an extra listener of [`PrivateClickHouse::start_with`]).
+pub fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
 fn free_ports() -> io::Result<(u16, u16)> {
     let a = TcpListener::bind("127.0.0.1:0")?;
     let b = TcpListener::bind("127.0.0.1:0")?;

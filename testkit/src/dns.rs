@@ -1,12 +1,16 @@
-//! A fake recursive DNS resolver over UDP: answers CNAME queries from a table (RFC 1035 wire
-//! format, answer names compressed against the question like real resolvers do). Unknown names
-//! are NXDOMAIN.
+//! A fake recursive DNS resolver over UDP and TCP on the same loopback port: answers CNAME
+//! queries from a table (RFC 1035 wire format, answer names compressed against the question like
+//! real resolvers do). Unknown names are NXDOMAIN. It can answer every UDP query truncated (TC
+//! set, no records), as a resolver does when the answer does not fit a datagram, so that clients
+//! must ask again over TCP; it counts the queries of each transport.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 /// What the fake answers for one name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,10 +27,18 @@ pub enum Answer {
 
 type Table = Arc<Mutex<HashMap<String, Answer>>>;
 
-/// A running fake resolver on a loopback UDP port.
+/// A running fake resolver on a loopback port (UDP and TCP).
 pub struct FakeDns {
     addr: SocketAddr,
     table: Table,
+    state: Arc<State>,
+}
+
+#[derive(Default)]
+struct State {
+    truncate_udp: AtomicBool,
+    udp_queries: AtomicU64,
+    tcp_queries: AtomicU64,
 }
 
 fn key(name: &str) -> String {
@@ -35,26 +47,57 @@ fn key(name: &str) -> String {
 
 impl FakeDns {
     pub async fn start() -> FakeDns {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind fake DNS");
+        let (socket, listener) = bind_both().await;
         let addr = socket.local_addr().expect("fake DNS address");
         let table: Table = Arc::default();
-        let t = table.clone();
+        let state = Arc::new(State::default());
+        let (t, st) = (table.clone(), state.clone());
         tokio::spawn(async move {
             let mut buf = [0u8; 512];
             loop {
                 let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
                     return;
                 };
+                st.udp_queries.fetch_add(1, Ordering::Relaxed);
                 let reply = {
                     let table = t.lock().unwrap_or_else(|e| e.into_inner());
                     answer(&buf[..n], &table)
+                };
+                let reply = if st.truncate_udp.load(Ordering::Relaxed) {
+                    reply.and_then(|r| truncated(&r))
+                } else {
+                    reply
                 };
                 if let Some(reply) = reply {
                     let _ = socket.send_to(&reply, peer).await;
                 }
             }
         });
-        FakeDns { addr, table }
+        let (t, st) = (table.clone(), state.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(serve_tcp(stream, t.clone(), st.clone()));
+            }
+        });
+        FakeDns { addr, table, state }
+    }
+
+    /// From now on every UDP answer is truncated (TC set, no records); TCP answers stay whole.
+    pub fn truncate_udp(&self, on: bool) {
+        self.state.truncate_udp.store(on, Ordering::Relaxed);
+    }
+
+    /// Queries received over UDP so far.
+    pub fn udp_queries(&self) -> u64 {
+        self.state.udp_queries.load(Ordering::Relaxed)
+    }
+
+    /// Queries received over TCP so far.
+    pub fn tcp_queries(&self) -> u64 {
+        self.state.tcp_queries.load(Ordering::Relaxed)
     }
 
     /// The resolver address (`127.0.0.1:PORT`).
@@ -72,6 +115,60 @@ impl FakeDns {
     pub fn cname(&self, name: &str, target: &str) {
         self.set(name, Answer::Cname(target.into()));
     }
+}
+
+/// A UDP socket and a TCP listener on the same loopback port.
+async fn bind_both() -> (UdpSocket, TcpListener) {
+    for _ in 0..100 {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind fake DNS");
+        let addr = socket.local_addr().expect("fake DNS address");
+        if let Ok(listener) = TcpListener::bind(addr).await {
+            return (socket, listener);
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP");
+}
+
+/// Serves one TCP connection: messages prefixed with their two-byte length, until EOF.
+async fn serve_tcp(mut stream: TcpStream, table: Table, state: Arc<State>) {
+    loop {
+        let mut len = [0u8; 2];
+        if stream.read_exact(&mut len).await.is_err() {
+            return;
+        }
+        let mut query = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        if stream.read_exact(&mut query).await.is_err() {
+            return;
+        }
+        state.tcp_queries.fetch_add(1, Ordering::Relaxed);
+        let reply = {
+            let table = table.lock().unwrap_or_else(|e| e.into_inner());
+            answer(&query, &table)
+        };
+        let Some(reply) = reply else { return };
+        let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&reply);
+        if stream.write_all(&framed).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// `reply` cut to its header and question, with TC set and no records.
+fn truncated(reply: &[u8]) -> Option<Vec<u8>> {
+    let mut i = 12;
+    loop {
+        let len = *reply.get(i)? as usize;
+        if len == 0 || len & 0xC0 == 0xC0 {
+            i += if len == 0 { 1 } else { 2 };
+            break;
+        }
+        i += 1 + len;
+    }
+    let mut out = reply.get(..i + 4)?.to_vec();
+    out[2] |= 0x02; // TC
+    out[6..12].fill(0); // no answer, authority or additional records
+    Some(out)
 }
 
 /// The reply to one query datagram (`None` for datagrams that are not a single question).

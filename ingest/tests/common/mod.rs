@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use chrono::{TimeZone, Utc};
 use sendops_fixtures::{TrafficConfig, generate};
 use sendops_shared::Store;
-use sendops_shared::org::Plan;
-use sendops_shared::store::NewOrg;
+use sendops_shared::control::org::NewOrg;
+use sendops_shared::control::org::Plan;
 use serde_json::Value;
 
 pub const ACCOUNT: &str = "123456789012";
@@ -33,7 +33,7 @@ pub fn traffic(seed: u64, messages: u64, account: &str) -> Vec<Value> {
     generate(&cfg).collect()
 }
 
-/// The rows DECISIONS §5 defines for these events, computed straight from the JSON (not with the
+/// The rows docs/semantics.md#counting defines for these events, computed straight from the JSON (not with the
 /// parser under test): one per (event, recipient), distinct by content identity.
 pub fn expected_rows(events: &[Value]) -> HashSet<(String, String, String, String, String)> {
     let mut out = HashSet::new();

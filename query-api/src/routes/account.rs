@@ -7,10 +7,10 @@ use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use sendops_shared::org::Org;
-use sendops_shared::org_settings::ProductionAccessStatus;
-use sendops_shared::scopes::Scope;
-use sendops_shared::ses::SesTarget;
+use sendops_outbound::ses::SesTarget;
+use sendops_shared::control::org::Org;
+use sendops_shared::control::org_settings::ProductionAccessStatus;
+use sendops_shared::control::scopes::Scope;
 use serde::Serialize;
 use utoipa::ToSchema;
 

@@ -5,9 +5,9 @@ use axum::Json;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use sendops_shared::envelope::{address_of, domain_of};
-use sendops_shared::messages::{After, MessageFilter, MessageRow, TimelineRow};
-use sendops_shared::scopes::Scope;
+use sendops_shared::control::scopes::Scope;
+use sendops_shared::event::envelope::{address_of, domain_of};
+use sendops_shared::read::messages::{After, MessageFilter, MessageRow, TimelineRow};
 use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -451,6 +451,6 @@ mod tests {
     #[test]
     fn message_statuses_are_the_stored_ones() {
         let names: Vec<&str> = MessageStatus::ALL.iter().map(|s| s.as_str()).collect();
-        assert_eq!(names, sendops_shared::messages::STATUSES);
+        assert_eq!(names, sendops_shared::read::messages::STATUSES);
     }
 }

@@ -6,9 +6,9 @@ use axum::Json;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use sendops_shared::scopes::Scope;
+use sendops_shared::control::scopes::Scope;
+use sendops_shared::control::tracking::TrackingDomain;
 use sendops_shared::timefmt::format_ms;
-use sendops_shared::tracking::TrackingDomain;
 use serde::Serialize;
 use utoipa::ToSchema;
 

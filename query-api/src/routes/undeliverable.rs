@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
-use sendops_shared::scopes::Scope;
+use sendops_shared::control::scopes::Scope;
 use sendops_shared::timefmt::{format_ms, now_ms};
 use sendops_shared::undeliverable::{
     Entry, ListQuery, Position, Rule, RuleView, Rules, State as RowState, StatusFilter,

@@ -13,11 +13,11 @@ use sendops_fixtures::{TrafficConfig, generate};
 use sendops_ingest::{Pipeline, Record, Source};
 use sendops_query_api::config::ApiConfig;
 use sendops_query_api::{AppState, router};
-use sendops_shared::api_key::KeyEnv;
-use sendops_shared::org::{Org, Plan};
-use sendops_shared::scopes::Scope;
-use sendops_shared::store::NewOrg;
-use sendops_shared::testing::TestDb;
+use sendops_shared::control::api_key::KeyEnv;
+use sendops_shared::control::org::NewOrg;
+use sendops_shared::control::org::{Org, Plan};
+use sendops_shared::control::scopes::Scope;
+use sendops_shared::store::testing::TestDb;
 use serde_json::Value;
 use tower::ServiceExt;
 

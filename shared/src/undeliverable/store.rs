@@ -5,9 +5,13 @@
 //! full. A slice [lo, hi) takes the addresses with any activity in it (event ingest, rule-change
 //! mark, exclusion: every shown row has activity at exactly its last_changed_at), reads their
 //! histories by primary key, classifies them, and keeps the rows whose last_changed_at falls in
-//! the slice. A slice takes its most recently active addresses up to a cap and ends (on a whole second)
-//! where that cap cuts; a single second holding more than the cap (a bulk replay, a rule change
-//! that altered many rows) is walked in email order, which is the list's order inside a second. So a page costs what it shows, not the size of the org.
+//! the slice. Which seconds hold activity, and how many addresses each holds, comes from the small
+//! `undeliverable_activity_blocks` table (migration 0011): a slice takes whole seconds from the
+//! newest while their addresses fit a cap, so its activity read is bounded. A single second
+//! holding more than the cap (a bulk replay, a backlog drain, a rule change that altered many
+//! rows) is walked in email order, which is the list's order inside a second, in steps bounded
+//! by the blocks' fences. So a page costs what it shows, not the size of the org nor how many
+//! changes share a second.
 
 use std::collections::HashMap;
 
@@ -16,28 +20,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{
-    Entry, Event, Exclusion, History, Kind, ListQuery, RuleSet, Rules, StatusFilter, action,
-    classify, normalize_email, whole_second,
-};
-use crate::error::StoreError;
-use crate::org::Org;
+use super::{Event, Exclusion, History, Kind, RuleSet, Rules, action, classify, normalize_email};
+use crate::control::audit::AuditRow;
+use crate::control::org::Org;
 use crate::store::Store;
+use crate::store::error::StoreError;
 use crate::timefmt::now_ms;
 
-/// First slice of a page (ms of last_changed_at); later slices widen ×4 (×16 after an empty one).
-/// A slice never classifies more than its candidate cap, so a wide first slice costs only the
-/// scan of its activity rows.
-const INITIAL_SPAN_MS: i64 = 6 * 3600 * 1000;
-
-/// Most addresses one slice classifies.
-const MAX_CANDIDATES: usize = 300;
-
-/// Fewest addresses a slice classifies (a page with filters may need many candidates per row).
-const MIN_CANDIDATES: usize = 50;
-
-/// Addresses per step when a single second holds more than [`MAX_CANDIDATES`].
-const DENSE_CHUNK: usize = 200;
+mod page;
 
 /// Rows per INSERT when writing marks.
 const MARK_BATCH: usize = 100_000;
@@ -168,6 +158,33 @@ struct ActivityRow<'a> {
     kind: i8,
 }
 
+/// An `undeliverable_activity_blocks` row (field order = column order): what one write of
+/// activity rows sharing an ingest time holds. Written before the activity rows it describes.
+#[derive(Debug, Clone, Serialize, Row)]
+struct BlockRow {
+    #[serde(with = "clickhouse::serde::uuid")]
+    org_id: Uuid,
+    second: i64,
+    ingested_ms: i64,
+    emails: u32,
+    fences: Vec<String>,
+}
+
+impl BlockRow {
+    fn new(org_id: Uuid, ingested_ms: i64, emails: &[&str]) -> BlockRow {
+        let mut distinct = emails.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        BlockRow {
+            org_id,
+            second: ingested_ms.div_euclid(1000),
+            ingested_ms,
+            emails: u32::try_from(distinct.len()).unwrap_or(u32::MAX),
+            fences: page::fences_of(&distinct),
+        }
+    }
+}
+
 /// An `undeliverable_exclusions` row (field order = column order).
 #[derive(Debug, Clone, Serialize, Deserialize, Row)]
 struct ExclusionRow {
@@ -200,69 +217,10 @@ const LATEST_EXCLUSION: &str = "SELECT argMax(id, (excluded_ms, id)) AS xid, any
      max(excluded_ms) AS x_ms, argMax(excluded_by, (excluded_ms, id)) AS who, \
      argMax(reason, (excluded_ms, id)) AS why FROM undeliverable_exclusions";
 
-/// The `audit_log` row (same columns as api_key.rs writes; key_id is nil here).
-#[derive(Debug, Clone, Serialize, Row)]
-struct AuditRow {
-    #[serde(with = "clickhouse::serde::uuid")]
-    id: Uuid,
-    #[serde(with = "clickhouse::serde::uuid")]
-    org_id: Uuid,
-    at_ms: i64,
-    action: &'static str,
-    actor: String,
-    #[serde(with = "clickhouse::serde::uuid")]
-    key_id: Uuid,
-    details: String,
-}
-
 /// `('a', 'b')` from kinds (typed values only, never input).
 fn kind_list(kinds: &[Kind]) -> String {
     let names: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
     format!("({})", names.join(", "))
-}
-
-/// What a placeholder of [`candidate_filter`]'s conditions takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FilterArg {
-    OrgId,
-    EmailNeedle,
-}
-
-/// The activity conditions a query's filters allow (appended after the time range) and what
-/// their placeholders take, in order. None when the filters exclude every row.
-fn candidate_filter(q: &ListQuery) -> Option<(String, Vec<FilterArg>)> {
-    let listed = q.status != StatusFilter::Excluded;
-    let excluded = q.status != StatusFilter::Listed && q.min_events <= 1;
-    if !listed && !excluded {
-        return None;
-    }
-    // A listed row's last_changed_at is an event of its reason or a mark; a tombstone's is an
-    // exclusion or a mark.
-    let mut kinds = vec![Kind::RuleChange];
-    if listed {
-        match q.reason {
-            Some(r) => kinds.extend_from_slice(r.kinds()),
-            None => kinds.extend_from_slice(&Kind::ALL[..6]),
-        }
-    }
-    if excluded {
-        kinds.push(Kind::Exclusion);
-    }
-    let mut sql = String::new();
-    let mut binds = Vec::new();
-    if kinds.len() < Kind::ALL.len() {
-        sql.push_str(" AND kind IN ");
-        sql.push_str(&kind_list(&kinds));
-    }
-    if q.email.is_some() {
-        sql.push_str(" AND position(email, ?) > 0");
-        binds.push(FilterArg::EmailNeedle);
-    }
-    if !listed {
-        sql.push_str(" AND email IN (SELECT email FROM undeliverable_exclusions WHERE org_id = ?)");
-        binds.push(FilterArg::OrgId);
-    }
-    Some((sql, binds))
 }
 
 fn valid_text(what: &str, value: &str, max: usize) -> Result<String, StoreError> {
@@ -323,12 +281,14 @@ impl Store {
         }
         let changed = self.rows_changed_by(org, &old.set, &set, now_ms()).await?;
         // Stamped after the (possibly long) comparison, right before the writes, and registered
-        // as an in-flight batch first (crate::ledger), so a `?since=` poll does not read past
+        // as an in-flight batch first (crate::store::ledger), so a `?since=` poll does not read past
         // the marks' time until they are all written.
         let batch = self.register_batch().await?;
         let at = batch.stamp_ms.max(old.updated_ms + 1);
         for chunk in changed.chunks(MARK_BATCH) {
             self.renew_batch(&batch).await?;
+            let emails: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            self.write_block(BlockRow::new(org.id, at, &emails)).await?;
             let mut insert = self
                 .client()
                 .insert::<HistoryRow<'_>>("undeliverable_history")
@@ -374,8 +334,9 @@ impl Store {
             .await?;
         insert.write(&RulesRow::new(org.id, &rules)).await?;
         insert.end().await?;
-        self.write_undeliverable_audit(
+        self.write_audit(&[AuditRow::new(
             org.id,
+            Uuid::nil(),
             at,
             action::RULES_UPDATED,
             &actor,
@@ -385,7 +346,7 @@ impl Store {
                 "after": rules.view().to_json(),
                 "rows_changed": changed.len(),
             }),
-        )
+        )])
         .await?;
         self.close_batch(&batch).await?;
         Ok(RulesChange {
@@ -468,7 +429,7 @@ impl Store {
             .latest_exclusions(org_id, Some(&email))
             .await?
             .remove(&email);
-        // Registered as an in-flight batch before it is stamped (crate::ledger): a `?since=`
+        // Registered as an in-flight batch before it is stamped (crate::store::ledger): a `?since=`
         // poll does not read past its time until it is written.
         let batch = self.register_batch().await?;
         let at = batch
@@ -488,6 +449,8 @@ impl Store {
             .await?;
         insert.write(&row).await?;
         insert.end().await?;
+        self.write_block(BlockRow::new(org_id, at, &[row.email.as_str()]))
+            .await?;
         let mut insert = self
             .client()
             .insert::<ActivityRow<'_>>("undeliverable_activity")
@@ -501,16 +464,28 @@ impl Store {
             })
             .await?;
         insert.end().await?;
-        self.write_undeliverable_audit(
+        self.write_audit(&[AuditRow::new(
             org_id,
+            Uuid::nil(),
             at,
             action::EXCLUSION_ADDED,
             &row.excluded_by,
             json!({ "exclusion_id": row.id, "email": row.email, "reason": row.reason }),
-        )
+        )])
         .await?;
         self.close_batch(&batch).await?;
         Ok(row.to_exclusion())
+    }
+
+    /// Writes the block row of activity rows about to be written (see [`BlockRow`]).
+    async fn write_block(&self, block: BlockRow) -> Result<(), StoreError> {
+        let mut insert = self
+            .client()
+            .insert::<BlockRow>("undeliverable_activity_blocks")
+            .await?;
+        insert.write(&block).await?;
+        insert.end().await?;
+        Ok(())
     }
 
     /// Every exclusion of an org (superseded ones too), newest first.
@@ -549,310 +524,7 @@ impl Store {
             .map(|r| (r.email.clone(), r.to_exclusion()))
             .collect())
     }
-
-    /// One page of the undeliverable list (up to `q.limit` rows), ordered by last_changed_at
-    /// (whole seconds) descending, then email ascending.
-    pub async fn list_undeliverable(
-        &self,
-        org_id: Uuid,
-        rules: &RuleSet,
-        q: &ListQuery,
-    ) -> Result<Vec<Entry>, StoreError> {
-        // Slices start on whole seconds, so a second is never split between two slices. Rows
-        // more than 2 s ahead of this clock (clock skew between hosts) wait until it catches up.
-        let floor = whole_second(q.since_ms.unwrap_or(0).max(0));
-        let ceiling = whole_second(q.now_ms) + 2000;
-        let mut hi = q
-            .until_ms
-            .map_or(ceiling, |u| u.saturating_add(1).min(ceiling));
-        if let Some(a) = &q.after {
-            hi = hi.min(whole_second(a.last_changed_ms) + 1000);
-        }
-        let mut span = INITIAL_SPAN_MS;
-        let mut out: Vec<Entry> = Vec::new();
-        while out.len() < q.limit && hi > floor {
-            let need = q.limit - out.len();
-            let cap = (2 * need + 10).clamp(MIN_CANDIDATES, MAX_CANDIDATES);
-            let lo = floor.max(whole_second(hi - 1) - (span - 1000));
-            let Some(mut cands) = self.recent_candidates(org_id, q, lo, hi, cap + 1).await? else {
-                return Ok(out);
-            };
-            let found = cands.len();
-            // With more than `cap` addresses, the slice ends where the (cap+1)-th most recent
-            // one's second ends: every address active in [cut, hi) is among the first `cap`.
-            let (slice_lo, mut rows) = if found <= cap {
-                let emails: Vec<String> = cands.into_iter().map(|(e, _)| e).collect();
-                (
-                    lo,
-                    self.undeliverable_rows(org_id, rules, q, &emails, lo, hi)
-                        .await?,
-                )
-            } else {
-                let cut = whole_second(cands[cap].1) + 1000;
-                if cut < hi {
-                    cands.truncate(cap);
-                    let emails: Vec<String> = cands
-                        .into_iter()
-                        .filter(|(_, t)| *t >= cut)
-                        .map(|(e, _)| e)
-                        .collect();
-                    (
-                        cut,
-                        self.undeliverable_rows(org_id, rules, q, &emails, cut, hi)
-                            .await?,
-                    )
-                } else {
-                    let second = whole_second(hi - 1).max(floor);
-                    (
-                        second,
-                        self.dense_second(org_id, rules, q, second, hi, need)
-                            .await?,
-                    )
-                }
-            };
-            rows.sort_by(Entry::order);
-            let shown = rows.len();
-            out.extend(rows);
-            hi = slice_lo;
-            if found == 0 {
-                span = span.saturating_mul(16);
-            } else if found <= cap && shown < need {
-                span = span.saturating_mul(4);
-            }
-        }
-        out.truncate(q.limit);
-        Ok(out)
-    }
-
-    /// `sql(filter)` over `undeliverable_activity`, its first placeholders bound to `org_id`,
-    /// `lo`, `hi` and then [`candidate_filter`]'s (None when the filters exclude every row).
-    fn activity_query(
-        &self,
-        org_id: Uuid,
-        q: &ListQuery,
-        lo: i64,
-        hi: i64,
-        sql: impl FnOnce(&str) -> String,
-    ) -> Option<clickhouse::query::Query> {
-        let (filter, args) = candidate_filter(q)?;
-        let mut query = self
-            .client()
-            .query(&sql(&filter))
-            .bind(org_id.to_string())
-            .bind(lo)
-            .bind(hi);
-        for arg in args {
-            query = match arg {
-                FilterArg::OrgId => query.bind(org_id.to_string()),
-                FilterArg::EmailNeedle => query.bind(q.email.as_deref().unwrap_or("")),
-            };
-        }
-        Some(query)
-    }
-
-    /// The addresses with activity in [lo, hi) that the query's filters allow, most recently
-    /// active first, with their latest activity time in the slice (at most `limit`; None when
-    /// the filters exclude every row).
-    async fn recent_candidates(
-        &self,
-        org_id: Uuid,
-        q: &ListQuery,
-        lo: i64,
-        hi: i64,
-        limit: usize,
-    ) -> Result<Option<Vec<(String, i64)>>, StoreError> {
-        let Some(query) = self.activity_query(org_id, q, lo, hi, |filter| {
-            format!(
-                "SELECT email, max(ingested_ms) AS latest_ms FROM undeliverable_activity \
-                 WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter} \
-                 GROUP BY email ORDER BY latest_ms DESC, email LIMIT ?"
-            )
-        }) else {
-            return Ok(None);
-        };
-        Ok(Some(
-            query
-                .bind(limit as u64)
-                .fetch_all::<(String, i64)>()
-                .await?,
-        ))
-    }
-
-    /// The first `limit` addresses after `after_email` (in email order) with activity in
-    /// [lo, hi) that the query's filters allow (None when the filters exclude every row).
-    async fn candidates_after(
-        &self,
-        org_id: Uuid,
-        q: &ListQuery,
-        lo: i64,
-        hi: i64,
-        after_email: &str,
-        limit: usize,
-    ) -> Result<Option<Vec<String>>, StoreError> {
-        let Some(query) = self.activity_query(org_id, q, lo, hi, |filter| {
-            format!(
-                "SELECT DISTINCT email FROM undeliverable_activity \
-                 WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter} AND email > ? \
-                 ORDER BY email LIMIT ?"
-            )
-        }) else {
-            return Ok(None);
-        };
-        Ok(Some(
-            query
-                .bind(after_email)
-                .bind(limit as u64)
-                .fetch_all::<String>()
-                .await?,
-        ))
-    }
-
-    /// The rows of `emails` whose last_changed_at lies in [lo, hi) and that pass the query's
-    /// filters and cursor.
-    async fn undeliverable_rows(
-        &self,
-        org_id: Uuid,
-        rules: &RuleSet,
-        q: &ListQuery,
-        emails: &[String],
-        lo: i64,
-        hi: i64,
-    ) -> Result<Vec<Entry>, StoreError> {
-        if emails.is_empty() {
-            return Ok(Vec::new());
-        }
-        let okeys: Vec<String> = emails.iter().map(|e| okey(org_id, e)).collect();
-        let history = self
-            .client()
-            .query(
-                "SELECT okey, payload FROM undeliverable_history WHERE okey IN (SELECT arrayJoin(?))",
-            )
-            .bind(okeys)
-            .fetch_all::<PayloadRow>();
-        let excl_sql = format!(
-            "{LATEST_EXCLUSION} WHERE org_id = ? AND email IN (SELECT arrayJoin(?)) GROUP BY email"
-        );
-        let excl = self
-            .client()
-            .query(&excl_sql)
-            .bind(org_id.to_string())
-            .bind(emails)
-            .fetch_all::<ExclusionRow>();
-        let (history, excl) = tokio::try_join!(history, excl)?;
-
-        let mut events: HashMap<&str, Vec<Event>> = HashMap::new();
-        for row in &history {
-            if let Some(e) = Event::from_payload(&row.payload) {
-                events.entry(email_of(&row.okey)).or_default().push(e);
-            }
-        }
-        let mut exclusions: HashMap<String, Exclusion> = excl
-            .into_iter()
-            .map(|r| (r.email.clone(), r.to_exclusion()))
-            .collect();
-        let starts = rules.window_starts(q.retention_days, q.now_ms);
-        let since = q.since_ms.unwrap_or(i64::MIN);
-        let until = q.until_ms.unwrap_or(i64::MAX);
-        Ok(emails
-            .iter()
-            .filter_map(|email| {
-                let h = History::from_events(
-                    email.clone(),
-                    events.get(email.as_str()).map_or(&[], Vec::as_slice),
-                    &starts,
-                );
-                classify(&h, exclusions.remove(email).as_ref(), rules)
-            })
-            .filter(|e| {
-                (lo..hi).contains(&e.last_changed_ms)
-                    && e.last_changed_ms >= since
-                    && e.last_changed_ms <= until
-                    && q.accepts(e)
-                    && q.after_cursor(e)
-            })
-            .collect())
-    }
-
-    /// The rows of one second [lo, hi) that holds more candidates than a slice takes, walked in
-    /// email order (the list's order within a second) until `need` rows are found.
-    async fn dense_second(
-        &self,
-        org_id: Uuid,
-        rules: &RuleSet,
-        q: &ListQuery,
-        lo: i64,
-        hi: i64,
-        need: usize,
-    ) -> Result<Vec<Entry>, StoreError> {
-        let mut after = match &q.after {
-            Some(a) if whole_second(a.last_changed_ms) == lo => a.email.clone(),
-            _ => String::new(),
-        };
-        let mut out = Vec::new();
-        while out.len() < need {
-            let Some(chunk) = self
-                .candidates_after(org_id, q, lo, hi, &after, DENSE_CHUNK)
-                .await?
-            else {
-                break;
-            };
-            let Some(last) = chunk.last().cloned() else {
-                break;
-            };
-            out.extend(
-                self.undeliverable_rows(org_id, rules, q, &chunk, lo, hi)
-                    .await?,
-            );
-            if chunk.len() < DENSE_CHUNK {
-                break;
-            }
-            after = last;
-        }
-        Ok(out)
-    }
-
-    async fn write_undeliverable_audit(
-        &self,
-        org_id: Uuid,
-        at_ms: i64,
-        action: &'static str,
-        actor: &str,
-        details: serde_json::Value,
-    ) -> Result<(), StoreError> {
-        let mut insert = self.client().insert::<AuditRow>("audit_log").await?;
-        insert
-            .write(&AuditRow {
-                id: Uuid::new_v4(),
-                org_id,
-                at_ms,
-                action,
-                actor: actor.to_owned(),
-                key_id: Uuid::nil(),
-                details: details.to_string(),
-            })
-            .await?;
-        insert.end().await?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn okeys_carry_the_org_and_the_address() {
-        let org = Uuid::from_u128(7);
-        let k = okey(org, "a/b@x.example");
-        assert_eq!(k, format!("{org}/a/b@x.example"));
-        assert_eq!(
-            email_of(&k),
-            "a/b@x.example",
-            "only the first slash separates"
-        );
-        assert_eq!(
-            kind_list(&[Kind::Permanent, Kind::RuleChange]),
-            "('permanent', 'rule_change')"
-        );
-    }
-}
+mod tests;

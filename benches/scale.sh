@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Every store-backed endpoint at production shape (issue 13): SCALE_EVENTS generated SES events
+# (default 100,000,000) across SCALE_ORGS orgs (default 1,000; the largest holds 10 %, the others
+# share the rest equally), spread over 90 days, ingested through `sendops-ingest replay` (SNS-
+# wrapped, streamed from `sendops-gen`: no file is written), then measured for the largest org
+# and a small one over one keep-alive connection (benches/endpoints.py).
+#
+#   benches/scale.sh                    load (when the scratch database is missing), measure
+#   SCALE_RELOAD=1 benches/scale.sh     drop the scratch database and load it again
+#   SCALE_EVENTS=1000000 SCALE_ORGS=20 benches/scale.sh   a small run of the same script
+#   SCALE_REQUESTS=N                    timed requests per scenario (default 200)
+#   SCALE_DB                            scratch database (default sendops_bench_scale)
+#   SCALE_SKIP_BUILD=1                  use the release binaries already built
+#
+# Measured per org: message list (first page at varied `to`), message detail, timeline,
+# recipient lookup, the three reports over 30 days at random second edges (day buckets; template
+# performance without), the undeliverable first page and a `?since=` page, the rules. For the
+# largest org, four endpoints are also measured as the same SQL sent straight to ClickHouse
+# (the statements each request issued, read back from system.query_log). Then the API is
+# restarted and the first request of every report is timed (cold start), against the warm p99.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
+export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+db=${SCALE_DB:-sendops_bench_scale}
+events=${SCALE_EVENTS:-100000000}
+orgs=${SCALE_ORGS:-1000}
+requests=${SCALE_REQUESTS:-200}
+port=${SCALE_PORT:-18097}
+end=${SCALE_END:-$(date -u +%Y-%m-%dT00:00:00Z)}
+export CLICKHOUSE_DATABASE=$db
+state=.local/bench-scale.env
+bin=$CARGO_TARGET_DIR/release
+
+log() { printf 'scale: %s\n' "$*" >&2; }
+ch() { curl -fsS "$CLICKHOUSE_URL/?database=$db" --data-binary "$1"; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+case "$db" in sendops | sendops_test_*) log "refusing to use database $db"; exit 2 ;; esac
+
+scripts/clickhouse.sh start >/dev/null
+[ "${SCALE_SKIP_BUILD:-0}" = 1 ] || cargo build --release -q -p sendops-admin -p sendops-query-api -p sendops-ingest -p sendops-fixtures
+py=$(scripts/pyenv.sh | tail -n 1)/python
+mkdir -p .local
+work=$(mktemp -d "${TMPDIR:-/tmp}/sendops-scale.XXXXXX")
+api_pid=
+cleanup() { [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+account() { printf '%012d' $((100000000000 + $1)); }
+
+if [ "${SCALE_RELOAD:-0}" = 1 ] || [ ! -f "$state" ] ||
+  [ "$(curl -fsS "$CLICKHOUSE_URL/" --data-binary "SELECT count() FROM system.databases WHERE name = '$db'")" != 1 ]; then
+  log "loading $events events across $orgs orgs into $db (load $(load))"
+  curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null
+  "$bin/sendops-admin" migrate >/dev/null
+  for ((i = 0; i < orgs; i++)); do
+    "$bin/sendops-admin" org create --name "Org $i" --slug "org$i" --aws-account "$(account "$i")" \
+      --plan enterprise >/dev/null
+  done
+  # ~2.6 events per generated message.
+  big=$((events / 10 * 10 / 26))
+  small=$(((events - events / 10) / (orgs > 1 ? orgs - 1 : 1) * 10 / 26))
+  t0=$(date +%s)
+  {
+    for ((i = 0; i < orgs; i++)); do
+      m=$small; [ "$i" = 0 ] && m=$big
+      "$bin/sendops-gen" --messages "$m" --days 90 --seed $((i + 1)) --end "$end" \
+        --account "$(account "$i")" --envelope sns 2>/dev/null
+    done
+  } | /usr/bin/time -f %M -o "$work/replay.rss" "$bin/sendops-ingest" replay - >"$work/replay.json" 2>"$work/replay.log"
+  t1=$(date +%s)
+  stored=$(ch "SELECT uniqExact(event_id) FROM events")
+  log "loaded: $(cat "$work/replay.json") in $((t1 - t0)) s ($((stored / (t1 - t0 > 0 ? t1 - t0 : 1))) events/s), replay peak RSS $(($(cat "$work/replay.rss") / 1024)) MiB, load $(load)"
+  for slug in org0 org1; do
+    key=$("$bin/sendops-admin" key create --org "$slug" --env live --name scale \
+      --scopes api.messages.view,api.messages.unmask_recipients,analytics.search.recipients,api.reports.view,api.undeliverable.view |
+      "$py" -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+    echo "key_$slug=$key" >>"$work/keys"
+    # No rate limit in the way of the measurement (a newer row version of the org).
+    ch "INSERT INTO orgs SELECT id, slug, name, plan, aws_account_id, region, 1000000, created_ms, updated_ms + 1 FROM orgs FINAL WHERE slug = '$slug'"
+  done
+  cp "$work/keys" "$state"
+fi
+# shellcheck disable=SC1090
+source "$state"
+
+start_api() {
+  SENDOPS_API_ADDR=127.0.0.1:$port "$bin/sendops-api" >"$work/api.log" 2>&1 &
+  api_pid=$!
+  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/v1/_health" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  log "the API did not start"; cat "$work/api.log" >&2; exit 1
+}
+
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+
+paths_for() { # slug key -> scenarios file
+  local slug=$1 key=$2 out=$work/paths.$1 now t i
+  now=$(date -d "$end" +%s)
+  : >"$out"
+  get() { curl -fsS -H "Authorization: Bearer $key" "http://127.0.0.1:$port$1"; }
+  for i in $(seq 1 50); do
+    t=$((now - RANDOM * 237 % (89 * 86400)))
+    printf 'messages\t/v1/messages?to=%s\n' "$(iso "$t")" >>"$out"
+  done
+  get "/v1/messages?limit=100&to=$(iso $((now - 40 * 86400)))" >"$work/msgs.$slug"
+  jq -r '.data[].id' "$work/msgs.$slug" | head -50 | sed 's|^|detail\t/v1/messages/|' >>"$out"
+  jq -r '.data[].id' "$work/msgs.$slug" | head -50 | sed 's|^|timeline\t/v1/messages/|; s|$|/events|' >>"$out"
+  jq -r '.data[].to // empty' "$work/msgs.$slug" | head -50 |
+    "$py" -c 'import sys,urllib.parse; [print("recipient\t/v1/recipients/" + urllib.parse.quote(l.strip(), safe="") + "/messages") for l in sys.stdin if l.strip()]' >>"$out"
+  for report in deliverability engagement template-performance; do
+    for i in $(seq 1 50); do
+      t=$((now - RANDOM % 86400))
+      from=$(iso $((t - 30 * 86400)))
+      q="from=$from&to=$(iso "$t")"
+      [ "$report" != template-performance ] && q="$q&bucket=day"
+      printf '%s\t/v1/reports/%s?%s\n' "$report" "$report" "$q" >>"$out"
+    done
+  done
+  echo "undeliverable	/v1/undeliverable?limit=50" >>"$out"
+  for h in 1 6 24 168 720; do
+    printf 'undeliverable-since\t/v1/undeliverable?limit=50&since=%s\n' "$(iso $(($(date +%s) - h * 3600)))" >>"$out"
+  done
+  echo "rules	/v1/undeliverable/rules" >>"$out"
+  echo "$out"
+}
+
+echo "== scale: $(ch "SELECT count() FROM orgs FINAL") orgs, $(ch "SELECT uniqExact(event_id) FROM events") events, $(nproc) cores, load $(load)"
+start_api
+for slug in org0 org1; do
+  keyvar=key_$slug
+  org_id=$(ch "SELECT toString(id) FROM orgs FINAL WHERE slug = '$slug'")
+  echo "-- $slug: $(ch "SELECT uniqExact(event_id) FROM events WHERE org_id = '$org_id'") events (load $(load))"
+  paths=$(paths_for "$slug" "${!keyvar}")
+  direct=
+  [ "$slug" = org0 ] && direct=messages,detail,timeline,recipient
+  "$py" benches/endpoints.py --api "http://127.0.0.1:$port" --key "${!keyvar}" --paths "$paths" \
+    --requests "$requests" --direct "$direct" --org-id "$org_id" --database "$db" \
+    --clickhouse "$CLICKHOUSE_URL" | tee "$work/warm.$slug.json"
+done
+
+echo "-- cold start: the first request of each report after a restart (largest org)"
+kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
+start_api
+grep -P '^(deliverability|engagement|template-performance)\t' "$work/paths.org0" >"$work/cold.paths"
+"$py" benches/endpoints.py --api "http://127.0.0.1:$port" --key "$key_org0" --paths "$work/cold.paths" --first-only
+echo "  load average at end: $(load)"

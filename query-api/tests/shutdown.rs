@@ -1,0 +1,100 @@
+//! Graceful shutdown of the real `sendops-api` binary (issue 16): on SIGTERM it stops accepting,
+//! lets a request in flight finish within `SENDOPS_SHUTDOWN_GRACE_SECONDS` and exits 0.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::{ALL_SCOPES, TestApp};
+use sendops_shared::control::api_key::KeyEnv;
+use sendops_shared::control::org::Plan;
+use sendops_testkit::proxy::DelayProxy;
+
+fn get(port: u16, path: &str, key: &str) -> std::io::Result<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_slow_request_finish_then_exits_zero() {
+    let app = TestApp::new("shutdown_slow").await;
+    let org = app.org("acme", "123456789012", Plan::Pro).await;
+    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    // The message list's query is held at a proxy in front of ClickHouse: the request stays in
+    // flight as long as the test wants.
+    let proxy = DelayProxy::start(&app.db.config.url).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-api"))
+        .env("SENDOPS_API_ADDR", format!("127.0.0.1:{port}"))
+        .env("CLICKHOUSE_URL", proxy.url())
+        .env("CLICKHOUSE_DATABASE", &app.db.config.database)
+        .env("SENDOPS_REPORT_PREPARE_SECONDS", "0")
+        .env("SENDOPS_SHUTDOWN_GRACE_SECONDS", "20")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(port, "/v1/_health", "").is_err() {
+        assert!(Instant::now() < deadline, "the server never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let held = proxy.hold("FROM messages WHERE");
+    let k = key.clone();
+    let slow = std::thread::spawn(move || get(port, "/v1/messages", &k));
+    tokio::time::timeout(Duration::from_secs(10), held.arrived())
+        .await
+        .expect("the list query reached the store");
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Within the grace period the process waits for the request in flight…
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited with a request in flight"
+    );
+    // …and no longer accepts new connections.
+    assert!(
+        get(port, "/v1/_health", "").is_err(),
+        "accepted a new request after SIGTERM"
+    );
+    held.release();
+    let reply = slow
+        .join()
+        .unwrap()
+        .expect("the slow request got an answer");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("\"data\""), "{reply}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("still running 10 s after its last request finished");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    app.drop().await;
+}

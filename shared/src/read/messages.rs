@@ -1,0 +1,329 @@
+//! Message reads: the per-message projection (`messages`), the id index, the per-recipient index
+//! and a message's events. Pages are keyset-ordered by (sent_ms desc, message_id desc), and each
+//! page reads time slices that widen only until the page is full, so a page costs what it returns.
+
+use clickhouse::Row;
+use serde::{Deserialize, Deserializer};
+use uuid::Uuid;
+
+use crate::store::Store;
+use crate::timefmt::{DAY_MS, day_of_ms, day_to_date};
+use crate::{EventType, StoreError};
+
+/// The eight types a message status can take (docs/semantics.md#messages).
+pub const STATUSES: [&str; 8] = [
+    "Send",
+    "Delivery",
+    "Bounce",
+    "Complaint",
+    "Reject",
+    "Open",
+    "Click",
+    "DeliveryDelay",
+];
+
+/// Optional filters of a message list (AND-ed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageFilter {
+    pub channel_id: Option<Uuid>,
+    pub status: Option<String>,
+    /// Exact template name.
+    pub template: Option<String>,
+    /// Lower-cased sending domain.
+    pub sender_domain: Option<String>,
+    /// Exact recipient address (any destination).
+    pub recipient: Option<String>,
+}
+
+/// One message, as the projection holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Row)]
+pub struct MessageRow {
+    pub message_id: String,
+    pub sent_ms: i64,
+    pub channel: String,
+    pub template: String,
+    pub source: String,
+    pub subject: String,
+    pub destination: Vec<String>,
+    /// Type of the latest of the message's events that is one of the eight [`STATUSES`];
+    /// `None` when it has none (only a Rendering Failure or a Subscription: docs/semantics.md#messages).
+    #[serde(deserialize_with = "status_of")]
+    pub status: Option<String>,
+    pub last_event_ms: i64,
+}
+
+/// The projection's status column: a type that is not one of the eight is no status. (The
+/// view ranks the other types below every status, so it holds one only when there is none.)
+fn status_of<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let st = String::deserialize(d)?;
+    Ok(STATUSES.contains(&st.as_str()).then_some(st))
+}
+
+/// A keyset position: rows strictly after it in (sent_ms desc, message_id desc) order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    pub sent_ms: i64,
+    pub message_id: String,
+}
+
+const PROJECTION: &str = "message_id, sent_ms, any(channel) AS ch, max(template) AS tpl, any(source) AS src, \
+     max(subject) AS subj, anyMerge(destination) AS dest, argMaxMerge(status) AS st, maxMerge(last_event_ms) AS last_ms";
+
+/// Width of a page's first time slice; each further slice is 4× wider. A slice's cost is the
+/// number of per-message states it merges, so it starts narrow: an hour holds a page for any
+/// tenant that sends more than ~50 messages an hour, and a sparse tenant needs a few more
+/// (cheap) slices. Slices partition the window, so the page is the same whatever the widths.
+const FIRST_SLICE_MS: i64 = DAY_MS / 24;
+
+/// The status a `status=` filter compares: empty (matched by no filter value) when the message
+/// has none of the eight status types.
+const STATUS_EXPR: &str = "if(st IN ('Send', 'Delivery', 'Bounce', 'Complaint', 'Reject', 'Open', 'Click', 'DeliveryDelay'), st, '')";
+
+#[derive(Deserialize, Row)]
+struct SentRow {
+    sent_ms: i64,
+}
+
+#[derive(Deserialize, Row)]
+struct KeyRow {
+    sent_ms: i64,
+    message_id: String,
+}
+
+impl Store {
+    /// Up to `limit` messages of `org_id` sent in [from_ms, to_ms), newest first, after `after`.
+    pub async fn list_messages(
+        &self,
+        org_id: Uuid,
+        from_ms: i64,
+        to_ms: i64,
+        after: Option<&After>,
+        filter: &MessageFilter,
+        limit: usize,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        let mut out: Vec<MessageRow> = Vec::new();
+        let mut upper = match after {
+            Some(a) => to_ms.min(a.sent_ms.saturating_add(1)),
+            None => to_ms,
+        };
+        let mut span = FIRST_SLICE_MS;
+        while out.len() < limit && upper > from_ms {
+            let lower = from_ms.max(upper.saturating_sub(span));
+            let rows = self
+                .message_slice(org_id, lower, upper, after, filter, limit - out.len())
+                .await?;
+            out.extend(rows);
+            upper = lower;
+            span = span.saturating_mul(4);
+        }
+        Ok(out)
+    }
+
+    async fn message_slice(
+        &self,
+        org_id: Uuid,
+        lower: i64,
+        upper: i64,
+        after: Option<&After>,
+        filter: &MessageFilter,
+        limit: usize,
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        let mut sql = format!(
+            "SELECT {PROJECTION} FROM messages WHERE org_id = ? AND sent_ms >= ? AND sent_ms < ? \
+             AND (sent_ms < ? OR (sent_ms = ? AND message_id < ?))"
+        );
+        if filter.channel_id.is_some() {
+            sql.push_str(" AND channel_id = ?");
+        }
+        if filter.sender_domain.is_some() {
+            sql.push_str(" AND sender_domain = ?");
+        }
+        if filter.recipient.is_some() {
+            sql.push_str(
+                " AND message_id IN (SELECT message_id FROM message_recipients \
+                 WHERE org_id = ? AND recipient = ? AND sent_ms >= ? AND sent_ms < ?)",
+            );
+        }
+        sql.push_str(" GROUP BY sent_ms, message_id HAVING 1 = 1");
+        if filter.template.is_some() {
+            sql.push_str(" AND tpl = ?");
+        }
+        if filter.status.is_some() {
+            sql.push_str(&format!(" AND {STATUS_EXPR} = ?"));
+        }
+        sql.push_str(" ORDER BY sent_ms DESC, message_id DESC LIMIT ?");
+
+        let (after_ms, after_id) = match after {
+            Some(a) => (a.sent_ms, a.message_id.as_str()),
+            None => (i64::MAX, ""),
+        };
+        let mut q = self
+            .client()
+            .query(&sql)
+            .bind(org_id.to_string())
+            .bind(lower)
+            .bind(upper)
+            .bind(after_ms)
+            .bind(after_ms)
+            .bind(after_id);
+        if let Some(c) = filter.channel_id {
+            q = q.bind(c.to_string());
+        }
+        if let Some(d) = &filter.sender_domain {
+            q = q.bind(d.as_str());
+        }
+        if let Some(r) = &filter.recipient {
+            q = q
+                .bind(org_id.to_string())
+                .bind(r.as_str())
+                .bind(lower)
+                .bind(upper);
+        }
+        if let Some(t) = &filter.template {
+            q = q.bind(t.as_str());
+        }
+        if let Some(s) = &filter.status {
+            q = q.bind(s.as_str());
+        }
+        Ok(q.bind(limit as u64).fetch_all::<MessageRow>().await?)
+    }
+
+    /// One message by SES id, if it was sent at or after `not_before_ms`.
+    pub async fn message_by_id(
+        &self,
+        org_id: Uuid,
+        message_id: &str,
+        not_before_ms: i64,
+    ) -> Result<Option<MessageRow>, StoreError> {
+        let sent = self
+            .client()
+            .query("SELECT sent_ms FROM message_index WHERE org_id = ? AND message_id = ? AND sent_ms >= ? LIMIT 1")
+            .bind(org_id.to_string())
+            .bind(message_id)
+            .bind(not_before_ms)
+            .fetch_optional::<SentRow>()
+            .await?;
+        let Some(sent) = sent else { return Ok(None) };
+        let key = [(sent.sent_ms, message_id.to_owned())];
+        Ok(self
+            .messages_by_keys(org_id, &key)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// The projections of the messages at these (sent_ms, message_id) keys, newest first.
+    pub async fn messages_by_keys(
+        &self,
+        org_id: Uuid,
+        keys: &[(i64, String)],
+    ) -> Result<Vec<MessageRow>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sent: Vec<String> = keys.iter().map(|(t, _)| t.to_string()).collect();
+        let ids: Vec<&str> = keys.iter().map(|(_, id)| id.as_str()).collect();
+        let sql = format!(
+            "SELECT {PROJECTION} FROM messages WHERE org_id = ? AND sent_ms IN ({}) AND has(?, message_id) \
+             GROUP BY sent_ms, message_id ORDER BY sent_ms DESC, message_id DESC",
+            sent.join(",")
+        );
+        Ok(self
+            .client()
+            .query(&sql)
+            .bind(org_id.to_string())
+            .bind(ids)
+            .fetch_all::<MessageRow>()
+            .await?)
+    }
+
+    /// Every stored row of one message (one per event and recipient), in no particular order.
+    pub async fn message_events(
+        &self,
+        org_id: Uuid,
+        message: &MessageRow,
+    ) -> Result<Vec<TimelineRow>, StoreError> {
+        // The day bounds only skip the months the message has no rows in.
+        let first = day_of_ms(message.sent_ms).saturating_sub(1);
+        let last = day_of_ms(message.last_event_ms.max(message.sent_ms));
+        Ok(self
+            .client()
+            .query(&format!(
+                "SELECT {} FROM message_timeline WHERE org_id = ? AND message_id = ? \
+                 AND day >= toDate(?) AND day <= toDate(?) \
+                 LIMIT 1 BY occurred_ms, event_type, recipient, click_url LIMIT 10000",
+                TimelineRow::COLUMNS
+            ))
+            .bind(org_id.to_string())
+            .bind(message.message_id.as_str())
+            .bind(day_to_date(first).to_string())
+            .bind(day_to_date(last).to_string())
+            .fetch_all::<TimelineRow>()
+            .await?)
+    }
+
+    /// Keys of the messages addressed to `recipient` (exact), newest first.
+    pub async fn recipient_message_keys(
+        &self,
+        org_id: Uuid,
+        recipient: &str,
+        from_ms: i64,
+        to_ms: i64,
+        after: Option<&After>,
+        limit: usize,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let (after_ms, after_id) = match after {
+            Some(a) => (a.sent_ms, a.message_id.as_str()),
+            None => (i64::MAX, ""),
+        };
+        let rows = self
+            .client()
+            .query(
+                "SELECT sent_ms, message_id FROM message_recipients WHERE org_id = ? AND recipient = ? \
+                 AND sent_ms >= ? AND sent_ms < ? AND (sent_ms < ? OR (sent_ms = ? AND message_id < ?)) \
+                 GROUP BY sent_ms, message_id ORDER BY sent_ms DESC, message_id DESC LIMIT ?",
+            )
+            .bind(org_id.to_string())
+            .bind(recipient)
+            .bind(from_ms)
+            .bind(to_ms)
+            .bind(after_ms)
+            .bind(after_ms)
+            .bind(after_id)
+            .bind(limit as u64)
+            .fetch_all::<KeyRow>()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.sent_ms, r.message_id))
+            .collect())
+    }
+}
+
+/// One row of a message's timeline (`message_timeline`): the columns a timeline shows.
+#[derive(Debug, Clone, Deserialize, Row)]
+pub struct TimelineRow {
+    pub occurred_ms: i64,
+    pub event_type: EventType,
+    pub recipient: String,
+    pub template: String,
+    pub bounce_type: String,
+    pub bounce_sub_type: String,
+    pub diagnostic: String,
+    pub smtp_response: String,
+    pub processing_time_ms: Option<u32>,
+    pub feedback_type: String,
+    pub delay_type: String,
+    pub reject_reason: String,
+    pub ip_address: String,
+    pub user_agent: String,
+    pub click_url: String,
+    pub error_message: String,
+    pub contact_list: String,
+}
+
+impl TimelineRow {
+    pub const COLUMNS: &'static str = "occurred_ms, event_type, recipient, template, \
+        bounce_type, bounce_sub_type, diagnostic, smtp_response, processing_time_ms, feedback_type, \
+        delay_type, reject_reason, ip_address, user_agent, click_url, error_message, contact_list";
+}

@@ -1,0 +1,16 @@
+//! ClickHouse plumbing: the [`Store`] client and its write path for ingest, configuration, error
+//! codes, the schema migrations and their runner, the ingest ledger, repair, test databases.
+
+mod client;
+pub mod config;
+pub mod error;
+pub mod ledger;
+pub mod migrate;
+pub mod migration_lock;
+pub mod migrations;
+pub mod repair;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod tls;
+
+pub use client::{INSERT_TIMEOUT, NoticeRow, QuarantineRow, RawRecord, Store, Table};

@@ -1,0 +1,633 @@
+//! Repair of what the old ingest path damaged (issue 11; `sendops-admin repair`).
+//!
+//! Before migration 0010, an event counted as stored as soon as its row was in `events`, so a
+//! store failure between the base table and its materialized views left (a) rows in `events`
+//! whose derived rows are missing from some or all views, and two consumers racing on one batch
+//! left (b) derived rows twice (in `undeliverable_history` without an event id, so counted twice).
+//!
+//! For one org and a range of UTC days, [`Store::repair_org`] feeds every table derived from
+//! `events` again from `events`, with `INSERT … SELECT` statements whose SELECT is the view's
+//! own (copied from the migrations; a unit test checks they still match) restricted to the org
+//! and the days. Every target tolerates a second copy of an event's rows (migration 0010), so
+//! rows already there are harmless, and so are copies of a row in `events` itself (a
+//! ReplacingMergeTree before its merge). The `undeliverable_history` rows it writes carry the
+//! event id, and within a content group rows with ids win over the old id-less ones
+//! (`distinct_events` in crate::undeliverable), so doubled id-less rows stop counting twice.
+//! Then the done markers of the range's events are written (`ingested_events`), and only then
+//! the change counter of every repaired day is bumped (`day_changes`), so report seals, cached
+//! unique counts and the engaged-recipient index of those days are recomputed.
+//!
+//! Work goes in chunks of consecutive days inside one month (one partition of `events`) of at
+//! most [`RepairOptions::max_chunk_rows`] rows of `events` (a bigger single day is a chunk of
+//! its own), so a big org never runs one giant query. Repair is idempotent: running it again
+//! adds only copies, which every reader ignores. It may run while ingest writes: markers are
+//! written only for rows stamped before every batch that was in flight when the chunk started
+//! (crate::store::ledger's committed bound), because a later row may belong to an INSERT whose views
+//! are not complete yet; its own batch marks it once acknowledged.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::Datelike;
+use clickhouse::Row;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::store::Store;
+use crate::store::migration_lock::Progress;
+use crate::timefmt::{STORABLE_END_MS, day_of_ms, day_to_date, now_ms, parse_rfc3339_ms};
+
+/// One table derived from `events` and the materialized view that feeds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Derived {
+    /// Target table.
+    pub table: &'static str,
+    /// The materialized view feeding it on insert.
+    pub view: &'static str,
+    /// The target's columns in the order of the SELECT list.
+    pub columns: &'static str,
+    /// The view's SELECT up to and including `FROM events`.
+    pub select: &'static str,
+    /// The view's WHERE condition, if it has one.
+    pub condition: Option<&'static str>,
+    /// What follows the WHERE clause in the view (GROUP BY).
+    pub tail: Option<&'static str>,
+}
+
+const UNDELIVERABLE_CONDITION: &str =
+    "event_type IN ('Bounce', 'Complaint', 'Reject', 'DeliveryDelay')
+    AND (event_type != 'Bounce' OR bounce_type IN ('Permanent', 'Transient', 'Undetermined'))";
+
+/// Every table derived from `events`, with its view's SELECT as the latest migration defines it
+/// (0003, 0005, 0008, 0009, 0010).
+pub const DERIVED: [Derived; 8] = [
+    Derived {
+        table: "messages",
+        view: "messages_mv",
+        columns: "org_id, sent_ms, message_id, channel, channel_id, template, source, \
+                  sender_domain, subject, destination, status, last_event_ms",
+        select: "SELECT
+    org_id,
+    sent_ms,
+    message_id,
+    any(channel) AS channel,
+    any(channel_id) AS channel_id,
+    max(template) AS template,
+    any(source) AS source,
+    any(sender_domain) AS sender_domain,
+    max(subject) AS subject,
+    anyState(destination) AS destination,
+    argMaxState(toString(event_type), multiIf(
+        event_type = 'Send', occurred_ms * 8,
+        event_type IN ('Delivery', 'DeliveryDelay', 'Bounce', 'Reject'), occurred_ms * 8 + 1,
+        event_type = 'Complaint', occurred_ms * 8 + 2,
+        event_type = 'Open', occurred_ms * 8 + 3,
+        event_type = 'Click', occurred_ms * 8 + 4,
+        toInt64(-1))) AS status,
+    maxState(occurred_ms) AS last_event_ms
+FROM events",
+        condition: None,
+        tail: Some("GROUP BY org_id, sent_ms, message_id"),
+    },
+    Derived {
+        table: "message_index",
+        view: "message_index_mv",
+        columns: "org_id, message_id, sent_ms",
+        select: "SELECT DISTINCT org_id, message_id, sent_ms
+FROM events",
+        condition: None,
+        tail: None,
+    },
+    Derived {
+        table: "message_recipients",
+        view: "message_recipients_mv",
+        columns: "org_id, recipient, sent_ms, message_id",
+        select: "SELECT DISTINCT org_id, arrayJoin(destination) AS recipient, sent_ms, message_id
+FROM events",
+        condition: None,
+        tail: None,
+    },
+    Derived {
+        table: "message_timeline",
+        view: "message_timeline_mv",
+        columns: "org_id, message_id, day, occurred_ms, event_type, recipient, template, \
+                  bounce_type, bounce_sub_type, diagnostic, smtp_response, processing_time_ms, \
+                  feedback_type, delay_type, reject_reason, ip_address, user_agent, click_url, \
+                  error_message, contact_list",
+        select: "SELECT org_id, message_id, day, occurred_ms, event_type, recipient, template,
+    bounce_type, bounce_sub_type, diagnostic, smtp_response, processing_time_ms, feedback_type,
+    delay_type, reject_reason, ip_address, user_agent, click_url, error_message, contact_list
+FROM events",
+        condition: None,
+        tail: None,
+    },
+    Derived {
+        table: "engaged",
+        view: "engaged_mv",
+        columns: "org_id, event_type, day, occurred_ms, channel_id, sender_domain, template, \
+                  recipient_hash",
+        select: "SELECT org_id, event_type, day, occurred_ms, channel_id, sender_domain, template,
+    sipHash128(lower(recipient)) AS recipient_hash
+FROM events",
+        condition: Some("event_type IN ('Open', 'Click')"),
+        tail: None,
+    },
+    Derived {
+        table: "undeliverable_history",
+        view: "undeliverable_history_v2_mv",
+        columns: "org_id, okey, kind, occurred_ms, payload",
+        select: r"SELECT
+    org_id,
+    concat(toString(org_id), '/', lower(recipient)) AS okey,
+    CAST(multiIf(
+        event_type = 'Bounce' AND bounce_type = 'Permanent', 'permanent',
+        event_type = 'Bounce' AND bounce_type = 'Transient', 'transient',
+        event_type = 'Bounce', 'undetermined',
+        event_type = 'Complaint', 'complaint',
+        event_type = 'Reject', 'reject',
+        'delay') AS Enum8('permanent' = 1, 'transient' = 2, 'undetermined' = 3, 'complaint' = 4, 'reject' = 5, 'delay' = 6, 'rule_change' = 7, 'exclusion' = 8)) AS kind,
+    occurred_ms,
+    concat(
+        toString(occurred_ms), '\t',
+        toString(ingested_ms), '\t',
+        multiIf(
+            event_type = 'Bounce' AND bounce_type = 'Permanent', '1',
+            event_type = 'Bounce' AND bounce_type = 'Transient', '2',
+            event_type = 'Bounce', '3',
+            event_type = 'Complaint', '4',
+            event_type = 'Reject', '5',
+            '6'), '\t',
+        replaceAll(multiIf(event_type = 'Bounce', bounce_sub_type, event_type = 'Complaint', feedback_type, ''), '\t', ' '), '\t',
+        replaceAll(diagnostic, '\t', ' '), '\t',
+        replaceAll(sender, '\t', ' '), '\t',
+        toString(event_id)) AS payload
+FROM events",
+        condition: Some(UNDELIVERABLE_CONDITION),
+        tail: None,
+    },
+    Derived {
+        table: "undeliverable_activity",
+        view: "undeliverable_activity_mv",
+        columns: "org_id, ingested_ms, email, kind",
+        select: "SELECT
+    org_id,
+    ingested_ms,
+    lower(recipient) AS email,
+    CAST(multiIf(
+        event_type = 'Bounce' AND bounce_type = 'Permanent', 'permanent',
+        event_type = 'Bounce' AND bounce_type = 'Transient', 'transient',
+        event_type = 'Bounce', 'undetermined',
+        event_type = 'Complaint', 'complaint',
+        event_type = 'Reject', 'reject',
+        'delay') AS Enum8('permanent' = 1, 'transient' = 2, 'undetermined' = 3, 'complaint' = 4, 'reject' = 5, 'delay' = 6, 'rule_change' = 7, 'exclusion' = 8)) AS kind
+FROM events",
+        condition: Some(UNDELIVERABLE_CONDITION),
+        tail: None,
+    },
+    Derived {
+        table: "undeliverable_activity_blocks",
+        view: "undeliverable_activity_blocks_mv",
+        columns: "org_id, second, ingested_ms, emails, fences",
+        select: "SELECT
+    org_id,
+    intDiv(ingested_ms, 1000) AS second,
+    ingested_ms,
+    toUInt32(length(groupUniqArray(lower(recipient)))) AS emails,
+    arrayFilter((e, i) -> i % 200 = 0, arraySort(groupUniqArray(lower(recipient))) AS sorted, arrayEnumerate(sorted)) AS fences
+FROM events",
+        condition: Some(UNDELIVERABLE_CONDITION),
+        tail: Some("GROUP BY org_id, ingested_ms"),
+    },
+];
+
+/// The org and day range every repair statement adds to its view's SELECT (binds: org id, first
+/// date, last date).
+const RANGE: &str = "org_id = ? AND day >= toDate(?) AND day <= toDate(?)";
+
+impl Derived {
+    /// The view's own SELECT, as the migration defines it.
+    pub fn view_select(&self) -> String {
+        let mut sql = self.select.to_owned();
+        if let Some(c) = self.condition {
+            sql.push_str("\nWHERE ");
+            sql.push_str(c);
+        }
+        if let Some(t) = self.tail {
+            sql.push('\n');
+            sql.push_str(t);
+        }
+        sql
+    }
+
+    /// `INSERT INTO <table> (<columns>) <the view's SELECT for one org and a day range>`.
+    pub fn repair_sql(&self) -> String {
+        let filter = match self.condition {
+            Some(c) => format!("({c}) AND {RANGE}"),
+            None => RANGE.to_owned(),
+        };
+        let mut sql = format!(
+            "INSERT INTO {} ({}) {}\nWHERE {filter}",
+            self.table, self.columns, self.select
+        );
+        if let Some(t) = self.tail {
+            sql.push('\n');
+            sql.push_str(t);
+        }
+        sql
+    }
+}
+
+/// Done markers of the range's events stamped at or before a bound (binds: org, first date, last
+/// date, bound ms); the same SELECT as migration 0010's backfill.
+const MARKERS_SQL: &str = "INSERT INTO ingested_events (org_id, day, event_id) \
+     SELECT org_id, day, event_id FROM events \
+     WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) AND ingested_ms <= ?";
+
+/// Rows (copies included) and distinct events per day of the range.
+const PLAN_SQL: &str = "SELECT toUInt16(day) AS d, count() AS n, uniqExact(event_id) AS ids \
+     FROM events WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) \
+     GROUP BY day ORDER BY day";
+
+/// The first day `events` can hold (1970-01-01).
+pub const FIRST_DAY: u16 = 0;
+/// The last day `events` can hold (2105-12-30: ingest refuses events from 2105-12-31 on, the
+/// last date ClickHouse 18.16 parses).
+pub const LAST_DAY: u16 = (STORABLE_END_MS / crate::timefmt::DAY_MS - 1) as u16;
+
+/// Parses `--from`/`--to`: an RFC 3339 timestamp, whose UTC day is returned.
+pub fn parse_day(value: &str) -> Result<u16, String> {
+    let ms = parse_rfc3339_ms(value).ok_or_else(|| {
+        format!("{value:?} is not an RFC 3339 timestamp (e.g. 2024-03-01T00:00:00Z)")
+    })?;
+    let last = day_to_date(LAST_DAY);
+    if !(0..STORABLE_END_MS).contains(&ms) {
+        return Err(format!(
+            "{value:?} is outside the days events can have (1970-01-01 to {last})"
+        ));
+    }
+    Ok(day_of_ms(ms))
+}
+
+/// What to repair and how.
+#[derive(Clone)]
+pub struct RepairOptions {
+    /// First UTC day (default: the org's first day with events).
+    pub from_day: Option<u16>,
+    /// Last UTC day, inclusive (default: the org's last day with events).
+    pub to_day: Option<u16>,
+    /// Most rows of `events` per chunk (a single bigger day is a chunk of its own).
+    pub max_chunk_rows: u64,
+    /// Progress lines (stderr in the CLI).
+    pub progress: Progress,
+}
+
+impl Default for RepairOptions {
+    fn default() -> Self {
+        RepairOptions {
+            from_day: None,
+            to_day: None,
+            max_chunk_rows: DEFAULT_CHUNK_ROWS,
+            progress: Arc::new(|line| tracing::info!(target: "sendops::repair", "{line}")),
+        }
+    }
+}
+
+/// Default of [`RepairOptions::max_chunk_rows`].
+pub const DEFAULT_CHUNK_ROWS: u64 = 2_000_000;
+
+/// What a repair did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepairSummary {
+    pub org_id: Uuid,
+    /// The day range repaired (both inclusive; None when the org has no events and none was
+    /// given).
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Days of the range that have events (each had its change counter bumped once).
+    pub days: u64,
+    /// Distinct events in the range (each has a done marker now, except rows of batches still
+    /// in flight when their chunk started: their own batch marks them).
+    pub events: u64,
+    /// Rows of `events` read per derived table (copies not merged yet included).
+    pub rows: u64,
+    pub chunks: u64,
+    /// SQL statements sent: the view check, the plan, and per chunk the committed-bound read,
+    /// one INSERT … SELECT per derived table, the markers and the counter bump.
+    pub statements: u64,
+    /// The derived tables re-fed.
+    pub tables: Vec<&'static str>,
+}
+
+#[derive(Debug, Deserialize, Row)]
+struct DayRows {
+    d: u16,
+    n: u64,
+    ids: u64,
+}
+
+/// Consecutive days with events inside one month, at most `max_rows` rows unless one day alone
+/// has more: (first day, last day, rows).
+fn chunks(days: &[DayRows], max_rows: u64) -> Vec<(u16, u16, u64, Vec<u16>)> {
+    let month = |d: u16| {
+        let date = day_to_date(d);
+        (date.year(), date.month())
+    };
+    let mut out: Vec<(u16, u16, u64, Vec<u16>)> = Vec::new();
+    for day in days {
+        match out.last_mut() {
+            Some((first, last, rows, list))
+                if month(*first) == month(day.d) && *rows + day.n <= max_rows =>
+            {
+                *last = day.d;
+                *rows += day.n;
+                list.push(day.d);
+            }
+            _ => out.push((day.d, day.d, day.n, vec![day.d])),
+        }
+    }
+    out
+}
+
+#[derive(Debug, Deserialize, Row)]
+struct ViewName {
+    name: String,
+}
+
+impl Store {
+    /// Refuses a database whose materialized views are not exactly the ones [`DERIVED`] knows:
+    /// one not migrated to 0010 yet, or one with a view this code would not re-feed.
+    async fn check_views(&self) -> Result<(), StoreError> {
+        let live: HashSet<String> = self
+            .client()
+            .query(
+                "SELECT name FROM system.tables WHERE database = currentDatabase() \
+                 AND engine = 'MaterializedView'",
+            )
+            .fetch_all::<ViewName>()
+            .await?
+            .into_iter()
+            .map(|v| v.name)
+            .collect();
+        let known: HashSet<String> = DERIVED.iter().map(|d| d.view.to_owned()).collect();
+        let mut missing: Vec<&String> = known.difference(&live).collect();
+        let mut unknown: Vec<&String> = live.difference(&known).collect();
+        missing.sort();
+        unknown.sort();
+        if !missing.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "database {} lacks the views {missing:?}: run `sendops-admin migrate` first",
+                self.database()
+            )));
+        }
+        if !unknown.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "database {} has materialized views repair does not know ({unknown:?}); \
+                 repair would not re-feed their tables (update shared/src/store/repair.rs)",
+                self.database()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Re-feeds every table derived from `events` for `org_id`'s days in the options' range,
+    /// writes the done markers of those events and bumps each of those days' change counter
+    /// once (module docs).
+    pub async fn repair_org(
+        &self,
+        org_id: Uuid,
+        opts: &RepairOptions,
+    ) -> Result<RepairSummary, StoreError> {
+        let progress = &opts.progress;
+        let from = opts.from_day.unwrap_or(FIRST_DAY);
+        let to = opts.to_day.unwrap_or(LAST_DAY);
+        if from > to {
+            return Err(StoreError::Invalid(format!(
+                "--from ({}) is after --to ({})",
+                day_to_date(from),
+                day_to_date(to)
+            )));
+        }
+        let mut summary = RepairSummary {
+            org_id,
+            from: opts.from_day.map(|d| day_to_date(d).to_string()),
+            to: opts.to_day.map(|d| day_to_date(d).to_string()),
+            days: 0,
+            events: 0,
+            rows: 0,
+            chunks: 0,
+            statements: 0,
+            tables: DERIVED.iter().map(|d| d.table).collect(),
+        };
+        self.check_views().await?;
+        summary.statements += 1;
+        let org = org_id.to_string();
+        let days = self
+            .client()
+            .query(PLAN_SQL)
+            .bind(org.as_str())
+            .bind(day_to_date(from).to_string())
+            .bind(day_to_date(to).to_string())
+            .fetch_all::<DayRows>()
+            .await?;
+        summary.statements += 1;
+        if let (Some(first), Some(last)) = (days.first(), days.last()) {
+            summary
+                .from
+                .get_or_insert_with(|| day_to_date(first.d).to_string());
+            summary
+                .to
+                .get_or_insert_with(|| day_to_date(last.d).to_string());
+        }
+        summary.days = days.len() as u64;
+        summary.events = days.iter().map(|d| d.ids).sum();
+        summary.rows = days.iter().map(|d| d.n).sum();
+        let plan = chunks(&days, opts.max_chunk_rows.max(1));
+        progress(&format!(
+            "org {org}: {} days with events ({} events, {} rows) in {} chunks",
+            summary.days,
+            summary.events,
+            summary.rows,
+            plan.len()
+        ));
+        let statements: Vec<(&str, String)> =
+            DERIVED.iter().map(|d| (d.table, d.repair_sql())).collect();
+        for (n, (first, last, rows, with_events)) in plan.iter().enumerate() {
+            let (a, b) = (
+                day_to_date(*first).to_string(),
+                day_to_date(*last).to_string(),
+            );
+            let label = format!("chunk {}/{} ({a}..{b}, {rows} rows)", n + 1, plan.len());
+            // Read before the re-feed: rows stamped up to here belong to acknowledged INSERTs
+            // (or to consumers that died), so the re-feed below has seen all of them.
+            let bound = self.committed_bound_ms(now_ms()).await?;
+            summary.statements += 1;
+            for (table, sql) in &statements {
+                progress(&format!("{label}: {table}"));
+                self.client()
+                    .query(sql)
+                    .bind(org.as_str())
+                    .bind(a.as_str())
+                    .bind(b.as_str())
+                    .execute()
+                    .await?;
+                summary.statements += 1;
+            }
+            progress(&format!("{label}: ingested_events"));
+            self.client()
+                .query(MARKERS_SQL)
+                .bind(org.as_str())
+                .bind(a.as_str())
+                .bind(b.as_str())
+                .bind(bound)
+                .execute()
+                .await?;
+            summary.statements += 1;
+            progress(&format!("{label}: day_changes"));
+            let bump: HashSet<(Uuid, u16)> = with_events.iter().map(|&d| (org_id, d)).collect();
+            self.bump_days(&bump).await?;
+            summary.statements += 1;
+            summary.chunks += 1;
+        }
+        progress(&format!(
+            "org {org}: repaired {} days in {} chunks ({} statements)",
+            summary.days, summary.chunks, summary.statements
+        ));
+        Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::migrations::MIGRATIONS;
+
+    fn squash(s: &str) -> String {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// Every view of the migrations that is still there after the last one, with the SELECT of
+    /// its latest definition.
+    fn live_views() -> Vec<(String, String, String)> {
+        let mut views: Vec<(String, String, String)> = Vec::new();
+        for m in MIGRATIONS {
+            for stmt in m.sql.split(";\n") {
+                let body: String = stmt
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("--"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                let flat = squash(&body);
+                if let Some(rest) = flat.strip_prefix("CREATE MATERIALIZED VIEW IF NOT EXISTS ") {
+                    let mut words = rest.splitn(4, ' ');
+                    let (name, to, table, select) = (
+                        words.next().unwrap(),
+                        words.next().unwrap(),
+                        words.next().unwrap(),
+                        words.next().unwrap(),
+                    );
+                    assert_eq!(to, "TO", "{name}");
+                    let select = select.strip_prefix("AS ").unwrap().trim_end_matches(';');
+                    views.retain(|v| v.0 != name);
+                    views.push((name.to_owned(), table.to_owned(), select.to_owned()));
+                } else if let Some(name) = flat.strip_prefix("DROP TABLE IF EXISTS ") {
+                    let name = name.trim_end_matches(';');
+                    views.retain(|v| v.0 != name);
+                }
+            }
+        }
+        views
+    }
+
+    #[test]
+    fn repair_selects_are_the_views_selects() {
+        let views = live_views();
+        let mut names: Vec<&str> = views.iter().map(|v| v.0.as_str()).collect();
+        let mut known: Vec<&str> = DERIVED.iter().map(|d| d.view).collect();
+        names.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(names, known, "every live view is re-fed, and only those");
+        for d in &DERIVED {
+            let (_, table, select) = views.iter().find(|v| v.0 == d.view).unwrap();
+            assert_eq!(table, d.table, "{}", d.view);
+            assert_eq!(&squash(&d.view_select()), select, "{}", d.view);
+        }
+    }
+
+    #[test]
+    fn repair_sql_filters_org_and_days_before_grouping() {
+        let messages = DERIVED[0].repair_sql();
+        assert!(messages.starts_with("INSERT INTO messages (org_id, sent_ms, message_id,"));
+        assert!(squash(&messages).ends_with(
+            "FROM events WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) \
+             GROUP BY org_id, sent_ms, message_id"
+        ));
+        let engaged = DERIVED[4].repair_sql();
+        assert!(squash(&engaged).ends_with(
+            "FROM events WHERE (event_type IN ('Open', 'Click')) AND org_id = ? \
+             AND day >= toDate(?) AND day <= toDate(?)"
+        ));
+        for d in &DERIVED {
+            assert_eq!(d.repair_sql().matches('?').count(), 3, "{}", d.table);
+            let listed = d.columns.split(',').count();
+            assert!(listed >= 3, "{}", d.table);
+        }
+    }
+
+    #[test]
+    fn chunks_stay_in_a_month_and_under_the_row_budget() {
+        let day = |y, m, d| {
+            let date = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            (date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as u16
+        };
+        let rows = |d: u16, n: u64| DayRows { d, n, ids: n };
+        let days = vec![
+            rows(day(2024, 1, 30), 10),
+            rows(day(2024, 1, 31), 10),
+            rows(day(2024, 2, 1), 10),
+            rows(day(2024, 2, 3), 25),
+            rows(day(2024, 2, 4), 100),
+            rows(day(2024, 2, 5), 1),
+        ];
+        let got: Vec<(u16, u16, u64, usize)> = chunks(&days, 50)
+            .into_iter()
+            .map(|(a, b, n, list)| (a, b, n, list.len()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (day(2024, 1, 30), day(2024, 1, 31), 20, 2),
+                (day(2024, 2, 1), day(2024, 2, 3), 35, 2),
+                (day(2024, 2, 4), day(2024, 2, 4), 100, 1),
+                (day(2024, 2, 5), day(2024, 2, 5), 1, 1),
+            ]
+        );
+        assert!(chunks(&[], 50).is_empty());
+    }
+
+    #[test]
+    fn days_parse_from_rfc3339_and_refuse_the_rest() {
+        assert_eq!(parse_day("1970-01-02T00:00:00Z"), Ok(1));
+        assert_eq!(parse_day("1970-01-01T23:59:59.999Z"), Ok(0));
+        // The UTC day of the instant, whatever the offset.
+        assert_eq!(parse_day("1970-01-02T01:00:00+02:00"), Ok(0));
+        assert!(
+            parse_day("2024-13-01T00:00:00Z")
+                .unwrap_err()
+                .contains("RFC 3339")
+        );
+        assert!(parse_day("yesterday").unwrap_err().contains("RFC 3339"));
+        assert!(
+            parse_day("1969-12-31T23:59:59Z")
+                .unwrap_err()
+                .contains("outside")
+        );
+        assert!(
+            parse_day("2105-12-31T00:00:00Z")
+                .unwrap_err()
+                .contains("outside")
+        );
+        assert_eq!(parse_day("2105-12-30T12:00:00Z"), Ok(LAST_DAY));
+        assert_eq!(day_to_date(LAST_DAY).to_string(), "2105-12-30");
+    }
+}

@@ -1,0 +1,59 @@
+//! Test support (feature `testing`): a fresh, migrated database per test on the real local
+//! ClickHouse, named after the test so parallel tests never share state.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::Store;
+use crate::store::config::ClickHouseConfig;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Prefix of every test database (`make test` drops leftovers of crashed runs).
+pub const TEST_DB_PREFIX: &str = "sendops_test_";
+
+/// A migrated database of its own for one test. Call [`TestDb::drop`] at the end.
+pub struct TestDb {
+    pub store: Store,
+    pub config: ClickHouseConfig,
+}
+
+impl TestDb {
+    /// Creates and migrates `sendops_test_<name>_<pid>_<n>` on `CLICKHOUSE_URL`.
+    pub async fn new(name: &str) -> TestDb {
+        let db = TestDb::unmigrated(name);
+        db.store.migrate().await.unwrap_or_else(|e| {
+            panic!(
+                "cannot migrate test database {} at {}: {e}. Start the local server with scripts/clickhouse.sh start (make test does).",
+                db.config.database, db.config.url
+            )
+        });
+        db
+    }
+
+    /// A name and store for `sendops_test_<name>_<pid>_<n>`, without creating the database
+    /// (migration tests run the runner themselves). [`TestDb::drop`] drops it if it was created.
+    pub fn unmigrated(name: &str) -> TestDb {
+        let clean: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let db = format!(
+            "{TEST_DB_PREFIX}{clean}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let config = ClickHouseConfig::from_env().with_database(&db);
+        let store = Store::new(&config);
+        TestDb { store, config }
+    }
+
+    pub async fn drop(self) {
+        let _ = self.store.drop_database().await;
+    }
+}

@@ -1,0 +1,661 @@
+//! Decode → attribute → deduplicate → insert, for one batch of records.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::control::org::channel_id;
+use crate::event::envelope::{Outcome, QuarantineReason, Quarantined, decode_record};
+use crate::store::ledger::{BATCH_LEASE, Batch};
+use crate::store::{INSERT_TIMEOUT, NoticeRow, QuarantineRow};
+use crate::timefmt::now_ms;
+use crate::{EventRow, Store, StoreError};
+use serde::Serialize;
+use tokio::sync::RwLock;
+use uuid::Uuid;
+
+/// How long the SES account → org map is trusted before it is read again. An unknown account
+/// always forces one fresh read before its events are quarantined.
+const ACCOUNT_MAP_TTL: Duration = Duration::from_secs(30);
+
+/// Rows per INSERT statement (ClickHouse prefers 10 K–100 K).
+const MAX_ROWS_PER_INSERT: usize = 100_000;
+
+/// Where records came from; stored with quarantine entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Lambda,
+    Poll,
+    Replay,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Lambda => "lambda",
+            Source::Poll => "poll",
+            Source::Replay => "replay",
+        }
+    }
+}
+
+/// One input record: an SQS message body, a replay-file item, or a quarantined record's text.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    pub body: &'a str,
+}
+
+/// What a batch did. `events` counts SES events read (duplicates included); `rows` counts rows
+/// newly stored; `duplicates` counts rows skipped because they were stored already or repeated
+/// within the batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BatchReport {
+    pub records: u64,
+    pub events: u64,
+    pub rows: u64,
+    pub quarantined: u64,
+    pub acknowledged: u64,
+    pub duplicates: u64,
+    /// Per input record: did any part of it end in quarantine?
+    #[serde(skip)]
+    pub record_quarantined: Vec<bool>,
+}
+
+impl BatchReport {
+    pub fn add(&mut self, other: &BatchReport) {
+        self.records += other.records;
+        self.events += other.events;
+        self.rows += other.rows;
+        self.quarantined += other.quarantined;
+        self.acknowledged += other.acknowledged;
+        self.duplicates += other.duplicates;
+    }
+}
+
+/// The ingest pipeline; cheap to share across tasks.
+#[derive(Clone)]
+pub struct Pipeline {
+    store: Store,
+    source: Source,
+    accounts: Arc<RwLock<AccountCache>>,
+    /// Batches that failed while registered, with the INSERT they may still be running: closed
+    /// once the store says that INSERT is over, so `?since=` polls are not held back until their
+    /// lease lapses.
+    unsettled: Arc<std::sync::Mutex<Vec<Unsettled>>>,
+}
+
+/// A failed batch still registered, and the INSERT it may still be running.
+type Unsettled = (Batch, Option<String>);
+
+struct AccountCache {
+    loaded: Option<Instant>,
+    map: HashMap<String, Uuid>,
+}
+
+impl Pipeline {
+    pub fn new(store: Store, source: Source) -> Pipeline {
+        Pipeline {
+            store,
+            source,
+            accounts: Arc::new(RwLock::new(AccountCache {
+                loaded: None,
+                map: HashMap::new(),
+            })),
+            unsettled: Arc::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    async fn account_map(&self, force: bool) -> Result<HashMap<String, Uuid>, StoreError> {
+        {
+            let cache = self.accounts.read().await;
+            if let Some(at) = cache.loaded
+                && !force
+                && at.elapsed() < ACCOUNT_MAP_TTL
+            {
+                return Ok(cache.map.clone());
+            }
+        }
+        let map = self.store.account_map().await?;
+        let mut cache = self.accounts.write().await;
+        cache.loaded = Some(Instant::now());
+        cache.map = map.clone();
+        Ok(map)
+    }
+
+    /// Processes one batch. `Err` means the batch is not (completely) ingested and must be
+    /// retried (SQS redelivers); poison input never produces `Err`.
+    pub async fn process(&self, records: &[Record<'_>]) -> Result<BatchReport, StoreError> {
+        self.process_until(records, None).await
+    }
+
+    /// [`Pipeline::process`] for a caller that must answer by `deadline` (a Lambda invocation):
+    /// an INSERT that could not finish before it (with [`DEADLINE_MARGIN`]) is not started, and
+    /// the batch fails instead of being cut off mid-insert.
+    pub async fn process_until(
+        &self,
+        records: &[Record<'_>],
+        deadline: Option<Instant>,
+    ) -> Result<BatchReport, StoreError> {
+        // 1. Decode every record; a panic is contained to its record.
+        let decoded = decode(records);
+        let prepared = self.prepare(records, decoded).await?;
+        Ok(self.commit(records, prepared, deadline).await?.report)
+    }
+
+    /// Steps 2 and 3 of [`Pipeline::process`]: attribute the decoded events to orgs and drop
+    /// those already ingested. Nothing is written, so a caller may check batch N+1 while batch N
+    /// is stored — and must then drop from N+1 what N stored ([`Prepared::without`]).
+    pub async fn prepare(
+        &self,
+        records: &[Record<'_>],
+        decoded: Decoded,
+    ) -> Result<Prepared, StoreError> {
+        let now = now_ms();
+        let mut report = BatchReport {
+            records: records.len() as u64,
+            ..BatchReport::default()
+        };
+        report.record_quarantined = vec![false; records.len()];
+        let outcomes = decoded.0;
+
+        // 2. Attribute events to orgs.
+        let needs_accounts = outcomes.iter().any(|(_, o)| matches!(o, Outcome::Event(_)));
+        let mut accounts = if needs_accounts {
+            self.account_map(false).await?
+        } else {
+            HashMap::new()
+        };
+        if outcomes
+            .iter()
+            .any(|(_, o)| matches!(o, Outcome::Event(e) if !accounts.contains_key(&e.account_id)))
+        {
+            accounts = self.account_map(true).await?;
+        }
+
+        let mut rows: Vec<EventRow> = Vec::new();
+        let mut row_record: Vec<usize> = Vec::new();
+        let mut quarantine: Vec<QuarantineRow> = Vec::new();
+        let mut notices: Vec<NoticeRow> = Vec::new();
+        let mut quarantine_of = |q: Quarantined, i: usize, report: &mut BatchReport| {
+            report.quarantined += 1;
+            report.record_quarantined[i] = true;
+            quarantine.push(QuarantineRow {
+                id: QuarantineRow::id_for(q.reason.as_str(), &q.raw),
+                received_ms: now,
+                source: self.source.as_str().to_owned(),
+                reason: q.reason.as_str().to_owned(),
+                detail: q.detail,
+                account_id: q.account_id,
+                raw: q.raw,
+                resolved_ms: 0,
+                version: now as u64,
+            });
+        };
+        for (i, outcome) in outcomes {
+            match outcome {
+                Outcome::Event(ev) => {
+                    report.events += 1;
+                    match accounts.get(&ev.account_id) {
+                        Some(org_id) => {
+                            for mut row in ev.rows {
+                                row.org_id = *org_id;
+                                row.channel_id = channel_id(*org_id, &row.channel);
+                                row.ingested_ms = now;
+                                rows.push(row);
+                                row_record.push(i);
+                            }
+                        }
+                        None => quarantine_of(
+                            Quarantined {
+                                reason: QuarantineReason::UnknownAccount,
+                                detail: format!(
+                                    "SES account {} is not mapped to an org",
+                                    ev.account_id
+                                ),
+                                raw: ev.raw.unwrap_or_else(|| records[i].body.to_owned()),
+                                account_id: ev.account_id,
+                            },
+                            i,
+                            &mut report,
+                        ),
+                    }
+                }
+                Outcome::Notice(n) => {
+                    report.acknowledged += 1;
+                    notices.push(NoticeRow {
+                        id: QuarantineRow::id_for(n.kind.as_str(), &n.raw),
+                        received_ms: now,
+                        kind: n.kind.as_str().to_owned(),
+                        topic_arn: n.topic_arn,
+                        raw: n.raw,
+                    });
+                }
+                Outcome::Quarantine(q) => quarantine_of(q, i, &mut report),
+            }
+        }
+
+        // 3. Drop duplicates: within the batch, then events already ingested (done markers).
+        let before = rows.len();
+        let (rows, row_record) = self.without_stored(rows, row_record).await?;
+        report.duplicates = (before - rows.len()) as u64;
+        Ok(Prepared {
+            now,
+            report,
+            rows,
+            row_record,
+            quarantine,
+            notices,
+        })
+    }
+
+    /// Steps 4 and 5 of [`Pipeline::process`] for a batch from [`Pipeline::prepare`] (of the same
+    /// `records`).
+    pub async fn commit(
+        &self,
+        records: &[Record<'_>],
+        prepared: Prepared,
+        deadline: Option<Instant>,
+    ) -> Result<Stored, StoreError> {
+        let Prepared {
+            now,
+            mut report,
+            rows,
+            row_record,
+            quarantine,
+            notices,
+        } = prepared;
+        // 4. Quarantine and notices first: their ids come from their content, so a retry that
+        //    stores them again changes nothing.
+        self.store.insert_quarantine(&quarantine).await?;
+        self.store.insert_notices(&notices).await?;
+        let ingested = if rows.is_empty() {
+            Vec::new()
+        } else {
+            self.store_events(records, rows, row_record, deadline, now, &mut report)
+                .await?
+        };
+        Ok(Stored { report, ingested })
+    }
+
+    /// Stores the new event rows of a batch (ingest/DESIGN.md): register the batch, count a
+    /// change on every day it writes, stamp and insert the rows, and only after the store
+    /// acknowledged them mark them ingested, count the days again and close the batch. A failure
+    /// anywhere before the marks leaves the events not ingested, so the retry inserts them again
+    /// (every table derived from `events` tolerates a second copy).
+    async fn store_events(
+        &self,
+        records: &[Record<'_>],
+        mut rows: Vec<EventRow>,
+        row_record: Vec<usize>,
+        deadline: Option<Instant>,
+        now: i64,
+        report: &mut BatchReport,
+    ) -> Result<Vec<(Uuid, u16, Uuid)>, StoreError> {
+        insert_time_left(deadline)?;
+        self.settle_failed_batches().await;
+        let days: HashSet<(Uuid, u16)> = rows.iter().map(|r| (r.org_id, r.day)).collect();
+        // Registration and the first count are independent: both precede the stamp and INSERT.
+        let (batch, bumped) =
+            tokio::join!(self.store.register_batch(), self.store.bump_days(&days));
+        let batch = batch?;
+        let _renewal = Renewal::start(&self.store, batch);
+        if let Err(e) = bumped {
+            self.unsettled_push(batch, None);
+            return Err(e);
+        }
+        for row in &mut rows {
+            row.ingested_ms = batch.stamp_ms;
+        }
+        // Over the cap, split evenly: no small tail INSERT with its fixed cost.
+        let per_insert = rows
+            .len()
+            .div_ceil(rows.len().div_ceil(MAX_ROWS_PER_INSERT).max(1))
+            .max(1);
+        let mut ingested = Vec::with_capacity(rows.len());
+        for (n, (chunk, chunk_records)) in rows
+            .chunks(per_insert)
+            .zip(row_record.chunks(per_insert))
+            .enumerate()
+        {
+            let query_id = format!("{}-{n}", batch.id);
+            let timeout = match insert_time_left(deadline) {
+                Ok(t) => t,
+                Err(e) => {
+                    // Nothing of this chunk was sent: the batch is no longer in flight.
+                    let _ = self.store.close_batch(&batch).await;
+                    return Err(e);
+                }
+            };
+            match self.store.insert_events(chunk, timeout, &query_id).await {
+                Ok(()) => {
+                    report.rows += chunk.len() as u64;
+                    ingested.extend(chunk.iter().map(|r| (r.org_id, r.day, r.event_id)));
+                }
+                Err(e) if e.is_retryable() => {
+                    self.unsettled_push(batch, Some(query_id));
+                    return Err(e);
+                }
+                Err(e) => {
+                    // The store refuses this data as data: retrying cannot help, so keep the
+                    // records in quarantine rather than blocking the queue.
+                    tracing::error!(error = %e, rows = chunk.len(), "store rejected event rows; quarantining their records");
+                    let affected: BTreeSet<usize> = chunk_records.iter().copied().collect();
+                    let mut rejected = Vec::new();
+                    for i in affected {
+                        report.quarantined += 1;
+                        report.record_quarantined[i] = true;
+                        rejected.push(QuarantineRow {
+                            id: QuarantineRow::id_for(
+                                QuarantineReason::StoreRejected.as_str(),
+                                records[i].body,
+                            ),
+                            received_ms: now,
+                            source: self.source.as_str().to_owned(),
+                            reason: QuarantineReason::StoreRejected.as_str().to_owned(),
+                            detail: e.to_string(),
+                            account_id: String::new(),
+                            raw: records[i].body.to_owned(),
+                            resolved_ms: 0,
+                            version: now as u64,
+                        });
+                    }
+                    self.store.insert_quarantine(&rejected).await?;
+                }
+            }
+        }
+        // All three only need the acknowledgement, not each other.
+        let finish = tokio::try_join!(
+            self.store.mark_ingested(&ingested),
+            self.store.bump_days(&days),
+            self.store.close_batch(&batch),
+        );
+        if let Err(e) = finish {
+            self.unsettled_push(batch, None);
+            return Err(e);
+        }
+        Ok(ingested)
+    }
+
+    fn unsettled_push(&self, batch: Batch, query_id: Option<String>) {
+        if let Ok(mut list) = self.unsettled.lock() {
+            list.push((batch, query_id));
+        }
+    }
+
+    /// Closes the batches that failed earlier once the INSERT each may still be running is over
+    /// (the retry stores their events again); a batch that cannot be settled now stays listed,
+    /// and its lease lapses on its own.
+    async fn settle_failed_batches(&self) {
+        let pending = match self.unsettled.lock() {
+            Ok(mut list) => std::mem::take(&mut *list),
+            Err(_) => return,
+        };
+        for (batch, query_id) in pending {
+            let over = match &query_id {
+                Some(q) => matches!(self.store.query_running(q).await, Ok(false)),
+                None => true,
+            };
+            if !(over && self.store.close_batch(&batch).await.is_ok()) {
+                self.unsettled_push(batch, query_id);
+            }
+        }
+    }
+
+    async fn without_stored(
+        &self,
+        rows: Vec<EventRow>,
+        row_record: Vec<usize>,
+    ) -> Result<(Vec<EventRow>, Vec<usize>), StoreError> {
+        let mut seen: HashSet<(Uuid, Uuid)> = HashSet::with_capacity(rows.len());
+        let mut by_org: HashMap<Uuid, Vec<(u16, Uuid)>> = HashMap::new();
+        let mut keep = Vec::with_capacity(rows.len());
+        for (row, rec) in rows.into_iter().zip(row_record) {
+            if seen.insert((row.org_id, row.event_id)) {
+                by_org
+                    .entry(row.org_id)
+                    .or_default()
+                    .push((row.day, row.event_id));
+                keep.push((row, rec));
+            }
+        }
+        let mut stored: HashSet<(Uuid, Uuid)> = HashSet::new();
+        for (org_id, events) in by_org {
+            for id in self.store.existing_event_ids(org_id, &events).await? {
+                stored.insert((org_id, id));
+            }
+        }
+        Ok(keep
+            .into_iter()
+            .filter(|(row, _)| !stored.contains(&(row.org_id, row.event_id)))
+            .unzip())
+    }
+}
+
+/// Time kept free before a caller's deadline: answering it (the partial batch response) and
+/// closing the batch must fit in here.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(3);
+
+/// An INSERT shorter than this is not worth starting against a deadline.
+const MIN_INSERT_TIME: Duration = Duration::from_secs(2);
+
+/// The time an INSERT may take now: [`INSERT_TIMEOUT`], or less when the deadline is nearer;
+/// `Err` (retryable) when too little is left to start one.
+fn insert_time_left(deadline: Option<Instant>) -> Result<Duration, StoreError> {
+    let Some(deadline) = deadline else {
+        return Ok(INSERT_TIMEOUT);
+    };
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(DEADLINE_MARGIN);
+    // Sending the rows and awaiting the acknowledgement each get the timeout: halve it.
+    let per_phase = (left / 2).min(INSERT_TIMEOUT);
+    if per_phase < MIN_INSERT_TIME {
+        return Err(StoreError::Unavailable(format!(
+            "{} ms left before the deadline: not enough to insert the batch, so it is left for a retry",
+            left.as_millis()
+        )));
+    }
+    Ok(per_phase)
+}
+
+/// Renews a registered batch's lease while its INSERT runs; stops when dropped.
+struct Renewal(tokio::task::JoinHandle<()>);
+
+impl Renewal {
+    fn start(store: &Store, batch: Batch) -> Renewal {
+        let store = store.clone();
+        Renewal(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(BATCH_LEASE / 3).await;
+                if let Err(e) = store.renew_batch(&batch).await {
+                    tracing::warn!(error = %e, "could not renew the batch lease");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A batch decoded, attributed and checked against the done markers, not yet stored.
+#[derive(Debug)]
+pub struct Prepared {
+    now: i64,
+    report: BatchReport,
+    rows: Vec<EventRow>,
+    row_record: Vec<usize>,
+    quarantine: Vec<QuarantineRow>,
+    notices: Vec<NoticeRow>,
+}
+
+impl Prepared {
+    /// Drops the rows of the events `stored` stored (a batch committed after this one was
+    /// checked); they count as duplicates, as the check would have found them.
+    pub fn without(&mut self, stored: &Stored) {
+        if stored.ingested.is_empty() {
+            return;
+        }
+        let ingested: HashSet<(Uuid, Uuid)> = stored
+            .ingested
+            .iter()
+            .map(|&(org, _, id)| (org, id))
+            .collect();
+        let before = self.rows.len();
+        let (rows, row_record): (Vec<EventRow>, Vec<usize>) = std::mem::take(&mut self.rows)
+            .into_iter()
+            .zip(std::mem::take(&mut self.row_record))
+            .filter(|(row, _)| !ingested.contains(&(row.org_id, row.event_id)))
+            .unzip();
+        self.report.duplicates += (before - rows.len()) as u64;
+        self.rows = rows;
+        self.row_record = row_record;
+    }
+}
+
+/// What [`Pipeline::commit`] did: the batch's report and the (org, day, event id) of every
+/// event it stored.
+#[derive(Debug)]
+pub struct Stored {
+    pub report: BatchReport,
+    pub ingested: Vec<(Uuid, u16, Uuid)>,
+}
+
+/// The outcomes of decoding a batch's records (in record order, each with its record's index):
+/// pure data, owned, so decoding can run on another thread than the store phase.
+#[derive(Debug)]
+pub struct Decoded(Vec<(usize, Outcome)>);
+
+/// Decodes a batch (step 1 of [`Pipeline::process`]); CPU only, no store access.
+pub fn decode(records: &[Record<'_>]) -> Decoded {
+    Decoded(decode_all(records))
+}
+
+/// Batches at least this large are decoded on several threads.
+const PARALLEL_DECODE_MIN: usize = 1_000;
+
+/// At most this many decoding threads per batch.
+const MAX_DECODE_THREADS: usize = 8;
+
+/// Decodes every record, in record order, each tagged with its record's index. Decoding is pure
+/// CPU work and the store is idle meanwhile, so a large batch is split across the machine's
+/// cores (scoped threads); the outcomes are the same as decoding one record after another.
+fn decode_all<'r>(records: &[Record<'r>]) -> Vec<(usize, Outcome)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_DECODE_THREADS);
+    if records.len() < PARALLEL_DECODE_MIN || threads < 2 {
+        return decode_range(records, 0);
+    }
+    let per_thread = records.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = records
+            .chunks(per_thread)
+            .enumerate()
+            .map(|(n, part)| scope.spawn(move || decode_range(part, n * per_thread)))
+            .collect();
+        let mut all = Vec::with_capacity(records.len());
+        for part in parts {
+            // Each record's panic is caught inside `decode_range`; anything else is a bug.
+            all.extend(part.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        all
+    })
+}
+
+/// Decodes `records` (the first has index `first`); a panic is contained to its record.
+fn decode_range(records: &[Record<'_>], first: usize) -> Vec<(usize, Outcome)> {
+    let mut outcomes = Vec::with_capacity(records.len());
+    for (i, record) in records.iter().enumerate() {
+        let body = record.body;
+        let decoded = catch_unwind(AssertUnwindSafe(|| {
+            let mut out = Vec::new();
+            decode_record(body, &mut out);
+            out
+        }));
+        match decoded {
+            Ok(out) => outcomes.extend(out.into_iter().map(|o| (first + i, o))),
+            Err(_) => outcomes.push((
+                first + i,
+                Outcome::Quarantine(Quarantined {
+                    reason: QuarantineReason::ProcessingPanic,
+                    detail: "decoding the record panicked".into(),
+                    raw: body.to_owned(),
+                    account_id: String::new(),
+                }),
+            )),
+        }
+    }
+    outcomes
+}
+
+/// What `sendops-admin quarantine replay` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct QuarantineReplay {
+    pub replayed: u64,
+    pub resolved: u64,
+    pub still_quarantined: u64,
+    pub rows: u64,
+    pub duplicates: u64,
+}
+
+/// Re-ingests open quarantine entries with `reason` (at most `limit`); entries whose record now
+/// stores cleanly are marked resolved, the rest stay open. An entry whose bytes are not UTF-8
+/// (a replayed line kept as it was read) can never decode: it is not re-ingested and counts as
+/// still quarantined.
+pub async fn replay_quarantine(
+    store: &Store,
+    reason: &str,
+    limit: u64,
+) -> Result<QuarantineReplay, StoreError> {
+    let open = store.list_quarantine(Some(reason), false, limit).await?;
+    let pipeline = Pipeline::new(store.clone(), Source::Replay);
+    let mut out = QuarantineReplay {
+        replayed: open.len() as u64,
+        ..QuarantineReplay::default()
+    };
+    let text: Vec<(&QuarantineRow<Vec<u8>>, &str)> = open
+        .iter()
+        .filter_map(|q| q.raw_text().map(|raw| (q, raw)))
+        .collect();
+    let not_utf8 = open.len() - text.len();
+    if not_utf8 > 0 {
+        tracing::warn!(
+            reason,
+            entries = not_utf8,
+            "quarantine entries that are not UTF-8 cannot be replayed; they stay open"
+        );
+    }
+    for entries in text.chunks(10_000) {
+        let records: Vec<Record<'_>> = entries
+            .iter()
+            .map(|(_, raw)| Record { body: raw })
+            .collect();
+        let report = pipeline.process(&records).await?;
+        let now = now_ms();
+        let resolved: Vec<QuarantineRow<Vec<u8>>> = entries
+            .iter()
+            .zip(&report.record_quarantined)
+            .filter(|(_, still)| !**still)
+            .map(|((entry, _), _)| QuarantineRow {
+                resolved_ms: now,
+                version: now as u64 + 1,
+                ..(*entry).clone()
+            })
+            .collect();
+        store.insert_quarantine(&resolved).await?;
+        out.resolved += resolved.len() as u64;
+        out.rows += report.rows;
+        out.duplicates += report.duplicates;
+    }
+    out.still_quarantined = out.replayed - out.resolved;
+    Ok(out)
+}
