@@ -9,6 +9,7 @@ pub mod migrate;
 pub mod migration_lock;
 pub mod migrations;
 pub mod repair;
+pub mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tls;

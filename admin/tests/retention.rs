@@ -1,0 +1,688 @@
+//! `sendops-admin erase` and `prune` on the real ClickHouse: traffic ingested through the
+//! pipeline; after `erase` no table of the database holds the address (every String and
+//! Array(String) column, the `messages` destination states, `engaged`'s hash) while the other
+//! recipients' answers are unchanged; `prune` at the retention edge removes only rows before
+//! retention + grace and leaves the reports of the kept window unchanged.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::sync::Arc;
+
+use sendops_shared::control::org::{NewOrg, Org, Plan};
+use sendops_shared::read::messages::{MessageFilter, MessageRow};
+use sendops_shared::read::reports::{Counts, Measures, ReportFilter};
+use sendops_shared::store::retention::{PruneOptions, email_sha256};
+use sendops_shared::store::testing::TestDb;
+use sendops_shared::timefmt::{DAY_MS, day_to_date, format_ms_precise, now_ms};
+use sendops_shared::undeliverable::{Entry, ListQuery, RuleSet, StatusFilter};
+use sendops_shared::write::pipeline::{Pipeline, Record, Source};
+use sendops_shared::{EventType, Store};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// xorshift64*: deterministic traffic without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+const RECIPIENTS: [&str; 10] = [
+    "ann@example.com",
+    "Bob@Example.com",
+    "carol@example.com",
+    "dave@example.org",
+    "erin@example.org",
+    "frank@example.net",
+    "grace@example.net",
+    "heidi@example.com",
+    "ivan@example.org",
+    "judy@example.net",
+];
+
+/// SES events of `messages` messages sent over the `days` whole UTC days before today (the
+/// first message of each day just before midnight, its events on the next day), every event
+/// type, with repeated failures per address.
+fn traffic(account: &str, prefix: &str, messages: u64, days: u64, seed: u64) -> Vec<String> {
+    let mut rng = Rng(seed);
+    let today = now_ms().div_euclid(DAY_MS);
+    let mut out = Vec::new();
+    for i in 0..messages {
+        let day = today - 1 - (i % days) as i64;
+        let sent = if i < days {
+            day * DAY_MS + DAY_MS - 60_000
+        } else {
+            day * DAY_MS + rng.below(DAY_MS as u64 - 7_200_000) as i64
+        };
+        let n_to = 1 + rng.below(2) as usize;
+        let first = rng.below(RECIPIENTS.len() as u64) as usize;
+        let to: Vec<&str> = (0..n_to)
+            .map(|k| RECIPIENTS[(first + k * 3) % RECIPIENTS.len()])
+            .collect();
+        let template = ["welcome", "receipt", ""][rng.below(3) as usize];
+        let config_set = ["transactional", "marketing"][rng.below(2) as usize];
+        let source = ["ops@acme.example", "news@mail.acme.example"][rng.below(2) as usize];
+        let mut tags = json!({"ses:configuration-set": [config_set]});
+        if !template.is_empty() {
+            tags["template"] = json!([template]);
+        }
+        let mail = json!({
+            "timestamp": format_ms_precise(sent),
+            "source": source,
+            "sendingAccountId": account,
+            "messageId": format!("{prefix}-{i:04}"),
+            "destination": to,
+            "tags": tags,
+            "commonHeaders": {"subject": format!("Subject {}", i % 7), "to": to},
+        });
+        let event = |kind: &str, key: &str, payload: Value| {
+            let mut e = json!({"eventType": kind, "mail": mail.clone()});
+            if !key.is_empty() {
+                e[key] = payload;
+            }
+            e.to_string()
+        };
+        out.push(event("Send", "send", json!({})));
+        if rng.below(25) == 0 {
+            out.push(event("Reject", "reject", json!({"reason": "Bad content"})));
+            continue;
+        }
+        for (k, rcpt) in to.iter().enumerate() {
+            let mut t = sent + 1000 + k as i64 * 17;
+            let at = |t: i64| format_ms_precise(t);
+            match rng.below(20) {
+                0..=1 => out.push(event(
+                    "Bounce",
+                    "bounce",
+                    json!({"bounceType": "Permanent", "bounceSubType": "General",
+                        "bouncedRecipients": [{"emailAddress": rcpt, "diagnosticCode": "smtp; 550 5.1.1 user unknown"}],
+                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
+                )),
+                2..=4 => out.push(event(
+                    "Bounce",
+                    "bounce",
+                    json!({"bounceType": "Transient", "bounceSubType": "MailboxFull",
+                        "bouncedRecipients": [{"emailAddress": rcpt, "diagnosticCode": "smtp; 452 4.2.2 mailbox full"}],
+                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
+                )),
+                5 => out.push(event(
+                    "Bounce",
+                    "bounce",
+                    json!({"bounceType": "Undetermined", "bounceSubType": "Undetermined",
+                        "bouncedRecipients": [{"emailAddress": rcpt}],
+                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
+                )),
+                6 => out.push(event(
+                    "DeliveryDelay",
+                    "deliveryDelay",
+                    json!({"timestamp": at(t), "delayType": "TransientCommunicationFailure",
+                        "expirationTime": at(t + DAY_MS),
+                        "delayedRecipients": [{"emailAddress": rcpt, "status": "4.4.1",
+                            "diagnosticCode": "smtp; 421 4.4.1 Unable to connect"}]}),
+                )),
+                r => {
+                    out.push(event(
+                        "Delivery",
+                        "delivery",
+                        json!({"timestamp": at(t), "processingTimeMillis": 900 + r,
+                            "recipients": [rcpt], "smtpResponse": "250 2.6.0 Message received",
+                            "reportingMTA": "mta.example.com"}),
+                    ));
+                    if r == 7 {
+                        t += 60_000;
+                        out.push(event(
+                            "Complaint",
+                            "complaint",
+                            json!({"complainedRecipients": [{"emailAddress": rcpt}],
+                                "timestamp": at(t), "feedbackId": format!("c-{i}-{k}"),
+                                "complaintFeedbackType": "abuse"}),
+                        ));
+                    }
+                    // The late first messages of a day are opened after midnight.
+                    let opens = if i < days { 1 } else { rng.below(3) };
+                    for o in 0..opens {
+                        t += 120_000 + o as i64 * 1000;
+                        out.push(event(
+                            "Open",
+                            "open",
+                            json!({"ipAddress": "192.0.2.1", "timestamp": at(t), "userAgent": "UA"}),
+                        ));
+                        if rng.below(2) == 0 {
+                            t += 5000;
+                            out.push(event(
+                                "Click",
+                                "click",
+                                json!({"ipAddress": "192.0.2.1", "timestamp": at(t), "userAgent": "UA",
+                                    "link": format!("https://acme.example/l/{}", rng.below(3))}),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Ingests records (some may be quarantined); returns the rows stored.
+async fn ingest(store: &Store, bodies: &[String]) -> u64 {
+    let records: Vec<Record<'_>> = bodies.iter().map(|b| Record { body: b }).collect();
+    Pipeline::new(store.clone(), Source::Replay)
+        .process(&records)
+        .await
+        .expect("ingest")
+        .rows
+}
+
+async fn create_org(store: &Store, slug: &str, account: &str, plan: Plan) -> Org {
+    store
+        .create_org(NewOrg {
+            name: slug.to_owned(),
+            slug: slug.to_owned(),
+            aws_account_id: account.to_owned(),
+            region: "us-east-1".to_owned(),
+            plan,
+        })
+        .await
+        .unwrap()
+}
+
+async fn count(store: &Store, sql: &str, binds: &[&str]) -> u64 {
+    let mut q = store.client().query(sql);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    q.fetch_one::<u64>()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Rows naming `email` (any case) per table: every String and Array(String) column of every
+/// table of the database, the merged `messages` destinations, and `engaged`'s recipient hash.
+async fn scan(store: &Store, email: &str) -> BTreeMap<String, u64> {
+    let columns = store
+        .client()
+        .query(
+            "SELECT table, name, type FROM system.columns \
+             WHERE database = currentDatabase() AND type IN ('String', 'Array(String)') \
+             AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() \
+             AND engine NOT LIKE '%View')",
+        )
+        .fetch_all::<(String, String, String)>()
+        .await
+        .unwrap();
+    assert!(columns.iter().any(|c| c.0 == "quarantine"));
+    let mut out = BTreeMap::new();
+    for (table, name, kind) in &columns {
+        let cond = if kind == "String" {
+            format!("position(lower({name}), ?) > 0")
+        } else {
+            format!("arrayExists(x -> position(lower(x), ?) > 0, {name})")
+        };
+        let n = count(
+            store,
+            &format!("SELECT count() FROM {table} WHERE {cond}"),
+            &[email],
+        )
+        .await;
+        *out.entry(table.clone()).or_insert(0) += n;
+    }
+    out.insert(
+        "messages.destination".into(),
+        count(
+            store,
+            "SELECT count() FROM (SELECT anyMerge(destination) AS d FROM messages \
+             GROUP BY org_id, sent_ms, message_id) \
+             WHERE arrayExists(x -> position(lower(x), ?) > 0, d)",
+            &[email],
+        )
+        .await,
+    );
+    out.insert(
+        "engaged.recipient_hash".into(),
+        count(
+            store,
+            "SELECT count() FROM engaged WHERE recipient_hash = sipHash128(?)",
+            &[email],
+        )
+        .await,
+    );
+    out.retain(|_, n| *n > 0);
+    out
+}
+
+/// What the API's read functions answer about everyone but `gone`.
+#[derive(Debug, PartialEq)]
+struct Others {
+    by_recipient: Vec<Vec<(i64, String)>>,
+    undeliverable: Vec<Entry>,
+    /// Messages not sent to `gone`.
+    untouched: Vec<MessageRow>,
+    /// Messages to `gone` and others, with `gone` taken out of their destination.
+    shared: Vec<(String, Vec<String>)>,
+}
+
+async fn others(store: &Store, org: &Org, gone: &str, from: i64, to: i64) -> Others {
+    let mut by_recipient = Vec::new();
+    for r in RECIPIENTS.iter().filter(|r| !r.eq_ignore_ascii_case(gone)) {
+        by_recipient.push(
+            store
+                .recipient_message_keys(org.id, r, from, to, None, 10_000)
+                .await
+                .unwrap(),
+        );
+    }
+    let q = ListQuery {
+        now_ms: now_ms(),
+        retention_days: org.plan.retention_days(),
+        since_ms: None,
+        until_ms: None,
+        status: StatusFilter::All,
+        reason: None,
+        email: None,
+        min_events: 1,
+        after: None,
+        limit: 1000,
+    };
+    let mut undeliverable = store
+        .list_undeliverable(org.id, &RuleSet::default(), &q)
+        .await
+        .unwrap();
+    undeliverable.retain(|e| !e.email.eq_ignore_ascii_case(gone));
+    let messages = store
+        .list_messages(org.id, from, to, None, &MessageFilter::default(), 10_000)
+        .await
+        .unwrap();
+    let names = |m: &MessageRow| m.destination.iter().any(|d| d.eq_ignore_ascii_case(gone));
+    let untouched = messages.iter().filter(|m| !names(m)).cloned().collect();
+    let shared = messages
+        .iter()
+        .filter(|m| names(m) && m.destination.len() > 1)
+        .map(|m| {
+            let mut d: Vec<String> = m
+                .destination
+                .iter()
+                .filter(|d| !d.eq_ignore_ascii_case(gone))
+                .cloned()
+                .collect();
+            d.sort();
+            (m.message_id.clone(), d)
+        })
+        .collect();
+    Others {
+        by_recipient,
+        undeliverable,
+        untouched,
+        shared,
+    }
+}
+
+fn measures() -> Measures<'static> {
+    Measures {
+        types: &EventType::ALL,
+        distinct_recipients: true,
+    }
+}
+
+#[tokio::test]
+async fn erase_leaves_no_trace_of_the_address_and_the_others_unchanged() {
+    let db = TestDb::new("erase_address").await;
+    let store = &db.store;
+    let org = create_org(store, "acme", "123456789012", Plan::Pro).await;
+    let gone = "Bob@Example.com";
+    let lower = gone.to_lowercase();
+    let mut bodies = traffic("123456789012", "m", 160, 6, 7);
+    // A record no org owns, naming the address: quarantined with its raw text.
+    bodies.push(
+        json!({"eventType": "Send", "send": {}, "mail": {
+            "timestamp": format_ms_precise(now_ms() - DAY_MS), "source": "ops@acme.example",
+            "sendingAccountId": "999999999999", "messageId": "stray-1",
+            "destination": [gone]}})
+        .to_string(),
+    );
+    assert!(ingest(store, &bodies).await > 0);
+    // An exclusion and its audit entry naming the address.
+    let admin = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
+            .args(args)
+            .env("CLICKHOUSE_URL", &db.config.url)
+            .env("CLICKHOUSE_DATABASE", &db.config.database)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run sendops-admin")
+    };
+    let out = admin(&[
+        "exclusion",
+        "add",
+        "--org",
+        "acme",
+        "--email",
+        gone,
+        "--by",
+        "ops",
+        "--reason",
+        "test",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let before = scan(store, &lower).await;
+    for t in [
+        "events",
+        "message_recipients",
+        "message_timeline",
+        "messages.destination",
+        "undeliverable_history",
+        "undeliverable_exclusions",
+        "quarantine",
+        "audit_log",
+    ] {
+        assert!(
+            before.get(t).copied().unwrap_or(0) > 0,
+            "{t} names the address before: {before:?}"
+        );
+    }
+    let (from, to) = (now_ms() - 10 * DAY_MS, now_ms() + DAY_MS);
+    let others_before = others(store, &org, gone, from, to).await;
+    assert!(
+        !others_before.shared.is_empty(),
+        "some messages go to the address and others"
+    );
+    let daily_before = store
+        .daily_counts(org.id, from, to, &ReportFilter::default(), measures())
+        .await
+        .unwrap();
+    let bob_rows = store
+        .client()
+        .query(
+            "SELECT toUInt16(day) AS d, toString(event_type) AS t, uniqExact(event_id) AS n \
+             FROM events WHERE org_id = ? AND lower(recipient) = ? GROUP BY d, t",
+        )
+        .bind(org.id.to_string())
+        .bind(lower.as_str())
+        .fetch_all::<(u16, String, u64)>()
+        .await
+        .unwrap();
+    assert!(!bob_rows.is_empty());
+
+    let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    let summary = store
+        .erase_address(
+            org.id,
+            gone,
+            "test",
+            Arc::new(move |l| sink.lock().unwrap().push(l.to_owned())),
+        )
+        .await
+        .unwrap();
+    assert!(!lines.lock().unwrap().is_empty(), "progress is reported");
+    let summary = serde_json::to_value(&summary).unwrap();
+    assert_eq!(summary["email_sha256"], json!(email_sha256(gone)));
+    assert!(summary["tables"]["events"].as_u64().unwrap() > 0);
+    assert!(!summary.to_string().to_lowercase().contains(&lower));
+
+    // Nothing names the address any more, in any table.
+    assert_eq!(scan(store, &lower).await, BTreeMap::new());
+    // The audit entry records the hash only.
+    let audit = store.audit_log(org.id, 10).await.unwrap();
+    let entry = audit
+        .iter()
+        .find(|e| e.action == "recipient.erased")
+        .expect("erasure audited");
+    assert_eq!(entry.details["email_sha256"], json!(email_sha256(gone)));
+
+    // Everyone else's answers are unchanged.
+    let others_after = others(store, &org, gone, from, to).await;
+    assert_eq!(others_after.by_recipient, others_before.by_recipient);
+    assert_eq!(others_after.undeliverable, others_before.undeliverable);
+    let mut untouched_after = others_after.untouched.clone();
+    untouched_after.retain(|m| {
+        others_before
+            .untouched
+            .iter()
+            .any(|b| b.message_id == m.message_id)
+    });
+    assert_eq!(untouched_after, others_before.untouched);
+    let mut shared_after: Vec<(String, Vec<String>)> = others_after
+        .untouched
+        .iter()
+        .filter(|m| others_before.shared.iter().any(|s| s.0 == m.message_id))
+        .map(|m| {
+            let mut d = m.destination.clone();
+            d.sort();
+            (m.message_id.clone(), d)
+        })
+        .collect();
+    shared_after.sort();
+    let mut shared_before = others_before.shared.clone();
+    shared_before.sort();
+    assert_eq!(
+        shared_after, shared_before,
+        "shared messages keep the other recipients"
+    );
+    // Report rows: exactly the address's events fewer.
+    let daily_after = store
+        .daily_counts(org.id, from, to, &ReportFilter::default(), measures())
+        .await
+        .unwrap();
+    let mut expected: Counts<u16> = daily_before.clone();
+    for (d, name, n) in &bob_rows {
+        let t = EventType::ALL
+            .iter()
+            .copied()
+            .find(|t| format!("{t:?}") == *name)
+            .unwrap();
+        let c = expected.get_mut(d).unwrap().get_mut(&t).unwrap();
+        c.rows -= n;
+    }
+    for (day, types) in &expected {
+        for (t, c) in types {
+            let got = daily_after
+                .get(day)
+                .and_then(|m| m.get(t))
+                .map(|c| c.rows)
+                .unwrap_or(0);
+            assert_eq!(got, c.rows, "day {day} {t:?}");
+        }
+    }
+    db.drop().await;
+}
+
+/// Send, Delivery and Open of one message to one address at `sent`.
+fn message(account: &str, id: &str, sent: i64, to: &str) -> Vec<String> {
+    let mail = json!({"timestamp": format_ms_precise(sent), "source": "ops@acme.example",
+        "sendingAccountId": account, "messageId": id, "destination": [to],
+        "tags": {"ses:configuration-set": ["transactional"]}});
+    let at = |t: i64| format_ms_precise(t);
+    vec![
+        json!({"eventType": "Send", "send": {}, "mail": mail}).to_string(),
+        json!({"eventType": "Delivery", "mail": mail, "delivery": {"timestamp": at(sent + 1000),
+            "processingTimeMillis": 900, "recipients": [to], "smtpResponse": "250 ok",
+            "reportingMTA": "mta.example.com"}})
+        .to_string(),
+        json!({"eventType": "Open", "mail": mail, "open": {"timestamp": at(sent + 60_000),
+            "ipAddress": "192.0.2.1", "userAgent": "UA"}})
+        .to_string(),
+        json!({"eventType": "Bounce", "mail": mail, "bounce": {"bounceType": "Transient",
+            "bounceSubType": "MailboxFull", "timestamp": at(sent + 2000), "feedbackId": id,
+            "bouncedRecipients": [{"emailAddress": to}]}})
+        .to_string(),
+    ]
+}
+
+async fn days_of(store: &Store, org: Uuid) -> BTreeSet<i64> {
+    store
+        .client()
+        .query("SELECT DISTINCT toInt64(toUInt16(day)) FROM events WHERE org_id = ?")
+        .bind(org.to_string())
+        .fetch_all::<i64>()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test]
+async fn prune_removes_rows_past_retention_and_grace_only() {
+    let db = TestDb::new("prune_edge").await;
+    let store = &db.store;
+    let acme = create_org(store, "acme", "123456789012", Plan::Free).await;
+    let big = create_org(store, "big", "210987654321", Plan::Enterprise).await;
+    let now = now_ms();
+    let today = now.div_euclid(DAY_MS);
+    let keep_from = today - 30 - 7; // free plan: 30 days, grace 7
+    let noon = |d: i64| d * DAY_MS + DAY_MS / 2;
+    let mut bodies = Vec::new();
+    // Acme: alone in an old month (its partitions drop), the day before the cutoff (deleted),
+    // the cutoff day (kept: grace), one day inside the window, yesterday.
+    for (i, d) in [today - 200, keep_from - 1, keep_from, today - 29, today - 1]
+        .into_iter()
+        .enumerate()
+    {
+        bodies.extend(message(
+            "123456789012",
+            &format!("a-{i}"),
+            noon(d),
+            "ann@example.com",
+        ));
+    }
+    // Big (365 days) shares the partitions of the cutoff month: those are deleted from, not
+    // dropped.
+    bodies.extend(message(
+        "210987654321",
+        "b-0",
+        noon(keep_from - 1),
+        "ann@example.com",
+    ));
+    ingest(store, &bodies).await;
+    let (from, to) = (today * DAY_MS - 30 * DAY_MS, now + DAY_MS);
+    let reports_before = store
+        .daily_counts(acme.id, from, to, &ReportFilter::default(), measures())
+        .await
+        .unwrap();
+    let list_before = store
+        .list_messages(
+            acme.id,
+            keep_from * DAY_MS,
+            to,
+            None,
+            &MessageFilter::default(),
+            100,
+        )
+        .await
+        .unwrap();
+    let changes_before = store
+        .day_changes(acme.id, (keep_from - 1) as u16, (keep_from - 1) as u16)
+        .await
+        .unwrap();
+    let opts = |dry_run| PruneOptions {
+        orgs: None,
+        grace_days: 7,
+        dry_run,
+        now_ms: now,
+        progress: Arc::new(|line| eprintln!("prune: {line}")),
+    };
+
+    let dry = store.prune(&opts(true)).await.unwrap();
+    assert_eq!(dry.tables["events"].rows_deleted, 4, "{dry:?}");
+    assert_eq!(dry.tables["events"].partitions_dropped.len(), 1, "{dry:?}");
+    assert_eq!(
+        days_of(store, acme.id).await.len(),
+        5,
+        "a dry run changes nothing"
+    );
+
+    let done = store.prune(&opts(false)).await.unwrap();
+    let month = day_to_date((today - 200) as u16).format("%Y%m").to_string();
+    assert_eq!(done.tables["events"].partitions_dropped, vec![month]);
+    assert_eq!(done.tables["events"].rows_in_dropped_partitions, 4);
+    assert_eq!(done.tables["events"].rows_deleted, 4);
+    assert_eq!(done.days_bumped, 2);
+    assert_eq!(
+        days_of(store, acme.id).await,
+        BTreeSet::from([keep_from, today - 29, today - 1])
+    );
+    assert_eq!(
+        days_of(store, big.id).await,
+        BTreeSet::from([keep_from - 1])
+    );
+    // No derived row of acme before the cutoff either.
+    let cutoff_ms = (keep_from * DAY_MS).to_string();
+    let acme_id = acme.id.to_string();
+    for (table, time) in [
+        ("ingested_events", "toInt64(toUInt16(day)) * 86400000"),
+        ("message_timeline", "occurred_ms"),
+        ("engaged", "occurred_ms"),
+        ("messages", "sent_ms"),
+        ("message_recipients", "sent_ms"),
+        ("message_index", "sent_ms"),
+        ("undeliverable_history", "occurred_ms"),
+        ("undeliverable_activity", "ingested_ms"),
+    ] {
+        let old = count(
+            store,
+            &format!("SELECT count() FROM {table} WHERE org_id = ? AND {time} < toInt64(?)"),
+            &[&acme_id, &cutoff_ms],
+        )
+        .await;
+        assert_eq!(old, 0, "{table} keeps rows before the cutoff");
+        let kept = count(
+            store,
+            &format!("SELECT count() FROM {table} WHERE org_id = ?"),
+            &[&acme_id],
+        )
+        .await;
+        assert!(
+            kept > 0 || table == "undeliverable_activity",
+            "{table} keeps the window"
+        );
+    }
+    let changes_after = store
+        .day_changes(acme.id, (keep_from - 1) as u16, (keep_from - 1) as u16)
+        .await
+        .unwrap();
+    assert!(
+        changes_after.values().sum::<u64>() > changes_before.values().sum::<u64>(),
+        "the pruned day's counter moved"
+    );
+    // The kept window answers as before.
+    let reports_after = store
+        .daily_counts(acme.id, from, to, &ReportFilter::default(), measures())
+        .await
+        .unwrap();
+    assert_eq!(format!("{reports_after:?}"), format!("{reports_before:?}"));
+    let list_after = store
+        .list_messages(
+            acme.id,
+            keep_from * DAY_MS,
+            to,
+            None,
+            &MessageFilter::default(),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(list_after, list_before);
+    // A second run finds nothing more.
+    let again = store.prune(&opts(false)).await.unwrap();
+    assert!(
+        again
+            .tables
+            .values()
+            .all(|t| t.rows_deleted == 0 && t.partitions_dropped.is_empty()),
+        "{again:?}"
+    );
+    db.drop().await;
+}

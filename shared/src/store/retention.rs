@@ -1,0 +1,690 @@
+//! Retention and erasure (issue 16 item 6; `sendops-admin prune` and `sendops-admin erase`).
+//!
+//! [`Store::prune`] removes, per org, every row of `events` and of the tables derived from it
+//! whose time lies before the org's plan retention plus [`DEFAULT_GRACE_DAYS`] (whole UTC days),
+//! dropping a partition when every org with rows in it is past its cutoff for the whole
+//! partition, and deleting the org's old rows otherwise (`ALTER TABLE … DELETE`, a mutation it
+//! waits for). It also prunes housekeeping rows: report seals and cached uniques of pruned days,
+//! `ingest_batches` rows older than a day (only the last minute is ever read), undeliverable
+//! activity blocks of pruned times. The change counter of every pruned day is bumped
+//! (ingest/DESIGN.md), so nothing sealed from the removed rows is used again.
+//!
+//! [`Store::erase_address`] removes one recipient address from an org's data: its `events` rows
+//! are deleted and the address is filtered out of other rows' `destination`; index rows naming
+//! it are deleted; the `messages` rows of the affected messages (whose `destination` is an
+//! aggregate state that cannot be edited) are deleted and derived again from what is left in
+//! `events` with the view's own SELECT; quarantine records, notices naming it are deleted and
+//! audit details naming it are redacted. An audit entry with the address's SHA-256 is written.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clickhouse::Row;
+use data_encoding::HEXLOWER;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::control::audit::AuditRow;
+use crate::control::org::Org;
+use crate::store::Store;
+use crate::store::migration_lock::Progress;
+use crate::store::repair::DERIVED;
+use crate::timefmt::{DAY_MS, day_to_date, now_ms};
+
+/// Days kept after the plan's retention before rows are pruned (so a clock difference or a
+/// report over the oldest retained day never misses a row).
+pub const DEFAULT_GRACE_DAYS: u32 = 7;
+
+/// `ingest_batches` rows older than this are pruned (reads look back one minute).
+const BATCHES_KEEP_MS: i64 = DAY_MS;
+
+/// How long to wait for one mutation.
+const MUTATION_WAIT: Duration = Duration::from_secs(3600);
+
+/// How a table's rows are placed in time.
+#[derive(Debug, Clone, Copy)]
+enum Time {
+    /// A `Date` column; partitioned by `toYYYYMM(day)` when `partitioned`.
+    Day(&'static str),
+    /// Epoch milliseconds; partitioned by `intDiv(col, 2592000000)` when `partitioned`.
+    Ms(&'static str),
+    /// Epoch seconds; partitioned by `intDiv(col, 2592000)` when `partitioned`.
+    Seconds(&'static str),
+}
+
+/// A table pruned per org.
+#[derive(Debug, Clone, Copy)]
+struct Pruned {
+    table: &'static str,
+    time: Time,
+    partitioned: bool,
+    /// Extra condition on the rows pruned.
+    only: Option<&'static str>,
+}
+
+const fn p(table: &'static str, time: Time, partitioned: bool) -> Pruned {
+    Pruned {
+        table,
+        time,
+        partitioned,
+        only: None,
+    }
+}
+
+/// Every per-org table with rows in time, and how it is pruned. `day_changes` is kept (counters
+/// only grow; a pruned day's is bumped), as are `undeliverable_exclusions` (operator decisions,
+/// kept forever) and the configuration tables.
+const PRUNED: [Pruned; 15] = [
+    p("events", Time::Day("day"), true),
+    p("ingested_events", Time::Day("day"), true),
+    p("message_timeline", Time::Day("day"), true),
+    p("engaged", Time::Day("day"), true),
+    p("messages", Time::Ms("sent_ms"), true),
+    p("message_recipients", Time::Ms("sent_ms"), true),
+    p("message_index", Time::Ms("sent_ms"), false),
+    Pruned {
+        table: "undeliverable_history",
+        time: Time::Ms("occurred_ms"),
+        partitioned: false,
+        // Rule-change and exclusion marks stay: they are the operator's record.
+        only: Some("kind NOT IN ('rule_change', 'exclusion')"),
+    },
+    p("undeliverable_activity", Time::Ms("ingested_ms"), true),
+    p(
+        "undeliverable_activity_blocks",
+        Time::Seconds("second"),
+        true,
+    ),
+    p("report_day_seals", Time::Day("day"), true),
+    p("report_day_counts", Time::Day("day"), true),
+    p("report_uniques_days", Time::Day("day"), true),
+    p("report_uniques_daily", Time::Day("day"), true),
+    p("report_daily", Time::Day("day"), true),
+];
+
+const MONTH_MS: i64 = 2_592_000_000;
+
+impl Pruned {
+    /// `<time> < <cutoff>` for a cutoff day (code-computed literal, no user input).
+    fn before(&self, cutoff_day: u16) -> String {
+        let cond = match self.time {
+            Time::Day(c) => format!("{c} < toDate('{}')", day_to_date(cutoff_day)),
+            Time::Ms(c) => format!("{c} < {}", i64::from(cutoff_day) * DAY_MS),
+            Time::Seconds(c) => format!("{c} < {}", i64::from(cutoff_day) * DAY_MS / 1000),
+        };
+        match self.only {
+            Some(o) => format!("{cond} AND {o}"),
+            None => cond,
+        }
+    }
+
+    /// The partition expression of the table.
+    fn partition_expr(&self) -> String {
+        match self.time {
+            Time::Day(c) => format!("toYYYYMM({c})"),
+            Time::Ms(c) => format!("intDiv({c}, {MONTH_MS})"),
+            Time::Seconds(c) => format!("intDiv({c}, {})", MONTH_MS / 1000),
+        }
+    }
+
+    /// The first day after a partition (every row of the partition is before it).
+    fn partition_end_day(&self, partition: i64) -> Option<i64> {
+        Some(match self.time {
+            Time::Day(_) => {
+                let (y, m) = (partition / 100, partition % 100);
+                let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+                let first = chrono::NaiveDate::from_ymd_opt(
+                    i32::try_from(y).ok()?,
+                    u32::try_from(m).ok()?,
+                    1,
+                )?;
+                (first - chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days()
+            }
+            Time::Ms(_) => ((partition + 1) * MONTH_MS + DAY_MS - 1).div_euclid(DAY_MS),
+            Time::Seconds(_) => {
+                ((partition + 1) * (MONTH_MS / 1000) * 1000 + DAY_MS - 1).div_euclid(DAY_MS)
+            }
+        })
+    }
+}
+
+/// What to prune.
+#[derive(Clone)]
+pub struct PruneOptions {
+    /// Only these orgs (all orgs when None).
+    pub orgs: Option<Vec<Org>>,
+    pub grace_days: u32,
+    /// Count what would go and change nothing.
+    pub dry_run: bool,
+    /// "Now" (tests move it).
+    pub now_ms: i64,
+    pub progress: Progress,
+}
+
+/// One org's cutoff.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrgCutoff {
+    pub org: String,
+    pub org_id: Uuid,
+    pub plan: &'static str,
+    pub retention_days: u32,
+    /// First UTC day kept (rows of earlier days are pruned).
+    pub keep_from: String,
+}
+
+/// What pruning did (or, dry, would do) to one table.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TablePrune {
+    pub partitions_dropped: Vec<String>,
+    pub rows_in_dropped_partitions: u64,
+    pub rows_deleted: u64,
+}
+
+/// What a prune did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneSummary {
+    pub dry_run: bool,
+    pub grace_days: u32,
+    pub orgs: Vec<OrgCutoff>,
+    pub tables: BTreeMap<&'static str, TablePrune>,
+    /// (org, day) change counters bumped (days whose `events` rows were removed).
+    pub days_bumped: u64,
+}
+
+/// What an erasure did.
+#[derive(Debug, Clone, Serialize)]
+pub struct EraseSummary {
+    pub org_id: Uuid,
+    /// SHA-256 (hex) of the lower-cased address; the address itself is never stored.
+    pub email_sha256: String,
+    /// Rows matching before the erasure, per table (deleted or edited).
+    pub tables: BTreeMap<&'static str, u64>,
+    /// Messages whose `messages` rows were derived again.
+    pub messages_rederived: u64,
+    pub days_bumped: u64,
+}
+
+#[derive(Debug, Deserialize, Row)]
+struct PartRow {
+    partition: String,
+    rows: u64,
+}
+
+#[derive(Debug, Deserialize, Row)]
+struct OrgDay {
+    #[serde(with = "clickhouse::serde::uuid")]
+    org_id: Uuid,
+    d: u16,
+}
+
+#[derive(Debug, Deserialize, Row)]
+struct MessageKey {
+    message_id: String,
+    d: u16,
+}
+
+/// SHA-256 hex of an address, lower-cased (what the audit entry records).
+pub fn email_sha256(email: &str) -> String {
+    HEXLOWER.encode(&Sha256::digest(email.trim().to_lowercase().as_bytes()))
+}
+
+/// A regular expression (re2) matching `text` literally, any case.
+fn literal_regex(text: &str) -> String {
+    let mut out = String::from("(?i)");
+    for c in text.chars() {
+        if !c.is_alphanumeric() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Store {
+    /// Runs a mutation (`ALTER TABLE … DELETE/UPDATE`) with string binds and waits until every
+    /// mutation of the table is done.
+    async fn mutate(&self, table: &str, sql: &str, binds: &[&str]) -> Result<(), StoreError> {
+        let mut q = self.client().query(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        q.execute().await?;
+        let started = std::time::Instant::now();
+        loop {
+            let pending = self
+                .client()
+                .query(
+                    "SELECT count() FROM system.mutations WHERE database = currentDatabase() \
+                     AND table = ? AND is_done = 0",
+                )
+                .bind(table)
+                .fetch_one::<u64>()
+                .await?;
+            if pending == 0 {
+                return Ok(());
+            }
+            if started.elapsed() > MUTATION_WAIT {
+                return Err(StoreError::Invalid(format!(
+                    "the mutation on {table} has not finished after {MUTATION_WAIT:?} \
+                     (see system.mutations)"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn count_where(
+        &self,
+        table: &str,
+        cond: &str,
+        binds: &[&str],
+    ) -> Result<u64, StoreError> {
+        let sql = format!("SELECT count() FROM {table} WHERE {cond}");
+        let mut q = self.client().query(&sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        Ok(q.fetch_one::<u64>().await?)
+    }
+
+    /// Removes rows older than each org's retention plus grace (module docs).
+    pub async fn prune(&self, opts: &PruneOptions) -> Result<PruneSummary, StoreError> {
+        let progress = &opts.progress;
+        let only = opts.orgs.is_some();
+        let orgs = match &opts.orgs {
+            Some(o) => o.clone(),
+            None => self.list_orgs().await?,
+        };
+        let today = opts.now_ms.div_euclid(DAY_MS);
+        let cutoff = |org: &Org| -> u16 {
+            let keep = today - i64::from(org.plan.retention_days()) - i64::from(opts.grace_days);
+            u16::try_from(keep.max(0)).unwrap_or(u16::MAX)
+        };
+        // Every org the store knows, for the partition check (an org id without an `orgs` row
+        // keeps its partitions).
+        let all: BTreeMap<Uuid, u16> = self
+            .list_orgs()
+            .await?
+            .iter()
+            .map(|o| (o.id, cutoff(o)))
+            .collect();
+        let mut summary = PruneSummary {
+            dry_run: opts.dry_run,
+            grace_days: opts.grace_days,
+            orgs: orgs
+                .iter()
+                .map(|o| OrgCutoff {
+                    org: o.slug.clone(),
+                    org_id: o.id,
+                    plan: o.plan.as_str(),
+                    retention_days: o.plan.retention_days(),
+                    keep_from: day_to_date(cutoff(o)).to_string(),
+                })
+                .collect(),
+            tables: BTreeMap::new(),
+            days_bumped: 0,
+        };
+        let mine: BTreeSet<Uuid> = orgs.iter().map(|o| o.id).collect();
+        // Days whose events go: their counters are bumped afterwards.
+        let mut bump: HashSet<(Uuid, u16)> = HashSet::new();
+        for org in &orgs {
+            let days = self
+                .client()
+                .query(
+                    "SELECT DISTINCT org_id, toUInt16(day) AS d FROM events \
+                     WHERE org_id = ? AND day < toDate(?)",
+                )
+                .bind(org.id.to_string())
+                .bind(day_to_date(cutoff(org)).to_string())
+                .fetch_all::<OrgDay>()
+                .await?;
+            bump.extend(days.iter().map(|r| (r.org_id, r.d)));
+        }
+        for t in &PRUNED {
+            let mut done = TablePrune::default();
+            let mut dropped: BTreeSet<i64> = BTreeSet::new();
+            if t.partitioned && t.only.is_none() {
+                let parts = self
+                    .client()
+                    .query(
+                        "SELECT partition, sum(rows) AS rows FROM system.parts \
+                         WHERE database = currentDatabase() AND table = ? AND active \
+                         GROUP BY partition ORDER BY partition",
+                    )
+                    .bind(t.table)
+                    .fetch_all::<PartRow>()
+                    .await?;
+                for part in parts {
+                    let Ok(value) = part.partition.trim_matches('\'').parse::<i64>() else {
+                        continue;
+                    };
+                    let Some(end) = t.partition_end_day(value) else {
+                        continue;
+                    };
+                    let present: Vec<Uuid> = self
+                        .client()
+                        .query(&format!(
+                            "SELECT DISTINCT toString(org_id) FROM {} WHERE {} = ?",
+                            t.table,
+                            t.partition_expr()
+                        ))
+                        .bind(value)
+                        .fetch_all::<String>()
+                        .await?
+                        .iter()
+                        .filter_map(|s| Uuid::parse_str(s).ok())
+                        .collect();
+                    let droppable = !present.is_empty()
+                        && present.iter().all(|id| {
+                            (!only || mine.contains(id))
+                                && all.get(id).is_some_and(|&c| end <= i64::from(c))
+                        });
+                    if !droppable {
+                        continue;
+                    }
+                    progress(&format!(
+                        "{}: drop partition {value} ({} rows){}",
+                        t.table,
+                        part.rows,
+                        if opts.dry_run { " [dry run]" } else { "" }
+                    ));
+                    if !opts.dry_run {
+                        self.client()
+                            .query(&format!("ALTER TABLE {} DROP PARTITION ?", t.table))
+                            .bind(value)
+                            .execute()
+                            .await?;
+                    }
+                    dropped.insert(value);
+                    done.partitions_dropped.push(part.partition.clone());
+                    done.rows_in_dropped_partitions += part.rows;
+                }
+            }
+            for org in &orgs {
+                let mut cond = format!("org_id = ? AND {}", t.before(cutoff(org)));
+                if opts.dry_run && !dropped.is_empty() {
+                    let list: Vec<String> = dropped.iter().map(i64::to_string).collect();
+                    cond = format!(
+                        "{cond} AND {} NOT IN ({})",
+                        t.partition_expr(),
+                        list.join(", ")
+                    );
+                }
+                let id = org.id.to_string();
+                let n = self.count_where(t.table, &cond, &[&id]).await?;
+                if n == 0 {
+                    continue;
+                }
+                progress(&format!(
+                    "{}: delete {n} rows of org {} before {}{}",
+                    t.table,
+                    org.slug,
+                    day_to_date(cutoff(org)),
+                    if opts.dry_run { " [dry run]" } else { "" }
+                ));
+                if !opts.dry_run {
+                    self.mutate(
+                        t.table,
+                        &format!("ALTER TABLE {} DELETE WHERE {cond}", t.table),
+                        &[&id],
+                    )
+                    .await?;
+                }
+                done.rows_deleted += n;
+            }
+            summary.tables.insert(t.table, done);
+        }
+        // The registry of batches in flight: only its last minute is ever read.
+        let old = (opts.now_ms - BATCHES_KEEP_MS).to_string();
+        let cond = "at_ms < toInt64(?)";
+        let n = self.count_where("ingest_batches", cond, &[&old]).await?;
+        if n > 0 {
+            progress(&format!(
+                "ingest_batches: delete {n} rows closed over a day ago"
+            ));
+            if !opts.dry_run {
+                self.mutate(
+                    "ingest_batches",
+                    &format!("ALTER TABLE ingest_batches DELETE WHERE {cond}"),
+                    &[&old],
+                )
+                .await?;
+            }
+        }
+        summary.tables.insert(
+            "ingest_batches",
+            TablePrune {
+                rows_deleted: n,
+                ..TablePrune::default()
+            },
+        );
+        summary.days_bumped = bump.len() as u64;
+        if !opts.dry_run && !bump.is_empty() {
+            progress(&format!("day_changes: bump {} days", bump.len()));
+            self.bump_days(&bump).await?;
+        }
+        Ok(summary)
+    }
+
+    /// Removes every row about `email` from `org_id`'s data (module docs); `actor` is recorded
+    /// in the audit entry.
+    pub async fn erase_address(
+        &self,
+        org_id: Uuid,
+        email: &str,
+        actor: &str,
+        progress: Progress,
+    ) -> Result<EraseSummary, StoreError> {
+        let email = email.trim().to_lowercase();
+        if email.is_empty() {
+            return Err(StoreError::Invalid("the address is empty".into()));
+        }
+        let org = org_id.to_string();
+        let okey = format!("{org}/{email}");
+        let mut tables: BTreeMap<&'static str, u64> = BTreeMap::new();
+        let in_destination = "has(arrayMap(x -> lower(x), destination), ?)";
+        // Messages and days the address appears in.
+        let affected = self
+            .client()
+            .query(&format!(
+                "SELECT DISTINCT message_id, toUInt16(day) AS d FROM events \
+                 WHERE org_id = ? AND (lower(recipient) = ? OR {in_destination})"
+            ))
+            .bind(org.as_str())
+            .bind(email.as_str())
+            .bind(email.as_str())
+            .fetch_all::<MessageKey>()
+            .await?;
+        let messages: Vec<String> = affected
+            .iter()
+            .map(|k| k.message_id.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let days: HashSet<(Uuid, u16)> = affected.iter().map(|k| (org_id, k.d)).collect();
+        progress(&format!(
+            "org {org}: the address is in {} messages on {} days",
+            messages.len(),
+            days.len()
+        ));
+        // (table, condition, binds, mutation): deletes unless the mutation is given.
+        let steps: Vec<(&'static str, String, Vec<&str>, Option<String>)> = vec![
+            (
+                "events",
+                "org_id = ? AND lower(recipient) = ?".into(),
+                vec![&org, &email],
+                None,
+            ),
+            (
+                "events",
+                format!("org_id = ? AND {in_destination}"),
+                vec![&org, &email],
+                Some("UPDATE destination = arrayFilter(x -> lower(x) != ?, destination)".into()),
+            ),
+            (
+                "message_recipients",
+                "org_id = ? AND lower(recipient) = ?".into(),
+                vec![&org, &email],
+                None,
+            ),
+            (
+                "message_timeline",
+                "org_id = ? AND lower(recipient) = ?".into(),
+                vec![&org, &email],
+                None,
+            ),
+            (
+                "engaged",
+                "org_id = ? AND recipient_hash = sipHash128(?)".into(),
+                vec![&org, &email],
+                None,
+            ),
+            (
+                "undeliverable_history",
+                "okey = ?".into(),
+                vec![&okey],
+                None,
+            ),
+            (
+                "undeliverable_activity",
+                "org_id = ? AND email = ?".into(),
+                vec![&org, &email],
+                None,
+            ),
+            (
+                "undeliverable_activity_blocks",
+                "org_id = ? AND has(fences, ?)".into(),
+                vec![&org, &email],
+                Some("UPDATE fences = arrayFilter(x -> x != ?, fences)".into()),
+            ),
+            (
+                "undeliverable_exclusions",
+                "org_id = ? AND lower(email) = ?".into(),
+                vec![&org, &email],
+                None,
+            ),
+            (
+                "quarantine",
+                "position(lower(raw), ?) > 0 OR position(lower(detail), ?) > 0".into(),
+                vec![&email, &email],
+                None,
+            ),
+            (
+                "notices",
+                "position(lower(raw), ?) > 0".into(),
+                vec![&email],
+                None,
+            ),
+        ];
+        for (table, cond, binds, update) in &steps {
+            let n = self.count_where(table, cond, binds).await?;
+            *tables.entry(table).or_default() += n;
+            if n == 0 {
+                continue;
+            }
+            progress(&format!("{table}: {n} rows"));
+            match update {
+                None => {
+                    self.mutate(
+                        table,
+                        &format!("ALTER TABLE {table} DELETE WHERE {cond}"),
+                        binds,
+                    )
+                    .await?
+                }
+                Some(set) => {
+                    // The SET expression's bind comes first.
+                    let mut all: Vec<&str> = vec![&email];
+                    all.extend(binds.iter().copied());
+                    self.mutate(
+                        table,
+                        &format!("ALTER TABLE {table} {set} WHERE {cond}"),
+                        &all,
+                    )
+                    .await?
+                }
+            }
+        }
+        // Audit details naming the address are redacted (the entries stay).
+        let pattern = literal_regex(&email);
+        let cond = "org_id = ? AND position(lower(details), ?) > 0";
+        let n = self.count_where("audit_log", cond, &[&org, &email]).await?;
+        tables.insert("audit_log", n);
+        if n > 0 {
+            progress(&format!("audit_log: redact {n} entries"));
+            self.mutate(
+                "audit_log",
+                &format!("ALTER TABLE audit_log UPDATE details = replaceRegexpAll(details, ?, '[erased]') WHERE {cond}"),
+                &[&pattern, &org, &email],
+            )
+            .await?;
+        }
+        // `messages`: the destination is an aggregate state; its rows are derived again from
+        // what is left in `events`.
+        let messages_view = &DERIVED[0];
+        debug_assert_eq!(messages_view.table, "messages");
+        if !messages.is_empty() {
+            let placeholders = vec!["?"; messages.len()].join(", ");
+            let cond = format!("org_id = ? AND message_id IN ({placeholders})");
+            let mut binds: Vec<&str> = vec![&org];
+            binds.extend(messages.iter().map(String::as_str));
+            let n = self.count_where("messages", &cond, &binds).await?;
+            tables.insert("messages", n);
+            progress(&format!(
+                "messages: derive {} messages again",
+                messages.len()
+            ));
+            self.mutate(
+                "messages",
+                &format!("ALTER TABLE messages DELETE WHERE {cond}"),
+                &binds,
+            )
+            .await?;
+            let sql = format!(
+                "INSERT INTO messages ({}) {}\nWHERE {cond}\n{}",
+                messages_view.columns,
+                messages_view.select,
+                messages_view.tail.unwrap_or_default()
+            );
+            let mut q = self.client().query(&sql);
+            for b in &binds {
+                q = q.bind(*b);
+            }
+            q.execute().await?;
+        }
+        if !days.is_empty() {
+            progress(&format!("day_changes: bump {} days", days.len()));
+            self.bump_days(&days).await?;
+        }
+        let summary = EraseSummary {
+            org_id,
+            email_sha256: email_sha256(&email),
+            tables,
+            messages_rederived: messages.len() as u64,
+            days_bumped: days.len() as u64,
+        };
+        let details = serde_json::json!({
+            "email_sha256": summary.email_sha256,
+            "tables": summary.tables,
+            "messages_rederived": summary.messages_rederived,
+        });
+        self.write_audit(&[AuditRow::new(
+            org_id,
+            Uuid::nil(),
+            now_ms(),
+            "recipient.erased",
+            actor,
+            details,
+        )])
+        .await?;
+        Ok(summary)
+    }
+}
+
+/// The default progress sink (tracing).
+pub fn log_progress() -> Progress {
+    Arc::new(|line| tracing::info!(target: "sendops::retention", "{line}"))
+}
