@@ -9,13 +9,13 @@ use sendops_admin::Cli;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    match sendops_shared::ops::LogFormat::from_env() {
+        Ok(format) => sendops_shared::ops::init_logging(format, "warn"),
+        Err(e) => {
+            eprintln!("sendops-admin: {e}");
+            return ExitCode::from(2);
+        }
+    }
     match sendops_admin::run(cli.command).await {
         Ok((value, code)) => {
             sendops_shared::print_line(&serde_json::to_string_pretty(&value).unwrap_or_default());

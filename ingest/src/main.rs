@@ -64,14 +64,11 @@ enum Command {
     },
 }
 
+/// The log subscriber in `SENDOPS_LOG_FORMAT` (checked at start, so it cannot fail here).
 fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    let format =
+        sendops_shared::ops::LogFormat::from_env().unwrap_or(sendops_shared::ops::LogFormat::Text);
+    sendops_shared::ops::init_logging(format, default);
 }
 
 #[tokio::main]
@@ -87,6 +84,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = sendops_shared::ops::LogFormat::from_env() {
+        eprintln!("sendops-ingest: {e}");
+        return ExitCode::from(2);
+    }
     let mut cfg = ClickHouseConfig::from_env();
     if let Err(e) = sendops_ingest::secret::apply(&mut cfg).await {
         eprintln!("sendops-ingest: {e}");

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{self as http, HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -80,12 +80,83 @@ pub fn vouched_host<'a>(headers: &'a HeaderMap, allowed: &[String]) -> Option<&'
 }
 
 pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let request_id = RequestId(uuid::Uuid::new_v4().to_string());
     let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    // The route template, never the raw path (paths can hold recipient addresses).
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
     let ip = client_ip(req.headers(), peer_ip(&req), state.config.trusted_proxies);
     req.extensions_mut().insert(request_id.clone());
-    let (response, budget) = decide(&state, ip, &path, req, next).await;
-    finish(response, &state, &request_id.0, &path, budget)
+    let (mut response, budget) = decide(&state, ip, &path, req, next).await;
+    let caller = response.extensions_mut().remove::<Auth>();
+    let response = finish(response, &state, &request_id.0, &path, budget);
+    account(
+        &method,
+        &route,
+        response.status(),
+        started.elapsed(),
+        caller.as_ref(),
+        &request_id.0,
+    );
+    response
+}
+
+/// The request's metrics and its access-log line (info): method, route template, status,
+/// latency, org id and key prefix (the public part of a key; never the key), request id.
+fn account(
+    method: &http::Method,
+    route: &str,
+    status: http::StatusCode,
+    elapsed: std::time::Duration,
+    caller: Option<&Auth>,
+    request_id: &str,
+) {
+    let status_code = status.as_u16();
+    metrics::counter!(
+        "sendops_api_requests_total",
+        "route" => route.to_owned(),
+        "method" => method.as_str().to_owned(),
+        "status" => status_code.to_string()
+    )
+    .increment(1);
+    metrics::histogram!(
+        "sendops_api_request_duration_seconds",
+        "route" => route.to_owned(),
+        "method" => method.as_str().to_owned()
+    )
+    .record(elapsed.as_secs_f64());
+    if status == http::StatusCode::TOO_MANY_REQUESTS {
+        metrics::counter!("sendops_api_rate_limited_total", "route" => route.to_owned())
+            .increment(1);
+    }
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    match caller {
+        Some(Auth(p)) => tracing::info!(
+            target: "sendops_api::access",
+            method = %method,
+            route,
+            status = status_code,
+            latency_ms,
+            org_id = %p.org.id,
+            key_prefix = %p.key.prefix,
+            request_id,
+            "request"
+        ),
+        None => tracing::info!(
+            target: "sendops_api::access",
+            method = %method,
+            route,
+            status = status_code,
+            latency_ms,
+            request_id,
+            "request"
+        ),
+    }
 }
 
 /// A refusal made by the connection layer (before routing, or a request timeout): the same problem
@@ -166,7 +237,7 @@ async fn decide(
         )
     } else {
         match authenticate(&state.store, &state.keys, req.headers()).await {
-            Err(AuthFailure::Invalid) => match state.limits.auth_failure(ip) {
+            Err(AuthFailure::Invalid) => match counted_auth_failure(state, ip) {
                 Ok(budget) => (ApiError::Unauthenticated.into_response(), budget),
                 Err(over) => {
                     tracing::warn!(%ip, "ip exceeded its budget of unauthenticated requests");
@@ -195,8 +266,11 @@ async fn decide(
                 ) {
                     Ok(budget) => {
                         tracing::debug!(key = %principal.key.prefix, org = %principal.org.slug, "authenticated");
-                        req.extensions_mut().insert(Auth(principal));
-                        (next.run(req).await, budget)
+                        req.extensions_mut().insert(Auth(principal.clone()));
+                        let mut response = next.run(req).await;
+                        // For the access log (taken off again by `gate`).
+                        response.extensions_mut().insert(Auth(principal));
+                        (response, budget)
                     }
                     Err(over) => (
                         ApiError::RateLimited {
@@ -209,6 +283,16 @@ async fn decide(
             }
         }
     }
+}
+
+/// Counts an authentication failure (`sendops_api_auth_failures_total`) and charges the IP's
+/// budget of unauthenticated requests.
+fn counted_auth_failure(
+    state: &AppState,
+    ip: IpAddr,
+) -> Result<Budget, crate::rate_limit::Exceeded> {
+    metrics::counter!("sendops_api_auth_failures_total").increment(1);
+    state.limits.auth_failure(ip)
 }
 
 /// Renders a pending problem with its `type`, `instance` and `request_id`, logs 5xx causes once,

@@ -10,6 +10,7 @@ pub mod edge;
 pub mod gate;
 pub mod listing;
 pub mod openapi;
+pub mod ops;
 pub mod params;
 pub mod problem;
 pub mod rate_limit;

@@ -8,14 +8,15 @@
 //! SENDOPS_REQUEST_TIMEOUT_SECONDS, SENDOPS_MAX_CONNECTIONS, SENDOPS_MAX_URI_BYTES,
 //! SENDOPS_MAX_HEADER_BYTES, SENDOPS_COMMIT, SENDOPS_SES_CACHE_SECONDS, SENDOPS_SES_ENDPOINT_URL
 //! (with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), SENDOPS_UNDELIVERABLE_SETTLE_MS,
-//! SENDOPS_REPORT_INDEX_MB, SENDOPS_REPORT_PREPARE_SECONDS, RUST_LOG.
+//! SENDOPS_REPORT_INDEX_MB, SENDOPS_REPORT_PREPARE_SECONDS, SENDOPS_SHUTDOWN_GRACE_SECONDS,
+//! SENDOPS_LOG_FORMAT (text|json), SENDOPS_METRICS_ADDR (/metrics and /ready), RUST_LOG.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use sendops_outbound::ses::SesAccess;
 use sendops_query_api::config::ApiConfig;
-use sendops_query_api::{AppState, edge, serve, spawn_housekeeping, spawn_report_preparation};
+use sendops_query_api::{AppState, edge, ops, serve, spawn_housekeeping, spawn_report_preparation};
 use sendops_shared::Store;
 use sendops_shared::store::config::ClickHouseConfig;
 
@@ -39,13 +40,17 @@ async fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    let (log_format, metrics_addr) = match (
+        sendops_shared::ops::LogFormat::from_env(),
+        sendops_shared::ops::metrics_addr_from_env(),
+    ) {
+        (Ok(f), Ok(a)) => (f, a),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("sendops-api: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    sendops_shared::ops::init_logging(log_format, "info");
     let mut config = match ApiConfig::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -103,6 +108,24 @@ async fn main() -> ExitCode {
     }
     let ses = SesAccess::from_env().await;
     tracing::info!(ses = ?ses, "ses access");
+    if let Some(addr) = metrics_addr {
+        let handle = match ops::install_recorder() {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("sendops-api: SENDOPS_METRICS_ADDR: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let listener = match ops::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("sendops-api: SENDOPS_METRICS_ADDR: cannot listen on {addr}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        tracing::info!(%addr, "metrics and readiness listener (/metrics, /ready)");
+        tokio::spawn(ops::serve(listener, handle, store.clone()));
+    }
     let state = AppState::with_ses(store, config.clone(), ses);
     spawn_housekeeping(state.clone());
     spawn_report_preparation(state.clone());

@@ -952,6 +952,9 @@ fn a_bad_setting_is_named_and_stops_the_server() {
         ("SENDOPS_SHUTDOWN_GRACE_SECONDS", "soon"),
         ("CLICKHOUSE_URL", "ftp://127.0.0.1:8123"),
         ("CLICKHOUSE_CA_FILE", "/nonexistent/ca.pem"),
+        ("SENDOPS_LOG_FORMAT", "yaml"),
+        ("SENDOPS_METRICS_ADDR", "9090"),
+        ("SENDOPS_METRICS_ADDR", "localhost:metrics"),
     ] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-api"))
             .env(name, value)

@@ -8,6 +8,7 @@
 //! - [`control`]: the control plane: orgs and their settings, API keys and scopes, the audit
 //!   log, synced entities (channels, identities), templates, tracking domains.
 //! - [`undeliverable`]: rules, classification and the undeliverable list.
+//! - [`ops`]: the log format and metrics-listener settings every binary reads at start.
 //! - [`write`]: the write path every ingest entry point shares (decode, attribute, deduplicate,
 //!   insert).
 //!
@@ -19,6 +20,7 @@
 
 pub mod control;
 pub mod event;
+pub mod ops;
 pub mod read;
 pub mod store;
 pub mod timefmt;
