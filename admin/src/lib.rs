@@ -6,6 +6,7 @@
 //! non-zero exit code.
 
 pub mod cli;
+pub mod connect_aws;
 pub mod ses_commands;
 
 use cli::*;

@@ -25,16 +25,39 @@ pub enum AccountCommand {
         #[arg(long)]
         org: String,
     },
-    /// Record the read role the customer's SendOps stack created: connects the org's AWS account.
+    /// Connect the org's AWS account. Without --role-arn: generates the org's external id (kept
+    /// once stored) and prints the customer stack parameters. With --role-arn: assumes the role
+    /// with that external id (STS; SENDOPS_STS_ENDPOINT_URL for local runs), calls SES
+    /// GetAccount through it, reads the applied template version from the configuration set's
+    /// `sendops:template-version` tag, then records the role (and the version, with
+    /// --stack-name or the stack already recorded).
+    #[command(verbatim_doc_comment)]
     ConnectAws {
         #[arg(long)]
         org: String,
-        /// arn:aws:iam::<org's account>:role/NAME
+        /// arn:aws:iam::<org's account>:role/NAME (the customer stack's ReadRoleArn output)
         #[arg(long)]
-        role_arn: String,
-        /// The external id the role's trust policy requires.
+        role_arn: Option<String>,
+        /// Only to record an id generated elsewhere that a role already requires; normally
+        /// leave it out (SendOps generates and stores the id).
         #[arg(long)]
-        external_id: String,
+        external_id: Option<String>,
+        /// How the customer's events reach the platform.
+        #[arg(long, value_parser = ["EventBridge", "SNS"], default_value = "EventBridge")]
+        transport: String,
+        /// Platform bus (EventBridge) or queue (SNS) ARN [default: SENDOPS_PLATFORM_EVENT_BUS_ARN
+        /// or SENDOPS_PLATFORM_QUEUE_ARN].
+        #[arg(long)]
+        platform_destination_arn: Option<String>,
+        /// [default: SENDOPS_PLATFORM_ACCOUNT_ID, else the destination ARN's account]
+        #[arg(long)]
+        platform_account_id: Option<String>,
+        /// The customer stack's name, to record the applied template version under.
+        #[arg(long)]
+        stack_name: Option<String>,
+        /// Record the role without assuming it.
+        #[arg(long)]
+        no_check: bool,
     },
     /// Record the production-access request state (granting keeps the first grant time).
     ProductionAccess {
@@ -132,12 +155,23 @@ pub async fn run_account(
             org,
             role_arn,
             external_id,
+            transport,
+            platform_destination_arn,
+            platform_account_id,
+            stack_name,
+            no_check,
         } => {
             let org = org_by_slug(store, &org).await?;
-            let s = store
-                .connect_aws(org.id, role_arn.trim(), external_id.trim())
-                .await?;
-            (org, s)
+            let args = crate::connect_aws::ConnectAws {
+                role_arn,
+                external_id,
+                transport,
+                platform_destination_arn,
+                platform_account_id,
+                stack_name,
+                no_check,
+            };
+            return crate::connect_aws::run(store, &org, args).await;
         }
         AccountCommand::ProductionAccess { org, status } => {
             let org = org_by_slug(store, &org).await?;

@@ -128,6 +128,7 @@ async fn account_commands_record_the_onboarding_state() {
             "arn:aws:iam::111111111111:role/SendOpsRead",
             "--external-id",
             "ext-1",
+            "--no-check",
         ])
         .await;
     assert_eq!(
@@ -222,6 +223,7 @@ async fn sync_ses_and_tracking_domains_from_the_cli() {
             "arn:aws:iam::111111111111:role/R",
             "--external-id",
             "ext-1",
+            "--no-check",
         ])
         .await;
     let v = admin.ok(&["sync", "ses", "--org", "acme"]).await;

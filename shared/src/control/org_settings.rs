@@ -175,6 +175,15 @@ pub fn valid_external_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@:/-".contains(&b))
 }
 
+/// A new external id: 20 random bytes as 40 lowercase hex digits (matches the customer stack's
+/// `^[A-Za-z0-9+=,.@:/_-]{16,1224}$`).
+pub fn generate_external_id() -> String {
+    rand::random::<[u8; 20]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 impl Store {
     /// The org's settings (all unset when none were recorded).
     pub async fn org_settings(&self, org_id: Uuid) -> Result<OrgSettings, StoreError> {
@@ -248,6 +257,20 @@ impl Store {
             row.external_id = external_id.to_owned();
         })
         .await
+    }
+
+    /// The org's external id, generated (20 random bytes, hex) and stored on first use so the
+    /// customer stack and the role check use the same one. An id already stored (generated
+    /// earlier or recorded with [`Store::connect_aws`]) is kept.
+    pub async fn ensure_external_id(&self, org_id: Uuid) -> Result<String, StoreError> {
+        let row = self.org_settings_row(org_id).await?;
+        if !row.external_id.is_empty() {
+            return Ok(row.external_id);
+        }
+        let id = generate_external_id();
+        self.update_org_settings(org_id, |row| row.external_id = id.clone())
+            .await?;
+        Ok(id)
     }
 
     /// Records the production-access request state. Granting keeps the first grant time.
@@ -337,6 +360,10 @@ mod tests {
         assert!(valid_external_id("sendops-7f3a"));
         assert!(!valid_external_id("x"));
         assert!(!valid_external_id("has space"));
+        let id = generate_external_id();
+        assert_eq!(id.len(), 40);
+        assert!(valid_external_id(&id) && id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(id, generate_external_id());
     }
 
     #[test]
