@@ -41,6 +41,9 @@ pub const DEFAULT_GRACE_DAYS: u32 = 7;
 /// `ingest_batches` rows older than this are pruned (reads look back one minute).
 const BATCHES_KEEP_MS: i64 = DAY_MS;
 
+/// Messages whose `messages` rows one erase statement re-derives.
+const MESSAGES_PER_STATEMENT: usize = 1000;
+
 /// How long to wait for one mutation.
 const MUTATION_WAIT: Duration = Duration::from_secs(3600);
 
@@ -627,16 +630,19 @@ impl Store {
         let messages_view = &DERIVED[0];
         debug_assert_eq!(messages_view.table, "messages");
         if !messages.is_empty() {
-            let placeholders = vec!["?"; messages.len()].join(", ");
-            let cond = format!("org_id = ? AND message_id IN ({placeholders})");
-            let mut binds: Vec<&str> = vec![&org];
-            binds.extend(messages.iter().map(String::as_str));
-            let n = self.count_where("messages", &cond, &binds).await?;
-            tables.insert("messages", n);
             progress(&format!(
                 "messages: derive {} messages again",
                 messages.len()
             ));
+        }
+        // In chunks, so a prolific address never makes one giant statement.
+        for chunk in messages.chunks(MESSAGES_PER_STATEMENT) {
+            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let cond = format!("org_id = ? AND message_id IN ({placeholders})");
+            let mut binds: Vec<&str> = vec![&org];
+            binds.extend(chunk.iter().map(String::as_str));
+            let n = self.count_where("messages", &cond, &binds).await?;
+            *tables.entry("messages").or_default() += n;
             self.mutate(
                 "messages",
                 &format!("ALTER TABLE messages DELETE WHERE {cond}"),
