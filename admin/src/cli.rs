@@ -34,6 +34,11 @@ pub enum Command {
         #[command(subcommand)]
         command: OrgCommand,
     },
+    /// Set-up notices ingest recorded (SNS subscription confirmations with their check).
+    Notices {
+        #[command(subcommand)]
+        command: crate::notices::NoticesCommand,
+    },
     /// Records that could not be stored as events.
     Quarantine {
         #[command(subcommand)]

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod connect_aws;
+pub mod notices;
 pub mod ses_commands;
 
 use cli::*;
@@ -334,6 +335,7 @@ async fn run_other(store: &Store, command: Command) -> anyhow::Result<serde_json
             Ok(serde_json::to_value(store.audit_log(org.id, limit).await?)?)
         }
         Command::Account { command } => ses_commands::run_account(&store, command).await,
+        Command::Notices { command } => notices::run_notices(&store, command).await,
         Command::Sync { command } => ses_commands::run_sync(&store, command).await,
         Command::Templates { command } => ses_commands::run_templates(&store, command).await,
         Command::TrackingDomain { command } => {

@@ -6,9 +6,11 @@
 //! - `fast_scan`: the one-pass first reading of an event (checked against [`ses_event`]).
 //! - [`event_id`]: the content-derived event id (the same whichever envelope carried it).
 //! - [`row`]: [`row::EventRow`], the `events` table row.
+//! - [`sns_confirm`]: whether a recorded SNS SubscriptionConfirmation may be confirmed.
 
 pub mod envelope;
 pub mod event_id;
 pub(crate) mod fast_scan;
 pub mod row;
 pub mod ses_event;
+pub mod sns_confirm;

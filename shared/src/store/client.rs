@@ -392,6 +392,27 @@ impl Store {
         self.insert_rows("notices", rows).await
     }
 
+    /// Recorded notices, newest first; `topic_account` keeps those whose topic ARN is in that AWS
+    /// account.
+    pub async fn list_notices(
+        &self,
+        topic_account: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<NoticeRow>, StoreError> {
+        let sql = "SELECT ?fields FROM notices FINAL \
+             WHERE (? = '' OR splitByChar(':', topic_arn)[5] = ?) \
+             ORDER BY received_ms DESC, id DESC LIMIT ?";
+        let account = topic_account.unwrap_or("");
+        Ok(self
+            .client
+            .query(sql)
+            .bind(account)
+            .bind(account)
+            .bind(limit)
+            .fetch_all::<NoticeRow>()
+            .await?)
+    }
+
     /// Inserts rows into a table of this database in one INSERT (nothing for no rows).
     pub async fn insert_rows<T>(&self, table: &str, rows: &[T]) -> Result<(), StoreError>
     where
