@@ -100,6 +100,13 @@ pub enum Command {
     /// {org, org_id, from, to, days, events, rows, chunks, statements, tables}.
     #[command(verbatim_doc_comment)]
     Repair(RepairArgs),
+    /// Remove events and derived rows older than each org's plan retention plus a grace
+    /// (default 7 days); progress on stderr, a JSON summary on stdout. For a scheduled task.
+    Prune(crate::retention::PruneArgs),
+    /// Remove every row about one recipient address from an org's data (events, views,
+    /// indexes, undeliverable history, quarantine and notices naming it); writes an audit entry
+    /// with the address's SHA-256, never the address.
+    Erase(crate::retention::EraseArgs),
 }
 
 #[derive(clap::Args)]

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod connect_aws;
 pub mod notices;
+pub mod retention;
 pub mod ses_commands;
 
 use cli::*;
@@ -344,6 +345,8 @@ async fn run_other(store: &Store, command: Command) -> anyhow::Result<serde_json
         Command::Exclusion { command } => run_exclusion(&store, command).await,
         Command::Rules { command } => run_rules(&store, command).await,
         Command::Repair(args) => run_repair(&store, args).await,
+        Command::Prune(args) => retention::run_prune(&store, args).await,
+        Command::Erase(args) => retention::run_erase(&store, args).await,
     }
 }
 

@@ -686,3 +686,65 @@ async fn prune_removes_rows_past_retention_and_grace_only() {
     );
     db.drop().await;
 }
+
+#[tokio::test]
+async fn erase_and_prune_commands_print_progress_and_a_summary() {
+    let db = TestDb::new("retention_cli").await;
+    let store = &db.store;
+    create_org(store, "acme", "123456789012", Plan::Free).await;
+    let now = now_ms();
+    ingest(
+        store,
+        &message("123456789012", "c-1", now - DAY_MS, "Zoe@Example.com"),
+    )
+    .await;
+    let admin = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
+            .args(args)
+            .env("CLICKHOUSE_URL", &db.config.url)
+            .env("CLICKHOUSE_DATABASE", &db.config.database)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run sendops-admin")
+    };
+    let out = admin(&["erase", "--org", "acme", "--email", "zoe@example.com"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("sendops-admin erase: "), "{stderr}");
+    assert!(
+        !stdout.to_lowercase().contains("zoe@example.com"),
+        "{stdout}"
+    );
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["org"], json!("acme"));
+    assert_eq!(
+        summary["email_sha256"],
+        json!(email_sha256("Zoe@Example.com"))
+    );
+    assert_eq!(summary["tables"]["events"], json!(4));
+    assert_eq!(scan(store, "zoe@example.com").await, BTreeMap::new());
+    for bad in [
+        vec!["erase", "--org", "nope", "--email", "a@example.com"],
+        vec!["erase", "--org", "acme", "--email", "not-an-address"],
+        vec!["prune", "--org", "nope"],
+    ] {
+        let out = admin(&bad);
+        assert!(!out.status.success(), "{bad:?}");
+        assert!(out.stdout.is_empty(), "{bad:?}");
+    }
+    let out = admin(&["prune", "--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["dry_run"], json!(true));
+    assert_eq!(summary["grace_days"], json!(7));
+    assert_eq!(summary["orgs"][0]["retention_days"], json!(30));
+    assert_eq!(summary["tables"]["events"]["rows_deleted"], json!(0));
+    db.drop().await;
+}
