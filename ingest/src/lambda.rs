@@ -25,8 +25,11 @@ pub async fn handle(
         })
         .collect();
     let mut response = SqsBatchResponse::default();
+    let started = Instant::now();
     match pipeline.process_until(&records, deadline).await {
         Ok(report) => {
+            // One CloudWatch embedded-metric-format line per invocation (stdout).
+            sendops_shared::print_line(&crate::ops::emf_line(&report, started.elapsed(), now_ms()));
             tracing::info!(
                 records = report.records,
                 events = report.events,

@@ -4,6 +4,7 @@
 //! delivery and duplicate semantics.
 
 pub mod lambda;
+pub mod ops;
 pub mod poll;
 pub mod replay;
 pub mod secret;

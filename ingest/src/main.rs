@@ -88,6 +88,13 @@ async fn main() -> ExitCode {
         eprintln!("sendops-ingest: {e}");
         return ExitCode::from(2);
     }
+    let metrics_addr = match sendops_shared::ops::metrics_addr_from_env() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("sendops-ingest: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut cfg = ClickHouseConfig::from_env();
     if let Err(e) = sendops_ingest::secret::apply(&mut cfg).await {
         eprintln!("sendops-ingest: {e}");
@@ -121,6 +128,19 @@ async fn main() -> ExitCode {
             until_empty,
         } => {
             init_tracing("info");
+            if let Some(addr) = metrics_addr {
+                let served = match sendops_ingest::ops::install_recorder() {
+                    Ok(handle) => sendops_ingest::ops::serve(addr, handle, store.clone())
+                        .await
+                        .map_err(|e| format!("cannot listen on {addr}: {e}")),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = served {
+                    eprintln!("sendops-ingest: SENDOPS_METRICS_ADDR: {e}");
+                    return ExitCode::from(2);
+                }
+                tracing::info!(%addr, "metrics and readiness listener (/metrics, /ready)");
+            }
             let sqs = poll::sqs_client(endpoint_url.as_deref()).await;
             let cfg = PollConfig {
                 queue_url,

@@ -143,6 +143,7 @@ async fn fill(sqs: &Client, cfg: &PollConfig, buffer: &mut Vec<Message>) -> Resu
                 Vec::new()
             }
         };
+        metrics::counter!("sendops_ingest_sqs_received_total").increment(received.len() as u64);
         let drained = received.is_empty();
         if !received.is_empty() && oldest.is_none() {
             oldest = Some(Instant::now());
@@ -172,8 +173,10 @@ async fn flush(
         })
         .collect();
     summary.flushes += 1;
+    let started = Instant::now();
     match pipeline.process(&records).await {
         Ok(report) => {
+            crate::ops::record_batch(&report, started.elapsed());
             tracing::info!(
                 messages = batch.len(),
                 rows = report.rows,
@@ -187,6 +190,7 @@ async fn flush(
             // Leave every message undeleted: SQS redelivers after the visibility timeout.
             tracing::error!(error = %e, messages = batch.len(), "store failed; leaving messages on the queue");
             summary.failed_flushes += 1;
+            metrics::counter!("sendops_ingest_batch_failures_total").increment(1);
             return Ok(());
         }
     }
@@ -210,6 +214,8 @@ async fn flush(
             .await
             .map_err(|e| sqs_err(aws_sdk_sqs::error::DisplayErrorContext(e)))?;
         summary.deleted += out.successful.len() as u64;
+        metrics::counter!("sendops_ingest_sqs_deleted_total")
+            .increment(out.successful.len() as u64);
         if !out.failed.is_empty() {
             // Not fatal: a message that was stored but not deleted comes back and is skipped as a
             // duplicate.

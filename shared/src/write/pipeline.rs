@@ -60,6 +60,9 @@ pub struct BatchReport {
     /// Per input record: did any part of it end in quarantine?
     #[serde(skip)]
     pub record_quarantined: Vec<bool>,
+    /// Quarantined records by reason (for metrics).
+    #[serde(skip)]
+    pub quarantined_by_reason: std::collections::BTreeMap<&'static str, u64>,
 }
 
 impl BatchReport {
@@ -70,6 +73,9 @@ impl BatchReport {
         self.quarantined += other.quarantined;
         self.acknowledged += other.acknowledged;
         self.duplicates += other.duplicates;
+        for (reason, n) in &other.quarantined_by_reason {
+            *self.quarantined_by_reason.entry(reason).or_default() += n;
+        }
     }
 }
 
@@ -184,6 +190,10 @@ impl Pipeline {
         let mut quarantine_of = |q: Quarantined, i: usize, report: &mut BatchReport| {
             report.quarantined += 1;
             report.record_quarantined[i] = true;
+            *report
+                .quarantined_by_reason
+                .entry(q.reason.as_str())
+                .or_default() += 1;
             quarantine.push(QuarantineRow {
                 id: QuarantineRow::id_for(q.reason.as_str(), &q.raw),
                 received_ms: now,
@@ -349,6 +359,10 @@ impl Pipeline {
                     for i in affected {
                         report.quarantined += 1;
                         report.record_quarantined[i] = true;
+                        *report
+                            .quarantined_by_reason
+                            .entry(QuarantineReason::StoreRejected.as_str())
+                            .or_default() += 1;
                         rejected.push(QuarantineRow {
                             id: QuarantineRow::id_for(
                                 QuarantineReason::StoreRejected.as_str(),

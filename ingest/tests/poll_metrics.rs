@@ -1,0 +1,223 @@
+//! `sendops-ingest poll` with `SENDOPS_METRICS_ADDR` (issue 16): after it drains a moto SQS queue
+//! holding good events and known poison records, `/metrics` shows exactly the records, rows, SQS
+//! receives and deletes, and quarantined records by reason; `/ready` answers 200.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use common::{ACCOUNT, create_org, expected_rows, traffic};
+use sendops_fixtures::Wrapper;
+use sendops_shared::store::testing::TestDb;
+
+fn moto_url() -> String {
+    std::env::var("SENDOPS_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5055".into())
+}
+
+fn sqs() -> Client {
+    let conf = aws_sdk_sqs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(moto_url())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .build();
+    Client::from_conf(conf)
+}
+
+fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|x| x.1)
+        .unwrap_or("")
+        .to_owned();
+    Ok((status, body))
+}
+
+/// Every sample of `name` as (label set, value); the label set is "" without labels.
+fn samples(scrape: &str, name: &str) -> Vec<(String, f64)> {
+    scrape
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let (labels, value) = match rest.strip_prefix('{') {
+                Some(r) => r.split_once("} ")?,
+                None => ("", rest.strip_prefix(' ')?),
+            };
+            Some((labels.to_owned(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+fn total(scrape: &str, name: &str) -> f64 {
+    samples(scrape, name).iter().map(|(_, v)| v).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_metrics_count_records_rows_and_quarantine_by_reason() {
+    let db = TestDb::new("poll_metrics").await;
+    create_org(&db.store, "acme", ACCOUNT).await;
+    let sqs = sqs();
+    let url = sqs
+        .create_queue()
+        .queue_name(format!("sendops-poll-metrics-{}", std::process::id()))
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "moto_server at {} (scripts/moto.sh start): {e:?}",
+                moto_url()
+            )
+        })
+        .queue_url
+        .unwrap();
+    let events = traffic(31, 20, ACCOUNT);
+    let mut w = Wrapper::new(31);
+    let mut bodies: Vec<String> = events.iter().map(|e| w.sns_body(e)).collect();
+    bodies.push("definitely not json".into());
+    bodies.push("{ still not json".into());
+    bodies.push(r#"{"Type":"Notification","Message":"{\"eventType\":\"Open\"}"}"#.into());
+    for (n, chunk) in bodies.chunks(10).enumerate() {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(format!("{n}-{i}"))
+                    .message_body(b)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        sqs.send_message_batch()
+            .queue_url(&url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-ingest"))
+        .args(["poll", "--queue-url", &url, "--endpoint-url", &moto_url()])
+        .args(["--max-messages", "10", "--max-wait-ms", "100"])
+        .args(["--wait-time-seconds", "1"])
+        .env("SENDOPS_METRICS_ADDR", format!("127.0.0.1:{metrics}"))
+        .env("CLICKHOUSE_URL", &db.config.url)
+        .env("CLICKHOUSE_DATABASE", &db.config.database)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let scrape = loop {
+        if let Ok((200, scrape)) = get(metrics, "/metrics")
+            && total(&scrape, "sendops_ingest_sqs_deleted_total") as usize >= bodies.len()
+        {
+            break scrape;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the poller exited");
+        assert!(
+            Instant::now() < deadline,
+            "the queue was not drained in time"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(get(metrics, "/ready").unwrap().0, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let n = bodies.len() as f64;
+    assert_eq!(
+        total(&scrape, "sendops_ingest_records_total"),
+        n,
+        "{scrape}"
+    );
+    assert_eq!(
+        total(&scrape, "sendops_ingest_sqs_received_total"),
+        n,
+        "{scrape}"
+    );
+    assert_eq!(
+        total(&scrape, "sendops_ingest_sqs_deleted_total"),
+        n,
+        "{scrape}"
+    );
+    assert_eq!(
+        total(&scrape, "sendops_ingest_rows_total"),
+        expected_rows(&events).len() as f64,
+        "{scrape}"
+    );
+    assert!(total(&scrape, "sendops_ingest_batch_records_count") > 0.0);
+    assert_eq!(
+        total(&scrape, "sendops_ingest_batch_records_sum"),
+        n,
+        "{scrape}"
+    );
+    // Quarantined by reason: the two non-JSON bodies, and exactly what the quarantine table holds.
+    let by_reason: BTreeMap<String, f64> = samples(&scrape, "sendops_ingest_quarantined_total")
+        .into_iter()
+        .collect();
+    assert_eq!(
+        by_reason.get(r#"reason="invalid_json""#),
+        Some(&2.0),
+        "{scrape}"
+    );
+    let mut stored: BTreeMap<String, f64> = BTreeMap::new();
+    for q in db.store.list_quarantine(None, false, 100).await.unwrap() {
+        *stored
+            .entry(format!("reason=\"{}\"", q.reason))
+            .or_default() += 1.0;
+    }
+    assert_eq!(by_reason, stored, "{scrape}");
+    assert_eq!(by_reason.values().sum::<f64>(), 3.0, "{scrape}");
+    db.drop().await;
+}
+
+#[test]
+fn a_bad_log_format_or_metrics_address_stops_the_start() {
+    for (name, value) in [
+        ("SENDOPS_LOG_FORMAT", "xml"),
+        ("SENDOPS_METRICS_ADDR", "9090"),
+        ("SENDOPS_METRICS_ADDR", "localhost:metrics"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-ingest"))
+            .args([
+                "poll",
+                "--queue-url",
+                "http://127.0.0.1:1/q",
+                "--until-empty",
+            ])
+            .env(name, value)
+            .env("CLICKHOUSE_URL", "http://127.0.0.1:1")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(name), "{name}={value}: {stderr}");
+    }
+}
