@@ -98,7 +98,7 @@ pub async fn authenticate(
         let store = store.clone();
         let secret = secret.to_owned();
         async move {
-            metrics::counter!("sendops_api_key_cache_misses_total").increment(1);
+            metrics::counter!("sendops_api_cache_misses_total", "cache" => "api_keys").increment(1);
             let Some(key) = store.authenticate(&secret, now_ms()).await? else {
                 return Ok(None);
             };
@@ -108,7 +108,7 @@ pub async fn authenticate(
             Ok::<_, StoreError>(Some(Arc::new(Principal { key, org })))
         }
     };
-    metrics::counter!("sendops_api_key_cache_lookups_total").increment(1);
+    metrics::counter!("sendops_api_cache_lookups_total", "cache" => "api_keys").increment(1);
     let found = cache
         .try_get_with(hash_secret(secret), lookup)
         .await

@@ -10,8 +10,9 @@
 //! - `sendops_api_request_duration_seconds{route,method}`: histogram.
 //! - `sendops_api_rate_limited_total{route}`: 429 refusals.
 //! - `sendops_api_auth_failures_total`: requests refused with 401 (no, unknown, revoked key).
-//! - `sendops_api_key_cache_lookups_total`, `sendops_api_key_cache_misses_total`: the key cache
-//!   (hit ratio = 1 − misses / lookups).
+//! - `sendops_api_cache_lookups_total{cache}`, `sendops_api_cache_misses_total{cache}`: hit ratio
+//!   = 1 − misses / lookups of the key cache (`api_keys`), the SES suppression lists
+//!   (`ses_suppressions`, whole-list reads) and the account snapshots (`account`).
 
 use std::net::SocketAddr;
 use std::time::Duration;

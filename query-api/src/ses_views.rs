@@ -133,7 +133,11 @@ impl<A: SesOutcome + Send + Sync + 'static> SesViews<A> {
         store: &Store,
         org: &Org,
     ) -> Result<SuppressionList, ViewError> {
+        metrics::counter!("sendops_api_cache_lookups_total", "cache" => "ses_suppressions")
+            .increment(1);
         let load = async {
+            metrics::counter!("sendops_api_cache_misses_total", "cache" => "ses_suppressions")
+                .increment(1);
             let target = self.target(store, org).await?;
             let mut list = self.access.suppressions(&target).await?;
             list.sort_by(|a, b| (b.last_update_ms, &b.email).cmp(&(a.last_update_ms, &a.email)));
@@ -182,8 +186,13 @@ impl<A: SesOutcome + Send + Sync + 'static> SesViews<A> {
     where
         F: Future<Output = Result<A, ViewError>>,
     {
+        metrics::counter!("sendops_api_cache_lookups_total", "cache" => "account").increment(1);
         self.accounts
-            .try_get_with(org_id, async { build.await.map(Arc::new) })
+            .try_get_with(org_id, async {
+                metrics::counter!("sendops_api_cache_misses_total", "cache" => "account")
+                    .increment(1);
+                build.await.map(Arc::new)
+            })
             .await
             .map_err(|e| (*e).clone())
     }

@@ -149,6 +149,19 @@ async fn metrics_count_requests_by_route_and_status_and_logs_are_json() {
         Some(5.0),
         "{scrape}"
     );
+    // The key cache: the good key is looked up 4 times and read from the store once; the unknown
+    // key twice, its miss cached too.
+    let cache = |name: &str| sample(&scrape, name, &[("cache", "api_keys")]);
+    assert_eq!(
+        cache("sendops_api_cache_lookups_total"),
+        Some(6.0),
+        "{scrape}"
+    );
+    assert_eq!(
+        cache("sendops_api_cache_misses_total"),
+        Some(2.0),
+        "{scrape}"
+    );
     assert!(!scrape.contains(email), "{scrape}");
     assert_eq!(get(api.metrics, "/ready", "").unwrap().0, 200);
 
