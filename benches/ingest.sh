@@ -91,7 +91,7 @@ line "now, same file again (adds $rows2 rows)" "$s"
 chunks=$(( (rows + 54999) / 55000 ))
 for ((i = 0; i < chunks; i++)); do
   curl -fsS "$CLICKHOUSE_URL/" --data-binary \
-    "SELECT * FROM \`$db\`.events WHERE cityHash64(event_id) % $chunks = $i FORMAT RowBinary" \
+    "SELECT * FROM \`$db\`.events WHERE cityHash64(toString(event_id)) % $chunks = $i FORMAT RowBinary" \
     >"$work/ceiling.$i.bin"
 done
 fresh "$bin"
