@@ -92,7 +92,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let tls = cfg.url.to_ascii_lowercase().starts_with("https://");
+    let tls = store.tls();
     match store.server_version().await {
         Ok(v) => tracing::info!(
             clickhouse = %v,

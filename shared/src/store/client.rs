@@ -223,6 +223,11 @@ impl Store {
         })
     }
 
+    /// Whether the store is reached over TLS (`https://`).
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

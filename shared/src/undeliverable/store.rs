@@ -172,15 +172,13 @@ struct BlockRow {
 
 impl BlockRow {
     fn new(org_id: Uuid, ingested_ms: i64, emails: &[&str]) -> BlockRow {
-        let mut distinct = emails.to_vec();
-        distinct.sort_unstable();
-        distinct.dedup();
+        let (distinct, fences) = page::distinct_and_fences(emails);
         BlockRow {
             org_id,
             second: ingested_ms.div_euclid(1000),
             ingested_ms,
             emails: u32::try_from(distinct.len()).unwrap_or(u32::MAX),
-            fences: page::fences_of(&distinct),
+            fences,
         }
     }
 }

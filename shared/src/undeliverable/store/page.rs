@@ -82,18 +82,20 @@ pub(crate) fn next_fence<'a>(fences: &'a [Vec<String>], after: &str) -> Option<&
         .min()
 }
 
-/// Every [`DENSE_CHUNK`]-th address of a write in email order (1-based positions DENSE_CHUNK,
-/// 2 × DENSE_CHUNK, …), as migration 0011's view computes them for ingested events.
-pub(crate) fn fences_of(emails: &[&str]) -> Vec<String> {
+/// The distinct addresses of a write in email order, and every [`DENSE_CHUNK`]-th of them
+/// (1-based positions DENSE_CHUNK, 2 × DENSE_CHUNK, …) as migration 0011's view computes them
+/// for ingested events.
+pub(crate) fn distinct_and_fences<'a>(emails: &[&'a str]) -> (Vec<&'a str>, Vec<String>) {
     let mut sorted: Vec<&str> = emails.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    sorted
+    let fences = sorted
         .iter()
         .skip(DENSE_CHUNK - 1)
         .step_by(DENSE_CHUNK)
         .map(|e| (*e).to_owned())
-        .collect()
+        .collect();
+    (sorted, fences)
 }
 
 impl Store {

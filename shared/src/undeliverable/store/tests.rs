@@ -21,12 +21,13 @@ fn fences_are_every_dense_chunk_th_distinct_address_in_email_order() {
     let emails: Vec<String> = (0..450).rev().map(|i| format!("u{i:04}@x")).collect();
     let mut refs: Vec<&str> = emails.iter().map(String::as_str).collect();
     refs.extend(["u0000@x", "u0001@x"]); // copies count once
-    let fences = page::fences_of(&refs);
+    let (distinct, fences) = page::distinct_and_fences(&refs);
+    assert_eq!(distinct.len(), 450);
     assert_eq!(fences, ["u0199@x", "u0399@x"]);
     let block = BlockRow::new(Uuid::nil(), 1_700_000_123_456, &refs);
     assert_eq!((block.second, block.emails), (1_700_000_123, 450));
     assert_eq!(block.fences, fences);
-    assert!(page::fences_of(&refs[..199]).is_empty());
+    assert!(page::distinct_and_fences(&refs[..199]).1.is_empty());
 }
 
 #[test]
