@@ -146,6 +146,12 @@ pub struct MigrateArgs {
     /// this long. Renewed every quarter of it while migrations run.
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(2..))]
     pub lock_lease: u64,
+    /// Create the schema on this ClickHouse cluster (a `remote_servers` name): per-org tables
+    /// replicated per shard behind Distributed tables sharded by org, control tables replicated
+    /// on every node, every statement ON CLUSTER (docs/scale-out.md). Wins over the environment
+    /// variable CLICKHOUSE_CLUSTER; without either, the single-server schema.
+    #[arg(long, value_name = "NAME")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Subcommand)]

@@ -212,6 +212,11 @@ async fn run_migrate(
     store: &Store,
     args: MigrateArgs,
 ) -> anyhow::Result<(serde_json::Value, ExitCode)> {
+    // --cluster wins over CLICKHOUSE_CLUSTER.
+    let store = &match &args.cluster {
+        Some(c) if store.cluster() != Some(c.as_str()) => store.clone().with_cluster(c),
+        _ => store.clone(),
+    };
     let version = store
         .server_version()
         .await
@@ -238,6 +243,7 @@ async fn run_migrate(
     Ok((
         json!({
             "database": store.database(),
+            "cluster": store.cluster(),
             "server_version": version,
             "applied": applied,
             "migrations": store.applied_migrations().await?,

@@ -38,6 +38,8 @@ pub struct Store {
     /// Whether the URL is `https://`.
     tls: bool,
     database: String,
+    /// `CLICKHOUSE_CLUSTER`: the schema is sharded and replicated over this cluster.
+    cluster: Option<String>,
 }
 
 /// The `quarantine` table row: one type for text and for bytes.
@@ -214,12 +216,16 @@ impl Store {
         if let Some(password) = &cfg.password {
             server = server.with_password(password);
         }
+        if cfg.cluster.is_some() {
+            server = super::migrate::cluster::with_cluster_settings(server);
+        }
         let client = server.clone().with_database(&cfg.database);
         Ok(Store {
             client,
             server,
             database: cfg.database.clone(),
             tls,
+            cluster: cfg.cluster.clone(),
         })
     }
 
@@ -234,6 +240,29 @@ impl Store {
 
     pub fn database(&self) -> &str {
         &self.database
+    }
+
+    /// The cluster the schema is spread over (`CLICKHOUSE_CLUSTER`), if any.
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
+    }
+
+    /// This store on cluster `name` (`sendops-admin migrate --cluster`, which wins over
+    /// `CLICKHOUSE_CLUSTER`): cluster-form migrations and the cluster's query settings.
+    pub fn with_cluster(mut self, name: &str) -> Store {
+        if self.cluster.is_none() {
+            self.server = super::migrate::cluster::with_cluster_settings(self.server);
+            self.client = super::migrate::cluster::with_cluster_settings(self.client);
+        }
+        self.cluster = Some(name.to_owned());
+        self
+    }
+
+    /// ` ON CLUSTER <name>` on a cluster, empty otherwise.
+    fn on_cluster(&self) -> String {
+        self.cluster.as_deref().map_or(String::new(), |c| {
+            format!(" ON CLUSTER {}", super::migrate::cluster::ident(c))
+        })
     }
 
     /// The server's version string (e.g. `18.16.1`, `25.8.2.1`).
@@ -271,8 +300,9 @@ impl Store {
     /// Creates the database when missing.
     pub async fn create_database(&self) -> Result<(), StoreError> {
         let sql = format!(
-            "CREATE DATABASE IF NOT EXISTS `{}`",
-            self.database.replace('`', "")
+            "CREATE DATABASE IF NOT EXISTS `{}`{}",
+            self.database.replace('`', ""),
+            self.on_cluster()
         );
         self.server.query(&sql).execute().await?;
         Ok(())
@@ -281,8 +311,9 @@ impl Store {
     /// Drops the database (tests only).
     pub async fn drop_database(&self) -> Result<(), StoreError> {
         let sql = format!(
-            "DROP DATABASE IF EXISTS `{}`",
-            self.database.replace('`', "")
+            "DROP DATABASE IF EXISTS `{}`{}",
+            self.database.replace('`', ""),
+            self.on_cluster()
         );
         self.server.query(&sql).execute().await?;
         Ok(())

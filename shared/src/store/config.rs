@@ -17,6 +17,9 @@ pub struct ClickHouseConfig {
     /// `CLICKHOUSE_CA_FILE` (optional): PEM CA certificates trusted for an `https://` URL, in
     /// addition to the system's.
     pub ca_file: Option<PathBuf>,
+    /// `CLICKHOUSE_CLUSTER` (optional): the cluster (a `remote_servers` name) the schema is
+    /// spread over; unset for one server (docs/scale-out.md).
+    pub cluster: Option<String>,
 }
 
 impl Default for ClickHouseConfig {
@@ -27,6 +30,7 @@ impl Default for ClickHouseConfig {
             user: None,
             password: None,
             ca_file: None,
+            cluster: None,
         }
     }
 }
@@ -41,6 +45,7 @@ impl ClickHouseConfig {
             user: non_empty("CLICKHOUSE_USER"),
             password: non_empty("CLICKHOUSE_PASSWORD"),
             ca_file: non_empty("CLICKHOUSE_CA_FILE").map(PathBuf::from),
+            cluster: non_empty("CLICKHOUSE_CLUSTER"),
         }
     }
 

@@ -46,9 +46,11 @@ mod bookkeeping;
 use bookkeeping::*;
 mod backfill;
 pub use backfill::backfill_target;
+pub mod cluster;
+use cluster::ClusterSchema;
 
 /// The runner's bookkeeping tables, created before it asks for the lock.
-const BOOKKEEPING_DDL: &[&str] = &[
+pub(crate) const BOOKKEEPING_DDL: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_ms Int64) \
      ENGINE = ReplacingMergeTree() ORDER BY version",
     "CREATE TABLE IF NOT EXISTS schema_migrations_checksums (version UInt32, checksum String, \
@@ -187,6 +189,14 @@ pub struct PlannedMigration {
     pub statements: Vec<PlannedStatement>,
 }
 
+/// `stmt` as it runs: unchanged on one server, its cluster form on a cluster.
+fn cluster_form(cluster: Option<&ClusterSchema>, stmt: &str) -> Result<Vec<String>, StoreError> {
+    match cluster {
+        None => Ok(vec![stmt.to_owned()]),
+        Some(c) => c.translate(stmt).map_err(StoreError::Invalid),
+    }
+}
+
 fn up_to(target: Option<u32>) -> impl Iterator<Item = &'static Migration> {
     MIGRATIONS
         .iter()
@@ -219,11 +229,14 @@ impl Store {
         opts: &MigrateOptions,
     ) -> Result<Vec<&'static str>, StoreError> {
         self.create_database().await?;
+        let cluster = self.cluster_schema();
         for ddl in BOOKKEEPING_DDL {
-            self.create_if_missing(ddl).await?;
+            for stmt in cluster_form(cluster.as_ref(), ddl)? {
+                self.create_if_missing(&stmt).await?;
+            }
         }
         let lease = Lease::acquire(self.client(), opts.lease, &opts.progress).await?;
-        match self.apply_locked(&lease, opts).await {
+        match self.apply_locked(&lease, opts, cluster.as_ref()).await {
             Ok(applied) => {
                 lease.release().await;
                 Ok(applied)
@@ -288,12 +301,27 @@ impl Store {
         })
     }
 
-    /// What `migrate` would run: the pending migrations with their statements; changes nothing.
+    /// The translator of migration statements when the store is on a cluster
+    /// ([`Store::cluster`]; docs/scale-out.md).
+    pub fn cluster_schema(&self) -> Option<ClusterSchema> {
+        self.cluster()
+            .map(|c| ClusterSchema::new(c, self.database(), BOOKKEEPING_DDL))
+    }
+
+    /// What `migrate` would run: the pending migrations with their statements (on a cluster,
+    /// each statement's cluster form, `;`-separated); changes nothing.
     pub async fn migration_plan(
         &self,
         target: Option<u32>,
     ) -> Result<Vec<PlannedMigration>, StoreError> {
         let rec = self.recorded().await?;
+        let cluster = self.cluster_schema();
+        let shown = |sql: String| match &cluster {
+            None => sql,
+            Some(c) => c
+                .translate(&sql)
+                .map_or_else(|e| format!("-- {e}"), |v| v.join(";\n")),
+        };
         Ok(up_to(target)
             .filter(|m| !rec.applied.contains_key(&m.version))
             .map(|m| PlannedMigration {
@@ -308,7 +336,7 @@ impl Store {
                         index: i + 1,
                         backfill: backfill_target(&sql).map(str::to_owned),
                         done: rec.done(m.version, i + 1),
-                        sql,
+                        sql: shown(sql),
                     })
                     .collect(),
             })
@@ -319,6 +347,7 @@ impl Store {
         &self,
         lease: &Lease,
         opts: &MigrateOptions,
+        cluster: Option<&ClusterSchema>,
     ) -> Result<Vec<&'static str>, Stop> {
         let rec = self.recorded().await?;
         if let Some(bad) = rec.mismatches().first() {
@@ -354,7 +383,20 @@ impl Store {
                 lease.check().await?;
                 let label = format!("{} statement {index}/{n}", m.name);
                 (opts.progress)(&format!("applying {label}"));
+                let failed = |e: StoreError| {
+                    StoreError::Rejected(format!("migration {} statement {index}: {e}", m.name))
+                };
                 match backfill_target(stmt) {
+                    // On a cluster a statement runs in its cluster form (cluster.rs); a backfill
+                    // runs once through the Distributed tables, no staging (a rerun after a
+                    // failure runs it again: docs/scale-out.md#backfills).
+                    _ if cluster.is_some() => {
+                        for sql in cluster_form(cluster, stmt).map_err(failed)? {
+                            self.execute_watched(&sql, &label, opts)
+                                .await
+                                .map_err(failed)?;
+                        }
+                    }
                     Some(target) => {
                         self.backfill(lease, opts, &rec, m, index, stmt, target, &label)
                             .await?
