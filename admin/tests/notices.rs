@@ -4,8 +4,8 @@
 
 use std::process::Command;
 
-use sendops_shared::store::NoticeRow;
 use sendops_shared::store::testing::TestDb;
+use sendops_shared::store::{ConfirmationOutcome, ConfirmationRow, NoticeRow};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -74,9 +74,63 @@ async fn notices_list_shows_each_confirmation_with_its_check() {
         .await
         .unwrap();
 
+    // What ingest's automatic confirmation recorded (ingest/tests/sns_confirm.rs writes these
+    // for real): the latest attempt of a notice is shown.
+    let attempt =
+        |n: u128, ms: i64, outcome: ConfirmationOutcome, detail: &str, arn: &str| ConfirmationRow {
+            notice_id: Uuid::from_u128(n),
+            attempted_ms: ms,
+            topic_arn: acme.into(),
+            outcome: outcome.code(),
+            detail: detail.into(),
+            subscription_arn: arn.into(),
+        };
+    db.store
+        .insert_confirmations(&[
+            attempt(
+                1,
+                1_780_000_100_000,
+                ConfirmationOutcome::Failed,
+                "timed out",
+                "",
+            ),
+            attempt(
+                1,
+                1_780_000_200_000,
+                ConfirmationOutcome::Confirmed,
+                "",
+                "arn:sub",
+            ),
+            attempt(
+                2,
+                1_780_000_100_000,
+                ConfirmationOutcome::Refused,
+                "SubscribeURL is not https",
+                "",
+            ),
+        ])
+        .await
+        .unwrap();
+
     let v = list(&db, &[]).await;
     let notices = v["notices"].as_array().unwrap();
     assert_eq!(notices.len(), 5);
+    let auto = |n: u128| {
+        notices
+            .iter()
+            .find(|x| x["id"] == json!(Uuid::from_u128(n).to_string()))
+            .unwrap()["auto_confirmation"]
+            .clone()
+    };
+    assert_eq!(
+        auto(1),
+        json!({"outcome": "confirmed", "attempted_at": "2026-05-28T20:30:00Z", "subscription_arn": "arn:sub"})
+    );
+    assert_eq!(
+        auto(2),
+        json!({"outcome": "refused", "attempted_at": "2026-05-28T20:28:20Z", "reason": "SubscribeURL is not https"})
+    );
+    assert_eq!(auto(3), Value::Null);
     let by_id = |n: u128| {
         notices
             .iter()

@@ -127,6 +127,10 @@ def test_function_reads_clickhouse_credentials_from_secrets_manager_only(ingest)
                      ["PolicyDocument"])
     assert doc["Statement"] == [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
                                  "Resource": ingest.secret}]
+    doc = policy_doc(iam.get_role_policy(RoleName=role, PolicyName="confirm-sns-subscriptions")
+                     ["PolicyDocument"])
+    assert doc["Statement"] == [{"Effect": "Allow", "Action": "sns:ConfirmSubscription",
+                                 "Resource": "arn:aws:sns:*:*:*"}]
     # [moto] log retention
     [group] = client("logs").describe_log_groups(
         logGroupNamePrefix=f"/sendops/{ingest.name}/ingest")["logGroups"]

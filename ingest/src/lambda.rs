@@ -11,9 +11,21 @@ use sendops_shared::timefmt::now_ms;
 
 use sendops_shared::write::pipeline::{Pipeline, Record};
 
+use crate::sns_confirm::Confirmer;
+
 /// Handles one invocation. Never returns `Err` for bad input.
 pub async fn handle(
     pipeline: &Pipeline,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    handle_confirming(pipeline, None, event).await
+}
+
+/// [`handle`], and once the batch is stored, the SNS subscription confirmations it carried are
+/// checked and confirmed by `confirmer` (crate::sns_confirm; never changes the response).
+pub async fn handle_confirming(
+    pipeline: &Pipeline,
+    confirmer: Option<&Confirmer>,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     let deadline = invocation_deadline(event.context.deadline);
@@ -39,6 +51,11 @@ pub async fn handle(
                 acknowledged = report.acknowledged,
                 "batch stored"
             );
+            if let Some(confirmer) = confirmer {
+                confirmer
+                    .confirm_until(pipeline.store(), &report.notices, deadline)
+                    .await;
+            }
         }
         Err(e) => {
             tracing::error!(error = %e, records = records.len(), "store failed; every record goes back to the queue");
@@ -62,9 +79,17 @@ fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
 
 /// Runs the Lambda runtime loop with this pipeline (clients are built once, before the loop).
 pub async fn run(pipeline: Pipeline) -> Result<(), Error> {
+    run_confirming(pipeline, None).await
+}
+
+/// [`run`] with [`handle_confirming`].
+pub async fn run_confirming(pipeline: Pipeline, confirmer: Option<Confirmer>) -> Result<(), Error> {
     let pipeline = &pipeline;
+    let confirmer = confirmer.as_ref();
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<SqsEvent>| async move { handle(pipeline, event).await },
+        move |event: LambdaEvent<SqsEvent>| async move {
+            handle_confirming(pipeline, confirmer, event).await
+        },
     ))
     .await
 }

@@ -8,5 +8,6 @@ pub mod ops;
 pub mod poll;
 pub mod replay;
 pub mod secret;
+pub mod sns_confirm;
 
 pub use sendops_shared::write::pipeline::{BatchReport, Pipeline, Record, Source};

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use sendops_ingest::poll::{self, PollConfig};
+use sendops_ingest::sns_confirm::Confirmer;
 use sendops_ingest::{Pipeline, Source, lambda, replay};
 use sendops_shared::Store;
 use sendops_shared::store::config::ClickHouseConfig;
@@ -12,7 +13,8 @@ use sendops_shared::store::config::ClickHouseConfig;
 /// SendOps ingest: stores SES events (every envelope: raw, SNS, EventBridge, SQS, Lambda) in
 /// ClickHouse. Configuration comes from CLICKHOUSE_URL, CLICKHOUSE_DATABASE, CLICKHOUSE_USER and
 /// CLICKHOUSE_PASSWORD. With no subcommand it runs as a Lambda function when
-/// AWS_LAMBDA_RUNTIME_API is set.
+/// AWS_LAMBDA_RUNTIME_API is set. Lambda and poll confirm SNS subscriptions of known orgs' topics
+/// (SENDOPS_SNS_CONFIRM=off disables it; SENDOPS_SNS_ENDPOINT_URL overrides the SNS endpoint).
 #[derive(Parser)]
 #[command(name = "sendops-ingest", version)]
 struct Cli {
@@ -95,6 +97,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let sns_settings = match sendops_ingest::sns_confirm::Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sendops-ingest: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut cfg = ClickHouseConfig::from_env();
     if let Err(e) = sendops_ingest::secret::apply(&mut cfg).await {
         eprintln!("sendops-ingest: {e}");
@@ -110,7 +119,8 @@ async fn main() -> ExitCode {
     match command {
         Command::Lambda => {
             init_tracing("info");
-            match lambda::run(Pipeline::new(store, Source::Lambda)).await {
+            let confirmer = Confirmer::from_settings(&sns_settings).await;
+            match lambda::run_confirming(Pipeline::new(store, Source::Lambda), confirmer).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("sendops-ingest: lambda runtime: {e}");
@@ -158,7 +168,9 @@ async fn main() -> ExitCode {
                 tracing::info!("termination signal: finishing the batch in hand");
                 let _ = stop.send(true);
             });
-            let result = poll::run_until(&pipeline, &sqs, &cfg, stopped).await;
+            let confirmer = Confirmer::from_settings(&sns_settings).await;
+            let result =
+                poll::run_confirming(&pipeline, &sqs, &cfg, stopped, confirmer.as_ref()).await;
             match result {
                 Ok(summary) => {
                     sendops_shared::print_line(

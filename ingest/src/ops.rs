@@ -10,6 +10,8 @@
 //!   `sendops_ingest_batch_records` (histogram: records per batch),
 //!   `sendops_ingest_batch_failures_total` (batches left on the queue after a store failure).
 //! - `sendops_ingest_sqs_received_total`, `sendops_ingest_sqs_deleted_total`.
+//! - `sendops_ingest_sns_confirmations_total{outcome}`: SNS subscription confirmations
+//!   (`confirmed`, `refused`, `failed`; crate::sns_confirm).
 
 use std::net::SocketAddr;
 use std::time::Duration;

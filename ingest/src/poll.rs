@@ -11,6 +11,8 @@ use tokio::sync::watch;
 
 use sendops_shared::write::pipeline::{BatchReport, Pipeline, Record};
 
+use crate::sns_confirm::Confirmer;
+
 /// Poller settings (see `sendops-ingest poll --help`).
 #[derive(Debug, Clone)]
 pub struct PollConfig {
@@ -68,7 +70,20 @@ pub async fn run_until(
     pipeline: &Pipeline,
     sqs: &Client,
     cfg: &PollConfig,
+    stop: watch::Receiver<bool>,
+) -> Result<PollSummary, PollError> {
+    run_confirming(pipeline, sqs, cfg, stop, None).await
+}
+
+/// [`run_until`], and after each batch is stored and deleted, the SNS subscription
+/// confirmations it carried are checked and confirmed by `confirmer` (crate::sns_confirm; an
+/// outcome is recorded, never a reason to keep or fail the batch).
+pub async fn run_confirming(
+    pipeline: &Pipeline,
+    sqs: &Client,
+    cfg: &PollConfig,
     mut stop: watch::Receiver<bool>,
+    confirmer: Option<&Confirmer>,
 ) -> Result<PollSummary, PollError> {
     let mut summary = PollSummary::default();
     let mut pending: Option<Vec<Message>> = None;
@@ -76,7 +91,7 @@ pub async fn run_until(
         let mut next: Vec<Message> = Vec::new();
         let store = async {
             match pending.take() {
-                Some(batch) => flush(pipeline, sqs, cfg, batch, &mut summary).await,
+                Some(batch) => flush(pipeline, sqs, cfg, batch, &mut summary, confirmer).await,
                 None => Ok(()),
             }
         };
@@ -165,6 +180,7 @@ async fn flush(
     cfg: &PollConfig,
     batch: Vec<Message>,
     summary: &mut PollSummary,
+    confirmer: Option<&Confirmer>,
 ) -> Result<(), PollError> {
     let records: Vec<Record<'_>> = batch
         .iter()
@@ -174,8 +190,8 @@ async fn flush(
         .collect();
     summary.flushes += 1;
     let started = Instant::now();
-    match pipeline.process(&records).await {
-        Ok(report) => {
+    let notices = match pipeline.process(&records).await {
+        Ok(mut report) => {
             crate::ops::record_batch(&report, started.elapsed());
             tracing::info!(
                 messages = batch.len(),
@@ -185,6 +201,7 @@ async fn flush(
                 "batch stored"
             );
             summary.report.add(&report);
+            std::mem::take(&mut report.notices)
         }
         Err(e) => {
             // Leave every message undeleted: SQS redelivers after the visibility timeout.
@@ -193,7 +210,7 @@ async fn flush(
             metrics::counter!("sendops_ingest_batch_failures_total").increment(1);
             return Ok(());
         }
-    }
+    };
     for chunk in batch.chunks(10) {
         let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
             .iter()
@@ -224,6 +241,10 @@ async fn flush(
                 "some deletes failed; those messages will be redelivered and deduplicated"
             );
         }
+    }
+    // The batch is stored and its messages deleted before anything is confirmed.
+    if let Some(confirmer) = confirmer {
+        confirmer.confirm(pipeline.store(), &notices).await;
     }
     Ok(())
 }

@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0011_undeliverable_blocks",
         sql: include_str!("../../migrations/0011_undeliverable_blocks.sql"),
     },
+    Migration {
+        version: 13,
+        name: "0013_notice_confirmations",
+        sql: include_str!("../../migrations/0013_notice_confirmations.sql"),
+    },
 ];
 
 impl Migration {

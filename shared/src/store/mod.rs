@@ -8,6 +8,7 @@ pub mod ledger;
 pub mod migrate;
 pub mod migration_lock;
 pub mod migrations;
+mod notice_confirmations;
 pub mod repair;
 pub mod retention;
 #[cfg(feature = "testing")]
@@ -15,3 +16,4 @@ pub mod testing;
 pub mod tls;
 
 pub use client::{INSERT_TIMEOUT, NoticeRow, QuarantineRow, RawRecord, Store, Table};
+pub use notice_confirmations::{ConfirmationOutcome, ConfirmationRow};

@@ -63,6 +63,11 @@ pub struct BatchReport {
     /// Quarantined records by reason (for metrics).
     #[serde(skip)]
     pub quarantined_by_reason: std::collections::BTreeMap<&'static str, u64>,
+    /// The set-up notices this batch recorded (stored before the report is returned), for what
+    /// the caller does once the batch is acknowledged: `sendops-ingest` confirms SNS
+    /// subscriptions. Not summed by [`BatchReport::add`].
+    #[serde(skip)]
+    pub notices: Vec<NoticeRow>,
 }
 
 impl BatchReport {
@@ -283,6 +288,7 @@ impl Pipeline {
         //    stores them again changes nothing.
         self.store.insert_quarantine(&quarantine).await?;
         self.store.insert_notices(&notices).await?;
+        report.notices = notices;
         let ingested = if rows.is_empty() {
             Vec::new()
         } else {

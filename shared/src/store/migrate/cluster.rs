@@ -43,6 +43,7 @@ const EVERYWHERE: &[&str] = &[
     "tracking_domains",
     "quarantine",
     "notices",
+    "notice_confirmations",
     "mailbox_domains",
 ];
 
