@@ -40,6 +40,10 @@ lint: ## rustfmt and clippy (warnings are errors)
 test: clickhouse ## Everything CI runs: lint, all tests on real ClickHouse + moto, chdb dialect check
 	scripts/test.sh
 
+.PHONY: test-cluster
+test-cluster: ## Storage suites + single-vs-cluster comparison on a local 2x2 ClickHouse cluster (docs/scale-out.md)
+	scripts/test-cluster.sh
+
 .PHONY: clients
 clients: clickhouse ## Regenerate clients/ from the served OpenAPI document and run their tests and examples
 	scripts/clients.sh

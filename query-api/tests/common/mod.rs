@@ -52,7 +52,12 @@ impl TestApp {
     }
 
     pub async fn with_config(name: &str, config: ApiConfig) -> TestApp {
-        let db = TestDb::new(name).await;
+        TestApp::on(TestDb::new(name).await, config)
+    }
+
+    /// The app over an existing test database (tests/cluster.rs: one on a single server, one on
+    /// the cluster).
+    pub fn on(db: TestDb, config: ApiConfig) -> TestApp {
         let state = AppState::new(db.store.clone(), config);
         let app = router(state.clone());
         TestApp { db, state, app }

@@ -150,11 +150,46 @@ impl Store {
     }
 
     /// Whether the query `query_id` is still running on the server (an INSERT whose client lost
-    /// its connection may still complete). On a cluster this asks the node the client reached.
+    /// its connection may still complete). On a cluster ([`Store::cluster`]) this asks every
+    /// node, for the query and for the inserts it started on other shards (their
+    /// `initial_query_id`): the client may reach another node after a reconnection. A node that
+    /// does not answer makes this an error (the caller keeps waiting).
     pub async fn query_running(&self, query_id: &str) -> Result<bool, StoreError> {
+        let Some(cluster) = self.cluster() else {
+            return Ok(self
+                .client()
+                .query("SELECT count() FROM system.processes WHERE query_id = ?")
+                .bind(query_id)
+                .fetch_one::<u64>()
+                .await?
+                > 0);
+        };
+        // 18.16 has no clusterAllReplicas(): every node of the cluster as a shard of remote().
+        let nodes = self
+            .client()
+            .query(
+                "SELECT concat(host_address, ':', toString(port)) FROM system.clusters                  WHERE cluster = ? ORDER BY shard_num, replica_num",
+            )
+            .bind(cluster)
+            .fetch_all::<String>()
+            .await?;
+        if nodes.is_empty()
+            || nodes.iter().any(|n| {
+                !n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".:-_[]".contains(c))
+            })
+        {
+            return Err(StoreError::Invalid(format!(
+                "cluster {cluster} has no usable node addresses in system.clusters: {nodes:?}"
+            )));
+        }
         Ok(self
             .client()
-            .query("SELECT count() FROM system.processes WHERE query_id = ?")
+            .query(&format!(
+                "SELECT count() FROM remote('{}', system, processes)                  WHERE query_id = ? OR initial_query_id = ?",
+                nodes.join(",")
+            ))
+            .bind(query_id)
             .bind(query_id)
             .fetch_one::<u64>()
             .await?

@@ -18,9 +18,15 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// Creates and migrates `sendops_test_<name>_<pid>_<n>` on `CLICKHOUSE_URL`.
+    /// Creates and migrates `sendops_test_<name>_<pid>_<n>` on `CLICKHOUSE_URL` (on the cluster
+    /// `CLICKHOUSE_CLUSTER` names, when set: `make test-cluster`).
     pub async fn new(name: &str) -> TestDb {
-        let db = TestDb::unmigrated(name);
+        TestDb::new_on(name, &ClickHouseConfig::from_env()).await
+    }
+
+    /// [`TestDb::new`] on the server (and cluster, if any) of `base`.
+    pub async fn new_on(name: &str, base: &ClickHouseConfig) -> TestDb {
+        let db = TestDb::unmigrated_on(name, base);
         db.store.migrate().await.unwrap_or_else(|e| {
             panic!(
                 "cannot migrate test database {} at {}: {e}. Start the local server with scripts/clickhouse.sh start (make test does).",
@@ -33,6 +39,11 @@ impl TestDb {
     /// A name and store for `sendops_test_<name>_<pid>_<n>`, without creating the database
     /// (migration tests run the runner themselves). [`TestDb::drop`] drops it if it was created.
     pub fn unmigrated(name: &str) -> TestDb {
+        TestDb::unmigrated_on(name, &ClickHouseConfig::from_env())
+    }
+
+    /// [`TestDb::unmigrated`] on the server (and cluster, if any) of `base`.
+    pub fn unmigrated_on(name: &str, base: &ClickHouseConfig) -> TestDb {
         let clean: String = name
             .chars()
             .map(|c| {
@@ -48,7 +59,7 @@ impl TestDb {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let config = ClickHouseConfig::from_env().with_database(&db);
+        let config = base.with_database(&db);
         let store = Store::new(&config);
         TestDb { store, config }
     }

@@ -1,0 +1,433 @@
+//! The same traffic on one server and on a ClickHouse cluster (issue 17, docs/scale-out.md):
+//! every report, message list, detail, timeline, recipient lookup and undeliverable answer is
+//! the same; with a replica stopped mid-replay too; with a whole shard stopped, ingest fails
+//! retryably and reads answer 503, and after the restart the replay completes exactly.
+//!
+//! Needs the local cluster (`scripts/cluster.sh`) and the single server: `make test-cluster`
+//! runs these (ignored otherwise) with `CLICKHOUSE_URL` at node 1, `CLICKHOUSE_CLUSTER=sendops`
+//! and `SENDOPS_SINGLE_URL` at the single server. The node tests stop and restart nodes, so they
+//! run alone (`--test-threads 1`, after the other suites).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use common::{ALL_SCOPES, TestApp, traffic};
+use sendops_ingest::{Pipeline, Record, Source};
+use sendops_query_api::config::ApiConfig;
+use sendops_shared::control::api_key::KeyEnv;
+use sendops_shared::control::org::{Org, Plan};
+use sendops_shared::store::config::ClickHouseConfig;
+use sendops_shared::store::testing::TestDb;
+use serde_json::Value;
+
+fn api_config() -> ApiConfig {
+    ApiConfig {
+        key_cache_ttl: Duration::from_secs(1),
+        ..ApiConfig::default()
+    }
+}
+
+fn single_server() -> ClickHouseConfig {
+    ClickHouseConfig {
+        url: std::env::var("SENDOPS_SINGLE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into()),
+        cluster: None,
+        ..ClickHouseConfig::from_env()
+    }
+}
+
+/// The cluster app (from the environment) and a single-server app.
+async fn apps(name: &str) -> (TestApp, TestApp) {
+    let cluster = TestApp::new(name).await;
+    assert_eq!(
+        cluster.db.store.cluster(),
+        Some("sendops"),
+        "run with CLICKHOUSE_CLUSTER=sendops (make test-cluster)"
+    );
+    let single = TestApp::on(
+        TestDb::new_on(&format!("{name}_single"), &single_server()).await,
+        api_config(),
+    );
+    assert_eq!(single.db.store.cluster(), None);
+    (cluster, single)
+}
+
+/// 1-based shard of an org on the 2-shard test cluster (slot = key % total weight).
+async fn shard_of(app: &TestApp, org: &Org) -> u64 {
+    app.db
+        .store
+        .client()
+        .query("SELECT toUInt64(cityHash64(toString(toUUID(?))) % 2 + 1)")
+        .bind(org.id.to_string())
+        .fetch_one::<u64>()
+        .await
+        .unwrap()
+}
+
+/// One org in both apps (same slug and account; the ids differ and are masked on comparison).
+struct Tenant {
+    slug: String,
+    account: String,
+    shard: u64,
+    cluster: (Org, String),
+    single: (Org, String),
+}
+
+/// Tenants until both shards hold `per_shard` of them.
+async fn tenants(cluster: &TestApp, single: &TestApp, per_shard: usize) -> Vec<Tenant> {
+    let mut out: Vec<Tenant> = Vec::new();
+    for i in 0..64 {
+        let on = |s: u64| out.iter().filter(|t| t.shard == s).count();
+        if on(1) >= per_shard && on(2) >= per_shard {
+            break;
+        }
+        let slug = format!("t{i}");
+        let account = format!("{:012}", 300_000_000_000u64 + i);
+        let c = cluster.org(&slug, &account, Plan::Enterprise).await;
+        let shard = shard_of(cluster, &c).await;
+        if on(shard) >= per_shard {
+            continue;
+        }
+        let ck = cluster.key(&c, KeyEnv::Live, ALL_SCOPES).await;
+        let s = single.org(&slug, &account, Plan::Enterprise).await;
+        let sk = single.key(&s, KeyEnv::Live, ALL_SCOPES).await;
+        out.push(Tenant {
+            slug,
+            account,
+            shard,
+            cluster: (c, ck),
+            single: (s, sk),
+        });
+    }
+    out
+}
+
+/// Every tenant's traffic, interleaved in batches as a queue would deliver it.
+fn replay_traffic(tenants: &[Tenant]) -> Vec<Vec<Value>> {
+    let mut all: Vec<Value> = Vec::new();
+    for (i, t) in tenants.iter().enumerate() {
+        all.extend(traffic(40 + i as u64, 120, 6, &t.account));
+    }
+    // Deterministic interleave: by the event's own time, then its text.
+    all.sort_by_cached_key(|e| (e["mail"]["timestamp"].to_string(), e.to_string()));
+    all.chunks(300).map(<[Value]>::to_vec).collect()
+}
+
+/// Stores one batch through the real pipeline, as a consumer would; the error when it failed.
+async fn ingest(app: &TestApp, batch: &[Value]) -> Result<(), sendops_shared::StoreError> {
+    let bodies: Vec<String> = batch.iter().map(Value::to_string).collect();
+    let records: Vec<Record<'_>> = bodies.iter().map(|b| Record { body: b }).collect();
+    let report = Pipeline::new(app.db.store.clone(), Source::Replay)
+        .process(&records)
+        .await?;
+    assert_eq!(report.quarantined, 0, "test traffic must store cleanly");
+    Ok(())
+}
+
+/// `v` with the org's id masked and the fields that carry ingest time (which differs between
+/// the two replays by construction) removed.
+fn normalized(mut v: Value, org_id: &str) -> Value {
+    fn walk(v: &mut Value, org: &str) {
+        match v {
+            Value::String(s) if s.contains(org) => *s = s.replace(org, "ORG"),
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, org)),
+            Value::Object(o) => {
+                for k in ["last_changed_at", "next_cursor"] {
+                    o.remove(k);
+                }
+                o.values_mut().for_each(|x| walk(x, org));
+            }
+            _ => {}
+        }
+    }
+    walk(&mut v, org_id);
+    v
+}
+
+/// Every answer the comparison covers, by request, for one tenant in one app.
+async fn answers(
+    app: &TestApp,
+    org: &Org,
+    key: &str,
+    recipients: &[String],
+) -> BTreeMap<String, Value> {
+    let now = Utc::now();
+    let from = (now - chrono::Duration::days(8)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let to = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let org_id = org.id.to_string();
+    let mut out = BTreeMap::new();
+    let get = async |uri: String| -> Value {
+        let r = app.get(&uri, Some(key)).await;
+        assert_eq!(r.status, 200, "{uri}: {}", r.body);
+        normalized(r.body, &org_id)
+    };
+    for report in [
+        "deliverability",
+        "deliverability?group_by=week",
+        "engagement",
+        "template-performance",
+    ] {
+        let sep = if report.contains('?') { '&' } else { '?' };
+        let uri = format!("/v1/reports/{report}{sep}from={from}&to={to}");
+        out.insert(report.to_owned(), get(uri).await);
+    }
+    // Every message page, then detail and timeline of every tenth message.
+    let mut messages = Vec::new();
+    let mut uri = "/v1/messages?limit=100".to_owned();
+    loop {
+        let r = app.get(&uri, Some(key)).await;
+        assert_eq!(r.status, 200, "{uri}: {}", r.body);
+        messages.extend(r.body["data"].as_array().unwrap().iter().cloned());
+        match r.body["pagination"]["next_cursor"].as_str() {
+            Some(c) => uri = format!("/v1/messages?limit=100&cursor={c}"),
+            None => break,
+        }
+    }
+    for m in messages.iter().step_by(10) {
+        let id = m["id"].as_str().unwrap();
+        out.insert(
+            format!("message {id}"),
+            get(format!("/v1/messages/{id}")).await,
+        );
+        out.insert(
+            format!("timeline {id}"),
+            get(format!("/v1/messages/{id}/events")).await,
+        );
+    }
+    out.insert(
+        "messages".into(),
+        normalized(Value::Array(messages), &org_id),
+    );
+    for email in recipients {
+        out.insert(
+            format!("recipient {email}"),
+            get(format!("/v1/recipients/{email}/messages")).await,
+        );
+        // A filter that reads `message_recipients` in an IN subquery of the `messages` read
+        // (distributed_product_mode = local: each shard's own rows).
+        out.insert(
+            format!("messages to {email}"),
+            get(format!("/v1/messages?recipient={email}")).await,
+        );
+    }
+    // Undeliverable: every page; the order within one ingest second follows the replay's own
+    // timing, so compare by address.
+    let mut rows = Vec::new();
+    let mut uri = "/v1/undeliverable?limit=100".to_owned();
+    loop {
+        let r = app.get(&uri, Some(key)).await;
+        assert_eq!(r.status, 200, "{uri}: {}", r.body);
+        rows.extend(r.body["data"].as_array().unwrap().iter().cloned());
+        match r.body["pagination"]["next_cursor"].as_str() {
+            Some(c) => uri = format!("/v1/undeliverable?limit=100&cursor={c}"),
+            None => break,
+        }
+    }
+    rows.sort_by_key(|r| r["email"].to_string());
+    out.insert(
+        "undeliverable".into(),
+        normalized(Value::Array(rows), &org_id),
+    );
+    out
+}
+
+/// A few recipients of each tenant's traffic (for the recipient lookup).
+fn recipients(batches: &[Vec<Value>], account: &str) -> Vec<String> {
+    let mut r: Vec<String> = batches
+        .iter()
+        .flatten()
+        .filter(|e| e["mail"]["sendingAccountId"] == account)
+        .filter_map(|e| e["mail"]["destination"][0].as_str().map(str::to_owned))
+        .collect();
+    r.sort();
+    r.dedup();
+    r.into_iter().step_by(7).take(12).collect()
+}
+
+/// Both apps answer every request of every tenant alike; at least `min_rows` answers compared.
+async fn assert_same_answers(
+    cluster: &TestApp,
+    single: &TestApp,
+    tenants: &[Tenant],
+    batches: &[Vec<Value>],
+) {
+    let mut compared = 0;
+    for t in tenants {
+        let emails = recipients(batches, &t.account);
+        assert!(!emails.is_empty(), "{} has recipients", t.slug);
+        let c = answers(cluster, &t.cluster.0, &t.cluster.1, &emails).await;
+        let s = answers(single, &t.single.0, &t.single.1, &emails).await;
+        assert_eq!(c.keys().collect::<Vec<_>>(), s.keys().collect::<Vec<_>>());
+        for (what, want) in &s {
+            assert_eq!(
+                &c[what], want,
+                "{} (shard {}): {what} differs",
+                t.slug, t.shard
+            );
+            compared += 1;
+        }
+        let messages = s["messages"].as_array().unwrap().len();
+        assert!(messages > 100, "{}: {messages} messages", t.slug);
+        let undeliverable = s["undeliverable"].as_array().unwrap().len();
+        assert!(
+            undeliverable > 0,
+            "{}: the traffic has undeliverable addresses",
+            t.slug
+        );
+    }
+    assert!(compared > 4 * tenants.len(), "{compared} answers compared");
+}
+
+/// Events stored per tenant, counted by distinct id (what every answer is built from).
+async fn stored_events(app: &TestApp) -> u64 {
+    app.db
+        .store
+        .client()
+        .query("SELECT uniqExact(event_id) FROM events")
+        .fetch_one::<u64>()
+        .await
+        .unwrap()
+}
+
+fn cluster_sh(args: &[&str]) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let status = std::process::Command::new(format!("{root}/scripts/cluster.sh"))
+        .args(args)
+        .status()
+        .expect("scripts/cluster.sh");
+    assert!(status.success(), "cluster.sh {args:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the local cluster: make test-cluster"]
+async fn the_cluster_answers_exactly_what_one_server_answers() {
+    let (cluster, single) = apps("cluster_compare").await;
+    let tenants = tenants(&cluster, &single, 2).await;
+    let batches = replay_traffic(&tenants);
+    for b in &batches {
+        ingest(&single, b).await.unwrap();
+        ingest(&cluster, b).await.unwrap();
+    }
+    // The same traffic again (a redelivered queue): nothing changes anywhere.
+    for b in batches.iter().take(3) {
+        ingest(&cluster, b).await.unwrap();
+    }
+    assert_eq!(stored_events(&cluster).await, stored_events(&single).await);
+    assert_same_answers(&cluster, &single, &tenants, &batches).await;
+    cluster.drop().await;
+    single.drop().await;
+}
+
+/// Retries a batch the way SQS redelivers it, until it is stored.
+async fn ingest_until_stored(app: &TestApp, batch: &[Value]) -> usize {
+    for attempt in 1..=20 {
+        match ingest(app, batch).await {
+            Ok(()) => return attempt,
+            Err(e) => {
+                assert!(e.is_retryable(), "a node failure is retryable: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    panic!("batch never stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the local cluster and stops nodes: make test-cluster (run alone)"]
+async fn a_replica_stopped_mid_replay_changes_nothing() {
+    let (cluster, single) = apps("cluster_replica_down").await;
+    let tenants = tenants(&cluster, &single, 1).await;
+    let batches = replay_traffic(&tenants);
+    let half = batches.len() / 2;
+    for (i, b) in batches.iter().enumerate() {
+        if i == half {
+            // Node 3: the first replica of shard 2, the one every reader and writer uses while
+            // it lives (load_balancing = in_order).
+            cluster_sh(&["stop-node", "3"]);
+        }
+        ingest(&single, b).await.unwrap();
+        ingest_until_stored(&cluster, b).await;
+    }
+    assert_eq!(stored_events(&cluster).await, stored_events(&single).await);
+    assert_same_answers(&cluster, &single, &tenants, &batches).await;
+    cluster_sh(&["start-node", "3"]);
+    // The restarted replica catches up and the answers stay the same.
+    wait_until_replicas_agree(&cluster).await;
+    assert_same_answers(&cluster, &single, &tenants, &batches).await;
+    cluster.drop().await;
+    single.drop().await;
+}
+
+/// Waits until node 3 and node 4 (shard 2's replicas) hold the same events.
+async fn wait_until_replicas_agree(app: &TestApp) {
+    let node = |port: u16| ClickHouseConfig {
+        url: format!("http://127.0.0.1:{port}"),
+        ..app.db.config.clone()
+    };
+    let count = async |port: u16| -> Option<u64> {
+        sendops_shared::Store::new(&node(port))
+            .client()
+            .query("SELECT count() FROM events_local")
+            .fetch_one::<u64>()
+            .await
+            .ok()
+    };
+    for _ in 0..120 {
+        let (a, b) = (count(8133).await, count(8134).await);
+        if a.is_some() && a == b {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("node 3 did not catch up with node 4");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the local cluster and stops nodes: make test-cluster (run alone)"]
+async fn a_shard_down_fails_ingest_retryably_and_reads_with_503_then_the_replay_completes() {
+    let (cluster, single) = apps("cluster_shard_down").await;
+    let tenants = tenants(&cluster, &single, 1).await;
+    let batches = replay_traffic(&tenants);
+    let half = batches.len() / 2;
+    for b in &batches[..half] {
+        ingest(&single, b).await.unwrap();
+        ingest(&cluster, b).await.unwrap();
+    }
+    let down = tenants.iter().find(|t| t.shard == 2).unwrap();
+    let up = tenants.iter().find(|t| t.shard == 1).unwrap();
+    let before_up = answers(&cluster, &up.cluster.0, &up.cluster.1, &[]).await;
+    cluster_sh(&["stop-node", "3"]);
+    cluster_sh(&["stop-node", "4"]);
+    // Ingest of the down shard's traffic fails, retryably: the batch stays in the queue.
+    let err = ingest(&cluster, &batches[half]).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    // Reads: 503 problem documents, never partial numbers.
+    for (t, name) in [(down, "down"), (up, "up")] {
+        for uri in [
+            "/v1/messages",
+            "/v1/undeliverable",
+            "/v1/reports/deliverability",
+        ] {
+            let r = cluster.get(uri, Some(&t.cluster.1)).await;
+            assert_eq!(r.status, 503, "{name} shard {uri}: {}", r.body);
+            assert_eq!(r.body["status"], 503, "{}", r.body);
+            assert!(r.header("retry-after").is_some(), "{uri}");
+        }
+    }
+    cluster_sh(&["start-node", "3"]);
+    cluster_sh(&["start-node", "4"]);
+    // The org on the live shard read the same before and after.
+    let after_up = answers(&cluster, &up.cluster.0, &up.cluster.1, &[]).await;
+    assert_eq!(before_up, after_up);
+    // Redelivery completes the replay exactly.
+    for b in &batches[half..] {
+        ingest(&single, b).await.unwrap();
+        ingest_until_stored(&cluster, b).await;
+    }
+    assert_eq!(stored_events(&cluster).await, stored_events(&single).await);
+    assert_same_answers(&cluster, &single, &tenants, &batches).await;
+    cluster.drop().await;
+    single.drop().await;
+}
