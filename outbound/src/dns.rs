@@ -1,4 +1,5 @@
-//! DNS for tracking-domain verification: one CNAME question to the configured recursive
+//! DNS for tracking-domain verification (one CNAME question) and mailbox-provider resolution
+//! (one MX question), to the configured recursive
 //! resolvers, through hickory-resolver. Every nameserver is asked in the order given until one
 //! answers; a truncated UDP answer is asked again over TCP. The resolvers are
 //! `SENDOPS_DNS_RESOLVER` (`ip[:port]`, comma-separated for several) or every `nameserver` of
@@ -25,6 +26,19 @@ pub enum CnameLookup {
     /// The name has a CNAME to this target (lower-case, no trailing dot).
     Found(String),
     /// The name exists but has no CNAME.
+    NoRecord,
+    /// The name does not exist.
+    NxDomain,
+    /// The resolver could not resolve it (SERVFAIL).
+    ServFail,
+}
+
+/// What the resolver answered for an MX question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MxLookup {
+    /// The exchange hosts (lower-case, no trailing dot), most preferred first.
+    Found(Vec<String>),
+    /// The name exists but has no MX record.
     NoRecord,
     /// The name does not exist.
     NxDomain,
@@ -120,6 +134,38 @@ impl Resolver {
                 })
                 .unwrap_or(CnameLookup::NoRecord)),
             Err(e) => self.outcome_of(&e),
+        }
+    }
+
+    /// Asks for the MX records of `name` (a mail domain).
+    pub async fn mx(&self, name: &str) -> Result<MxLookup, DnsError> {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        let fqdn = valid_name(&name).ok_or_else(|| DnsError::InvalidName(name.clone()))?;
+        if self.nameservers.is_empty() {
+            return Err(DnsError::NoResolver);
+        }
+        match self.client().mx_lookup(fqdn).await {
+            Ok(lookup) => {
+                let mut records: Vec<(u16, String)> = lookup
+                    .iter()
+                    .map(|mx| {
+                        let host = mx.exchange().to_ascii().to_ascii_lowercase();
+                        (mx.preference(), host.trim_end_matches('.').to_owned())
+                    })
+                    .collect();
+                records.sort();
+                if records.is_empty() {
+                    return Ok(MxLookup::NoRecord);
+                }
+                Ok(MxLookup::Found(
+                    records.into_iter().map(|(_, h)| h).collect(),
+                ))
+            }
+            Err(e) => match self.outcome_of(&e)? {
+                CnameLookup::NxDomain => Ok(MxLookup::NxDomain),
+                CnameLookup::ServFail => Ok(MxLookup::ServFail),
+                _ => Ok(MxLookup::NoRecord),
+            },
         }
     }
 

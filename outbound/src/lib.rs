@@ -5,6 +5,7 @@
 //! `sendops-shared`.
 
 pub mod dns;
+pub mod providers;
 pub mod ses;
 pub mod ses_sync;
 pub mod templates_repo;

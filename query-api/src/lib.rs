@@ -76,7 +76,7 @@ impl AppState {
 /// these `routes!` (a handler's `#[utoipa::path]` gives its method, path and documentation).
 pub fn api() -> OpenApiRouter<AppState> {
     use routes::{
-        account, channels, identities, messages, meta, reports, suppressions, templates,
+        account, breakdown, channels, identities, messages, meta, reports, suppressions, templates,
         tracking_domains, undeliverable,
     };
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -90,6 +90,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::deliverability))
         .routes(routes!(reports::engagement))
         .routes(routes!(reports::template_performance))
+        .routes(routes!(breakdown::breakdown))
         .routes(routes!(suppressions::list))
         .routes(routes!(suppressions::get_one))
         .routes(routes!(account::get))

@@ -23,6 +23,11 @@ pub enum Answer {
     NxDomain,
     /// RCODE 2.
     ServFail,
+    /// NOERROR with these MX records (preference, exchange) for MX questions; no records for
+    /// other types.
+    Mx(Vec<(u16, String)>),
+    /// No reply at all (the client times out).
+    Silent,
 }
 
 type Table = Arc<Mutex<HashMap<String, Answer>>>;
@@ -115,6 +120,14 @@ impl FakeDns {
     pub fn cname(&self, name: &str, target: &str) {
         self.set(name, Answer::Cname(target.into()));
     }
+
+    /// MX records for `name`: (preference, exchange host).
+    pub fn mx(&self, name: &str, records: &[(u16, &str)]) {
+        self.set(
+            name,
+            Answer::Mx(records.iter().map(|(p, h)| (*p, (*h).to_owned())).collect()),
+        );
+    }
 }
 
 /// A UDP socket and a TCP listener on the same loopback port.
@@ -199,6 +212,9 @@ fn answer(query: &[u8], table: &HashMap<String, Answer>) -> Option<Vec<u8>> {
         .get(&name.join("."))
         .cloned()
         .unwrap_or(Answer::NxDomain);
+    if found == Answer::Silent {
+        return None;
+    }
 
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(&query[0..2]);
@@ -214,10 +230,25 @@ fn answer(query: &[u8], table: &HashMap<String, Answer>) -> Option<Vec<u8>> {
         (Answer::Cname(target), 5 | 255) => Some(target.clone()),
         _ => None,
     };
+    let mx: &[(u16, String)] = match (&found, qtype) {
+        (Answer::Mx(records), 15 | 255) => records,
+        _ => &[],
+    };
+    let answers = u16::from(cname.is_some()) + mx.len() as u16;
     out.extend_from_slice(&1u16.to_be_bytes());
-    out.extend_from_slice(&u16::from(cname.is_some()).to_be_bytes());
+    out.extend_from_slice(&answers.to_be_bytes());
     out.extend_from_slice(&[0, 0, 0, 0]);
     out.extend_from_slice(query.get(12..question_end)?);
+    for (preference, exchange) in mx {
+        out.extend_from_slice(&[0xC0, 12]); // owner: pointer to the question name
+        out.extend_from_slice(&15u16.to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&60u32.to_be_bytes());
+        let name = compressed_name(exchange, &labels);
+        out.extend_from_slice(&((name.len() + 2) as u16).to_be_bytes());
+        out.extend_from_slice(&preference.to_be_bytes());
+        out.extend_from_slice(&name);
+    }
     if let Some(target) = cname {
         out.extend_from_slice(&[0xC0, 12]); // owner: pointer to the question name
         out.extend_from_slice(&5u16.to_be_bytes());

@@ -1,6 +1,7 @@
 //! One module per API resource: its parameters, handlers and response types.
 
 pub mod account;
+pub mod breakdown;
 pub mod channels;
 pub mod identities;
 pub mod messages;

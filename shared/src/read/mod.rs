@@ -2,6 +2,7 @@
 //! reports ([`reports`], with the filter and day helpers in [`report_filter`]), and the
 //! in-process engaged-recipient index of template performance ([`engaged_index`]).
 
+pub mod breakdown;
 pub mod engaged_index;
 pub mod messages;
 pub mod report_filter;

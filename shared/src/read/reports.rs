@@ -48,17 +48,17 @@ struct GroupRow<K> {
 
 /// How a window splits into whole days (from the rollup) and raw edge ranges.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Split {
+pub(crate) struct Split {
     /// The part of the asked window reports read: 1970-01-01 to [`STORABLE_END_MS`] (day numbers
     /// and ClickHouse dates are only defined there); empty when from ≥ to.
-    window: (i64, i64),
+    pub(crate) window: (i64, i64),
     /// [first, end) whole days, if any.
-    whole: Option<(u16, u16)>,
+    pub(crate) whole: Option<(u16, u16)>,
     /// Raw millisecond ranges, each inside one day: (day, from_ms, to_ms).
-    edges: Vec<(u16, i64, i64)>,
+    pub(crate) edges: Vec<(u16, i64, i64)>,
 }
 
-fn split(from_ms: i64, to_ms: i64) -> Split {
+pub(crate) fn split(from_ms: i64, to_ms: i64) -> Split {
     let (from_ms, to_ms) = (from_ms.max(0), to_ms.min(STORABLE_END_MS));
     let window = (from_ms, to_ms);
     let mut edges = Vec::new();
@@ -106,7 +106,7 @@ struct Source {
     binds: Vec<Bind>,
 }
 
-enum Bind {
+pub(crate) enum Bind {
     Text(String),
     Int(i64),
     Uuids(Vec<Uuid>),
@@ -121,13 +121,13 @@ pub struct Measures<'a> {
     pub distinct_recipients: bool,
 }
 
-fn type_list(types: &[EventType]) -> String {
+pub(crate) fn type_list(types: &[EventType]) -> String {
     let names: Vec<String> = types.iter().map(|t| format!("'{}'", t.as_str())).collect();
     names.join(", ")
 }
 
 /// ` AND …` for the filters, pushing their binds.
-fn filter_sql(filter: &ReportFilter, binds: &mut Vec<Bind>) -> String {
+pub(crate) fn filter_sql(filter: &ReportFilter, binds: &mut Vec<Bind>) -> String {
     let mut sql = String::new();
     if let Some(c) = filter.channel_id {
         sql.push_str(" AND channel_id = ?");
@@ -194,7 +194,7 @@ fn source(
 }
 
 impl Store {
-    fn report_query(&self, sql: &str, binds: Vec<Bind>) -> clickhouse::query::Query {
+    pub(crate) fn report_query(&self, sql: &str, binds: Vec<Bind>) -> crate::store::metered::Query {
         let mut q = self.client().query(sql);
         for b in binds {
             q = match b {

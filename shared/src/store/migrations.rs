@@ -68,6 +68,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0011_undeliverable_blocks.sql"),
     },
     Migration {
+        version: 12,
+        name: "0012_deliverability",
+        sql: include_str!("../../migrations/0012_deliverability.sql"),
+    },
+    Migration {
         version: 13,
         name: "0013_notice_confirmations",
         sql: include_str!("../../migrations/0013_notice_confirmations.sql"),

@@ -61,7 +61,7 @@ const UNDELIVERABLE_CONDITION: &str =
 
 /// Every table derived from `events`, with its view's SELECT as the latest migration defines it
 /// (0003, 0005, 0008, 0009, 0010).
-pub const DERIVED: [Derived; 8] = [
+pub const DERIVED: [Derived; 9] = [
     Derived {
         table: "messages",
         view: "messages_mv",
@@ -128,6 +128,18 @@ FROM events",
         columns: "org_id, event_type, day, occurred_ms, channel_id, sender_domain, template, \
                   recipient_hash",
         select: "SELECT org_id, event_type, day, occurred_ms, channel_id, sender_domain, template,
+    sipHash128(lower(recipient)) AS recipient_hash
+FROM events",
+        condition: Some("event_type IN ('Open', 'Click')"),
+        tail: None,
+    },
+    Derived {
+        table: "engaged_recipients",
+        view: "engaged_recipients_mv",
+        columns: "org_id, event_type, day, occurred_ms, channel_id, sender_domain, template, \
+                  recipient_domain, recipient_hash",
+        select: r"SELECT org_id, event_type, day, occurred_ms, channel_id, sender_domain, template,
+    lower(extract(recipient, '@([^@>\\s]*)[^@]*$')) AS recipient_domain,
     sipHash128(lower(recipient)) AS recipient_hash
 FROM events",
         condition: Some("event_type IN ('Open', 'Click')"),

@@ -80,11 +80,12 @@ const fn p(table: &'static str, time: Time, partitioned: bool) -> Pruned {
 /// Every per-org table with rows in time, and how it is pruned. `day_changes` is kept (counters
 /// only grow; a pruned day's is bumped), as are `undeliverable_exclusions` (operator decisions,
 /// kept forever) and the configuration tables.
-const PRUNED: [Pruned; 15] = [
+const PRUNED: [Pruned; 18] = [
     p("events", Time::Day("day"), true),
     p("ingested_events", Time::Day("day"), true),
     p("message_timeline", Time::Day("day"), true),
     p("engaged", Time::Day("day"), true),
+    p("engaged_recipients", Time::Day("day"), true),
     p("messages", Time::Ms("sent_ms"), true),
     p("message_recipients", Time::Ms("sent_ms"), true),
     p("message_index", Time::Ms("sent_ms"), false),
@@ -103,6 +104,8 @@ const PRUNED: [Pruned; 15] = [
     ),
     p("report_day_seals", Time::Day("day"), true),
     p("report_day_counts", Time::Day("day"), true),
+    p("breakdown_day_seals", Time::Day("day"), true),
+    p("breakdown_day_counts", Time::Day("day"), true),
     p("report_uniques_days", Time::Day("day"), true),
     p("report_uniques_daily", Time::Day("day"), true),
     p("report_daily", Time::Day("day"), true),
@@ -541,6 +544,12 @@ impl Store {
             ),
             (
                 "engaged",
+                "org_id = ? AND recipient_hash = sipHash128(?)".into(),
+                vec![&org, &email],
+                None,
+            ),
+            (
+                "engaged_recipients",
                 "org_id = ? AND recipient_hash = sipHash128(?)".into(),
                 vec![&org, &email],
                 None,

@@ -1,0 +1,583 @@
+//! `/v1/reports/breakdown` against an independent oracle: generated traffic ingested out of
+//! order, late and with duplicates; for random second-precision windows, every dimension and
+//! combined filters, every row (counts, distinct openers/clickers over the window, rates, order)
+//! equals a direct count computed here from the raw events; pages followed by their cursors give
+//! the whole list; a domain whose resolution changes re-attributes its history.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use chrono::{TimeZone, Utc};
+use common::{ALL_SCOPES, TestApp, traffic};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sendops_fixtures::{Envelope, Wrapper};
+use sendops_shared::control::api_key::KeyEnv;
+use sendops_shared::control::org::{Plan, channel_id};
+use sendops_shared::read::breakdown::causes::classify;
+use sendops_shared::read::breakdown::providers::DomainRow;
+use sendops_shared::timefmt::{DAY_MS, now_ms, parse_rfc3339_ms};
+use serde_json::{Value, json};
+
+const A: &str = "444444444444";
+
+/// One stored row as the oracle sees it.
+#[derive(Debug, Clone)]
+struct Row {
+    ms: i64,
+    ty: String,
+    recipient: String,
+    recipient_domain: String,
+    channel: String,
+    sender_domain: String,
+    template: String,
+    bounce_type: String,
+    cause: String,
+}
+
+fn payload_key(ty: &str) -> &'static str {
+    match ty {
+        "Delivery" => "delivery",
+        "Bounce" => "bounce",
+        "Complaint" => "complaint",
+        "Open" => "open",
+        "Click" => "click",
+        "DeliveryDelay" => "deliveryDelay",
+        "Subscription" => "subscription",
+        _ => "mail",
+    }
+}
+
+/// Rows of docs/semantics.md#counting, distinct by content identity.
+fn oracle_rows(events: &[Value]) -> Vec<Row> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for e in events {
+        let ty = e["eventType"].as_str().unwrap();
+        let mail = &e["mail"];
+        let ms = parse_rfc3339_ms(e[payload_key(ty)]["timestamp"].as_str().unwrap()).unwrap();
+        // (recipient, diagnostic)
+        let recipients: Vec<(String, String)> = match ty {
+            "Delivery" => e["delivery"]["recipients"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| (r.as_str().unwrap().to_owned(), String::new()))
+                .collect(),
+            "Bounce" | "Complaint" | "DeliveryDelay" => {
+                let list = match ty {
+                    "Bounce" => &e["bounce"]["bouncedRecipients"],
+                    "Complaint" => &e["complaint"]["complainedRecipients"],
+                    _ => &e["deliveryDelay"]["delayedRecipients"],
+                };
+                list.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r["emailAddress"].as_str().unwrap().to_owned(),
+                            r["diagnosticCode"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            }
+            _ => mail["destination"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| (r.as_str().unwrap().to_owned(), String::new()))
+                .collect(),
+        };
+        let source = mail["source"].as_str().unwrap();
+        let address = source
+            .rsplit_once('<')
+            .map_or(source, |(_, a)| a.trim_end_matches('>'));
+        let sender_domain = address.rsplit_once('@').unwrap().1.to_lowercase();
+        let template = mail["tags"]["template"][0]
+            .as_str()
+            .or(e["failure"]["templateName"].as_str())
+            .unwrap_or("")
+            .to_owned();
+        let link = e["click"]["link"].as_str().unwrap_or("").to_owned();
+        let ty_name = if ty == "Rendering Failure" {
+            "RenderingFailure"
+        } else {
+            ty
+        };
+        let (bounce_type, sub_type) = if ty == "Bounce" {
+            (
+                e["bounce"]["bounceType"].as_str().unwrap_or("").to_owned(),
+                e["bounce"]["bounceSubType"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        for (r, diag) in recipients {
+            let id = (
+                mail["messageId"].as_str().unwrap().to_owned(),
+                ty_name.to_owned(),
+                ms,
+                r.clone(),
+                link.clone(),
+            );
+            if !seen.insert(id) {
+                continue;
+            }
+            out.push(Row {
+                ms,
+                ty: ty_name.to_owned(),
+                recipient: r.to_lowercase(),
+                recipient_domain: r.rsplit_once('@').unwrap().1.to_lowercase(),
+                channel: mail["tags"]["ses:configuration-set"][0]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+                sender_domain: sender_domain.clone(),
+                template: template.clone(),
+                cause: if ty == "Bounce" {
+                    classify(&sub_type, &diag).as_str().to_owned()
+                } else {
+                    String::new()
+                },
+                bounce_type: bounce_type.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn rate(n: u64, d: u64) -> f64 {
+    if d == 0 {
+        0.0
+    } else {
+        (n as f64 / d as f64).min(1.0)
+    }
+}
+
+struct Q {
+    from: i64,
+    to: i64,
+    dimension: &'static str,
+    channel: Option<String>,
+    domain: Option<String>,
+    template: Option<String>,
+}
+
+impl Q {
+    fn keep(&self, r: &Row) -> bool {
+        r.ms >= self.from
+            && r.ms < self.to
+            && self.channel.as_ref().is_none_or(|c| *c == r.channel)
+            && self.domain.as_ref().is_none_or(|d| *d == r.sender_domain)
+            && self
+                .template
+                .as_ref()
+                .is_none_or(|t| t.to_lowercase() == r.template.to_lowercase())
+    }
+}
+
+/// The expected rows of a breakdown (without labels), in the API's order.
+fn expected(
+    rows: &[Row],
+    q: &Q,
+    org_id: uuid::Uuid,
+    providers: &HashMap<String, String>,
+) -> Vec<Value> {
+    let key = |r: &Row| -> Option<String> {
+        Some(match q.dimension {
+            "recipient_domain" => r.recipient_domain.clone(),
+            "mailbox_provider" => providers
+                .get(&r.recipient_domain)
+                .cloned()
+                .unwrap_or_else(|| "other".into()),
+            "sending_domain" => r.sender_domain.clone(),
+            "channel" => channel_id(org_id, &r.channel).to_string(),
+            "template" => r.template.clone(),
+            "bounce_cause" if r.ty == "Bounce" => r.cause.clone(),
+            _ => return None,
+        })
+    };
+    let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut engaged: BTreeMap<(String, &str), BTreeSet<&str>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| q.keep(r)) {
+        let Some(k) = key(r) else { continue };
+        let name = match (r.ty.as_str(), r.bounce_type.as_str()) {
+            ("Bounce", "Permanent") => "BounceP",
+            ("Bounce", "Transient") => "BounceT",
+            ("Bounce", _) => "BounceU",
+            (t, _) => t,
+        };
+        *counts
+            .entry(k.clone())
+            .or_default()
+            .entry(name.to_owned())
+            .or_default() += 1;
+        if r.ty == "Open" || r.ty == "Click" {
+            engaged
+                .entry((k, r.ty.as_str()))
+                .or_default()
+                .insert(&r.recipient);
+        }
+    }
+    let mut out: Vec<(u64, String, Value)> = Vec::new();
+    for (k, c) in &counts {
+        let n = |t: &str| c.get(t).copied().unwrap_or(0);
+        let u = |t: &str| engaged.get(&(k.clone(), t)).map_or(0, |s| s.len() as u64);
+        let bounced = n("BounceP") + n("BounceT") + n("BounceU");
+        let (sent, delivered, complained) = (n("Send"), n("Delivery"), n("Complaint"));
+        let v = json!({
+            "key": k, "sent": sent, "delivered": delivered, "bounced": bounced,
+            "bounced_permanent": n("BounceP"), "bounced_transient": n("BounceT"),
+            "bounced_undetermined": n("BounceU"), "complained": complained,
+            "suppressed": n("Reject"), "delayed": n("DeliveryDelay"),
+            "opens": n("Open"), "unique_opens": u("Open"), "clicks": n("Click"), "unique_clicks": u("Click"),
+            "delivery_rate": rate(delivered, sent), "bounce_rate": rate(bounced, sent),
+            "complaint_rate": rate(complained, delivered),
+        });
+        let nonzero = v
+            .as_object()
+            .unwrap()
+            .iter()
+            .any(|(name, x)| !name.ends_with("rate") && x.as_u64().is_some_and(|n| n > 0));
+        if nonzero {
+            out.push((sent, k.clone(), v));
+        }
+    }
+    out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    out.into_iter().map(|(_, _, v)| v).collect()
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-12
+        }
+        _ => a == b,
+    }
+}
+
+fn enc(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn url(q: &Q, org_id: uuid::Uuid, limit: usize) -> String {
+    let mut s = format!(
+        "/v1/reports/breakdown?dimension={}&from={}&to={}&limit={limit}",
+        q.dimension,
+        enc(q.from),
+        enc(q.to)
+    );
+    if let Some(c) = &q.channel {
+        s.push_str(&format!("&channel={}", channel_id(org_id, c)));
+    }
+    if let Some(d) = &q.domain {
+        s.push_str(&format!("&identity=ops%40{d}"));
+    }
+    if let Some(t) = &q.template {
+        s.push_str(&format!("&template={}", t.to_uppercase()));
+    }
+    s
+}
+
+/// Every page of a breakdown, labels removed (checked separately).
+async fn fetch_all(app: &TestApp, key: &str, first: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut uri = first.to_owned();
+    loop {
+        let r = app.get(&uri, Some(key)).await;
+        assert_eq!(r.status, 200, "{uri}: {}", r.body);
+        for mut row in r.body["data"].as_array().unwrap().clone() {
+            assert!(row["label"].is_string(), "{row}");
+            row.as_object_mut().unwrap().remove("label");
+            out.push(row);
+        }
+        match r.body["pagination"]["next_cursor"].as_str() {
+            Some(c) => {
+                assert_eq!(r.body["pagination"]["has_more"], true);
+                uri = format!("{first}&cursor={c}");
+            }
+            None => return out,
+        }
+    }
+}
+
+/// A second copy of about a fifth of the stored rows, as a retried or racing INSERT leaves them
+/// (the duplicate check stops envelope duplicates before the INSERT; these get past it).
+async fn second_copies(app: &TestApp) {
+    app.state
+        .store
+        .client()
+        .query(
+            "INSERT INTO events SELECT * FROM events WHERE cityHash64(toString(event_id)) % 5 = 0",
+        )
+        .execute()
+        .await
+        .unwrap();
+}
+
+const DIMENSIONS: [&str; 6] = [
+    "mailbox_provider",
+    "recipient_domain",
+    "sending_domain",
+    "channel",
+    "template",
+    "bounce_cause",
+];
+
+#[tokio::test]
+async fn every_breakdown_number_equals_a_direct_count_for_random_windows() {
+    let app = TestApp::new("breakdown_oracle").await;
+    let org = app.org("acme", A, Plan::Enterprise).await;
+    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let mut events = traffic(91, 500, 60, A);
+    let mut rng = ChaCha8Rng::seed_from_u64(91);
+    events.shuffle(&mut rng);
+    let late: Vec<Value> = events.split_off(events.len() * 4 / 5);
+    app.ingest(&events).await;
+    let mut wrapper = Wrapper::new(9);
+    let dups: Vec<Value> = events
+        .iter()
+        .step_by(4)
+        .map(|e| wrapper.wrap(e, Envelope::Sns))
+        .collect();
+    app.ingest(&dups).await;
+    second_copies(&app).await;
+
+    // Provider answers: one domain on Google's MX, one without MX, one whose lookup failed
+    // (→ other), the rest never resolved (→ other).
+    let store = &app.state.store;
+    store
+        .record_mailbox_domains(&[
+            DomainRow::answered("corp.example", vec!["aspmx.l.google.com".into()]),
+            DomainRow::answered("university.example", vec![]),
+            DomainRow::failed("startup.example", "timed out".into()),
+        ])
+        .await
+        .unwrap();
+    let mut providers: HashMap<String, String> = HashMap::new();
+    providers.insert("corp.example".into(), "google".into());
+    providers.insert("university.example".into(), "none".into());
+
+    let all_rows = |evs: &[Value]| oracle_rows(evs);
+    let early = all_rows(&events);
+    let mut all = events.clone();
+    all.extend(late.iter().cloned());
+    let rows = all_rows(&all);
+    assert!(
+        rows.iter().any(|r| r.ty == "Bounce") && rows.iter().any(|r| r.ty == "Open"),
+        "traffic has bounces and opens"
+    );
+    let causes: BTreeSet<&str> = rows.iter().map(|r| r.cause.as_str()).collect();
+    assert!(causes.len() >= 3, "several bounce causes: {causes:?}");
+
+    let distinct = |f: fn(&Row) -> &String| -> Vec<String> {
+        rows.iter()
+            .map(|r| f(r).clone())
+            .filter(|v| !v.is_empty())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let channels = distinct(|r| &r.channel);
+    let domains = distinct(|r| &r.sender_domain);
+    let templates = distinct(|r| &r.template);
+    let now = now_ms();
+    let windows: Vec<Q> = (0..30)
+        .map(|i| {
+            let span = rng.random_range(1_000..65 * DAY_MS);
+            let to = now + 2 * DAY_MS - rng.random_range(0..60 * DAY_MS);
+            Q {
+                from: (to - span) / 1000 * 1000,
+                to: to / 1000 * 1000,
+                dimension: DIMENSIONS[i % DIMENSIONS.len()],
+                channel: (i % 4 == 1).then(|| channels[i % channels.len()].clone()),
+                domain: (i % 5 == 2).then(|| domains[i % domains.len()].clone()),
+                template: (i % 7 == 3).then(|| templates[i % templates.len()].clone()),
+            }
+        })
+        .collect();
+
+    // Before the late events (seals get written), then after them (seals must be redone).
+    for (i, q) in windows.iter().enumerate().take(12) {
+        let got = fetch_all(&app, &key, &url(q, org.id, 200)).await;
+        let want = expected(&early, q, org.id, &providers);
+        assert!(
+            same(&Value::Array(got.clone()), &Value::Array(want.clone())),
+            "early window {i} {}:\n got {got:?}\nwant {want:?}",
+            q.dimension
+        );
+    }
+    app.ingest(&late).await;
+    app.ingest(&late[..late.len() / 3]).await;
+    second_copies(&app).await;
+    let mut nonempty = 0;
+    for (i, q) in windows.iter().enumerate() {
+        // Small pages for some windows: following the cursors gives the same list.
+        let limit = if i % 3 == 0 { 2 } else { 200 };
+        let got = fetch_all(&app, &key, &url(q, org.id, limit)).await;
+        let want = expected(&rows, q, org.id, &providers);
+        nonempty += usize::from(!want.is_empty());
+        assert!(
+            same(&Value::Array(got.clone()), &Value::Array(want.clone())),
+            "window {i} {} limit {limit}:\n got {got:?}\nwant {want:?}",
+            q.dimension
+        );
+    }
+    assert!(nonempty >= 20, "most windows hold data ({nonempty})");
+
+    // The whole retention, every dimension, with a label check.
+    let q = |dimension| Q {
+        from: now - 80 * DAY_MS,
+        to: now + DAY_MS,
+        dimension,
+        channel: None,
+        domain: None,
+        template: None,
+    };
+    for d in DIMENSIONS {
+        let got = fetch_all(&app, &key, &url(&q(d), org.id, 200)).await;
+        assert!(same(
+            &Value::Array(got),
+            &Value::Array(expected(&rows, &q(d), org.id, &providers))
+        ));
+    }
+    let r = app
+        .get(&url(&q("mailbox_provider"), org.id, 200), Some(&key))
+        .await;
+    let google = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "google")
+        .expect("corp.example is on google");
+    assert_eq!(google["label"], "Google (Gmail, Workspace)");
+
+    // Re-classification: corp.example moves to Microsoft; history follows without re-ingest.
+    store
+        .record_mailbox_domains(&[DomainRow::answered(
+            "corp.example",
+            vec!["corp-example.mail.protection.outlook.com".into()],
+        )])
+        .await
+        .unwrap();
+    providers.insert("corp.example".into(), "microsoft".into());
+    let got = fetch_all(&app, &key, &url(&q("mailbox_provider"), org.id, 200)).await;
+    let want = expected(&rows, &q("mailbox_provider"), org.id, &providers);
+    assert!(want.iter().any(|r| r["key"] == "microsoft"));
+    assert!(same(&Value::Array(got), &Value::Array(want)));
+    // A later failed lookup does not undo the answer.
+    store
+        .record_mailbox_domains(&[DomainRow::failed("corp.example", "SERVFAIL".into())])
+        .await
+        .unwrap();
+    let again = fetch_all(&app, &key, &url(&q("mailbox_provider"), org.id, 200)).await;
+    assert!(same(
+        &Value::Array(again),
+        &Value::Array(expected(&rows, &q("mailbox_provider"), org.id, &providers))
+    ));
+    app.drop().await;
+}
+
+#[tokio::test]
+async fn breakdown_parameters_are_validated_by_name() {
+    let app = TestApp::new("breakdown_params").await;
+    let org = app.org("acme", A, Plan::Free).await;
+    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    for (uri, field) in [
+        ("/v1/reports/breakdown", "dimension"),
+        ("/v1/reports/breakdown?dimension=isp", "dimension"),
+        ("/v1/reports/breakdown?dimension=channel&limit=0", "limit"),
+        ("/v1/reports/breakdown?dimension=channel&limit=201", "limit"),
+        (
+            "/v1/reports/breakdown?dimension=channel&channel=x",
+            "channel",
+        ),
+        (
+            "/v1/reports/breakdown?dimension=channel&cursor=zzz",
+            "cursor",
+        ),
+        (
+            "/v1/reports/breakdown?dimension=channel&from=yesterday",
+            "from",
+        ),
+        (
+            "/v1/reports/breakdown?dimension=channel&template=",
+            "template",
+        ),
+    ] {
+        let r = app.get(uri, Some(&key)).await;
+        assert_eq!(r.status, 422, "{uri}: {}", r.body);
+        let fields: Vec<&str> = r.body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(fields.contains(&field), "{uri}: {}", r.body);
+    }
+    // Retention: an explicit `from` before the free plan's 30 days is a 403.
+    let old = enc(now_ms() - 40 * DAY_MS);
+    let r = app
+        .get(
+            &format!("/v1/reports/breakdown?dimension=channel&from={old}"),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    // A cursor of another filter set is refused.
+    let r = app
+        .get(
+            "/v1/reports/breakdown?dimension=channel&limit=1",
+            Some(&key),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["data"], json!([]));
+    app.drop().await;
+}
+
+#[tokio::test]
+async fn bounce_causes_in_clickhouse_equal_the_rule_table() {
+    use sendops_shared::read::breakdown::causes::{RULES, sql};
+    let app = TestApp::new("breakdown_causes").await;
+    let mut cases: Vec<(&str, &str)> = RULES
+        .iter()
+        .flat_map(|r| r.examples.iter().copied())
+        .collect();
+    cases.extend([
+        ("General", ""),
+        ("Undetermined", "smtp; 550 go away"),
+        ("General", "id 15.1.1 queued"),
+    ]);
+    for (sub, diag) in cases {
+        let got: String = app
+            .state
+            .store
+            .client()
+            .query(&format!(
+                "SELECT {} FROM (SELECT 'Bounce' AS event_type, ? AS bounce_sub_type, ? AS diagnostic)",
+                sql()
+            ))
+            .bind(sub)
+            .bind(diag)
+            .fetch_one()
+            .await
+            .unwrap();
+        assert_eq!(got, classify(sub, diag).as_str(), "({sub:?}, {diag:?})");
+    }
+    app.drop().await;
+}
