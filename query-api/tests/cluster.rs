@@ -431,3 +431,109 @@ async fn a_shard_down_fails_ingest_retryably_and_reads_with_503_then_the_replay_
     cluster.drop().await;
     single.drop().await;
 }
+
+/// The single server's native address, as a cluster node reaches it (`remote()`).
+fn single_native() -> String {
+    std::env::var("SENDOPS_SINGLE_NATIVE").unwrap_or_else(|_| "127.0.0.1:9000".into())
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct TableRow {
+    name: String,
+    engine: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the local cluster: make test-cluster"]
+async fn a_deployment_copied_org_by_org_through_the_distributed_tables_answers_the_same() {
+    // docs/scale-out.md "Moving a single-server deployment to a cluster", steps 1, 3, 4, 5.
+    let (cluster, single) = apps("cluster_move").await;
+    let mut tenants = Vec::new();
+    for (i, shard_hint) in ["a", "b", "c"].iter().enumerate() {
+        let account = format!("{:012}", 310_000_000_000u64 + i as u64);
+        let org = single.org(shard_hint, &account, Plan::Enterprise).await;
+        let key = single.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+        tenants.push((org, key, account));
+    }
+    let mut all = Vec::new();
+    for (i, (_, _, account)) in tenants.iter().enumerate() {
+        all.extend(traffic(70 + i as u64, 120, 6, account));
+    }
+    let batches: Vec<Vec<Value>> = all.chunks(300).map(<[Value]>::to_vec).collect();
+    for b in &batches {
+        ingest(&single, b).await.unwrap();
+    }
+    let tables = cluster
+        .db
+        .store
+        .client()
+        .query(
+            "SELECT name, engine FROM system.tables WHERE database = ? \
+             AND engine != 'MaterializedView' AND name NOT LIKE '%\\_local' \
+             AND name NOT LIKE 'schema\\_migrations%' ORDER BY name",
+        )
+        .bind(cluster.db.store.database())
+        .fetch_all::<TableRow>()
+        .await
+        .unwrap();
+    let from = |t: &str| {
+        format!(
+            "remote('{}', `{}`, {t})",
+            single_native(),
+            single.db.store.database()
+        )
+    };
+    let run = async |sql: String| {
+        cluster
+            .db
+            .store
+            .client()
+            .query(&sql)
+            .execute()
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
+    // Step 3: control tables whole.
+    let (per_org, control): (Vec<&TableRow>, Vec<&TableRow>) =
+        tables.iter().partition(|t| t.engine == "Distributed");
+    assert!(control.iter().any(|t| t.name == "api_keys"));
+    for t in &control {
+        run(format!(
+            "INSERT INTO {} SELECT * FROM {}",
+            t.name,
+            from(&t.name)
+        ))
+        .await;
+    }
+    // Step 4: each org through the Distributed tables (the batch registry is not per org and
+    // not copied).
+    assert!(per_org.iter().any(|t| t.name == "events"));
+    for (org, _, _) in &tenants {
+        for t in per_org.iter().filter(|t| t.name != "ingest_batches") {
+            run(format!(
+                "INSERT INTO {} SELECT * FROM {} WHERE org_id = toUUID('{}')",
+                t.name,
+                from(&t.name),
+                org.id
+            ))
+            .await;
+        }
+    }
+    // Step 5: every answer equal, with the single server's own keys.
+    assert_eq!(stored_events(&cluster).await, stored_events(&single).await);
+    let mut compared = 0;
+    for (org, key, account) in &tenants {
+        let emails = recipients(&batches, account);
+        let s = answers(&single, org, key, &emails).await;
+        let c = answers(&cluster, org, key, &emails).await;
+        assert_eq!(c.keys().collect::<Vec<_>>(), s.keys().collect::<Vec<_>>());
+        for (what, want) in &s {
+            assert_eq!(&c[what], want, "{}: {what} differs", org.slug);
+            compared += 1;
+        }
+        assert!(s["messages"].as_array().unwrap().len() > 100);
+    }
+    assert!(compared > 12, "{compared}");
+    cluster.drop().await;
+    single.drop().await;
+}

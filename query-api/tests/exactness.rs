@@ -288,12 +288,27 @@ async fn a_view_that_fails_then_a_retry_equals_a_clean_run() {
 
     let (app, key) = clean_app("exact_view_fault").await;
     let store = app.db.store.clone();
-    sql(&store, "CREATE TABLE fault_sink (x UInt8) ENGINE = Null").await;
+    // On a cluster (make test-cluster) the view goes on every node's local ingest table.
+    let (db, on, source) = match store.cluster() {
+        Some(c) => (
+            format!("{}.", store.database()),
+            format!(" ON CLUSTER {c}"),
+            "events_local",
+        ),
+        None => (String::new(), String::new(), "events"),
+    };
+    sql(
+        &store,
+        &format!("CREATE TABLE {db}fault_sink{on} (x UInt8) ENGINE = Null"),
+    )
+    .await;
     // Fails every INSERT after the base table and the first views got it (name order).
     sql(
         &store,
-        "CREATE MATERIALIZED VIEW message_pause_mv TO fault_sink AS \
-         SELECT throwIf(count() > 0) AS x FROM events",
+        &format!(
+            "CREATE MATERIALIZED VIEW {db}message_pause_mv{on} TO {db}fault_sink AS \
+             SELECT throwIf(count() > 0) AS x FROM {db}{source}"
+        ),
     )
     .await;
     let pipeline = Pipeline::new(store.clone(), Source::Replay);
@@ -303,7 +318,7 @@ async fn a_view_that_fails_then_a_retry_equals_a_clean_run() {
         count(&store, "events").await > 0,
         "the base table kept rows"
     );
-    sql(&store, "DROP TABLE message_pause_mv").await;
+    sql(&store, &format!("DROP TABLE {db}message_pause_mv{on}")).await;
     pipeline.process(&recs).await.unwrap();
     assert_same(&answers(&app, &key).await, &want, "failed view, retried");
     app.drop().await;

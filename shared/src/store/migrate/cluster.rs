@@ -28,7 +28,13 @@ use std::collections::HashSet;
 
 use crate::store::migrations::{MIGRATIONS, split_statements};
 
-/// Control tables: replicated on every node (module docs).
+/// Control tables: replicated on every node (module docs). A table that a per-org read names in a
+/// subquery of a query over a Distributed table must not be one of these but sharded itself:
+/// 18.16 sends the subquery to each shard as written, and the shard resolves an unqualified
+/// table in its default database, not SendOps's (a sharded table's subquery is rewritten to the
+/// qualified local table by `distributed_product_mode = local`). So `undeliverable_exclusions`,
+/// read in `email IN (SELECT email FROM undeliverable_exclusions …)` over
+/// `undeliverable_activity`, is sharded with the org's other rows.
 const EVERYWHERE: &[&str] = &[
     "orgs",
     "org_accounts",
@@ -36,7 +42,6 @@ const EVERYWHERE: &[&str] = &[
     "api_keys",
     "audit_log",
     "undeliverable_rules",
-    "undeliverable_exclusions",
     "channels",
     "identities",
     "templates",

@@ -76,6 +76,8 @@ fn control_tables_and_tables_without_an_org_are_replicated_on_every_node() {
         keys.contains("'/clickhouse/tables/all/db1/api_keys'"),
         "{keys}"
     );
+    // Read in an IN subquery over a Distributed table: sharded (EVERYWHERE's comment).
+    assert!(schema().is_distributed("undeliverable_exclusions"));
     // No org_id column: nothing to shard by.
     let domains = one(
         "CREATE TABLE mailbox_domains (domain String, mx Array(String)) ENGINE = ReplacingMergeTree() ORDER BY domain",
