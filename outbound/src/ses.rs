@@ -145,6 +145,8 @@ pub struct AccountInfo {
     pub send_quota: Option<SendQuota>,
     /// Account-level suppression reasons.
     pub suppressed_reasons: Vec<String>,
+    /// SES's enforcement status of the account (HEALTHY, PROBATION, SHUTDOWN), when given.
+    pub enforcement_status: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -394,6 +396,7 @@ impl SesAccess {
             .await
             .map_err(|e| failure(OP, e))?;
         Ok(AccountInfo {
+            enforcement_status: out.enforcement_status().map(str::to_owned),
             production_access_enabled: out.production_access_enabled(),
             sending_enabled: out.sending_enabled(),
             send_quota: out.send_quota().map(|q| SendQuota {

@@ -46,6 +46,12 @@ pub struct ApiConfig {
     /// (`Store::prepare_reports`), starting at once, so the first report after a restart or a
     /// bulk load does not count `events` itself.
     pub report_prepare_every: Duration,
+    /// `SENDOPS_REPUTATION_EVALUATE_SECONDS` (0–3600, default 60; 0 = off): how often every
+    /// org's reputation is evaluated and its status transitions recorded.
+    pub reputation_evaluate_every: Duration,
+    /// `SENDOPS_PROVIDER_REFRESH_SECONDS` (0–86400, default 300; 0 = off): how often recipient
+    /// domains due for resolution are asked for their MX records.
+    pub provider_refresh_every: Duration,
     /// Connection-layer timeouts and limits.
     pub edge: EdgeLimits,
 }
@@ -125,6 +131,8 @@ impl Default for ApiConfig {
             undeliverable_settle: Duration::from_millis(250),
             report_index_bytes: 512 << 20,
             report_prepare_every: Duration::from_secs(60),
+            reputation_evaluate_every: Duration::from_secs(60),
+            provider_refresh_every: Duration::from_secs(300),
             edge: EdgeLimits::default(),
         }
     }
@@ -214,6 +222,16 @@ impl ApiConfig {
             0..=3600,
             d.report_prepare_every,
         )?;
+        let reputation_evaluate_every = secs(
+            "SENDOPS_REPUTATION_EVALUATE_SECONDS",
+            0..=3600,
+            d.reputation_evaluate_every,
+        )?;
+        let provider_refresh_every = secs(
+            "SENDOPS_PROVIDER_REFRESH_SECONDS",
+            0..=86_400,
+            d.provider_refresh_every,
+        )?;
         let de = EdgeLimits::default();
         let edge = EdgeLimits {
             header_read_timeout: secs(
@@ -259,6 +277,8 @@ impl ApiConfig {
             undeliverable_settle: settle,
             report_index_bytes,
             report_prepare_every,
+            reputation_evaluate_every,
+            provider_refresh_every,
             edge,
         })
     }

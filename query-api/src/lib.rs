@@ -76,8 +76,8 @@ impl AppState {
 /// these `routes!` (a handler's `#[utoipa::path]` gives its method, path and documentation).
 pub fn api() -> OpenApiRouter<AppState> {
     use routes::{
-        account, breakdown, channels, identities, messages, meta, reports, suppressions, templates,
-        tracking_domains, undeliverable,
+        account, breakdown, channels, identities, messages, meta, reports, reputation,
+        suppressions, templates, tracking_domains, undeliverable,
     };
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(meta::health))
@@ -91,6 +91,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::engagement))
         .routes(routes!(reports::template_performance))
         .routes(routes!(breakdown::breakdown))
+        .routes(routes!(reputation::get))
+        .routes(routes!(reputation::alerts))
         .routes(routes!(suppressions::list))
         .routes(routes!(suppressions::get_one))
         .routes(routes!(account::get))
@@ -156,6 +158,73 @@ pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHand
                 ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not prepare report days"),
+            }
+            match state.store.prepare_breakdowns().await {
+                Ok(n) if n > 0 => tracing::info!(sealed_days = n, "breakdown days prepared"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not prepare breakdown days"),
+            }
+        }
+    }))
+}
+
+/// Evaluates every org's reputation every `SENDOPS_REPUTATION_EVALUATE_SECONDS` (default 60;
+/// nothing when 0) and records status transitions (`/v1/reputation/alerts`): `main` spawns it,
+/// tests call `Store::evaluate_reputation` themselves.
+pub fn spawn_reputation_alerts(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let every = state.config.reputation_evaluate_every;
+    if every.is_zero() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let thresholds = sendops_shared::read::reputation::Thresholds::default();
+        loop {
+            tick.tick().await;
+            match state.store.evaluate_reputations(&thresholds).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(transitions = n, "reputation transitions recorded")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not evaluate reputations"),
+            }
+        }
+    }))
+}
+
+/// Resolves the mailbox providers of recipient domains every `SENDOPS_PROVIDER_REFRESH_SECONDS`
+/// (default 300; nothing when 0) through the DNS resolvers of `SENDOPS_DNS_RESOLVER` or
+/// /etc/resolv.conf (`sendops_outbound::providers::refresh`).
+pub fn spawn_provider_refresh(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let every = state.config.provider_refresh_every;
+    if every.is_zero() {
+        return None;
+    }
+    let resolver = match sendops_outbound::dns::Resolver::from_env() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "mailbox providers are not resolved: no DNS resolver");
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let opts = sendops_outbound::providers::RefreshOptions::default();
+        loop {
+            tick.tick().await;
+            match sendops_outbound::providers::refresh(&state.store, &resolver, &opts, |_| {}).await
+            {
+                Ok(done) if done.asked > 0 => tracing::info!(
+                    asked = done.asked,
+                    resolved = done.resolved,
+                    no_mx = done.no_mx,
+                    failed = done.failed,
+                    "mailbox providers refreshed"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not refresh mailbox providers"),
             }
         }
     }))

@@ -1,7 +1,8 @@
 //! `sendops-api`: serves the SendOps public API.
 //!
 //! Configuration (environment): SENDOPS_API_ADDR (default 127.0.0.1:8080), CLICKHOUSE_URL,
-//! CLICKHOUSE_DATABASE, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, SENDOPS_PUBLIC_URL,
+//! CLICKHOUSE_DATABASE, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_CLUSTER (a ClickHouse
+//! cluster: docs/scale-out.md), SENDOPS_PUBLIC_URL,
 //! SENDOPS_PROBLEM_BASE, SENDOPS_KEY_CACHE_SECONDS, SENDOPS_AUTH_FAILURES_PER_MINUTE,
 //! SENDOPS_TRUSTED_PROXIES (SENDOPS_TRUST_FORWARDED_FOR, deprecated), SENDOPS_ALLOWED_HOSTS,
 //! SENDOPS_HEADER_READ_TIMEOUT_SECONDS, SENDOPS_IDLE_TIMEOUT_SECONDS,
@@ -16,7 +17,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use sendops_outbound::ses::SesAccess;
 use sendops_query_api::config::ApiConfig;
-use sendops_query_api::{AppState, edge, ops, serve, spawn_housekeeping, spawn_report_preparation};
+use sendops_query_api::{
+    AppState, edge, ops, serve, spawn_housekeeping, spawn_provider_refresh,
+    spawn_report_preparation, spawn_reputation_alerts,
+};
 use sendops_shared::Store;
 use sendops_shared::store::config::ClickHouseConfig;
 
@@ -129,6 +133,8 @@ async fn main() -> ExitCode {
     let state = AppState::with_ses(store, config.clone(), ses);
     spawn_housekeeping(state.clone());
     spawn_report_preparation(state.clone());
+    spawn_reputation_alerts(state.clone());
+    spawn_provider_refresh(state.clone());
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
         Ok(l) => l,
         Err(e) => {

@@ -55,7 +55,7 @@ pub struct Problem {
             suppression list, the account snapshot, channels, identities, templates and tracking domains. \
             Every error is an application/problem+json document; every response carries X-Request-ID \
             and X-RateLimit-* headers."),
-    components(schemas(Problem, FieldError, Pagination, messages::MessageStatus, reports::GroupBy, crate::routes::breakdown::BreakdownDimension,
+    components(schemas(Problem, FieldError, Pagination, messages::MessageStatus, reports::GroupBy, crate::routes::breakdown::BreakdownDimension, crate::routes::reputation::ReputationStatus,
         suppressions::SuppressionReason, undeliverable::UndeliverableStatus, undeliverable::UndeliverableReason)),
     modifiers(&Conventions),
     security(("bearer" = [])),

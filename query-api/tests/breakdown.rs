@@ -6,9 +6,10 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{TimeZone, Utc};
+use common::oracle::{Row, oracle_rows};
 use common::{ALL_SCOPES, TestApp, traffic};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -18,138 +19,10 @@ use sendops_shared::control::api_key::KeyEnv;
 use sendops_shared::control::org::{Plan, channel_id};
 use sendops_shared::read::breakdown::causes::classify;
 use sendops_shared::read::breakdown::providers::DomainRow;
-use sendops_shared::timefmt::{DAY_MS, now_ms, parse_rfc3339_ms};
+use sendops_shared::timefmt::{DAY_MS, now_ms};
 use serde_json::{Value, json};
 
 const A: &str = "444444444444";
-
-/// One stored row as the oracle sees it.
-#[derive(Debug, Clone)]
-struct Row {
-    ms: i64,
-    ty: String,
-    recipient: String,
-    recipient_domain: String,
-    channel: String,
-    sender_domain: String,
-    template: String,
-    bounce_type: String,
-    cause: String,
-}
-
-fn payload_key(ty: &str) -> &'static str {
-    match ty {
-        "Delivery" => "delivery",
-        "Bounce" => "bounce",
-        "Complaint" => "complaint",
-        "Open" => "open",
-        "Click" => "click",
-        "DeliveryDelay" => "deliveryDelay",
-        "Subscription" => "subscription",
-        _ => "mail",
-    }
-}
-
-/// Rows of docs/semantics.md#counting, distinct by content identity.
-fn oracle_rows(events: &[Value]) -> Vec<Row> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for e in events {
-        let ty = e["eventType"].as_str().unwrap();
-        let mail = &e["mail"];
-        let ms = parse_rfc3339_ms(e[payload_key(ty)]["timestamp"].as_str().unwrap()).unwrap();
-        // (recipient, diagnostic)
-        let recipients: Vec<(String, String)> = match ty {
-            "Delivery" => e["delivery"]["recipients"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| (r.as_str().unwrap().to_owned(), String::new()))
-                .collect(),
-            "Bounce" | "Complaint" | "DeliveryDelay" => {
-                let list = match ty {
-                    "Bounce" => &e["bounce"]["bouncedRecipients"],
-                    "Complaint" => &e["complaint"]["complainedRecipients"],
-                    _ => &e["deliveryDelay"]["delayedRecipients"],
-                };
-                list.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| {
-                        (
-                            r["emailAddress"].as_str().unwrap().to_owned(),
-                            r["diagnosticCode"].as_str().unwrap_or("").to_owned(),
-                        )
-                    })
-                    .collect()
-            }
-            _ => mail["destination"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| (r.as_str().unwrap().to_owned(), String::new()))
-                .collect(),
-        };
-        let source = mail["source"].as_str().unwrap();
-        let address = source
-            .rsplit_once('<')
-            .map_or(source, |(_, a)| a.trim_end_matches('>'));
-        let sender_domain = address.rsplit_once('@').unwrap().1.to_lowercase();
-        let template = mail["tags"]["template"][0]
-            .as_str()
-            .or(e["failure"]["templateName"].as_str())
-            .unwrap_or("")
-            .to_owned();
-        let link = e["click"]["link"].as_str().unwrap_or("").to_owned();
-        let ty_name = if ty == "Rendering Failure" {
-            "RenderingFailure"
-        } else {
-            ty
-        };
-        let (bounce_type, sub_type) = if ty == "Bounce" {
-            (
-                e["bounce"]["bounceType"].as_str().unwrap_or("").to_owned(),
-                e["bounce"]["bounceSubType"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned(),
-            )
-        } else {
-            (String::new(), String::new())
-        };
-        for (r, diag) in recipients {
-            let id = (
-                mail["messageId"].as_str().unwrap().to_owned(),
-                ty_name.to_owned(),
-                ms,
-                r.clone(),
-                link.clone(),
-            );
-            if !seen.insert(id) {
-                continue;
-            }
-            out.push(Row {
-                ms,
-                ty: ty_name.to_owned(),
-                recipient: r.to_lowercase(),
-                recipient_domain: r.rsplit_once('@').unwrap().1.to_lowercase(),
-                channel: mail["tags"]["ses:configuration-set"][0]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_owned(),
-                sender_domain: sender_domain.clone(),
-                template: template.clone(),
-                cause: if ty == "Bounce" {
-                    classify(&sub_type, &diag).as_str().to_owned()
-                } else {
-                    String::new()
-                },
-                bounce_type: bounce_type.clone(),
-            });
-        }
-    }
-    out
-}
 
 fn rate(n: u64, d: u64) -> f64 {
     if d == 0 {

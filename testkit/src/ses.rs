@@ -61,6 +61,8 @@ pub struct FakeAccount {
     pub sent_last_24_hours: f64,
     /// Account-level suppression reasons.
     pub suppressed_reasons: Vec<String>,
+    /// HEALTHY, PROBATION or SHUTDOWN.
+    pub enforcement_status: String,
 }
 
 impl Default for FakeAccount {
@@ -72,6 +74,7 @@ impl Default for FakeAccount {
             max_send_rate: 14.0,
             sent_last_24_hours: 1_234.0,
             suppressed_reasons: vec!["BOUNCE".into(), "COMPLAINT".into()],
+            enforcement_status: "HEALTHY".into(),
         }
     }
 }
@@ -485,7 +488,7 @@ async fn get_account(State(state): State<Shared>, headers: HeaderMap) -> Respons
     let a = &inner.account;
     ok(json!({
         "DedicatedIpAutoWarmupEnabled": false,
-        "EnforcementStatus": "HEALTHY",
+        "EnforcementStatus": a.enforcement_status,
         "ProductionAccessEnabled": a.production_access_enabled,
         "SendQuota": {
             "Max24HourSend": a.max_24_hour_send,

@@ -82,6 +82,10 @@ pub struct Account {
     /// Whether GetAccount answered (or was not needed): failed snapshots are cached briefly.
     #[serde(skip)]
     ses_ok: bool,
+    /// SES's enforcement status from GetAccount (`/v1/reputation` shows it); None when SES
+    /// could not be asked.
+    #[serde(skip)]
+    pub enforcement_status: Option<String>,
 }
 
 impl SesOutcome for Account {
@@ -90,13 +94,13 @@ impl SesOutcome for Account {
     }
 }
 
-async fn compose(state: &AppState, org: &Org) -> Result<Account, ViewError> {
+pub(crate) async fn compose(state: &AppState, org: &Org) -> Result<Account, ViewError> {
     let settings = state.store.org_settings(org.id).await?;
     let target = SesTarget::for_org(org, &settings)
         .ok()
         .filter(|_| state.ses.access.is_configured());
-    let (aws, send_quota, ses_ok) = match target {
-        None => (None, None, true),
+    let (aws, send_quota, ses_ok, enforcement_status) = match target {
+        None => (None, None, true, None),
         Some(t) => match state.ses.access.account(&t).await {
             Ok(info) => (
                 Some(AccountAws {
@@ -110,10 +114,11 @@ async fn compose(state: &AppState, org: &Org) -> Result<Account, ViewError> {
                     sent_last_24_hours: q.sent_last_24_hours,
                 }),
                 true,
+                info.enforcement_status,
             ),
             Err(e) => {
                 tracing::warn!(org = %org.slug, error = %e, "ses GetAccount failed; account snapshot without aws");
-                (None, None, false)
+                (None, None, false, None)
             }
         },
     };
@@ -142,6 +147,7 @@ async fn compose(state: &AppState, org: &Org) -> Result<Account, ViewError> {
             api_rate_limit_per_minute: org.rate_limit_override.unwrap_or(600).max(1),
         },
         ses_ok,
+        enforcement_status,
     })
 }
 

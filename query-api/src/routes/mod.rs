@@ -7,6 +7,7 @@ pub mod identities;
 pub mod messages;
 pub mod meta;
 pub mod reports;
+pub mod reputation;
 pub mod suppressions;
 pub mod templates;
 pub mod tracking_domains;

@@ -1,6 +1,8 @@
 //! `TestApp`: the real router over a fresh database on the real ClickHouse, driven in-process.
 #![allow(dead_code)]
 
+pub mod oracle;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 

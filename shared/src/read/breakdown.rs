@@ -269,11 +269,31 @@ impl Store {
         filter: &ReportFilter,
         dim: Dimension,
     ) -> Result<Vec<Breakdown>, StoreError> {
+        self.breakdown_with(org_id, from_ms, to_ms, filter, dim, true)
+            .await
+    }
+
+    /// [`Store::breakdown`]; without `uniques`, `unique_opens` and `unique_clicks` stay 0 (and
+    /// are not counted).
+    pub async fn breakdown_with(
+        &self,
+        org_id: Uuid,
+        from_ms: i64,
+        to_ms: i64,
+        filter: &ReportFilter,
+        dim: Dimension,
+        uniques: bool,
+    ) -> Result<Vec<Breakdown>, StoreError> {
         let s = split(from_ms, to_ms);
-        let (rows, uniques) = tokio::try_join!(
-            self.breakdown_rows(org_id, &s, filter, dim),
-            self.breakdown_uniques(org_id, &s, filter, dim),
-        )?;
+        let no_uniques = async { Ok(Vec::new()) };
+        let (rows, uniques) = if uniques {
+            tokio::try_join!(
+                self.breakdown_rows(org_id, &s, filter, dim),
+                self.breakdown_uniques(org_id, &s, filter, dim),
+            )?
+        } else {
+            tokio::try_join!(self.breakdown_rows(org_id, &s, filter, dim), no_uniques)?
+        };
         let mut keys: BTreeMap<String, (String, KeyCounts)> = BTreeMap::new();
         for r in rows {
             let e = keys.entry(r.k).or_default();

@@ -7,3 +7,4 @@ pub mod engaged_index;
 pub mod messages;
 pub mod report_filter;
 pub mod reports;
+pub mod reputation;

@@ -1,0 +1,136 @@
+//! The oracle's reading of raw SES events (docs/semantics.md#counting), independent of the
+//! parser: one row per (event, recipient), distinct by content identity.
+
+use std::collections::HashSet;
+
+use sendops_shared::read::breakdown::causes::classify;
+use sendops_shared::timefmt::parse_rfc3339_ms;
+use serde_json::Value;
+
+/// One stored row as the oracle sees it.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub ms: i64,
+    pub ty: String,
+    pub recipient: String,
+    pub recipient_domain: String,
+    pub channel: String,
+    pub sender_domain: String,
+    pub template: String,
+    pub bounce_type: String,
+    pub cause: String,
+}
+
+fn payload_key(ty: &str) -> &'static str {
+    match ty {
+        "Delivery" => "delivery",
+        "Bounce" => "bounce",
+        "Complaint" => "complaint",
+        "Open" => "open",
+        "Click" => "click",
+        "DeliveryDelay" => "deliveryDelay",
+        "Subscription" => "subscription",
+        _ => "mail",
+    }
+}
+
+/// Rows of docs/semantics.md#counting, distinct by content identity.
+pub fn oracle_rows(events: &[Value]) -> Vec<Row> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for e in events {
+        let ty = e["eventType"].as_str().unwrap();
+        let mail = &e["mail"];
+        let ms = parse_rfc3339_ms(e[payload_key(ty)]["timestamp"].as_str().unwrap()).unwrap();
+        // (recipient, diagnostic)
+        let recipients: Vec<(String, String)> = match ty {
+            "Delivery" => e["delivery"]["recipients"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| (r.as_str().unwrap().to_owned(), String::new()))
+                .collect(),
+            "Bounce" | "Complaint" | "DeliveryDelay" => {
+                let list = match ty {
+                    "Bounce" => &e["bounce"]["bouncedRecipients"],
+                    "Complaint" => &e["complaint"]["complainedRecipients"],
+                    _ => &e["deliveryDelay"]["delayedRecipients"],
+                };
+                list.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        (
+                            r["emailAddress"].as_str().unwrap().to_owned(),
+                            r["diagnosticCode"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            }
+            _ => mail["destination"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| (r.as_str().unwrap().to_owned(), String::new()))
+                .collect(),
+        };
+        let source = mail["source"].as_str().unwrap();
+        let address = source
+            .rsplit_once('<')
+            .map_or(source, |(_, a)| a.trim_end_matches('>'));
+        let sender_domain = address.rsplit_once('@').unwrap().1.to_lowercase();
+        let template = mail["tags"]["template"][0]
+            .as_str()
+            .or(e["failure"]["templateName"].as_str())
+            .unwrap_or("")
+            .to_owned();
+        let link = e["click"]["link"].as_str().unwrap_or("").to_owned();
+        let ty_name = if ty == "Rendering Failure" {
+            "RenderingFailure"
+        } else {
+            ty
+        };
+        let (bounce_type, sub_type) = if ty == "Bounce" {
+            (
+                e["bounce"]["bounceType"].as_str().unwrap_or("").to_owned(),
+                e["bounce"]["bounceSubType"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        for (r, diag) in recipients {
+            let id = (
+                mail["messageId"].as_str().unwrap().to_owned(),
+                ty_name.to_owned(),
+                ms,
+                r.clone(),
+                link.clone(),
+            );
+            if !seen.insert(id) {
+                continue;
+            }
+            out.push(Row {
+                ms,
+                ty: ty_name.to_owned(),
+                recipient: r.to_lowercase(),
+                recipient_domain: r.rsplit_once('@').unwrap().1.to_lowercase(),
+                channel: mail["tags"]["ses:configuration-set"][0]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+                sender_domain: sender_domain.clone(),
+                template: template.clone(),
+                cause: if ty == "Bounce" {
+                    classify(&sub_type, &diag).as_str().to_owned()
+                } else {
+                    String::new()
+                },
+                bounce_type: bounce_type.clone(),
+            });
+        }
+    }
+    out
+}
