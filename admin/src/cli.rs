@@ -7,7 +7,8 @@ pub use crate::ses_commands::{
 };
 
 /// SendOps operator CLI. Talks to ClickHouse at CLICKHOUSE_URL / CLICKHOUSE_DATABASE
-/// (CLICKHOUSE_USER, CLICKHOUSE_PASSWORD) and prints JSON.
+/// (CLICKHOUSE_USER, CLICKHOUSE_PASSWORD; CLICKHOUSE_CLUSTER on a cluster: docs/scale-out.md)
+/// and prints JSON.
 #[derive(Parser)]
 #[command(name = "sendops-admin", version)]
 pub struct Cli {

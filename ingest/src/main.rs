@@ -11,8 +11,8 @@ use sendops_shared::Store;
 use sendops_shared::store::config::ClickHouseConfig;
 
 /// SendOps ingest: stores SES events (every envelope: raw, SNS, EventBridge, SQS, Lambda) in
-/// ClickHouse. Configuration comes from CLICKHOUSE_URL, CLICKHOUSE_DATABASE, CLICKHOUSE_USER and
-/// CLICKHOUSE_PASSWORD. With no subcommand it runs as a Lambda function when
+/// ClickHouse. Configuration comes from CLICKHOUSE_URL, CLICKHOUSE_DATABASE, CLICKHOUSE_USER,
+/// CLICKHOUSE_PASSWORD and, on a ClickHouse cluster, CLICKHOUSE_CLUSTER (docs/scale-out.md). With no subcommand it runs as a Lambda function when
 /// AWS_LAMBDA_RUNTIME_API is set. Lambda and poll confirm SNS subscriptions of known orgs' topics
 /// (SENDOPS_SNS_CONFIRM=off disables it; SENDOPS_SNS_ENDPOINT_URL overrides the SNS endpoint).
 #[derive(Parser)]

@@ -537,3 +537,40 @@ async fn a_deployment_copied_org_by_org_through_the_distributed_tables_answers_t
     cluster.drop().await;
     single.drop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the local cluster: make test-cluster"]
+async fn a_query_running_on_another_node_is_seen_by_the_failed_batch_settle() {
+    // The settle (ingest/DESIGN.md) must not close a batch whose INSERT still runs, whichever node
+    // the consumer reached: here node 4 runs it and the store asks through node 1.
+    let db = TestDb::new("cluster_running").await;
+    let query_id = format!("settle-{}", uuid::Uuid::new_v4());
+    let node4 = ClickHouseConfig {
+        url: "http://127.0.0.1:8134".into(),
+        ..db.config.clone()
+    };
+    let elsewhere = sendops_shared::Store::new(&node4);
+    let running = {
+        let q = query_id.clone();
+        tokio::spawn(async move {
+            elsewhere
+                .client()
+                .query("SELECT sleep(3)")
+                .with_setting("query_id", q)
+                .execute()
+                .await
+        })
+    };
+    let mut seen = false;
+    for _ in 0..20 {
+        if db.store.query_running(&query_id).await.unwrap() {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the query on node 4 was not seen through node 1");
+    running.await.unwrap().unwrap();
+    assert!(!db.store.query_running(&query_id).await.unwrap());
+    db.drop().await;
+}
