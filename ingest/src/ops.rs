@@ -10,17 +10,15 @@
 //!   `sendops_ingest_batch_records` (histogram: records per batch),
 //!   `sendops_ingest_batch_failures_total` (batches left on the queue after a store failure).
 //! - `sendops_ingest_sqs_received_total`, `sendops_ingest_sqs_deleted_total`.
+//! - `sendops_store_queries_total{op,outcome}`, `sendops_store_query_duration_seconds{op}`: every
+//!   ClickHouse statement (`sendops_shared::store::metered`).
 //! - `sendops_ingest_sns_confirmations_total{outcome}`: SNS subscription confirmations
 //!   (`confirmed`, `refused`, `failed`; crate::sns_confirm).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use sendops_ops::{Matcher, PrometheusHandle};
 use sendops_shared::Store;
 use sendops_shared::write::pipeline::BatchReport;
 
@@ -73,76 +71,33 @@ pub fn emf_line(report: &BatchReport, elapsed: Duration, timestamp_ms: i64) -> S
     doc.to_string()
 }
 
-/// Installs the process-wide Prometheus recorder.
+/// Installs the process-wide Prometheus recorder (batch buckets here, `sendops-ops`'s latency
+/// buckets for the store's `*_duration_seconds`).
 pub fn install_recorder() -> Result<PrometheusHandle, String> {
-    PrometheusBuilder::new()
-        .set_buckets_for_metric(
+    sendops_ops::install_recorder(&[
+        (
             Matcher::Full("sendops_ingest_batch_duration_seconds".into()),
             &[
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
             ],
-        )
-        .and_then(|b| {
-            b.set_buckets_for_metric(
-                Matcher::Full("sendops_ingest_batch_records".into()),
-                &[
-                    1.0, 10.0, 100.0, 1_000.0, 5_000.0, 10_000.0, 50_000.0, 100_000.0,
-                ],
-            )
-        })
-        .map_err(|e| e.to_string())?
-        .install_recorder()
-        .map_err(|e| e.to_string())
+        ),
+        (
+            Matcher::Full("sendops_ingest_batch_records".into()),
+            &[
+                1.0, 10.0, 100.0, 1_000.0, 5_000.0, 10_000.0, 50_000.0, 100_000.0,
+            ],
+        ),
+    ])
 }
 
 /// Serves `/metrics` and `/ready` (200 when the store answers within 2 s, else 503) on
-/// `addr`; returns once bound.
+/// `addr` (`sendops-ops`); returns once bound.
 pub async fn serve(
     addr: SocketAddr,
     handle: PrometheusHandle,
     store: Store,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let app = Router::new()
-        .route(
-            "/metrics",
-            get(move || {
-                let handle = handle.clone();
-                async move {
-                    handle.run_upkeep();
-                    (
-                        [(
-                            axum::http::header::CONTENT_TYPE,
-                            "text/plain; version=0.0.4; charset=utf-8",
-                        )],
-                        handle.render(),
-                    )
-                }
-            }),
-        )
-        .route(
-            "/ready",
-            get(move || {
-                let store = store.clone();
-                async move {
-                    let up = matches!(
-                        tokio::time::timeout(Duration::from_secs(2), store.server_version()).await,
-                        Ok(Ok(_))
-                    );
-                    if up {
-                        (StatusCode::OK, "ready\n").into_response()
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "store not reachable\n").into_response()
-                    }
-                }
-            }),
-        );
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "metrics listener stopped");
-        }
-    });
-    Ok(())
+    sendops_ops::spawn(addr, handle, store).await
 }
 
 #[cfg(test)]

@@ -147,7 +147,44 @@ async fn poll_metrics_count_records_rows_and_quarantine_by_reason() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(get(metrics, "/ready").unwrap().0, 200);
+    // Store statements (sendops_shared::store::metered): each /ready is exactly one
+    // `SELECT version()`; each events INSERT is followed by one done-marker INSERT; no errors.
+    let versions = |scrape: &str| {
+        samples(scrape, "sendops_store_queries_total")
+            .into_iter()
+            .filter(|(l, _)| l == r#"op="select",outcome="ok""#)
+            .map(|(_, v)| v)
+            .sum::<f64>()
+    };
+    let before = versions(&scrape);
+    for _ in 0..2 {
+        assert_eq!(get(metrics, "/ready").unwrap().0, 200);
+    }
+    let (_, after) = get(metrics, "/metrics").unwrap();
+    assert_eq!(versions(&after) - before, 2.0, "{after}");
+    let store = |op: &str| {
+        samples(&scrape, "sendops_store_queries_total")
+            .into_iter()
+            .filter(|(l, _)| *l == format!(r#"op="{op}",outcome="ok""#))
+            .map(|(_, v)| v)
+            .sum::<f64>()
+    };
+    assert!(store("insert:events") >= 1.0, "{scrape}");
+    assert_eq!(
+        store("insert:events"),
+        store("insert:ingested_events"),
+        "{scrape}"
+    );
+    assert!(store("insert:quarantine") >= 1.0, "{scrape}");
+    assert_eq!(
+        total(&scrape, "sendops_store_query_duration_seconds_count"),
+        total(&scrape, "sendops_store_queries_total"),
+        "{scrape}"
+    );
+    assert!(
+        !scrape.contains(r#"outcome="error""#),
+        "a store statement failed: {scrape}"
+    );
     let _ = child.kill();
     let _ = child.wait();
 

@@ -212,3 +212,71 @@ async fn ready_follows_the_store() {
     down.stop();
     app.drop().await;
 }
+
+/// The whole exposition of the metrics listener.
+fn scrape(port: u16) -> String {
+    let (status, body) = get(port, "/metrics", "").unwrap();
+    assert_eq!(status, 200);
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_queries_are_counted_by_op_and_outcome() {
+    let app = TestApp::new("ops_store").await;
+    let ok = [("op", "select"), ("outcome", "ok")];
+    let failed = [("op", "select"), ("outcome", "error")];
+    let count = |scrape: &str, labels: &[(&str, &str)]| {
+        sample(scrape, "sendops_store_queries_total", labels).unwrap_or(0.0)
+    };
+    let timed = |scrape: &str| {
+        sample(
+            scrape,
+            "sendops_store_query_duration_seconds_count",
+            &[("op", "select")],
+        )
+        .unwrap_or(0.0)
+    };
+    let all = |scrape: &str| -> f64 {
+        scrape
+            .lines()
+            .filter(|l| l.starts_with("sendops_store_queries_total{"))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum()
+    };
+    // Each /ready is one `SELECT version()` (op `select`, no table); nothing else runs a
+    // statement without a table.
+    let up = Api::start(&app.db.config.url, &app.db.config.database);
+    let before = scrape(up.metrics);
+    for _ in 0..3 {
+        assert_eq!(get(up.metrics, "/ready", "").unwrap().0, 200);
+    }
+    let after = scrape(up.metrics);
+    assert_eq!(count(&after, &ok) - count(&before, &ok), 3.0, "{after}");
+    // And nothing else: no statement counted twice or under another outcome.
+    assert_eq!(all(&after) - all(&before), 3.0, "{after}");
+    assert_eq!(timed(&after) - timed(&before), 3.0, "{after}");
+    assert_eq!(count(&after, &failed), 0.0, "{after}");
+    // Buckets, not a summary.
+    assert!(
+        after.contains("sendops_store_query_duration_seconds_bucket{op=\"select\",le=\"0.005\"}"),
+        "{after}"
+    );
+    up.stop();
+
+    // The store down: each /ready is one failed statement.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let down = Api::start(&closed, &app.db.config.database);
+    let before = scrape(down.metrics);
+    for _ in 0..2 {
+        assert_eq!(get(down.metrics, "/ready", "").unwrap().0, 503);
+    }
+    let after = scrape(down.metrics);
+    assert_eq!(
+        count(&after, &failed) - count(&before, &failed),
+        2.0,
+        "{after}"
+    );
+    assert_eq!(count(&after, &ok), 0.0, "{after}");
+    down.stop();
+    app.drop().await;
+}

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use clickhouse::{Client, Row};
+use clickhouse::Row;
 use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::event::row::EventRow;
 use crate::store::config::ClickHouseConfig;
 use crate::store::error::StoreError;
+use crate::store::metered;
 use crate::timefmt::day_to_date;
 
 /// How many event ids one duplicate-check query carries. At ~39 characters an id the query text
@@ -33,8 +34,9 @@ pub const INSERT_TIMEOUT: Duration = Duration::from_secs(60);
 /// A handle to the SendOps database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    client: Client,
-    server: Client,
+    /// Every statement goes through [`metered::Client`] (query counts, errors, latency).
+    client: metered::Client,
+    server: metered::Client,
     /// Whether the URL is `https://`.
     tls: bool,
     database: String,
@@ -221,8 +223,8 @@ impl Store {
         }
         let client = server.clone().with_database(&cfg.database);
         Ok(Store {
-            client,
-            server,
+            client: metered::Client::new(client),
+            server: metered::Client::new(server),
             database: cfg.database.clone(),
             tls,
             cluster: cfg.cluster.clone(),
@@ -234,7 +236,8 @@ impl Store {
         self.tls
     }
 
-    pub fn client(&self) -> &Client {
+    /// The database's client; its statements are measured (`store::metered`).
+    pub fn client(&self) -> &metered::Client {
         &self.client
     }
 
@@ -251,8 +254,13 @@ impl Store {
     /// `CLICKHOUSE_CLUSTER`): cluster-form migrations and the cluster's query settings.
     pub fn with_cluster(mut self, name: &str) -> Store {
         if self.cluster.is_none() {
-            self.server = super::migrate::cluster::with_cluster_settings(self.server);
-            self.client = super::migrate::cluster::with_cluster_settings(self.client);
+            let settled = |c: &metered::Client| {
+                metered::Client::new(super::migrate::cluster::with_cluster_settings(
+                    c.inner().clone(),
+                ))
+            };
+            self.server = settled(&self.server);
+            self.client = settled(&self.client);
         }
         self.cluster = Some(name.to_owned());
         self

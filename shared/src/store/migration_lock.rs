@@ -26,11 +26,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use clickhouse::{Client, Row};
+use clickhouse::Row;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::store::error::StoreError;
+use crate::store::metered::Client;
 use crate::timefmt::now_ms;
 
 /// The lock table (created by the runner before it asks for the lock).

@@ -5,6 +5,7 @@ mod client;
 pub mod config;
 pub mod error;
 pub mod ledger;
+pub mod metered;
 pub mod migrate;
 pub mod migration_lock;
 pub mod migrations;

@@ -190,7 +190,7 @@ impl Store {
         lo: i64,
         hi: i64,
         sql: impl FnOnce(&str) -> String,
-    ) -> Option<clickhouse::query::Query> {
+    ) -> Option<crate::store::metered::Query> {
         let (filter, args) = candidate_filter(q)?;
         let mut query = self
             .client()
