@@ -102,7 +102,8 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     Repair(RepairArgs),
     /// Remove events and derived rows older than each org's plan retention plus a grace
-    /// (default 7 days); progress on stderr, a JSON summary on stdout. For a scheduled task.
+    /// (default 7 days), and, without --org, resolved quarantine entries and set-up notices past
+    /// their own retention; progress on stderr, a JSON summary on stdout. For a scheduled task.
     Prune(crate::retention::PruneArgs),
     /// Remove every row about one recipient address from an org's data (events, views,
     /// indexes, undeliverable history, quarantine and notices naming it); writes an audit entry

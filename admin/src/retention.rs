@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use sendops_shared::Store;
+use sendops_shared::store::housekeeping::RecordsRetention;
 use sendops_shared::store::retention::{DEFAULT_GRACE_DAYS, PruneOptions};
 use sendops_shared::timefmt::now_ms;
 use serde_json::json;
@@ -20,6 +21,14 @@ pub struct PruneArgs {
     /// Count what would be removed and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Days a resolved quarantine entry is kept after its resolution (open entries are kept
+    /// whatever their age). Not applied with --org: quarantine belongs to no org.
+    #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub quarantine_days: u32,
+    /// Days a set-up notice (and its confirmation attempts) is kept after it was received. Not
+    /// applied with --org.
+    #[arg(long, value_name = "DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub notice_days: u32,
 }
 
 #[derive(clap::Args)]
@@ -32,7 +41,8 @@ pub struct EraseArgs {
     pub email: String,
 }
 
-/// `prune`: removes rows older than each org's retention plus the grace.
+/// `prune`: removes rows older than each org's retention plus the grace, and (without `--org`)
+/// resolved quarantine entries and notices older than their own retention.
 pub async fn run_prune(store: &Store, args: PruneArgs) -> anyhow::Result<serde_json::Value> {
     let orgs = match &args.org {
         Some(slug) => Some(vec![org_by_slug(store, slug).await?]),
@@ -45,7 +55,29 @@ pub async fn run_prune(store: &Store, args: PruneArgs) -> anyhow::Result<serde_j
         now_ms: now_ms(),
         progress: Arc::new(|line| eprintln!("sendops-admin prune: {line}")),
     };
-    Ok(serde_json::to_value(store.prune(&opts).await?)?)
+    let mut out = serde_json::to_value(store.prune(&opts).await?)?;
+    // The operator's records (no org column) are pruned by a whole-platform run only.
+    out["records"] = if args.org.is_none() {
+        let keep = RecordsRetention {
+            quarantine_days: args.quarantine_days,
+            notice_days: args.notice_days,
+        };
+        let pruned = store.prune_records(keep, opts.now_ms, args.dry_run).await?;
+        eprintln!(
+            "sendops-admin prune: records: {} resolved quarantine rows, {} notices, {} confirmation attempts{}",
+            pruned.quarantine_resolved,
+            pruned.notices,
+            pruned.notice_confirmations,
+            if args.dry_run { " (dry run)" } else { "" }
+        );
+        let mut v = serde_json::to_value(pruned)?;
+        v["quarantine_days"] = json!(keep.quarantine_days);
+        v["notice_days"] = json!(keep.notice_days);
+        v
+    } else {
+        serde_json::Value::Null
+    };
+    Ok(out)
 }
 
 /// `erase`: removes every row about one recipient address from the org's data.

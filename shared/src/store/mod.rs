@@ -4,6 +4,7 @@
 mod client;
 pub mod config;
 pub mod error;
+pub mod housekeeping;
 pub mod ledger;
 pub mod metered;
 pub mod migrate;

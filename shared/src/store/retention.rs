@@ -252,7 +252,12 @@ fn literal_regex(text: &str) -> String {
 impl Store {
     /// Runs a mutation (`ALTER TABLE … DELETE/UPDATE`) with string binds and waits until every
     /// mutation of the table is done.
-    async fn mutate(&self, table: &str, sql: &str, binds: &[&str]) -> Result<(), StoreError> {
+    pub(crate) async fn mutate(
+        &self,
+        table: &str,
+        sql: &str,
+        binds: &[&str],
+    ) -> Result<(), StoreError> {
         let mut q = self.client().query(sql);
         for b in binds {
             q = q.bind(*b);
@@ -282,7 +287,7 @@ impl Store {
         }
     }
 
-    async fn count_where(
+    pub(crate) async fn count_where(
         &self,
         table: &str,
         cond: &str,
