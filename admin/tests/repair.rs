@@ -5,11 +5,12 @@
 //! the damaged tables); after `repair` every read answers exactly as before the damage, a second
 //! repair changes nothing, and another org is untouched.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use sendops_shared::control::org::NewOrg;
 use sendops_shared::control::org::{Org, Plan};
 use sendops_shared::read::engaged_index::EngagedIndex;
 use sendops_shared::read::messages::{MessageFilter, MessageRow};
@@ -17,10 +18,11 @@ use sendops_shared::read::reports::{Counts, Measures, ReportFilter};
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{DAY_MS, day_of_ms, day_to_date, format_ms_precise, now_ms};
 use sendops_shared::undeliverable::{Entry, ListQuery, Profile, Rule, RuleSet, StatusFilter};
-use sendops_shared::write::pipeline::{Pipeline, Record, Source};
 use sendops_shared::{EventType, Store};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
+
+use common::{RECIPIENTS, create_org, ingest_valid, traffic};
 
 struct Admin<'a> {
     db: &'a TestDb,
@@ -67,168 +69,6 @@ impl Admin<'_> {
         assert!(!stderr.contains("panicked"), "{stderr}");
         stderr
     }
-}
-
-/// xorshift64*: deterministic traffic without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-const RECIPIENTS: [&str; 10] = [
-    "ann@example.com",
-    "Bob@Example.com",
-    "carol@example.com",
-    "dave@example.org",
-    "erin@example.org",
-    "frank@example.net",
-    "grace@example.net",
-    "heidi@example.com",
-    "ivan@example.org",
-    "judy@example.net",
-];
-
-/// SES events of `messages` messages sent over the `days` whole UTC days before today (the
-/// first message of each day just before midnight, its events on the next day), every event
-/// type, with repeated failures per address.
-fn traffic(account: &str, prefix: &str, messages: u64, days: u64, seed: u64) -> Vec<String> {
-    let mut rng = Rng(seed);
-    let today = now_ms().div_euclid(DAY_MS);
-    let mut out = Vec::new();
-    for i in 0..messages {
-        let day = today - 1 - (i % days) as i64;
-        let sent = if i < days {
-            day * DAY_MS + DAY_MS - 60_000
-        } else {
-            day * DAY_MS + rng.below(DAY_MS as u64 - 7_200_000) as i64
-        };
-        let n_to = 1 + rng.below(2) as usize;
-        let first = rng.below(RECIPIENTS.len() as u64) as usize;
-        let to: Vec<&str> = (0..n_to)
-            .map(|k| RECIPIENTS[(first + k * 3) % RECIPIENTS.len()])
-            .collect();
-        let template = ["welcome", "receipt", ""][rng.below(3) as usize];
-        let config_set = ["transactional", "marketing"][rng.below(2) as usize];
-        let source = ["ops@acme.example", "news@mail.acme.example"][rng.below(2) as usize];
-        let mut tags = json!({"ses:configuration-set": [config_set]});
-        if !template.is_empty() {
-            tags["template"] = json!([template]);
-        }
-        let mail = json!({
-            "timestamp": format_ms_precise(sent),
-            "source": source,
-            "sendingAccountId": account,
-            "messageId": format!("{prefix}-{i:04}"),
-            "destination": to,
-            "tags": tags,
-            "commonHeaders": {"subject": format!("Subject {}", i % 7), "to": to},
-        });
-        let event = |kind: &str, key: &str, payload: Value| {
-            let mut e = json!({"eventType": kind, "mail": mail.clone()});
-            if !key.is_empty() {
-                e[key] = payload;
-            }
-            e.to_string()
-        };
-        out.push(event("Send", "send", json!({})));
-        if rng.below(25) == 0 {
-            out.push(event("Reject", "reject", json!({"reason": "Bad content"})));
-            continue;
-        }
-        for (k, rcpt) in to.iter().enumerate() {
-            let mut t = sent + 1000 + k as i64 * 17;
-            let at = |t: i64| format_ms_precise(t);
-            match rng.below(20) {
-                0..=1 => out.push(event(
-                    "Bounce",
-                    "bounce",
-                    json!({"bounceType": "Permanent", "bounceSubType": "General",
-                        "bouncedRecipients": [{"emailAddress": rcpt, "diagnosticCode": "smtp; 550 5.1.1 user unknown"}],
-                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
-                )),
-                2..=4 => out.push(event(
-                    "Bounce",
-                    "bounce",
-                    json!({"bounceType": "Transient", "bounceSubType": "MailboxFull",
-                        "bouncedRecipients": [{"emailAddress": rcpt, "diagnosticCode": "smtp; 452 4.2.2 mailbox full"}],
-                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
-                )),
-                5 => out.push(event(
-                    "Bounce",
-                    "bounce",
-                    json!({"bounceType": "Undetermined", "bounceSubType": "Undetermined",
-                        "bouncedRecipients": [{"emailAddress": rcpt}],
-                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
-                )),
-                6 => out.push(event(
-                    "DeliveryDelay",
-                    "deliveryDelay",
-                    json!({"timestamp": at(t), "delayType": "TransientCommunicationFailure",
-                        "expirationTime": at(t + DAY_MS),
-                        "delayedRecipients": [{"emailAddress": rcpt, "status": "4.4.1",
-                            "diagnosticCode": "smtp; 421 4.4.1 Unable to connect"}]}),
-                )),
-                r => {
-                    out.push(event(
-                        "Delivery",
-                        "delivery",
-                        json!({"timestamp": at(t), "processingTimeMillis": 900 + r,
-                            "recipients": [rcpt], "smtpResponse": "250 2.6.0 Message received",
-                            "reportingMTA": "mta.example.com"}),
-                    ));
-                    if r == 7 {
-                        t += 60_000;
-                        out.push(event(
-                            "Complaint",
-                            "complaint",
-                            json!({"complainedRecipients": [{"emailAddress": rcpt}],
-                                "timestamp": at(t), "feedbackId": format!("c-{i}-{k}"),
-                                "complaintFeedbackType": "abuse"}),
-                        ));
-                    }
-                    // The late first messages of a day are opened after midnight.
-                    let opens = if i < days { 1 } else { rng.below(3) };
-                    for o in 0..opens {
-                        t += 120_000 + o as i64 * 1000;
-                        out.push(event(
-                            "Open",
-                            "open",
-                            json!({"ipAddress": "192.0.2.1", "timestamp": at(t), "userAgent": "UA"}),
-                        ));
-                        if rng.below(2) == 0 {
-                            t += 5000;
-                            out.push(event(
-                                "Click",
-                                "click",
-                                json!({"ipAddress": "192.0.2.1", "timestamp": at(t), "userAgent": "UA",
-                                    "link": format!("https://acme.example/l/{}", rng.below(3))}),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-async fn ingest(store: &Store, bodies: &[String]) -> u64 {
-    let records: Vec<Record<'_>> = bodies.iter().map(|b| Record { body: b }).collect();
-    let report = Pipeline::new(store.clone(), Source::Replay)
-        .process(&records)
-        .await
-        .expect("ingest");
-    assert_eq!(report.quarantined, 0, "every generated event is valid");
-    report.rows
 }
 
 async fn exec(store: &Store, sql: &str) {
@@ -454,19 +294,6 @@ async fn distinct_events(store: &Store, org: Uuid) -> u64 {
         .unwrap()
 }
 
-async fn create_org(store: &Store, slug: &str, account: &str) -> Org {
-    store
-        .create_org(NewOrg {
-            name: slug.to_owned(),
-            slug: slug.to_owned(),
-            aws_account_id: account.to_owned(),
-            region: "us-east-1".to_owned(),
-            plan: Plan::Pro,
-        })
-        .await
-        .unwrap()
-}
-
 const DAYS: u64 = 4;
 
 #[tokio::test]
@@ -474,12 +301,12 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
     let db = TestDb::new("repair_all").await;
     let store = &db.store;
     let admin = Admin { db: &db };
-    let org = create_org(store, "acme", "123456789012").await;
-    let other = create_org(store, "other", "210987654321").await;
+    let org = create_org(store, "acme", "123456789012", Plan::Pro).await;
+    let other = create_org(store, "other", "210987654321", Plan::Pro).await;
     let bodies = traffic("123456789012", "acme", 160, DAYS, 0x5EED_0001);
-    let stored = ingest(store, &bodies).await;
+    let stored = ingest_valid(store, &bodies).await;
     assert!(stored > 400, "{stored} rows");
-    ingest(
+    ingest_valid(
         store,
         &traffic("210987654321", "other", 30, DAYS, 0x5EED_0002),
     )
@@ -703,7 +530,7 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
         assert_eq!(changes_after[day], n + 1, "day {day}");
     }
     // Every event has its done marker again: ingesting the traffic again stores nothing.
-    assert_eq!(ingest(store, &bodies).await, 0);
+    assert_eq!(ingest_valid(store, &bodies).await, 0);
 
     // Twice: nothing changes but the counters.
     let tables = fingerprint(store, org.id).await;
@@ -730,7 +557,7 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
 async fn repair_of_an_org_without_events_does_nothing() {
     let db = TestDb::new("repair_empty").await;
     let admin = Admin { db: &db };
-    create_org(&db.store, "quiet", "123456789012").await;
+    create_org(&db.store, "quiet", "123456789012", Plan::Pro).await;
     let (out, _) = admin.ok(&["repair", "--org", "quiet"]);
     assert_eq!(out["days"], 0);
     assert_eq!(out["events"], 0);

@@ -1,0 +1,196 @@
+//! What the operator-tool tests over real traffic share (repair, retention): deterministic SES
+//! traffic of an org over past days, ingestion through the pipeline, org creation.
+// Each test crate uses part of it.
+#![allow(dead_code)]
+
+use sendops_shared::Store;
+use sendops_shared::control::org::{NewOrg, Org, Plan};
+use sendops_shared::timefmt::{DAY_MS, format_ms_precise, now_ms};
+use sendops_shared::write::pipeline::{Pipeline, Record, Source};
+use serde_json::{Value, json};
+
+/// xorshift64*: deterministic traffic without a dependency.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+pub const RECIPIENTS: [&str; 10] = [
+    "ann@example.com",
+    "Bob@Example.com",
+    "carol@example.com",
+    "dave@example.org",
+    "erin@example.org",
+    "frank@example.net",
+    "grace@example.net",
+    "heidi@example.com",
+    "ivan@example.org",
+    "judy@example.net",
+];
+
+/// SES events of `messages` messages sent over the `days` whole UTC days before today (the
+/// first message of each day just before midnight, its events on the next day), every event
+/// type, with repeated failures per address.
+pub fn traffic(account: &str, prefix: &str, messages: u64, days: u64, seed: u64) -> Vec<String> {
+    let mut rng = Rng(seed);
+    let today = now_ms().div_euclid(DAY_MS);
+    let mut out = Vec::new();
+    for i in 0..messages {
+        let day = today - 1 - (i % days) as i64;
+        let sent = if i < days {
+            day * DAY_MS + DAY_MS - 60_000
+        } else {
+            day * DAY_MS + rng.below(DAY_MS as u64 - 7_200_000) as i64
+        };
+        let n_to = 1 + rng.below(2) as usize;
+        let first = rng.below(RECIPIENTS.len() as u64) as usize;
+        let to: Vec<&str> = (0..n_to)
+            .map(|k| RECIPIENTS[(first + k * 3) % RECIPIENTS.len()])
+            .collect();
+        let template = ["welcome", "receipt", ""][rng.below(3) as usize];
+        let config_set = ["transactional", "marketing"][rng.below(2) as usize];
+        let source = ["ops@acme.example", "news@mail.acme.example"][rng.below(2) as usize];
+        let mut tags = json!({"ses:configuration-set": [config_set]});
+        if !template.is_empty() {
+            tags["template"] = json!([template]);
+        }
+        let mail = json!({
+            "timestamp": format_ms_precise(sent),
+            "source": source,
+            "sendingAccountId": account,
+            "messageId": format!("{prefix}-{i:04}"),
+            "destination": to,
+            "tags": tags,
+            "commonHeaders": {"subject": format!("Subject {}", i % 7), "to": to},
+        });
+        let event = |kind: &str, key: &str, payload: Value| {
+            let mut e = json!({"eventType": kind, "mail": mail.clone()});
+            if !key.is_empty() {
+                e[key] = payload;
+            }
+            e.to_string()
+        };
+        out.push(event("Send", "send", json!({})));
+        if rng.below(25) == 0 {
+            out.push(event("Reject", "reject", json!({"reason": "Bad content"})));
+            continue;
+        }
+        for (k, rcpt) in to.iter().enumerate() {
+            let mut t = sent + 1000 + k as i64 * 17;
+            let at = |t: i64| format_ms_precise(t);
+            match rng.below(20) {
+                0..=1 => out.push(event(
+                    "Bounce",
+                    "bounce",
+                    json!({"bounceType": "Permanent", "bounceSubType": "General",
+                        "bouncedRecipients": [{"emailAddress": rcpt, "diagnosticCode": "smtp; 550 5.1.1 user unknown"}],
+                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
+                )),
+                2..=4 => out.push(event(
+                    "Bounce",
+                    "bounce",
+                    json!({"bounceType": "Transient", "bounceSubType": "MailboxFull",
+                        "bouncedRecipients": [{"emailAddress": rcpt, "diagnosticCode": "smtp; 452 4.2.2 mailbox full"}],
+                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
+                )),
+                5 => out.push(event(
+                    "Bounce",
+                    "bounce",
+                    json!({"bounceType": "Undetermined", "bounceSubType": "Undetermined",
+                        "bouncedRecipients": [{"emailAddress": rcpt}],
+                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
+                )),
+                6 => out.push(event(
+                    "DeliveryDelay",
+                    "deliveryDelay",
+                    json!({"timestamp": at(t), "delayType": "TransientCommunicationFailure",
+                        "expirationTime": at(t + DAY_MS),
+                        "delayedRecipients": [{"emailAddress": rcpt, "status": "4.4.1",
+                            "diagnosticCode": "smtp; 421 4.4.1 Unable to connect"}]}),
+                )),
+                r => {
+                    out.push(event(
+                        "Delivery",
+                        "delivery",
+                        json!({"timestamp": at(t), "processingTimeMillis": 900 + r,
+                            "recipients": [rcpt], "smtpResponse": "250 2.6.0 Message received",
+                            "reportingMTA": "mta.example.com"}),
+                    ));
+                    if r == 7 {
+                        t += 60_000;
+                        out.push(event(
+                            "Complaint",
+                            "complaint",
+                            json!({"complainedRecipients": [{"emailAddress": rcpt}],
+                                "timestamp": at(t), "feedbackId": format!("c-{i}-{k}"),
+                                "complaintFeedbackType": "abuse"}),
+                        ));
+                    }
+                    // The late first messages of a day are opened after midnight.
+                    let opens = if i < days { 1 } else { rng.below(3) };
+                    for o in 0..opens {
+                        t += 120_000 + o as i64 * 1000;
+                        out.push(event(
+                            "Open",
+                            "open",
+                            json!({"ipAddress": "192.0.2.1", "timestamp": at(t), "userAgent": "UA"}),
+                        ));
+                        if rng.below(2) == 0 {
+                            t += 5000;
+                            out.push(event(
+                                "Click",
+                                "click",
+                                json!({"ipAddress": "192.0.2.1", "timestamp": at(t), "userAgent": "UA",
+                                    "link": format!("https://acme.example/l/{}", rng.below(3))}),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Ingests records (some may be quarantined); returns the rows stored.
+pub async fn ingest(store: &Store, bodies: &[String]) -> u64 {
+    let records: Vec<Record<'_>> = bodies.iter().map(|b| Record { body: b }).collect();
+    Pipeline::new(store.clone(), Source::Replay)
+        .process(&records)
+        .await
+        .expect("ingest")
+        .rows
+}
+
+/// Ingests records that must all be valid (none quarantined); returns the rows stored.
+pub async fn ingest_valid(store: &Store, bodies: &[String]) -> u64 {
+    let records: Vec<Record<'_>> = bodies.iter().map(|b| Record { body: b }).collect();
+    let report = Pipeline::new(store.clone(), Source::Replay)
+        .process(&records)
+        .await
+        .expect("ingest");
+    assert_eq!(report.quarantined, 0, "every generated event is valid");
+    report.rows
+}
+
+pub async fn create_org(store: &Store, slug: &str, account: &str, plan: Plan) -> Org {
+    store
+        .create_org(NewOrg {
+            name: slug.to_owned(),
+            slug: slug.to_owned(),
+            aws_account_id: account.to_owned(),
+            region: "us-east-1".to_owned(),
+            plan,
+        })
+        .await
+        .unwrap()
+}
