@@ -393,3 +393,88 @@ fn bad_settings_stop_the_start_naming_the_variable() {
         assert!(stderr.contains(var), "{var}: {stderr}");
     }
 }
+
+/// The Lambda handler confirms after the batch is stored, answers with no failures either way,
+/// and does not start a call its invocation's deadline could cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_handler_confirms_after_storing_and_respects_its_deadline() {
+    use aws_lambda_events::event::sqs::SqsEvent;
+    use lambda_runtime::{Context, LambdaEvent};
+    use sendops_ingest::sns_confirm::Confirmer;
+    use sendops_ingest::{Pipeline, Source, lambda};
+
+    let db = TestDb::new("sns_confirm_lambda").await;
+    create_org(&db.store, "acme", ACCOUNT).await;
+    let topic = sns()
+        .create_topic()
+        .name(unique("sendops-lambda"))
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "moto_server at {} (scripts/moto.sh start): {e:?}",
+                moto_url()
+            )
+        })
+        .topic_arn
+        .unwrap();
+    let sns_url = "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription";
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await;
+    let proxy = Recorder::start(Some(moto_url().trim_start_matches("http://").to_owned())).await;
+    let confirmer = Confirmer::new(aws, Some(proxy.url()));
+    let pipeline = Pipeline::new(db.store.clone(), Source::Lambda);
+    let event = |bodies: &[String]| -> SqsEvent {
+        let records: Vec<serde_json::Value> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| json!({"messageId": format!("msg-{i}"), "body": b, "eventSource": "aws:sqs"}))
+            .collect();
+        serde_json::from_value(json!({ "Records": records })).unwrap()
+    };
+
+    // 3 s left: a 5 s call is not started; recorded as failed, the batch still succeeds.
+    let late = confirmation(&topic, "tokLate", sns_url);
+    let mut ctx = Context::default();
+    ctx.deadline = u64::try_from(sendops_shared::timefmt::now_ms()).unwrap() + 3_000;
+    let resp = lambda::handle_confirming(
+        &pipeline,
+        Some(&confirmer),
+        LambdaEvent::new(event(std::slice::from_ref(&late)), ctx),
+    )
+    .await
+    .unwrap();
+    assert!(resp.batch_item_failures.is_empty());
+    assert_eq!(proxy.count("tokLate"), 0);
+    let rows = attempts(&db).await;
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].outcome(), Some(ConfirmationOutcome::Failed));
+    assert!(rows[0].detail.contains("deadline"), "{rows:?}");
+
+    // No deadline pressure: confirmed once the batch is stored.
+    let good = confirmation(&topic, "tokLambda", sns_url);
+    let resp = lambda::handle_confirming(
+        &pipeline,
+        Some(&confirmer),
+        LambdaEvent::new(event(std::slice::from_ref(&good)), Context::default()),
+    )
+    .await
+    .unwrap();
+    assert!(resp.batch_item_failures.is_empty());
+    assert_eq!(proxy.count("tokLambda"), 1);
+    let rows = attempts(&db).await;
+    let confirmed: Vec<_> = rows
+        .iter()
+        .filter(|r| r.outcome() == Some(ConfirmationOutcome::Confirmed))
+        .collect();
+    assert_eq!(confirmed.len(), 1, "{rows:#?}");
+    assert!(
+        confirmed[0]
+            .subscription_arn
+            .starts_with(&format!("{topic}:"))
+    );
+    db.drop().await;
+}
