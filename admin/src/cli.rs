@@ -40,6 +40,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::notices::NoticesCommand,
     },
+    /// Mailbox providers of recipient domains (MX lookups behind /v1/reports/breakdown).
+    Providers {
+        #[command(subcommand)]
+        command: crate::providers::ProvidersCommand,
+    },
     /// Records that could not be stored as events.
     Quarantine {
         #[command(subcommand)]

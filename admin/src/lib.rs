@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod connect_aws;
 pub mod notices;
+pub mod providers;
 pub mod retention;
 pub mod ses_commands;
 
@@ -343,6 +344,7 @@ async fn run_other(store: &Store, command: Command) -> anyhow::Result<serde_json
         }
         Command::Account { command } => ses_commands::run_account(&store, command).await,
         Command::Notices { command } => notices::run_notices(&store, command).await,
+        Command::Providers { command } => providers::run_providers(&store, command).await,
         Command::Sync { command } => ses_commands::run_sync(&store, command).await,
         Command::Templates { command } => ses_commands::run_templates(&store, command).await,
         Command::TrackingDomain { command } => {
