@@ -208,6 +208,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reports/breakdown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A window's counts per key of one dimension, by sent descending then key ascending. */
+        get: operations["getBreakdownReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/reports/deliverability": {
         parameters: {
             query?: never;
@@ -251,6 +268,40 @@ export interface paths {
         };
         /** One row per template over the whole window, by sent descending then template ascending. */
         get: operations["getTemplatePerformanceReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reputation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The org's bounce and complaint rates over a trailing window against SES's thresholds. */
+        get: operations["getReputation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reputation/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recorded reputation status transitions, oldest first; poll with `since`. */
+        get: operations["listReputationAlerts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -425,6 +476,81 @@ export interface components {
             id: string;
             name: string;
             slug: string;
+        };
+        /**
+         * @description What a breakdown groups by.
+         * @enum {string}
+         */
+        BreakdownDimension: "mailbox_provider" | "recipient_domain" | "sending_domain" | "channel" | "template" | "bounce_cause";
+        BreakdownReport: {
+            data: components["schemas"]["BreakdownRow"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** @description One key of a breakdown. */
+        BreakdownRow: {
+            /**
+             * Format: double
+             * @description bounced / sent, in [0, 1].
+             */
+            bounce_rate: number;
+            /**
+             * Format: int64
+             * @description Bounces of any type (= permanent + transient + undetermined).
+             */
+            bounced: number;
+            /** Format: int64 */
+            bounced_permanent: number;
+            /** Format: int64 */
+            bounced_transient: number;
+            /** Format: int64 */
+            bounced_undetermined: number;
+            /** Format: int64 */
+            clicks: number;
+            /** Format: int64 */
+            complained: number;
+            /**
+             * Format: double
+             * @description complained / delivered, in [0, 1].
+             */
+            complaint_rate: number;
+            /**
+             * Format: int64
+             * @description DeliveryDelay events.
+             */
+            delayed: number;
+            /** Format: int64 */
+            delivered: number;
+            /**
+             * Format: double
+             * @description delivered / sent, in [0, 1]; 0.0 when sent is 0.
+             */
+            delivery_rate: number;
+            /**
+             * @description The group: a provider key (`google`, `microsoft`, …, `other`, `none`), a lower-cased
+             *     domain, a channel UUID, a template name (`""`: no template) or a bounce cause.
+             */
+            key: string;
+            /** @description Human-readable name of the key. */
+            label: string;
+            /** Format: int64 */
+            opens: number;
+            /** Format: int64 */
+            sent: number;
+            /**
+             * Format: int64
+             * @description SES Reject events.
+             */
+            suppressed: number;
+            /**
+             * Format: int64
+             * @description Distinct recipients who clicked, over the whole window.
+             */
+            unique_clicks: number;
+            /**
+             * Format: int64
+             * @description Distinct recipients who opened, over the whole window.
+             */
+            unique_opens: number;
         };
         ChannelPage: {
             data: components["schemas"]["ChannelView"][];
@@ -685,6 +811,145 @@ export interface components {
              */
             status: string;
         };
+        RateThresholds: {
+            /**
+             * Format: double
+             * @description At or above: SES may pause sending.
+             */
+            at_risk: number;
+            /**
+             * Format: double
+             * @description At or above: SES reviews the account.
+             */
+            warning: number;
+        };
+        /** @description A recorded status transition. */
+        ReputationAlert: {
+            /** Format: double */
+            bounce_rate: number;
+            /** Format: double */
+            complaint_rate: number;
+            /** Format: int64 */
+            complaints: number;
+            /** Format: int64 */
+            deliveries: number;
+            /**
+             * Format: date-time
+             * @description When the evaluation that saw the crossing ran.
+             */
+            evaluated_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description The channel UUID for a channel; `""` for the org. */
+            key: string;
+            /** Format: int64 */
+            permanent_bounces: number;
+            previous_status: components["schemas"]["ReputationStatus"];
+            /**
+             * Format: date-time
+             * @description When it was recorded; poll with `since` = the largest one seen.
+             */
+            recorded_at: string;
+            /**
+             * @description `org` (the whole org) or `channel`.
+             * @example channel
+             */
+            scope: string;
+            /** Format: int64 */
+            sends: number;
+            status: components["schemas"]["ReputationStatus"];
+            /**
+             * Format: int32
+             * @description The trailing window the figures cover.
+             */
+            window_days: number;
+        };
+        ReputationAlertList: {
+            /** @description Oldest first. */
+            data: components["schemas"]["ReputationAlert"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        ReputationContributor: {
+            /**
+             * Format: int64
+             * @description Permanent bounces (or complaints) of this key in the window.
+             */
+            count: number;
+            key: string;
+            label: string;
+            /**
+             * Format: double
+             * @description count / the org's total, in [0, 1].
+             */
+            share: number;
+        };
+        /** @description The top 5 contributors, by count descending then key ascending. */
+        ReputationContributors: {
+            channels: components["schemas"]["ReputationContributor"][];
+            recipient_domains: components["schemas"]["ReputationContributor"][];
+            templates: components["schemas"]["ReputationContributor"][];
+        };
+        /** @description Figures of one scope over the window. */
+        ReputationFigures: {
+            /**
+             * Format: double
+             * @description permanent_bounces / sends, in [0, 1]; 0.0 without sends.
+             */
+            bounce_rate: number;
+            bounce_status: components["schemas"]["ReputationStatus"];
+            /**
+             * Format: double
+             * @description complaints / deliveries, in [0, 1]; 0.0 without deliveries.
+             */
+            complaint_rate: number;
+            complaint_status: components["schemas"]["ReputationStatus"];
+            /** Format: int64 */
+            complaints: number;
+            /** Format: int64 */
+            deliveries: number;
+            /** Format: int64 */
+            permanent_bounces: number;
+            /** Format: int64 */
+            sends: number;
+            /** @description The worse of the two. */
+            status: components["schemas"]["ReputationStatus"];
+        };
+        ReputationReport: {
+            /** @description By sends descending, then key. */
+            channels: components["schemas"]["ScopedReputation"][];
+            /**
+             * @description SES's own status of the account from GetAccount (HEALTHY, PROBATION, SHUTDOWN); null
+             *     when SES cannot be reached or no read role is connected.
+             */
+            enforcement_status?: string | null;
+            /** Format: date-time */
+            from: string;
+            overall: components["schemas"]["ReputationFigures"];
+            sending_domains: components["schemas"]["ScopedReputation"][];
+            thresholds: components["schemas"]["ReputationThresholds"];
+            /** Format: date-time */
+            to: string;
+            top_bounce_contributors: components["schemas"]["ReputationContributors"];
+            top_complaint_contributors: components["schemas"]["ReputationContributors"];
+            /** Format: int32 */
+            window_days: number;
+        };
+        /**
+         * @description A reputation status against SES's thresholds.
+         * @enum {string}
+         */
+        ReputationStatus: "healthy" | "warning" | "at_risk" | "insufficient_volume";
+        ReputationThresholds: {
+            /** @description Permanent bounces / sends. */
+            bounce_rate: components["schemas"]["RateThresholds"];
+            /** @description Complaints / deliveries. */
+            complaint_rate: components["schemas"]["RateThresholds"];
+            /**
+             * Format: int64
+             * @description Below this many sends a scope is `insufficient_volume`.
+             */
+            minimum_sends: number;
+        };
         /** @description One rule: locked rules are always enabled and show events = window_days = 0. */
         RuleStatus: {
             enabled: boolean;
@@ -708,6 +973,28 @@ export interface components {
             repeated_transient: components["schemas"]["RuleStatus"];
             soft_bounce_accumulation: components["schemas"]["RuleStatus"];
             undetermined: components["schemas"]["RuleStatus"];
+        };
+        /** @description A channel's or a sending domain's figures. */
+        ScopedReputation: {
+            /** Format: double */
+            bounce_rate: number;
+            bounce_status: components["schemas"]["ReputationStatus"];
+            /** Format: double */
+            complaint_rate: number;
+            complaint_status: components["schemas"]["ReputationStatus"];
+            /** Format: int64 */
+            complaints: number;
+            /** Format: int64 */
+            deliveries: number;
+            /** @description Channel UUID, or the sending domain. */
+            key: string;
+            /** @description Channel name (configuration set), or the sending domain. */
+            label: string;
+            /** Format: int64 */
+            permanent_bounces: number;
+            /** Format: int64 */
+            sends: number;
+            status: components["schemas"]["ReputationStatus"];
         };
         SendQuotaView: {
             /** Format: double */
@@ -3575,6 +3862,268 @@ export interface operations {
             };
         };
     };
+    getBreakdownReport: {
+        parameters: {
+            query?: {
+                /** @description What to group by (required). */
+                dimension?: components["schemas"]["BreakdownDimension"];
+                /** @description Window start (RFC 3339), default 30 days before `to`. */
+                from?: string;
+                /** @description Window end (RFC 3339, exclusive), default now. */
+                to?: string;
+                /** @description Channel UUID. */
+                channel?: string;
+                /** @description Sending identity: an email address (its domain is used) or a domain. */
+                identity?: string;
+                /** @description Template name, case-insensitive exact match. */
+                template?: string;
+                /** @description Page size, 1–200 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page (a malformed or foreign one is a 422). */
+                cursor?: string;
+            };
+            header?: {
+                /** @description The ETag of an answer already held: a 304 without a body when it is still the answer */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per key with a non-zero count, by sent descending then key ascending */
+            200: {
+                headers: {
+                    /** @description `no-cache`: keep the answer, but revalidate it (If-None-Match) before reuse */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of the answer; send it back in If-None-Match */
+                    ETag?: string;
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BreakdownReport"];
+                };
+            };
+            /** @description Not modified: the If-None-Match tag is still the answer */
+            304: {
+                headers: {
+                    /** @description `no-cache`: keep the answer, but revalidate it (If-None-Match) before reuse */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of the answer; send it back in If-None-Match */
+                    ETag?: string;
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request cannot be parsed, or its Host is not allowed (SENDOPS_ALLOWED_HOSTS) */
+            400: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, or unknown API key */
+            401: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Key lacks the required scope, or the window is outside the plan's retention */
+            403: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Resource not found */
+            404: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Method not allowed (the API is read-only) */
+            405: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request target is longer than the configured maximum */
+            414: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A query or path value failed validation */
+            422: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's header fields are larger than the configured maximum */
+            431: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server-side failure; quote request_id to support */
+            500: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many open connections, no answer in time, or a dependency is unavailable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getDeliverabilityReport: {
         parameters: {
             query?: {
@@ -4129,6 +4678,510 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TemplatePerformanceReport"];
+                };
+            };
+            /** @description Not modified: the If-None-Match tag is still the answer */
+            304: {
+                headers: {
+                    /** @description `no-cache`: keep the answer, but revalidate it (If-None-Match) before reuse */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of the answer; send it back in If-None-Match */
+                    ETag?: string;
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request cannot be parsed, or its Host is not allowed (SENDOPS_ALLOWED_HOSTS) */
+            400: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, or unknown API key */
+            401: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Key lacks the required scope, or the window is outside the plan's retention */
+            403: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Resource not found */
+            404: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Method not allowed (the API is read-only) */
+            405: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request target is longer than the configured maximum */
+            414: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A query or path value failed validation */
+            422: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's header fields are larger than the configured maximum */
+            431: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server-side failure; quote request_id to support */
+            500: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many open connections, no answer in time, or a dependency is unavailable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getReputation: {
+        parameters: {
+            query?: {
+                /** @description Trailing window in days, 1–30 (default 7). */
+                window_days?: number;
+                /** @description Minimum sends for a rate to be judged, 1–1000000 (default 200). */
+                min_sends?: number;
+            };
+            header?: {
+                /** @description The ETag of an answer already held: a 304 without a body when it is still the answer */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Rates, statuses and top contributors over the window */
+            200: {
+                headers: {
+                    /** @description `no-cache`: keep the answer, but revalidate it (If-None-Match) before reuse */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of the answer; send it back in If-None-Match */
+                    ETag?: string;
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReputationReport"];
+                };
+            };
+            /** @description Not modified: the If-None-Match tag is still the answer */
+            304: {
+                headers: {
+                    /** @description `no-cache`: keep the answer, but revalidate it (If-None-Match) before reuse */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of the answer; send it back in If-None-Match */
+                    ETag?: string;
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request cannot be parsed, or its Host is not allowed (SENDOPS_ALLOWED_HOSTS) */
+            400: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, malformed, or unknown API key */
+            401: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Key lacks the required scope, or the window is outside the plan's retention */
+            403: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Resource not found */
+            404: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Method not allowed (the API is read-only) */
+            405: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request target is longer than the configured maximum */
+            414: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A query or path value failed validation */
+            422: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request's header fields are larger than the configured maximum */
+            431: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server-side failure; quote request_id to support */
+            500: {
+                headers: {
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many open connections, no answer in time, or a dependency is unavailable */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listReputationAlerts: {
+        parameters: {
+            query?: {
+                /** @description RFC 3339: only alerts recorded at or after this second (inclusive on the second). */
+                since?: string;
+                /** @description Page size, 1–200 (default 50). */
+                limit?: number;
+                /** @description Opaque cursor from the previous page (a malformed or foreign one is a 422). */
+                cursor?: string;
+            };
+            header?: {
+                /** @description The ETag of an answer already held: a 304 without a body when it is still the answer */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Transitions recorded up to a committed bound, oldest first */
+            200: {
+                headers: {
+                    /** @description `no-cache`: keep the answer, but revalidate it (If-None-Match) before reuse */
+                    "Cache-Control"?: string;
+                    /** @description Strong entity tag of the answer; send it back in If-None-Match */
+                    ETag?: string;
+                    /** @description `<URL of the next page>; rel="next"` when there is a next page */
+                    Link?: string;
+                    /** @description Requests per minute of the budget this request counted against */
+                    "X-RateLimit-Limit"?: number;
+                    /** @description Requests left in the current window */
+                    "X-RateLimit-Remaining"?: number;
+                    /** @description Seconds until the budget is full again */
+                    "X-RateLimit-Reset"?: number;
+                    /** @description Identifies this request; quote it to support */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReputationAlertList"];
                 };
             };
             /** @description Not modified: the If-None-Match tag is still the answer */

@@ -3,6 +3,9 @@
 from .account import Account
 from .account_aws import AccountAws
 from .account_org import AccountOrg
+from .breakdown_dimension import BreakdownDimension
+from .breakdown_report import BreakdownReport
+from .breakdown_row import BreakdownRow
 from .channel_page import ChannelPage
 from .channel_view import ChannelView
 from .cloud_formation_view import CloudFormationView
@@ -25,8 +28,18 @@ from .pagination import Pagination
 from .plan_view import PlanView
 from .problem import Problem
 from .production_access_view import ProductionAccessView
+from .rate_thresholds import RateThresholds
+from .reputation_alert import ReputationAlert
+from .reputation_alert_list import ReputationAlertList
+from .reputation_contributor import ReputationContributor
+from .reputation_contributors import ReputationContributors
+from .reputation_figures import ReputationFigures
+from .reputation_report import ReputationReport
+from .reputation_status import ReputationStatus
+from .reputation_thresholds import ReputationThresholds
 from .rule_status import RuleStatus
 from .rule_statuses import RuleStatuses
+from .scoped_reputation import ScopedReputation
 from .send_quota_view import SendQuotaView
 from .suppression_page import SuppressionPage
 from .suppression_reason import SuppressionReason
@@ -50,6 +63,9 @@ __all__ = (
     "Account",
     "AccountAws",
     "AccountOrg",
+    "BreakdownDimension",
+    "BreakdownReport",
+    "BreakdownRow",
     "ChannelPage",
     "ChannelView",
     "CloudFormationView",
@@ -72,8 +88,18 @@ __all__ = (
     "PlanView",
     "Problem",
     "ProductionAccessView",
+    "RateThresholds",
+    "ReputationAlert",
+    "ReputationAlertList",
+    "ReputationContributor",
+    "ReputationContributors",
+    "ReputationFigures",
+    "ReputationReport",
+    "ReputationStatus",
+    "ReputationThresholds",
     "RuleStatus",
     "RuleStatuses",
+    "ScopedReputation",
     "SendQuotaView",
     "SuppressionPage",
     "SuppressionReason",

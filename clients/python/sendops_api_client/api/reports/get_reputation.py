@@ -1,0 +1,295 @@
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import quote
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...types import Response, UNSET
+from ... import errors
+
+from ...models.problem import Problem
+from ...models.reputation_report import ReputationReport
+from ...types import UNSET, Unset
+from typing import cast
+
+
+
+def _get_kwargs(
+    *,
+    window_days: int | Unset = UNSET,
+    min_sends: int | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
+
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(if_none_match, Unset):
+        headers["If-None-Match"] = if_none_match
+
+
+
+    
+
+    params: dict[str, Any] = {}
+
+    params["window_days"] = window_days
+
+    params["min_sends"] = min_sends
+
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/reputation",
+        "params": params,
+    }
+
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Any | Problem | ReputationReport | None:
+    if response.status_code == 200:
+        response_200 = ReputationReport.from_dict(response.json())
+
+
+
+        return response_200
+
+    if response.status_code == 304:
+        response_304 = cast(Any, None)
+        return response_304
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+
+
+        return response_404
+
+    if response.status_code == 405:
+        response_405 = Problem.from_dict(response.json())
+
+
+
+        return response_405
+
+    if response.status_code == 414:
+        response_414 = Problem.from_dict(response.json())
+
+
+
+        return response_414
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+
+
+        return response_429
+
+    if response.status_code == 431:
+        response_431 = Problem.from_dict(response.json())
+
+
+
+        return response_431
+
+    if response.status_code == 500:
+        response_500 = Problem.from_dict(response.json())
+
+
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Any | Problem | ReputationReport]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    window_days: int | Unset = UNSET,
+    min_sends: int | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
+
+) -> Response[Any | Problem | ReputationReport]:
+    """ The org's bounce and complaint rates over a trailing window against SES's thresholds.
+
+    Args:
+        window_days (int | Unset):
+        min_sends (int | Unset):
+        if_none_match (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | Problem | ReputationReport]
+     """
+
+
+    kwargs = _get_kwargs(
+        window_days=window_days,
+min_sends=min_sends,
+if_none_match=if_none_match,
+
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+def sync(
+    *,
+    client: AuthenticatedClient | Client,
+    window_days: int | Unset = UNSET,
+    min_sends: int | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
+
+) -> Any | Problem | ReputationReport | None:
+    """ The org's bounce and complaint rates over a trailing window against SES's thresholds.
+
+    Args:
+        window_days (int | Unset):
+        min_sends (int | Unset):
+        if_none_match (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | Problem | ReputationReport
+     """
+
+
+    return sync_detailed(
+        client=client,
+window_days=window_days,
+min_sends=min_sends,
+if_none_match=if_none_match,
+
+    ).parsed
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient | Client,
+    window_days: int | Unset = UNSET,
+    min_sends: int | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
+
+) -> Response[Any | Problem | ReputationReport]:
+    """ The org's bounce and complaint rates over a trailing window against SES's thresholds.
+
+    Args:
+        window_days (int | Unset):
+        min_sends (int | Unset):
+        if_none_match (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | Problem | ReputationReport]
+     """
+
+
+    kwargs = _get_kwargs(
+        window_days=window_days,
+min_sends=min_sends,
+if_none_match=if_none_match,
+
+    )
+
+    response = await client.get_async_httpx_client().request(
+        **kwargs
+    )
+
+    return _build_response(client=client, response=response)
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient | Client,
+    window_days: int | Unset = UNSET,
+    min_sends: int | Unset = UNSET,
+    if_none_match: str | Unset = UNSET,
+
+) -> Any | Problem | ReputationReport | None:
+    """ The org's bounce and complaint rates over a trailing window against SES's thresholds.
+
+    Args:
+        window_days (int | Unset):
+        min_sends (int | Unset):
+        if_none_match (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | Problem | ReputationReport
+     """
+
+
+    return (await asyncio_detailed(
+        client=client,
+window_days=window_days,
+min_sends=min_sends,
+if_none_match=if_none_match,
+
+    )).parsed
