@@ -218,6 +218,15 @@ impl EngagedIndex {
                 .into_iter()
                 .filter(|d| changes.get(d).is_some_and(|&n| n > 0))
                 .collect();
+            // `sendops_api_cache_*{cache="engaged_index"}`: each day of the window with rows is
+            // a lookup, each day (re)loaded a miss.
+            let wanted = (first..=last)
+                .filter(|d| changes.get(d).is_some_and(|&n| n > 0))
+                .count();
+            metrics::counter!("sendops_api_cache_lookups_total", "cache" => "engaged_index")
+                .increment(wanted as u64);
+            metrics::counter!("sendops_api_cache_misses_total", "cache" => "engaged_index")
+                .increment(load.len() as u64);
             // At worst every row names a new recipient.
             let kept: u64 = (first..=last)
                 .filter_map(|d| index.days.get(&d).map(|c| c.rows))

@@ -104,6 +104,13 @@ impl Store {
                 _ => raw.push(day),
             }
         }
+        // Report-cache figures (`sendops_api_cache_*{cache="report_seals"}`, background
+        // preparation included): each past day with events is a lookup, a missing or stale seal
+        // a miss.
+        metrics::counter!("sendops_api_cache_lookups_total", "cache" => "report_seals")
+            .increment((sealed.len() + stale.len()) as u64);
+        metrics::counter!("sendops_api_cache_misses_total", "cache" => "report_seals")
+            .increment(stale.len() as u64);
         let mut newly_sealed = 0;
         if !stale.is_empty() {
             match self.seal(org_id, &stale, &changes).await {
