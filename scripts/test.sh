@@ -41,5 +41,8 @@ scripts/schemathesis.sh
 echo "== OpenAPI document (openapi-spec-validator), generated clients (stale check, tests) and examples"
 scripts/clients.sh check
 
+echo "== ClickHouse cluster: one server vs a 2x2 cluster, a replica and a shard stopped (the cluster's own tests; make test-cluster runs every storage suite there: docs/scale-out.md)"
+scripts/test-cluster.sh subset
+
 echo "== chdb dialect check (current ClickHouse)"
 "$venv_bin/python" scripts/chdb_check.py --since "$start"
