@@ -13,7 +13,9 @@
 # 2. Loads 10 M synthetic event rows straight into `events` with INSERT … SELECT in 10 blocks, so
 #    the materialized views (report rollup, message projection, indexes) do the same work as on
 #    ingest: per 100 rows 38 Send, 36 Delivery, 1 Bounce, 1 Reject, 19 Open, 4 Click, 1 Complaint;
-#    event times spread over the last 90 days; 2 M distinct recipients. Then OPTIMIZE … FINAL.
+#    event times spread over the last 90 days; 2 M distinct recipients, 60 % at five consumer
+#    domains and the rest over 20,000 company domains; bounces with six kinds of diagnostic.
+#    Then OPTIMIZE … FINAL.
 # 3. Starts sendops-api and times, over one keep-alive connection (Python http.client), each
 #    report over 30 and 90 days with day and week buckets (template performance has no buckets),
 #    BENCH_REQUESTS requests each (default 200) with window edges at random seconds, so every
@@ -22,6 +24,8 @@
 #    whole past days' distinct counts), so its first request counts every day from `events` and
 #    `engaged`: that extra request is printed as `first`, and the
 #    percentiles are over the BENCH_REQUESTS requests after it. Prints p50/p90/p99/max/first.
+#    Then the breakdown by mailbox provider and by recipient domain (first page of 50) over 30
+#    days, starting without breakdown seals, and the reputation report (7 and 30 days).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -61,15 +65,23 @@ print(','.join(\"toUUID('%s')\" % uuid.uuid5(org, n) for n in ['transactional', 
   start=$(date +%s)
   for b in $(seq 0 9); do
     ch "INSERT INTO events (org_id, day, event_id, occurred_ms, event_type, message_id, sent_ms, recipient, source, sender,
-          sender_domain, channel, channel_id, template, subject, destination, ingested_ms, ses_account)
+          sender_domain, channel, channel_id, template, subject, destination, bounce_type, bounce_sub_type, diagnostic,
+          ingested_ms, ses_account)
         SELECT toUUID('$org_id'), toDate(toDateTime(intDiv(ts, 1000))), generateUUIDv4(), ts,
           multiIf(t < 38, 'Send', t < 74, 'Delivery', t < 75, 'Bounce', t < 76, 'Reject', t < 95, 'Open', t < 99, 'Click', 'Complaint'),
           concat('m', toString(intDiv(n, 3))), ts - 1000, r, concat('Ops <ops@', dom, '>'), concat('ops@', dom),
           dom, ['transactional', 'marketing', 'alerts'][n % 3 + 1], [$channels][n % 3 + 1],
-          concat('template-', toString(n % 20)), 'Hello', [r], $now, '888888888888'
+          concat('template-', toString(n % 20)), 'Hello', [r],
+          if(t = 74, if(n % 7 = 0, 'Transient', 'Permanent'), ''), if(t = 74, 'General', ''),
+          if(t = 74, ['smtp; 550 5.1.1 user unknown', 'smtp; 552 5.2.2 mailbox full', 'smtp; 550 5.7.1 blocked using spamhaus',
+                      'smtp; 421 4.7.0 try again later', 'smtp; 554 5.4.4 unable to route', 'smtp; 550 rejected'][n % 6 + 1], ''),
+          $now, '888888888888'
         FROM (SELECT number + $((b * block)) AS n, n % 100 AS t,
                      $now - toInt64(cityHash64(n) % $span) AS ts,
-                     concat('u', toString(cityHash64(n, 7) % 2000000), '@example.com') AS r,
+                     cityHash64(n, 7) % 2000000 AS u,
+                     concat('u', toString(u), '@', multiIf(u % 100 < 30, 'gmail.com', u % 100 < 40, 'yahoo.com',
+                       u % 100 < 50, 'outlook.com', u % 100 < 55, 'hotmail.com', u % 100 < 60, 'icloud.com',
+                       concat('corp', toString(u % 20000), '.example'))) AS r,
                      concat('d', toString(n % 5), '.example') AS dom
               FROM system.numbers LIMIT $block)" >/dev/null
     printf '.'
@@ -100,13 +112,13 @@ ch_url, db, only = sys.argv[4], sys.argv[5], sys.argv[6]
 def clear_cache():
     # Each mix starts with no day seals and no cached per-day distinct counts, so its first
     # request pays for them.
-    for t in (b"report_uniques_days", b"report_day_seals", b"report_day_counts"):
+    for t in (b"report_uniques_days", b"report_day_seals", b"report_day_counts", b"breakdown_day_seals", b"breakdown_day_counts"):
         urllib.request.urlopen(urllib.request.Request(f"{ch_url}/?database={db}", data=b"TRUNCATE TABLE " + t)).read()
 conn = http.client.HTTPConnection("127.0.0.1", port)
 rng = random.Random(1)
 now = datetime.now(timezone.utc)
 def fmt(t): return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-def run(path, days, group):
+def run(path, days, group, extra=None):
     if only not in path:
         return
     clear_cache()
@@ -114,7 +126,12 @@ def run(path, days, group):
     for _ in range(n + 1):
         to = now - timedelta(seconds=rng.randrange(0, 86400))
         frm = to - timedelta(days=days) + timedelta(seconds=rng.randrange(0, 3600))
-        q = f"{path}?from={fmt(frm)}&to={fmt(to)}" + (f"&group_by={group}" if group else "")
+        if extra is None:
+            q = f"{path}?from={fmt(frm)}&to={fmt(to)}" + (f"&group_by={group}" if group else "")
+        elif extra.startswith("window_days"):
+            q = f"{path}?{extra}"
+        else:
+            q = f"{path}?from={fmt(frm)}&to={fmt(to)}&{extra}"
         t0 = time.perf_counter()
         conn.request("GET", q, headers={"Authorization": f"Bearer {key}"})
         r = conn.getresponse(); body = r.read()
@@ -125,13 +142,19 @@ def run(path, days, group):
     first = times.pop(0)
     times.sort()
     pct = lambda p: times[min(len(times) - 1, int(p * len(times)))]
-    rows = len(json.loads(body)["data"])
-    print(f"{path:38} {days:3}d {group or '-':5} p50 {pct(0.5):6.1f} ms  p90 {pct(0.9):6.1f} ms  p99 {pct(0.99):6.1f} ms  max {times[-1]:6.1f} ms  first {first:6.1f} ms  ({rows} rows)")
+    doc = json.loads(body)
+    rows = len(doc["data"]) if "data" in doc else len(doc["channels"])
+    label = path + (f"?{extra}" if extra else "")
+    print(f"{label:58} {days:3}d {group or '-':5} p50 {pct(0.5):6.1f} ms  p90 {pct(0.9):6.1f} ms  p99 {pct(0.99):6.1f} ms  max {times[-1]:6.1f} ms  first {first:6.1f} ms  ({rows} rows)")
 for path in ["/v1/reports/deliverability", "/v1/reports/engagement"]:
     for days in (30, 90):
         for group in ("day", "week"):
             run(path, days, group)
 for days in (30, 90):
     run("/v1/reports/template-performance", days, None)
+for dim in ("mailbox_provider", "recipient_domain"):
+    run("/v1/reports/breakdown", 30, None, f"dimension={dim}")
+for days in (7, 30):
+    run("/v1/reputation", days, None, f"window_days={days}")
 PY
 if grep -q ERROR "$log"; then echo "sendops-api logged errors:"; grep ERROR "$log" | head; exit 1; fi

@@ -200,26 +200,6 @@ struct UniqueRow {
     n: u64,
 }
 
-/// One sealed group of a day (a row of `breakdown_day_counts`).
-#[derive(Debug, Serialize, Deserialize, Row)]
-struct CountRow {
-    #[serde(with = "clickhouse::serde::uuid")]
-    org_id: Uuid,
-    day: u16,
-    #[serde(with = "clickhouse::serde::uuid")]
-    seal_id: Uuid,
-    event_type: EventType,
-    bounce_type: String,
-    bounce_cause: String,
-    #[serde(with = "clickhouse::serde::uuid")]
-    channel_id: Uuid,
-    channel: String,
-    sender_domain: String,
-    template: String,
-    recipient_domain: String,
-    n: u64,
-}
-
 #[derive(Debug, Serialize, Row)]
 struct SealRow {
     #[serde(with = "clickhouse::serde::uuid")]
@@ -511,32 +491,35 @@ impl Store {
             return Ok(Vec::new());
         };
         let ids: BTreeMap<u16, Uuid> = days.iter().map(|&d| (d, Uuid::new_v4())).collect();
-        let mut counts = self
-            .client()
+        // Counted and written inside ClickHouse (INSERT … SELECT): a day of a sender with many
+        // recipient domains holds about as many groups as events, which must not travel through
+        // this process. Each day's rows get that day's seal id.
+        let (dates, seal_ids): (Vec<String>, Vec<String>) =
+            ids.iter().map(|(&d, id)| (date(d), id.to_string())).unzip();
+        self.client()
             .query(&format!(
-                "SELECT org_id, day, toUUID('00000000-0000-0000-0000-000000000000') AS seal_id, \
-                 event_type, if(event_type = 'Bounce', bounce_type, '') AS bt, {cause} AS cause, \
-                 channel_id, channel, sender_domain, template, {domain} AS rd, \
+                "INSERT INTO breakdown_day_counts (org_id, day, seal_id, event_type, bounce_type, \
+                 bounce_cause, channel_id, channel, sender_domain, template, recipient_domain, n) \
+                 SELECT org_id, day, toUUID(arrayElement(?, indexOf(?, toString(day)))), event_type, bt, \
+                 cause, channel_id, channel, sender_domain, template, rd, n FROM (\
+                 SELECT org_id, day, event_type, if(event_type = 'Bounce', bounce_type, '') AS bt, \
+                 {cause} AS cause, channel_id, channel, sender_domain, template, {domain} AS rd, \
                  toUInt64(uniqExact(event_id)) AS n \
                  FROM events WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) AND {days} \
                  AND event_type IN ({types}) \
-                 GROUP BY org_id, day, event_type, bt, cause, channel_id, channel, sender_domain, template, rd",
+                 GROUP BY org_id, day, event_type, bt, cause, channel_id, channel, sender_domain, template, rd)",
                 cause = causes::sql(),
                 domain = RECIPIENT_DOMAIN_SQL,
                 days = day_in(days),
                 types = type_list(COUNTED),
             ))
+            .bind(seal_ids)
+            .bind(dates)
             .bind(org_id.to_string())
             .bind(date(lo))
             .bind(date(hi))
-            .fetch_all::<CountRow>()
+            .execute()
             .await?;
-        for c in &mut counts {
-            if let Some(id) = ids.get(&c.day) {
-                c.seal_id = *id;
-            }
-        }
-        self.insert_rows("breakdown_day_counts", &counts).await?;
         let sealed_ms = now_ms();
         let heads: Vec<SealRow> = ids
             .iter()
