@@ -316,6 +316,21 @@ impl Store {
             .collect())
     }
 
+    /// Seals the stale whole past days of [from_ms, to_ms) (what a breakdown of that window
+    /// would seal on its first read), so several breakdowns of one window can then run at once
+    /// without each sealing the same days.
+    pub async fn seal_breakdown_window(
+        &self,
+        org_id: Uuid,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(), StoreError> {
+        if let Some((first, end)) = split(from_ms, to_ms).whole {
+            self.breakdown_sealed_days(org_id, first, end).await?;
+        }
+        Ok(())
+    }
+
     /// Rows per key, event type and bounce type: sealed whole days and raw days/edges.
     async fn breakdown_rows(
         &self,

@@ -279,6 +279,9 @@ impl Store {
     ) -> Result<Reputation, StoreError> {
         let (from_ms, to_ms) = (now - i64::from(window_days) * DAY_MS, now);
         let f = ReportFilter::default();
+        // Seal the window's stale past days once, before the four breakdowns below read them
+        // (each would otherwise seal the same days itself).
+        self.seal_breakdown_window(org_id, from_ms, to_ms).await?;
         let (channels, domains, templates, recipients) = tokio::try_join!(
             self.breakdown_with(org_id, from_ms, to_ms, &f, Dimension::Channel, false),
             self.breakdown_with(org_id, from_ms, to_ms, &f, Dimension::SendingDomain, false),
