@@ -35,18 +35,24 @@ for db in $(curl -fsS "$SENDOPS_SINGLE_URL/" --data-binary "SELECT name FROM sys
 done
 
 start=$(date +%s)
+failed=
 if [ "${1:-}" != subset ]; then
   echo "== storage suites on the cluster ($CLICKHOUSE_URL, cluster $CLICKHOUSE_CLUSTER)"
   # The API suites that read and write the store through the real router and ingest pipeline
   # (exactness includes the 20-round four-concurrent-replays stress test, ~15 min here).
   # Distributed DDL makes each test database cost ~10 s to create, so these run with fewer
   # threads than the single-server suite would allow.
+  # A failing suite does not stop the others; the run fails at the end.
   cargo nextest run -p sendops-query-api --no-fail-fast --test-threads 4 \
-    --test api --test reports --test undeliverable --test exactness --test conditional
-  cargo nextest run -p sendops-ingest --no-fail-fast --test-threads 4 --test replay
+    --test api --test reports --test undeliverable --test exactness --test conditional || failed="$failed query-api"
+  cargo nextest run -p sendops-ingest --no-fail-fast --test-threads 4 --test replay || failed="$failed ingest"
 fi
 
 echo "== cluster tests: single server vs cluster, replica down, shard down (one at a time)"
-cargo nextest run -p sendops-query-api --test cluster --run-ignored only --test-threads 1 --no-fail-fast
+cargo nextest run -p sendops-query-api --test cluster --run-ignored only --test-threads 1 --no-fail-fast || failed="$failed cluster"
 
+if [ -n "$failed" ]; then
+  echo "== cluster suite FAILED ($failed) after $(($(date +%s) - start)) s"
+  exit 1
+fi
 echo "== cluster suite passed in $(($(date +%s) - start)) s"
