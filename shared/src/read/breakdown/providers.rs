@@ -13,6 +13,10 @@ use crate::StoreError;
 use crate::store::Store;
 use crate::timefmt::now_ms;
 
+/// Domains per `IN` list: a domain is at most 253 bytes, so a statement stays under 130 KB
+/// (ClickHouse's default max_query_size is 256 KiB).
+const DOMAINS_PER_QUERY: usize = 500;
+
 /// A domain nobody has resolved yet, or whose every resolution failed.
 pub const OTHER: &str = "other";
 /// A domain without MX records.
@@ -251,7 +255,9 @@ impl Store {
                 None => ask.push(d.clone()),
             }
         }
-        if !ask.is_empty() {
+        // In chunks: a sender with a long tail of company domains has tens of thousands, and
+        // one statement must stay far below the server's max_query_size.
+        for chunk in ask.chunks(DOMAINS_PER_QUERY) {
             let known = self
                 .client()
                 .query(
@@ -259,7 +265,7 @@ impl Store {
                      WHERE domain IN (SELECT arrayJoin(?)) AND outcome IN ('resolved', 'no_mx') \
                      GROUP BY domain",
                 )
-                .bind(&ask)
+                .bind(chunk)
                 .fetch_all::<Known>()
                 .await?;
             for k in known {
@@ -298,19 +304,23 @@ impl Store {
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
-        let attempts: HashMap<String, (i64, i64)> = self
-            .client()
-            .query(
-                "SELECT domain, maxIf(resolved_ms, outcome != 'failed') AS answered_ms, \
-                 max(resolved_ms) AS tried_ms FROM mailbox_domains \
-                 WHERE domain IN (SELECT arrayJoin(?)) GROUP BY domain",
-            )
-            .bind(&candidates)
-            .fetch_all::<Attempt>()
-            .await?
-            .into_iter()
-            .map(|a| (a.domain, (a.answered_ms, a.tried_ms)))
-            .collect();
+        let mut attempts: HashMap<String, (i64, i64)> = HashMap::new();
+        for chunk in candidates.chunks(DOMAINS_PER_QUERY) {
+            let rows = self
+                .client()
+                .query(
+                    "SELECT domain, maxIf(resolved_ms, outcome != 'failed') AS answered_ms, \
+                     max(resolved_ms) AS tried_ms FROM mailbox_domains \
+                     WHERE domain IN (SELECT arrayJoin(?)) GROUP BY domain",
+                )
+                .bind(chunk)
+                .fetch_all::<Attempt>()
+                .await?;
+            attempts.extend(
+                rows.into_iter()
+                    .map(|a| (a.domain, (a.answered_ms, a.tried_ms))),
+            );
+        }
         let mut due: Vec<(u64, String)> = candidates
             .into_iter()
             .filter(|d| match attempts.get(d) {
