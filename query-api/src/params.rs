@@ -201,13 +201,25 @@ impl Checks {
 
     /// `limit`: 1–200, default 50.
     pub fn limit(&mut self, value: Option<&str>) -> u32 {
+        self.integer("limit", value, 1, 200, 50)
+    }
+
+    /// An integer in [lo, hi]; `default` when absent or failed.
+    pub fn integer(
+        &mut self,
+        name: &str,
+        value: Option<&str>,
+        lo: u32,
+        hi: u32,
+        default: u32,
+    ) -> u32 {
         match value {
-            None => 50,
+            None => default,
             Some(v) => match v.parse::<u32>() {
-                Ok(n @ 1..=200) => n,
+                Ok(n) if (lo..=hi).contains(&n) => n,
                 _ => {
-                    self.fail("limit", "must be an integer from 1 to 200");
-                    50
+                    self.fail(name, format!("must be an integer from {lo} to {hi}"));
+                    default
                 }
             },
         }

@@ -168,14 +168,8 @@ const TEMPLATE_TYPES: &[EventType] = &[
     EventType::Complaint,
 ];
 
-/// A ratio clamped to [0, 1], 0.0 on a zero denominator.
-pub fn ratio(num: u64, den: u64) -> f64 {
-    if den == 0 {
-        0.0
-    } else {
-        (num as f64 / den as f64).min(1.0)
-    }
-}
+/// A ratio clamped to [0, 1], 0.0 on a zero denominator (the one reputation computes with).
+pub use sendops_shared::read::reputation::rate as ratio;
 
 fn rows(m: &BTreeMap<EventType, TypeCounts>, t: EventType) -> u64 {
     m.get(&t).map_or(0, |c| c.rows)

@@ -205,19 +205,6 @@ crate::query_params! {
     }
 }
 
-fn number(checks: &mut Checks, name: &str, v: Option<&str>, lo: u64, hi: u64, d: u64) -> u64 {
-    match v {
-        None => d,
-        Some(v) => match v.parse::<u64>() {
-            Ok(n) if (lo..=hi).contains(&n) => n,
-            _ => {
-                checks.fail(name, format!("must be an integer from {lo} to {hi}"));
-                d
-            }
-        },
-    }
-}
-
 /// The org's bounce and complaint rates over a trailing window against SES's thresholds.
 #[utoipa::path(get, path = "/v1/reputation", operation_id = "getReputation", tag = "Reports", params(ReputationParams),
     responses((status = 200, description = "Rates, statuses and top contributors over the window", body = ReputationReport), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
@@ -230,25 +217,11 @@ pub async fn get(
     p.require(Scope::ReportsView)?;
     let q = Query::<ReputationParams>::parse(query.as_deref())?.params;
     let mut checks = Checks::default();
-    let window_days = number(
-        &mut checks,
-        "window_days",
-        q.window_days.as_deref(),
-        1,
-        30,
-        7,
-    );
-    let min_sends = number(
-        &mut checks,
-        "min_sends",
-        q.min_sends.as_deref(),
-        1,
-        1_000_000,
-        200,
-    );
+    let window_days = checks.integer("window_days", q.window_days.as_deref(), 1, 30, 7);
+    let min_sends = checks.integer("min_sends", q.min_sends.as_deref(), 1, 1_000_000, 200);
     checks.finish()?;
     let t = Thresholds {
-        min_sends,
+        min_sends: u64::from(min_sends),
         ..Thresholds::default()
     };
     let window_days = u16::try_from(window_days).unwrap_or(7);
