@@ -41,6 +41,11 @@ pub struct ApiConfig {
     /// `SENDOPS_REPORT_INDEX_MB` (1–1048576, default 512): memory budget of the in-process index of
     /// engaged recipients that template performance counts distinct recipients with.
     pub report_index_bytes: usize,
+    /// `SENDOPS_BREAKDOWN_INDEX_MB` (0–1048576, default 512; 0 = off): memory budget of the
+    /// in-process index that breakdowns and reputation are counted from
+    /// (`read::breakdown::index`); a window beyond it, or every window when 0, is counted in
+    /// ClickHouse instead (exact, slower).
+    pub breakdown_index_bytes: usize,
     /// `SENDOPS_REPORT_PREPARE_SECONDS` (0–3600, default 60; 0 = off): how often the process
     /// seals every org's changed past days and caches their unique counts in the background
     /// (`Store::prepare_reports`), starting at once, so the first report after a restart or a
@@ -130,6 +135,7 @@ impl Default for ApiConfig {
             ses_cache_ttl: Duration::from_secs(60),
             undeliverable_settle: Duration::from_millis(250),
             report_index_bytes: 512 << 20,
+            breakdown_index_bytes: 512 << 20,
             report_prepare_every: Duration::from_secs(60),
             reputation_evaluate_every: Duration::from_secs(60),
             provider_refresh_every: Duration::from_secs(300),
@@ -195,6 +201,10 @@ impl ApiConfig {
                     ));
                 }
             },
+        };
+        let breakdown_index_bytes = match var("SENDOPS_BREAKDOWN_INDEX_MB") {
+            None => d.breakdown_index_bytes,
+            v => (ranged("SENDOPS_BREAKDOWN_INDEX_MB", v, 0..=1_048_576, 512)? as usize) << 20,
         };
         let trusted_proxies = match var("SENDOPS_TRUSTED_PROXIES") {
             Some(v) => ranged("SENDOPS_TRUSTED_PROXIES", Some(v), 0..=16, 0)? as usize,
@@ -276,6 +286,7 @@ impl ApiConfig {
             ses_cache_ttl,
             undeliverable_settle: settle,
             report_index_bytes,
+            breakdown_index_bytes,
             report_prepare_every,
             reputation_evaluate_every,
             provider_refresh_every,

@@ -23,6 +23,7 @@ use std::time::Duration;
 use axum::Router;
 use sendops_outbound::ses::SesAccess;
 use sendops_shared::Store;
+use sendops_shared::read::breakdown::BreakdownIndex;
 use sendops_shared::read::engaged_index::EngagedIndex;
 
 use crate::auth::KeyCache;
@@ -45,6 +46,8 @@ pub struct Inner {
     pub ses: ses_views::SesViews<routes::account::Account>,
     /// Engaged recipients per org and day, for template performance's distinct counts.
     pub engaged: EngagedIndex,
+    /// Breakdown groups per org and day, for breakdowns and reputation (`None`: off).
+    pub breakdowns: Option<BreakdownIndex>,
 }
 
 impl std::ops::Deref for AppState {
@@ -66,6 +69,8 @@ impl AppState {
             limits: RateLimits::new(config.auth_failures_per_minute),
             ses: ses_views::SesViews::new(ses, config.ses_cache_ttl),
             engaged: EngagedIndex::new(config.report_index_bytes),
+            breakdowns: (config.breakdown_index_bytes > 0)
+                .then(|| BreakdownIndex::new(config.breakdown_index_bytes)),
             store,
             config,
         }))
@@ -136,10 +141,12 @@ pub async fn serve(
     edge::serve(tcp, router(state), limits, refuse, shutdown).await;
 }
 
-/// Periodic work: expire rotated keys whose 24 h grace has ended (writing their audit rows) and
-/// trim rate-limiter state. Runs until the process ends.
-/// Prepares report seals in the background every `SENDOPS_REPORT_PREPARE_SECONDS` (from start;
-/// nothing when 0): `main` spawns it, tests do not.
+/// Days of each busy org the breakdown index holds ready (reputation's longest window).
+const PREFILL_DAYS: u16 = 30;
+
+/// Prepares reports in the background every `SENDOPS_REPORT_PREPARE_SECONDS` (from start;
+/// nothing when 0): the breakdown index of the busiest orgs, then report and breakdown seals.
+/// `main` spawns it, tests do not.
 pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
     let every = state.config.report_prepare_every;
     if every.is_zero() {
@@ -150,6 +157,14 @@ pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHand
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            // First the in-process breakdown index (what the first breakdown or reputation
+            // request after a start would otherwise load itself), then the store's seals.
+            if let Some(index) = &state.breakdowns {
+                match index.prefill(&state.store, PREFILL_DAYS).await {
+                    Ok(orgs) => tracing::debug!(orgs, "breakdown index prefilled"),
+                    Err(e) => tracing::warn!(error = %e, "could not prefill the breakdown index"),
+                }
+            }
             match state.store.prepare_reports().await {
                 Ok(done) if done.sealed_days > 0 => tracing::info!(
                     orgs = done.orgs,
@@ -230,6 +245,8 @@ pub fn spawn_provider_refresh(state: AppState) -> Option<tokio::task::JoinHandle
     }))
 }
 
+/// Periodic work: expire rotated keys whose 24 h grace has ended (writing their audit rows) and
+/// trim rate-limiter state. Runs until the process ends.
 pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));

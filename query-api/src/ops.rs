@@ -13,8 +13,9 @@
 //! - `sendops_api_cache_lookups_total{cache}`, `sendops_api_cache_misses_total{cache}`: hit ratio
 //!   = 1 − misses / lookups of the key cache (`api_keys`), the SES suppression lists
 //!   (`ses_suppressions`, whole-list reads), the account snapshots (`account`), and the report
-//!   caches recorded in `shared`: day seals (`report_seals`) and the engaged index
-//!   (`engaged_index`), one lookup per past day with events read.
+//!   caches recorded in `shared`: day seals (`report_seals`), the engaged index
+//!   (`engaged_index`) and the breakdown index (`breakdown_index`), one lookup per past day with
+//!   events read.
 //! - `sendops_store_queries_total{op,outcome}`, `sendops_store_query_duration_seconds{op}`: every
 //!   ClickHouse statement of the store (`sendops_shared::store::metered`).
 //!

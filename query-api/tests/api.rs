@@ -944,6 +944,8 @@ fn a_bad_setting_is_named_and_stops_the_server() {
     for (name, value) in [
         ("SENDOPS_REPORT_INDEX_MB", "0"),
         ("SENDOPS_REPORT_INDEX_MB", "lots"),
+        ("SENDOPS_BREAKDOWN_INDEX_MB", "1048577"),
+        ("SENDOPS_BREAKDOWN_INDEX_MB", "-1"),
         ("SENDOPS_UNDELIVERABLE_SETTLE_MS", "-1"),
         ("SENDOPS_REPORT_PREPARE_SECONDS", "3601"),
         ("SENDOPS_REPORT_PREPARE_SECONDS", "often"),

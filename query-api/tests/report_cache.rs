@@ -1,7 +1,8 @@
 //! Report-cache hit ratios (issue 16): `sendops_api_cache_lookups_total` /
 //! `sendops_api_cache_misses_total` with `cache="report_seals"` (a past day's sealed counts) and
 //! `cache="engaged_index"` (a day of the in-process distinct-recipient index) count exactly one
-//! lookup per past day with events a report reads, and one miss per day sealed or loaded again.
+//! lookup per past day with events a report reads, and one miss per day sealed or loaded again;
+//! `cache="breakdown_index"` (a day of the in-process breakdown index) likewise.
 //! One test per file: it installs the process's metrics recorder.
 
 mod common;
@@ -103,5 +104,20 @@ async fn report_caches_count_lookups_and_misses_per_day() {
     );
     get(window("template-performance")).await;
     assert_eq!(figures(&metrics.render(), "engaged_index"), (6.0, 3.0));
+
+    // The breakdown index: the background prefill loads both days of the busiest org, so the
+    // first breakdown and reputation requests load nothing; a late event reloads its day only.
+    let index = app.state.breakdowns.as_ref().expect("index on by default");
+    assert_eq!(index.prefill(&app.state.store, 30).await.unwrap(), 1);
+    assert_eq!(figures(&metrics.render(), "breakdown_index"), (2.0, 2.0));
+    get(window("breakdown") + "&dimension=recipient_domain").await;
+    let r = app.get("/v1/reputation?window_days=30", Some(&key)).await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    assert_eq!(figures(&metrics.render(), "breakdown_index"), (6.0, 2.0));
+    assert_eq!(index.prefill(&app.state.store, 30).await.unwrap(), 1);
+    assert_eq!(figures(&metrics.render(), "breakdown_index"), (8.0, 2.0));
+    app.ingest(&[open_at(d3, "d@x.example", 700)]).await;
+    get(window("breakdown") + "&dimension=mailbox_provider").await;
+    assert_eq!(figures(&metrics.render(), "breakdown_index"), (10.0, 3.0));
     app.drop().await;
 }

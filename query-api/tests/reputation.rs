@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{Duration, SecondsFormat, Utc};
 use common::oracle::{Row, oracle_rows};
 use common::{ALL_SCOPES, TestApp, traffic};
+use sendops_query_api::config::ApiConfig;
 use sendops_shared::control::api_key::KeyEnv;
 use sendops_shared::control::org::{Plan, channel_id};
 use sendops_shared::read::reputation::Thresholds;
@@ -130,7 +131,25 @@ fn top(
 
 #[tokio::test]
 async fn reputation_figures_equal_a_direct_count_over_the_window() {
-    let app = TestApp::new("reputation_oracle").await;
+    reputation_oracle("reputation_oracle", true).await;
+}
+
+/// The same with the in-process breakdown index off: counted in ClickHouse.
+#[tokio::test]
+async fn reputation_counted_in_clickhouse_equals_a_direct_count() {
+    reputation_oracle("reputation_oracle_ch", false).await;
+}
+
+async fn reputation_oracle(name: &str, indexed: bool) {
+    let app = TestApp::with_config(
+        name,
+        ApiConfig {
+            key_cache_ttl: std::time::Duration::from_secs(1),
+            breakdown_index_bytes: if indexed { 64 << 20 } else { 0 },
+            ..ApiConfig::default()
+        },
+    )
+    .await;
     let org = app.org("acme", A, Plan::Pro).await;
     let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
     let events = traffic(13, 900, 20, A);
@@ -242,6 +261,16 @@ async fn reputation_figures_equal_a_direct_count_over_the_window() {
         assert_eq!(r.status, 422, "{bad}");
         assert_eq!(r.body["errors"][0]["field"], bad.split('=').next().unwrap());
     }
+    // Counted in ClickHouse, the windows' past days were sealed; from the index, nothing was.
+    let sealed: u64 = app
+        .state
+        .store
+        .client()
+        .query("SELECT count() FROM breakdown_day_seals")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(sealed > 0, !indexed, "{sealed} seals");
     app.drop().await;
 }
 

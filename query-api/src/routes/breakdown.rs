@@ -168,10 +168,30 @@ pub async fn breakdown(
 ) -> Result<Response, ApiError> {
     let (dim, from_ms, to_ms, filter, limit, fingerprint, after, raw) =
         parse(&p, query.as_deref())?;
-    let mut rows = state
-        .store
-        .breakdown(p.org.id, from_ms, to_ms, &filter, dim)
-        .await?;
+    let indexed = match &state.breakdowns {
+        Some(index) => {
+            index
+                .breakdowns(
+                    &state.store,
+                    p.org.id,
+                    (from_ms, to_ms),
+                    &filter,
+                    &[dim],
+                    true,
+                )
+                .await?
+        }
+        None => None,
+    };
+    let mut rows = match indexed.and_then(|mut v| v.pop()) {
+        Some(rows) => rows,
+        None => {
+            state
+                .store
+                .breakdown(p.org.id, from_ms, to_ms, &filter, dim)
+                .await?
+        }
+    };
     rows.sort_by(|a, b| {
         b.counts
             .sent

@@ -226,7 +226,9 @@ pub async fn get(
     };
     let window_days = u16::try_from(window_days).unwrap_or(7);
     let (rep, account) = tokio::join!(
-        state.store.reputation(p.org.id, window_days, now_ms()),
+        state
+            .store
+            .reputation(p.org.id, window_days, now_ms(), state.breakdowns.as_ref()),
         state
             .ses
             .account(p.org.id, crate::routes::account::compose(&state, &p.org)),

@@ -12,7 +12,10 @@
 //! is the sum of its domains (a recipient belongs to exactly one domain, so distinct counts add).
 
 pub mod causes;
+pub mod index;
 pub mod providers;
+
+pub use index::BreakdownIndex;
 
 use std::collections::{BTreeMap, HashMap};
 

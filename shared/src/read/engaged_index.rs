@@ -58,7 +58,7 @@ struct Orgs {
 
 /// A recipient hash is already uniformly distributed: hash maps keyed by it use its bits as is.
 #[derive(Default)]
-struct PassThrough(u64);
+pub(crate) struct PassThrough(u64);
 
 impl Hasher for PassThrough {
     fn finish(&self) -> u64 {
@@ -76,7 +76,7 @@ impl Hasher for PassThrough {
     }
 }
 
-type HashToId = HashMap<u128, u32, BuildHasherDefault<PassThrough>>;
+pub(crate) type HashToId = HashMap<u128, u32, BuildHasherDefault<PassThrough>>;
 
 #[derive(Default)]
 struct OrgIndex {

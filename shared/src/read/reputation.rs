@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::read::breakdown::{Breakdown, Dimension, KeyCounts};
+use crate::read::breakdown::{Breakdown, BreakdownIndex, Dimension, KeyCounts};
 use crate::read::report_filter::ReportFilter;
 use crate::store::Store;
 use crate::timefmt::{DAY_MS, now_ms};
@@ -270,31 +270,51 @@ struct Latest {
 pub const ALERT_WINDOW_DAYS: u16 = 7;
 
 impl Store {
-    /// `org_id`'s reputation over the `window_days` days before `now`.
+    /// `org_id`'s reputation over the `window_days` days before `now`, counted from `index`
+    /// when given and the window fits in it (else in ClickHouse).
     pub async fn reputation(
         &self,
         org_id: Uuid,
         window_days: u16,
         now: i64,
+        index: Option<&BreakdownIndex>,
     ) -> Result<Reputation, StoreError> {
         let (from_ms, to_ms) = (now - i64::from(window_days) * DAY_MS, now);
         let f = ReportFilter::default();
-        // Seal the window's stale past days once, before the four breakdowns below read them
-        // (each would otherwise seal the same days itself).
-        self.seal_breakdown_window(org_id, from_ms, to_ms).await?;
-        let (channels, domains, templates, recipients) = tokio::try_join!(
-            self.breakdown_with(org_id, from_ms, to_ms, &f, Dimension::Channel, false),
-            self.breakdown_with(org_id, from_ms, to_ms, &f, Dimension::SendingDomain, false),
-            self.breakdown_with(org_id, from_ms, to_ms, &f, Dimension::Template, false),
-            self.breakdown_with(
-                org_id,
-                from_ms,
-                to_ms,
-                &f,
-                Dimension::RecipientDomain,
-                false
-            ),
-        )?;
+        const DIMS: [Dimension; 4] = [
+            Dimension::Channel,
+            Dimension::SendingDomain,
+            Dimension::Template,
+            Dimension::RecipientDomain,
+        ];
+        let indexed = match index {
+            Some(index) => {
+                index
+                    .breakdowns(self, org_id, (from_ms, to_ms), &f, &DIMS, false)
+                    .await?
+            }
+            None => None,
+        };
+        let (channels, domains, templates, recipients) = match indexed {
+            Some(mut v) if v.len() == DIMS.len() => {
+                let recipients = v.pop().unwrap_or_default();
+                let templates = v.pop().unwrap_or_default();
+                let domains = v.pop().unwrap_or_default();
+                (v.pop().unwrap_or_default(), domains, templates, recipients)
+            }
+            _ => {
+                // Seal the window's stale past days once, before the four breakdowns below read
+                // them (each would otherwise seal the same days itself).
+                self.seal_breakdown_window(org_id, from_ms, to_ms).await?;
+                let [a, b, c, d] = DIMS;
+                tokio::try_join!(
+                    self.breakdown_with(org_id, from_ms, to_ms, &f, a, false),
+                    self.breakdown_with(org_id, from_ms, to_ms, &f, b, false),
+                    self.breakdown_with(org_id, from_ms, to_ms, &f, c, false),
+                    self.breakdown_with(org_id, from_ms, to_ms, &f, d, false),
+                )?
+            }
+        };
         let mut overall = Figures::default();
         for c in &channels {
             overall.add(&Figures::of(&c.counts));

@@ -5,6 +5,7 @@
 //! mapping is applied when reading, so a refreshed domain re-classifies its history at once.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
@@ -147,10 +148,11 @@ pub fn label(provider: &str) -> &str {
 
 /// The provider of a well-known consumer domain.
 pub fn consumer(domain: &str) -> Option<&'static str> {
-    CONSUMER_DOMAINS
-        .iter()
-        .find(|(d, _)| *d == domain)
-        .map(|(_, p)| *p)
+    static MAP: std::sync::OnceLock<HashMap<&'static str, &'static str>> =
+        std::sync::OnceLock::new();
+    MAP.get_or_init(|| CONSUMER_DOMAINS.iter().copied().collect())
+        .get(domain)
+        .copied()
 }
 
 /// The provider of a domain whose MX hosts (in preference order) are `hosts`: the first host
@@ -236,6 +238,69 @@ struct Attempt {
     domain: String,
     answered_ms: i64,
     tried_ms: i64,
+}
+
+/// The latest resolved or no-MX answer of every domain in `mailbox_domains` (what
+/// [`Store::mailbox_providers`] reads), cached in the process and read again only when the
+/// table's answers changed: a version (count and an order-independent hash sum of the answers)
+/// is one scan of three small columns, the map a full read. A domain refreshed by any process
+/// re-classifies on the next read, as with the uncached lookup.
+#[derive(Default)]
+pub struct ProviderCache {
+    latest: tokio::sync::Mutex<Option<(Version, Answers)>>,
+}
+
+/// Domain → provider of every answered domain.
+pub type Answers = Arc<HashMap<String, String>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Row)]
+struct Version {
+    answers: u64,
+    sum: u64,
+}
+
+impl ProviderCache {
+    /// Domain → provider of every answered domain (consumer domains and unanswered ones are
+    /// not in it: see [`ProviderCache::provider`]).
+    pub async fn answers(&self, store: &Store) -> Result<Answers, StoreError> {
+        let mut latest = self.latest.lock().await;
+        let version = store
+            .client()
+            .query(
+                "SELECT count() AS answers, sum(cityHash64(domain, provider, resolved_ms)) AS sum \
+                 FROM mailbox_domains WHERE outcome IN ('resolved', 'no_mx')",
+            )
+            .fetch_one::<Version>()
+            .await?;
+        if let Some((v, map)) = latest.as_ref()
+            && *v == version
+        {
+            return Ok(map.clone());
+        }
+        let map: HashMap<String, String> = store
+            .client()
+            .query(
+                "SELECT domain, argMax(provider, resolved_ms) AS provider FROM mailbox_domains \
+                 WHERE outcome IN ('resolved', 'no_mx') GROUP BY domain",
+            )
+            .fetch_all::<Known>()
+            .await?
+            .into_iter()
+            .map(|k| (k.domain, k.provider))
+            .collect();
+        let map = Arc::new(map);
+        *latest = Some((version, map.clone()));
+        Ok(map)
+    }
+
+    /// A domain's provider given [`ProviderCache::answers`]: the consumer table first, then the
+    /// latest answer, else [`OTHER`] (as [`Store::mailbox_providers`]).
+    pub fn provider<'a>(answers: &'a HashMap<String, String>, domain: &str) -> &'a str {
+        match consumer(domain) {
+            Some(p) => p,
+            None => answers.get(domain).map_or(OTHER, String::as_str),
+        }
+    }
 }
 
 impl Store {

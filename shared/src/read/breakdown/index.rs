@@ -1,0 +1,908 @@
+//! In-process breakdown index: the breakdowns of `/v1/reports/breakdown` and `/v1/reputation`
+//! answered from memory instead of ClickHouse.
+//!
+//! Why: a sender with a long tail of recipient domains (a B2B sender: tens of thousands of
+//! company domains, each a few events a day) has about one breakdown group per event, so no
+//! rollup in ClickHouse shrinks what a 30-day breakdown reads (the day seals of
+//! [`Store::breakdown`] hold ~1.3 M groups for 30 days of 3.3 M events: seconds per request). Here
+//! every stored event of a UTC day counted by a breakdown is kept once as (time, recipient
+//! number), grouped by everything a breakdown keys or filters on (event type, bounce type, bounce
+//! cause, channel, sending domain, template, recipient domain) and sorted by time within its
+//! group. A window's breakdown is then one pass over its days' groups: whole days add their
+//! groups' sizes, partial days count the times inside the window by binary search, and distinct
+//! openers and clickers per key are bitset unions of the recipient numbers in the window (as in
+//! [`crate::read::engaged_index`]). Several dimensions are computed in the same pass.
+//!
+//! Exactness, as the engaged index: a day is loaded from `events` counting each event id once
+//! (a second copy of an event, from a retried or racing INSERT, is read once), together with its
+//! change counter (`day_changes`, crate::store::ledger) as read *before* loading, and reused only
+//! while the counter is unchanged (a batch that wrote to the day moved it). Bounce causes are
+//! classified by this binary's rule table (`causes::sql`) as the day is loaded, so a process with
+//! other rules has its own index. Mailbox providers are applied when answering, from
+//! [`ProviderCache`], so a refreshed domain re-classifies at once.
+//!
+//! Memory: days, strings and recipient numbers of all orgs are bounded by a byte budget
+//! (`SENDOPS_BREAKDOWN_INDEX_MB`); least recently used orgs are dropped first; a window whose
+//! events could exceed the budget is not loaded (`None`: the caller reads ClickHouse instead,
+//! slower but exact).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex as SyncMutex};
+
+use clickhouse::Row;
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use super::causes::{self, Cause};
+use super::providers::ProviderCache;
+use super::{Breakdown, COUNTED, Dimension, KeyCounts, RECIPIENT_DOMAIN_SQL, label};
+use crate::read::engaged_index::HashToId;
+use crate::read::report_filter::{ReportFilter, date, day_in};
+use crate::read::reports::{split, type_list};
+use crate::store::Store;
+use crate::timefmt::{DAY_MS, day_of_ms, day_start_ms, now_ms};
+use crate::{EventType, StoreError};
+
+/// Bytes accounted per group, per event (time + recipient number), per numbered recipient
+/// (with map overhead) and per interned string beyond its text.
+const GROUP_BYTES: usize = std::mem::size_of::<Group>();
+const EVENT_BYTES: usize = 12;
+const RECIPIENT_BYTES: usize = 40;
+const STRING_BYTES: usize = 64;
+
+/// No recipient number (a row that is not an Open or Click).
+const NOBODY: u32 = u32::MAX;
+
+/// The in-process breakdown index of every org this process has answered for.
+pub struct BreakdownIndex {
+    budget_bytes: usize,
+    orgs: SyncMutex<Orgs>,
+    providers: ProviderCache,
+}
+
+#[derive(Default)]
+struct Orgs {
+    map: HashMap<Uuid, Arc<Mutex<OrgIndex>>>,
+    /// Bytes per org as of its last answer, and when that was (a counter), for eviction.
+    usage: HashMap<Uuid, (usize, u64)>,
+    clock: u64,
+}
+
+/// An org's strings (domains, templates, channel ids and names), each kept once.
+#[derive(Default)]
+struct Strings {
+    list: Vec<Box<str>>,
+    ids: HashMap<Box<str>, u32>,
+    bytes: usize,
+}
+
+impl Strings {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+        self.list.push(s.into());
+        self.ids.insert(s.into(), i);
+        self.bytes += 2 * s.len() + STRING_BYTES;
+        i
+    }
+
+    fn find(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
+    fn get(&self, i: u32) -> &str {
+        self.list.get(i as usize).map_or("", |s| s)
+    }
+}
+
+#[derive(Default)]
+struct OrgIndex {
+    strings: Strings,
+    /// Recipient hash (`sipHash128(lower(recipient))`) → dense number.
+    recipients: HashToId,
+    /// Recipient number → its domain (a string number): a recipient has exactly one domain.
+    domain_of: Vec<u32>,
+    days: HashMap<u16, Arc<DayIndex>>,
+}
+
+impl OrgIndex {
+    fn bytes(&self) -> usize {
+        let days: usize = self.days.values().map(|d| d.bytes()).sum();
+        days + self.strings.bytes + self.recipients.len() * RECIPIENT_BYTES
+    }
+
+    /// The number of the recipient with `hash`, whose domain is the string number `domain`.
+    fn number(&mut self, hash: [u8; 16], domain: u32) -> u32 {
+        let next = u32::try_from(self.recipients.len()).unwrap_or(NOBODY);
+        let n = *self
+            .recipients
+            .entry(u128::from_le_bytes(hash))
+            .or_insert(next);
+        if n == next {
+            self.domain_of.push(domain);
+        }
+        n
+    }
+}
+
+/// One UTC day of an org.
+struct DayIndex {
+    /// The day's change counter read before it was loaded (the validator).
+    changes: u64,
+    /// Open and Click groups last, from `engaged_from` on.
+    groups: Vec<Group>,
+    engaged_from: usize,
+    /// Per dimension (`Dimension::ALL` order), the whole day's counts per key without filters,
+    /// summed from `groups` the first time a whole unfiltered day is asked for.
+    totals: [std::sync::OnceLock<Vec<Total>>; 6],
+    /// Event times (ms) of every group, each group's ascending, at `start..start + len`.
+    times: Vec<i64>,
+    /// The recipient number of each time (Open and Click groups), else [`NOBODY`].
+    who: Vec<u32>,
+}
+
+/// A key's counts over a whole day: [`SLOTS`] order.
+#[derive(Debug, Clone, Copy)]
+struct Total {
+    key: u32,
+    /// A channel name seen with the key (channels only).
+    name: u32,
+    n: [u32; SLOTS],
+}
+
+/// sent, delivered, bounced permanent/transient/undetermined, complained, suppressed, delayed,
+/// opens, clicks.
+const SLOTS: usize = 10;
+
+/// Where a group's rows count ([`SLOTS`]); `None` for types a breakdown does not count.
+fn slot(event_type: EventType, bounce_type: u8) -> Option<usize> {
+    Some(match event_type {
+        EventType::Send => 0,
+        EventType::Delivery => 1,
+        EventType::Bounce => match bounce_type {
+            1 => 2,
+            2 => 3,
+            _ => 4,
+        },
+        EventType::Complaint => 5,
+        EventType::Reject => 6,
+        EventType::DeliveryDelay => 7,
+        EventType::Open => 8,
+        EventType::Click => 9,
+        EventType::RenderingFailure | EventType::Subscription => return None,
+    })
+}
+
+fn key_counts(n: &[u64; SLOTS]) -> KeyCounts {
+    KeyCounts {
+        sent: n[0],
+        delivered: n[1],
+        bounced_permanent: n[2],
+        bounced_transient: n[3],
+        bounced_undetermined: n[4],
+        complained: n[5],
+        suppressed: n[6],
+        delayed: n[7],
+        opens: n[8],
+        clicks: n[9],
+        ..KeyCounts::default()
+    }
+}
+
+/// The slot of `dim`'s totals: providers are summed from their domains, so they share the
+/// recipient domains' totals.
+fn dim_index(dim: Dimension) -> usize {
+    let dim = match dim {
+        Dimension::MailboxProvider => Dimension::RecipientDomain,
+        d => d,
+    };
+    Dimension::ALL.iter().position(|&d| d == dim).unwrap_or(0)
+}
+
+impl DayIndex {
+    fn new(changes: u64) -> DayIndex {
+        DayIndex {
+            changes,
+            groups: Vec::new(),
+            engaged_from: 0,
+            totals: Default::default(),
+            times: Vec::new(),
+            who: Vec::new(),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        let totals: usize = self
+            .totals
+            .iter()
+            .filter_map(|t| t.get())
+            .map(|t| t.len() * std::mem::size_of::<Total>())
+            .sum();
+        self.groups.len() * GROUP_BYTES + self.times.len() * EVENT_BYTES + totals
+    }
+
+    /// The whole day's unfiltered counts per key of `dim`.
+    fn totals(&self, dim: Dimension) -> &[Total] {
+        self.totals[dim_index(dim)].get_or_init(|| {
+            let mut at: HashMap<u32, usize> = HashMap::new();
+            let mut out: Vec<Total> = Vec::new();
+            for g in &self.groups {
+                if dim == Dimension::BounceCause && g.event_type != EventType::Bounce {
+                    continue;
+                }
+                let Some(slot) = slot(g.event_type, g.bounce_type) else {
+                    continue;
+                };
+                let k = g.key(dim);
+                let i = *at.entry(k).or_insert_with(|| {
+                    out.push(Total {
+                        key: k,
+                        name: g.channel_name,
+                        n: [0; SLOTS],
+                    });
+                    out.len() - 1
+                });
+                out[i].n[slot] += g.len;
+            }
+            out.shrink_to_fit();
+            out
+        })
+    }
+}
+
+/// The events of one day sharing every breakdown key and filter column.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    event_type: EventType,
+    /// 0 none (not a bounce), 1 Permanent, 2 Transient, 3 anything else.
+    bounce_type: u8,
+    /// Index in [`Cause::ALL`] (bounces only).
+    cause: u8,
+    /// Strings: the channel id as text, the channel (configuration set) name, the sending
+    /// domain, the template, the recipient domain.
+    channel: u32,
+    channel_name: u32,
+    sender: u32,
+    template: u32,
+    domain: u32,
+    start: u32,
+    len: u32,
+}
+
+impl Group {
+    fn key(&self, dim: Dimension) -> u32 {
+        match dim {
+            Dimension::MailboxProvider | Dimension::RecipientDomain => self.domain,
+            Dimension::SendingDomain => self.sender,
+            Dimension::Channel => self.channel,
+            Dimension::Template => self.template,
+            Dimension::BounceCause => u32::from(self.cause),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Row)]
+struct OrgEvents {
+    #[serde(with = "clickhouse::serde::uuid")]
+    org_id: Uuid,
+    #[expect(dead_code, reason = "the order of the rows")]
+    n: u64,
+}
+
+#[derive(Debug, Deserialize, Row)]
+struct LoadRow {
+    d: u16,
+    event_type: EventType,
+    bt: String,
+    cause: String,
+    cid: String,
+    ch: String,
+    sender_domain: String,
+    template: String,
+    rd: String,
+    times: Vec<i64>,
+    /// (occurred_ms, recipient hash) of the group's Open/Click rows.
+    engaged: Vec<(i64, [u8; 16])>,
+}
+
+/// The filters of a request, in the org's string numbers.
+struct Filters {
+    channel: Option<u32>,
+    sender: Option<u32>,
+    /// Per string number: whether it names the filter's template (ASCII case-insensitively, as
+    /// ClickHouse's `lower`).
+    templates: Option<Vec<bool>>,
+}
+
+impl Filters {
+    /// `None` when a filter names a value the org never had (nothing matches).
+    fn new(s: &Strings, f: &ReportFilter) -> Option<Filters> {
+        let channel = match f.channel_id {
+            Some(c) => Some(s.find(&c.to_string())?),
+            None => None,
+        };
+        let sender = match &f.sender_domain {
+            Some(d) => Some(s.find(d)?),
+            None => None,
+        };
+        let templates = f
+            .template
+            .as_ref()
+            .map(|t| s.list.iter().map(|x| x.eq_ignore_ascii_case(t)).collect());
+        Some(Filters {
+            channel,
+            sender,
+            templates,
+        })
+    }
+
+    fn matches(&self, g: &Group) -> bool {
+        self.channel.is_none_or(|c| c == g.channel)
+            && self.sender.is_none_or(|d| d == g.sender)
+            && self
+                .templates
+                .as_ref()
+                .is_none_or(|t| t.get(g.template as usize).copied().unwrap_or(false))
+    }
+}
+
+impl BreakdownIndex {
+    /// An index that keeps at most about `budget_bytes` across orgs.
+    pub fn new(budget_bytes: usize) -> BreakdownIndex {
+        BreakdownIndex {
+            budget_bytes,
+            orgs: SyncMutex::new(Orgs::default()),
+            providers: ProviderCache::default(),
+        }
+    }
+
+    fn org(&self, org_id: Uuid) -> Arc<Mutex<OrgIndex>> {
+        let mut orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
+        orgs.map.entry(org_id).or_default().clone()
+    }
+
+    /// Records `org_id`'s size and drops least recently used orgs beyond the budget.
+    fn account(&self, org_id: Uuid, bytes: usize) {
+        let mut orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
+        orgs.clock += 1;
+        let now = orgs.clock;
+        orgs.usage.insert(org_id, (bytes, now));
+        let mut total: usize = orgs.usage.values().map(|u| u.0).sum();
+        while total > self.budget_bytes {
+            let Some((&oldest, &(b, _))) = orgs.usage.iter().min_by_key(|(_, u)| u.1) else {
+                break;
+            };
+            orgs.usage.remove(&oldest);
+            orgs.map.remove(&oldest);
+            total -= b;
+        }
+    }
+
+    /// Bytes held across orgs.
+    fn held(&self) -> usize {
+        let orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
+        orgs.usage.values().map(|u| u.0).sum()
+    }
+
+    /// Loads the last `days` days (and today) of the orgs with the most events in them, most
+    /// first, while the index holds less than half its budget, and sums their whole days'
+    /// totals for reputation's dimensions: what the first breakdown or reputation request after
+    /// a start or a bulk load would otherwise load itself. Days already held and unchanged
+    /// cost nothing. Returns the orgs prepared.
+    pub async fn prefill(&self, store: &Store, days: u16) -> Result<usize, StoreError> {
+        let now = now_ms();
+        let first = day_of_ms(now).saturating_sub(days);
+        let busiest = store
+            .client()
+            .query(
+                "SELECT org_id, count() AS n FROM events WHERE day >= toDate(?) \
+                 GROUP BY org_id ORDER BY n DESC, org_id",
+            )
+            .bind(date(first))
+            .fetch_all::<OrgEvents>()
+            .await?;
+        let mut done = 0;
+        for org in busiest {
+            if self.held() >= self.budget_bytes / 2 {
+                break;
+            }
+            let dims = [
+                Dimension::Channel,
+                Dimension::SendingDomain,
+                Dimension::Template,
+                Dimension::RecipientDomain,
+            ];
+            let f = ReportFilter::default();
+            let from = day_start_ms(first);
+            if self
+                .breakdowns(store, org.org_id, (from, now), &f, &dims, false)
+                .await?
+                .is_some()
+            {
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    /// The breakdowns of `org_id`'s events in [from_ms, to_ms) by each of `dims` (in that
+    /// order), as [`Store::breakdown_with`] answers them: keys with a non-zero count, in no
+    /// particular order; without `uniques`, `unique_opens`/`unique_clicks` stay 0. `None` when
+    /// the window's events could exceed the budget (the caller reads ClickHouse instead).
+    pub async fn breakdowns(
+        &self,
+        store: &Store,
+        org_id: Uuid,
+        (from_ms, to_ms): (i64, i64),
+        filter: &ReportFilter,
+        dims: &[Dimension],
+        uniques: bool,
+    ) -> Result<Option<Vec<Vec<Breakdown>>>, StoreError> {
+        let (from_ms, to_ms) = split(from_ms, to_ms).window;
+        if from_ms >= to_ms || dims.is_empty() {
+            return Ok(Some(dims.iter().map(|_| Vec::new()).collect()));
+        }
+        let (first, last) = (day_of_ms(from_ms), day_of_ms(to_ms - 1));
+        let providers = async {
+            if dims.contains(&Dimension::MailboxProvider) {
+                self.providers.answers(store).await.map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        let (changes, answers) =
+            tokio::try_join!(store.day_changes(org_id, first, last), providers)?;
+        let org = self.org(org_id);
+        let mut index = org.lock().await;
+        // Days the window covers whose counter moved since they were loaded are dropped.
+        for d in first..=last {
+            let want = changes.get(&d).copied().unwrap_or(0);
+            if index.days.get(&d).is_some_and(|x| x.changes != want) {
+                index.days.remove(&d);
+            }
+        }
+        let wanted: Vec<u16> = (first..=last)
+            .filter(|d| changes.get(d).is_some_and(|&n| n > 0))
+            .collect();
+        let load: Vec<u16> = wanted
+            .iter()
+            .copied()
+            .filter(|d| !index.days.contains_key(d))
+            .collect();
+        // `sendops_api_cache_*{cache="breakdown_index"}`: each day of the window with rows is a
+        // lookup, each day (re)loaded a miss.
+        metrics::counter!("sendops_api_cache_lookups_total", "cache" => "breakdown_index")
+            .increment(wanted.len() as u64);
+        metrics::counter!("sendops_api_cache_misses_total", "cache" => "breakdown_index")
+            .increment(load.len() as u64);
+        if !load.is_empty() {
+            // At worst every event is a group of its own and names a new recipient.
+            let kept: usize = wanted
+                .iter()
+                .filter_map(|d| index.days.get(d))
+                .map(|d| d.bytes())
+                .sum();
+            let rows = counted_rows(store, org_id, &load).await?;
+            let worst = usize::try_from(rows).map_or(usize::MAX, |r| {
+                r.saturating_mul(EVENT_BYTES + GROUP_BYTES + RECIPIENT_BYTES)
+            });
+            if kept.saturating_add(worst) > self.budget_bytes {
+                return Ok(None);
+            }
+            load_days(store, org_id, &load, &changes, &mut index).await?;
+        }
+        let days: Vec<(u16, Arc<DayIndex>)> = wanted
+            .iter()
+            .filter_map(|d| index.days.get(d).map(|x| (*d, x.clone())))
+            .collect();
+        let out = count(
+            &index,
+            &days,
+            (from_ms, to_ms),
+            filter,
+            dims,
+            uniques,
+            answers.as_deref(),
+        );
+        let bytes = index.bytes();
+        drop(index);
+        self.account(org_id, bytes);
+        Ok(Some(out))
+    }
+}
+
+/// Counted events of `days` in `events` (what loading them would hold at most).
+async fn counted_rows(store: &Store, org_id: Uuid, days: &[u16]) -> Result<u64, StoreError> {
+    let (Some(lo), Some(hi)) = (days.iter().min(), days.iter().max()) else {
+        return Ok(0);
+    };
+    Ok(store
+        .client()
+        .query(&format!(
+            "SELECT count() FROM events WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) \
+             AND {} AND event_type IN ({})",
+            day_in(days),
+            type_list(COUNTED)
+        ))
+        .bind(org_id.to_string())
+        .bind(date(*lo))
+        .bind(date(*hi))
+        .fetch_one::<u64>()
+        .await?)
+}
+
+/// Loads whole days from `events` into `index` (replacing what it held for them), each with its
+/// change counter as read before loading. Each event id is read once.
+async fn load_days(
+    store: &Store,
+    org_id: Uuid,
+    days: &[u16],
+    changes: &BTreeMap<u16, u64>,
+    index: &mut OrgIndex,
+) -> Result<(), StoreError> {
+    let (Some(lo), Some(hi)) = (days.iter().min(), days.iter().max()) else {
+        return Ok(());
+    };
+    let mut cursor = store
+        .client()
+        .query(&format!(
+            "SELECT toUInt16(day) AS d, event_type, bt, cause, toString(channel_id) AS cid, \
+             any(channel) AS ch, sender_domain, template, rd, groupArray(occurred_ms) AS times, \
+             groupArrayIf((occurred_ms, who), event_type IN ('Open', 'Click')) AS engaged FROM (\
+             SELECT day, event_type, if(event_type = 'Bounce', bounce_type, '') AS bt, \
+             {cause} AS cause, channel_id, channel, sender_domain, template, {domain} AS rd, \
+             occurred_ms, sipHash128(lower(recipient)) AS who \
+             FROM events WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) AND {days} \
+             AND event_type IN ({types}) LIMIT 1 BY event_id) \
+             GROUP BY d, event_type, bt, cause, cid, sender_domain, template, rd",
+            cause = causes::sql(),
+            domain = RECIPIENT_DOMAIN_SQL,
+            days = day_in(days),
+            types = type_list(COUNTED),
+        ))
+        .bind(org_id.to_string())
+        .bind(date(*lo))
+        .bind(date(*hi))
+        .fetch::<LoadRow>()?;
+    let mut loaded: HashMap<u16, DayIndex> = HashMap::new();
+    while let Some(r) = cursor.next().await? {
+        let engaged = matches!(r.event_type, EventType::Open | EventType::Click);
+        let domain = index.strings.id(&r.rd);
+        let mut pairs: Vec<(i64, u32)> = if engaged {
+            r.engaged
+                .iter()
+                .map(|&(t, h)| (t, index.number(h, domain)))
+                .collect()
+        } else {
+            r.times.iter().map(|&t| (t, NOBODY)).collect()
+        };
+        pairs.sort_unstable();
+        let s = &mut index.strings;
+        let mut group = |start: usize| Group {
+            event_type: r.event_type,
+            bounce_type: match r.bt.as_str() {
+                "" => 0,
+                "Permanent" => 1,
+                "Transient" => 2,
+                _ => 3,
+            },
+            cause: Cause::ALL
+                .iter()
+                .position(|&c| c == Cause::parse(&r.cause).unwrap_or(Cause::Other))
+                .unwrap_or(0) as u8,
+            channel: s.id(&r.cid),
+            channel_name: s.id(&r.ch),
+            sender: s.id(&r.sender_domain),
+            template: s.id(&r.template),
+            domain,
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            len: u32::try_from(pairs.len()).unwrap_or(u32::MAX),
+        };
+        let day = loaded
+            .entry(r.d)
+            .or_insert_with(|| DayIndex::new(changes.get(&r.d).copied().unwrap_or(0)));
+        let g = group(day.times.len());
+        day.groups.push(g);
+        day.times.extend(pairs.iter().map(|p| p.0));
+        day.who.extend(pairs.iter().map(|p| p.1));
+    }
+    for &d in days {
+        // A day without counted rows is held empty, so it is not asked for again.
+        let mut day = loaded
+            .remove(&d)
+            .unwrap_or_else(|| DayIndex::new(changes.get(&d).copied().unwrap_or(0)));
+        let engaged = |g: &Group| matches!(g.event_type, EventType::Open | EventType::Click);
+        day.groups.sort_by_key(engaged);
+        day.engaged_from = day.groups.partition_point(|g| !engaged(g));
+        day.groups.shrink_to_fit();
+        day.times.shrink_to_fit();
+        day.who.shrink_to_fit();
+        index.days.insert(d, Arc::new(day));
+    }
+    Ok(())
+}
+
+/// Counts of one dimension while counting.
+struct Tally {
+    dim: Dimension,
+    counts: Vec<[u64; SLOTS]>,
+    uniques: Vec<[u64; 2]>,
+    /// Per key: a channel name seen with it (channels only).
+    names: Vec<u32>,
+}
+
+impl Tally {
+    fn add(&mut self, k: u32, name: u32, slot: usize, n: u64) {
+        if let Some(c) = self.counts.get_mut(k as usize) {
+            c[slot] += n;
+        }
+        if let Some(x) = self.names.get_mut(k as usize)
+            && *x == NOBODY
+        {
+            *x = name;
+        }
+    }
+}
+
+/// The part of a day inside a window.
+#[derive(Debug, Clone, Copy)]
+struct DayWindow {
+    /// The whole day is inside.
+    whole: bool,
+    lo: i64,
+    hi: i64,
+}
+
+impl DayWindow {
+    fn of(day: u16, (from_ms, to_ms): (i64, i64)) -> DayWindow {
+        let start = day_start_ms(day);
+        let (lo, hi) = (from_ms.max(start), to_ms.min(start + DAY_MS));
+        DayWindow {
+            whole: lo == start && hi == start + DAY_MS,
+            lo,
+            hi,
+        }
+    }
+
+    /// The positions of `g`'s rows inside: all of them, or those timed in [lo, hi).
+    fn rows(&self, d: &DayIndex, g: &Group) -> (usize, usize) {
+        let (a, b) = (g.start as usize, g.start as usize + g.len as usize);
+        if self.whole {
+            return (a, b);
+        }
+        let t = &d.times[a..b];
+        (
+            a + t.partition_point(|&x| x < self.lo),
+            a + t.partition_point(|&x| x < self.hi),
+        )
+    }
+}
+
+/// One pass over `days` for every dimension of `dims`.
+fn count(
+    index: &OrgIndex,
+    days: &[(u16, Arc<DayIndex>)],
+    (from_ms, to_ms): (i64, i64),
+    filter: &ReportFilter,
+    dims: &[Dimension],
+    uniques: bool,
+    answers: Option<&HashMap<String, String>>,
+) -> Vec<Vec<Breakdown>> {
+    let s = &index.strings;
+    let Some(filters) = Filters::new(s, filter) else {
+        return dims.iter().map(|_| Vec::new()).collect();
+    };
+    let unfiltered = *filter == ReportFilter::default();
+    let mut tallies: Vec<Tally> = dims
+        .iter()
+        .map(|&dim| {
+            let keys = if dim == Dimension::BounceCause {
+                Cause::ALL.len()
+            } else {
+                s.list.len()
+            };
+            Tally {
+                dim,
+                counts: vec![[0; SLOTS]; keys],
+                uniques: Vec::new(),
+                names: vec![NOBODY; if dim == Dimension::Channel { keys } else { 0 }],
+            }
+        })
+        .collect();
+    for (day, d) in days {
+        let w = DayWindow::of(*day, (from_ms, to_ms));
+        if w.whole && unfiltered {
+            for t in &mut tallies {
+                for total in d.totals(t.dim) {
+                    let k = total.key as usize;
+                    if let Some(c) = t.counts.get_mut(k) {
+                        for (x, &n) in c.iter_mut().zip(&total.n) {
+                            *x += u64::from(n);
+                        }
+                    }
+                    if let Some(x) = t.names.get_mut(k)
+                        && *x == NOBODY
+                    {
+                        *x = total.name;
+                    }
+                }
+            }
+            continue;
+        }
+        for g in &d.groups {
+            let Some(slot) = slot(g.event_type, g.bounce_type) else {
+                continue;
+            };
+            if !filters.matches(g) {
+                continue;
+            }
+            let (a, b) = w.rows(d, g);
+            if a >= b {
+                continue;
+            }
+            for t in &mut tallies {
+                if t.dim == Dimension::BounceCause && g.event_type != EventType::Bounce {
+                    continue;
+                }
+                t.add(g.key(t.dim), g.channel_name, slot, (b - a) as u64);
+            }
+        }
+    }
+    if uniques {
+        for t in &mut tallies {
+            if t.dim == Dimension::BounceCause {
+                continue;
+            }
+            t.uniques = distinct(index, days, &filters, t.dim, (from_ms, to_ms));
+        }
+    }
+    tallies.into_iter().map(|t| answer(s, t, answers)).collect()
+}
+
+/// Distinct openers and clickers per key of `dim` ([opens, clicks] per string number) among
+/// the Open/Click rows of `days` in the window.
+fn distinct(
+    index: &OrgIndex,
+    days: &[(u16, Arc<DayIndex>)],
+    filters: &Filters,
+    dim: Dimension,
+    window: (i64, i64),
+) -> Vec<[u64; 2]> {
+    let numbered = index.recipients.len();
+    let mut out = vec![[0u64; 2]; index.strings.list.len()];
+    let set = |bits: &mut [u64], id: u32| {
+        let (word, bit) = ((id >> 6) as usize, 1u64 << (id & 63));
+        match bits.get_mut(word) {
+            Some(w) if *w & bit == 0 => {
+                *w |= bit;
+                true
+            }
+            _ => false,
+        }
+    };
+    if matches!(dim, Dimension::RecipientDomain | Dimension::MailboxProvider) {
+        // A recipient has one domain: distinct recipients of the whole window, each counted
+        // under its own domain.
+        let mut bits = [
+            vec![0u64; numbered.div_ceil(64)],
+            vec![0u64; numbered.div_ceil(64)],
+        ];
+        for (day, d) in days {
+            let w = DayWindow::of(*day, window);
+            for g in &d.groups[d.engaged_from..] {
+                if !filters.matches(g) {
+                    continue;
+                }
+                let click = usize::from(g.event_type == EventType::Click);
+                let (a, b) = w.rows(d, g);
+                for &id in &d.who[a..b.max(a)] {
+                    if set(&mut bits[click], id)
+                        && let Some(o) = index
+                            .domain_of
+                            .get(id as usize)
+                            .and_then(|&k| out.get_mut(k as usize))
+                    {
+                        o[click] += 1;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+    // Other keys share recipients: the rows of each (key, type) are counted on one bitset,
+    // cleared after each.
+    let mut by_key: HashMap<(u32, usize), Vec<&[u32]>> = HashMap::new();
+    for (day, d) in days {
+        let w = DayWindow::of(*day, window);
+        for g in &d.groups[d.engaged_from..] {
+            if !filters.matches(g) {
+                continue;
+            }
+            let (a, b) = w.rows(d, g);
+            if a < b {
+                let click = usize::from(g.event_type == EventType::Click);
+                by_key
+                    .entry((g.key(dim), click))
+                    .or_default()
+                    .push(&d.who[a..b]);
+            }
+        }
+    }
+    let mut bits = vec![0u64; numbered.div_ceil(64)];
+    for ((k, click), slices) in by_key {
+        let mut n = 0u64;
+        for ids in &slices {
+            for &id in *ids {
+                n += u64::from(set(&mut bits, id));
+            }
+        }
+        for ids in &slices {
+            for &id in *ids {
+                if let Some(w) = bits.get_mut((id >> 6) as usize) {
+                    *w = 0;
+                }
+            }
+        }
+        if let Some(o) = out.get_mut(k as usize) {
+            o[click] += n;
+        }
+    }
+    out
+}
+
+/// A tally's rows: non-zero keys with their labels; providers folded from their domains (a
+/// recipient has one domain, so distinct counts add up).
+fn answer(s: &Strings, t: Tally, answers: Option<&HashMap<String, String>>) -> Vec<Breakdown> {
+    let uniques = &t.uniques;
+    let keyed = t
+        .counts
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            let mut c = key_counts(n);
+            if let Some(u) = uniques.get(k) {
+                c.unique_opens = u[0];
+                c.unique_clicks = u[1];
+            }
+            (k, c)
+        })
+        .filter(|(_, c)| !c.is_zero())
+        .map(|(k, c)| {
+            let k = k as u32;
+            let key = if t.dim == Dimension::BounceCause {
+                Cause::ALL[k as usize].as_str()
+            } else {
+                s.get(k)
+            };
+            let name = t.names.get(k as usize).map_or("", |&n| s.get(n));
+            (key, name, c)
+        });
+    if t.dim == Dimension::MailboxProvider {
+        let empty = HashMap::new();
+        let answers = answers.unwrap_or(&empty);
+        let mut by: BTreeMap<&str, KeyCounts> = BTreeMap::new();
+        for (domain, _, c) in keyed {
+            by.entry(ProviderCache::provider(answers, domain))
+                .or_default()
+                .add(&c);
+        }
+        return by
+            .into_iter()
+            .map(|(key, counts)| Breakdown {
+                label: label(t.dim, key, ""),
+                key: key.to_owned(),
+                counts,
+            })
+            .collect();
+    }
+    keyed
+        .map(|(key, name, counts)| Breakdown {
+            label: label(t.dim, key, name),
+            key: key.to_owned(),
+            counts,
+        })
+        .collect()
+}
