@@ -145,7 +145,8 @@ pub async fn serve(
 const PREFILL_DAYS: u16 = 30;
 
 /// Prepares reports in the background every `SENDOPS_REPORT_PREPARE_SECONDS` (from start;
-/// nothing when 0): the breakdown index of the busiest orgs, then report and breakdown seals.
+/// nothing when 0): the breakdown index of the busiest orgs, then report and breakdown seals
+/// (with the index on, breakdown seals only for the alert evaluation's window).
 /// `main` spawns it, tests do not.
 pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
     let every = state.config.report_prepare_every;
@@ -174,7 +175,14 @@ pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHand
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not prepare report days"),
             }
-            match state.store.prepare_breakdowns().await {
+            // Breakdowns and reputation read the index; what reads seals is the alert
+            // evaluation (its window) and a window the index cannot hold. Without the index
+            // every day within retention is sealed.
+            let days = match &state.breakdowns {
+                Some(_) => sendops_shared::read::reputation::ALERT_WINDOW_DAYS + 1,
+                None => 366,
+            };
+            match state.store.prepare_breakdowns(days).await {
                 Ok(n) if n > 0 => tracing::info!(sealed_days = n, "breakdown days prepared"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not prepare breakdown days"),

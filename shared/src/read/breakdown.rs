@@ -554,11 +554,12 @@ impl Store {
         Ok(ids.into_values().collect())
     }
 
-    /// Seals every org's past days (within its plan's retention) whose breakdown seal is
-    /// missing or stale, like [`Store::prepare_reports`]; returns the number of days sealed.
-    pub async fn prepare_breakdowns(&self) -> Result<usize, StoreError> {
+    /// Seals every org's past days within its plan's retention and the last `days` days whose
+    /// breakdown seal is missing or stale, like [`Store::prepare_reports`]; returns the number
+    /// of days sealed.
+    pub async fn prepare_breakdowns(&self, days: u16) -> Result<usize, StoreError> {
         let today = day_of_ms(now_ms());
-        let first = today.saturating_sub(366);
+        let first = today.saturating_sub(days.min(366));
         let rules = causes::rules_version();
         let (counters, seals) = tokio::try_join!(
             self.client()
