@@ -141,8 +141,9 @@ pub async fn serve(
     edge::serve(tcp, router(state), limits, refuse, shutdown).await;
 }
 
-/// Days of each busy org the breakdown index holds ready (reputation's longest window).
-const PREFILL_DAYS: u16 = 30;
+/// Days of each busy org the breakdown index holds ready: reputation's longest window (30 days),
+/// ending at any time since yesterday.
+const PREFILL_DAYS: u16 = 31;
 
 /// Prepares reports in the background every `SENDOPS_REPORT_PREPARE_SECONDS` (from start;
 /// nothing when 0): the breakdown index of the busiest orgs, then report and breakdown seals
