@@ -147,7 +147,8 @@ const PREFILL_DAYS: u16 = 31;
 
 /// Prepares reports in the background every `SENDOPS_REPORT_PREPARE_SECONDS` (from start;
 /// nothing when 0): the breakdown index of the busiest orgs, then report and breakdown seals
-/// (with the index on, breakdown seals only for the alert evaluation's window).
+/// (with the index on, breakdown seals only for the last 31 days: the alert evaluation and the
+/// provider refresh read them).
 /// `main` spawns it, tests do not.
 pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
     let every = state.config.report_prepare_every;
@@ -177,10 +178,11 @@ pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHand
                 Err(e) => tracing::warn!(error = %e, "could not prepare report days"),
             }
             // Breakdowns and reputation read the index; what reads seals is the alert
-            // evaluation (its window) and a window the index cannot hold. Without the index
-            // every day within retention is sealed.
+            // evaluation (7 days), the provider refresh's list of recently seen recipient
+            // domains (30 days: `Store::domains_to_resolve`) and a window the index cannot
+            // hold. Without the index every day within retention is sealed.
             let days = match &state.breakdowns {
-                Some(_) => sendops_shared::read::reputation::ALERT_WINDOW_DAYS + 1,
+                Some(_) => PREFILL_DAYS,
                 None => 366,
             };
             match state.store.prepare_breakdowns(days).await {
