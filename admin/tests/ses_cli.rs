@@ -379,3 +379,109 @@ async fn templates_sync_from_the_cli() {
     assert!(e.contains("git"), "{e}");
     db.drop().await;
 }
+
+/// `sendops-admin providers refresh` as an operator runs it: the org's recently seen recipient
+/// domains asked from the resolver of `SENDOPS_DNS_RESOLVER` (consumer domains never), one line
+/// per domain on stderr, the summary on stdout, the answers recorded (what breakdowns read), a
+/// second run asking nothing new, and bad flags refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn providers_refresh_from_the_cli() {
+    let db = TestDb::new("cli_providers").await;
+    let dns = FakeDns::start().await;
+    dns.mx("corp.example", &[(10, "aspmx.l.google.com.")]);
+    dns.set("nomx.example", sendops_testkit::dns::Answer::NoData);
+    dns.set("broken.example", sendops_testkit::dns::Answer::ServFail);
+    // gone.example is unknown to the fake: NXDOMAIN.
+    let admin = Admin::new(&db).with_env("SENDOPS_DNS_RESOLVER", &dns.addr().to_string());
+    create_org(&admin, "acme", "111111111111").await;
+    create_org(&admin, "other", "222222222222").await;
+    let org = |slug: &'static str| {
+        let store = db.store.clone();
+        async move { store.org_by_slug(slug).await.unwrap().unwrap().id }
+    };
+    let now = sendops_shared::timefmt::now_ms();
+    let today = sendops_shared::timefmt::format_ms(now)[..10].to_owned();
+    for (o, r) in [
+        (org("acme").await, "a@corp.example"),
+        (org("acme").await, "b@nomx.example"),
+        (org("acme").await, "c@gone.example"),
+        (org("acme").await, "d@broken.example"),
+        (org("acme").await, "e@gmail.com"),
+        (org("other").await, "f@elsewhere.example"),
+    ] {
+        db.store
+            .client()
+            .query(
+                "INSERT INTO events (org_id, day, event_id, occurred_ms, event_type, recipient) \
+                 VALUES (?, toDate(?), ?, ?, 'Send', ?)",
+            )
+            .bind(o.to_string())
+            .bind(&today)
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(now)
+            .bind(r)
+            .execute()
+            .await
+            .unwrap();
+    }
+    let queries = dns.udp_queries();
+    let out = admin.run(&["providers", "refresh", "--org", "acme"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary,
+        json!({"asked": 4, "resolved": 1, "no_mx": 2, "failed": 1})
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for line in [
+        "corp.example → google (aspmx.l.google.com)",
+        "nomx.example → none (no MX)",
+        "gone.example → none (no MX)",
+        "broken.example → failed:",
+    ] {
+        assert!(stderr.contains(line), "{line:?} missing from:\n{stderr}");
+    }
+    assert!(!stderr.contains("gmail.com") && !stderr.contains("elsewhere.example"));
+    assert!(dns.udp_queries() - queries >= 4);
+    let map = db
+        .store
+        .mailbox_providers(&[
+            "corp.example".into(),
+            "nomx.example".into(),
+            "broken.example".into(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            map["corp.example"].as_str(),
+            map["nomx.example"].as_str(),
+            map["broken.example"].as_str()
+        ),
+        ("google", "none", "other")
+    );
+    // Fresh answers are not asked again; the failure is (after an hour): nothing due now.
+    let again = admin.ok(&["providers", "refresh", "--org", "acme"]).await;
+    assert_eq!(again["asked"], 0, "{again}");
+    // Every org's domains without --org.
+    let all = admin.ok(&["providers", "refresh"]).await;
+    assert_eq!(all["asked"], 1, "{all}");
+
+    for (args, named) in [
+        (vec!["providers", "refresh", "--days", "0"], "--days"),
+        (vec!["providers", "refresh", "--limit", "0"], "--limit"),
+        (
+            vec!["providers", "refresh", "--max-age-hours", "soon"],
+            "--max-age-hours",
+        ),
+        (vec!["providers", "refresh", "--org", "nosuch"], "nosuch"),
+    ] {
+        let e = admin.fails(&args).await;
+        assert!(e.contains(named), "{args:?}: {e}");
+    }
+    db.drop().await;
+}
