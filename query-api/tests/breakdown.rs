@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use common::oracle::{Row, oracle_rows};
+use common::oracle::{Row, oracle_rows, rate, same};
 use common::{ALL_SCOPES, TestApp, traffic};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -25,14 +25,6 @@ use sendops_shared::timefmt::{DAY_MS, now_ms};
 use serde_json::{Value, json};
 
 const A: &str = "444444444444";
-
-fn rate(n: u64, d: u64) -> f64 {
-    if d == 0 {
-        0.0
-    } else {
-        (n as f64 / d as f64).min(1.0)
-    }
-}
 
 struct Q {
     from: i64,
@@ -125,21 +117,6 @@ fn expected(
     }
     out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
     out.into_iter().map(|(_, _, v)| v).collect()
-}
-
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
-        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
-            (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-12
-        }
-        _ => a == b,
-    }
 }
 
 fn enc(ms: i64) -> String {

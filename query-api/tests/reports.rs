@@ -4,9 +4,10 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, TimeZone, Utc};
+use common::oracle::{Row, oracle_rows, rate, same};
 use common::{ALL_SCOPES, TestApp, traffic};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -15,111 +16,10 @@ use sendops_fixtures::{Envelope, Wrapper};
 use sendops_query_api::config::ApiConfig;
 use sendops_shared::control::api_key::KeyEnv;
 use sendops_shared::control::org::{Plan, channel_id};
-use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms, parse_rfc3339_ms};
+use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms};
 use serde_json::{Value, json};
 
 const A: &str = "333333333333";
-
-/// One stored row as the oracle sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct Row {
-    ms: i64,
-    ty: String,
-    recipient: String,
-    channel: String,
-    domain: String,
-    template: String,
-}
-
-fn payload_key(ty: &str) -> &'static str {
-    match ty {
-        "Delivery" => "delivery",
-        "Bounce" => "bounce",
-        "Complaint" => "complaint",
-        "Open" => "open",
-        "Click" => "click",
-        "DeliveryDelay" => "deliveryDelay",
-        "Subscription" => "subscription",
-        _ => "mail",
-    }
-}
-
-/// Rows per docs/semantics.md#counting, distinct by content identity.
-fn oracle_rows(events: &[Value]) -> Vec<Row> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for e in events {
-        let ty = e["eventType"].as_str().unwrap();
-        let ty_name = if ty == "Rendering Failure" {
-            "RenderingFailure"
-        } else {
-            ty
-        };
-        let mail = &e["mail"];
-        let key = payload_key(ty);
-        let ms = parse_rfc3339_ms(e[key]["timestamp"].as_str().unwrap()).unwrap();
-        let recipients: Vec<String> = match ty {
-            "Delivery" => e["delivery"]["recipients"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r.as_str().unwrap().to_owned())
-                .collect(),
-            "Bounce" | "Complaint" | "DeliveryDelay" => {
-                let list = match ty {
-                    "Bounce" => &e["bounce"]["bouncedRecipients"],
-                    "Complaint" => &e["complaint"]["complainedRecipients"],
-                    _ => &e["deliveryDelay"]["delayedRecipients"],
-                };
-                list.as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| r["emailAddress"].as_str().unwrap().to_owned())
-                    .collect()
-            }
-            _ => mail["destination"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r.as_str().unwrap().to_owned())
-                .collect(),
-        };
-        let source = mail["source"].as_str().unwrap();
-        let address = source
-            .rsplit_once('<')
-            .map_or(source, |(_, a)| a.trim_end_matches('>'));
-        let domain = address.rsplit_once('@').unwrap().1.to_lowercase();
-        let template = mail["tags"]["template"][0]
-            .as_str()
-            .or(e["failure"]["templateName"].as_str())
-            .unwrap_or("")
-            .to_owned();
-        let link = e["click"]["link"].as_str().unwrap_or("").to_owned();
-        for r in recipients {
-            let id = (
-                mail["messageId"].as_str().unwrap().to_owned(),
-                ty_name.to_owned(),
-                ms,
-                r.clone(),
-                link.clone(),
-            );
-            if seen.insert(id) {
-                out.push(Row {
-                    ms,
-                    ty: ty_name.to_owned(),
-                    recipient: r.to_lowercase(),
-                    channel: mail["tags"]["ses:configuration-set"][0]
-                        .as_str()
-                        .unwrap_or("")
-                        .to_owned(),
-                    domain: domain.clone(),
-                    template: template.clone(),
-                });
-            }
-        }
-    }
-    out
-}
 
 fn bucket_start(ms: i64, group_by: &str) -> i64 {
     let day = ms.div_euclid(DAY_MS);
@@ -130,14 +30,6 @@ fn bucket_start(ms: i64, group_by: &str) -> i64 {
         _ => day,
     };
     start * DAY_MS
-}
-
-fn rate(n: u64, d: u64) -> f64 {
-    if d == 0 {
-        0.0
-    } else {
-        (n as f64 / d as f64).min(1.0)
-    }
 }
 
 struct Query {
@@ -154,7 +46,7 @@ impl Query {
         r.ms >= self.from
             && r.ms < self.to
             && self.channel.as_ref().is_none_or(|c| *c == r.channel)
-            && self.domain.as_ref().is_none_or(|d| *d == r.domain)
+            && self.domain.as_ref().is_none_or(|d| *d == r.sender_domain)
             && self
                 .template
                 .as_ref()
@@ -252,20 +144,6 @@ fn expected_templates(rows: &[Row], q: &Query) -> Value {
 /// Equal JSON, where counts must be identical and rates equal up to float formatting (the
 /// client-side JSON parser does not round-trip the last digit of every double).
 fn assert_same(got: &Value, want: &Value, what: &str) {
-    fn same(a: &Value, b: &Value) -> bool {
-        match (a, b) {
-            (Value::Array(x), Value::Array(y)) => {
-                x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
-            }
-            (Value::Object(x), Value::Object(y)) => {
-                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-            }
-            (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
-                (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-12
-            }
-            _ => a == b,
-        }
-    }
     assert!(same(got, want), "{what}:\n got {got}\nwant {want}");
 }
 
@@ -392,7 +270,7 @@ async fn oracle(app: TestApp) {
             .collect()
     };
     let channels = distinct(|r| &r.channel);
-    let domains = distinct(|r| &r.domain);
+    let domains = distinct(|r| &r.sender_domain);
     let templates = distinct(|r| &r.template);
     let now = now_ms();
     let windows: Vec<Query> = (0..40)

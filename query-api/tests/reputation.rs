@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use chrono::{Duration, SecondsFormat, Utc};
-use common::oracle::{Row, oracle_rows};
+use common::oracle::{Row, oracle_rows, rate, same as close};
 use common::{ALL_SCOPES, TestApp, traffic};
 use sendops_query_api::config::ApiConfig;
 use sendops_shared::control::api_key::KeyEnv;
@@ -17,14 +17,6 @@ use sendops_shared::timefmt::{DAY_MS, now_ms};
 use serde_json::{Value, json};
 
 const A: &str = "555555555555";
-
-fn rate(n: u64, d: u64) -> f64 {
-    if d == 0 {
-        0.0
-    } else {
-        (n as f64 / d as f64).min(1.0)
-    }
-}
 
 fn status(
     sends: u64,
@@ -88,21 +80,6 @@ fn figures_json(f: &F, min: u64) -> Value {
     json!({"sends": f.sends, "deliveries": f.deliveries, "permanent_bounces": f.pb, "complaints": f.complaints,
            "bounce_rate": rate(f.pb, f.sends), "complaint_rate": rate(f.complaints, f.deliveries),
            "bounce_status": b, "complaint_status": c, "status": s})
-}
-
-fn close(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| close(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| close(v, w)))
-        }
-        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
-            (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-12
-        }
-        _ => a == b,
-    }
 }
 
 fn top(

@@ -134,3 +134,28 @@ pub fn oracle_rows(events: &[Value]) -> Vec<Row> {
     }
     out
 }
+
+/// A rate as the API computes it: n / d clamped to [0, 1], 0.0 when d is 0.
+pub fn rate(n: u64, d: u64) -> f64 {
+    if d == 0 {
+        0.0
+    } else {
+        (n as f64 / d as f64).min(1.0)
+    }
+}
+
+/// JSON equality with floats compared to 1e-12 (rates computed in another order).
+pub fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
+            (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-12
+        }
+        _ => a == b,
+    }
+}
