@@ -145,11 +145,14 @@ pub async fn serve(
 /// ending at any time since yesterday.
 const PREFILL_DAYS: u16 = 31;
 
+/// Days of each busy org the engaged index (template performance's distinct counts) holds
+/// ready: a 90-day window ending at any time since yesterday.
+const ENGAGED_PREFILL_DAYS: u16 = 91;
+
 /// Prepares reports in the background every `SENDOPS_REPORT_PREPARE_SECONDS` (from start;
-/// nothing when 0): the breakdown index of the busiest orgs, then report and breakdown seals
-/// (with the index on, breakdown seals only for the last 31 days: the alert evaluation and the
-/// provider refresh read them).
-/// `main` spawns it, tests do not.
+/// nothing when 0): the breakdown and engaged indexes of the busiest orgs, then report and
+/// breakdown seals (with the breakdown index on, breakdown seals only for the last 31 days: the
+/// alert evaluation and the provider refresh read them). `main` spawns it, tests do not.
 pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
     let every = state.config.report_prepare_every;
     if every.is_zero() {
@@ -167,6 +170,14 @@ pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHand
                     Ok(orgs) => tracing::debug!(orgs, "breakdown index prefilled"),
                     Err(e) => tracing::warn!(error = %e, "could not prefill the breakdown index"),
                 }
+            }
+            match state
+                .engaged
+                .prefill(&state.store, ENGAGED_PREFILL_DAYS)
+                .await
+            {
+                Ok(orgs) => tracing::debug!(orgs, "engaged index prefilled"),
+                Err(e) => tracing::warn!(error = %e, "could not prefill the engaged index"),
             }
             match state.store.prepare_reports().await {
                 Ok(done) if done.sealed_days > 0 => tracing::info!(

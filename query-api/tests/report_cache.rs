@@ -119,5 +119,20 @@ async fn report_caches_count_lookups_and_misses_per_day() {
     app.ingest(&[open_at(d3, "d@x.example", 700)]).await;
     get(window("breakdown") + "&dimension=mailbox_provider").await;
     assert_eq!(figures(&metrics.render(), "breakdown_index"), (10.0, 3.0));
+
+    // The engaged index's prefill reloads the changed day, so the next template performance
+    // report loads nothing.
+    assert_eq!(figures(&metrics.render(), "engaged_index"), (6.0, 3.0));
+    assert_eq!(
+        app.state
+            .engaged
+            .prefill(&app.state.store, 91)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(figures(&metrics.render(), "engaged_index"), (8.0, 4.0));
+    get(window("template-performance")).await;
+    assert_eq!(figures(&metrics.render(), "engaged_index"), (10.0, 4.0));
     app.drop().await;
 }

@@ -184,6 +184,56 @@ impl EngagedIndex {
         }
     }
 
+    /// Loads the last `days` days (and today) of the orgs with the most Open/Click rows in them,
+    /// most first, while the index holds less than half its budget: what the first template
+    /// performance report after a start or a bulk load would otherwise load itself. Days already
+    /// held and unchanged cost nothing. Returns the orgs prepared.
+    pub async fn prefill(&self, store: &Store, days: u16) -> Result<usize, StoreError> {
+        #[derive(Deserialize, Row)]
+        struct Busiest {
+            #[serde(with = "clickhouse::serde::uuid")]
+            org_id: Uuid,
+        }
+        let now = crate::timefmt::now_ms();
+        let first = day_of_ms(now).saturating_sub(days);
+        let busiest = store
+            .client()
+            .query(&format!(
+                "SELECT org_id FROM engaged WHERE event_type IN ({ENGAGED}) AND day >= toDate(?) \
+                 GROUP BY org_id ORDER BY count() DESC, org_id"
+            ))
+            .bind(date(first))
+            .fetch_all::<Busiest>()
+            .await?;
+        let mut done = 0;
+        for org in busiest {
+            let held: usize = {
+                let orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
+                orgs.usage.values().map(|u| u.0).sum()
+            };
+            if held >= self.budget_bytes / 2 {
+                break;
+            }
+            let from = crate::timefmt::day_start_ms(first);
+            let types = [EventType::Open, EventType::Click];
+            if self
+                .template_uniques(
+                    store,
+                    org.org_id,
+                    from,
+                    now,
+                    &ReportFilter::default(),
+                    &types,
+                )
+                .await?
+                .is_some()
+            {
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
     /// Distinct recipients per template (non-empty names) and event type of `types` (Open,
     /// Click) with an event in [from_ms, to_ms), under `filter`; `None` when the window's rows
     /// alone could exceed the budget (the caller then counts in ClickHouse instead).
