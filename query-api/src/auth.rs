@@ -40,7 +40,7 @@ impl Principal {
         self.key.environment == KeyEnv::Test
     }
 
-    /// Requests per minute for this key's environment (DECISIONS §4): 600 for live keys unless
+    /// Requests per minute for this key's environment (docs/semantics.md#time-windows): 600 for live keys unless
     /// the org has an override, 10 % of that for test keys.
     pub fn requests_per_minute(&self) -> u32 {
         let live = self.org.rate_limit_override.unwrap_or(600).max(1);

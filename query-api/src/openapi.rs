@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use crate::problem::FieldError;
 use crate::routes::{Pagination, messages, reports, suppressions, undeliverable};
 
-/// An RFC 7807 problem document (DECISIONS §2).
+/// An RFC 7807 problem document (docs/semantics.md#errors).
 #[derive(Serialize, ToSchema)]
 pub struct Problem {
     /// `<base>/<class>`: switch on this.

@@ -262,7 +262,7 @@ impl Checks {
         }
     }
 
-    /// The [from, to) window of DECISIONS §4 from the `from` and `to` values: defaults to the
+    /// The [from, to) window of docs/semantics.md#time-windows from the `from` and `to` values: defaults to the
     /// trailing 30 days clamped to the plan's retention; an explicit `from` older than the
     /// retention is a 403.
     pub fn window(

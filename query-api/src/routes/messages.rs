@@ -21,7 +21,7 @@ use crate::params::{Checks, Choice, Query};
 use crate::problem::ApiError;
 use crate::routes::Pagination;
 
-/// Detail and timeline look back this far whatever the plan (DECISIONS §4).
+/// Detail and timeline look back this far whatever the plan (docs/semantics.md#time-windows).
 const DETAIL_LOOKBACK_MS: i64 = 365 * DAY_MS;
 
 /// One message (the `V1Message` projection).
@@ -105,7 +105,7 @@ crate::query_params! {
     }
 }
 
-/// A message status: the type of its latest lifecycle event (DECISIONS §6).
+/// A message status: the type of its latest lifecycle event (docs/semantics.md#messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ToSchema)]
 pub enum MessageStatus {
     Send,

@@ -1,5 +1,5 @@
 //! `/v1/reports/deliverability`, `/v1/reports/engagement`, `/v1/reports/template-performance`
-//! (DECISIONS §4–5): exact [from, to) windows, UTC day / Monday week / month buckets, oldest
+//! (docs/semantics.md#time-windows, #counting): exact [from, to) windows, UTC day / Monday week / month buckets, oldest
 //! first, no zero-filled buckets, rates clamped to [0, 1] with 0.0 on a zero denominator.
 
 use std::collections::BTreeMap;
@@ -238,7 +238,7 @@ fn common(
     })
 }
 
-/// Sums per-day counts into buckets (unique counts are per day and summed, DECISIONS §5).
+/// Sums per-day counts into buckets (unique counts are per day and summed, docs/semantics.md#counting).
 fn buckets(
     daily: Counts<u16>,
     group_by: GroupBy,

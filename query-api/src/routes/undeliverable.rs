@@ -1,4 +1,4 @@
-//! `/v1/undeliverable` and `/v1/undeliverable/rules` (spec: Undeliverable; DECISIONS §7). The
+//! `/v1/undeliverable` and `/v1/undeliverable/rules` (spec: Undeliverable; docs/semantics.md#undeliverable, docs/undeliverable.md). The
 //! classification and its last_changed_at rule live in `sendops_shared::undeliverable`; this
 //! module parses the request, picks the status default, and shapes rows and headers. Every
 //! response after the scope check carries `X-SendOps-Rules-Version`.
@@ -293,7 +293,7 @@ async fn page(
         None => StatusFilter::Listed,
     };
     let fingerprint = cursor::filter_fingerprint(&q.filters());
-    // A malformed, foreign or stale cursor restarts at page 1 (spec; DECISIONS §3).
+    // A malformed, foreign or stale cursor restarts at page 1 (spec; docs/semantics.md#pagination).
     let after = q
         .cursor
         .as_deref()
