@@ -24,8 +24,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::read::report_filter::{ReportFilter, date, day_in};
-use crate::read::reports::{Bind, Split, filter_sql, split, type_list};
+use crate::read::reports::{Split, days_sql, filter_sql, split, type_list};
 use crate::store::Store;
+use crate::store::sql::Sql;
 use crate::timefmt::{day_of_ms, now_ms};
 use crate::{EventType, StoreError};
 
@@ -357,43 +358,40 @@ impl Store {
         };
         let types = format!(" AND event_type IN ({})", type_list(types));
         let mut parts = Vec::new();
-        let mut binds = Vec::new();
         if !whole.sealed.is_empty() {
-            binds.push(Bind::Text(org_id.to_string()));
-            binds.push(Bind::Uuids(whole.sealed.clone()));
-            let f = filter_sql(filter, &mut binds);
-            parts.push(format!(
-                "SELECT {seal_key} AS k, {lbl} AS lbl, event_type, bounce_type AS bt, n \
-                 FROM breakdown_day_counts \
-                 WHERE org_id = ? AND seal_id IN (SELECT toUUID(arrayJoin(?))){types}{f}"
-            ));
+            let mut p = Sql::new(
+                &format!(
+                    "SELECT {seal_key} AS k, {lbl} AS lbl, event_type, bounce_type AS bt, n \
+                     FROM breakdown_day_counts \
+                     WHERE org_id = ? AND seal_id IN (SELECT toUUID(arrayJoin(?))){types}"
+                ),
+                [org_id.into(), whole.sealed.as_slice().into()],
+            );
+            p.append(filter_sql(filter));
+            parts.push(p);
         }
         if !whole.raw.is_empty() || !s.edges.is_empty() {
-            binds.push(Bind::Text(org_id.to_string()));
-            let mut ors = Vec::new();
-            if !whole.raw.is_empty() {
-                ors.push(day_in(&whole.raw));
-            }
-            for (day, a, b) in &s.edges {
-                ors.push("(day = toDate(?) AND occurred_ms >= ? AND occurred_ms < ?)".to_owned());
-                binds.push(Bind::Text(date(*day)));
-                binds.push(Bind::Int(*a));
-                binds.push(Bind::Int(*b));
-            }
-            let f = filter_sql(filter, &mut binds);
-            parts.push(format!(
-                "SELECT {raw_key} AS k, any({lbl}) AS lbl, event_type, \
-                 if(event_type = 'Bounce', bounce_type, '') AS bt, toUInt64(uniqExact(event_id)) AS n \
-                 FROM events WHERE org_id = ? AND ({}){types}{f} GROUP BY k, event_type, bt",
-                ors.join(" OR ")
-            ));
+            let mut p = Sql::new(
+                &format!(
+                    "SELECT {raw_key} AS k, any({lbl}) AS lbl, event_type, \
+                     if(event_type = 'Bounce', bounce_type, '') AS bt, \
+                     toUInt64(uniqExact(event_id)) AS n FROM events WHERE org_id = ? AND "
+                ),
+                [org_id.into()],
+            );
+            p.append(days_sql(&whole.raw, &s.edges))
+                .push(&types, [])
+                .append(filter_sql(filter))
+                .push(" GROUP BY k, event_type, bt", []);
+            parts.push(p);
         }
-        let sql = format!(
-            "SELECT k, any(lbl) AS lbl, event_type, bt, sum(n) AS n FROM ({}) \
-             GROUP BY k, event_type, bt",
-            parts.join(" UNION ALL ")
+        let mut sql = Sql::new(
+            "SELECT k, any(lbl) AS lbl, event_type, bt, sum(n) AS n FROM (",
+            [],
         );
-        Ok(self.report_query(&sql, binds).fetch_all::<KeyRow>().await?)
+        sql.append(Sql::join(parts, " UNION ALL "))
+            .push(") GROUP BY k, event_type, bt", []);
+        Ok(self.sql(sql).fetch_all::<KeyRow>().await?)
     }
 
     /// Distinct openers and clickers per key over the whole window.
@@ -411,24 +409,23 @@ impl Store {
         if from_ms >= to_ms {
             return Ok(Vec::new());
         }
-        let mut binds = vec![
-            Bind::Text(org_id.to_string()),
-            Bind::Text(date(day_of_ms(from_ms))),
-            Bind::Text(date(day_of_ms(to_ms - 1))),
-            Bind::Int(from_ms),
-            Bind::Int(to_ms),
-        ];
-        let f = filter_sql(filter, &mut binds);
-        let sql = format!(
-            "SELECT {key} AS k, event_type, toUInt64(uniqExact(recipient_hash)) AS n \
-             FROM engaged_recipients WHERE org_id = ? AND event_type IN ('Open', 'Click') \
-             AND day >= toDate(?) AND day <= toDate(?) AND occurred_ms >= ? AND occurred_ms < ?{f} \
-             GROUP BY k, event_type"
+        let mut sql = Sql::new(
+            &format!(
+                "SELECT {key} AS k, event_type, toUInt64(uniqExact(recipient_hash)) AS n \
+                 FROM engaged_recipients WHERE org_id = ? AND event_type IN ('Open', 'Click') \
+                 AND day >= toDate(?) AND day <= toDate(?) AND occurred_ms >= ? AND occurred_ms < ?"
+            ),
+            [
+                org_id.into(),
+                date(day_of_ms(from_ms)).into(),
+                date(day_of_ms(to_ms - 1)).into(),
+                from_ms.into(),
+                to_ms.into(),
+            ],
         );
-        Ok(self
-            .report_query(&sql, binds)
-            .fetch_all::<UniqueRow>()
-            .await?)
+        sql.append(filter_sql(filter))
+            .push(" GROUP BY k, event_type", []);
+        Ok(self.sql(sql).fetch_all::<UniqueRow>().await?)
     }
 
     /// How the whole days [first, end) are read: from valid seals, sealing stale past days first.

@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
 use crate::store::Store;
+use crate::store::sql::Sql;
 use crate::timefmt::{DAY_MS, day_of_ms, day_to_date};
 use crate::{EventType, StoreError};
 
@@ -128,64 +129,49 @@ impl Store {
         filter: &MessageFilter,
         limit: usize,
     ) -> Result<Vec<MessageRow>, StoreError> {
-        let mut sql = format!(
-            "SELECT {PROJECTION} FROM messages WHERE org_id = ? AND sent_ms >= ? AND sent_ms < ? \
-             AND (sent_ms < ? OR (sent_ms = ? AND message_id < ?))"
-        );
-        if filter.channel_id.is_some() {
-            sql.push_str(" AND channel_id = ?");
-        }
-        if filter.sender_domain.is_some() {
-            sql.push_str(" AND sender_domain = ?");
-        }
-        if filter.recipient.is_some() {
-            sql.push_str(
-                " AND message_id IN (SELECT message_id FROM message_recipients \
-                 WHERE org_id = ? AND recipient = ? AND sent_ms >= ? AND sent_ms < ?)",
-            );
-        }
-        sql.push_str(" GROUP BY sent_ms, message_id HAVING 1 = 1");
-        if filter.template.is_some() {
-            sql.push_str(" AND tpl = ?");
-        }
-        if filter.status.is_some() {
-            sql.push_str(&format!(" AND {STATUS_EXPR} = ?"));
-        }
-        sql.push_str(" ORDER BY sent_ms DESC, message_id DESC LIMIT ?");
-
         let (after_ms, after_id) = match after {
             Some(a) => (a.sent_ms, a.message_id.as_str()),
             None => (i64::MAX, ""),
         };
-        let mut q = self
-            .client()
-            .query(&sql)
-            .bind(org_id.to_string())
-            .bind(lower)
-            .bind(upper)
-            .bind(after_ms)
-            .bind(after_ms)
-            .bind(after_id);
+        let mut sql = Sql::new(
+            &format!(
+                "SELECT {PROJECTION} FROM messages WHERE org_id = ? AND sent_ms >= ? \
+                 AND sent_ms < ? AND (sent_ms < ? OR (sent_ms = ? AND message_id < ?))"
+            ),
+            [
+                org_id.into(),
+                lower.into(),
+                upper.into(),
+                after_ms.into(),
+                after_ms.into(),
+                after_id.into(),
+            ],
+        );
         if let Some(c) = filter.channel_id {
-            q = q.bind(c.to_string());
+            sql.push(" AND channel_id = ?", [c.into()]);
         }
         if let Some(d) = &filter.sender_domain {
-            q = q.bind(d.as_str());
+            sql.push(" AND sender_domain = ?", [d.into()]);
         }
         if let Some(r) = &filter.recipient {
-            q = q
-                .bind(org_id.to_string())
-                .bind(r.as_str())
-                .bind(lower)
-                .bind(upper);
+            sql.push(
+                " AND message_id IN (SELECT message_id FROM message_recipients \
+                 WHERE org_id = ? AND recipient = ? AND sent_ms >= ? AND sent_ms < ?)",
+                [org_id.into(), r.into(), lower.into(), upper.into()],
+            );
         }
+        sql.push(" GROUP BY sent_ms, message_id HAVING 1 = 1", []);
         if let Some(t) = &filter.template {
-            q = q.bind(t.as_str());
+            sql.push(" AND tpl = ?", [t.into()]);
         }
         if let Some(s) = &filter.status {
-            q = q.bind(s.as_str());
+            sql.push(&format!(" AND {STATUS_EXPR} = ?"), [s.as_str().into()]);
         }
-        Ok(q.bind(limit as u64).fetch_all::<MessageRow>().await?)
+        sql.push(
+            " ORDER BY sent_ms DESC, message_id DESC LIMIT ?",
+            [(limit as u64).into()],
+        );
+        Ok(self.sql(sql).fetch_all::<MessageRow>().await?)
     }
 
     /// One message by SES id, if it was sent at or after `not_before_ms`.

@@ -18,6 +18,7 @@ use crate::read::engaged_index::EngagedIndex;
 pub use crate::read::report_filter::ReportFilter;
 use crate::read::report_filter::{date, day_in};
 use crate::store::Store;
+use crate::store::sql::Sql;
 use crate::timefmt::{DAY_MS, STORABLE_END_MS, day_of_ms, day_start_ms, now_ms};
 use crate::{EventType, StoreError};
 
@@ -100,18 +101,6 @@ pub(crate) fn split(from_ms: i64, to_ms: i64) -> Split {
     }
 }
 
-/// The UNION ALL source of row counts for a window: (select list, where-clause binds).
-struct Source {
-    sql: String,
-    binds: Vec<Bind>,
-}
-
-pub(crate) enum Bind {
-    Text(String),
-    Int(i64),
-    Uuids(Vec<Uuid>),
-}
-
 /// What a report reads: which event types, and whether it needs the distinct engaged
 /// recipients of Open and Click (the expensive part, so reports that do not show unique counts
 /// skip it).
@@ -126,21 +115,35 @@ pub(crate) fn type_list(types: &[EventType]) -> String {
     names.join(", ")
 }
 
-/// ` AND …` for the filters, pushing their binds.
-pub(crate) fn filter_sql(filter: &ReportFilter, binds: &mut Vec<Bind>) -> String {
-    let mut sql = String::new();
+/// ` AND …` for the filters, with their values.
+pub(crate) fn filter_sql(filter: &ReportFilter) -> Sql {
+    let mut sql = Sql::default();
     if let Some(c) = filter.channel_id {
-        sql.push_str(" AND channel_id = ?");
-        binds.push(Bind::Text(c.to_string()));
+        sql.push(" AND channel_id = ?", [c.into()]);
     }
     if let Some(d) = &filter.sender_domain {
-        sql.push_str(" AND sender_domain = ?");
-        binds.push(Bind::Text(d.clone()));
+        sql.push(" AND sender_domain = ?", [d.into()]);
     }
     if let Some(t) = &filter.template {
-        sql.push_str(" AND lower(template) = lower(?)");
-        binds.push(Bind::Text(t.clone()));
+        sql.push(" AND lower(template) = lower(?)", [t.into()]);
     }
+    sql
+}
+
+/// `(…)`: rows of the whole `days` or inside one of the `edges` ((day, from_ms, to_ms)).
+pub(crate) fn days_sql(days: &[u16], edges: &[(u16, i64, i64)]) -> Sql {
+    let mut ors = Vec::new();
+    if !days.is_empty() {
+        ors.push(Sql::new(&day_in(days), []));
+    }
+    for (day, a, b) in edges {
+        ors.push(Sql::new(
+            "(day = toDate(?) AND occurred_ms >= ? AND occurred_ms < ?)",
+            [date(*day).into(), (*a).into(), (*b).into()],
+        ));
+    }
+    let mut sql = Sql::new("(", []);
+    sql.append(Sql::join(ors, " OR ")).push(")", []);
     sql
 }
 
@@ -155,57 +158,37 @@ fn source(
     filter: &ReportFilter,
     key: &str,
     types: &[EventType],
-) -> Source {
+) -> Sql {
     let mut parts = Vec::new();
-    let mut binds = Vec::new();
     let types = format!(" AND event_type IN ({})", type_list(types));
     if !sealed.is_empty() {
-        binds.push(Bind::Text(org_id.to_string()));
-        binds.push(Bind::Uuids(sealed.to_vec()));
-        let f = filter_sql(filter, &mut binds);
-        parts.push(format!(
-            "SELECT {key}, event_type, n FROM report_day_counts \
-             WHERE org_id = ? AND seal_id IN (SELECT toUUID(arrayJoin(?))){types}{f}"
-        ));
+        let mut p = Sql::new(
+            &format!(
+                "SELECT {key}, event_type, n FROM report_day_counts \
+                 WHERE org_id = ? AND seal_id IN (SELECT toUUID(arrayJoin(?))){types}"
+            ),
+            [org_id.into(), sealed.into()],
+        );
+        p.append(filter_sql(filter));
+        parts.push(p);
     }
     if !raw_days.is_empty() || !edges.is_empty() {
-        binds.push(Bind::Text(org_id.to_string()));
-        let mut ors = Vec::new();
-        if !raw_days.is_empty() {
-            ors.push(day_in(raw_days));
-        }
-        for (day, a, b) in edges {
-            ors.push("(day = toDate(?) AND occurred_ms >= ? AND occurred_ms < ?)".to_owned());
-            binds.push(Bind::Text(date(*day)));
-            binds.push(Bind::Int(*a));
-            binds.push(Bind::Int(*b));
-        }
-        let f = filter_sql(filter, &mut binds);
-        parts.push(format!(
-            "SELECT {key}, event_type, toUInt64(uniqExact(event_id)) AS n \
-             FROM events WHERE org_id = ? AND ({}){types}{f} GROUP BY {key}, event_type",
-            ors.join(" OR ")
-        ));
+        let mut p = Sql::new(
+            &format!(
+                "SELECT {key}, event_type, toUInt64(uniqExact(event_id)) AS n FROM events WHERE org_id = ? AND "
+            ),
+            [org_id.into()],
+        );
+        p.append(days_sql(raw_days, edges))
+            .push(&types, [])
+            .append(filter_sql(filter))
+            .push(&format!(" GROUP BY {key}, event_type"), []);
+        parts.push(p);
     }
-    Source {
-        sql: parts.join(" UNION ALL "),
-        binds,
-    }
+    Sql::join(parts, " UNION ALL ")
 }
 
 impl Store {
-    pub(crate) fn report_query(&self, sql: &str, binds: Vec<Bind>) -> crate::store::metered::Query {
-        let mut q = self.client().query(sql);
-        for b in binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s),
-                Bind::Int(i) => q.bind(i),
-                Bind::Uuids(ids) => q.bind(ids.iter().map(Uuid::to_string).collect::<Vec<_>>()),
-            };
-        }
-        q
-    }
-
     /// Row counts per `key` (`day` or `template`) and event type; templates exclude ''.
     async fn group_rows<K>(
         &self,
@@ -254,7 +237,7 @@ impl Store {
             key,
             types,
         );
-        if src.sql.is_empty() {
+        if src.is_empty() {
             return Ok((out, whole.changes));
         }
         let named = if key == "template" {
@@ -262,16 +245,13 @@ impl Store {
         } else {
             ""
         };
-        let sql = format!(
-            "SELECT {key} AS group_key, event_type, sum(n) AS rows \
-             FROM ({}){named} GROUP BY {key}, event_type",
-            src.sql
+        let mut sql = Sql::new(
+            &format!("SELECT {key} AS group_key, event_type, sum(n) AS rows FROM ("),
+            [],
         );
-        for r in self
-            .report_query(&sql, src.binds)
-            .fetch_all::<GroupRow<K>>()
-            .await?
-        {
+        sql.append(src)
+            .push(&format!("){named} GROUP BY {key}, event_type"), []);
+        for r in self.sql(sql).fetch_all::<GroupRow<K>>().await? {
             out.entry(r.group_key).or_default().insert(
                 r.event_type,
                 TypeCounts {

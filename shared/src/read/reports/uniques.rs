@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::read::engaged_index::{EngagedIndex, TemplateUniques};
-use crate::read::report_filter::{date, day_in};
+use crate::read::report_filter::date;
 use crate::store::Store;
 use crate::timefmt::day_of_ms;
 use crate::{EventType, StoreError};
@@ -110,33 +110,19 @@ impl Store {
         ) else {
             return Ok(Vec::new());
         };
-        let mut binds = vec![
-            Bind::Text(org_id.to_string()),
-            Bind::Text(date(*lo)),
-            Bind::Text(date(*hi)),
-        ];
-        let mut ors = Vec::new();
-        if !days.is_empty() {
-            ors.push(day_in(days));
-        }
-        for (day, a, b) in edges {
-            ors.push("(day = toDate(?) AND occurred_ms >= ? AND occurred_ms < ?)".to_owned());
-            binds.push(Bind::Text(date(*day)));
-            binds.push(Bind::Int(*a));
-            binds.push(Bind::Int(*b));
-        }
-        let f = filter_sql(filter, &mut binds);
-        let sql = format!(
-            "SELECT day, event_type, toUInt64(uniqExact(recipient_hash)) AS uniques \
-             FROM engaged WHERE org_id = ? AND event_type IN ({}) \
-             AND day >= toDate(?) AND day <= toDate(?) AND ({}){f} GROUP BY day, event_type",
-            type_list(types),
-            ors.join(" OR ")
+        let mut sql = Sql::new(
+            &format!(
+                "SELECT day, event_type, toUInt64(uniqExact(recipient_hash)) AS uniques \
+                 FROM engaged WHERE org_id = ? AND event_type IN ({}) \
+                 AND day >= toDate(?) AND day <= toDate(?) AND ",
+                type_list(types)
+            ),
+            [org_id.into(), date(*lo).into(), date(*hi).into()],
         );
-        Ok(self
-            .report_query(&sql, binds)
-            .fetch_all::<EngagedDayRow>()
-            .await?)
+        sql.append(days_sql(days, edges))
+            .append(filter_sql(filter))
+            .push(" GROUP BY day, event_type", []);
+        Ok(self.sql(sql).fetch_all::<EngagedDayRow>().await?)
     }
 
     /// Distinct recipients per template and engaged type over exactly [from_ms, to_ms): from the
@@ -156,24 +142,23 @@ impl Store {
         {
             return Ok(counted);
         }
-        let mut binds = vec![
-            Bind::Text(org_id.to_string()),
-            Bind::Text(date(day_of_ms(from_ms))),
-            Bind::Text(date(day_of_ms(to_ms - 1))),
-            Bind::Int(from_ms),
-            Bind::Int(to_ms),
-        ];
-        let f = filter_sql(filter, &mut binds);
-        let sql = format!(
-            "SELECT template, event_type, uniqExact(recipient_hash) AS uniques FROM engaged \
-             WHERE org_id = ? AND event_type IN ({}) AND day >= toDate(?) AND day <= toDate(?) \
-             AND occurred_ms >= ? AND occurred_ms < ?{f} AND template != '' \
-             GROUP BY template, event_type",
-            type_list(types)
+        let mut sql = Sql::new(
+            &format!(
+                "SELECT template, event_type, uniqExact(recipient_hash) AS uniques FROM engaged \
+                 WHERE org_id = ? AND event_type IN ({}) AND day >= toDate(?) AND day <= toDate(?) \
+                 AND occurred_ms >= ? AND occurred_ms < ?",
+                type_list(types)
+            ),
+            [
+                org_id.into(),
+                date(day_of_ms(from_ms)).into(),
+                date(day_of_ms(to_ms - 1)).into(),
+                from_ms.into(),
+                to_ms.into(),
+            ],
         );
-        Ok(self
-            .report_query(&sql, binds)
-            .fetch_all::<TemplateUniques>()
-            .await?)
+        sql.append(filter_sql(filter))
+            .push(" AND template != '' GROUP BY template, event_type", []);
+        Ok(self.sql(sql).fetch_all::<TemplateUniques>().await?)
     }
 }
