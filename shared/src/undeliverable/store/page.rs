@@ -9,6 +9,7 @@ use super::super::{
 use super::*;
 use crate::store::Store;
 use crate::store::error::StoreError;
+use crate::store::sql::Sql;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -26,16 +27,9 @@ pub(crate) const MIN_CANDIDATES: usize = 50;
 /// Addresses per step when a single second holds more than [`MAX_CANDIDATES`].
 pub(crate) const DENSE_CHUNK: usize = 200;
 
-/// What a placeholder of [`candidate_filter`]'s conditions takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FilterArg {
-    OrgId,
-    EmailNeedle,
-}
-
-/// The activity conditions a query's filters allow (appended after the time range) and what
-/// their placeholders take, in order. None when the filters exclude every row.
-pub(crate) fn candidate_filter(q: &ListQuery) -> Option<(String, Vec<FilterArg>)> {
+/// The activity conditions a query's filters allow (appended after the time range), with their
+/// values. None when the filters exclude every row.
+pub(crate) fn candidate_filter(org_id: Uuid, q: &ListQuery) -> Option<Sql> {
     let listed = q.status != StatusFilter::Excluded;
     let excluded = q.status != StatusFilter::Listed && q.min_events <= 1;
     if !listed && !excluded {
@@ -53,21 +47,20 @@ pub(crate) fn candidate_filter(q: &ListQuery) -> Option<(String, Vec<FilterArg>)
     if excluded {
         kinds.push(Kind::Exclusion);
     }
-    let mut sql = String::new();
-    let mut binds = Vec::new();
+    let mut sql = Sql::default();
     if kinds.len() < Kind::ALL.len() {
-        sql.push_str(" AND kind IN ");
-        sql.push_str(&kind_list(&kinds));
+        sql.push(&format!(" AND kind IN {}", kind_list(&kinds)), []);
     }
-    if q.email.is_some() {
-        sql.push_str(" AND position(email, ?) > 0");
-        binds.push(FilterArg::EmailNeedle);
+    if let Some(needle) = &q.email {
+        sql.push(" AND position(email, ?) > 0", [needle.into()]);
     }
     if !listed {
-        sql.push_str(" AND email IN (SELECT email FROM undeliverable_exclusions WHERE org_id = ?)");
-        binds.push(FilterArg::OrgId);
+        sql.push(
+            " AND email IN (SELECT email FROM undeliverable_exclusions WHERE org_id = ?)",
+            [org_id.into()],
+        );
     }
-    Some((sql, binds))
+    Some(sql)
 }
 
 /// The smallest fence greater than `after` over every write's fences (each sorted ascending),
@@ -123,7 +116,7 @@ impl Store {
             let need = q.limit - out.len();
             let cap = (2 * need + 10).clamp(MIN_CANDIDATES, MAX_CANDIDATES) as u64;
             let lo = floor.max(whole_second(hi - 1) - (span - 1000));
-            if candidate_filter(q).is_none() {
+            if candidate_filter(org_id, q).is_none() {
                 return Ok(out);
             }
             // The seconds of [lo, hi) that hold activity, newest first, with how many addresses
@@ -181,30 +174,17 @@ impl Store {
         Ok(out)
     }
 
-    /// `sql(filter)` over `undeliverable_activity`, its first placeholders bound to `org_id`,
-    /// `lo`, `hi` and then [`candidate_filter`]'s (None when the filters exclude every row).
-    pub(crate) fn activity_query(
-        &self,
-        org_id: Uuid,
-        q: &ListQuery,
-        lo: i64,
-        hi: i64,
-        sql: impl FnOnce(&str) -> String,
-    ) -> Option<crate::store::metered::Query> {
-        let (filter, args) = candidate_filter(q)?;
-        let mut query = self
-            .client()
-            .query(&sql(&filter))
-            .bind(org_id.to_string())
-            .bind(lo)
-            .bind(hi);
-        for arg in args {
-            query = match arg {
-                FilterArg::OrgId => query.bind(org_id.to_string()),
-                FilterArg::EmailNeedle => query.bind(q.email.as_deref().unwrap_or("")),
-            };
-        }
-        Some(query)
+    /// The distinct addresses with activity in [lo, hi) that the query's filters allow (None
+    /// when the filters exclude every row); callers append order and limits.
+    pub(crate) fn activity_query(org_id: Uuid, q: &ListQuery, lo: i64, hi: i64) -> Option<Sql> {
+        let filter = candidate_filter(org_id, q)?;
+        let mut sql = Sql::new(
+            "SELECT DISTINCT email FROM undeliverable_activity \
+             WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?",
+            [org_id.into(), lo.into(), hi.into()],
+        );
+        sql.append(filter);
+        Some(sql)
     }
 
     /// The seconds in [lo, hi) that hold activity, newest first (at most `limit`), each as its
@@ -242,15 +222,10 @@ impl Store {
         lo: i64,
         hi: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let Some(query) = self.activity_query(org_id, q, lo, hi, |filter| {
-            format!(
-                "SELECT DISTINCT email FROM undeliverable_activity \
-                 WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter}"
-            )
-        }) else {
+        let Some(sql) = Store::activity_query(org_id, q, lo, hi) else {
             return Ok(Vec::new());
         };
-        Ok(query.fetch_all::<String>().await?)
+        Ok(self.sql(sql).fetch_all::<String>().await?)
     }
 
     /// The fences of every write in the second starting at `second_ms`: every
@@ -284,25 +259,15 @@ impl Store {
         upto: Option<&str>,
         limit: usize,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        let bound = if upto.is_some() {
-            " AND email <= ?"
-        } else {
-            ""
-        };
-        let Some(query) = self.activity_query(org_id, q, lo, hi, |filter| {
-            format!(
-                "SELECT DISTINCT email FROM undeliverable_activity \
-                 WHERE org_id = ? AND ingested_ms >= ? AND ingested_ms < ?{filter} \
-                 AND email > ?{bound} ORDER BY email LIMIT ?"
-            )
-        }) else {
+        let Some(mut sql) = Store::activity_query(org_id, q, lo, hi) else {
             return Ok(None);
         };
-        let mut query = query.bind(after_email);
+        sql.push(" AND email > ?", [after_email.into()]);
         if let Some(upto) = upto {
-            query = query.bind(upto);
+            sql.push(" AND email <= ?", [upto.into()]);
         }
-        Ok(Some(query.bind(limit as u64).fetch_all::<String>().await?))
+        sql.push(" ORDER BY email LIMIT ?", [(limit as u64).into()]);
+        Ok(Some(self.sql(sql).fetch_all::<String>().await?))
     }
 
     /// The rows of `emails` whose last_changed_at lies in [lo, hi) and that pass the query's
