@@ -34,6 +34,9 @@ use crate::store::migration_lock::Progress;
 use crate::store::repair::DERIVED;
 use crate::timefmt::{DAY_MS, day_to_date, now_ms};
 
+mod erase;
+pub use erase::{EraseSummary, email_sha256};
+
 /// Days kept after the plan's retention before rows are pruned (so a clock difference or a
 /// report over the oldest retained day never misses a row).
 pub const DEFAULT_GRACE_DAYS: u32 = 7;
@@ -200,19 +203,6 @@ pub struct PruneSummary {
     pub days_bumped: u64,
 }
 
-/// What an erasure did.
-#[derive(Debug, Clone, Serialize)]
-pub struct EraseSummary {
-    pub org_id: Uuid,
-    /// SHA-256 (hex) of the lower-cased address; the address itself is never stored.
-    pub email_sha256: String,
-    /// Rows matching before the erasure, per table (deleted or edited).
-    pub tables: BTreeMap<&'static str, u64>,
-    /// Messages whose `messages` rows were derived again.
-    pub messages_rederived: u64,
-    pub days_bumped: u64,
-}
-
 #[derive(Debug, Deserialize, Row)]
 struct PartRow {
     partition: String,
@@ -224,29 +214,6 @@ struct OrgDay {
     #[serde(with = "clickhouse::serde::uuid")]
     org_id: Uuid,
     d: u16,
-}
-
-#[derive(Debug, Deserialize, Row)]
-struct MessageKey {
-    message_id: String,
-    d: u16,
-}
-
-/// SHA-256 hex of an address, lower-cased (what the audit entry records).
-pub fn email_sha256(email: &str) -> String {
-    HEXLOWER.encode(&Sha256::digest(email.trim().to_lowercase().as_bytes()))
-}
-
-/// A regular expression (re2) matching `text` literally, any case.
-fn literal_regex(text: &str) -> String {
-    let mut out = String::from("(?i)");
-    for c in text.chars() {
-        if !c.is_alphanumeric() {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 impl Store {
@@ -477,229 +444,6 @@ impl Store {
             progress(&format!("day_changes: bump {} days", bump.len()));
             self.bump_days(&bump).await?;
         }
-        Ok(summary)
-    }
-
-    /// Removes every row about `email` from `org_id`'s data (module docs); `actor` is recorded
-    /// in the audit entry.
-    pub async fn erase_address(
-        &self,
-        org_id: Uuid,
-        email: &str,
-        actor: &str,
-        progress: Progress,
-    ) -> Result<EraseSummary, StoreError> {
-        let email = email.trim().to_lowercase();
-        if email.is_empty() {
-            return Err(StoreError::Invalid("the address is empty".into()));
-        }
-        let org = org_id.to_string();
-        let okey = format!("{org}/{email}");
-        let mut tables: BTreeMap<&'static str, u64> = BTreeMap::new();
-        let in_destination = "has(arrayMap(x -> lower(x), destination), ?)";
-        // Messages and days the address appears in.
-        let affected = self
-            .client()
-            .query(&format!(
-                "SELECT DISTINCT message_id, toUInt16(day) AS d FROM events \
-                 WHERE org_id = ? AND (lower(recipient) = ? OR {in_destination})"
-            ))
-            .bind(org.as_str())
-            .bind(email.as_str())
-            .bind(email.as_str())
-            .fetch_all::<MessageKey>()
-            .await?;
-        let messages: Vec<String> = affected
-            .iter()
-            .map(|k| k.message_id.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let days: HashSet<(Uuid, u16)> = affected.iter().map(|k| (org_id, k.d)).collect();
-        progress(&format!(
-            "org {org}: the address is in {} messages on {} days",
-            messages.len(),
-            days.len()
-        ));
-        // (table, condition, binds, mutation): deletes unless the mutation is given.
-        let steps: Vec<(&'static str, String, Vec<&str>, Option<String>)> = vec![
-            (
-                "events",
-                "org_id = ? AND lower(recipient) = ?".into(),
-                vec![&org, &email],
-                None,
-            ),
-            (
-                "events",
-                format!("org_id = ? AND {in_destination}"),
-                vec![&org, &email],
-                Some("UPDATE destination = arrayFilter(x -> lower(x) != ?, destination)".into()),
-            ),
-            (
-                "message_recipients",
-                "org_id = ? AND lower(recipient) = ?".into(),
-                vec![&org, &email],
-                None,
-            ),
-            (
-                "message_timeline",
-                "org_id = ? AND lower(recipient) = ?".into(),
-                vec![&org, &email],
-                None,
-            ),
-            (
-                "engaged",
-                "org_id = ? AND recipient_hash = sipHash128(?)".into(),
-                vec![&org, &email],
-                None,
-            ),
-            (
-                "engaged_recipients",
-                "org_id = ? AND recipient_hash = sipHash128(?)".into(),
-                vec![&org, &email],
-                None,
-            ),
-            (
-                "undeliverable_history",
-                "okey = ?".into(),
-                vec![&okey],
-                None,
-            ),
-            (
-                "undeliverable_activity",
-                "org_id = ? AND email = ?".into(),
-                vec![&org, &email],
-                None,
-            ),
-            (
-                "undeliverable_activity_blocks",
-                "org_id = ? AND has(fences, ?)".into(),
-                vec![&org, &email],
-                Some("UPDATE fences = arrayFilter(x -> x != ?, fences)".into()),
-            ),
-            (
-                "undeliverable_exclusions",
-                "org_id = ? AND lower(email) = ?".into(),
-                vec![&org, &email],
-                None,
-            ),
-            (
-                "quarantine",
-                "position(lower(raw), ?) > 0 OR position(lower(detail), ?) > 0".into(),
-                vec![&email, &email],
-                None,
-            ),
-            (
-                "notices",
-                "position(lower(raw), ?) > 0".into(),
-                vec![&email],
-                None,
-            ),
-        ];
-        for (table, cond, binds, update) in &steps {
-            let n = self.count_where(table, cond, binds).await?;
-            *tables.entry(table).or_default() += n;
-            if n == 0 {
-                continue;
-            }
-            progress(&format!("{table}: {n} rows"));
-            match update {
-                None => {
-                    self.mutate(
-                        table,
-                        &format!("ALTER TABLE {table} DELETE WHERE {cond}"),
-                        binds,
-                    )
-                    .await?
-                }
-                Some(set) => {
-                    // The SET expression's bind comes first.
-                    let mut all: Vec<&str> = vec![&email];
-                    all.extend(binds.iter().copied());
-                    self.mutate(
-                        table,
-                        &format!("ALTER TABLE {table} {set} WHERE {cond}"),
-                        &all,
-                    )
-                    .await?
-                }
-            }
-        }
-        // Audit details naming the address are redacted (the entries stay).
-        let pattern = literal_regex(&email);
-        let cond = "org_id = ? AND position(lower(details), ?) > 0";
-        let n = self.count_where("audit_log", cond, &[&org, &email]).await?;
-        tables.insert("audit_log", n);
-        if n > 0 {
-            progress(&format!("audit_log: redact {n} entries"));
-            self.mutate(
-                "audit_log",
-                &format!("ALTER TABLE audit_log UPDATE details = replaceRegexpAll(details, ?, '[erased]') WHERE {cond}"),
-                &[&pattern, &org, &email],
-            )
-            .await?;
-        }
-        // `messages`: the destination is an aggregate state; its rows are derived again from
-        // what is left in `events`.
-        let messages_view = &DERIVED[0];
-        debug_assert_eq!(messages_view.table, "messages");
-        if !messages.is_empty() {
-            progress(&format!(
-                "messages: derive {} messages again",
-                messages.len()
-            ));
-        }
-        // In chunks, so a prolific address never makes one giant statement.
-        for chunk in messages.chunks(MESSAGES_PER_STATEMENT) {
-            let placeholders = vec!["?"; chunk.len()].join(", ");
-            let cond = format!("org_id = ? AND message_id IN ({placeholders})");
-            let mut binds: Vec<&str> = vec![&org];
-            binds.extend(chunk.iter().map(String::as_str));
-            let n = self.count_where("messages", &cond, &binds).await?;
-            *tables.entry("messages").or_default() += n;
-            self.mutate(
-                "messages",
-                &format!("ALTER TABLE messages DELETE WHERE {cond}"),
-                &binds,
-            )
-            .await?;
-            let sql = format!(
-                "INSERT INTO messages ({}) {}\nWHERE {cond}\n{}",
-                messages_view.columns,
-                messages_view.select,
-                messages_view.tail.unwrap_or_default()
-            );
-            let mut q = self.client().query(&sql);
-            for b in &binds {
-                q = q.bind(*b);
-            }
-            q.execute().await?;
-        }
-        if !days.is_empty() {
-            progress(&format!("day_changes: bump {} days", days.len()));
-            self.bump_days(&days).await?;
-        }
-        let summary = EraseSummary {
-            org_id,
-            email_sha256: email_sha256(&email),
-            tables,
-            messages_rederived: messages.len() as u64,
-            days_bumped: days.len() as u64,
-        };
-        let details = serde_json::json!({
-            "email_sha256": summary.email_sha256,
-            "tables": summary.tables,
-            "messages_rederived": summary.messages_rederived,
-        });
-        self.write_audit(&[AuditRow::new(
-            org_id,
-            Uuid::nil(),
-            now_ms(),
-            "recipient.erased",
-            actor,
-            details,
-        )])
-        .await?;
         Ok(summary)
     }
 }
