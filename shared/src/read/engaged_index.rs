@@ -18,13 +18,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::{Arc, Mutex as SyncMutex};
+use std::sync::Arc;
 
 use clickhouse::Row;
 use serde::Deserialize;
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
+use crate::read::org_cache::OrgCache;
 use crate::read::report_filter::{ReportFilter, date, day_in};
 use crate::store::Store;
 use crate::timefmt::day_of_ms;
@@ -44,16 +44,7 @@ pub struct TemplateUniques {
 
 /// The engaged-recipient index of every org this process has reported on.
 pub struct EngagedIndex {
-    budget_bytes: usize,
-    orgs: SyncMutex<Orgs>,
-}
-
-#[derive(Default)]
-struct Orgs {
-    map: HashMap<Uuid, Arc<Mutex<OrgIndex>>>,
-    /// Bytes per org as of its last report, and when that was (a counter), for eviction.
-    usage: HashMap<Uuid, (usize, u64)>,
-    clock: u64,
+    orgs: OrgCache<OrgIndex>,
 }
 
 /// A recipient hash is already uniformly distributed: hash maps keyed by it use its bits as is.
@@ -157,30 +148,7 @@ impl EngagedIndex {
     /// An index that keeps at most about `budget_bytes` across orgs.
     pub fn new(budget_bytes: usize) -> EngagedIndex {
         EngagedIndex {
-            budget_bytes,
-            orgs: SyncMutex::new(Orgs::default()),
-        }
-    }
-
-    fn org(&self, org_id: Uuid) -> Arc<Mutex<OrgIndex>> {
-        let mut orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
-        orgs.map.entry(org_id).or_default().clone()
-    }
-
-    /// Records `org_id`'s size and drops least recently used orgs beyond the budget.
-    fn account(&self, org_id: Uuid, bytes: usize) {
-        let mut orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
-        orgs.clock += 1;
-        let now = orgs.clock;
-        orgs.usage.insert(org_id, (bytes, now));
-        let mut total: usize = orgs.usage.values().map(|u| u.0).sum();
-        while total > self.budget_bytes {
-            let Some((&oldest, &(b, _))) = orgs.usage.iter().min_by_key(|(_, u)| u.1) else {
-                break;
-            };
-            orgs.usage.remove(&oldest);
-            orgs.map.remove(&oldest);
-            total -= b;
+            orgs: OrgCache::new(budget_bytes),
         }
     }
 
@@ -207,11 +175,7 @@ impl EngagedIndex {
             .await?;
         let mut done = 0;
         for org in busiest {
-            let held: usize = {
-                let orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
-                orgs.usage.values().map(|u| u.0).sum()
-            };
-            if held >= self.budget_bytes / 2 {
+            if self.orgs.held() >= self.orgs.budget_bytes() / 2 {
                 break;
             }
             let from = crate::timefmt::day_start_ms(first);
@@ -251,7 +215,7 @@ impl EngagedIndex {
         }
         let (first, last) = (day_of_ms(from_ms), day_of_ms(to_ms - 1));
         let changes = store.day_changes(org_id, first, last).await?;
-        let org = self.org(org_id);
+        let org = self.orgs.org(org_id);
         let (days, numbered, bytes) = {
             let mut index = org.lock().await;
             // Drop days the window covers whose counter moved since they were loaded.
@@ -283,7 +247,7 @@ impl EngagedIndex {
                 .sum();
             let rows = kept + engaged_rows(store, org_id, &load).await?;
             if usize::try_from(rows).map_or(true, |r| {
-                r.saturating_mul(ROW_BYTES + ID_BYTES) > self.budget_bytes
+                r.saturating_mul(ROW_BYTES + ID_BYTES) > self.orgs.budget_bytes()
             }) {
                 return Ok(None);
             }
@@ -295,7 +259,7 @@ impl EngagedIndex {
                 .collect();
             (days, index.ids.len(), index.bytes())
         };
-        self.account(org_id, bytes);
+        self.orgs.account(org_id, bytes);
         Ok(Some(count_distinct(
             &days, numbered, from_ms, to_ms, filter, types,
         )))
@@ -446,33 +410,6 @@ mod tests {
             times: rows.iter().map(|r| r.0).collect(),
             ids: rows.iter().map(|r| r.1).collect(),
         }
-    }
-
-    #[test]
-    fn least_recently_reported_orgs_are_dropped_beyond_the_budget() {
-        let index = EngagedIndex::new(100);
-        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
-        let kept = |index: &EngagedIndex| {
-            let orgs = index.orgs.lock().unwrap();
-            let mut ids: Vec<Uuid> = orgs.map.keys().copied().collect();
-            ids.sort();
-            ids
-        };
-        for org in [a, b] {
-            index.org(org);
-        }
-        index.account(a, 60);
-        index.account(b, 30);
-        assert_eq!(kept(&index), vec![a, b]);
-        // a reported again (most recent now), then b grows past the budget together with a.
-        index.account(a, 60);
-        index.org(b);
-        index.account(b, 50);
-        assert_eq!(kept(&index), vec![b]);
-        // An org larger than the whole budget is not kept either.
-        index.org(c);
-        index.account(c, 500);
-        assert_eq!(kept(&index), Vec::<Uuid>::new());
     }
 
     #[test]

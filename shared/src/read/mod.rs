@@ -5,6 +5,7 @@
 pub mod breakdown;
 pub mod engaged_index;
 pub mod messages;
+pub mod org_cache;
 pub mod report_filter;
 pub mod reports;
 pub mod reputation;

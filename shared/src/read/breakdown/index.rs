@@ -27,17 +27,17 @@
 //! slower but exact).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex as SyncMutex};
+use std::sync::Arc;
 
 use clickhouse::Row;
 use serde::Deserialize;
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::causes::{self, Cause};
 use super::providers::ProviderCache;
 use super::{Breakdown, COUNTED, Dimension, KeyCounts, RECIPIENT_DOMAIN_SQL};
 use crate::read::engaged_index::HashToId;
+use crate::read::org_cache::OrgCache;
 use crate::read::report_filter::{ReportFilter, date, day_in};
 use crate::read::reports::{split, type_list};
 use crate::store::Store;
@@ -59,17 +59,8 @@ const NOBODY: u32 = u32::MAX;
 
 /// The in-process breakdown index of every org this process has answered for.
 pub struct BreakdownIndex {
-    budget_bytes: usize,
-    orgs: SyncMutex<Orgs>,
+    orgs: OrgCache<OrgIndex>,
     providers: ProviderCache,
-}
-
-#[derive(Default)]
-struct Orgs {
-    map: HashMap<Uuid, Arc<Mutex<OrgIndex>>>,
-    /// Bytes per org as of its last answer, and when that was (a counter), for eviction.
-    usage: HashMap<Uuid, (usize, u64)>,
-    clock: u64,
 }
 
 /// An org's strings (domains, templates, channel ids and names), each kept once.
@@ -356,38 +347,9 @@ impl BreakdownIndex {
     /// An index that keeps at most about `budget_bytes` across orgs.
     pub fn new(budget_bytes: usize) -> BreakdownIndex {
         BreakdownIndex {
-            budget_bytes,
-            orgs: SyncMutex::new(Orgs::default()),
+            orgs: OrgCache::new(budget_bytes),
             providers: ProviderCache::default(),
         }
-    }
-
-    fn org(&self, org_id: Uuid) -> Arc<Mutex<OrgIndex>> {
-        let mut orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
-        orgs.map.entry(org_id).or_default().clone()
-    }
-
-    /// Records `org_id`'s size and drops least recently used orgs beyond the budget.
-    fn account(&self, org_id: Uuid, bytes: usize) {
-        let mut orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
-        orgs.clock += 1;
-        let now = orgs.clock;
-        orgs.usage.insert(org_id, (bytes, now));
-        let mut total: usize = orgs.usage.values().map(|u| u.0).sum();
-        while total > self.budget_bytes {
-            let Some((&oldest, &(b, _))) = orgs.usage.iter().min_by_key(|(_, u)| u.1) else {
-                break;
-            };
-            orgs.usage.remove(&oldest);
-            orgs.map.remove(&oldest);
-            total -= b;
-        }
-    }
-
-    /// Bytes held across orgs.
-    fn held(&self) -> usize {
-        let orgs = self.orgs.lock().unwrap_or_else(|e| e.into_inner());
-        orgs.usage.values().map(|u| u.0).sum()
     }
 
     /// Loads the last `days` days (and today) of the orgs with the most events in them, most
@@ -409,7 +371,7 @@ impl BreakdownIndex {
             .await?;
         let mut done = 0;
         for org in busiest {
-            if self.held() >= self.budget_bytes / 2 {
+            if self.orgs.held() >= self.orgs.budget_bytes() / 2 {
                 break;
             }
             let dims = [
@@ -458,7 +420,7 @@ impl BreakdownIndex {
         };
         let (changes, answers) =
             tokio::try_join!(store.day_changes(org_id, first, last), providers)?;
-        let org = self.org(org_id);
+        let org = self.orgs.org(org_id);
         let mut index = org.lock().await;
         // Days the window covers whose counter moved since they were loaded are dropped.
         for d in first..=last {
@@ -492,7 +454,7 @@ impl BreakdownIndex {
             let worst = usize::try_from(rows).map_or(usize::MAX, |r| {
                 r.saturating_mul(EVENT_BYTES + GROUP_BYTES + RECIPIENT_BYTES)
             });
-            if kept.saturating_add(worst) > self.budget_bytes {
+            if kept.saturating_add(worst) > self.orgs.budget_bytes() {
                 return Ok(None);
             }
             load_days(store, org_id, &load, &changes, &mut index).await?;
@@ -512,7 +474,7 @@ impl BreakdownIndex {
         );
         let bytes = index.bytes();
         drop(index);
-        self.account(org_id, bytes);
+        self.orgs.account(org_id, bytes);
         Ok(Some(out))
     }
 }
