@@ -24,7 +24,7 @@ use clickhouse::Row;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::read::org_cache::OrgCache;
+use crate::read::org_cache::{OrgCache, rows_on_days};
 use crate::read::report_filter::{ReportFilter, date, day_in};
 use crate::store::Store;
 use crate::timefmt::day_of_ms;
@@ -245,7 +245,7 @@ impl EngagedIndex {
             let kept: u64 = (first..=last)
                 .filter_map(|d| index.days.get(&d).map(|c| c.rows))
                 .sum();
-            let rows = kept + engaged_rows(store, org_id, &load).await?;
+            let rows = kept + rows_on_days(store, "engaged", org_id, &load, ENGAGED).await?;
             if usize::try_from(rows).map_or(true, |r| {
                 r.saturating_mul(ROW_BYTES + ID_BYTES) > self.orgs.budget_bytes()
             }) {
@@ -264,25 +264,6 @@ impl EngagedIndex {
             &days, numbered, from_ms, to_ms, filter, types,
         )))
     }
-}
-
-/// Open/Click rows of `days` in `engaged` (what loading them would hold).
-async fn engaged_rows(store: &Store, org_id: Uuid, days: &[u16]) -> Result<u64, StoreError> {
-    let (Some(lo), Some(hi)) = (days.iter().min(), days.iter().max()) else {
-        return Ok(0);
-    };
-    Ok(store
-        .client()
-        .query(&format!(
-            "SELECT count() FROM engaged WHERE org_id = ? AND event_type IN ({ENGAGED}) \
-             AND day >= toDate(?) AND day <= toDate(?) AND {}",
-            day_in(days)
-        ))
-        .bind(org_id.to_string())
-        .bind(date(*lo))
-        .bind(date(*hi))
-        .fetch_one::<u64>()
-        .await?)
 }
 
 /// Loads whole days from `engaged` into `index` (replacing what it held for them), each with its

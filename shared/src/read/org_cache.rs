@@ -8,6 +8,34 @@ use std::sync::{Arc, Mutex as SyncMutex};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+/// Rows of `table` (with `org_id`, `day` and `event_type` columns) of `org_id` on `days` with an
+/// event type in `types` (a quoted list): what loading those days into an index would hold at
+/// most, checked against the budget before loading.
+pub(crate) async fn rows_on_days(
+    store: &crate::store::Store,
+    table: &str,
+    org_id: Uuid,
+    days: &[u16],
+    types: &str,
+) -> Result<u64, crate::StoreError> {
+    use crate::read::report_filter::{date, day_in};
+    let (Some(lo), Some(hi)) = (days.iter().min(), days.iter().max()) else {
+        return Ok(0);
+    };
+    Ok(store
+        .client()
+        .query(&format!(
+            "SELECT count() FROM {table} WHERE org_id = ? AND day >= toDate(?) \
+             AND day <= toDate(?) AND {} AND event_type IN ({types})",
+            day_in(days)
+        ))
+        .bind(org_id.to_string())
+        .bind(date(*lo))
+        .bind(date(*hi))
+        .fetch_one::<u64>()
+        .await?)
+}
+
 /// Orgs' state `T`, each behind its own async lock.
 pub struct OrgCache<T> {
     budget_bytes: usize,

@@ -37,7 +37,7 @@ use super::causes::{self, Cause};
 use super::providers::ProviderCache;
 use super::{Breakdown, COUNTED, Dimension, KeyCounts, RECIPIENT_DOMAIN_SQL};
 use crate::read::engaged_index::HashToId;
-use crate::read::org_cache::OrgCache;
+use crate::read::org_cache::{OrgCache, rows_on_days};
 use crate::read::report_filter::{ReportFilter, date, day_in};
 use crate::read::reports::{split, type_list};
 use crate::store::Store;
@@ -450,7 +450,7 @@ impl BreakdownIndex {
                 .filter_map(|d| index.days.get(d))
                 .map(|d| d.bytes())
                 .sum();
-            let rows = counted_rows(store, org_id, &load).await?;
+            let rows = rows_on_days(store, "events", org_id, &load, &type_list(COUNTED)).await?;
             let worst = usize::try_from(rows).map_or(usize::MAX, |r| {
                 r.saturating_mul(EVENT_BYTES + GROUP_BYTES + RECIPIENT_BYTES)
             });
@@ -477,26 +477,6 @@ impl BreakdownIndex {
         self.orgs.account(org_id, bytes);
         Ok(Some(out))
     }
-}
-
-/// Counted events of `days` in `events` (what loading them would hold at most).
-async fn counted_rows(store: &Store, org_id: Uuid, days: &[u16]) -> Result<u64, StoreError> {
-    let (Some(lo), Some(hi)) = (days.iter().min(), days.iter().max()) else {
-        return Ok(0);
-    };
-    Ok(store
-        .client()
-        .query(&format!(
-            "SELECT count() FROM events WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) \
-             AND {} AND event_type IN ({})",
-            day_in(days),
-            type_list(COUNTED)
-        ))
-        .bind(org_id.to_string())
-        .bind(date(*lo))
-        .bind(date(*hi))
-        .fetch_one::<u64>()
-        .await?)
 }
 
 /// Loads whole days from `events` into `index` (replacing what it held for them), each with its
