@@ -457,7 +457,10 @@ impl BreakdownIndex {
             if kept.saturating_add(worst) > self.orgs.budget_bytes() {
                 return Ok(None);
             }
-            load_days(store, org_id, &load, &changes, &mut index).await?;
+            // A week per statement: bounds what one statement holds in ClickHouse's memory.
+            for days in load.chunks(7) {
+                load_days(store, org_id, days, &changes, &mut index).await?;
+            }
         }
         let days: Vec<(u16, Arc<DayIndex>)> = wanted
             .iter()
