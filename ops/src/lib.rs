@@ -1,7 +1,8 @@
 //! The operations listener of `sendops-api` and `sendops-ingest poll` (`SENDOPS_METRICS_ADDR`,
 //! off by default; `sendops_shared::ops::metrics_addr_from_env`): `/metrics` (Prometheus text
 //! exposition rendered by `metrics-exporter-prometheus`'s recorder) and `/ready` (200 when the
-//! store answers `SELECT version()` within 2 s, 503 otherwise). Its own crate because `shared`
+//! store answers `SELECT version()` within 2 s and the process is not warming up, 503
+//! otherwise). Its own crate because `shared`
 //! knows no HTTP, and neither service may depend on the other.
 
 use std::net::SocketAddr;
@@ -49,8 +50,22 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
     tokio::net::TcpListener::bind(addr).await
 }
 
+/// Set while the process warms up (loads what its first requests would otherwise load
+/// themselves): `/ready` answers 503 meanwhile.
+pub type Warming = std::sync::Arc<std::sync::atomic::AtomicBool>;
+
 /// Serves `/metrics` and `/ready` on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, handle: PrometheusHandle, store: Store) {
+    serve_warming(listener, handle, store, None).await
+}
+
+/// [`serve`], `/ready` also answering 503 while `warming` is set.
+pub async fn serve_warming(
+    listener: tokio::net::TcpListener,
+    handle: PrometheusHandle,
+    store: Store,
+    warming: Option<Warming>,
+) {
     let app = Router::new()
         .route(
             "/metrics",
@@ -72,11 +87,15 @@ pub async fn serve(listener: tokio::net::TcpListener, handle: PrometheusHandle, 
             "/ready",
             get(move || {
                 let store = store.clone();
+                let warming = warming.clone();
                 async move {
-                    if store_ready(&store).await {
-                        (StatusCode::OK, "ready\n").into_response()
-                    } else {
+                    if !store_ready(&store).await {
                         (StatusCode::SERVICE_UNAVAILABLE, "store not reachable\n").into_response()
+                    } else if warming.is_some_and(|w| w.load(std::sync::atomic::Ordering::Acquire))
+                    {
+                        (StatusCode::SERVICE_UNAVAILABLE, "warming up\n").into_response()
+                    } else {
+                        (StatusCode::OK, "ready\n").into_response()
                     }
                 }
             }),

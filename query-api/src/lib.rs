@@ -18,6 +18,7 @@ pub mod routes;
 pub mod ses_views;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
@@ -48,6 +49,9 @@ pub struct Inner {
     pub engaged: EngagedIndex,
     /// Breakdown groups per org and day, for breakdowns and reputation (`None`: off).
     pub breakdowns: Option<BreakdownIndex>,
+    /// Set until the background preparation's first prefill of the indexes is done (at most
+    /// [`WARMUP_LIMIT`]): `/ready` answers 503 meanwhile.
+    pub warming: sendops_ops::Warming,
 }
 
 impl std::ops::Deref for AppState {
@@ -71,6 +75,7 @@ impl AppState {
             engaged: EngagedIndex::new(config.report_index_bytes),
             breakdowns: (config.breakdown_index_bytes > 0)
                 .then(|| BreakdownIndex::new(config.breakdown_index_bytes)),
+            warming: Default::default(),
             store,
             config,
         }))
@@ -141,6 +146,9 @@ pub async fn serve(
     edge::serve(tcp, router(state), limits, refuse, shutdown).await;
 }
 
+/// The longest the first prefill holds `/ready` at 503.
+pub const WARMUP_LIMIT: Duration = Duration::from_secs(120);
+
 /// Days of each busy org the breakdown index holds ready: reputation's longest window (30 days),
 /// ending at any time since yesterday.
 const PREFILL_DAYS: u16 = 31;
@@ -158,6 +166,18 @@ pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHand
     if every.is_zero() {
         return None;
     }
+    // Not ready until the first prefill is done, or WARMUP_LIMIT has passed, whichever is first.
+    state.warming.store(true, Ordering::Release);
+    let limit = state.warming.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(WARMUP_LIMIT).await;
+        if limit.swap(false, Ordering::AcqRel) {
+            tracing::warn!(
+                seconds = WARMUP_LIMIT.as_secs(),
+                "ready before the report indexes were prefilled"
+            );
+        }
+    });
     Some(tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -178,6 +198,9 @@ pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHand
             {
                 Ok(orgs) => tracing::debug!(orgs, "engaged index prefilled"),
                 Err(e) => tracing::warn!(error = %e, "could not prefill the engaged index"),
+            }
+            if state.warming.swap(false, Ordering::AcqRel) {
+                tracing::info!("report indexes prefilled: ready");
             }
             match state.store.prepare_reports().await {
                 Ok(done) if done.sealed_days > 0 => tracing::info!(

@@ -113,6 +113,7 @@ async fn main() -> ExitCode {
     }
     let ses = SesAccess::from_env().await;
     tracing::info!(ses = ?ses, "ses access");
+    let mut ops_listener = None;
     if let Some(addr) = metrics_addr {
         let handle = match ops::install_recorder() {
             Ok(h) => h,
@@ -129,11 +130,20 @@ async fn main() -> ExitCode {
             }
         };
         tracing::info!(%addr, "metrics and readiness listener (/metrics, /ready)");
-        tokio::spawn(ops::serve(listener, handle, store.clone()));
+        ops_listener = Some((listener, handle));
     }
-    let state = AppState::with_ses(store, config.clone(), ses);
+    let state = AppState::with_ses(store.clone(), config.clone(), ses);
     spawn_housekeeping(state.clone());
     spawn_report_preparation(state.clone());
+    if let Some((listener, handle)) = ops_listener {
+        // After the preparation started: /ready waits for its first prefill.
+        tokio::spawn(ops::serve_warming(
+            listener,
+            handle,
+            store,
+            Some(state.warming.clone()),
+        ));
+    }
     spawn_reputation_alerts(state.clone());
     spawn_provider_refresh(state.clone());
     let listener = match tokio::net::TcpListener::bind(config.addr).await {

@@ -21,7 +21,7 @@
 //!
 //! The listener itself is `sendops-ops`, shared with `sendops-ingest poll`.
 
-pub use sendops_ops::{LATENCY_BUCKETS, bind, serve, store_ready};
+pub use sendops_ops::{LATENCY_BUCKETS, bind, serve, serve_warming, store_ready};
 
 /// Installs the process-wide Prometheus recorder ([`LATENCY_BUCKETS`] for every
 /// `*_duration_seconds` histogram); its handle renders the exposition.

@@ -280,3 +280,50 @@ async fn store_queries_are_counted_by_op_and_outcome() {
     down.stop();
     app.drop().await;
 }
+
+/// `/ready` answers 503 while the process warms up: from the start of the background
+/// preparation until its first prefill of the report indexes is done; then 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_waits_for_the_first_prefill() {
+    use std::sync::atomic::Ordering;
+    let app = TestApp::with_config(
+        "ops_warming",
+        sendops_query_api::config::ApiConfig {
+            report_prepare_every: Duration::from_secs(3600),
+            ..sendops_query_api::config::ApiConfig::default()
+        },
+    )
+    .await;
+    let handle = sendops_ops::install_recorder(&[]).unwrap();
+    let listener = sendops_ops::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let warming = app.state.warming.clone();
+    tokio::spawn(sendops_ops::serve_warming(
+        listener,
+        handle,
+        app.db.store.clone(),
+        Some(warming.clone()),
+    ));
+    let ready = || tokio::task::spawn_blocking(move || get(port, "/ready", "").unwrap());
+    // Without a preparation loop nothing warms up.
+    assert_eq!(ready().await.unwrap(), (200, "ready\n".to_owned()));
+    // Held while warming (the flag is set when the loop is spawned, before its first pass).
+    warming.store(true, Ordering::Release);
+    assert_eq!(ready().await.unwrap(), (503, "warming up\n".to_owned()));
+    warming.store(false, Ordering::Release);
+    let task = sendops_query_api::spawn_report_preparation(app.state.clone()).unwrap();
+    assert!(warming.load(Ordering::Acquire), "warming from the spawn on");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while warming.load(Ordering::Acquire) {
+        assert!(
+            Instant::now() < deadline,
+            "the first prefill never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(ready().await.unwrap().0, 200);
+    task.abort();
+    app.drop().await;
+}
