@@ -742,7 +742,7 @@ export interface components {
             pagination: components["schemas"]["Pagination"];
         };
         /**
-         * @description A message status: the type of its latest lifecycle event (DECISIONS §6).
+         * @description A message status: the type of its latest lifecycle event (docs/semantics.md#messages).
          * @enum {string}
          */
         MessageStatus: "Send" | "Delivery" | "Bounce" | "Complaint" | "Reject" | "Open" | "Click" | "DeliveryDelay";
@@ -765,7 +765,7 @@ export interface components {
              */
             tier: string;
         };
-        /** @description An RFC 7807 problem document (DECISIONS §2). */
+        /** @description An RFC 7807 problem document (docs/semantics.md#errors). */
         Problem: {
             /**
              * @description invalid_request, invalid_key, invalid_scope, plan_retention_exceeded, not_found,

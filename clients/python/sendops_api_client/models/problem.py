@@ -24,7 +24,7 @@ T = TypeVar("T", bound="Problem")
 
 @_attrs_define
 class Problem:
-    """ An RFC 7807 problem document (DECISIONS §2).
+    """ An RFC 7807 problem document (docs/semantics.md#errors).
 
         Attributes:
             code (str): invalid_request, invalid_key, invalid_scope, plan_retention_exceeded, not_found,

@@ -217,7 +217,7 @@ def sync_detailed(
         to (datetime.datetime | Unset):
         channel (UUID | Unset):
         status (MessageStatus | Unset): A message status: the type of its latest lifecycle event
-            (DECISIONS §6).
+            (docs/semantics.md#messages).
         template (str | Unset):
         identity (str | Unset):
         recipient (str | Unset):
@@ -276,7 +276,7 @@ def sync(
         to (datetime.datetime | Unset):
         channel (UUID | Unset):
         status (MessageStatus | Unset): A message status: the type of its latest lifecycle event
-            (DECISIONS §6).
+            (docs/semantics.md#messages).
         template (str | Unset):
         identity (str | Unset):
         recipient (str | Unset):
@@ -330,7 +330,7 @@ async def asyncio_detailed(
         to (datetime.datetime | Unset):
         channel (UUID | Unset):
         status (MessageStatus | Unset): A message status: the type of its latest lifecycle event
-            (DECISIONS §6).
+            (docs/semantics.md#messages).
         template (str | Unset):
         identity (str | Unset):
         recipient (str | Unset):
@@ -389,7 +389,7 @@ async def asyncio(
         to (datetime.datetime | Unset):
         channel (UUID | Unset):
         status (MessageStatus | Unset): A message status: the type of its latest lifecycle event
-            (DECISIONS §6).
+            (docs/semantics.md#messages).
         template (str | Unset):
         identity (str | Unset):
         recipient (str | Unset):
