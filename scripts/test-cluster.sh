@@ -7,7 +7,8 @@
 # docs/scale-out.md says what runs where and why some suites stay single-server.
 #
 # Test databases are created ON CLUSTER and migrated in cluster form because the environment
-# names the cluster: CLICKHOUSE_URL is node 1, CLICKHOUSE_CLUSTER=sendops (testkit reads both).
+# names the cluster: CLICKHOUSE_URL is node 1, CLICKHOUSE_CLUSTER=sendops, CLICKHOUSE_NODES every
+# node's URL (testkit reads them).
 # SENDOPS_SINGLE_URL is the single server the comparison replays into.
 # `subset` (what `make test` runs, ~5 min): only the cluster's own tests, not the other suites.
 set -euo pipefail
@@ -21,6 +22,8 @@ scripts/cluster.sh start
 node1=$(scripts/cluster.sh urls | sed -n 1p)
 export CLICKHOUSE_URL=$node1
 export CLICKHOUSE_CLUSTER=${CLICKHOUSE_CLUSTER:-sendops}
+# Per-org routing (docs/scale-out.md "When servers stop"): every node's HTTP URL.
+export CLICKHOUSE_NODES=${CLICKHOUSE_NODES-$(scripts/cluster.sh urls | paste -sd, -)}
 
 # Every node must be up (an earlier run may have died with one stopped).
 n=$(scripts/cluster.sh urls | wc -l)

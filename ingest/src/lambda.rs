@@ -38,8 +38,20 @@ pub async fn handle_confirming(
         .collect();
     let mut response = SqsBatchResponse::default();
     let started = Instant::now();
-    match pipeline.process_until(&records, deadline).await {
+    match pipeline.process_split(&records, deadline).await {
         Ok(report) => {
+            // Records of orgs whose shard could not store them (a cluster routed by org): only
+            // those go back to the queue; the rest are stored.
+            if !report.retry.is_empty() {
+                tracing::error!(
+                    error = ?report.retry_error,
+                    records = report.retry.len(),
+                    "some orgs' shards failed; their records go back to the queue"
+                );
+                for &i in &report.retry {
+                    response.add_failure(messages[i].message_id.clone().unwrap_or_default());
+                }
+            }
             // One CloudWatch embedded-metric-format line per invocation (stdout).
             sendops_shared::print_line(&crate::ops::emf_line(&report, started.elapsed(), now_ms()));
             tracing::info!(

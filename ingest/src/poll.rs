@@ -190,8 +190,15 @@ async fn flush(
         .collect();
     summary.flushes += 1;
     let started = Instant::now();
-    let notices = match pipeline.process(&records).await {
+    let (notices, retry) = match pipeline.process_split(&records, None).await {
         Ok(mut report) => {
+            if !report.retry.is_empty() {
+                // Records of orgs whose shard could not store them (a cluster routed by org):
+                // left on the queue; the rest are stored and deleted.
+                tracing::error!(error = ?report.retry_error, messages = report.retry.len(), "some orgs' shards failed; leaving their messages on the queue");
+                summary.failed_flushes += 1;
+                metrics::counter!("sendops_ingest_batch_failures_total").increment(1);
+            }
             crate::ops::record_batch(&report, started.elapsed());
             tracing::info!(
                 messages = batch.len(),
@@ -201,7 +208,10 @@ async fn flush(
                 "batch stored"
             );
             summary.report.add(&report);
-            std::mem::take(&mut report.notices)
+            (
+                std::mem::take(&mut report.notices),
+                std::mem::take(&mut report.retry),
+            )
         }
         Err(e) => {
             // Leave every message undeleted: SQS redelivers after the visibility timeout.
@@ -211,7 +221,13 @@ async fn flush(
             return Ok(());
         }
     };
-    for chunk in batch.chunks(10) {
+    let stored: Vec<&Message> = batch
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| retry.binary_search(i).is_err())
+        .map(|(_, m)| m)
+        .collect();
+    for chunk in stored.chunks(10) {
         let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
             .iter()
             .enumerate()

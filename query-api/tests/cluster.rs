@@ -1,11 +1,13 @@
 //! The same traffic on one server and on a ClickHouse cluster (issue 17, docs/scale-out.md):
 //! every report, message list, detail, timeline, recipient lookup and undeliverable answer is
-//! the same; with a replica stopped mid-replay too; with a whole shard stopped, ingest fails
-//! retryably and reads answer 503, and after the restart the replay completes exactly.
+//! the same; with a replica stopped mid-replay too; with a whole shard stopped, its orgs' ingest
+//! fails retryably and their reads answer 503 while the other shard's orgs ingest and read as
+//! before (`CLICKHOUSE_NODES`: per-org routing), and after the restart the replay completes
+//! exactly.
 //!
 //! Needs the local cluster (`scripts/cluster.sh`) and the single server: `make test-cluster`
-//! runs these (ignored otherwise) with `CLICKHOUSE_URL` at node 1, `CLICKHOUSE_CLUSTER=sendops`
-//! and `SENDOPS_SINGLE_URL` at the single server. The node tests stop and restart nodes, so they
+//! runs these (ignored otherwise) with `CLICKHOUSE_URL` at node 1, `CLICKHOUSE_CLUSTER=sendops`,
+//! `CLICKHOUSE_NODES` the four nodes' URLs and `SENDOPS_SINGLE_URL` at the single server. The node tests stop and restart nodes, so they
 //! run alone (`--test-threads 1`, after the other suites).
 
 mod common;
@@ -241,6 +243,24 @@ async fn answers(
         "undeliverable".into(),
         normalized(Value::Array(rows), &org_id),
     );
+    // A `?since=` poll from the start (every change, excluded rows too), every page: its bound
+    // reads the batch registry (on the org's shard when routed by org).
+    let since = "/v1/undeliverable?limit=100&since=2020-01-01T00:00:00Z";
+    let mut rows = Vec::new();
+    let mut uri = since.to_owned();
+    loop {
+        let r = get_ok(app, &uri, key).await;
+        rows.extend(r.body["data"].as_array().unwrap().iter().cloned());
+        match r.body["pagination"]["next_cursor"].as_str() {
+            Some(c) => uri = format!("{since}&cursor={c}"),
+            None => break,
+        }
+    }
+    rows.sort_by_key(|r| r["email"].to_string());
+    out.insert(
+        "undeliverable since".into(),
+        normalized(Value::Array(rows), &org_id),
+    );
     out
 }
 
@@ -395,48 +415,136 @@ async fn wait_until_replicas_agree(app: &TestApp) {
     panic!("node 3 did not catch up with node 4");
 }
 
+/// Stores one batch as the Lambda and the poller do (`process_split`): the indexes of the
+/// records that must come back (SQS redelivers them), the rest stored.
+async fn ingest_split(app: &TestApp, batch: &[Value]) -> Vec<usize> {
+    let bodies: Vec<String> = batch.iter().map(Value::to_string).collect();
+    let records: Vec<Record<'_>> = bodies.iter().map(|b| Record { body: b }).collect();
+    let report = Pipeline::new(app.db.store.clone(), Source::Replay)
+        .process_split(&records, None)
+        .await
+        .expect("orgs on live shards are stored: only their own records come back");
+    assert_eq!(report.quarantined, 0, "test traffic must store cleanly");
+    if let Some(e) = &report.retry_error {
+        assert!(e.retryable, "a shard down is retryable: {}", e.message);
+    }
+    report.retry
+}
+
+/// Events of `org` on each node (node N serves HTTP on 8130+N).
+async fn events_per_node(app: &TestApp, org: &Org, nodes: &[u16]) -> Vec<u64> {
+    let mut out = Vec::new();
+    for n in nodes {
+        let store = sendops_shared::Store::new(&ClickHouseConfig {
+            url: format!("http://127.0.0.1:{}", 8130 + n),
+            cluster: None,
+            nodes: Vec::new(),
+            ..app.db.config.clone()
+        });
+        out.push(
+            store
+                .client()
+                .query("SELECT count() FROM events_local WHERE org_id = toUUID(?)")
+                .bind(org.id.to_string())
+                .fetch_one::<u64>()
+                .await
+                .unwrap(),
+        );
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs the local cluster and stops nodes: make test-cluster (run alone)"]
-async fn a_shard_down_fails_ingest_retryably_and_reads_with_503_then_the_replay_completes() {
+async fn a_shard_down_stops_only_its_own_orgs_and_the_redelivered_replay_completes_exactly() {
     let (cluster, single) = apps("cluster_shard_down").await;
+    assert!(
+        cluster.db.store.routes_by_org(),
+        "run with CLICKHOUSE_NODES (make test-cluster): per-org routing is what this checks"
+    );
     let tenants = tenants(&cluster, &single, 1).await;
+    let down = tenants.iter().find(|t| t.shard == 2).unwrap();
+    let up = tenants.iter().find(|t| t.shard == 1).unwrap();
+    // The store routes each org to the shard the Distributed engine puts its rows on.
+    for t in &tenants {
+        let routed = cluster.db.store.route(t.cluster.0.id).await.unwrap();
+        assert_eq!(routed.shard(), Some(t.shard as u32), "{}", t.slug);
+    }
     let batches = replay_traffic(&tenants);
     let half = batches.len() / 2;
     for b in &batches[..half] {
         ingest(&single, b).await.unwrap();
         ingest(&cluster, b).await.unwrap();
     }
-    let down = tenants.iter().find(|t| t.shard == 2).unwrap();
-    let up = tenants.iter().find(|t| t.shard == 1).unwrap();
-    let before_up = answers(&cluster, &up.cluster.0, &up.cluster.1, &[]).await;
+    // Each org's rows are on its own shard's replicas only.
+    let on = events_per_node(&cluster, &up.cluster.0, &[1, 2, 3, 4]).await;
+    assert!(
+        on[0] > 0 && on[0] == on[1] && on[2] == 0 && on[3] == 0,
+        "up: {on:?}"
+    );
+    let on = events_per_node(&cluster, &down.cluster.0, &[1, 2, 3, 4]).await;
+    assert!(on[2] > 0 && on[0] == 0 && on[1] == 0, "down: {on:?}");
+
     cluster_sh(&["stop-node", "3"]);
     cluster_sh(&["stop-node", "4"]);
-    // Ingest of the down shard's traffic fails, retryably: the batch stays in the queue.
-    let err = ingest(&cluster, &batches[half]).await.unwrap_err();
-    assert!(err.is_retryable(), "{err}");
-    // Reads: 503 problem documents, never partial numbers.
-    for (t, name) in [(down, "down"), (up, "up")] {
-        for uri in [
-            "/v1/messages",
-            "/v1/undeliverable",
-            "/v1/reports/deliverability",
-        ] {
-            let r = cluster.get(uri, Some(&t.cluster.1)).await;
-            assert_eq!(r.status, 503, "{name} shard {uri}: {}", r.body);
-            assert_eq!(r.body["status"], 503, "{}", r.body);
-            assert!(r.header("retry-after").is_some(), "{uri}");
-        }
-    }
-    cluster_sh(&["start-node", "3"]);
-    cluster_sh(&["start-node", "4"]);
-    // The org on the live shard read the same before and after.
-    let after_up = answers(&cluster, &up.cluster.0, &up.cluster.1, &[]).await;
-    assert_eq!(before_up, after_up);
-    // Redelivery completes the replay exactly.
+    // The rest of the traffic, in mixed batches: the live shard's org is stored, the records of
+    // the stopped shard's org come back (and nothing else does).
+    let mut redelivered: Vec<Value> = Vec::new();
     for b in &batches[half..] {
         ingest(&single, b).await.unwrap();
+        let retry = ingest_split(&cluster, b).await;
+        let of_down: Vec<usize> = (0..b.len())
+            .filter(|&i| b[i]["mail"]["sendingAccountId"] == down.account.as_str())
+            .collect();
+        assert!(
+            !of_down.is_empty() && of_down.len() < b.len(),
+            "mixed batches"
+        );
+        assert_eq!(
+            retry, of_down,
+            "exactly the stopped shard's records come back"
+        );
+        redelivered.extend(retry.iter().map(|&i| b[i].clone()));
+    }
+    // The live shard's org: every answer (reports, lists, details, timelines, recipient
+    // lookups, undeliverable, `?since=` polls) equals the single server's, new traffic
+    // included.
+    assert_same_answers(&cluster, &single, std::slice::from_ref(up), &batches).await;
+    // The stopped shard's org: 503 problem documents with Retry-After, never partial numbers.
+    let some_message = batches
+        .iter()
+        .flatten()
+        .find(|e| e["mail"]["sendingAccountId"] == down.account.as_str())
+        .map(|e| e["mail"]["messageId"].as_str().unwrap().to_owned())
+        .unwrap();
+    for uri in [
+        "/v1/messages".to_owned(),
+        format!("/v1/messages/{some_message}"),
+        format!("/v1/messages/{some_message}/events"),
+        "/v1/undeliverable".to_owned(),
+        "/v1/undeliverable?since=2020-01-01T00:00:00Z".to_owned(),
+        "/v1/reports/deliverability".to_owned(),
+        "/v1/reports/engagement".to_owned(),
+        "/v1/reports/template-performance".to_owned(),
+    ] {
+        let r = cluster.get(&uri, Some(&down.cluster.1)).await;
+        assert_eq!(r.status, 503, "down shard {uri}: {}", r.body);
+        assert_eq!(r.body["status"], 503, "{}", r.body);
+        assert_eq!(r.body["code"], "service_unavailable", "{}", r.body);
+        assert!(r.header("retry-after").is_some(), "{uri}");
+    }
+    // Its records fail retryably however often they come back while the shard is down.
+    let retry = ingest_split(&cluster, &redelivered[..redelivered.len().min(50)]).await;
+    assert_eq!(retry.len(), redelivered.len().min(50));
+
+    cluster_sh(&["start-node", "3"]);
+    cluster_sh(&["start-node", "4"]);
+    // SQS redelivers what came back: stored exactly once, and every answer equals the single
+    // server's (nothing counted twice, nothing missing). The first batch again changes nothing.
+    for b in redelivered.chunks(300) {
         ingest_until_stored(&cluster, b).await;
     }
+    ingest_until_stored(&cluster, &batches[half]).await;
     assert_eq!(stored_events(&cluster).await, stored_events(&single).await);
     assert_same_answers(&cluster, &single, &tenants, &batches).await;
     cluster.drop().await;

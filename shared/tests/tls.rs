@@ -124,6 +124,7 @@ async fn https_with_the_right_ca_works_and_a_wrong_ca_fails_clearly() {
         password: None,
         ca_file: Some(certs.path().join(ca)),
         cluster: None,
+        nodes: Vec::new(),
     };
 
     let store = Store::connect(&cfg("test-ca.pem")).expect("a usable TLS config");

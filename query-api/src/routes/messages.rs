@@ -247,6 +247,8 @@ pub async fn list(
     };
     let rows = state
         .store
+        .route(p.org.id)
+        .await?
         .list_messages(
             p.org.id,
             window.from_ms,
@@ -280,6 +282,8 @@ fn message_id(uri: &Uri) -> Result<String, ApiError> {
 async fn find_message(state: &AppState, p: &Principal, id: &str) -> Result<MessageRow, ApiError> {
     state
         .store
+        .route(p.org.id)
+        .await?
         .message_by_id(p.org.id, id, now_ms() - DETAIL_LOOKBACK_MS)
         .await?
         .ok_or(ApiError::NotFound {
@@ -356,7 +360,12 @@ pub async fn events(
     p.require(Scope::MessagesView)?;
     let id = message_id(&uri)?;
     let message = find_message(&state, &p, &id).await?;
-    let mut rows = state.store.message_events(p.org.id, &message).await?;
+    let mut rows = state
+        .store
+        .route(p.org.id)
+        .await?
+        .message_events(p.org.id, &message)
+        .await?;
     if rows.is_empty() {
         return Err(ApiError::NotFound {
             resource: "message",
@@ -419,8 +428,8 @@ pub async fn by_recipient(
         &fingerprint,
     );
     let window = checks.window(q.from.as_deref(), q.to.as_deref(), p.org.plan, now_ms())?;
-    let keys = state
-        .store
+    let store = state.store.route(p.org.id).await?;
+    let keys = store
         .recipient_message_keys(
             p.org.id,
             &email,
@@ -430,7 +439,7 @@ pub async fn by_recipient(
             limit + 1,
         )
         .await?;
-    let rows = state.store.messages_by_keys(p.org.id, &keys).await?;
+    let rows = store.messages_by_keys(p.org.id, &keys).await?;
     let path = uri.path().to_owned();
     let req = PageRequest {
         state: &state,

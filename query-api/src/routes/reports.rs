@@ -265,6 +265,8 @@ async fn series(
     let c = common(p, query, true, false)?;
     let daily = state
         .store
+        .route(p.org.id)
+        .await?
         .daily_counts(p.org.id, c.from_ms, c.to_ms, &c.filter, measures)
         .await?;
     Ok(buckets(daily, c.group_by))
@@ -365,6 +367,8 @@ pub async fn template_performance(
     let c = common(&p, query.as_deref(), false, true)?;
     let counts = state
         .store
+        .route(p.org.id)
+        .await?
         .template_counts(
             &state.engaged,
             p.org.id,

@@ -302,13 +302,16 @@ async fn page(
             last_changed_ms: whole_second(pos.t),
             email: pos.i,
         });
+    // The org's own shard on a cluster routed by org (the same store for the bound and the
+    // rows: the registry there holds every batch that can write this org's rows).
+    let store = state.store.route(p.org.id).await?;
     let now = now_ms();
     let settle = i64::try_from(state.config.undeliverable_settle.as_millis()).unwrap_or(0);
     // A poll reads only what the store proves committed: up to the oldest in-flight ingest
     // batch's start (crate::ledger in shared), whatever its INSERT's latency; the optional
     // settle time only holds it back further.
     let bound = match since {
-        Some(_) => Some(state.store.committed_bound_ms(now).await? - settle),
+        Some(_) => Some(store.committed_bound_ms(now).await? - settle),
         None => None,
     };
     let q = ListQuery {
@@ -324,10 +327,7 @@ async fn page(
         after,
         limit: limit + 1,
     };
-    let mut rows = state
-        .store
-        .list_undeliverable(p.org.id, &rules.set, &q)
-        .await?;
+    let mut rows = store.list_undeliverable(p.org.id, &rules.set, &q).await?;
     let has_more = rows.len() > limit;
     rows.truncate(limit);
     let next = if has_more {

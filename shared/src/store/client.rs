@@ -6,6 +6,7 @@
 //! produced from typed values (UUIDs, day numbers), never request or file input.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clickhouse::Row;
@@ -17,6 +18,7 @@ use crate::event::row::EventRow;
 use crate::store::config::ClickHouseConfig;
 use crate::store::error::StoreError;
 use crate::store::metered;
+use crate::store::shards::Shards;
 use crate::timefmt::day_to_date;
 
 /// How many event ids one duplicate-check query carries. At ~39 characters an id the query text
@@ -42,6 +44,11 @@ pub struct Store {
     database: String,
     /// `CLICKHOUSE_CLUSTER`: the schema is sharded and replicated over this cluster.
     cluster: Option<String>,
+    /// `CLICKHOUSE_NODES` on a cluster: per-org statements run on the org's shard
+    /// ([`Store::route`], `crate::store::shards`).
+    shards: Option<Arc<Shards>>,
+    /// The shard this store is routed to ([`Store::route`]); None for the whole store.
+    shard: Option<u32>,
 }
 
 /// The `quarantine` table row: one type for text and for bytes.
@@ -227,7 +234,14 @@ impl Store {
             server: metered::Client::new(server),
             database: cfg.database.clone(),
             tls,
+            shards: match &cfg.cluster {
+                Some(c) if !cfg.nodes.is_empty() => {
+                    Some(Arc::new(Shards::new(c, &cfg.database, &cfg.nodes)))
+                }
+                _ => None,
+            },
             cluster: cfg.cluster.clone(),
+            shard: None,
         })
     }
 
@@ -248,6 +262,42 @@ impl Store {
     /// The cluster the schema is spread over (`CLICKHOUSE_CLUSTER`), if any.
     pub fn cluster(&self) -> Option<&str> {
         self.cluster.as_deref()
+    }
+
+    /// The store for `org_id`'s per-org statements. On one server, or on a cluster without
+    /// `CLICKHOUSE_NODES`, this store itself. With them, a store on the first live replica of
+    /// the org's shard whose statements read and write that node's local tables instead of the
+    /// Distributed ones (`crate::store::shards`): the org's answers never wait for, nor are
+    /// computed without, its own shard, and never involve another. Its shard down:
+    /// [`StoreError::Unavailable`]. Control tables keep their names (a replica on every node);
+    /// statements over several orgs must not use it.
+    pub async fn route(&self, org_id: Uuid) -> Result<Store, StoreError> {
+        let Some(shards) = &self.shards else {
+            return Ok(self.clone());
+        };
+        let (url, shard) = shards.route(self.server.inner(), org_id).await?;
+        let server = metered::Client::new(self.server.inner().clone().with_url(url))
+            .localized(shards.schema());
+        Ok(Store {
+            client: server.clone().with_database(&self.database),
+            server,
+            tls: self.tls,
+            database: self.database.clone(),
+            cluster: self.cluster.clone(),
+            shards: self.shards.clone(),
+            shard: Some(shard),
+        })
+    }
+
+    /// Whether [`Store::route`] sends per-org statements to the org's shard (a cluster with
+    /// `CLICKHOUSE_NODES`).
+    pub fn routes_by_org(&self) -> bool {
+        self.shards.is_some()
+    }
+
+    /// The shard a [`Store::route`]d store runs on (None: the whole store).
+    pub fn shard(&self) -> Option<u32> {
+        self.shard
     }
 
     /// This store on cluster `name` (`sendops-admin migrate --cluster`, which wins over

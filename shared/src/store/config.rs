@@ -20,6 +20,11 @@ pub struct ClickHouseConfig {
     /// `CLICKHOUSE_CLUSTER` (optional): the cluster (a `remote_servers` name) the schema is
     /// spread over; unset for one server (docs/scale-out.md).
     pub cluster: Option<String>,
+    /// `CLICKHOUSE_NODES` (optional, with `CLICKHOUSE_CLUSTER`): the HTTP(S) URLs of the
+    /// cluster's nodes, comma-separated, in any order. Set, per-org statements run on a live
+    /// replica of the org's own shard, so a stopped shard stops only its own orgs
+    /// (docs/scale-out.md "When servers stop"); unset, every per-org read goes to every shard.
+    pub nodes: Vec<String>,
 }
 
 impl Default for ClickHouseConfig {
@@ -31,6 +36,7 @@ impl Default for ClickHouseConfig {
             password: None,
             ca_file: None,
             cluster: None,
+            nodes: Vec::new(),
         }
     }
 }
@@ -46,6 +52,14 @@ impl ClickHouseConfig {
             password: non_empty("CLICKHOUSE_PASSWORD"),
             ca_file: non_empty("CLICKHOUSE_CA_FILE").map(PathBuf::from),
             cluster: non_empty("CLICKHOUSE_CLUSTER"),
+            nodes: non_empty("CLICKHOUSE_NODES")
+                .map(|v| {
+                    v.split(',')
+                        .map(|u| u.trim().trim_end_matches('/').to_owned())
+                        .filter(|u| !u.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 

@@ -16,11 +16,14 @@
 //! The crate's HTTP client cannot be wrapped instead: `clickhouse::HttpClient` is sealed to
 //! hyper-util's own client, whose per-connection connector never sees where one request ends.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use clickhouse::error::Result;
 use clickhouse::sql::Bind;
 use clickhouse::{Row, RowOwned, RowRead, RowWrite};
+
+use crate::store::migrate::cluster::ClusterSchema;
 
 /// Counter of finished statements, by `op` and `outcome`.
 pub const QUERIES_TOTAL: &str = "sendops_store_queries_total";
@@ -31,11 +34,31 @@ pub const QUERY_DURATION: &str = "sendops_store_query_duration_seconds";
 #[derive(Clone)]
 pub struct Client {
     inner: clickhouse::Client,
+    /// Set on a client routed to one shard's node (`crate::store::shards`): every Distributed
+    /// table a statement names is replaced by its local table on that node.
+    local: Option<Arc<ClusterSchema>>,
 }
 
 impl Client {
     pub fn new(inner: clickhouse::Client) -> Client {
-        Client { inner }
+        Client { inner, local: None }
+    }
+
+    /// This client reading and writing the local tables of `schema`'s Distributed tables (a
+    /// client of one shard's node).
+    pub fn localized(self, schema: Arc<ClusterSchema>) -> Client {
+        Client {
+            inner: self.inner,
+            local: Some(schema),
+        }
+    }
+
+    /// The statement as sent: with local table names on a routed client.
+    fn text<'a>(&self, sql: &'a str) -> std::borrow::Cow<'a, str> {
+        match &self.local {
+            Some(schema) => std::borrow::Cow::Owned(schema.localize(sql)),
+            None => std::borrow::Cow::Borrowed(sql),
+        }
     }
 
     /// The unmeasured client underneath (for what the wrapper does not offer).
@@ -46,7 +69,7 @@ impl Client {
     /// A statement, measured when it runs.
     pub fn query(&self, sql: &str) -> Query {
         Query {
-            inner: self.inner.query(sql),
+            inner: self.inner.query(&self.text(sql)),
             op: op_of(sql),
         }
     }
@@ -54,7 +77,11 @@ impl Client {
     /// An INSERT into `table`, measured from now to its acknowledgement.
     pub async fn insert<T: Row>(&self, table: &str) -> Result<Insert<T>> {
         let timing = Timing::start(format!("insert:{}", table_label(table)));
-        match self.inner.insert::<T>(table).await {
+        let target = match &self.local {
+            Some(schema) => schema.local_table(table),
+            None => table.to_owned(),
+        };
+        match self.inner.insert::<T>(&target).await {
             Ok(inner) => Ok(Insert { inner, timing }),
             Err(e) => {
                 timing.finish(Outcome::Error);
@@ -66,12 +93,14 @@ impl Client {
     pub fn with_setting(self, name: impl Into<String>, value: impl Into<String>) -> Client {
         Client {
             inner: self.inner.with_setting(name, value),
+            local: self.local,
         }
     }
 
     pub fn with_database(self, database: impl Into<String>) -> Client {
         Client {
             inner: self.inner.with_database(database),
+            local: self.local,
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod migrations;
 mod notice_confirmations;
 pub mod repair;
 pub mod retention;
+pub mod shards;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -277,17 +277,23 @@ impl Store {
                 marked: 0,
             });
         }
-        let changed = self.rows_changed_by(org, &old.set, &set, now_ms()).await?;
+        // The org's rows, and the registration that bounds its polls, on its own shard (a
+        // cluster routed by org; this store itself otherwise). Rules and audit are control
+        // tables.
+        let shard = self.route(org.id).await?;
+        let changed = shard.rows_changed_by(org, &old.set, &set, now_ms()).await?;
         // Stamped after the (possibly long) comparison, right before the writes, and registered
         // as an in-flight batch first (crate::store::ledger), so a `?since=` poll does not read past
         // the marks' time until they are all written.
-        let batch = self.register_batch().await?;
+        let batch = shard.register_batch().await?;
         let at = batch.stamp_ms.max(old.updated_ms + 1);
         for chunk in changed.chunks(MARK_BATCH) {
-            self.renew_batch(&batch).await?;
+            shard.renew_batch(&batch).await?;
             let emails: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            self.write_block(BlockRow::new(org.id, at, &emails)).await?;
-            let mut insert = self
+            shard
+                .write_block(BlockRow::new(org.id, at, &emails))
+                .await?;
+            let mut insert = shard
                 .client()
                 .insert::<HistoryRow<'_>>("undeliverable_history")
                 .await?;
@@ -304,7 +310,7 @@ impl Store {
                     .await?;
             }
             insert.end().await?;
-            let mut insert = self
+            let mut insert = shard
                 .client()
                 .insert::<ActivityRow<'_>>("undeliverable_activity")
                 .await?;
@@ -346,7 +352,7 @@ impl Store {
             }),
         )])
         .await?;
-        self.close_batch(&batch).await?;
+        shard.close_batch(&batch).await?;
         Ok(RulesChange {
             rules,
             changed: true,
@@ -423,13 +429,15 @@ impl Store {
             });
         }
         // Strictly after any earlier exclusion of the address, so "the latest" is never a tie.
-        let previous = self
+        // The org's rows and registration on its own shard (see set_undeliverable_rules).
+        let shard = self.route(org_id).await?;
+        let previous = shard
             .latest_exclusions(org_id, Some(&email))
             .await?
             .remove(&email);
         // Registered as an in-flight batch before it is stamped (crate::store::ledger): a `?since=`
         // poll does not read past its time until it is written.
-        let batch = self.register_batch().await?;
+        let batch = shard.register_batch().await?;
         let at = batch
             .stamp_ms
             .max(previous.map_or(0, |p| p.excluded_ms + 1));
@@ -441,15 +449,16 @@ impl Store {
             excluded_by,
             reason,
         };
-        let mut insert = self
+        let mut insert = shard
             .client()
             .insert::<ExclusionRow>("undeliverable_exclusions")
             .await?;
         insert.write(&row).await?;
         insert.end().await?;
-        self.write_block(BlockRow::new(org_id, at, &[row.email.as_str()]))
+        shard
+            .write_block(BlockRow::new(org_id, at, &[row.email.as_str()]))
             .await?;
-        let mut insert = self
+        let mut insert = shard
             .client()
             .insert::<ActivityRow<'_>>("undeliverable_activity")
             .await?;
@@ -471,7 +480,7 @@ impl Store {
             json!({ "exclusion_id": row.id, "email": row.email, "reason": row.reason }),
         )])
         .await?;
-        self.close_batch(&batch).await?;
+        shard.close_batch(&batch).await?;
         Ok(row.to_exclusion())
     }
 

@@ -1,6 +1,6 @@
 //! Decode → attribute → deduplicate → insert, for one batch of records.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,9 +68,65 @@ pub struct BatchReport {
     /// subscriptions. Not summed by [`BatchReport::add`].
     #[serde(skip)]
     pub notices: Vec<NoticeRow>,
+    /// Input records that are not (completely) stored and must come back (SQS redelivers them):
+    /// on a cluster routed by org (`CLICKHOUSE_NODES`), those with an event of an org whose
+    /// shard could not store it, while the other orgs' events are stored. Empty from
+    /// [`Pipeline::process`], which fails the whole batch instead.
+    #[serde(skip)]
+    pub retry: Vec<usize>,
+    /// Why the records of [`BatchReport::retry`] were not stored.
+    #[serde(skip)]
+    pub retry_error: Option<RetryError>,
+}
+
+/// Why some records of a batch were not stored ([`BatchReport::retry`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryError {
+    pub retryable: bool,
+    pub message: String,
+}
+
+impl RetryError {
+    fn of(e: &StoreError) -> RetryError {
+        RetryError {
+            retryable: e.is_retryable(),
+            message: e.to_string(),
+        }
+    }
+
+    /// The store error to fail a whole batch with.
+    pub fn to_store_error(&self) -> StoreError {
+        if self.retryable {
+            StoreError::Unavailable(self.message.clone())
+        } else {
+            StoreError::Rejected(self.message.clone())
+        }
+    }
 }
 
 impl BatchReport {
+    /// Marks `records` to come back because of `error` (the first error is kept).
+    fn retry_records(&mut self, records: impl IntoIterator<Item = usize>, error: &StoreError) {
+        self.retry.extend(records);
+        self.retry.sort_unstable();
+        self.retry.dedup();
+        if self.retry_error.is_none() {
+            self.retry_error = Some(RetryError::of(error));
+        }
+    }
+
+    /// The failure of a batch some of whose records must come back, as one error for the whole
+    /// batch (for callers that retry whole batches).
+    pub fn failure(&self) -> Option<StoreError> {
+        if self.retry.is_empty() {
+            return None;
+        }
+        Some(self.retry_error.as_ref().map_or_else(
+            || StoreError::Unavailable("records left to retry".into()),
+            RetryError::to_store_error,
+        ))
+    }
+
     pub fn add(&mut self, other: &BatchReport) {
         self.records += other.records;
         self.events += other.events;
@@ -96,8 +152,9 @@ pub struct Pipeline {
     unsettled: Arc<std::sync::Mutex<Vec<Unsettled>>>,
 }
 
-/// A failed batch still registered, and the INSERT it may still be running.
-type Unsettled = (Batch, Option<String>);
+/// A failed batch still registered, the store (shard) it is registered on, and the INSERT it
+/// may still be running.
+type Unsettled = (Store, Batch, Option<String>);
 
 struct AccountCache {
     loaded: Option<Instant>,
@@ -142,6 +199,20 @@ impl Pipeline {
     /// retried (SQS redelivers); poison input never produces `Err`.
     pub async fn process(&self, records: &[Record<'_>]) -> Result<BatchReport, StoreError> {
         self.process_until(records, None).await
+    }
+
+    /// [`Pipeline::process_until`] that stores what it can: `Ok` with the records that must come
+    /// back in [`BatchReport::retry`] when only some orgs' shards could not store their events
+    /// (a cluster routed by org: the others' are stored); `Err` when nothing is known to be
+    /// stored. What Lambda (partial batch responses) and the poller (deleting the rest) use.
+    pub async fn process_split(
+        &self,
+        records: &[Record<'_>],
+        deadline: Option<Instant>,
+    ) -> Result<BatchReport, StoreError> {
+        let decoded = decode(records);
+        let prepared = self.prepare(records, decoded).await?;
+        Ok(self.commit_split(records, prepared, deadline).await?.report)
     }
 
     /// [`Pipeline::process`] for a caller that must answer by `deadline` (a Lambda invocation):
@@ -255,9 +326,15 @@ impl Pipeline {
         }
 
         // 3. Drop duplicates: within the batch, then events already ingested (done markers).
+        //    An org whose shard cannot answer (a cluster routed by org) keeps its records for a
+        //    retry; the others go on.
         let before = rows.len();
-        let (rows, row_record) = self.without_stored(rows, row_record).await?;
-        report.duplicates = (before - rows.len()) as u64;
+        let (rows, row_record, unchecked) = self.without_stored(rows, row_record).await?;
+        let unchecked_rows = unchecked.as_ref().map_or(0, |u| u.1.len());
+        if let Some((e, records)) = unchecked {
+            report.retry_records(records, &e);
+        }
+        report.duplicates = (before - rows.len() - unchecked_rows) as u64;
         Ok(Prepared {
             now,
             report,
@@ -269,8 +346,22 @@ impl Pipeline {
     }
 
     /// Steps 4 and 5 of [`Pipeline::process`] for a batch from [`Pipeline::prepare`] (of the same
-    /// `records`).
+    /// `records`); `Err` unless every record is stored.
     pub async fn commit(
+        &self,
+        records: &[Record<'_>],
+        prepared: Prepared,
+        deadline: Option<Instant>,
+    ) -> Result<Stored, StoreError> {
+        let stored = self.commit_split(records, prepared, deadline).await?;
+        match stored.report.failure() {
+            Some(e) => Err(e),
+            None => Ok(stored),
+        }
+    }
+
+    /// [`Pipeline::commit`] that stores what it can ([`Pipeline::process_split`]).
+    pub async fn commit_split(
         &self,
         records: &[Record<'_>],
         prepared: Prepared,
@@ -298,15 +389,14 @@ impl Pipeline {
         Ok(Stored { report, ingested })
     }
 
-    /// Stores the new event rows of a batch (ingest/DESIGN.md): register the batch, count a
-    /// change on every day it writes, stamp and insert the rows, and only after the store
-    /// acknowledged them mark them ingested, count the days again and close the batch. A failure
-    /// anywhere before the marks leaves the events not ingested, so the retry inserts them again
-    /// (every table derived from `events` tolerates a second copy).
+    /// Stores the new event rows of a batch: one [`Pipeline::store_group`] per shard of their
+    /// orgs (one for all rows off a routed cluster), at once. The records of a shard that fails
+    /// (or whose org cannot be routed) are marked to come back ([`BatchReport::retry`]); the
+    /// other shards' rows are stored and marked done, so the retry skips them.
     async fn store_events(
         &self,
         records: &[Record<'_>],
-        mut rows: Vec<EventRow>,
+        rows: Vec<EventRow>,
         row_record: Vec<usize>,
         deadline: Option<Instant>,
         now: i64,
@@ -314,14 +404,91 @@ impl Pipeline {
     ) -> Result<Vec<(Uuid, u16, Uuid)>, StoreError> {
         insert_time_left(deadline)?;
         self.settle_failed_batches().await;
+        let mut routes: HashMap<Uuid, Result<Store, ()>> = HashMap::new();
+        let mut groups: BTreeMap<Option<u32>, (Store, Vec<EventRow>, Vec<usize>)> = BTreeMap::new();
+        for (row, rec) in rows.into_iter().zip(row_record) {
+            if !routes.contains_key(&row.org_id) {
+                let routed = self.store.route(row.org_id).await.map_err(|e| {
+                    tracing::warn!(org = %row.org_id, error = %e, "org's shard unavailable; its records come back");
+                    report.retry_records([], &e);
+                });
+                routes.insert(row.org_id, routed);
+            }
+            match &routes[&row.org_id] {
+                Ok(store) => {
+                    let g = groups
+                        .entry(store.shard())
+                        .or_insert_with(|| (store.clone(), Vec::new(), Vec::new()));
+                    g.1.push(row);
+                    g.2.push(rec);
+                }
+                Err(()) => report.retry.push(rec),
+            }
+        }
+        report.retry.sort_unstable();
+        report.retry.dedup();
+        let n = records.len();
+        let stored =
+            futures::future::join_all(groups.into_values().map(|(store, rows, recs)| async move {
+                let mut part = BatchReport {
+                    record_quarantined: vec![false; n],
+                    ..BatchReport::default()
+                };
+                let result = self
+                    .store_group(&store, records, rows, &recs, deadline, now, &mut part)
+                    .await;
+                (recs, part, result)
+            }))
+            .await;
+        let mut ingested = Vec::new();
+        for (recs, part, result) in stored {
+            match result {
+                Ok(done) => {
+                    ingested.extend(done);
+                    report.rows += part.rows;
+                    report.quarantined += part.quarantined;
+                    for (i, q) in part.record_quarantined.iter().enumerate() {
+                        report.record_quarantined[i] |= q;
+                    }
+                    for (reason, k) in &part.quarantined_by_reason {
+                        *report.quarantined_by_reason.entry(reason).or_default() += k;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, records = recs.len(), "a shard's rows were not stored; their records come back");
+                    report.retry_records(recs, &e);
+                }
+            }
+        }
+        Ok(ingested)
+    }
+
+    /// Stores the rows of one shard's orgs (all rows off a routed cluster) through `store`
+    /// (ingest/DESIGN.md): register the batch, count a change on every day it writes, stamp and
+    /// insert the rows, and only after the store acknowledged them mark them ingested, count
+    /// the days again and close the batch. A failure anywhere before the marks leaves the events
+    /// not ingested, so the retry inserts them again (every table derived from `events`
+    /// tolerates a second copy). On a routed cluster each shard's rows are such a batch of
+    /// their own on that shard: its registry bounds the polls of that shard's orgs, its
+    /// counters and markers are the orgs' own.
+    #[allow(clippy::too_many_arguments)]
+    async fn store_group(
+        &self,
+        store: &Store,
+        records: &[Record<'_>],
+        mut rows: Vec<EventRow>,
+        row_record: &[usize],
+        deadline: Option<Instant>,
+        now: i64,
+        report: &mut BatchReport,
+    ) -> Result<Vec<(Uuid, u16, Uuid)>, StoreError> {
         let days: HashSet<(Uuid, u16)> = rows.iter().map(|r| (r.org_id, r.day)).collect();
         // Registration and the first count are independent: both precede the stamp and INSERT.
-        let (batch, bumped) =
-            tokio::join!(self.store.register_batch(), self.store.bump_days(&days));
+        let (batch, bumped) = tokio::join!(store.register_batch(), store.bump_days(&days));
         let batch = batch?;
-        let _renewal = Renewal::start(&self.store, batch);
+        let _renewal = Renewal::start(store, batch);
         if let Err(e) = bumped {
-            self.unsettled_push(batch, None);
+            self.unsettled_push(store, batch, None);
             return Err(e);
         }
         for row in &mut rows {
@@ -343,17 +510,17 @@ impl Pipeline {
                 Ok(t) => t,
                 Err(e) => {
                     // Nothing of this chunk was sent: the batch is no longer in flight.
-                    let _ = self.store.close_batch(&batch).await;
+                    let _ = store.close_batch(&batch).await;
                     return Err(e);
                 }
             };
-            match self.store.insert_events(chunk, timeout, &query_id).await {
+            match store.insert_events(chunk, timeout, &query_id).await {
                 Ok(()) => {
                     report.rows += chunk.len() as u64;
                     ingested.extend(chunk.iter().map(|r| (r.org_id, r.day, r.event_id)));
                 }
                 Err(e) if e.is_retryable() => {
-                    self.unsettled_push(batch, Some(query_id));
+                    self.unsettled_push(store, batch, Some(query_id));
                     return Err(e);
                 }
                 Err(e) => {
@@ -390,20 +557,20 @@ impl Pipeline {
         }
         // All three only need the acknowledgement, not each other.
         let finish = tokio::try_join!(
-            self.store.mark_ingested(&ingested),
-            self.store.bump_days(&days),
-            self.store.close_batch(&batch),
+            store.mark_ingested(&ingested),
+            store.bump_days(&days),
+            store.close_batch(&batch),
         );
         if let Err(e) = finish {
-            self.unsettled_push(batch, None);
+            self.unsettled_push(store, batch, None);
             return Err(e);
         }
         Ok(ingested)
     }
 
-    fn unsettled_push(&self, batch: Batch, query_id: Option<String>) {
+    fn unsettled_push(&self, store: &Store, batch: Batch, query_id: Option<String>) {
         if let Ok(mut list) = self.unsettled.lock() {
-            list.push((batch, query_id));
+            list.push((store.clone(), batch, query_id));
         }
     }
 
@@ -415,22 +582,26 @@ impl Pipeline {
             Ok(mut list) => std::mem::take(&mut *list),
             Err(_) => return,
         };
-        for (batch, query_id) in pending {
+        for (store, batch, query_id) in pending {
             let over = match &query_id {
-                Some(q) => matches!(self.store.query_running(q).await, Ok(false)),
+                Some(q) => matches!(store.query_running(q).await, Ok(false)),
                 None => true,
             };
-            if !(over && self.store.close_batch(&batch).await.is_ok()) {
-                self.unsettled_push(batch, query_id);
+            if !(over && store.close_batch(&batch).await.is_ok()) {
+                self.unsettled_push(&store, batch, query_id);
             }
         }
     }
 
+    /// Drops copies within the batch and events already done. Each org's check runs on its own
+    /// shard ([`Store::route`]); an org whose shard cannot answer is left out with its records
+    /// (the third value: the error and those records) when the failure is retryable.
+    #[allow(clippy::type_complexity)]
     async fn without_stored(
         &self,
         rows: Vec<EventRow>,
         row_record: Vec<usize>,
-    ) -> Result<(Vec<EventRow>, Vec<usize>), StoreError> {
+    ) -> Result<(Vec<EventRow>, Vec<usize>, Option<(StoreError, Vec<usize>)>), StoreError> {
         let mut seen: HashSet<(Uuid, Uuid)> = HashSet::with_capacity(rows.len());
         let mut by_org: HashMap<Uuid, Vec<(u16, Uuid)>> = HashMap::new();
         let mut keep = Vec::with_capacity(rows.len());
@@ -444,15 +615,36 @@ impl Pipeline {
             }
         }
         let mut stored: HashSet<(Uuid, Uuid)> = HashSet::new();
+        let mut unchecked: HashSet<Uuid> = HashSet::new();
+        let mut error: Option<StoreError> = None;
         for (org_id, events) in by_org {
-            for id in self.store.existing_event_ids(org_id, &events).await? {
-                stored.insert((org_id, id));
+            let found = match self.store.route(org_id).await {
+                Ok(store) => store.existing_event_ids(org_id, &events).await,
+                Err(e) => Err(e),
+            };
+            match found {
+                Ok(ids) => stored.extend(ids.into_iter().map(|id| (org_id, id))),
+                // Only a routed store can fail for some orgs and not others.
+                Err(e) if e.is_retryable() && self.store.routes_by_org() => {
+                    tracing::warn!(org = %org_id, error = %e, "org's shard unavailable; its records come back");
+                    unchecked.insert(org_id);
+                    error.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
             }
         }
-        Ok(keep
+        let mut left = Vec::new();
+        let (rows, recs): (Vec<EventRow>, Vec<usize>) = keep
             .into_iter()
-            .filter(|(row, _)| !stored.contains(&(row.org_id, row.event_id)))
-            .unzip())
+            .filter(|(row, rec)| {
+                if unchecked.contains(&row.org_id) {
+                    left.push(*rec);
+                    return false;
+                }
+                !stored.contains(&(row.org_id, row.event_id))
+            })
+            .unzip();
+        Ok((rows, recs, error.map(|e| (e, left))))
     }
 }
 

@@ -144,6 +144,23 @@ impl ClusterSchema {
         self.distributed.contains(table)
     }
 
+    /// `sql` as it runs on one node of a shard: every Distributed table it reads (after `FROM`
+    /// or `JOIN`, unqualified) replaced by that node's local table, which holds all the rows of
+    /// every org of the shard. Control tables keep their names (every node has them).
+    pub fn localize(&self, sql: &str) -> String {
+        self.local_sources(sql)
+    }
+
+    /// The table an INSERT into `table` writes on one node of a shard (its local table when
+    /// `table` is Distributed).
+    pub fn local_table(&self, table: &str) -> String {
+        if self.is_distributed(table) {
+            format!("{table}_local")
+        } else {
+            table.to_owned()
+        }
+    }
+
     fn q(&self, table: &str) -> String {
         format!("{}.{table}", ident(&self.database))
     }

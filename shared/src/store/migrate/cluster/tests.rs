@@ -232,3 +232,24 @@ fn every_migration_translates_and_no_view_reads_a_distributed_table() {
         }
     }
 }
+
+#[test]
+fn a_statement_localized_for_one_shard_reads_local_tables_and_keeps_control_tables() {
+    let s = schema();
+    let sql = "SELECT count() FROM events FINAL WHERE org_id = ? AND email IN \
+               (SELECT email FROM undeliverable_exclusions WHERE org_id = ?) AND x IN \
+               (SELECT id FROM orgs) AND note = 'FROM events' \
+               AND k IN (SELECT k FROM system.clusters) \
+               AND n IN (SELECT n FROM (SELECT 1 AS n)) GLOBAL JOIN message_index AS i USING id";
+    assert_eq!(
+        s.localize(sql),
+        "SELECT count() FROM `db1`.events_local FINAL WHERE org_id = ? AND email IN \
+         (SELECT email FROM `db1`.undeliverable_exclusions_local WHERE org_id = ?) AND x IN \
+         (SELECT id FROM `db1`.orgs) AND note = 'FROM events' \
+         AND k IN (SELECT k FROM system.clusters) \
+         AND n IN (SELECT n FROM (SELECT 1 AS n)) GLOBAL JOIN `db1`.message_index_local AS i USING id"
+    );
+    assert_eq!(s.local_table("events"), "events_local");
+    assert_eq!(s.local_table("ingest_batches"), "ingest_batches_local");
+    assert_eq!(s.local_table("orgs"), "orgs");
+}
