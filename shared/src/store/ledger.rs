@@ -154,15 +154,22 @@ impl Store {
     /// node, for the query and for the inserts it started on other shards (their
     /// `initial_query_id`): the client may reach another node after a reconnection. A node that
     /// does not answer makes this an error (the caller keeps waiting).
+    ///
+    /// A store routed to one shard's node ([`Store::route`]) asks that node only: its INSERTs
+    /// write the node's local tables, so they run there and nowhere else (and the other shards
+    /// being down does not keep its failed batches unsettled).
     pub async fn query_running(&self, query_id: &str) -> Result<bool, StoreError> {
-        let Some(cluster) = self.cluster() else {
-            return Ok(self
-                .client()
-                .query("SELECT count() FROM system.processes WHERE query_id = ?")
-                .bind(query_id)
-                .fetch_one::<u64>()
-                .await?
-                > 0);
+        let cluster = match self.cluster() {
+            Some(c) if self.shard().is_none() => c,
+            _ => {
+                return Ok(self
+                    .client()
+                    .query("SELECT count() FROM system.processes WHERE query_id = ?")
+                    .bind(query_id)
+                    .fetch_one::<u64>()
+                    .await?
+                    > 0);
+            }
         };
         // 18.16 has no clusterAllReplicas(): every node of the cluster as a shard of remote().
         let nodes = self
