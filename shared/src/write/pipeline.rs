@@ -201,10 +201,12 @@ impl Pipeline {
         self.process_until(records, None).await
     }
 
-    /// [`Pipeline::process_until`] that stores what it can: `Ok` with the records that must come
-    /// back in [`BatchReport::retry`] when only some orgs' shards could not store their events
-    /// (a cluster routed by org: the others' are stored); `Err` when nothing is known to be
-    /// stored. What Lambda (partial batch responses) and the poller (deleting the rest) use.
+    /// [`Pipeline::process_until`] that stores what it can: on a cluster routed by org
+    /// ([`Store::routes_by_org`]), `Ok` with the records that must come back in
+    /// [`BatchReport::retry`] when only some orgs' shards could not store their events (the
+    /// others' are stored); `Err` when nothing is known to be stored, and always on a failure
+    /// off a routed cluster (exactly as [`Pipeline::process_until`]). What Lambda (partial
+    /// batch responses) and the poller (deleting the rest) use.
     pub async fn process_split(
         &self,
         records: &[Record<'_>],
@@ -212,7 +214,12 @@ impl Pipeline {
     ) -> Result<BatchReport, StoreError> {
         let decoded = decode(records);
         let prepared = self.prepare(records, decoded).await?;
-        Ok(self.commit_split(records, prepared, deadline).await?.report)
+        let report = self.commit_split(records, prepared, deadline).await?.report;
+        // Off a routed cluster a failure is the whole batch's, as it always was.
+        match report.failure() {
+            Some(e) if !self.store.routes_by_org() => Err(e),
+            _ => Ok(report),
+        }
     }
 
     /// [`Pipeline::process`] for a caller that must answer by `deadline` (a Lambda invocation):

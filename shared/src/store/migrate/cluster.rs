@@ -16,8 +16,11 @@
 //!   cluster-wide). Small, read by every shard's queries (an `IN` over them runs locally).
 //! - **Pinned** (`ingest_batches`, the in-flight registry that `?since=` polls must read with
 //!   the writes of every consumer): replicated per shard like a sharded table and `Distributed`
-//!   with a constant key, so every row lands on the first shard and every reader, whatever node
-//!   it reaches, reads the same replica (`load_balancing = in_order`).
+//!   with a constant key, so every row written through it lands on the first shard and every
+//!   reader, whatever node it reaches, reads the same replica (`load_balancing = in_order`).
+//!   Routed by org (`CLICKHOUSE_NODES`, `crate::store::shards`), each shard's batches write and
+//!   read the shard's own `ingest_batches_local` instead; a read through the Distributed table
+//!   reads every shard's.
 //!
 //! Statements: `CREATE TABLE`, `CREATE MATERIALIZED VIEW`, `DROP TABLE` and `ALTER TABLE` run
 //! `ON CLUSTER` with database-qualified names; `INSERT … SELECT` (backfills) runs unchanged
