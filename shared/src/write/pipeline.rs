@@ -414,12 +414,11 @@ impl Pipeline {
         let mut routes: HashMap<Uuid, Result<Store, ()>> = HashMap::new();
         let mut groups: BTreeMap<Option<u32>, (Store, Vec<EventRow>, Vec<usize>)> = BTreeMap::new();
         for (row, rec) in rows.into_iter().zip(row_record) {
-            if !routes.contains_key(&row.org_id) {
-                let routed = self.store.route(row.org_id).await.map_err(|e| {
+            if let std::collections::hash_map::Entry::Vacant(slot) = routes.entry(row.org_id) {
+                slot.insert(self.store.route(row.org_id).await.map_err(|e| {
                     tracing::warn!(org = %row.org_id, error = %e, "org's shard unavailable; its records come back");
                     report.retry_records([], &e);
-                });
-                routes.insert(row.org_id, routed);
+                }));
             }
             match &routes[&row.org_id] {
                 Ok(store) => {
