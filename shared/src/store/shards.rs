@@ -21,10 +21,11 @@
 //! - **Which replica**: the first live one in `remote_servers` order, as `load_balancing =
 //!   in_order` picks for the Distributed tables, so reads see acknowledged writes as they do
 //!   there (docs/scale-out.md#consistency); every routed process, ingest and API alike, picks
-//!   the same one. A replica is live when it answered a probe within [`LIVENESS_TTL`]; one
-//!   that answers but is behind (read-only, or replication work queued, e.g. just restarted
-//!   and still fetching what the other replica took meanwhile) is passed over while another is
-//!   current.
+//!   the same one. A replica is live when it answered a probe within [`LIVENESS_TTL`] (a
+//!   replica found down is not asked again for [`DOWN_TTL`]); one
+//!   that answers but is behind (read-only, or inserts waiting to be fetched for more than
+//!   [`MAX_DELAY_S`], e.g. just restarted and still fetching what the other replica took
+//!   meanwhile) is passed over while another is current.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -40,11 +41,18 @@ use crate::store::migrate::cluster::ClusterSchema;
 /// How long a probe's answer (live or not) is trusted.
 pub const LIVENESS_TTL: Duration = Duration::from_secs(1);
 
+/// How long a probe that found a replica down is trusted (a down host may take the whole
+/// [`PROBE_TIMEOUT`] to fail, which no request should wait for every second).
+pub const DOWN_TTL: Duration = Duration::from_secs(5);
+
 /// How often a URL that could not say which replica it is may be asked again.
 pub const RESOLVE_EVERY: Duration = Duration::from_secs(2);
 
+/// A replica whose oldest insert still to fetch is older than this (seconds) is behind.
+pub const MAX_DELAY_S: u64 = 1;
+
 /// The longest a probe or an identity question may take.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The cluster's shards and which configured node is which replica of which.
 pub struct Shards {
@@ -53,6 +61,7 @@ pub struct Shards {
     urls: Vec<String>,
     schema: Arc<ClusterSchema>,
     state: Mutex<State>,
+    resolving: tokio::sync::Mutex<()>,
     hashes: Mutex<HashMap<Uuid, u64>>,
 }
 
@@ -96,6 +105,7 @@ impl Shards {
                 live: vec![None; urls.len()],
                 ..State::default()
             }),
+            resolving: tokio::sync::Mutex::new(()),
             hashes: Mutex::new(HashMap::new()),
         }
     }
@@ -130,6 +140,19 @@ impl Shards {
     /// Asks the URLs that have not said which replica they are (at most every
     /// [`RESOLVE_EVERY`]).
     async fn resolve(&self, base: &clickhouse::Client) {
+        // One resolution at a time: a caller arriving meanwhile waits for its answers rather
+        // than finding the map still empty (a spurious 503 for the first requests).
+        // Once the map is known, a caller does not wait for another's attempt at a node that
+        // is still missing.
+        let known = self.state.lock().is_ok_and(|st| !st.weights.is_empty());
+        let _one = if known {
+            match self.resolving.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return,
+            }
+        } else {
+            self.resolving.lock().await
+        };
         let todo: Vec<usize> = {
             let Ok(mut st) = self.state.lock() else {
                 return;
@@ -292,12 +315,20 @@ impl Shards {
     }
 
     /// Whether replica `i` answers, and whether its replicated tables of this database are
-    /// current: none read-only, none with replication work older than a second queued (a
-    /// restarted replica that has not fetched what the other took meanwhile is behind; reading
-    /// it would miss acknowledged writes).
+    /// current: none read-only (no ZooKeeper session, or still starting), none with an insert
+    /// queued for fetching for more than [`MAX_DELAY_S`] s (a restarted replica that has not
+    /// yet fetched what the other took meanwhile; reading it would miss acknowledged writes).
+    /// Not stricter than that: the first replica takes the writes and has nothing to fetch in
+    /// steady state, but any process's short detour to the second gives it a few fetches, and
+    /// treating those as "behind" would send everyone to the second in turn.
     async fn probe(&self, base: &clickhouse::Client, i: usize) -> Health {
         if let Some((health, at)) = self.state.lock().ok().and_then(|st| st.live[i])
-            && at.elapsed() < LIVENESS_TTL
+            && at.elapsed()
+                < if health == Health::Down {
+                    DOWN_TTL
+                } else {
+                    LIVENESS_TTL
+                }
         {
             return health;
         }
@@ -305,9 +336,10 @@ impl Shards {
         let answer = tokio::time::timeout(
             PROBE_TIMEOUT,
             node.query(
-                "SELECT toUInt8(count() = 0 OR (max(is_readonly) = 0 AND max(absolute_delay) = 0)) \
+                "SELECT toUInt8(count() = 0 OR (max(is_readonly) = 0 AND max(absolute_delay) <= ?)) \
                  FROM system.replicas WHERE database = ?",
             )
+            .bind(MAX_DELAY_S)
             .bind(&self.database)
             .fetch_one::<u8>(),
         )
