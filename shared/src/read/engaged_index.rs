@@ -24,7 +24,7 @@ use clickhouse::Row;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::read::org_cache::{OrgCache, rows_on_days};
+use crate::read::org_cache::{HeldDay, OrgCache, busiest_orgs, days_to_load, rows_on_days};
 use crate::read::report_filter::{ReportFilter, date, day_in};
 use crate::store::Store;
 use crate::timefmt::day_of_ms;
@@ -96,6 +96,12 @@ struct DayIndex {
     groups: Vec<Group>,
 }
 
+impl HeldDay for DayIndex {
+    fn changes(&self) -> u64 {
+        self.changes
+    }
+}
+
 struct Group {
     template: String,
     event_type: EventType,
@@ -157,38 +163,17 @@ impl EngagedIndex {
     /// performance report after a start or a bulk load would otherwise load itself. Days already
     /// held and unchanged cost nothing. Returns the orgs prepared.
     pub async fn prefill(&self, store: &Store, days: u16) -> Result<usize, StoreError> {
-        #[derive(Deserialize, Row)]
-        struct Busiest {
-            #[serde(with = "clickhouse::serde::uuid")]
-            org_id: Uuid,
-        }
         let now = crate::timefmt::now_ms();
         let first = day_of_ms(now).saturating_sub(days);
-        let busiest = store
-            .client()
-            .query(&format!(
-                "SELECT org_id FROM engaged WHERE event_type IN ({ENGAGED}) AND day >= toDate(?) \
-                 GROUP BY org_id ORDER BY count() DESC, org_id"
-            ))
-            .bind(date(first))
-            .fetch_all::<Busiest>()
-            .await?;
         let mut done = 0;
-        for org in busiest {
-            if self.orgs.held() >= self.orgs.budget_bytes() / 2 {
+        for org_id in busiest_orgs(store, "engaged", ENGAGED, first).await? {
+            if !self.orgs.prefill_room() {
                 break;
             }
             let from = crate::timefmt::day_start_ms(first);
             let types = [EventType::Open, EventType::Click];
             if self
-                .template_uniques(
-                    store,
-                    org.org_id,
-                    from,
-                    now,
-                    &ReportFilter::default(),
-                    &types,
-                )
+                .template_uniques(store, org_id, from, now, &ReportFilter::default(), &types)
                 .await?
                 .is_some()
             {
@@ -218,29 +203,7 @@ impl EngagedIndex {
         let org = self.orgs.org(org_id);
         let (days, numbered, bytes) = {
             let mut index = org.lock().await;
-            // Drop days the window covers whose counter moved since they were loaded.
-            let stale: Vec<u16> = (first..=last)
-                .filter(|d| {
-                    let want = changes.get(d).copied().unwrap_or(0);
-                    index.days.get(d).map(|c| c.changes) != Some(want).filter(|&w| w > 0)
-                })
-                .collect();
-            for d in &stale {
-                index.days.remove(d);
-            }
-            let load: Vec<u16> = stale
-                .into_iter()
-                .filter(|d| changes.get(d).is_some_and(|&n| n > 0))
-                .collect();
-            // `sendops_api_cache_*{cache="engaged_index"}`: each day of the window with rows is
-            // a lookup, each day (re)loaded a miss.
-            let wanted = (first..=last)
-                .filter(|d| changes.get(d).is_some_and(|&n| n > 0))
-                .count();
-            metrics::counter!("sendops_api_cache_lookups_total", "cache" => "engaged_index")
-                .increment(wanted as u64);
-            metrics::counter!("sendops_api_cache_misses_total", "cache" => "engaged_index")
-                .increment(load.len() as u64);
+            let (_, load) = days_to_load(&mut index.days, &changes, (first, last), "engaged_index");
             // At worst every row names a new recipient.
             let kept: u64 = (first..=last)
                 .filter_map(|d| index.days.get(&d).map(|c| c.rows))

@@ -36,6 +36,63 @@ pub(crate) async fn rows_on_days(
         .await?)
 }
 
+/// A day an index holds, with the change counter it was loaded under.
+pub(crate) trait HeldDay {
+    fn changes(&self) -> u64;
+}
+
+/// The days of [first, last] with rows (a counter above 0: the days a window reads) and those of
+/// them to load now: a held day whose counter moved since it was loaded is dropped from `held`
+/// first. Counts each day with rows as a lookup of `cache` and each day to load as a miss
+/// (`sendops_api_cache_lookups_total` / `…_misses_total`).
+pub(crate) fn days_to_load<D: HeldDay>(
+    held: &mut HashMap<u16, Arc<D>>,
+    changes: &std::collections::BTreeMap<u16, u64>,
+    (first, last): (u16, u16),
+    cache: &'static str,
+) -> (Vec<u16>, Vec<u16>) {
+    let counter = |d: &u16| changes.get(d).copied().unwrap_or(0);
+    held.retain(|d, day| !(first..=last).contains(d) || day.changes() == counter(d));
+    let wanted: Vec<u16> = (first..=last).filter(|d| counter(d) > 0).collect();
+    let load: Vec<u16> = wanted
+        .iter()
+        .copied()
+        .filter(|d| !held.contains_key(d))
+        .collect();
+    metrics::counter!("sendops_api_cache_lookups_total", "cache" => cache)
+        .increment(wanted.len() as u64);
+    metrics::counter!("sendops_api_cache_misses_total", "cache" => cache)
+        .increment(load.len() as u64);
+    (wanted, load)
+}
+
+/// Orgs with rows of `types` (a quoted list) in `table` since `first` (a day number), those
+/// with the most rows first: the order a prefill loads orgs in.
+pub(crate) async fn busiest_orgs(
+    store: &crate::store::Store,
+    table: &str,
+    types: &str,
+    first: u16,
+) -> Result<Vec<Uuid>, crate::StoreError> {
+    #[derive(serde::Deserialize, clickhouse::Row)]
+    struct Busiest {
+        #[serde(with = "clickhouse::serde::uuid")]
+        org_id: Uuid,
+    }
+    Ok(store
+        .client()
+        .query(&format!(
+            "SELECT org_id FROM {table} WHERE event_type IN ({types}) AND day >= toDate(?) \
+             GROUP BY org_id ORDER BY count() DESC, org_id"
+        ))
+        .bind(crate::read::report_filter::date(first))
+        .fetch_all::<Busiest>()
+        .await?
+        .into_iter()
+        .map(|b| b.org_id)
+        .collect())
+}
+
 /// Orgs' state `T`, each behind its own async lock.
 pub struct OrgCache<T> {
     budget_bytes: usize,
@@ -96,6 +153,12 @@ impl<T: Default> OrgCache<T> {
     /// Bytes held across orgs.
     pub fn held(&self) -> usize {
         self.lock().usage.values().map(|u| u.0).sum()
+    }
+
+    /// Whether a prefill may load another org: it stops at half the budget, leaving the rest
+    /// to what requests ask for.
+    pub fn prefill_room(&self) -> bool {
+        self.held() < self.budget_bytes / 2
     }
 }
 

@@ -37,7 +37,7 @@ use super::causes::{self, Cause};
 use super::providers::ProviderCache;
 use super::{Breakdown, COUNTED, Dimension, KeyCounts, RECIPIENT_DOMAIN_SQL};
 use crate::read::engaged_index::HashToId;
-use crate::read::org_cache::{OrgCache, rows_on_days};
+use crate::read::org_cache::{HeldDay, OrgCache, busiest_orgs, days_to_load, rows_on_days};
 use crate::read::report_filter::{ReportFilter, date, day_in};
 use crate::read::reports::{split, type_list};
 use crate::store::Store;
@@ -196,6 +196,12 @@ fn dim_index(dim: Dimension) -> usize {
     Dimension::ALL.iter().position(|&d| d == dim).unwrap_or(0)
 }
 
+impl HeldDay for DayIndex {
+    fn changes(&self) -> u64 {
+        self.changes
+    }
+}
+
 impl DayIndex {
     fn new(changes: u64) -> DayIndex {
         DayIndex {
@@ -279,14 +285,6 @@ impl Group {
 }
 
 #[derive(Debug, Deserialize, Row)]
-struct OrgEvents {
-    #[serde(with = "clickhouse::serde::uuid")]
-    org_id: Uuid,
-    #[expect(dead_code, reason = "the order of the rows")]
-    n: u64,
-}
-
-#[derive(Debug, Deserialize, Row)]
 struct LoadRow {
     d: u16,
     event_type: EventType,
@@ -360,18 +358,9 @@ impl BreakdownIndex {
     pub async fn prefill(&self, store: &Store, days: u16) -> Result<usize, StoreError> {
         let now = now_ms();
         let first = day_of_ms(now).saturating_sub(days);
-        let busiest = store
-            .client()
-            .query(
-                "SELECT org_id, count() AS n FROM events WHERE day >= toDate(?) \
-                 GROUP BY org_id ORDER BY n DESC, org_id",
-            )
-            .bind(date(first))
-            .fetch_all::<OrgEvents>()
-            .await?;
         let mut done = 0;
-        for org in busiest {
-            if self.orgs.held() >= self.orgs.budget_bytes() / 2 {
+        for org_id in busiest_orgs(store, "events", &type_list(COUNTED), first).await? {
+            if !self.orgs.prefill_room() {
                 break;
             }
             let dims = [
@@ -383,7 +372,7 @@ impl BreakdownIndex {
             let f = ReportFilter::default();
             let from = day_start_ms(first);
             if self
-                .breakdowns(store, org.org_id, (from, now), &f, &dims, false)
+                .breakdowns(store, org_id, (from, now), &f, &dims, false)
                 .await?
                 .is_some()
             {
@@ -422,27 +411,8 @@ impl BreakdownIndex {
             tokio::try_join!(store.day_changes(org_id, first, last), providers)?;
         let org = self.orgs.org(org_id);
         let mut index = org.lock().await;
-        // Days the window covers whose counter moved since they were loaded are dropped.
-        for d in first..=last {
-            let want = changes.get(&d).copied().unwrap_or(0);
-            if index.days.get(&d).is_some_and(|x| x.changes != want) {
-                index.days.remove(&d);
-            }
-        }
-        let wanted: Vec<u16> = (first..=last)
-            .filter(|d| changes.get(d).is_some_and(|&n| n > 0))
-            .collect();
-        let load: Vec<u16> = wanted
-            .iter()
-            .copied()
-            .filter(|d| !index.days.contains_key(d))
-            .collect();
-        // `sendops_api_cache_*{cache="breakdown_index"}`: each day of the window with rows is a
-        // lookup, each day (re)loaded a miss.
-        metrics::counter!("sendops_api_cache_lookups_total", "cache" => "breakdown_index")
-            .increment(wanted.len() as u64);
-        metrics::counter!("sendops_api_cache_misses_total", "cache" => "breakdown_index")
-            .increment(load.len() as u64);
+        let (wanted, load) =
+            days_to_load(&mut index.days, &changes, (first, last), "breakdown_index");
         if !load.is_empty() {
             // At worst every event is a group of its own and names a new recipient.
             let kept: usize = wanted
