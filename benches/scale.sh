@@ -14,7 +14,8 @@
 #
 # Measured per org: message list (first page at varied `to`), message detail, timeline,
 # recipient lookup, the three reports over 30 days at random second edges (day buckets; template
-# performance without), the undeliverable first page and a `?since=` page, the rules. For the
+# performance without), 30-day breakdowns by mailbox provider and by recipient domain, reputation
+# over 7 and 30 days, the undeliverable first page and a `?since=` page, the rules. For the
 # largest org, four endpoints are also measured as the same SQL sent straight to ClickHouse
 # (the statements each request issued, read back from system.query_log). Then the API is
 # restarted and the first request of every report is timed (cold start), against the warm p99.
@@ -86,7 +87,7 @@ fi
 source "$state"
 
 start_api() {
-  SENDOPS_API_ADDR=127.0.0.1:$port "$bin/sendops-api" >"$work/api.log" 2>&1 &
+  SENDOPS_API_ADDR=127.0.0.1:$port SENDOPS_METRICS_ADDR=127.0.0.1:$((port + 1)) "$bin/sendops-api" >"$work/api.log" 2>&1 &
   api_pid=$!
   for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/v1/_health" >/dev/null 2>&1 && return 0; sleep 0.2; done
   log "the API did not start"; cat "$work/api.log" >&2; exit 1
@@ -117,6 +118,16 @@ paths_for() { # slug key -> scenarios file
       printf '%s\t/v1/reports/%s?%s\n' "$report" "$report" "$q" >>"$out"
     done
   done
+  for dim in mailbox_provider recipient_domain; do
+    for i in $(seq 1 50); do
+      t=$((now - RANDOM % 86400))
+      printf 'breakdown-%s\t/v1/reports/breakdown?dimension=%s&from=%s&to=%s\n' "$dim" "$dim" \
+        "$(iso $((t - 30 * 86400)))" "$(iso "$t")" >>"$out"
+    done
+  done
+  for w in 7 30; do
+    for i in $(seq 1 50); do printf 'reputation-%sd\t/v1/reputation?window_days=%s\n' "$w" "$w" >>"$out"; done
+  done
   echo "undeliverable	/v1/undeliverable?limit=50" >>"$out"
   for h in 1 6 24 168 720; do
     printf 'undeliverable-since\t/v1/undeliverable?limit=50&since=%s\n' "$(iso $(($(date +%s) - h * 3600)))" >>"$out"
@@ -142,6 +153,11 @@ done
 echo "-- cold start: the first request of each report after a restart (largest org)"
 kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
 start_api
-grep -P '^(deliverability|engagement|template-performance)\t' "$work/paths.org0" >"$work/cold.paths"
+grep -P '^(deliverability|engagement|template-performance|breakdown-[a-z_]+|reputation-\d+d)\t' "$work/paths.org0" >"$work/cold.paths"
+# As a load balancer gated on readiness would send it: once /ready answers 200 (the background
+# prefill of the busiest orgs' indexes is done, at most 120 s after start).
+t0=$(date +%s.%N)
+for _ in $(seq 1 1300); do curl -fsS "http://127.0.0.1:$((port + 1))/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+echo "  ready after $(echo "$(date +%s.%N) - $t0" | bc) s (load $(load))"
 "$py" benches/endpoints.py --api "http://127.0.0.1:$port" --key "$key_org0" --paths "$work/cold.paths" --first-only
 echo "  load average at end: $(load)"

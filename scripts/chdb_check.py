@@ -20,6 +20,14 @@ and this script replays its SQL on the ClickHouse embedded in chdb (25.x/26.x):
        - everything else (SELECT, INSERT ... VALUES (...)/SELECT, ALTER ... UPDATE/DELETE,
          OPTIMIZE, TRUNCATE, ...) runs as is against the session's (small or empty) tables.
 
+  3. with --node URL (repeatable; scripts/test.sh passes the local cluster's nodes): the same
+     for the statements logged on those ClickHouse cluster nodes, after mapping the cluster
+     forms back to the single-server names (`ON CLUSTER x` dropped, `t_local` → `t`, which is
+     what a routed store sends): they run on the session like the others. What only a cluster
+     can execute — DDL (Replicated* engines with ZooKeeper paths, Distributed tables) and reads
+     through the `remote()` / `cluster()` table functions — is checked by current ClickHouse's
+     parser (`EXPLAIN AST`), since chdb has neither ZooKeeper nor remote servers.
+
 Prints each failure (statement truncated to ~500 chars, and chdb's error), then the line
 `chdb dialect check: N statements, M failed`; exits 1 if M > 0 (or the log can't be read), else 0.
 
@@ -205,6 +213,22 @@ def normalise(sql: str) -> str:
     return sql
 
 
+ON_CLUSTER_RE = re.compile(r"\s+ON\s+CLUSTER\s+(?:`[^`]+`|\"[^\"]+\"|[A-Za-z_][\w$]*)", re.I)
+LOCAL_RE = re.compile(r"\b([A-Za-z_]\w*)_local\b")
+REMOTE_RE = re.compile(r"\b(?:remote|remoteSecure|cluster|clusterAllReplicas)\s*\(", re.I)
+DDL_WORDS = {"CREATE", "DROP", "ATTACH", "DETACH", "RENAME"}
+
+
+def cluster_plan(sql: str) -> tuple[str, str]:
+    """How a statement logged on a cluster node is checked: ("run", single-server form) or
+    ("parse", statement) for what needs a cluster to execute."""
+    first = (sql.split(None, 1) or [""])[0].upper()
+    if first in DDL_WORDS or (ON_CLUSTER_RE.search(sql) and first == "ALTER" \
+            and not ALTER_DATA_RE.search(sql)) or REMOTE_RE.search(sql):
+        return "parse", sql
+    return "run", LOCAL_RE.sub(r"\1", ON_CLUSTER_RE.sub("", sql))
+
+
 def dedupe_key(sql: str) -> str:
     return " ".join(sql.split())
 
@@ -265,6 +289,8 @@ def main() -> int:
     ap.add_argument("--migrations-only", action="store_true", help="check just the migrations")
     ap.add_argument("--clickhouse-url",
                     default=os.environ.get("CLICKHOUSE_URL", "http://127.0.0.1:8123"))
+    ap.add_argument("--node", action="append", default=[], metavar="URL",
+                    help="also check the statements logged on this cluster node (repeatable)")
     ap.add_argument("--bookkeeping-table", default=r"\w*migrations\w*",
                     help="regex of the migration bookkeeping table name(s); statements "
                          "naming it are skipped (default: %(default)s)")
@@ -363,6 +389,39 @@ def main() -> int:
         print(f"chdb_check: {len(logged)} logged statements since {args.since}: "
               f"{duplicates} duplicates, {skipped} skipped (DDL/system/bookkeeping/other database)",
               file=sys.stderr)
+        for node in args.node:
+            try:
+                logged, _ = fetch_logged(node, args.since)
+            except RuntimeError as e:
+                print(f"chdb_check: cannot read the query log of {node}: {e}", file=sys.stderr)
+                report()
+                return 2
+            ran = parsed = skipped = 0
+            for entry in logged:
+                sql = normalise(entry.query)
+                how, sql = cluster_plan(sql)
+                key = dedupe_key(sql)
+                if not key or key in seen:
+                    continue
+                seen.add(key)
+                if SYSTEM_TABLE_RE.search(sql) or bookkeeping.search(sql) or names_foreign_db(sql):
+                    skipped += 1
+                    continue
+                if how == "parse":
+                    parsed += 1
+                    run(sess, f"cluster node {node}, parsed", f"EXPLAIN AST {sql}")
+                    continue
+                plan = classify(sql, bookkeeping, migration_keys)
+                if plan.action == "skip":
+                    skipped += 1
+                    continue
+                ran += 1
+                origin = f"cluster node {node}" if plan.sql == sql else \
+                    f"cluster node {node}, {plan.reason}: {shorten(sql, 300)}"
+                run(sess, origin, plan.sql)
+            print(f"chdb_check: {node}: {len(logged)} logged statements, {ran} new ones run, "
+                  f"{parsed} parsed only (cluster DDL, remote()), {skipped} skipped",
+                  file=sys.stderr)
         return report()
     finally:
         sess.close()

@@ -10,7 +10,8 @@
 # names the cluster: CLICKHOUSE_URL is node 1, CLICKHOUSE_CLUSTER=sendops, CLICKHOUSE_NODES every
 # node's URL (testkit reads them).
 # SENDOPS_SINGLE_URL is the single server the comparison replays into.
-# `subset` (what `make test` runs, ~5 min): only the cluster's own tests, not the other suites.
+# `subset` (what `make test` runs, ~5 min): only the cluster's own tests and the operator's
+# prune/erase/repair suites, not the other suites.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -50,6 +51,9 @@ if [ "${1:-}" != subset ]; then
     --test api --test reports --test undeliverable --test exactness --test conditional || failed="$failed query-api"
   cargo nextest run -p sendops-ingest --no-fail-fast --test-threads 4 --test replay || failed="$failed ingest"
 fi
+
+echo "== prune, erase and repair on the cluster (mutations on each shard's local tables)"
+cargo nextest run -p sendops-admin --no-fail-fast --test-threads 2 --test retention --test repair || failed="$failed admin"
 
 echo "== cluster tests: single server vs cluster, replica down, shard down (one at a time)"
 cargo nextest run -p sendops-query-api --test cluster --run-ignored only --test-threads 1 --no-fail-fast || failed="$failed cluster"

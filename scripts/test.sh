@@ -45,4 +45,7 @@ echo "== ClickHouse cluster: one server vs a 2x2 cluster, a replica and a shard 
 scripts/test-cluster.sh subset
 
 echo "== chdb dialect check (current ClickHouse)"
-"$venv_bin/python" scripts/chdb_check.py --since "$start"
+# The cluster nodes' statements too (routed SQL on `_local` tables, cluster DDL parsed).
+nodes=()
+for url in $(scripts/cluster.sh urls); do nodes+=(--node "$url"); done
+"$venv_bin/python" scripts/chdb_check.py --since "$start" "${nodes[@]}"

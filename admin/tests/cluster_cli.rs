@@ -2,6 +2,8 @@
 //! the schema a run would create (`--dry-run` reads the bookkeeping only, so this runs on the
 //! single server of `make test`). The cluster itself: query-api/tests/cluster.rs.
 
+mod common;
+
 use std::process::Command;
 
 use sendops_shared::store::migrations::MIGRATIONS;
@@ -75,4 +77,39 @@ async fn the_flag_wins_over_the_variable_and_neither_keeps_the_single_server_sch
     );
     assert!(events(&flagged).contains("ON CLUSTER `flagcluster`"));
     db.drop().await;
+}
+
+/// On a cluster without `CLICKHOUSE_NODES`, the commands that delete rows refuse before
+/// touching anything (18.16's Distributed tables take no mutations; docs/scale-out.md).
+#[tokio::test]
+async fn prune_erase_and_repair_on_a_cluster_need_the_nodes() {
+    let db = TestDb::new("cli_cluster_mutations").await;
+    common::create_org(
+        &db.store,
+        "acme",
+        "123456789012",
+        sendops_shared::control::org::Plan::Pro,
+    )
+    .await;
+    for args in [
+        vec!["prune", "--dry-run"],
+        vec!["erase", "--org", "acme", "--email", "a@example.com"],
+        vec!["repair", "--org", "acme"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
+            .args(&args)
+            .env("CLICKHOUSE_URL", &db.config.url)
+            .env("CLICKHOUSE_DATABASE", &db.config.database)
+            .env("CLICKHOUSE_CLUSTER", "somecluster")
+            .env_remove("CLICKHOUSE_NODES")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("CLICKHOUSE_NODES") && stderr.contains("somecluster"),
+            "{args:?}: {stderr}"
+        );
+    }
 }

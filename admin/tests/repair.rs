@@ -88,17 +88,19 @@ async fn delete_where(store: &Store, table: &str, condition: &str) {
         &format!("ALTER TABLE {table} DELETE WHERE {condition}"),
     )
     .await;
+    // Until the rows are gone (a replicated table lists the mutation only once the replica
+    // has read it back from ZooKeeper) and no mutation is pending.
     for _ in 0..600 {
-        let pending = store
+        let left = store
             .client()
-            .query(
-                "SELECT count() FROM system.mutations WHERE database = currentDatabase() \
-                 AND is_done = 0",
-            )
+            .query(&format!(
+                "SELECT count() + (SELECT count() FROM system.mutations \
+                 WHERE database = currentDatabase() AND is_done = 0) FROM {table} WHERE {condition}"
+            ))
             .fetch_one::<u64>()
             .await
             .unwrap();
-        if pending == 0 {
+        if left == 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -351,11 +353,13 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
     let other_changes = day_changes(store, other.id).await;
     let events = distinct_events(store, org.id).await;
 
-    // Damage, the ways the old path could.
+    // Damage, the ways the old path could, where the org's rows are (on a cluster: its shard's
+    // local tables; 18.16's Distributed tables take no mutations).
+    let damage = &store.route(org.id).await.unwrap();
     let acme = format!("org_id = toUUID('{}')", org.id);
     // (b) racing consumers: a second copy of a third of the events, through the views.
     exec(
-        store,
+        damage,
         &format!(
             "INSERT INTO events SELECT * FROM events WHERE {acme} \
              AND cityHash64(toString(event_id)) % 3 = 0"
@@ -364,30 +368,30 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
     .await;
     // (a) rows missing from some views…
     delete_where(
-        store,
+        damage,
         "messages",
         &format!("{acme} AND cityHash64(message_id) % 2 = 0"),
     )
     .await;
     delete_where(
-        store,
+        damage,
         "message_index",
         &format!("{acme} AND cityHash64(message_id) % 3 = 0"),
     )
     .await;
     delete_where(
-        store,
+        damage,
         "engaged",
         &format!("{acme} AND cityHash64(recipient_hash) % 2 = 0"),
     )
     .await;
     delete_where(
-        store,
+        damage,
         "engaged_recipients",
         &format!("{acme} AND cityHash64(recipient_hash) % 3 = 0"),
     )
     .await;
-    delete_where(store, "ingested_events", &acme).await;
+    delete_where(damage, "ingested_events", &acme).await;
     // …and from all rows of others (this database holds the other org too, so re-feed it by
     // hand after truncating: its rows must come out unchanged).
     for table in [
@@ -397,7 +401,7 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
         "undeliverable_activity",
         "undeliverable_activity_blocks",
     ] {
-        exec(store, &format!("TRUNCATE TABLE {table}")).await;
+        exec(damage, &format!("TRUNCATE TABLE {table}")).await;
     }
     // The other org's rows back, as its views wrote them.
     let other_id = other.id.to_string();
@@ -406,7 +410,7 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
         .filter(|d| d.table.starts_with("message_") || d.table.starts_with("undeliverable_"))
         .filter(|d| d.table != "message_index")
     {
-        store
+        damage
             .client()
             .query(&d.repair_sql())
             .bind(other_id.as_str())
@@ -437,7 +441,7 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
             AND (event_type != 'Bounce' OR bounce_type IN ('Permanent', 'Transient', 'Undetermined')) \
             AND org_id = ?";
     for _ in 0..2 {
-        store
+        damage
             .client()
             .query(old_view)
             .bind(org.id.to_string())
@@ -446,7 +450,7 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
             .unwrap();
     }
     // A report cached from the damaged tables (distinct counts of whole past days).
-    exec(store, "TRUNCATE TABLE report_uniques_days").await;
+    exec(damage, "TRUNCATE TABLE report_uniques_days").await;
     assert_eq!(fingerprint(store, other.id).await, other_before);
 
     // An API process that loaded the damaged days into its engaged index.

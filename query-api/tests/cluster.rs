@@ -128,23 +128,62 @@ async fn ingest(app: &TestApp, batch: &[Value]) -> Result<(), sendops_shared::St
     Ok(())
 }
 
-/// `v` with the org's id masked and the fields that carry ingest time (which differs between
-/// the two replays by construction) removed.
-fn normalized(mut v: Value, org_id: &str) -> Value {
-    fn walk(v: &mut Value, org: &str) {
+/// `v` with the org's id and the ids derived from it (channel ids, alert ids: each app's org
+/// has its own id) masked, and the fields that carry ingest or evaluation time (which differ
+/// between the two replays by construction) removed.
+fn normalized(mut v: Value, masks: &[(String, String)]) -> Value {
+    fn walk(v: &mut Value, masks: &[(String, String)]) {
         match v {
-            Value::String(s) if s.contains(org) => *s = s.replace(org, "ORG"),
-            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, org)),
+            Value::String(s) => {
+                for (from, to) in masks {
+                    if s.contains(from.as_str()) {
+                        *s = s.replace(from.as_str(), to);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, masks)),
             Value::Object(o) => {
-                for k in ["last_changed_at", "next_cursor"] {
+                for k in [
+                    "last_changed_at",
+                    "next_cursor",
+                    "evaluated_at",
+                    "recorded_at",
+                ] {
                     o.remove(k);
                 }
-                o.values_mut().for_each(|x| walk(x, org));
+                o.values_mut().for_each(|x| walk(x, masks));
             }
             _ => {}
         }
     }
-    walk(&mut v, org_id);
+    walk(&mut v, masks);
+    // Channel rows with equal counts are ordered by key, the channel id, which each app derives
+    // from its own org id: order such lists by count, then the masked key (the name).
+    fn channel_ties(v: &mut Value) {
+        match v {
+            Value::Array(a) => {
+                a.iter_mut().for_each(channel_ties);
+                let masked =
+                    |x: &Value| x["key"].as_str().is_some_and(|k| k.starts_with("CHANNEL:"));
+                if !a.is_empty() && a.iter().all(masked) {
+                    let count = |x: &Value| {
+                        ["sent", "count", "sends"]
+                            .iter()
+                            .find_map(|k| x[*k].as_u64())
+                            .unwrap_or(0)
+                    };
+                    a.sort_by(|x, y| {
+                        count(y)
+                            .cmp(&count(x))
+                            .then_with(|| x["key"].as_str().cmp(&y["key"].as_str()))
+                    });
+                }
+            }
+            Value::Object(o) => o.values_mut().for_each(channel_ties),
+            _ => {}
+        }
+    }
+    channel_ties(&mut v);
     v
 }
 
@@ -170,19 +209,31 @@ async fn answers(
     org: &Org,
     key: &str,
     recipients: &[String],
+    configuration_sets: &[String],
 ) -> BTreeMap<String, Value> {
     let now = Utc::now();
     let from = (now - chrono::Duration::days(8)).to_rfc3339_opts(SecondsFormat::Secs, true);
     let to = now.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let org_id = org.id.to_string();
+    let mut masks = vec![(org.id.to_string(), "ORG".to_owned())];
+    for cs in configuration_sets {
+        let id = sendops_shared::control::org::channel_id(org.id, cs);
+        masks.push((id.to_string(), format!("CHANNEL:{cs}")));
+    }
+    let masks = &masks;
     let mut out = BTreeMap::new();
-    let get =
-        async |uri: String| -> Value { normalized(get_ok(app, &uri, key).await.body, &org_id) };
+    let get = async |uri: String| -> Value { normalized(get_ok(app, &uri, key).await.body, masks) };
     for report in [
         "deliverability",
         "deliverability?group_by=week",
         "engagement",
         "template-performance",
+        "breakdown?dimension=mailbox_provider",
+        "breakdown?dimension=recipient_domain",
+        "breakdown?dimension=sending_domain",
+        "breakdown?dimension=channel",
+        "breakdown?dimension=template",
+        "breakdown?dimension=bounce_cause",
+        "breakdown?dimension=recipient_domain&limit=3",
     ] {
         let sep = if report.contains('?') { '&' } else { '?' };
         let uri = format!("/v1/reports/{report}{sep}from={from}&to={to}");
@@ -210,10 +261,7 @@ async fn answers(
             get(format!("/v1/messages/{id}/events")).await,
         );
     }
-    out.insert(
-        "messages".into(),
-        normalized(Value::Array(messages), &org_id),
-    );
+    out.insert("messages".into(), normalized(Value::Array(messages), masks));
     for email in recipients {
         out.insert(
             format!("recipient {email}"),
@@ -241,7 +289,7 @@ async fn answers(
     rows.sort_by_key(|r| r["email"].to_string());
     out.insert(
         "undeliverable".into(),
-        normalized(Value::Array(rows), &org_id),
+        normalized(Value::Array(rows), masks),
     );
     // A `?since=` poll from the start (every change, excluded rows too), every page: its bound
     // reads the batch registry (on the org's shard when routed by org).
@@ -259,9 +307,47 @@ async fn answers(
     rows.sort_by_key(|r| r["email"].to_string());
     out.insert(
         "undeliverable since".into(),
-        normalized(Value::Array(rows), &org_id),
+        normalized(Value::Array(rows), masks),
     );
+    // Reputation (trailing windows ending now: the window's bounds differ by the time between
+    // the two requests, the traffic ends an hour ago), and its alerts once each app has
+    // evaluated the org (on its own shard: the alerts and their registration are written there).
+    for days in [7, 30] {
+        let mut r = get(format!("/v1/reputation?window_days={days}")).await;
+        let o = r.as_object_mut().unwrap();
+        assert!(o.remove("from").is_some() && o.remove("to").is_some());
+        out.insert(format!("reputation {days}"), r);
+    }
+    app.db
+        .store
+        .evaluate_reputations(&sendops_shared::read::reputation::Thresholds::default())
+        .await
+        .unwrap();
+    let mut alerts = get("/v1/reputation/alerts?limit=200".to_owned()).await;
+    let rows = alerts["data"].as_array_mut().unwrap();
+    for a in rows.iter_mut() {
+        a.as_object_mut().unwrap().remove("id");
+    }
+    rows.sort_by_key(Value::to_string);
+    out.insert("reputation alerts".into(), alerts);
     out
+}
+
+/// The configuration sets of a tenant's traffic.
+fn configuration_sets(batches: &[Vec<Value>], account: &str) -> Vec<String> {
+    let mut r: Vec<String> = batches
+        .iter()
+        .flatten()
+        .filter(|e| e["mail"]["sendingAccountId"] == account)
+        .filter_map(|e| {
+            e["mail"]["tags"]["ses:configuration-set"][0]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    r.sort();
+    r.dedup();
+    r
 }
 
 /// A few recipients of each tenant's traffic (for the recipient lookup).
@@ -288,8 +374,10 @@ async fn assert_same_answers(
     for t in tenants {
         let emails = recipients(batches, &t.account);
         assert!(!emails.is_empty(), "{} has recipients", t.slug);
-        let c = answers(cluster, &t.cluster.0, &t.cluster.1, &emails).await;
-        let s = answers(single, &t.single.0, &t.single.1, &emails).await;
+        let sets = configuration_sets(batches, &t.account);
+        assert!(!sets.is_empty(), "{} has channels", t.slug);
+        let c = answers(cluster, &t.cluster.0, &t.cluster.1, &emails, &sets).await;
+        let s = answers(single, &t.single.0, &t.single.1, &emails, &sets).await;
         assert_eq!(c.keys().collect::<Vec<_>>(), s.keys().collect::<Vec<_>>());
         for (what, want) in &s {
             assert_eq!(
@@ -557,6 +645,9 @@ async fn a_shard_down_stops_only_its_own_orgs_and_the_redelivered_replay_complet
         "/v1/reports/deliverability".to_owned(),
         "/v1/reports/engagement".to_owned(),
         "/v1/reports/template-performance".to_owned(),
+        "/v1/reports/breakdown?dimension=mailbox_provider".to_owned(),
+        "/v1/reputation".to_owned(),
+        "/v1/reputation/alerts".to_owned(),
     ] {
         let r = cluster.get(&uri, Some(&down.cluster.1)).await;
         assert_eq!(r.status, 503, "down shard {uri}: {}", r.body);
@@ -674,8 +765,9 @@ async fn a_deployment_copied_org_by_org_through_the_distributed_tables_answers_t
     let mut compared = 0;
     for (org, key, account) in &tenants {
         let emails = recipients(&batches, account);
-        let s = answers(&single, org, key, &emails).await;
-        let c = answers(&cluster, org, key, &emails).await;
+        let sets = configuration_sets(&batches, account);
+        let s = answers(&single, org, key, &emails, &sets).await;
+        let c = answers(&cluster, org, key, &emails, &sets).await;
         assert_eq!(c.keys().collect::<Vec<_>>(), s.keys().collect::<Vec<_>>());
         for (what, want) in &s {
             assert_eq!(&c[what], want, "{}: {what} differs", org.slug);

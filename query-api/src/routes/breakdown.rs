@@ -168,17 +168,12 @@ pub async fn breakdown(
 ) -> Result<Response, ApiError> {
     let (dim, from_ms, to_ms, filter, limit, fingerprint, after, raw) =
         parse(&p, query.as_deref())?;
+    // On a cluster routed by org: the org's shard alone (docs/scale-out.md).
+    let store = state.store.route(p.org.id).await?;
     let indexed = match &state.breakdowns {
         Some(index) => {
             index
-                .breakdowns(
-                    &state.store,
-                    p.org.id,
-                    (from_ms, to_ms),
-                    &filter,
-                    &[dim],
-                    true,
-                )
+                .breakdowns(&store, p.org.id, (from_ms, to_ms), &filter, &[dim], true)
                 .await?
         }
         None => None,
@@ -186,8 +181,7 @@ pub async fn breakdown(
     let mut rows = match indexed.and_then(|mut v| v.pop()) {
         Some(rows) => rows,
         None => {
-            state
-                .store
+            store
                 .breakdown(p.org.id, from_ms, to_ms, &filter, dim)
                 .await?
         }

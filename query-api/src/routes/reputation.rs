@@ -225,10 +225,9 @@ pub async fn get(
         ..Thresholds::default()
     };
     let window_days = u16::try_from(window_days).unwrap_or(7);
+    let store = state.store.route(p.org.id).await?;
     let (rep, account) = tokio::join!(
-        state
-            .store
-            .reputation(p.org.id, window_days, now_ms(), state.breakdowns.as_ref()),
+        store.reputation(p.org.id, window_days, now_ms(), state.breakdowns.as_ref()),
         state
             .ses
             .account(p.org.id, crate::routes::account::compose(&state, &p.org)),
@@ -368,9 +367,10 @@ pub async fn alerts(
     checks.finish()?;
     let now = now_ms();
     let settle = i64::try_from(state.config.undeliverable_settle.as_millis()).unwrap_or(0);
-    let bound = state.store.committed_bound_ms(now).await? - settle;
-    let rows = state
-        .store
+    // The org's shard: its alerts and the registrations of the evaluations writing them.
+    let store = state.store.route(p.org.id).await?;
+    let bound = store.committed_bound_ms(now).await? - settle;
+    let rows = store
         .reputation_alerts(
             p.org.id,
             since.map(|s| s.div_euclid(1000) * 1000),

@@ -554,7 +554,19 @@ impl Store {
     /// Seals every org's past days within its plan's retention and the last `days` days whose
     /// breakdown seal is missing or stale, like [`Store::prepare_reports`]; returns the number
     /// of days sealed.
+    /// On a cluster routed by org, each shard prepares its own orgs.
     pub async fn prepare_breakdowns(&self, days: u16) -> Result<usize, StoreError> {
+        Ok(self
+            .on_each_shard("breakdown preparation", |s| async move {
+                s.prepare_shard_breakdowns(days).await
+            })
+            .await?
+            .into_iter()
+            .sum())
+    }
+
+    /// [`Store::prepare_breakdowns`] over this store's tables.
+    async fn prepare_shard_breakdowns(&self, days: u16) -> Result<usize, StoreError> {
         let today = day_of_ms(now_ms());
         let first = today.saturating_sub(days.min(366));
         let rules = causes::rules_version();

@@ -170,10 +170,16 @@ impl EngagedIndex {
             if !self.orgs.prefill_room() {
                 break;
             }
+            // Each org from its own shard; one whose shard went down waits for the next pass.
+            let routed = match store.route(org_id).await {
+                Ok(r) => r,
+                Err(StoreError::Unavailable(_)) => continue,
+                Err(e) => return Err(e),
+            };
             let from = crate::timefmt::day_start_ms(first);
             let types = [EventType::Open, EventType::Click];
             if self
-                .template_uniques(store, org_id, from, now, &ReportFilter::default(), &types)
+                .template_uniques(&routed, org_id, from, now, &ReportFilter::default(), &types)
                 .await?
                 .is_some()
             {

@@ -410,11 +410,20 @@ impl Store {
         Ok(due)
     }
 
-    /// Evaluates every org ([`Store::evaluate_reputation`]); returns the transitions recorded.
+    /// Evaluates every org ([`Store::evaluate_reputation`]), each on its own shard when routed
+    /// by org (its alerts and their registration land there, where its `?since=` polls read);
+    /// an org whose shard is down is skipped until the next evaluation. Returns the transitions
+    /// recorded.
     pub async fn evaluate_reputations(&self, t: &Thresholds) -> Result<usize, StoreError> {
         let mut recorded = 0;
         for org in self.list_orgs().await? {
-            match self.evaluate_reputation(org.id, t).await {
+            let evaluated = async {
+                self.route(org.id)
+                    .await?
+                    .evaluate_reputation(org.id, t)
+                    .await
+            };
+            match evaluated.await {
                 Ok(rows) => recorded += rows.len(),
                 Err(e) => {
                     tracing::warn!(org = %org.slug, error = %e, "could not evaluate reputation")

@@ -276,9 +276,14 @@ impl Store {
             return Ok(self.clone());
         };
         let (url, shard) = shards.route(self.server.inner(), org_id).await?;
+        Ok(self.on_node(shards, url, shard))
+    }
+
+    /// A store on `url` whose statements read and write that node's local tables.
+    fn on_node(&self, shards: &Shards, url: String, shard: u32) -> Store {
         let server = metered::Client::new(self.server.inner().clone().with_url(url))
             .localized(shards.schema());
-        Ok(Store {
+        Store {
             client: server.clone().with_database(&self.database),
             server,
             tls: self.tls,
@@ -286,7 +291,88 @@ impl Store {
             cluster: self.cluster.clone(),
             shards: self.shards.clone(),
             shard: Some(shard),
-        })
+        }
+    }
+
+    /// The table `table`'s rows are in on this store's node: on a store routed to a shard, the
+    /// local table of a Distributed one (for `system.parts` / `system.mutations`, which know
+    /// tables by name); otherwise `table`.
+    pub fn physical_table(&self, table: &str) -> String {
+        match (&self.shards, self.shard) {
+            (Some(shards), Some(_)) => shards.schema().local_table(table),
+            _ => table.to_owned(),
+        }
+    }
+
+    /// The store an operator command that mutates `org_id`'s rows (erase, repair) runs on:
+    /// this one on one server or once routed; on a cluster, the org's shard's local tables
+    /// (18.16's Distributed tables take no mutations), which needs `CLICKHOUSE_NODES`.
+    pub async fn for_mutations(&self, org_id: Uuid, what: &str) -> Result<Store, StoreError> {
+        self.mutations_allowed(what)?;
+        self.route(org_id).await
+    }
+
+    /// Refuses a mutating command on a cluster without per-shard routing.
+    pub fn mutations_allowed(&self, what: &str) -> Result<(), StoreError> {
+        if self.cluster.is_some() && self.shards.is_none() {
+            return Err(StoreError::Invalid(format!(
+                "{what} on cluster {} needs CLICKHOUSE_NODES (every node's HTTP URL): it \
+                 deletes rows on each shard's local tables, which the Distributed tables \
+                 cannot do (docs/scale-out.md)",
+                self.cluster.as_deref().unwrap_or_default()
+            )));
+        }
+        Ok(())
+    }
+
+    /// One store per shard for work over many orgs (report and breakdown preparation, the
+    /// index prefills, the provider refresh's domains, prune, erase, repair): with
+    /// `CLICKHOUSE_NODES`, each shard's first live replica on its local tables, so a shard that
+    /// is down costs only its own orgs (its entry is the error); otherwise this store once.
+    pub async fn shard_stores(&self) -> Vec<Result<Store, StoreError>> {
+        let Some(shards) = &self.shards else {
+            return vec![Ok(self.clone())];
+        };
+        let nums = match shards.shard_nums(self.server.inner()).await {
+            Ok(n) => n,
+            Err(e) => return vec![Err(e)],
+        };
+        let mut out = Vec::with_capacity(nums.len());
+        for shard in nums {
+            out.push(
+                shards
+                    .route_shard(self.server.inner(), shard)
+                    .await
+                    .map(|url| self.on_node(shards, url, shard)),
+            );
+        }
+        out
+    }
+
+    /// `f` on every store of [`Store::shard_stores`], in shard order. A shard that is down or
+    /// whose `f` fails is logged (`what`) and skipped while another shard succeeds; the error
+    /// is returned when none did (on one server: its error).
+    pub async fn on_each_shard<T, F, Fut>(&self, what: &str, f: F) -> Result<Vec<T>, StoreError>
+    where
+        F: Fn(Store) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let mut done = Vec::new();
+        let mut first_error = None;
+        for store in self.shard_stores().await {
+            let shard = store.as_ref().ok().and_then(Store::shard);
+            match async { f(store?).await }.await {
+                Ok(t) => done.push(t),
+                Err(e) => {
+                    tracing::warn!(shard, error = %e, "{what}: a shard was skipped");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) if done.is_empty() => Err(e),
+            _ => Ok(done),
+        }
     }
 
     /// Whether [`Store::route`] sends per-org statements to the org's shard (a cluster with

@@ -410,6 +410,12 @@ impl Store {
         org_id: Uuid,
         opts: &RepairOptions,
     ) -> Result<RepairSummary, StoreError> {
+        // On a cluster: on the org's shard (its local tables and their views).
+        if self.routes_by_org() && self.shard().is_none() {
+            let routed = self.for_mutations(org_id, "repair").await?;
+            return Box::pin(routed.repair_org(org_id, opts)).await;
+        }
+        self.mutations_allowed("repair")?;
         let progress = &opts.progress;
         let from = opts.from_day.unwrap_or(FIRST_DAY);
         let to = opts.to_day.unwrap_or(LAST_DAY);

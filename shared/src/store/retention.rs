@@ -16,7 +16,7 @@
 //! `events` with the view's own SELECT; quarantine records, notices naming it are deleted and
 //! audit details naming it are redacted. An audit entry with the address's SHA-256 is written.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -218,13 +218,35 @@ struct OrgDay {
 
 impl Store {
     /// Runs a mutation (`ALTER TABLE … DELETE/UPDATE`) with string binds and waits until every
-    /// mutation of the table is done.
+    /// mutation of the table is done. A replicated table (on a cluster) lists a mutation in
+    /// `system.mutations` only once the replica has read it back from ZooKeeper, shortly after
+    /// the `ALTER` returned: so the wait first sees a mutation it had not seen before.
     pub(crate) async fn mutate(
         &self,
         table: &str,
         sql: &str,
         binds: &[&str],
     ) -> Result<(), StoreError> {
+        #[derive(Deserialize, Row)]
+        struct Mutation {
+            mutation_id: String,
+            is_done: u8,
+        }
+        let table = self.physical_table(table);
+        let mutations = || {
+            self.client()
+                .query(
+                    "SELECT mutation_id, is_done FROM system.mutations \
+                     WHERE database = currentDatabase() AND table = ?",
+                )
+                .bind(&table)
+                .fetch_all::<Mutation>()
+        };
+        let before: HashSet<String> = mutations()
+            .await?
+            .into_iter()
+            .map(|m| m.mutation_id)
+            .collect();
         let mut q = self.client().query(sql);
         for b in binds {
             q = q.bind(*b);
@@ -232,16 +254,9 @@ impl Store {
         q.execute().await?;
         let started = std::time::Instant::now();
         loop {
-            let pending = self
-                .client()
-                .query(
-                    "SELECT count() FROM system.mutations WHERE database = currentDatabase() \
-                     AND table = ? AND is_done = 0",
-                )
-                .bind(table)
-                .fetch_one::<u64>()
-                .await?;
-            if pending == 0 {
+            let now = mutations().await?;
+            let seen = now.iter().any(|m| !before.contains(&m.mutation_id));
+            if seen && now.iter().all(|m| m.is_done == 1) {
                 return Ok(());
             }
             if started.elapsed() > MUTATION_WAIT {
@@ -269,7 +284,61 @@ impl Store {
     }
 
     /// Removes rows older than each org's retention plus grace (module docs).
+    ///
+    /// On a cluster (with `CLICKHOUSE_NODES`), every shard is pruned on its first live replica's
+    /// local tables (the mutations and partition drops replicate to the other replicas), each
+    /// for the orgs it holds; every shard must answer, or nothing is pruned.
     pub async fn prune(&self, opts: &PruneOptions) -> Result<PruneSummary, StoreError> {
+        self.mutations_allowed("prune")?;
+        if !self.routes_by_org() || self.shard().is_some() {
+            return self.prune_here(opts).await;
+        }
+        let mut stores = Vec::new();
+        for s in self.shard_stores().await {
+            stores.push(s?);
+        }
+        let orgs = match &opts.orgs {
+            Some(o) => o.clone(),
+            None => self.list_orgs().await?,
+        };
+        let mut summary: Option<PruneSummary> = None;
+        for store in stores {
+            let mut mine = Vec::new();
+            for org in &orgs {
+                if self.route(org.id).await?.shard() == store.shard() {
+                    mine.push(org.clone());
+                }
+            }
+            (opts.progress)(&format!("shard {}", store.shard().unwrap_or_default()));
+            let part = store
+                .prune_here(&PruneOptions {
+                    orgs: Some(mine),
+                    ..opts.clone()
+                })
+                .await?;
+            summary = Some(match summary {
+                None => part,
+                Some(mut all) => {
+                    all.orgs.extend(part.orgs);
+                    for (name, t) in part.tables {
+                        let into = all.tables.entry(name).or_default();
+                        into.partitions_dropped.extend(t.partitions_dropped);
+                        into.rows_in_dropped_partitions += t.rows_in_dropped_partitions;
+                        into.rows_deleted += t.rows_deleted;
+                    }
+                    all.days_bumped += part.days_bumped;
+                    all
+                }
+            });
+        }
+        let mut summary = summary.ok_or_else(|| StoreError::Unavailable("no shard".into()))?;
+        // The cutoffs of every org asked for, in the order asked, whichever shard it is on.
+        let order: HashMap<Uuid, usize> = orgs.iter().enumerate().map(|(i, o)| (o.id, i)).collect();
+        summary.orgs.sort_by_key(|o| order.get(&o.org_id).copied());
+        Ok(summary)
+    }
+
+    async fn prune_here(&self, opts: &PruneOptions) -> Result<PruneSummary, StoreError> {
         let progress = &opts.progress;
         let only = opts.orgs.is_some();
         let orgs = match &opts.orgs {
@@ -332,7 +401,7 @@ impl Store {
                          WHERE database = currentDatabase() AND table = ? AND active \
                          GROUP BY partition ORDER BY partition",
                     )
-                    .bind(t.table)
+                    .bind(self.physical_table(t.table))
                     .fetch_all::<PartRow>()
                     .await?;
                 for part in parts {

@@ -269,21 +269,56 @@ impl Shards {
     ) -> Result<(String, u32), StoreError> {
         let key = self.key_of(base, org_id).await?;
         self.resolve(base).await;
-        let (shard, replicas) = {
-            let st = self
-                .state
-                .lock()
-                .map_err(|_| StoreError::Unavailable("shard map poisoned".into()))?;
-            if st.weights.is_empty() {
-                return Err(StoreError::Unavailable(format!(
-                    "no node of CLICKHOUSE_NODES answers: the shards of cluster {} are unknown",
-                    self.cluster
-                )));
-            }
-            let shard = Shards::shard_of_key(&st.weights, key).ok_or_else(|| {
+        let shard = {
+            let st = self.known()?;
+            Shards::shard_of_key(&st.weights, key).ok_or_else(|| {
                 StoreError::Unavailable(format!("cluster {} has no shard weight", self.cluster))
-            })?;
-            let mut replicas: BTreeMap<u32, usize> = BTreeMap::new();
+            })?
+        };
+        Ok((self.replica_of(base, shard).await?, shard))
+    }
+
+    /// The cluster's shard numbers, in `system.clusters` order.
+    pub async fn shard_nums(&self, base: &clickhouse::Client) -> Result<Vec<u32>, StoreError> {
+        self.resolve(base).await;
+        Ok(self.known()?.weights.iter().map(|w| w.0).collect())
+    }
+
+    /// The URL of the first live replica of `shard` (as [`Shards::route`] picks it).
+    pub async fn route_shard(
+        &self,
+        base: &clickhouse::Client,
+        shard: u32,
+    ) -> Result<String, StoreError> {
+        self.resolve(base).await;
+        self.replica_of(base, shard).await
+    }
+
+    /// The state, once some node said what the shards are.
+    fn known(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
+        let st = self
+            .state
+            .lock()
+            .map_err(|_| StoreError::Unavailable("shard map poisoned".into()))?;
+        if st.weights.is_empty() {
+            return Err(StoreError::Unavailable(format!(
+                "no node of CLICKHOUSE_NODES answers: the shards of cluster {} are unknown",
+                self.cluster
+            )));
+        }
+        Ok(st)
+    }
+
+    /// The first replica of `shard` that answers and is not behind; failing that, the first
+    /// that answers (as the Distributed engine falls back to stale replicas).
+    async fn replica_of(
+        &self,
+        base: &clickhouse::Client,
+        shard: u32,
+    ) -> Result<String, StoreError> {
+        let replicas: BTreeMap<u32, usize> = {
+            let st = self.known()?;
+            let mut replicas = BTreeMap::new();
             for (i, id) in st.identity.iter().enumerate() {
                 if let Some((s, r)) = id
                     && *s == shard
@@ -291,14 +326,12 @@ impl Shards {
                     replicas.insert(*r, i);
                 }
             }
-            (shard, replicas)
+            replicas
         };
-        // The first replica that answers and is not behind; failing that, the first that
-        // answers (as the Distributed engine falls back to stale replicas).
         let mut stale = None;
         for (_, i) in replicas {
             match self.probe(base, i).await {
-                Health::Current => return Ok((self.urls[i].clone(), shard)),
+                Health::Current => return Ok(self.urls[i].clone()),
                 Health::Behind => {
                     stale.get_or_insert(i);
                 }
@@ -306,7 +339,7 @@ impl Shards {
             }
         }
         if let Some(i) = stale {
-            return Ok((self.urls[i].clone(), shard));
+            return Ok(self.urls[i].clone());
         }
         Err(StoreError::Unavailable(format!(
             "shard {shard} of cluster {}: no replica answers (or none is in CLICKHOUSE_NODES)",

@@ -363,6 +363,12 @@ impl BreakdownIndex {
             if !self.orgs.prefill_room() {
                 break;
             }
+            // Each org from its own shard; one whose shard went down waits for the next pass.
+            let routed = match store.route(org_id).await {
+                Ok(r) => r,
+                Err(StoreError::Unavailable(_)) => continue,
+                Err(e) => return Err(e),
+            };
             let dims = [
                 Dimension::Channel,
                 Dimension::SendingDomain,
@@ -372,7 +378,7 @@ impl BreakdownIndex {
             let f = ReportFilter::default();
             let from = day_start_ms(first);
             if self
-                .breakdowns(store, org_id, (from, now), &f, &dims, false)
+                .breakdowns(&routed, org_id, (from, now), &f, &dims, false)
                 .await?
                 .is_some()
             {

@@ -428,23 +428,38 @@ impl Store {
             d = super::RECIPIENT_DOMAIN_SQL
         );
         let date = crate::read::report_filter::date;
-        let mut q = self
-            .client()
-            .query(&sql)
-            .bind(date(first))
-            .bind(date(today));
-        if let Some(o) = org {
-            q = q.bind(o.to_string());
+        let sql = &sql;
+        let read = |store: Store| async move {
+            let mut q = store
+                .client()
+                .query(sql)
+                .bind(date(first))
+                .bind(date(today));
+            if let Some(o) = org {
+                q = q.bind(o.to_string());
+            }
+            q = q.bind(date(today));
+            if let Some(o) = org {
+                q = q.bind(o.to_string());
+            }
+            Ok(q.fetch_all::<Seen>().await?)
+        };
+        // One org: from its shard; all: each shard its own orgs' domains (one that is down
+        // leaves its orgs' domains for the next refresh).
+        let rows = match org {
+            Some(o) => read(self.route(o).await?).await?,
+            None => self
+                .on_each_shard("recently seen recipient domains", read)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect(),
+        };
+        let mut seen = BTreeMap::new();
+        for s in rows {
+            *seen.entry(s.d).or_insert(0) += s.n;
         }
-        q = q.bind(date(today));
-        if let Some(o) = org {
-            q = q.bind(o.to_string());
-        }
-        Ok(q.fetch_all::<Seen>()
-            .await?
-            .into_iter()
-            .map(|s| (s.d, s.n))
-            .collect())
+        Ok(seen)
     }
 }
 

@@ -138,7 +138,24 @@ impl Store {
     /// seals), so a pass over an unchanged store costs next to nothing. `sendops-api` runs it in
     /// the background at start and then every minute, so the first report after a restart or a
     /// bulk load (a backlog drain, a replay) reads seals instead of counting `events`.
+    /// On a cluster routed by org, each shard prepares its own orgs (`Store::on_each_shard`):
+    /// a shard that is down delays only its orgs' seals.
     pub async fn prepare_reports(&self) -> Result<ReportsPrepared, StoreError> {
+        let parts = self
+            .on_each_shard("report preparation", |s| async move {
+                s.prepare_shard_reports().await
+            })
+            .await?;
+        Ok(parts
+            .into_iter()
+            .fold(ReportsPrepared::default(), |a, b| ReportsPrepared {
+                orgs: a.orgs + b.orgs,
+                sealed_days: a.sealed_days + b.sealed_days,
+            }))
+    }
+
+    /// [`Store::prepare_reports`] over this store's tables.
+    async fn prepare_shard_reports(&self) -> Result<ReportsPrepared, StoreError> {
         let today = day_of_ms(now_ms());
         let first = today.saturating_sub(366);
         let orgs = self.list_orgs().await?;

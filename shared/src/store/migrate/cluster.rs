@@ -150,8 +150,29 @@ impl ClusterSchema {
     /// `sql` as it runs on one node of a shard: every Distributed table it reads (after `FROM`
     /// or `JOIN`, unqualified) replaced by that node's local table, which holds all the rows of
     /// every org of the shard. Control tables keep their names (every node has them).
+    /// The table a statement writes (`INSERT INTO t`, `ALTER TABLE t` — mutations and partition
+    /// drops —, `OPTIMIZE TABLE t`, `TRUNCATE TABLE t`) becomes the local table too: 18.16's
+    /// Distributed tables take no mutations, and a routed store writes its node's shard only.
     pub fn localize(&self, sql: &str) -> String {
-        self.local_sources(sql)
+        let target = [
+            ["INSERT", "INTO"],
+            ["ALTER", "TABLE"],
+            ["OPTIMIZE", "TABLE"],
+            ["TRUNCATE", "TABLE"],
+        ]
+        .iter()
+        .find_map(|words| {
+            let rest = after_words(sql, words)?;
+            let (table, tail) = take_ident(rest)?;
+            (!table.contains('.')).then(|| {
+                let head = &sql[..sql.len() - rest.len()];
+                format!("{head} {}{tail}", self.local_name(table))
+            })
+        });
+        match target {
+            Some(t) => self.local_sources(&t),
+            None => self.local_sources(sql),
+        }
     }
 
     /// The table an INSERT into `table` writes on one node of a shard (its local table when

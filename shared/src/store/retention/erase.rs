@@ -49,6 +49,12 @@ impl Store {
         actor: &str,
         progress: Progress,
     ) -> Result<EraseSummary, StoreError> {
+        // On a cluster: on the org's shard (its local tables), where every row of the org is.
+        if self.routes_by_org() && self.shard().is_none() {
+            let routed = self.for_mutations(org_id, "erase").await?;
+            return Box::pin(routed.erase_address(org_id, email, actor, progress)).await;
+        }
+        self.mutations_allowed("erase")?;
         let email = email.trim().to_lowercase();
         if email.is_empty() {
             return Err(StoreError::Invalid("the address is empty".into()));

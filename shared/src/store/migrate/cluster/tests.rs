@@ -253,3 +253,33 @@ fn a_statement_localized_for_one_shard_reads_local_tables_and_keeps_control_tabl
     assert_eq!(s.local_table("ingest_batches"), "ingest_batches_local");
     assert_eq!(s.local_table("orgs"), "orgs");
 }
+
+#[test]
+fn a_statement_localized_for_one_shard_writes_local_tables() {
+    let s = schema();
+    assert_eq!(
+        s.localize("ALTER TABLE events DELETE WHERE org_id = ? AND day < toDate(?)"),
+        "ALTER TABLE `db1`.events_local DELETE WHERE org_id = ? AND day < toDate(?)"
+    );
+    assert_eq!(
+        s.localize("ALTER TABLE events DROP PARTITION ?"),
+        "ALTER TABLE `db1`.events_local DROP PARTITION ?"
+    );
+    assert_eq!(
+        s.localize("INSERT INTO messages (a, b) SELECT a, b FROM events WHERE org_id = ?"),
+        "INSERT INTO `db1`.messages_local (a, b) SELECT a, b FROM `db1`.events_local WHERE org_id = ?"
+    );
+    assert_eq!(
+        s.localize("  optimize table day_changes FINAL"),
+        "  optimize table `db1`.day_changes_local FINAL"
+    );
+    // Control tables keep their names; so do qualified ones.
+    assert_eq!(
+        s.localize("ALTER TABLE audit_log DELETE WHERE org_id = ?"),
+        "ALTER TABLE `db1`.audit_log DELETE WHERE org_id = ?"
+    );
+    assert_eq!(
+        s.localize("INSERT INTO other.events SELECT 1"),
+        "INSERT INTO other.events SELECT 1"
+    );
+}
