@@ -653,8 +653,9 @@ async fn cached_day_uniques_are_reused_until_the_day_gains_a_row() {
     assert_eq!(unique_opens(&app.get(&uri, Some(&key)).await), Some(2));
 
     // The report wrote the day's count (2 recipients, at change counter 2: one batch counts
-    // once before and once after its INSERT) for the unfiltered scope.
-    let store = &app.db.store;
+    // once before and once after its INSERT) for the unfiltered scope. Read where the app wrote
+    // it: on a cluster routed by org, the replica the org's requests use.
+    let store = &app.db.store.route(org.id).await.unwrap();
     let cached = || async {
         store
             .client()
@@ -755,8 +756,11 @@ async fn prepared_reports_answer_from_seals_without_counting_events_again() {
     }
     app.ingest(&events).await;
     let store = &app.db.store;
+    // Counted where the seals are written: on a cluster routed by org, the org's shard's replica
+    // (a read through the Distributed tables may reach a replica still fetching them).
+    let routed = &store.route(org.id).await.unwrap();
     let count = |table: &'static str| async move {
-        store
+        routed
             .client()
             .query(&format!(
                 "SELECT toUInt64(count()) FROM {table} WHERE org_id = ?"

@@ -129,7 +129,7 @@ impl PrivateClickHouse {
     }
 
     fn write_config(&self) -> io::Result<()> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let root = repo_root();
         let templates = root.join("infra/clickhouse");
         let config = fs::read_to_string(templates.join("config.xml"))?;
         let dir =
@@ -315,4 +315,18 @@ mod tests {
             .fold(c.to_string(), |c, t| remove_element(&c, t));
         assert_eq!(c, "<a>\n<http_port>1</http_port>\n\n</a>");
     }
+}
+
+/// The repository's root: where this crate was compiled, or, when that checkout is gone (a
+/// target directory shared by clones at other paths keeps a build of this library), the
+/// checkout of the test running now (cargo and nextest set `CARGO_MANIFEST_DIR` at run time).
+fn repo_root() -> std::path::PathBuf {
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if built.join("infra/clickhouse/config.xml").exists() {
+        return built;
+    }
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(|d| Path::new(&d).join(".."))
+        .filter(|r| r.join("infra/clickhouse/config.xml").exists())
+        .unwrap_or(built)
 }
