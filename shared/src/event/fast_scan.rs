@@ -25,7 +25,7 @@
 //! (checked at compile time, with the table fitting the `u32` mask).
 //!
 //! Kept beside sonic-rs (issue 12): reading the same `EagerDocument` through serde, sonic-rs was
-//! no faster than serde_json here, and the scan reads raw and EventBridge records 2–2.7× faster
+//! no faster than serde_json here, and the scan reads raw and EventBridge records 2–3× faster
 //! than either (figures in `benches/README.md`, "fast_scan beside sonic-rs").
 
 use serde_json::value::RawValue;
