@@ -1,9 +1,16 @@
 //! Parse + transform (`decode_record`: envelope → SES event → rows) against a plain
 //! `serde_json` skim of the same bytes, for the SNS-wrapped, raw and EventBridge envelopes.
 //!
+//! Beside them (issue 12), the hand-written first reading (`fast_scan`) against two general JSON
+//! readers of the same `EagerDocument`: serde_json and sonic-rs (through serde). End to end,
+//! `decode_record_first` runs `decode_record` with that reader in place of the scan
+//! (`decode_record_serde_json`, `decode_record_sonic_rs`); alone, `read_*` is the first reading
+//! of the record and nothing else (for SNS the scan gives up at the first key, so its `read` is
+//! the cost of giving up).
+//!
 //! Each iteration reads the whole corpus (20,000 seeded events); criterion reports events/s
 //! (elements) and MB/s (bytes). Runs are kept short (10 flat samples, 4 s) so the whole bench
-//! takes about a minute; `scripts/bench.sh` prints the summary table from criterion's JSON.
+//! takes about two minutes; `scripts/bench.sh` prints the summary table from criterion's JSON.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -11,15 +18,37 @@ use std::time::Duration;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use sendops_benches::{Corpus, corpus, skim};
 use sendops_fixtures::Envelope;
-use sendops_shared::event::envelope::{Outcome, decode_record};
+use sendops_shared::event::envelope::{
+    FirstReading, Outcome, decode_record, decode_record_first, fast_scan_reads,
+};
+use sendops_shared::event::ses_event::EagerDocument;
 
 const EVENTS: usize = 20_000;
 const SEED: u64 = 20_261_120;
 
+/// The one-pass serde_json reading (what `decode_record` falls back to after the scan).
+fn serde_json_first(text: &str) -> Option<EagerDocument<'_>> {
+    serde_json::from_str(text).ok()
+}
+
+/// sonic-rs reading the same `EagerDocument` through its serde support (borrowing strings
+/// without escapes, as serde_json does).
+fn sonic_rs_first(text: &str) -> Option<EagerDocument<'_>> {
+    sonic_rs::from_str(text).ok()
+}
+
+/// The first readings compared, by name.
+const READERS: [(&str, FirstReading); 2] = [
+    ("serde_json", serde_json_first),
+    ("sonic_rs", sonic_rs_first),
+];
+
 /// Every record of the corpus decodes to one event and skims cleanly, so both sides do
-/// comparable work on valid input.
+/// comparable work on valid input; every first reading reads every record itself (no fallback)
+/// and the outcomes are the same whichever reads it.
 fn check(c: &Corpus) {
     let mut out = Vec::new();
+    let mut other = Vec::new();
     for r in &c.records {
         out.clear();
         decode_record(r, &mut out);
@@ -29,6 +58,26 @@ fn check(c: &Corpus) {
             c.envelope
         );
         assert!(skim(c.envelope, r), "{} record did not skim", c.envelope);
+        assert_eq!(
+            fast_scan_reads(r),
+            c.envelope != Envelope::Sns,
+            "{} record: the scan reads raw and EventBridge records, gives up on SNS",
+            c.envelope
+        );
+        for (name, first) in READERS {
+            assert!(
+                first(r).is_some(),
+                "{name} did not read a {} record",
+                c.envelope
+            );
+            other.clear();
+            decode_record_first(r, &mut other, first);
+            assert_eq!(
+                other, out,
+                "{name}: another outcome for a {} record",
+                c.envelope
+            );
+        }
     }
 }
 
@@ -57,6 +106,34 @@ fn parse(c: &mut Criterion) {
                 }
             })
         });
+        for (name, first) in READERS {
+            group.bench_function(format!("decode_record_{name}"), |b| {
+                let mut out = Vec::with_capacity(4);
+                b.iter(|| {
+                    for r in &corpus.records {
+                        out.clear();
+                        decode_record_first(black_box(r), &mut out, first);
+                        black_box(&out);
+                    }
+                })
+            });
+        }
+        group.bench_function("read_fast_scan", |b| {
+            b.iter(|| {
+                for r in &corpus.records {
+                    black_box(fast_scan_reads(black_box(r)));
+                }
+            })
+        });
+        for (name, first) in READERS {
+            group.bench_function(format!("read_{name}"), |b| {
+                b.iter(|| {
+                    for r in &corpus.records {
+                        black_box(first(black_box(r)).is_some());
+                    }
+                })
+            });
+        }
         group.bench_function("serde_json_skim", |b| {
             b.iter(|| {
                 for r in &corpus.records {

@@ -13,6 +13,7 @@ use sendops_fixtures::{Envelope, TrafficConfig, Wrapper, generate};
 use sendops_shared::event::envelope::{
     Outcome, decode_record, decode_record_reference, fast_scan_reads,
 };
+use sendops_shared::event::ses_event::EagerDocument;
 use serde_json::Value;
 
 /// A small seeded PRNG (splitmix64), so every run tests the same inputs.
@@ -642,6 +643,110 @@ fn fast_decoding_matches_the_reference_reading() {
     // The mutations must exercise both the scanner and the fallbacks.
     assert!(stats.scanned > stats.inputs / 5, "{stats:?}");
     assert!(stats.quarantines > stats.inputs / 10, "{stats:?}");
+}
+
+/// `v` written back (compact, keys in `Value`'s order) with member `k` of the object at node
+/// `target` (numbered as [`count_nodes`] counts) written twice, with the same value.
+fn with_member_twice(v: &Value, node: &mut usize, target: usize, k: usize, out: &mut String) {
+    let here = *node == target;
+    *node += 1;
+    match v {
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, val)) in map.iter().enumerate() {
+                let times = if here && i == k { 2 } else { 1 };
+                let saved = *node;
+                for t in 0..times {
+                    if i > 0 || t > 0 {
+                        out.push(',');
+                    }
+                    *node = saved;
+                    out.push_str(&serde_json::to_string(key).expect("key"));
+                    out.push(':');
+                    with_member_twice(val, node, target, k, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                with_member_twice(item, node, target, k, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The objects of `v` in node order (as [`count_nodes`] numbers them): (node, member count).
+fn objects(v: &Value, node: &mut usize, found: &mut Vec<(usize, usize)>) {
+    let here = *node;
+    *node += 1;
+    match v {
+        Value::Object(map) => {
+            found.push((here, map.len()));
+            map.values().for_each(|val| objects(val, node, found));
+        }
+        Value::Array(items) => items.iter().for_each(|item| objects(item, node, found)),
+        _ => {}
+    }
+}
+
+/// The duplicate-field guard of the scan, member by member: every member of every object (at
+/// any depth) of every record the scan reads, written twice. Each such record decodes as the
+/// reference reading does, and the scan reads it only if the one-pass serde reading does too
+/// (serde rejects a field it reads written twice; the scan must give up on exactly those, or
+/// on more, never fewer).
+#[test]
+fn every_member_written_twice_decodes_as_the_reference() {
+    let mut bases: Vec<String> = samples()
+        .into_iter()
+        .filter(|r| fast_scan_reads(r))
+        .collect();
+    for (envelope, record) in generated(20, 20_261_205) {
+        if matches!(envelope, Envelope::Raw | Envelope::EventBridge) {
+            assert!(
+                fast_scan_reads(&record),
+                "the scan reads {envelope} records"
+            );
+            bases.push(record);
+        }
+    }
+    let mut stats = Stats::default();
+    let (mut read, mut given_up) = (0, 0);
+    for base in &bases {
+        let v: Value = serde_json::from_str(base).expect("a record the scan reads is JSON");
+        let mut found = Vec::new();
+        objects(&v, &mut 0, &mut found);
+        for (target, members) in found {
+            for k in 0..members {
+                let mut record = String::new();
+                with_member_twice(&v, &mut 0, target, k, &mut record);
+                check(&record, &mut stats);
+                if fast_scan_reads(&record) {
+                    read += 1;
+                    assert!(
+                        serde_json::from_str::<EagerDocument<'_>>(&record).is_ok(),
+                        "the scan read a record serde rejects: {record}"
+                    );
+                } else {
+                    given_up += 1;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} bases, {read} read by the scan, {given_up} given up: {stats:?}",
+        bases.len()
+    );
+    assert!(
+        bases.len() >= 50 && read > 100 && given_up > 100,
+        "{read} {given_up}"
+    );
 }
 
 /// SHA-256 of the `Debug` text of every outcome of the reference reading over the samples,

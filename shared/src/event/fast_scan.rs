@@ -19,6 +19,14 @@
 //! When it does not give up, the record is valid JSON and the document is field for field what
 //! `serde_json::from_str::<EagerDocument>` returns. `shared/tests/decode_equivalence.rs` checks
 //! the whole decode against the reference reading.
+//!
+//! Each object's fields are declared once, in a [`members!`] table (wire name → how it is read);
+//! the bit that marks a field as read is its place in that table, so two fields cannot share one
+//! (checked at compile time, with the table fitting the `u32` mask).
+//!
+//! Kept beside sonic-rs (issue 12): reading the same `EagerDocument` through serde, sonic-rs was
+//! no faster than serde_json here, and the scan reads raw and EventBridge records 2–3× faster
+//! than either (figures in `benches/README.md`, "fast_scan beside sonic-rs").
 
 use serde_json::value::RawValue;
 
@@ -118,6 +126,79 @@ fn once(seen: &mut u32, bit: u32) -> R<()> {
     Some(())
 }
 
+/// Whether two wire names are the same (`==` on slices is not `const`).
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The bit of field `name` in an object's `seen` mask: its place in the object's declaration
+/// (`names`, in the order [`members!`] lists them). Evaluated at compile time.
+const fn bit(names: &[&[u8]], name: &[u8]) -> u32 {
+    let mut i = 0;
+    while i < names.len() {
+        if same(names[i], name) {
+            return i as u32;
+        }
+        i += 1;
+    }
+    panic!("a field that is not declared")
+}
+
+/// Whether an object's declared fields each get a bit of their own: no name declared twice, and
+/// no more names than the `u32` mask has bits. Asserted at compile time for every object.
+const fn bits_fit(names: &[&[u8]]) -> bool {
+    if names.len() > u32::BITS as usize {
+        return false;
+    }
+    let mut i = 0;
+    while i < names.len() {
+        let mut j = i + 1;
+        while j < names.len() {
+            if same(names[i], names[j]) {
+                return false;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Reads the member `$key` of an object, whose fields SendOps reads are declared here once
+/// each: `b"wireName" => read,` runs `read` (an expression using `$s`) when the key is that
+/// name. Each field's bit in `$seen` is its place in the declaration, so two fields cannot share
+/// a bit; the names are checked distinct and at most 32 at compile time. A field read a second
+/// time gives up (`None`: serde rejects a duplicate field). The names after `give up on` give up
+/// at once; every other member is skipped (validated). Evaluates to `Some(())`.
+macro_rules! members {
+    ($s:ident, $key:ident, $seen:ident {
+        $($name:literal => $read:expr),+ $(,)?
+    } $(give up on $($other:literal)|+)?) => {{
+        const NAMES: &[&[u8]] = &[$($name),+];
+        const _: () = assert!(bits_fit(NAMES), "fields declared twice or over 32");
+        #[deny(unreachable_patterns)]
+        match $key {
+            $($name => {
+                once($seen, const { bit(NAMES, $name) })?;
+                $read;
+            })+
+            $($($other)|+ => return None,)?
+            _ => $s.skip_value()?,
+        }
+        Some(())
+    }};
+}
+
 impl<'a> Scan<'a> {
     /// `Option<Str>`: a string or `null`.
     #[inline]
@@ -183,22 +264,11 @@ impl<'a> Scan<'a> {
                 return None;
             }
             v.push(s.strukt(&mut |s, r: &mut RecipientStatus<'a>, key, seen| {
-                match key {
-                    b"emailAddress" => {
-                        once(seen, 0)?;
-                        r.email_address = s.opt_str()?;
-                    }
-                    b"status" => {
-                        once(seen, 1)?;
-                        r.status = s.opt_str()?;
-                    }
-                    b"diagnosticCode" => {
-                        once(seen, 2)?;
-                        r.diagnostic_code = s.opt_str()?;
-                    }
-                    _ => s.skip_value()?,
-                }
-                Some(())
+                members!(s, key, seen {
+                    b"emailAddress" => r.email_address = s.opt_str()?,
+                    b"status" => r.status = s.opt_str()?,
+                    b"diagnosticCode" => r.diagnostic_code = s.opt_str()?,
+                })
             })?);
             Some(())
         })?;
@@ -240,50 +310,23 @@ impl<'a> Scan<'a> {
     }
 
     fn mail(&mut self, m: &mut Mail<'a>, key: &'a [u8], seen: &mut u32) -> R<()> {
-        match key {
-            b"timestamp" => {
-                once(seen, 0)?;
-                m.timestamp = self.opt_str()?;
-            }
-            b"messageId" => {
-                once(seen, 1)?;
-                m.message_id = self.opt_str()?;
-            }
-            b"source" => {
-                once(seen, 2)?;
-                m.source = self.opt_str()?;
-            }
-            b"sendingAccountId" => {
-                once(seen, 3)?;
-                m.sending_account_id = self.opt_str()?;
-            }
-            b"destination" => {
-                once(seen, 4)?;
-                m.destination = self.str_vec()?;
-            }
-            b"commonHeaders" => {
-                once(seen, 5)?;
-                self.opt_struct(
-                    &mut m.common_headers,
-                    |s, h: &mut CommonHeaders<'a>, key, seen| {
-                        match key {
-                            b"subject" => {
-                                once(seen, 0)?;
-                                h.subject = s.opt_str()?;
-                            }
-                            _ => s.skip_value()?,
-                        }
-                        Some(())
-                    },
-                )?;
-            }
-            b"tags" => {
-                once(seen, 6)?;
-                m.tags = self.tags()?;
-            }
-            _ => self.skip_value()?,
-        }
-        Some(())
+        let s = self;
+        members!(s, key, seen {
+            b"timestamp" => m.timestamp = s.opt_str()?,
+            b"messageId" => m.message_id = s.opt_str()?,
+            b"source" => m.source = s.opt_str()?,
+            b"sendingAccountId" => m.sending_account_id = s.opt_str()?,
+            b"destination" => m.destination = s.str_vec()?,
+            b"commonHeaders" => s.opt_struct(
+                &mut m.common_headers,
+                |s, h: &mut CommonHeaders<'a>, key, seen| {
+                    members!(s, key, seen {
+                        b"subject" => h.subject = s.opt_str()?,
+                    })
+                },
+            )?,
+            b"tags" => m.tags = s.tags()?,
+        })
     }
 
     /// A [`Document`] (at its `{`), read into `doc` (from [`empty`]); `detail` reads an
@@ -296,236 +339,104 @@ impl<'a> Scan<'a> {
         let mut seen = 0u32;
         let seen = &mut seen;
         self.object(|s, key| {
-            match key {
-                b"eventType" => {
-                    once(seen, 0)?;
-                    doc.event_type = s.opt_str()?;
-                }
-                b"mail" => {
-                    once(seen, 1)?;
-                    s.opt_struct(&mut doc.mail, Scan::mail)?;
-                }
-                b"detail-type" => {
-                    once(seen, 2)?;
-                    doc.detail_type = s.opt_str()?;
-                }
-                b"source" => {
-                    once(seen, 3)?;
-                    doc.source = s.opt_str()?;
-                }
-                b"account" => {
-                    once(seen, 4)?;
-                    doc.account = s.opt_str()?;
-                }
+            members!(s, key, seen {
+                b"eventType" => doc.event_type = s.opt_str()?,
+                b"mail" => s.opt_struct(&mut doc.mail, Scan::mail)?,
+                b"detail-type" => doc.detail_type = s.opt_str()?,
+                b"source" => doc.source = s.opt_str()?,
+                b"account" => doc.account = s.opt_str()?,
                 b"detail" => {
-                    once(seen, 5)?;
                     let read = detail.as_mut()?;
                     match s.peek()? {
                         b'{' => read(s)?,
                         b'n' => s.literal(b"null")?,
                         _ => return None,
                     }
-                }
-                b"TopicArn" => {
-                    once(seen, 6)?;
-                    doc.topic_arn = s.opt_str()?;
-                }
-                b"delivery" => {
-                    once(seen, 7)?;
-                    s.opt_struct(&mut doc.delivery, |s, d: &mut Delivery<'a>, key, seen| {
-                        match key {
-                            b"timestamp" => {
-                                once(seen, 0)?;
-                                d.timestamp = s.opt_str()?;
-                            }
-                            b"recipients" => {
-                                once(seen, 1)?;
-                                d.recipients = s.str_vec()?;
-                            }
+                },
+                b"TopicArn" => doc.topic_arn = s.opt_str()?,
+                b"delivery" => s.opt_struct(
+                    &mut doc.delivery,
+                    |s, d: &mut Delivery<'a>, key, seen| {
+                        members!(s, key, seen {
+                            b"timestamp" => d.timestamp = s.opt_str()?,
+                            b"recipients" => d.recipients = s.str_vec()?,
                             b"processingTimeMillis" => {
-                                once(seen, 2)?;
-                                d.processing_time_millis = s.plain_u64()?;
-                            }
-                            b"smtpResponse" => {
-                                once(seen, 3)?;
-                                d.smtp_response = s.opt_str()?;
-                            }
-                            _ => s.skip_value()?,
-                        }
-                        Some(())
-                    })?;
-                }
-                b"bounce" => {
-                    once(seen, 8)?;
-                    s.opt_struct(&mut doc.bounce, |s, b: &mut Bounce<'a>, key, seen| {
-                        match key {
-                            b"bounceType" => {
-                                once(seen, 0)?;
-                                b.bounce_type = s.opt_str()?;
-                            }
-                            b"bounceSubType" => {
-                                once(seen, 1)?;
-                                b.bounce_sub_type = s.opt_str()?;
-                            }
-                            b"bouncedRecipients" => {
-                                once(seen, 2)?;
-                                b.bounced_recipients = s.recipient_statuses()?;
-                            }
-                            b"timestamp" => {
-                                once(seen, 3)?;
-                                b.timestamp = s.opt_str()?;
-                            }
-                            _ => s.skip_value()?,
-                        }
-                        Some(())
-                    })?;
-                }
-                b"complaint" => {
-                    once(seen, 9)?;
-                    s.opt_struct(&mut doc.complaint, |s, c: &mut Complaint<'a>, key, seen| {
-                        match key {
+                                d.processing_time_millis = s.plain_u64()?
+                            },
+                            b"smtpResponse" => d.smtp_response = s.opt_str()?,
+                        })
+                    },
+                )?,
+                b"bounce" => s.opt_struct(&mut doc.bounce, |s, b: &mut Bounce<'a>, key, seen| {
+                    members!(s, key, seen {
+                        b"bounceType" => b.bounce_type = s.opt_str()?,
+                        b"bounceSubType" => b.bounce_sub_type = s.opt_str()?,
+                        b"bouncedRecipients" => b.bounced_recipients = s.recipient_statuses()?,
+                        b"timestamp" => b.timestamp = s.opt_str()?,
+                    })
+                })?,
+                b"complaint" => s.opt_struct(
+                    &mut doc.complaint,
+                    |s, c: &mut Complaint<'a>, key, seen| {
+                        members!(s, key, seen {
                             b"complainedRecipients" => {
-                                once(seen, 0)?;
-                                c.complained_recipients = s.recipient_statuses()?;
-                            }
-                            b"timestamp" => {
-                                once(seen, 1)?;
-                                c.timestamp = s.opt_str()?;
-                            }
+                                c.complained_recipients = s.recipient_statuses()?
+                            },
+                            b"timestamp" => c.timestamp = s.opt_str()?,
                             b"complaintFeedbackType" => {
-                                once(seen, 2)?;
-                                c.complaint_feedback_type = s.opt_str()?;
-                            }
-                            _ => s.skip_value()?,
-                        }
-                        Some(())
-                    })?;
-                }
-                b"reject" => {
-                    once(seen, 10)?;
-                    s.opt_struct(&mut doc.reject, |s, r: &mut Reject<'a>, key, seen| {
-                        match key {
-                            b"reason" => {
-                                once(seen, 0)?;
-                                r.reason = s.opt_str()?;
-                            }
-                            _ => s.skip_value()?,
-                        }
-                        Some(())
-                    })?;
-                }
-                b"open" => {
-                    once(seen, 11)?;
-                    s.opt_struct(&mut doc.open, |s, o: &mut Open<'a>, key, seen| {
-                        match key {
-                            b"timestamp" => {
-                                once(seen, 0)?;
-                                o.timestamp = s.opt_str()?;
-                            }
-                            b"ipAddress" => {
-                                once(seen, 1)?;
-                                o.ip_address = s.opt_str()?;
-                            }
-                            b"userAgent" => {
-                                once(seen, 2)?;
-                                o.user_agent = s.opt_str()?;
-                            }
-                            _ => s.skip_value()?,
-                        }
-                        Some(())
-                    })?;
-                }
-                b"click" => {
-                    once(seen, 12)?;
-                    s.opt_struct(&mut doc.click, |s, c: &mut Click<'a>, key, seen| {
-                        match key {
-                            b"timestamp" => {
-                                once(seen, 0)?;
-                                c.timestamp = s.opt_str()?;
-                            }
-                            b"ipAddress" => {
-                                once(seen, 1)?;
-                                c.ip_address = s.opt_str()?;
-                            }
-                            b"userAgent" => {
-                                once(seen, 2)?;
-                                c.user_agent = s.opt_str()?;
-                            }
-                            b"link" => {
-                                once(seen, 3)?;
-                                c.link = s.opt_str()?;
-                            }
-                            _ => s.skip_value()?,
-                        }
-                        Some(())
-                    })?;
-                }
-                b"failure" => {
-                    once(seen, 13)?;
-                    s.opt_struct(&mut doc.failure, |s, f: &mut Failure<'a>, key, seen| {
-                        match key {
-                            b"errorMessage" => {
-                                once(seen, 0)?;
-                                f.error_message = s.opt_str()?;
-                            }
-                            b"templateName" => {
-                                once(seen, 1)?;
-                                f.template_name = s.opt_str()?;
-                            }
-                            _ => s.skip_value()?,
-                        }
-                        Some(())
-                    })?;
-                }
-                b"deliveryDelay" => {
-                    once(seen, 14)?;
-                    s.opt_struct(
-                        &mut doc.delivery_delay,
-                        |s, d: &mut DeliveryDelay<'a>, key, seen| {
-                            match key {
-                                b"timestamp" => {
-                                    once(seen, 0)?;
-                                    d.timestamp = s.opt_str()?;
-                                }
-                                b"delayType" => {
-                                    once(seen, 1)?;
-                                    d.delay_type = s.opt_str()?;
-                                }
-                                b"delayedRecipients" => {
-                                    once(seen, 2)?;
-                                    d.delayed_recipients = s.recipient_statuses()?;
-                                }
-                                _ => s.skip_value()?,
-                            }
-                            Some(())
-                        },
-                    )?;
-                }
-                b"subscription" => {
-                    once(seen, 15)?;
-                    s.opt_struct(
-                        &mut doc.subscription,
-                        |s, d: &mut Subscription<'a>, key, seen| {
-                            match key {
-                                b"timestamp" => {
-                                    once(seen, 0)?;
-                                    d.timestamp = s.opt_str()?;
-                                }
-                                b"contactList" => {
-                                    once(seen, 1)?;
-                                    d.contact_list = s.opt_str()?;
-                                }
-                                _ => s.skip_value()?,
-                            }
-                            Some(())
-                        },
-                    )?;
-                }
-                // Other carriers and the legacy format: the serde readings handle them.
-                b"Records" | b"Type" | b"Message" | b"notificationType" => return None,
-                _ => s.skip_value()?,
+                                c.complaint_feedback_type = s.opt_str()?
+                            },
+                        })
+                    },
+                )?,
+                b"reject" => s.opt_struct(&mut doc.reject, |s, r: &mut Reject<'a>, key, seen| {
+                    members!(s, key, seen {
+                        b"reason" => r.reason = s.opt_str()?,
+                    })
+                })?,
+                b"open" => s.opt_struct(&mut doc.open, |s, o: &mut Open<'a>, key, seen| {
+                    members!(s, key, seen {
+                        b"timestamp" => o.timestamp = s.opt_str()?,
+                        b"ipAddress" => o.ip_address = s.opt_str()?,
+                        b"userAgent" => o.user_agent = s.opt_str()?,
+                    })
+                })?,
+                b"click" => s.opt_struct(&mut doc.click, |s, c: &mut Click<'a>, key, seen| {
+                    members!(s, key, seen {
+                        b"timestamp" => c.timestamp = s.opt_str()?,
+                        b"ipAddress" => c.ip_address = s.opt_str()?,
+                        b"userAgent" => c.user_agent = s.opt_str()?,
+                        b"link" => c.link = s.opt_str()?,
+                    })
+                })?,
+                b"failure" => s.opt_struct(&mut doc.failure, |s, f: &mut Failure<'a>, key, seen| {
+                    members!(s, key, seen {
+                        b"errorMessage" => f.error_message = s.opt_str()?,
+                        b"templateName" => f.template_name = s.opt_str()?,
+                    })
+                })?,
+                b"deliveryDelay" => s.opt_struct(
+                    &mut doc.delivery_delay,
+                    |s, d: &mut DeliveryDelay<'a>, key, seen| {
+                        members!(s, key, seen {
+                            b"timestamp" => d.timestamp = s.opt_str()?,
+                            b"delayType" => d.delay_type = s.opt_str()?,
+                            b"delayedRecipients" => d.delayed_recipients = s.recipient_statuses()?,
+                        })
+                    },
+                )?,
+                b"subscription" => s.opt_struct(
+                    &mut doc.subscription,
+                    |s, d: &mut Subscription<'a>, key, seen| {
+                        members!(s, key, seen {
+                            b"timestamp" => d.timestamp = s.opt_str()?,
+                            b"contactList" => d.contact_list = s.opt_str()?,
+                        })
+                    },
+                )?,
             }
-            Some(())
+            // Other carriers and the legacy format: the serde readings handle them.
+            give up on b"Records" | b"Type" | b"Message" | b"notificationType")
         })
     }
 }
