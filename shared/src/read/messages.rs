@@ -183,7 +183,7 @@ impl Store {
     ) -> Result<Option<MessageRow>, StoreError> {
         let sent = self
             .client()
-            .query("SELECT sent_ms FROM message_index WHERE org_id = ? AND message_id = ? AND sent_ms >= ? LIMIT 1")
+            .query("SELECT ?fields FROM message_index WHERE org_id = ? AND message_id = ? AND sent_ms >= ? LIMIT 1")
             .bind(org_id.to_string())
             .bind(message_id)
             .bind(not_before_ms)
@@ -234,12 +234,11 @@ impl Store {
         let last = day_of_ms(message.last_event_ms.max(message.sent_ms));
         Ok(self
             .client()
-            .query(&format!(
-                "SELECT {} FROM message_timeline WHERE org_id = ? AND message_id = ? \
+            .query(
+                "SELECT ?fields FROM message_timeline WHERE org_id = ? AND message_id = ? \
                  AND day >= toDate(?) AND day <= toDate(?) \
                  LIMIT 1 BY occurred_ms, event_type, recipient, click_url LIMIT 10000",
-                TimelineRow::COLUMNS
-            ))
+            )
             .bind(org_id.to_string())
             .bind(message.message_id.as_str())
             .bind(day_to_date(first).to_string())
@@ -265,7 +264,7 @@ impl Store {
         let rows = self
             .client()
             .query(
-                "SELECT sent_ms, message_id FROM message_recipients WHERE org_id = ? AND recipient = ? \
+                "SELECT ?fields FROM message_recipients WHERE org_id = ? AND recipient = ? \
                  AND sent_ms >= ? AND sent_ms < ? AND (sent_ms < ? OR (sent_ms = ? AND message_id < ?)) \
                  GROUP BY sent_ms, message_id ORDER BY sent_ms DESC, message_id DESC LIMIT ?",
             )
@@ -306,10 +305,4 @@ pub struct TimelineRow {
     pub click_url: String,
     pub error_message: String,
     pub contact_list: String,
-}
-
-impl TimelineRow {
-    pub const COLUMNS: &'static str = "occurred_ms, event_type, recipient, template, \
-        bounce_type, bounce_sub_type, diagnostic, smtp_response, processing_time_ms, feedback_type, \
-        delay_type, reject_reason, ip_address, user_agent, click_url, error_message, contact_list";
 }

@@ -62,11 +62,6 @@ struct RulesRow {
 }
 
 impl RulesRow {
-    const COLUMNS: &'static str = "org_id, version, repeated_transient_enabled, repeated_transient_events, \
-        repeated_transient_window_days, undetermined_enabled, undetermined_events, undetermined_window_days, \
-        soft_bounce_accumulation_enabled, soft_bounce_accumulation_events, soft_bounce_accumulation_window_days, \
-        updated_ms, updated_by";
-
     fn new(org_id: Uuid, rules: &Rules) -> RulesRow {
         let s = &rules.set;
         RulesRow {
@@ -197,8 +192,6 @@ struct ExclusionRow {
 }
 
 impl ExclusionRow {
-    const COLUMNS: &'static str = "id, org_id, email, excluded_ms, excluded_by, reason";
-
     fn to_exclusion(&self) -> Exclusion {
         Exclusion {
             id: self.id,
@@ -237,13 +230,9 @@ fn valid_text(what: &str, value: &str, max: usize) -> Result<String, StoreError>
 impl Store {
     /// The org's active rules (`standard`, version 0, while they were never changed).
     pub async fn undeliverable_rules(&self, org: &Org) -> Result<Rules, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM undeliverable_rules FINAL WHERE org_id = ? LIMIT 1",
-            RulesRow::COLUMNS
-        );
         let row = self
             .client()
-            .query(&sql)
+            .query("SELECT ?fields FROM undeliverable_rules FINAL WHERE org_id = ? LIMIT 1")
             .bind(org.id.to_string())
             .fetch_optional::<RulesRow>()
             .await?;
@@ -497,13 +486,12 @@ impl Store {
 
     /// Every exclusion of an org (superseded ones too), newest first.
     pub async fn exclusions(&self, org_id: Uuid) -> Result<Vec<Exclusion>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM undeliverable_exclusions WHERE org_id = ? ORDER BY excluded_ms DESC, email, id",
-            ExclusionRow::COLUMNS
-        );
         let rows = self
             .client()
-            .query(&sql)
+            .query(
+                "SELECT ?fields FROM undeliverable_exclusions WHERE org_id = ? \
+                 ORDER BY excluded_ms DESC, email, id",
+            )
             .bind(org_id.to_string())
             .fetch_all::<ExclusionRow>()
             .await?;
