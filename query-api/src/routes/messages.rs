@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
+use sendops_shared::address::{AddressRule, EmailAddress};
 use sendops_shared::control::scopes::Scope;
 use sendops_shared::event::envelope::{address_of, domain_of};
 use sendops_shared::read::messages::{After, MessageFilter, MessageRow, TimelineRow};
@@ -407,18 +408,15 @@ pub async fn by_recipient(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     p.require(Scope::MessagesUnmaskRecipients)?;
-    let email = path_value(&uri, 3)?;
+    let typed = path_value(&uri, 3)?;
     let Query { params: q, raw } = Query::<RecipientMessagesParams>::parse(query.as_deref())?;
     let mut checks = Checks::default();
-    if email.is_empty()
-        || email.chars().count() > 320
-        || !email.contains('@')
-        || email.chars().any(char::is_control)
-    {
-        checks.fail("email", "must be an email address");
+    let email = EmailAddress::parse(&typed, AddressRule::AsTyped);
+    if let Err(e) = &email {
+        checks.fail("email", e.to_string());
     }
     let limit = checks.limit(q.limit.as_deref()) as usize;
-    let mut parts: Vec<(&str, String)> = vec![("email", email.clone())];
+    let mut parts: Vec<(&str, String)> = vec![("email", typed)];
     parts.extend(q.filters());
     let fingerprint = cursor::filter_fingerprint(&parts);
     let after = position(
@@ -428,11 +426,13 @@ pub async fn by_recipient(
         &fingerprint,
     );
     let window = checks.window(q.from.as_deref(), q.to.as_deref(), p.org.plan, now_ms())?;
+    // Refused above already (`window` answers every failed check).
+    let email = email.map_err(|e| ApiError::field("email", e.to_string()))?;
     let store = state.store.route(p.org.id).await?;
     let keys = store
         .recipient_message_keys(
             p.org.id,
-            &email,
+            email.as_str(),
             window.from_ms,
             window.to_ms,
             after.as_ref(),

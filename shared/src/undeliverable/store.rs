@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Event, Exclusion, History, Kind, RuleSet, Rules, action, classify, normalize_email};
+use super::{Event, Exclusion, History, Kind, RuleSet, Rules, action, classify};
+use crate::address::{AddressRule, EmailAddress};
 use crate::control::audit::AuditRow;
 use crate::control::org::Org;
 use crate::store::Store;
@@ -400,8 +401,8 @@ impl Store {
         Ok(changed)
     }
 
-    /// Records an operator exclusion of `email` (normalised) now; kept forever. Writes
-    /// `undeliverable.exclusion_added`.
+    /// Records an operator exclusion of `email` (read under [`AddressRule::Normalised`]) now;
+    /// kept forever. Writes `undeliverable.exclusion_added`.
     pub async fn add_exclusion(
         &self,
         org_id: Uuid,
@@ -409,7 +410,9 @@ impl Store {
         excluded_by: &str,
         reason: &str,
     ) -> Result<Exclusion, StoreError> {
-        let email = normalize_email(email).map_err(StoreError::Invalid)?;
+        let email = EmailAddress::parse(email, AddressRule::Normalised)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?
+            .into_string();
         let excluded_by = valid_text("excluded_by", excluded_by, 200)?;
         let reason = valid_text("reason", reason, 1000)?;
         if self.org_by_id(org_id).await?.is_none() {
