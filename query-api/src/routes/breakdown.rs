@@ -9,7 +9,7 @@ use sendops_shared::control::scopes::Scope;
 use sendops_shared::event::envelope::{address_of, domain_of};
 use sendops_shared::read::breakdown::{Breakdown, Dimension};
 use sendops_shared::read::reports::ReportFilter;
-use sendops_shared::timefmt::now_ms;
+use sendops_shared::timefmt::{TimeRange, now_ms};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -166,19 +166,11 @@ pub async fn breakdown(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (dim, from_ms, to_ms, filter, limit, fingerprint, after, raw) =
-        parse(&p, query.as_deref())?;
+    let (dim, window, filter, limit, fingerprint, after, raw) = parse(&p, query.as_deref())?;
     let indexed = match &state.breakdowns {
         Some(index) => {
             index
-                .breakdowns(
-                    &state.store,
-                    p.org.id,
-                    (from_ms, to_ms),
-                    &filter,
-                    &[dim],
-                    true,
-                )
+                .breakdowns(&state.store, p.org.id, window, &filter, &[dim], true)
                 .await?
         }
         None => None,
@@ -188,7 +180,7 @@ pub async fn breakdown(
         None => {
             state
                 .store
-                .breakdown(p.org.id, from_ms, to_ms, &filter, dim)
+                .breakdown(p.org.id, window, &filter, dim)
                 .await?
         }
     };
@@ -226,8 +218,7 @@ pub async fn breakdown(
 
 type Parsed = (
     Dimension,
-    i64,
-    i64,
+    TimeRange,
     ReportFilter,
     usize,
     String,
@@ -269,8 +260,7 @@ fn parse(p: &Principal, query: Option<&str>) -> Result<Parsed, ApiError> {
         .ok_or_else(|| ApiError::field("dimension", "is required"))?;
     Ok((
         dim,
-        window.from_ms,
-        window.to_ms,
+        window.range(),
         ReportFilter {
             channel_id,
             sender_domain: identity.map(|i| domain_of(address_of(&i))),

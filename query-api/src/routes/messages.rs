@@ -9,7 +9,7 @@ use sendops_shared::address::{AddressRule, EmailAddress};
 use sendops_shared::control::scopes::Scope;
 use sendops_shared::event::envelope::{address_of, domain_of};
 use sendops_shared::read::messages::{After, MessageFilter, MessageRow, TimelineRow};
-use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms};
+use sendops_shared::timefmt::{DAY_MS, EpochMs, format_ms, now_ms};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -250,14 +250,7 @@ pub async fn list(
         .store
         .route(p.org.id)
         .await?
-        .list_messages(
-            p.org.id,
-            window.from_ms,
-            window.to_ms,
-            after.as_ref(),
-            &filter,
-            limit + 1,
-        )
+        .list_messages(p.org.id, window.range(), after.as_ref(), &filter, limit + 1)
         .await?;
     let req = PageRequest {
         state: &state,
@@ -285,7 +278,7 @@ async fn find_message(state: &AppState, p: &Principal, id: &str) -> Result<Messa
         .store
         .route(p.org.id)
         .await?
-        .message_by_id(p.org.id, id, now_ms() - DETAIL_LOOKBACK_MS)
+        .message_by_id(p.org.id, id, EpochMs(now_ms() - DETAIL_LOOKBACK_MS))
         .await?
         .ok_or(ApiError::NotFound {
             resource: "message",
@@ -433,8 +426,7 @@ pub async fn by_recipient(
         .recipient_message_keys(
             p.org.id,
             email.as_str(),
-            window.from_ms,
-            window.to_ms,
+            window.range(),
             after.as_ref(),
             limit + 1,
         )

@@ -66,13 +66,13 @@ pub(crate) fn days_to_load<D: HeldDay>(
     (wanted, load)
 }
 
-/// Orgs with rows of `types` (a quoted list) in `table` since `first` (a day number), those
-/// with the most rows first: the order a prefill loads orgs in.
+/// Orgs with rows of `types` (a quoted list) in `table` since the day `first`, those with the
+/// most rows first: the order a prefill loads orgs in.
 pub(crate) async fn busiest_orgs(
     store: &crate::store::Store,
     table: &str,
     types: &str,
-    first: u16,
+    first: crate::timefmt::UtcDay,
 ) -> Result<Vec<Uuid>, crate::StoreError> {
     #[derive(serde::Deserialize, clickhouse::Row)]
     struct Busiest {
@@ -85,7 +85,7 @@ pub(crate) async fn busiest_orgs(
             "SELECT org_id FROM {table} WHERE event_type IN ({types}) AND day >= toDate(?) \
              GROUP BY org_id ORDER BY count() DESC, org_id"
         ))
-        .bind(crate::read::report_filter::date(first))
+        .bind(crate::read::report_filter::date(first.0))
         .fetch_all::<Busiest>()
         .await?
         .into_iter()
