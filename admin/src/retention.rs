@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use sendops_shared::Store;
+use sendops_shared::address::{AddressRule, EmailAddress};
 use sendops_shared::store::housekeeping::RecordsRetention;
 use sendops_shared::store::retention::{DEFAULT_GRACE_DAYS, PruneOptions};
 use sendops_shared::timefmt::now_ms;
@@ -83,13 +84,12 @@ pub async fn run_prune(store: &Store, args: PruneArgs) -> anyhow::Result<serde_j
 /// `erase`: removes every row about one recipient address from the org's data.
 pub async fn run_erase(store: &Store, args: EraseArgs) -> anyhow::Result<serde_json::Value> {
     let org = org_by_slug(store, &args.org).await?;
-    if !args.email.contains('@') {
-        anyhow::bail!("--email must be an email address");
-    }
+    let email = EmailAddress::parse(&args.email, AddressRule::Loose)
+        .map_err(|e| anyhow::anyhow!("--email {e}"))?;
     let summary = store
         .erase_address(
             org.id,
-            &args.email,
+            email.as_str(),
             "sendops-admin",
             Arc::new(|line| eprintln!("sendops-admin erase: {line}")),
         )

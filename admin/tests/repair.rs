@@ -16,13 +16,20 @@ use sendops_shared::read::engaged_index::EngagedIndex;
 use sendops_shared::read::messages::{MessageFilter, MessageRow};
 use sendops_shared::read::reports::{Counts, Measures, ReportFilter};
 use sendops_shared::store::testing::TestDb;
-use sendops_shared::timefmt::{DAY_MS, day_of_ms, day_to_date, format_ms_precise, now_ms};
+use sendops_shared::timefmt::{
+    DAY_MS, EpochMs, TimeRange, UtcDay, day_of_ms, day_to_date, format_ms_precise, now_ms,
+};
 use sendops_shared::undeliverable::{Entry, ListQuery, Profile, Rule, RuleSet, StatusFilter};
 use sendops_shared::{EventType, Store};
 use serde_json::Value;
 use uuid::Uuid;
 
 use common::{RECIPIENTS, create_org, ingest_valid, traffic};
+
+/// [from, to) in epoch milliseconds, as the read layer takes it.
+fn range(from: i64, to: i64) -> TimeRange {
+    TimeRange::new(EpochMs(from), EpochMs(to))
+}
 
 struct Admin<'a> {
     db: &'a TestDb,
@@ -145,8 +152,7 @@ impl Reader<'_> {
         let messages = store
             .list_messages(
                 org,
-                self.from_ms,
-                self.to_ms,
+                range(self.from_ms, self.to_ms),
                 None,
                 &MessageFilter::default(),
                 10_000,
@@ -156,7 +162,12 @@ impl Reader<'_> {
         let mut by_id = Vec::new();
         let mut timelines = Vec::new();
         for m in &self.keys {
-            by_id.push(store.message_by_id(org, &m.message_id, 0).await.unwrap());
+            by_id.push(
+                store
+                    .message_by_id(org, &m.message_id, EpochMs(0))
+                    .await
+                    .unwrap(),
+            );
             let mut rows: Vec<String> = store
                 .message_events(org, m)
                 .await
@@ -172,7 +183,7 @@ impl Reader<'_> {
         for r in RECIPIENTS {
             by_recipient.push(
                 store
-                    .recipient_message_keys(org, r, self.from_ms, self.to_ms, None, 10_000)
+                    .recipient_message_keys(org, r, range(self.from_ms, self.to_ms), None, 10_000)
                     .await
                     .unwrap(),
             );
@@ -182,7 +193,7 @@ impl Reader<'_> {
             };
             filtered.push(
                 store
-                    .list_messages(org, self.from_ms, self.to_ms, None, &filter, 10_000)
+                    .list_messages(org, range(self.from_ms, self.to_ms), None, &filter, 10_000)
                     .await
                     .unwrap(),
             );
@@ -194,8 +205,7 @@ impl Reader<'_> {
         let daily = store
             .daily_counts(
                 org,
-                self.from_ms,
-                self.to_ms,
+                range(self.from_ms, self.to_ms),
                 &ReportFilter::default(),
                 measures,
             )
@@ -205,8 +215,7 @@ impl Reader<'_> {
             .template_counts(
                 index,
                 org,
-                self.from_ms,
-                self.to_ms,
+                range(self.from_ms, self.to_ms),
                 &ReportFilter::default(),
                 measures,
             )
@@ -282,7 +291,11 @@ async fn fingerprint(store: &Store, org: Uuid) -> BTreeMap<&'static str, u64> {
 
 async fn day_changes(store: &Store, org: Uuid) -> BTreeMap<u16, u64> {
     store
-        .day_changes(org, 0, sendops_shared::store::repair::LAST_DAY)
+        .day_changes(
+            org,
+            UtcDay(0),
+            UtcDay(sendops_shared::store::repair::LAST_DAY),
+        )
         .await
         .unwrap()
 }
@@ -333,8 +346,7 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
     reader.keys = store
         .list_messages(
             org.id,
-            reader.from_ms,
-            reader.to_ms,
+            range(reader.from_ms, reader.to_ms),
             None,
             &MessageFilter::default(),
             10_000,

@@ -15,13 +15,20 @@ use sendops_shared::read::messages::{MessageFilter, MessageRow};
 use sendops_shared::read::reports::{Counts, Measures, ReportFilter};
 use sendops_shared::store::retention::{PruneOptions, email_sha256};
 use sendops_shared::store::testing::TestDb;
-use sendops_shared::timefmt::{DAY_MS, day_to_date, format_ms_precise, now_ms};
+use sendops_shared::timefmt::{
+    DAY_MS, EpochMs, TimeRange, UtcDay, day_to_date, format_ms_precise, now_ms,
+};
 use sendops_shared::undeliverable::{Entry, ListQuery, RuleSet, StatusFilter};
 use sendops_shared::{EventType, Store};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use common::{RECIPIENTS, create_org, ingest, traffic};
+
+/// [from, to) in epoch milliseconds, as the read layer takes it.
+fn range(from: i64, to: i64) -> TimeRange {
+    TimeRange::new(EpochMs(from), EpochMs(to))
+}
 
 async fn count(store: &Store, sql: &str, binds: &[&str]) -> u64 {
     let mut q = store.client().query(sql);
@@ -103,7 +110,7 @@ async fn others(store: &Store, org: &Org, gone: &str, from: i64, to: i64) -> Oth
     for r in RECIPIENTS.iter().filter(|r| !r.eq_ignore_ascii_case(gone)) {
         by_recipient.push(
             store
-                .recipient_message_keys(org.id, r, from, to, None, 10_000)
+                .recipient_message_keys(org.id, r, range(from, to), None, 10_000)
                 .await
                 .unwrap(),
         );
@@ -126,7 +133,13 @@ async fn others(store: &Store, org: &Org, gone: &str, from: i64, to: i64) -> Oth
         .unwrap();
     undeliverable.retain(|e| !e.email.eq_ignore_ascii_case(gone));
     let messages = store
-        .list_messages(org.id, from, to, None, &MessageFilter::default(), 10_000)
+        .list_messages(
+            org.id,
+            range(from, to),
+            None,
+            &MessageFilter::default(),
+            10_000,
+        )
         .await
         .unwrap();
     let names = |m: &MessageRow| m.destination.iter().any(|d| d.eq_ignore_ascii_case(gone));
@@ -228,7 +241,12 @@ async fn erase_leaves_no_trace_of_the_address_and_the_others_unchanged() {
         "some messages go to the address and others"
     );
     let daily_before = store
-        .daily_counts(org.id, from, to, &ReportFilter::default(), measures())
+        .daily_counts(
+            org.id,
+            range(from, to),
+            &ReportFilter::default(),
+            measures(),
+        )
         .await
         .unwrap();
     let bob_rows = store
@@ -302,7 +320,12 @@ async fn erase_leaves_no_trace_of_the_address_and_the_others_unchanged() {
     );
     // Report rows: exactly the address's events fewer.
     let daily_after = store
-        .daily_counts(org.id, from, to, &ReportFilter::default(), measures())
+        .daily_counts(
+            org.id,
+            range(from, to),
+            &ReportFilter::default(),
+            measures(),
+        )
         .await
         .unwrap();
     let mut expected: Counts<u16> = daily_before.clone();
@@ -397,14 +420,18 @@ async fn prune_removes_rows_past_retention_and_grace_only() {
     ingest(store, &bodies).await;
     let (from, to) = (today * DAY_MS - 30 * DAY_MS, now + DAY_MS);
     let reports_before = store
-        .daily_counts(acme.id, from, to, &ReportFilter::default(), measures())
+        .daily_counts(
+            acme.id,
+            range(from, to),
+            &ReportFilter::default(),
+            measures(),
+        )
         .await
         .unwrap();
     let list_before = store
         .list_messages(
             acme.id,
-            keep_from * DAY_MS,
-            to,
+            range(keep_from * DAY_MS, to),
             None,
             &MessageFilter::default(),
             100,
@@ -412,7 +439,11 @@ async fn prune_removes_rows_past_retention_and_grace_only() {
         .await
         .unwrap();
     let changes_before = store
-        .day_changes(acme.id, (keep_from - 1) as u16, (keep_from - 1) as u16)
+        .day_changes(
+            acme.id,
+            UtcDay((keep_from - 1) as u16),
+            UtcDay((keep_from - 1) as u16),
+        )
         .await
         .unwrap();
     let opts = |dry_run| PruneOptions {
@@ -478,7 +509,11 @@ async fn prune_removes_rows_past_retention_and_grace_only() {
         );
     }
     let changes_after = store
-        .day_changes(acme.id, (keep_from - 1) as u16, (keep_from - 1) as u16)
+        .day_changes(
+            acme.id,
+            UtcDay((keep_from - 1) as u16),
+            UtcDay((keep_from - 1) as u16),
+        )
         .await
         .unwrap();
     assert!(
@@ -487,15 +522,19 @@ async fn prune_removes_rows_past_retention_and_grace_only() {
     );
     // The kept window answers as before.
     let reports_after = store
-        .daily_counts(acme.id, from, to, &ReportFilter::default(), measures())
+        .daily_counts(
+            acme.id,
+            range(from, to),
+            &ReportFilter::default(),
+            measures(),
+        )
         .await
         .unwrap();
     assert_eq!(format!("{reports_after:?}"), format!("{reports_before:?}"));
     let list_after = store
         .list_messages(
             acme.id,
-            keep_from * DAY_MS,
-            to,
+            range(keep_from * DAY_MS, to),
             None,
             &MessageFilter::default(),
             100,

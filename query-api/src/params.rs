@@ -2,7 +2,7 @@
 //! does not parse or is out of range is a 422 naming its field; unknown parameters are ignored.
 
 use sendops_shared::control::org::Plan;
-use sendops_shared::timefmt::{DAY_MS, parse_rfc3339_ms};
+use sendops_shared::timefmt::{DAY_MS, EpochMs, TimeRange, parse_rfc3339_ms};
 use serde::de::DeserializeOwned;
 use serde::de::value::MapDeserializer;
 use serde::{Deserialize, Deserializer};
@@ -309,6 +309,13 @@ pub struct Window {
     pub to_ms: i64,
     pub explicit_from: bool,
     pub explicit_to: bool,
+}
+
+impl Window {
+    /// [from, to) as the read layer takes it.
+    pub fn range(&self) -> TimeRange {
+        TimeRange::new(EpochMs(self.from_ms), EpochMs(self.to_ms))
+    }
 }
 
 #[cfg(test)]

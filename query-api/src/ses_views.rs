@@ -19,6 +19,7 @@ use moka::future::Cache;
 use sendops_outbound::ses::{SesAccess, SesError, SesTarget, Suppression};
 use sendops_shared::Store;
 use sendops_shared::StoreError;
+use sendops_shared::address::EmailAddress;
 use sendops_shared::control::org::Org;
 use uuid::Uuid;
 
@@ -156,8 +157,9 @@ impl<A: SesOutcome + Send + Sync + 'static> SesViews<A> {
         &self,
         store: &Store,
         org: &Org,
-        email: &str,
+        email: &EmailAddress,
     ) -> Result<Option<Suppression>, ViewError> {
+        let email = email.as_str();
         let wanted = email.to_lowercase();
         let find = |list: &SuppressionList| {
             list.iter()

@@ -8,6 +8,8 @@
 //! - [`control`]: the control plane: orgs and their settings, API keys and scopes, the audit
 //!   log, synced entities (channels, identities), templates, tracking domains.
 //! - [`undeliverable`]: rules, classification and the undeliverable list.
+//! - [`address`]: [`address::EmailAddress`], the one reading of an address someone typed (API
+//!   routes, admin CLI), with each entry point's [`address::AddressRule`].
 //! - [`ops`]: the log format and metrics-listener settings every binary reads at start.
 //! - [`write`]: the write path every ingest entry point shares (decode, attribute, deduplicate,
 //!   insert).
@@ -18,6 +20,7 @@
 //! Counting and classification rules are in `docs/semantics.md`; the module map and data flow in
 //! `docs/architecture.md`.
 
+pub mod address;
 pub mod control;
 pub mod event;
 pub mod ops;

@@ -1,5 +1,9 @@
 //! Timestamps as SendOps stores them: milliseconds since the Unix epoch, UTC. Parsing accepts
 //! RFC 3339 with any offset; output is always `YYYY-MM-DDTHH:MM:SSZ`.
+//!
+//! Read-layer signatures take [`EpochMs`], [`TimeRange`] and [`UtcDay`] where a bare integer
+//! could be confused (a window's ends, a day number next to a number of days); row types that
+//! map to ClickHouse columns keep raw integers (their RowBinary layout is the column's).
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
 
@@ -107,9 +111,81 @@ pub fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
+/// A point in time: milliseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EpochMs(pub i64);
+
+impl EpochMs {
+    pub fn now() -> EpochMs {
+        EpochMs(now_ms())
+    }
+
+    /// The UTC day that holds it.
+    pub fn day(self) -> UtcDay {
+        UtcDay(day_of_ms(self.0))
+    }
+}
+
+/// A half-open window [from, to) of epoch milliseconds (empty when from ≥ to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: EpochMs,
+    pub to: EpochMs,
+}
+
+impl TimeRange {
+    pub fn new(from: EpochMs, to: EpochMs) -> TimeRange {
+        TimeRange { from, to }
+    }
+
+    /// The `days` whole days (of 24 hours) before `to`.
+    pub fn days_before(to: EpochMs, days: u16) -> TimeRange {
+        TimeRange::new(EpochMs(to.0 - i64::from(days) * DAY_MS), to)
+    }
+
+    /// (from, to) in milliseconds.
+    pub fn ms(self) -> (i64, i64) {
+        (self.from.0, self.to.0)
+    }
+}
+
+/// A UTC day: days since 1970-01-01, the number ClickHouse's `Date` holds (`toUInt16(day)`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UtcDay(pub u16);
+
+impl UtcDay {
+    /// Its first millisecond.
+    pub fn start(self) -> EpochMs {
+        EpochMs(day_start_ms(self.0))
+    }
+
+    pub fn date(self) -> NaiveDate {
+        day_to_date(self.0)
+    }
+
+    /// `days` days earlier (day 0 at the earliest).
+    pub fn minus(self, days: u16) -> UtcDay {
+        UtcDay(self.0.saturating_sub(days))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_and_milliseconds_convert_like_the_functions() {
+        let t = EpochMs(3 * DAY_MS + 5);
+        assert_eq!(t.day(), UtcDay(3));
+        assert_eq!(t.day().start(), EpochMs(3 * DAY_MS));
+        assert_eq!(UtcDay(3).date().to_string(), "1970-01-04");
+        assert_eq!(UtcDay(3).minus(5), UtcDay(0));
+        assert_eq!(
+            TimeRange::days_before(t, 2).ms(),
+            (DAY_MS + 5, 3 * DAY_MS + 5)
+        );
+        assert_eq!(EpochMs(-1).day(), UtcDay(0));
+    }
 
     #[test]
     fn parses_offsets_to_utc() {

@@ -9,7 +9,7 @@ use sendops_shared::control::scopes::Scope;
 use sendops_shared::event::envelope::{address_of, domain_of};
 use sendops_shared::read::breakdown::{Breakdown, Dimension};
 use sendops_shared::read::reports::ReportFilter;
-use sendops_shared::timefmt::now_ms;
+use sendops_shared::timefmt::{TimeRange, now_ms};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -166,25 +166,20 @@ pub async fn breakdown(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (dim, from_ms, to_ms, filter, limit, fingerprint, after, raw) =
-        parse(&p, query.as_deref())?;
+    let (dim, window, filter, limit, fingerprint, after, raw) = parse(&p, query.as_deref())?;
     // On a cluster routed by org: the org's shard alone (docs/scale-out.md).
     let store = state.store.route(p.org.id).await?;
     let indexed = match &state.breakdowns {
         Some(index) => {
             index
-                .breakdowns(&store, p.org.id, (from_ms, to_ms), &filter, &[dim], true)
+                .breakdowns(&store, p.org.id, window, &filter, &[dim], true)
                 .await?
         }
         None => None,
     };
     let mut rows = match indexed.and_then(|mut v| v.pop()) {
         Some(rows) => rows,
-        None => {
-            store
-                .breakdown(p.org.id, from_ms, to_ms, &filter, dim)
-                .await?
-        }
+        None => store.breakdown(p.org.id, window, &filter, dim).await?,
     };
     rows.sort_by(|a, b| {
         b.counts
@@ -220,8 +215,7 @@ pub async fn breakdown(
 
 type Parsed = (
     Dimension,
-    i64,
-    i64,
+    TimeRange,
     ReportFilter,
     usize,
     String,
@@ -263,8 +257,7 @@ fn parse(p: &Principal, query: Option<&str>) -> Result<Parsed, ApiError> {
         .ok_or_else(|| ApiError::field("dimension", "is required"))?;
     Ok((
         dim,
-        window.from_ms,
-        window.to_ms,
+        window.range(),
         ReportFilter {
             channel_id,
             sender_domain: identity.map(|i| domain_of(address_of(&i))),

@@ -5,10 +5,11 @@ use axum::Json;
 use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
+use sendops_shared::address::{AddressRule, EmailAddress};
 use sendops_shared::control::scopes::Scope;
 use sendops_shared::event::envelope::{address_of, domain_of};
 use sendops_shared::read::messages::{After, MessageFilter, MessageRow, TimelineRow};
-use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms};
+use sendops_shared::timefmt::{DAY_MS, EpochMs, format_ms, now_ms};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -249,14 +250,7 @@ pub async fn list(
         .store
         .route(p.org.id)
         .await?
-        .list_messages(
-            p.org.id,
-            window.from_ms,
-            window.to_ms,
-            after.as_ref(),
-            &filter,
-            limit + 1,
-        )
+        .list_messages(p.org.id, window.range(), after.as_ref(), &filter, limit + 1)
         .await?;
     let req = PageRequest {
         state: &state,
@@ -284,7 +278,7 @@ async fn find_message(state: &AppState, p: &Principal, id: &str) -> Result<Messa
         .store
         .route(p.org.id)
         .await?
-        .message_by_id(p.org.id, id, now_ms() - DETAIL_LOOKBACK_MS)
+        .message_by_id(p.org.id, id, EpochMs(now_ms() - DETAIL_LOOKBACK_MS))
         .await?
         .ok_or(ApiError::NotFound {
             resource: "message",
@@ -407,18 +401,15 @@ pub async fn by_recipient(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     p.require(Scope::MessagesUnmaskRecipients)?;
-    let email = path_value(&uri, 3)?;
+    let typed = path_value(&uri, 3)?;
     let Query { params: q, raw } = Query::<RecipientMessagesParams>::parse(query.as_deref())?;
     let mut checks = Checks::default();
-    if email.is_empty()
-        || email.chars().count() > 320
-        || !email.contains('@')
-        || email.chars().any(char::is_control)
-    {
-        checks.fail("email", "must be an email address");
+    let email = EmailAddress::parse(&typed, AddressRule::AsTyped);
+    if let Err(e) = &email {
+        checks.fail("email", e.to_string());
     }
     let limit = checks.limit(q.limit.as_deref()) as usize;
-    let mut parts: Vec<(&str, String)> = vec![("email", email.clone())];
+    let mut parts: Vec<(&str, String)> = vec![("email", typed)];
     parts.extend(q.filters());
     let fingerprint = cursor::filter_fingerprint(&parts);
     let after = position(
@@ -428,13 +419,14 @@ pub async fn by_recipient(
         &fingerprint,
     );
     let window = checks.window(q.from.as_deref(), q.to.as_deref(), p.org.plan, now_ms())?;
+    // Refused above already (`window` answers every failed check).
+    let email = email.map_err(|e| ApiError::field("email", e.to_string()))?;
     let store = state.store.route(p.org.id).await?;
     let keys = store
         .recipient_message_keys(
             p.org.id,
-            &email,
-            window.from_ms,
-            window.to_ms,
+            email.as_str(),
+            window.range(),
             after.as_ref(),
             limit + 1,
         )

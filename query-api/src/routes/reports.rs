@@ -12,7 +12,7 @@ use sendops_shared::EventType;
 use sendops_shared::control::scopes::Scope;
 use sendops_shared::event::envelope::{address_of, domain_of};
 use sendops_shared::read::reports::{Counts, Measures, ReportFilter, TypeCounts};
-use sendops_shared::timefmt::{DAY_MS, day_to_date, format_ms, now_ms};
+use sendops_shared::timefmt::{DAY_MS, TimeRange, day_to_date, format_ms, now_ms};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -193,8 +193,7 @@ fn bucket_of(day: u16, group_by: GroupBy) -> u16 {
 }
 
 struct Common {
-    from_ms: i64,
-    to_ms: i64,
+    window: TimeRange,
     filter: ReportFilter,
     group_by: GroupBy,
 }
@@ -227,8 +226,7 @@ fn common(
     let template = checks.text("template", template.as_deref());
     let window = checks.window(from.as_deref(), to.as_deref(), p.org.plan, now_ms())?;
     Ok(Common {
-        from_ms: window.from_ms,
-        to_ms: window.to_ms,
+        window: window.range(),
         filter: ReportFilter {
             channel_id,
             sender_domain: identity.map(|i| domain_of(address_of(&i))),
@@ -267,7 +265,7 @@ async fn series(
         .store
         .route(p.org.id)
         .await?
-        .daily_counts(p.org.id, c.from_ms, c.to_ms, &c.filter, measures)
+        .daily_counts(p.org.id, c.window, &c.filter, measures)
         .await?;
     Ok(buckets(daily, c.group_by))
 }
@@ -372,8 +370,7 @@ pub async fn template_performance(
         .template_counts(
             &state.engaged,
             p.org.id,
-            c.from_ms,
-            c.to_ms,
+            c.window,
             &c.filter,
             Measures {
                 types: TEMPLATE_TYPES,

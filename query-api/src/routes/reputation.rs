@@ -10,7 +10,7 @@ use sendops_shared::control::scopes::Scope;
 use sendops_shared::read::reputation::{
     AlertRow, Contributor, Contributors, Figures, Scoped, Status, Thresholds,
 };
-use sendops_shared::timefmt::{format_ms, format_ms_precise, now_ms};
+use sendops_shared::timefmt::{EpochMs, format_ms, format_ms_precise, now_ms};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -227,7 +227,12 @@ pub async fn get(
     let window_days = u16::try_from(window_days).unwrap_or(7);
     let store = state.store.route(p.org.id).await?;
     let (rep, account) = tokio::join!(
-        store.reputation(p.org.id, window_days, now_ms(), state.breakdowns.as_ref()),
+        store.reputation(
+            p.org.id,
+            window_days,
+            EpochMs::now(),
+            state.breakdowns.as_ref()
+        ),
         state
             .ses
             .account(p.org.id, crate::routes::account::compose(&state, &p.org)),

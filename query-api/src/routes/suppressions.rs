@@ -12,6 +12,7 @@ use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use sendops_outbound::ses::Suppression;
+use sendops_shared::address::{AddressRule, EmailAddress};
 use sendops_shared::control::scopes::Scope;
 use sendops_shared::timefmt::{format_ms, now_ms};
 use serde::Serialize;
@@ -227,14 +228,8 @@ pub async fn get_one(
     uri: Uri,
 ) -> Result<Json<SuppressionView>, ApiError> {
     p.require(Scope::SuppressionsView)?;
-    let email = path_value(&uri, 3)?;
-    if email.is_empty()
-        || email.chars().count() > 320
-        || !email.contains('@')
-        || email.chars().any(|c| c.is_control() || c.is_whitespace())
-    {
-        return Err(ApiError::field("email", "must be an email address"));
-    }
+    let email = EmailAddress::parse(&path_value(&uri, 3)?, AddressRule::AsTypedNoWhitespace)
+        .map_err(|e| ApiError::field("email", e.to_string()))?;
     let found = state
         .ses
         .suppression(&state.store, &p.org, &email)

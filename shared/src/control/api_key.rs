@@ -245,9 +245,6 @@ struct ApiKeyRow {
 }
 
 impl ApiKeyRow {
-    const COLUMNS: &'static str = "id, org_id, name, prefix, key_hash, environment, scopes, \
-         created_ms, revoked_ms, expires_ms, rotated_to, updated_ms";
-
     fn to_key(&self) -> ApiKey {
         let scopes: Vec<Scope> = self
             .scopes
@@ -396,13 +393,10 @@ impl Store {
     /// [`constant_time_eq`] before trusting the match). Revoked and expired keys are returned
     /// too: check [`ApiKey::is_usable_at`].
     pub async fn key_by_hash(&self, hash: &str) -> Result<Option<(ApiKey, String)>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM api_keys FINAL WHERE key_hash = ? LIMIT 1",
-            ApiKeyRow::COLUMNS
-        );
+        let sql = "SELECT ?fields FROM api_keys FINAL WHERE key_hash = ? LIMIT 1";
         let row = self
             .client()
-            .query(&sql)
+            .query(sql)
             .bind(hash)
             .fetch_optional::<ApiKeyRow>()
             .await?;
@@ -435,13 +429,11 @@ impl Store {
 
     /// Every key of an org (revoked ones included), newest first.
     pub async fn list_keys(&self, org_id: Uuid) -> Result<Vec<ApiKey>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM api_keys FINAL WHERE org_id = ? ORDER BY created_ms DESC, id DESC",
-            ApiKeyRow::COLUMNS
-        );
+        let sql =
+            "SELECT ?fields FROM api_keys FINAL WHERE org_id = ? ORDER BY created_ms DESC, id DESC";
         let rows = self
             .client()
-            .query(&sql)
+            .query(sql)
             .bind(org_id.to_string())
             .fetch_all::<ApiKeyRow>()
             .await?;
@@ -615,13 +607,11 @@ impl Store {
     pub async fn expire_rotation_grace(&self, now_ms: i64) -> Result<Vec<ApiKey>, StoreError> {
         // Only `expires_ms != 0` goes to the server: it never returns to 0, so the filter holds
         // for every version of a row. The rest is checked on the merged (FINAL) rows here.
-        let sql = format!(
-            "SELECT {} FROM api_keys FINAL WHERE expires_ms != 0 ORDER BY expires_ms, id",
-            ApiKeyRow::COLUMNS
-        );
+        let sql =
+            "SELECT ?fields FROM api_keys FINAL WHERE expires_ms != 0 ORDER BY expires_ms, id";
         let due: Vec<ApiKeyRow> = self
             .client()
-            .query(&sql)
+            .query(sql)
             .fetch_all::<ApiKeyRow>()
             .await?
             .into_iter()
@@ -664,13 +654,10 @@ impl Store {
     }
 
     async fn key_row(&self, id: Uuid) -> Result<Option<ApiKeyRow>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM api_keys FINAL WHERE id = ? LIMIT 1",
-            ApiKeyRow::COLUMNS
-        );
+        let sql = "SELECT ?fields FROM api_keys FINAL WHERE id = ? LIMIT 1";
         Ok(self
             .client()
-            .query(&sql)
+            .query(sql)
             .bind(id.to_string())
             .fetch_optional::<ApiKeyRow>()
             .await?)

@@ -60,8 +60,6 @@ pub(crate) struct AuditRow {
 }
 
 impl AuditRow {
-    const COLUMNS: &'static str = "id, org_id, at_ms, action, actor, key_id, details";
-
     /// A new entry of `org_id` at `at_ms`; `key_id` is nil when the action is not about a key.
     pub(crate) fn new(
         org_id: Uuid,
@@ -102,13 +100,11 @@ impl Store {
         if limit == 0 {
             return Err(StoreError::Invalid("limit must be at least 1".into()));
         }
-        let sql = format!(
-            "SELECT {} FROM audit_log WHERE org_id = ? ORDER BY at_ms DESC, id DESC LIMIT ?",
-            AuditRow::COLUMNS
-        );
+        let sql =
+            "SELECT ?fields FROM audit_log WHERE org_id = ? ORDER BY at_ms DESC, id DESC LIMIT ?";
         let rows = self
             .client()
-            .query(&sql)
+            .query(sql)
             .bind(org_id.to_string())
             .bind(limit)
             .fetch_all::<AuditRow>()

@@ -95,9 +95,6 @@ pub struct OrgRow {
 }
 
 impl OrgRow {
-    pub const COLUMNS: &'static str =
-        "id, slug, name, plan, aws_account_id, region, rate_limit_override, created_ms, updated_ms";
-
     pub fn to_org(&self) -> Org {
         Org {
             id: self.id,
@@ -209,22 +206,16 @@ impl Store {
     }
 
     pub async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM orgs FINAL ORDER BY created_ms, slug",
-            OrgRow::COLUMNS
-        );
-        let rows = self.client().query(&sql).fetch_all::<OrgRow>().await?;
+        let sql = "SELECT ?fields FROM orgs FINAL ORDER BY created_ms, slug";
+        let rows = self.client().query(sql).fetch_all::<OrgRow>().await?;
         Ok(rows.iter().map(OrgRow::to_org).collect())
     }
 
     pub async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM orgs FINAL WHERE slug = ? LIMIT 1",
-            OrgRow::COLUMNS
-        );
+        let sql = "SELECT ?fields FROM orgs FINAL WHERE slug = ? LIMIT 1";
         let row = self
             .client()
-            .query(&sql)
+            .query(sql)
             .bind(slug)
             .fetch_optional::<OrgRow>()
             .await?;
@@ -232,13 +223,10 @@ impl Store {
     }
 
     pub async fn org_by_id(&self, id: Uuid) -> Result<Option<Org>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM orgs FINAL WHERE id = ? LIMIT 1",
-            OrgRow::COLUMNS
-        );
+        let sql = "SELECT ?fields FROM orgs FINAL WHERE id = ? LIMIT 1";
         let row = self
             .client()
-            .query(&sql)
+            .query(sql)
             .bind(id.to_string())
             .fetch_optional::<OrgRow>()
             .await?;
@@ -257,13 +245,10 @@ impl Store {
                 "the rate limit must be at least 1 request per minute".into(),
             ));
         }
-        let sql = format!(
-            "SELECT {} FROM orgs FINAL WHERE slug = ? LIMIT 1",
-            OrgRow::COLUMNS
-        );
+        let sql = "SELECT ?fields FROM orgs FINAL WHERE slug = ? LIMIT 1";
         let Some(mut row) = self
             .client()
-            .query(&sql)
+            .query(sql)
             .bind(slug)
             .fetch_optional::<OrgRow>()
             .await?
@@ -283,7 +268,7 @@ impl Store {
     pub async fn account_map(&self) -> Result<HashMap<String, Uuid>, StoreError> {
         let rows = self
             .client()
-            .query("SELECT aws_account_id, org_id, updated_ms FROM org_accounts FINAL")
+            .query("SELECT ?fields FROM org_accounts FINAL")
             .fetch_all::<AccountRow>()
             .await?;
         Ok(rows

@@ -101,9 +101,6 @@ struct OrgSettingsRow {
 }
 
 impl OrgSettingsRow {
-    const COLUMNS: &'static str = "org_id, role_arn, external_id, production_access_status, \
-         production_access_granted_ms, cf_stack_name, cf_template_version, cf_drift_status, updated_ms";
-
     fn empty(org_id: Uuid) -> OrgSettingsRow {
         OrgSettingsRow {
             org_id,
@@ -191,13 +188,10 @@ impl Store {
     }
 
     async fn org_settings_row(&self, org_id: Uuid) -> Result<OrgSettingsRow, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM org_settings FINAL WHERE org_id = ? LIMIT 1",
-            OrgSettingsRow::COLUMNS
-        );
+        let sql = "SELECT ?fields FROM org_settings FINAL WHERE org_id = ? LIMIT 1";
         Ok(self
             .client()
-            .query(&sql)
+            .query(sql)
             .bind(org_id.to_string())
             .fetch_optional::<OrgSettingsRow>()
             .await?

@@ -27,7 +27,7 @@ use crate::read::report_filter::{ReportFilter, date, day_in};
 use crate::read::reports::{Split, days_sql, filter_sql, split, type_list};
 use crate::store::Store;
 use crate::store::sql::Sql;
-use crate::timefmt::{day_of_ms, now_ms};
+use crate::timefmt::{TimeRange, UtcDay, day_of_ms, now_ms};
 use crate::{EventType, StoreError};
 
 /// The recipient's lower-cased domain as ClickHouse computes it from `recipient`: the part after
@@ -243,18 +243,16 @@ struct WholeDays {
 }
 
 impl Store {
-    /// The breakdown of `org_id`'s events in [from_ms, to_ms) by `dim`, keys with a non-zero
-    /// count only, in no particular order.
+    /// The breakdown of `org_id`'s events in `window` by `dim`, keys with a non-zero count
+    /// only, in no particular order.
     pub async fn breakdown(
         &self,
         org_id: Uuid,
-        from_ms: i64,
-        to_ms: i64,
+        window: TimeRange,
         filter: &ReportFilter,
         dim: Dimension,
     ) -> Result<Vec<Breakdown>, StoreError> {
-        self.breakdown_with(org_id, from_ms, to_ms, filter, dim, true)
-            .await
+        self.breakdown_with(org_id, window, filter, dim, true).await
     }
 
     /// [`Store::breakdown`]; without `uniques`, `unique_opens` and `unique_clicks` stay 0 (and
@@ -262,13 +260,12 @@ impl Store {
     pub async fn breakdown_with(
         &self,
         org_id: Uuid,
-        from_ms: i64,
-        to_ms: i64,
+        window: TimeRange,
         filter: &ReportFilter,
         dim: Dimension,
         uniques: bool,
     ) -> Result<Vec<Breakdown>, StoreError> {
-        let s = split(from_ms, to_ms);
+        let s = split(window.from.0, window.to.0);
         let no_uniques = async { Ok(Vec::new()) };
         let (rows, uniques) = if uniques {
             tokio::try_join!(
@@ -320,16 +317,15 @@ impl Store {
             .collect())
     }
 
-    /// Seals the stale whole past days of [from_ms, to_ms) (what a breakdown of that window
-    /// would seal on its first read), so several breakdowns of one window can then run at once
-    /// without each sealing the same days.
+    /// Seals the stale whole past days of `window` (what a breakdown of that window would seal
+    /// on its first read), so several breakdowns of one window can then run at once without
+    /// each sealing the same days.
     pub async fn seal_breakdown_window(
         &self,
         org_id: Uuid,
-        from_ms: i64,
-        to_ms: i64,
+        window: TimeRange,
     ) -> Result<(), StoreError> {
-        if let Some((first, end)) = split(from_ms, to_ms).whole {
+        if let Some((first, end)) = split(window.from.0, window.to.0).whole {
             self.breakdown_sealed_days(org_id, first, end).await?;
         }
         Ok(())
@@ -439,7 +435,7 @@ impl Store {
         let last = end - 1;
         let rules = causes::rules_version();
         let (changes, heads) = tokio::try_join!(
-            self.day_changes(org_id, first, last),
+            self.day_changes(org_id, UtcDay(first), UtcDay(last)),
             self.breakdown_seal_heads(org_id, first, last),
         )?;
         let mut out = WholeDays::default();

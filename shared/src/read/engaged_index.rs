@@ -27,7 +27,7 @@ use uuid::Uuid;
 use crate::read::org_cache::{HeldDay, OrgCache, busiest_orgs, days_to_load, rows_on_days};
 use crate::read::report_filter::{ReportFilter, date, day_in};
 use crate::store::Store;
-use crate::timefmt::day_of_ms;
+use crate::timefmt::{EpochMs, TimeRange, UtcDay, day_of_ms};
 use crate::{EventType, StoreError};
 
 /// Bytes the index accounts per cached row and per numbered recipient (with map overhead).
@@ -163,8 +163,8 @@ impl EngagedIndex {
     /// performance report after a start or a bulk load would otherwise load itself. Days already
     /// held and unchanged cost nothing. Returns the orgs prepared.
     pub async fn prefill(&self, store: &Store, days: u16) -> Result<usize, StoreError> {
-        let now = crate::timefmt::now_ms();
-        let first = day_of_ms(now).saturating_sub(days);
+        let now = EpochMs::now();
+        let first = now.day().minus(days);
         let mut done = 0;
         for org_id in busiest_orgs(store, "engaged", ENGAGED, first).await? {
             if !self.orgs.prefill_room() {
@@ -176,10 +176,10 @@ impl EngagedIndex {
                 Err(StoreError::Unavailable(_)) => continue,
                 Err(e) => return Err(e),
             };
-            let from = crate::timefmt::day_start_ms(first);
+            let window = TimeRange::new(first.start(), now);
             let types = [EventType::Open, EventType::Click];
             if self
-                .template_uniques(&routed, org_id, from, now, &ReportFilter::default(), &types)
+                .template_uniques(&routed, org_id, window, &ReportFilter::default(), &types)
                 .await?
                 .is_some()
             {
@@ -190,22 +190,24 @@ impl EngagedIndex {
     }
 
     /// Distinct recipients per template (non-empty names) and event type of `types` (Open,
-    /// Click) with an event in [from_ms, to_ms), under `filter`; `None` when the window's rows
-    /// alone could exceed the budget (the caller then counts in ClickHouse instead).
+    /// Click) with an event in `window`, under `filter`; `None` when the window's rows alone
+    /// could exceed the budget (the caller then counts in ClickHouse instead).
     pub async fn template_uniques(
         &self,
         store: &Store,
         org_id: Uuid,
-        from_ms: i64,
-        to_ms: i64,
+        window: TimeRange,
         filter: &ReportFilter,
         types: &[EventType],
     ) -> Result<Option<Vec<TemplateUniques>>, StoreError> {
+        let (from_ms, to_ms) = window.ms();
         if types.is_empty() || from_ms >= to_ms {
             return Ok(Some(Vec::new()));
         }
         let (first, last) = (day_of_ms(from_ms), day_of_ms(to_ms - 1));
-        let changes = store.day_changes(org_id, first, last).await?;
+        let changes = store
+            .day_changes(org_id, UtcDay(first), UtcDay(last))
+            .await?;
         let org = self.orgs.org(org_id);
         let (days, numbered, bytes) = {
             let mut index = org.lock().await;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::store::Store;
 use crate::store::sql::Sql;
-use crate::timefmt::{DAY_MS, day_of_ms, day_to_date};
+use crate::timefmt::{DAY_MS, EpochMs, TimeRange, day_of_ms, day_to_date};
 use crate::{EventType, StoreError};
 
 /// The eight types a message status can take (docs/semantics.md#messages).
@@ -92,16 +92,16 @@ struct KeyRow {
 }
 
 impl Store {
-    /// Up to `limit` messages of `org_id` sent in [from_ms, to_ms), newest first, after `after`.
+    /// Up to `limit` messages of `org_id` sent in `window`, newest first, after `after`.
     pub async fn list_messages(
         &self,
         org_id: Uuid,
-        from_ms: i64,
-        to_ms: i64,
+        window: TimeRange,
         after: Option<&After>,
         filter: &MessageFilter,
         limit: usize,
     ) -> Result<Vec<MessageRow>, StoreError> {
+        let (from_ms, to_ms) = window.ms();
         let mut out: Vec<MessageRow> = Vec::new();
         let mut upper = match after {
             Some(a) => to_ms.min(a.sent_ms.saturating_add(1)),
@@ -174,19 +174,19 @@ impl Store {
         Ok(self.sql(sql).fetch_all::<MessageRow>().await?)
     }
 
-    /// One message by SES id, if it was sent at or after `not_before_ms`.
+    /// One message by SES id, if it was sent at or after `not_before`.
     pub async fn message_by_id(
         &self,
         org_id: Uuid,
         message_id: &str,
-        not_before_ms: i64,
+        not_before: EpochMs,
     ) -> Result<Option<MessageRow>, StoreError> {
         let sent = self
             .client()
-            .query("SELECT sent_ms FROM message_index WHERE org_id = ? AND message_id = ? AND sent_ms >= ? LIMIT 1")
+            .query("SELECT ?fields FROM message_index WHERE org_id = ? AND message_id = ? AND sent_ms >= ? LIMIT 1")
             .bind(org_id.to_string())
             .bind(message_id)
-            .bind(not_before_ms)
+            .bind(not_before.0)
             .fetch_optional::<SentRow>()
             .await?;
         let Some(sent) = sent else { return Ok(None) };
@@ -234,12 +234,11 @@ impl Store {
         let last = day_of_ms(message.last_event_ms.max(message.sent_ms));
         Ok(self
             .client()
-            .query(&format!(
-                "SELECT {} FROM message_timeline WHERE org_id = ? AND message_id = ? \
+            .query(
+                "SELECT ?fields FROM message_timeline WHERE org_id = ? AND message_id = ? \
                  AND day >= toDate(?) AND day <= toDate(?) \
                  LIMIT 1 BY occurred_ms, event_type, recipient, click_url LIMIT 10000",
-                TimelineRow::COLUMNS
-            ))
+            )
             .bind(org_id.to_string())
             .bind(message.message_id.as_str())
             .bind(day_to_date(first).to_string())
@@ -248,16 +247,16 @@ impl Store {
             .await?)
     }
 
-    /// Keys of the messages addressed to `recipient` (exact), newest first.
+    /// Keys of the messages addressed to `recipient` (exact) sent in `window`, newest first.
     pub async fn recipient_message_keys(
         &self,
         org_id: Uuid,
         recipient: &str,
-        from_ms: i64,
-        to_ms: i64,
+        window: TimeRange,
         after: Option<&After>,
         limit: usize,
     ) -> Result<Vec<(i64, String)>, StoreError> {
+        let (from_ms, to_ms) = window.ms();
         let (after_ms, after_id) = match after {
             Some(a) => (a.sent_ms, a.message_id.as_str()),
             None => (i64::MAX, ""),
@@ -265,7 +264,7 @@ impl Store {
         let rows = self
             .client()
             .query(
-                "SELECT sent_ms, message_id FROM message_recipients WHERE org_id = ? AND recipient = ? \
+                "SELECT ?fields FROM message_recipients WHERE org_id = ? AND recipient = ? \
                  AND sent_ms >= ? AND sent_ms < ? AND (sent_ms < ? OR (sent_ms = ? AND message_id < ?)) \
                  GROUP BY sent_ms, message_id ORDER BY sent_ms DESC, message_id DESC LIMIT ?",
             )
@@ -306,10 +305,4 @@ pub struct TimelineRow {
     pub click_url: String,
     pub error_message: String,
     pub contact_list: String,
-}
-
-impl TimelineRow {
-    pub const COLUMNS: &'static str = "occurred_ms, event_type, recipient, template, \
-        bounce_type, bounce_sub_type, diagnostic, smtp_response, processing_time_ms, feedback_type, \
-        delay_type, reject_reason, ip_address, user_agent, click_url, error_message, contact_list";
 }

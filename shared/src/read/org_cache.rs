@@ -66,13 +66,13 @@ pub(crate) fn days_to_load<D: HeldDay>(
     (wanted, load)
 }
 
-/// Orgs with rows of `types` (a quoted list) in `table` since `first` (a day number), those
-/// with the most rows first: the order a prefill loads orgs in.
+/// Orgs with rows of `types` (a quoted list) in `table` since the day `first`, those with the
+/// most rows first: the order a prefill loads orgs in.
 pub(crate) async fn busiest_orgs(
     store: &crate::store::Store,
     table: &str,
     types: &str,
-    first: u16,
+    first: crate::timefmt::UtcDay,
 ) -> Result<Vec<Uuid>, crate::StoreError> {
     #[derive(serde::Deserialize, clickhouse::Row)]
     struct Busiest {
@@ -90,7 +90,7 @@ pub(crate) async fn busiest_orgs(
         .on_each_shard("prefill", |s| async move {
             Ok(s.client()
                 .query(sql)
-                .bind(crate::read::report_filter::date(first))
+                .bind(crate::read::report_filter::date(first.0))
                 .fetch_all::<Busiest>()
                 .await?)
         })

@@ -19,7 +19,7 @@ pub use crate::read::report_filter::ReportFilter;
 use crate::read::report_filter::{date, day_in};
 use crate::store::Store;
 use crate::store::sql::Sql;
-use crate::timefmt::{DAY_MS, STORABLE_END_MS, day_of_ms, day_start_ms, now_ms};
+use crate::timefmt::{DAY_MS, STORABLE_END_MS, TimeRange, day_of_ms, day_start_ms, now_ms};
 use crate::{EventType, StoreError};
 
 mod seals;
@@ -263,7 +263,7 @@ impl Store {
         Ok((out, whole.changes))
     }
 
-    /// Per UTC day and event type, for events in [from_ms, to_ms).
+    /// Per UTC day and event type, for events in `window`.
     ///
     /// Distinct recipients of a whole past day come from `report_uniques_days` while the day's
     /// change counter still equals the one read before they were counted (crate::store::ledger: an
@@ -272,11 +272,11 @@ impl Store {
     pub async fn daily_counts(
         &self,
         org_id: Uuid,
-        from_ms: i64,
-        to_ms: i64,
+        window: TimeRange,
         filter: &ReportFilter,
         measures: Measures<'_>,
     ) -> Result<Counts<u16>, StoreError> {
+        let (from_ms, to_ms) = window.ms();
         let s = split(from_ms, to_ms);
         let engaged = engaged_types(measures);
         if engaged.is_empty() {
@@ -362,12 +362,11 @@ impl Store {
         &self,
         index: &EngagedIndex,
         org_id: Uuid,
-        from_ms: i64,
-        to_ms: i64,
+        window: TimeRange,
         filter: &ReportFilter,
         measures: Measures<'_>,
     ) -> Result<Counts<String>, StoreError> {
-        let s = split(from_ms, to_ms);
+        let s = split(window.from.0, window.to.0);
         let (from_ms, to_ms) = s.window;
         let engaged = engaged_types(measures);
         let (mut out, uniques) = tokio::try_join!(

@@ -22,7 +22,7 @@ use crate::StoreError;
 use crate::read::breakdown::{Breakdown, BreakdownIndex, Dimension, KeyCounts};
 use crate::read::report_filter::ReportFilter;
 use crate::store::Store;
-use crate::timefmt::{DAY_MS, now_ms};
+use crate::timefmt::{EpochMs, TimeRange};
 
 /// SES's thresholds (the account is reviewed at the warning rate and may be paused at the
 /// at-risk rate) and the volume below which a rate says nothing.
@@ -276,10 +276,11 @@ impl Store {
         &self,
         org_id: Uuid,
         window_days: u16,
-        now: i64,
+        now: EpochMs,
         index: Option<&BreakdownIndex>,
     ) -> Result<Reputation, StoreError> {
-        let (from_ms, to_ms) = (now - i64::from(window_days) * DAY_MS, now);
+        let window = TimeRange::days_before(now, window_days);
+        let (from_ms, to_ms) = window.ms();
         let f = ReportFilter::default();
         const DIMS: [Dimension; 4] = [
             Dimension::Channel,
@@ -290,7 +291,7 @@ impl Store {
         let indexed = match index {
             Some(index) => {
                 index
-                    .breakdowns(self, org_id, (from_ms, to_ms), &f, &DIMS, false)
+                    .breakdowns(self, org_id, window, &f, &DIMS, false)
                     .await?
             }
             None => None,
@@ -305,13 +306,13 @@ impl Store {
             _ => {
                 // Seal the window's stale past days once, before the four breakdowns below read
                 // them (each would otherwise seal the same days itself).
-                self.seal_breakdown_window(org_id, from_ms, to_ms).await?;
+                self.seal_breakdown_window(org_id, window).await?;
                 let [a, b, c, d] = DIMS;
                 tokio::try_join!(
-                    self.breakdown_with(org_id, from_ms, to_ms, &f, a, false),
-                    self.breakdown_with(org_id, from_ms, to_ms, &f, b, false),
-                    self.breakdown_with(org_id, from_ms, to_ms, &f, c, false),
-                    self.breakdown_with(org_id, from_ms, to_ms, &f, d, false),
+                    self.breakdown_with(org_id, window, &f, a, false),
+                    self.breakdown_with(org_id, window, &f, b, false),
+                    self.breakdown_with(org_id, window, &f, c, false),
+                    self.breakdown_with(org_id, window, &f, d, false),
                 )?
             }
         };
@@ -343,14 +344,12 @@ impl Store {
         org_id: Uuid,
         t: &Thresholds,
     ) -> Result<Vec<AlertRow>, StoreError> {
-        let evaluated_ms = now_ms();
-        let (from_ms, to_ms) = (
-            evaluated_ms - i64::from(ALERT_WINDOW_DAYS) * DAY_MS,
-            evaluated_ms,
-        );
+        let evaluated = EpochMs::now();
+        let evaluated_ms = evaluated.0;
+        let window = TimeRange::days_before(evaluated, ALERT_WINDOW_DAYS);
         let f = ReportFilter::default();
         let (channels, latest) = tokio::try_join!(
-            self.breakdown_with(org_id, from_ms, to_ms, &f, Dimension::Channel, false),
+            self.breakdown_with(org_id, window, &f, Dimension::Channel, false),
             self.latest_alerts(org_id),
         )?;
         let mut scopes: BTreeMap<(String, String), Figures> = BTreeMap::new();

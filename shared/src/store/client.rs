@@ -75,9 +75,6 @@ pub struct QuarantineRow<R = String> {
 }
 
 impl QuarantineRow {
-    pub const COLUMNS: &'static str =
-        "id, received_ms, source, reason, detail, account_id, raw, resolved_ms, version";
-
     /// A stable id: the same record quarantined twice for the same reason is one entry. Hashes
     /// the record's bytes, so text and the same bytes quarantined as bytes get the same id.
     pub fn id_for(reason: &str, raw: &(impl AsRef<[u8]> + ?Sized)) -> Uuid {
@@ -551,15 +548,12 @@ impl Store {
         include_resolved: bool,
         limit: u64,
     ) -> Result<Vec<QuarantineRow<Vec<u8>>>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM quarantine FINAL WHERE (? = '' OR reason = ?) AND (? = 1 OR resolved_ms = 0) \
-             ORDER BY received_ms DESC, id LIMIT ?",
-            QuarantineRow::COLUMNS
-        );
+        let sql = "SELECT ?fields FROM quarantine FINAL WHERE (? = '' OR reason = ?) AND (? = 1 OR resolved_ms = 0) \
+             ORDER BY received_ms DESC, id LIMIT ?";
         let reason = reason.unwrap_or("");
         Ok(self
             .client
-            .query(&sql)
+            .query(sql)
             .bind(reason)
             .bind(reason)
             .bind(u8::from(include_resolved))

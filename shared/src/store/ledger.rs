@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::store::Store;
-use crate::timefmt::{day_to_date, now_ms};
+use crate::timefmt::{UtcDay, now_ms};
 
 /// How long a registered batch counts as in flight without a renewal. A batch renews every
 /// third of it while its INSERT runs, so only a consumer that died (or cannot reach the store)
@@ -220,8 +220,8 @@ impl Store {
     pub async fn day_changes(
         &self,
         org_id: Uuid,
-        first: u16,
-        last: u16,
+        first: UtcDay,
+        last: UtcDay,
     ) -> Result<BTreeMap<u16, u64>, StoreError> {
         if first > last {
             return Ok(BTreeMap::new());
@@ -233,8 +233,8 @@ impl Store {
                  WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) GROUP BY day",
             )
             .bind(org_id.to_string())
-            .bind(day_to_date(first).to_string())
-            .bind(day_to_date(last).to_string())
+            .bind(first.date().to_string())
+            .bind(last.date().to_string())
             .fetch_all::<DayChanges>()
             .await?
             .into_iter()

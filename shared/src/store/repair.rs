@@ -373,7 +373,7 @@ impl Store {
         let live: HashSet<String> = self
             .client()
             .query(
-                "SELECT name FROM system.tables WHERE database = currentDatabase() \
+                "SELECT ?fields FROM system.tables WHERE database = currentDatabase() \
                  AND engine = 'MaterializedView'",
             )
             .fetch_all::<ViewName>()

@@ -208,8 +208,7 @@ impl Shards {
     ) -> Result<(Vec<ClusterRow>, Option<(u32, u32)>), StoreError> {
         let rows = node
             .query(
-                "SELECT shard_num, shard_weight, replica_num, host_name, host_address, port \
-                 FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num",
+                "SELECT ?fields FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num",
             )
             .bind(&self.cluster)
             .fetch_all::<ClusterRow>()

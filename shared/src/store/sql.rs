@@ -4,6 +4,12 @@
 //!
 //! The clickhouse crate reads every `?` of the text as a placeholder; a literal `?` is written
 //! `??` (and is not counted as a placeholder here).
+//!
+//! Column lists: a SELECT of plain columns into a `#[derive(Row)]` type writes `?fields`, which
+//! the crate expands to the row type's field names (its serde names), so the list cannot drift
+//! from the struct; `?fields` takes no value (not counted here either). A list with computed
+//! columns (aggregates, casts, aliases that must differ from the column names on 18.16) stays
+//! typed by hand, in field order: RowBinary is read by position.
 
 use uuid::Uuid;
 
@@ -69,7 +75,7 @@ pub struct Sql {
     binds: Vec<Bind>,
 }
 
-/// `?` placeholders in `fragment` (`??` is a literal question mark).
+/// `?` placeholders in `fragment` (`??` is a literal question mark, `?fields` a column list).
 fn placeholders(fragment: &str) -> usize {
     let mut n = 0;
     let mut chars = fragment.chars().peekable();
@@ -77,6 +83,8 @@ fn placeholders(fragment: &str) -> usize {
         if c == '?' {
             if chars.peek() == Some(&'?') {
                 chars.next();
+            } else if chars.clone().take(6).eq("fields".chars()) {
+                chars.nth(5);
             } else {
                 n += 1;
             }
@@ -169,9 +177,11 @@ mod tests {
         let mut sql = Sql::new("SELECT 1 FROM t WHERE a = ?", ["x".into()]);
         sql.push(" AND b IN (?, ?)", [1i64.into(), 2u64.into()]);
         sql.push(" AND match(c, '^x??$')", []);
+        sql.push(" AND d IN (SELECT ?fields FROM u)", []);
         assert_eq!(
             sql.text(),
-            "SELECT 1 FROM t WHERE a = ? AND b IN (?, ?) AND match(c, '^x??$')"
+            "SELECT 1 FROM t WHERE a = ? AND b IN (?, ?) AND match(c, '^x??$') \
+             AND d IN (SELECT ?fields FROM u)"
         );
         assert_eq!(
             sql.binds(),

@@ -85,19 +85,3 @@ impl ListQuery {
         }
     }
 }
-
-/// Normalises an address an operator typed: trimmed, ASCII-lower-cased, `local@domain`.
-pub fn normalize_email(email: &str) -> Result<String, String> {
-    let e = email.trim().to_ascii_lowercase();
-    let ok = e.len() <= 320
-        && e.split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(e)
-    } else {
-        Err(format!(
-            "{email:?} is not an email address (local@domain, at most 320 characters)"
-        ))
-    }
-}

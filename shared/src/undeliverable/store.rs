@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Event, Exclusion, History, Kind, RuleSet, Rules, action, classify, normalize_email};
+use super::{Event, Exclusion, History, Kind, RuleSet, Rules, action, classify};
+use crate::address::{AddressRule, EmailAddress};
 use crate::control::audit::AuditRow;
 use crate::control::org::Org;
 use crate::store::Store;
@@ -62,11 +63,6 @@ struct RulesRow {
 }
 
 impl RulesRow {
-    const COLUMNS: &'static str = "org_id, version, repeated_transient_enabled, repeated_transient_events, \
-        repeated_transient_window_days, undetermined_enabled, undetermined_events, undetermined_window_days, \
-        soft_bounce_accumulation_enabled, soft_bounce_accumulation_events, soft_bounce_accumulation_window_days, \
-        updated_ms, updated_by";
-
     fn new(org_id: Uuid, rules: &Rules) -> RulesRow {
         let s = &rules.set;
         RulesRow {
@@ -197,8 +193,6 @@ struct ExclusionRow {
 }
 
 impl ExclusionRow {
-    const COLUMNS: &'static str = "id, org_id, email, excluded_ms, excluded_by, reason";
-
     fn to_exclusion(&self) -> Exclusion {
         Exclusion {
             id: self.id,
@@ -237,13 +231,9 @@ fn valid_text(what: &str, value: &str, max: usize) -> Result<String, StoreError>
 impl Store {
     /// The org's active rules (`standard`, version 0, while they were never changed).
     pub async fn undeliverable_rules(&self, org: &Org) -> Result<Rules, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM undeliverable_rules FINAL WHERE org_id = ? LIMIT 1",
-            RulesRow::COLUMNS
-        );
         let row = self
             .client()
-            .query(&sql)
+            .query("SELECT ?fields FROM undeliverable_rules FINAL WHERE org_id = ? LIMIT 1")
             .bind(org.id.to_string())
             .fetch_optional::<RulesRow>()
             .await?;
@@ -411,8 +401,8 @@ impl Store {
         Ok(changed)
     }
 
-    /// Records an operator exclusion of `email` (normalised) now; kept forever. Writes
-    /// `undeliverable.exclusion_added`.
+    /// Records an operator exclusion of `email` (read under [`AddressRule::Normalised`]) now;
+    /// kept forever. Writes `undeliverable.exclusion_added`.
     pub async fn add_exclusion(
         &self,
         org_id: Uuid,
@@ -420,7 +410,9 @@ impl Store {
         excluded_by: &str,
         reason: &str,
     ) -> Result<Exclusion, StoreError> {
-        let email = normalize_email(email).map_err(StoreError::Invalid)?;
+        let email = EmailAddress::parse(email, AddressRule::Normalised)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?
+            .into_string();
         let excluded_by = valid_text("excluded_by", excluded_by, 200)?;
         let reason = valid_text("reason", reason, 1000)?;
         if self.org_by_id(org_id).await?.is_none() {
@@ -497,13 +489,12 @@ impl Store {
 
     /// Every exclusion of an org (superseded ones too), newest first.
     pub async fn exclusions(&self, org_id: Uuid) -> Result<Vec<Exclusion>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM undeliverable_exclusions WHERE org_id = ? ORDER BY excluded_ms DESC, email, id",
-            ExclusionRow::COLUMNS
-        );
         let rows = self
             .client()
-            .query(&sql)
+            .query(
+                "SELECT ?fields FROM undeliverable_exclusions WHERE org_id = ? \
+                 ORDER BY excluded_ms DESC, email, id",
+            )
             .bind(org_id.to_string())
             .fetch_all::<ExclusionRow>()
             .await?;

@@ -345,6 +345,8 @@ fn payloads_round_trip() {
 
 #[test]
 fn emails_are_normalised() {
+    use crate::address::{AddressRule::Normalised, EmailAddress};
+    let normalize_email = |e: &str| EmailAddress::parse(e, Normalised).map(|a| a.into_string());
     assert_eq!(normalize_email(" Bob@X.Example ").unwrap(), "bob@x.example");
     assert!(normalize_email("nobody").is_err());
     assert!(normalize_email("@x").is_err());

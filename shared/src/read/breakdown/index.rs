@@ -41,7 +41,7 @@ use crate::read::org_cache::{HeldDay, OrgCache, busiest_orgs, days_to_load, rows
 use crate::read::report_filter::{ReportFilter, date, day_in};
 use crate::read::reports::{split, type_list};
 use crate::store::Store;
-use crate::timefmt::{day_of_ms, day_start_ms, now_ms};
+use crate::timefmt::{EpochMs, TimeRange, UtcDay, day_of_ms};
 use crate::{EventType, StoreError};
 
 mod count;
@@ -356,8 +356,8 @@ impl BreakdownIndex {
     /// a start or a bulk load would otherwise load itself. Days already held and unchanged
     /// cost nothing. Returns the orgs prepared.
     pub async fn prefill(&self, store: &Store, days: u16) -> Result<usize, StoreError> {
-        let now = now_ms();
-        let first = day_of_ms(now).saturating_sub(days);
+        let now = EpochMs::now();
+        let first = now.day().minus(days);
         let mut done = 0;
         for org_id in busiest_orgs(store, "events", &type_list(COUNTED), first).await? {
             if !self.orgs.prefill_room() {
@@ -376,9 +376,9 @@ impl BreakdownIndex {
                 Dimension::RecipientDomain,
             ];
             let f = ReportFilter::default();
-            let from = day_start_ms(first);
+            let window = TimeRange::new(first.start(), now);
             if self
-                .breakdowns(&routed, org_id, (from, now), &f, &dims, false)
+                .breakdowns(&routed, org_id, window, &f, &dims, false)
                 .await?
                 .is_some()
             {
@@ -388,7 +388,7 @@ impl BreakdownIndex {
         Ok(done)
     }
 
-    /// The breakdowns of `org_id`'s events in [from_ms, to_ms) by each of `dims` (in that
+    /// The breakdowns of `org_id`'s events in `window` by each of `dims` (in that
     /// order), as [`Store::breakdown_with`] answers them: keys with a non-zero count, in no
     /// particular order; without `uniques`, `unique_opens`/`unique_clicks` stay 0. `None` when
     /// the window's events could exceed the budget (the caller reads ClickHouse instead).
@@ -396,12 +396,12 @@ impl BreakdownIndex {
         &self,
         store: &Store,
         org_id: Uuid,
-        (from_ms, to_ms): (i64, i64),
+        window: TimeRange,
         filter: &ReportFilter,
         dims: &[Dimension],
         uniques: bool,
     ) -> Result<Option<Vec<Vec<Breakdown>>>, StoreError> {
-        let (from_ms, to_ms) = split(from_ms, to_ms).window;
+        let (from_ms, to_ms) = split(window.from.0, window.to.0).window;
         if from_ms >= to_ms || dims.is_empty() {
             return Ok(Some(dims.iter().map(|_| Vec::new()).collect()));
         }
@@ -413,8 +413,10 @@ impl BreakdownIndex {
                 Ok(None)
             }
         };
-        let (changes, answers) =
-            tokio::try_join!(store.day_changes(org_id, first, last), providers)?;
+        let (changes, answers) = tokio::try_join!(
+            store.day_changes(org_id, UtcDay(first), UtcDay(last)),
+            providers
+        )?;
         let org = self.orgs.org(org_id);
         let mut index = org.lock().await;
         let (wanted, load) =

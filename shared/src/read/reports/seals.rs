@@ -5,7 +5,7 @@
 use super::*;
 use crate::read::report_filter::{date, day_in};
 use crate::store::Store;
-use crate::timefmt::{day_of_ms, day_start_ms, now_ms};
+use crate::timefmt::{EpochMs, TimeRange, UtcDay, day_of_ms, day_start_ms, now_ms};
 use crate::{EventType, StoreError};
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
@@ -89,7 +89,7 @@ impl Store {
         let today = day_of_ms(now_ms());
         let last = end - 1;
         let (changes, heads) = tokio::try_join!(
-            self.day_changes(org_id, first, last),
+            self.day_changes(org_id, UtcDay(first), UtcDay(last)),
             self.seal_heads(org_id, first, last),
         )?;
         let mut sealed = Vec::new();
@@ -208,8 +208,7 @@ impl Store {
                 let engaged = [EventType::Open, EventType::Click];
                 self.daily_counts(
                     org.id,
-                    day_start_ms(lo),
-                    day_start_ms(hi + 1),
+                    TimeRange::new(EpochMs(day_start_ms(lo)), EpochMs(day_start_ms(hi + 1))),
                     &ReportFilter::default(),
                     Measures {
                         types: &engaged,

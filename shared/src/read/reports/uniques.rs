@@ -6,7 +6,7 @@ use super::*;
 use crate::read::engaged_index::{EngagedIndex, TemplateUniques};
 use crate::read::report_filter::date;
 use crate::store::Store;
-use crate::timefmt::day_of_ms;
+use crate::timefmt::{EpochMs, day_of_ms};
 use crate::{EventType, StoreError};
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
@@ -137,7 +137,13 @@ impl Store {
         types: &[EventType],
     ) -> Result<Vec<TemplateUniques>, StoreError> {
         if let Some(counted) = index
-            .template_uniques(self, org_id, from_ms, to_ms, filter, types)
+            .template_uniques(
+                self,
+                org_id,
+                TimeRange::new(EpochMs(from_ms), EpochMs(to_ms)),
+                filter,
+                types,
+            )
             .await?
         {
             return Ok(counted);

@@ -117,7 +117,7 @@ impl Store {
             .clone()
             .with_database("system")
             .query(
-                "SELECT name FROM system.tables WHERE database = ? AND name IN \
+                "SELECT ?fields FROM system.tables WHERE database = ? AND name IN \
                  ('schema_migrations', 'schema_migrations_checksums', 'schema_migrations_steps')",
             )
             .bind(self.database())
@@ -159,7 +159,7 @@ impl Store {
             for r in self
                 .client()
                 .query(
-                    "SELECT version, statement, step, checksum FROM schema_migrations_steps \
+                    "SELECT ?fields FROM schema_migrations_steps \
                      ORDER BY version, statement, at_ms",
                 )
                 .fetch_all::<StepRow>()

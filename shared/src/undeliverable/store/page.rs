@@ -287,9 +287,7 @@ impl Store {
         let okeys: Vec<String> = emails.iter().map(|e| okey(org_id, e)).collect();
         let history = self
             .client()
-            .query(
-                "SELECT okey, payload FROM undeliverable_history WHERE okey IN (SELECT arrayJoin(?))",
-            )
+            .query("SELECT ?fields FROM undeliverable_history WHERE okey IN (SELECT arrayJoin(?))")
             .bind(okeys)
             .fetch_all::<PayloadRow>();
         let excl_sql = format!(
