@@ -303,20 +303,6 @@ async fn ping(port: u16) -> bool {
         .unwrap_or(false)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn removes_other_port_elements() {
-        let c = "<a>\n<http_port>1</http_port>\n<interserver_http_port>9009</interserver_http_port>\n<mysql_port>9004</mysql_port></a>";
-        let c = OTHER_PORTS
-            .iter()
-            .fold(c.to_string(), |c, t| remove_element(&c, t));
-        assert_eq!(c, "<a>\n<http_port>1</http_port>\n\n</a>");
-    }
-}
-
 /// The repository's root: where this crate was compiled, or, when that checkout is gone (a
 /// target directory shared by clones at other paths keeps a build of this library), the
 /// checkout of the test running now (cargo and nextest set `CARGO_MANIFEST_DIR` at run time).
@@ -329,4 +315,18 @@ fn repo_root() -> std::path::PathBuf {
         .map(|d| Path::new(&d).join(".."))
         .filter(|r| r.join("infra/clickhouse/config.xml").exists())
         .unwrap_or(built)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removes_other_port_elements() {
+        let c = "<a>\n<http_port>1</http_port>\n<interserver_http_port>9009</interserver_http_port>\n<mysql_port>9004</mysql_port></a>";
+        let c = OTHER_PORTS
+            .iter()
+            .fold(c.to_string(), |c, t| remove_element(&c, t));
+        assert_eq!(c, "<a>\n<http_port>1</http_port>\n\n</a>");
+    }
 }
