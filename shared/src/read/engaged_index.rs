@@ -24,10 +24,10 @@ use clickhouse::Row;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::read::org_cache::{HeldDay, OrgCache, busiest_orgs, days_to_load, rows_on_days};
+use crate::read::org_cache::{HeldDay, OrgCache, days_to_load, rows_on_days};
 use crate::read::report_filter::{ReportFilter, date, day_in};
 use crate::store::Store;
-use crate::timefmt::{EpochMs, TimeRange, UtcDay, day_of_ms};
+use crate::timefmt::{TimeRange, UtcDay, day_of_ms};
 use crate::{EventType, StoreError};
 
 /// Bytes the index accounts per cached row and per numbered recipient (with map overhead).
@@ -163,30 +163,19 @@ impl EngagedIndex {
     /// performance report after a start or a bulk load would otherwise load itself. Days already
     /// held and unchanged cost nothing. Returns the orgs prepared.
     pub async fn prefill(&self, store: &Store, days: u16) -> Result<usize, StoreError> {
-        let now = EpochMs::now();
-        let first = now.day().minus(days);
-        let mut done = 0;
-        for org_id in busiest_orgs(store, "engaged", ENGAGED, first).await? {
-            if !self.orgs.prefill_room() {
-                break;
-            }
-            // Each org from its own shard; one whose shard went down waits for the next pass.
-            let routed = match store.route(org_id).await {
-                Ok(r) => r,
-                Err(StoreError::Unavailable(_)) => continue,
-                Err(e) => return Err(e),
-            };
-            let window = TimeRange::new(first.start(), now);
-            let types = [EventType::Open, EventType::Click];
-            if self
-                .template_uniques(&routed, org_id, window, &ReportFilter::default(), &types)
-                .await?
-                .is_some()
-            {
-                done += 1;
-            }
-        }
-        Ok(done)
+        let types = &[EventType::Open, EventType::Click];
+        let f = &ReportFilter::default();
+        self.orgs
+            .prefill(
+                store,
+                ("engaged", ENGAGED),
+                days,
+                |routed, org_id, window| async move {
+                    let loaded = self.template_uniques(&routed, org_id, window, f, types);
+                    Ok(loaded.await?.is_some())
+                },
+            )
+            .await
     }
 
     /// Distinct recipients per template (non-empty names) and event type of `types` (Open,

@@ -169,6 +169,41 @@ impl<T: Default> OrgCache<T> {
     pub fn prefill_room(&self) -> bool {
         self.held() < self.budget_bytes / 2
     }
+
+    /// A prefill: the orgs with the most rows of `types` in `table` over the last `days` days
+    /// (and today), most first, each loaded by `load` (its own shard's store, the org, the
+    /// window; `Ok(true)` when it was loaded) while the cache holds less than half its budget.
+    /// An org whose shard is down waits for the next pass. Returns the orgs loaded.
+    pub(crate) async fn prefill<F, Fut>(
+        &self,
+        store: &crate::store::Store,
+        (table, types): (&str, &str),
+        days: u16,
+        load: F,
+    ) -> Result<usize, crate::StoreError>
+    where
+        F: Fn(crate::store::Store, Uuid, crate::timefmt::TimeRange) -> Fut,
+        Fut: std::future::Future<Output = Result<bool, crate::StoreError>>,
+    {
+        let now = crate::timefmt::EpochMs::now();
+        let first = now.day().minus(days);
+        let mut done = 0;
+        for org_id in busiest_orgs(store, table, types, first).await? {
+            if !self.prefill_room() {
+                break;
+            }
+            let routed = match store.route(org_id).await {
+                Ok(r) => r,
+                Err(crate::StoreError::Unavailable(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let window = crate::timefmt::TimeRange::new(first.start(), now);
+            if load(routed, org_id, window).await? {
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
 }
 
 #[cfg(test)]

@@ -37,11 +37,11 @@ use super::causes::{self, Cause};
 use super::providers::ProviderCache;
 use super::{Breakdown, COUNTED, Dimension, KeyCounts, RECIPIENT_DOMAIN_SQL};
 use crate::read::engaged_index::HashToId;
-use crate::read::org_cache::{HeldDay, OrgCache, busiest_orgs, days_to_load, rows_on_days};
+use crate::read::org_cache::{HeldDay, OrgCache, days_to_load, rows_on_days};
 use crate::read::report_filter::{ReportFilter, date, day_in};
 use crate::read::reports::{split, type_list};
 use crate::store::Store;
-use crate::timefmt::{EpochMs, TimeRange, UtcDay, day_of_ms};
+use crate::timefmt::{TimeRange, UtcDay, day_of_ms};
 use crate::{EventType, StoreError};
 
 mod count;
@@ -356,36 +356,25 @@ impl BreakdownIndex {
     /// a start or a bulk load would otherwise load itself. Days already held and unchanged
     /// cost nothing. Returns the orgs prepared.
     pub async fn prefill(&self, store: &Store, days: u16) -> Result<usize, StoreError> {
-        let now = EpochMs::now();
-        let first = now.day().minus(days);
-        let mut done = 0;
-        for org_id in busiest_orgs(store, "events", &type_list(COUNTED), first).await? {
-            if !self.orgs.prefill_room() {
-                break;
-            }
-            // Each org from its own shard; one whose shard went down waits for the next pass.
-            let routed = match store.route(org_id).await {
-                Ok(r) => r,
-                Err(StoreError::Unavailable(_)) => continue,
-                Err(e) => return Err(e),
-            };
-            let dims = [
-                Dimension::Channel,
-                Dimension::SendingDomain,
-                Dimension::Template,
-                Dimension::RecipientDomain,
-            ];
-            let f = ReportFilter::default();
-            let window = TimeRange::new(first.start(), now);
-            if self
-                .breakdowns(&routed, org_id, window, &f, &dims, false)
-                .await?
-                .is_some()
-            {
-                done += 1;
-            }
-        }
-        Ok(done)
+        let dims = [
+            Dimension::Channel,
+            Dimension::SendingDomain,
+            Dimension::Template,
+            Dimension::RecipientDomain,
+        ];
+        let (dims, f) = (&dims, &ReportFilter::default());
+        let types = type_list(COUNTED);
+        self.orgs
+            .prefill(
+                store,
+                ("events", &types),
+                days,
+                |routed, org_id, window| async move {
+                    let loaded = self.breakdowns(&routed, org_id, window, f, dims, false);
+                    Ok(loaded.await?.is_some())
+                },
+            )
+            .await
     }
 
     /// The breakdowns of `org_id`'s events in `window` by each of `dims` (in that
