@@ -49,10 +49,10 @@ pub struct PollConfig {
 }
 
 /// Default and upper bound of [`PollConfig::receivers`] (`--receivers`, `SQS_RECEIVERS`).
-pub const RECEIVERS_DEFAULT: usize = 16;
+pub const RECEIVERS_DEFAULT: usize = 64;
 pub const RECEIVERS_MAX: usize = 100;
 /// Default and upper bound of [`PollConfig::deleters`] (`--deleters`, `SQS_DELETERS`).
-pub const DELETERS_DEFAULT: usize = 16;
+pub const DELETERS_DEFAULT: usize = 64;
 pub const DELETERS_MAX: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
