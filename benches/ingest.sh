@@ -9,7 +9,9 @@
 #      the size one replay batch inserts, re-inserted one after the other into a fresh database
 #      (every materialized view firing, no parsing, no bookkeeping); ingest / ceiling is printed;
 #   5. the reference Python consumer (scripts/reference_consumer.py) on the same file and server;
-#   6. with SENDOPS_BENCH_BEFORE=DIR (a target dir holding an older release build of
+#   6. the SQS poller on the same file, served by the in-memory SQS stand-in at 0 and 10 ms per
+#      call, beside a replay and the ceiling measured again (benches/poll.sh; ingest / ceiling);
+#   7. with SENDOPS_BENCH_BEFORE=DIR (a target dir holding an older release build of
 #      sendops-ingest and sendops-admin), that build's single-consumer run on the same file, run
 #      before and after the current one (interleaved, so load drifts hit both).
 # Every run gets a fresh database; each line names the machine's load average.
@@ -27,6 +29,7 @@ ch() { curl -fsS "$CLICKHOUSE_URL/" --data-binary "$1"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 cargo build --release --bins -p sendops-fixtures -p sendops-ingest -p sendops-admin
+cargo build --release -p sendops-testkit --bin sendops-fake-sqs
 work=$(mktemp -d "${TMPDIR:-/tmp}/sendops-bench-ingest.XXXXXX")
 trap 'rm -rf "$work"; ch "DROP DATABASE IF EXISTS \`$db\`" >/dev/null || true' EXIT
 file=$work/sns.ndjson
@@ -141,3 +144,7 @@ line "now (4 consumers, each the whole file)" "$s"
 echo "  distinct events stored: $(distinct) (one replay: $stored); rows inserted: $rows (copies of raced events: $((rows - stored)))"
 [ "$(distinct)" = "$stored" ] || { log "overlapping consumers stored a different set of events"; exit 1; }
 echo "  load average at end: $(load)"
+
+# The poller on the same file (its own replay and ceiling, measured beside it).
+echo
+SENDOPS_BENCH_FILE=$file SENDOPS_BENCH_NO_BUILD=1 benches/poll.sh

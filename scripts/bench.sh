@@ -5,12 +5,15 @@
 #   ingest  end to end: ~1,000,000 generated SNS-wrapped events replayed into scratch databases
 #           with the release `sendops-ingest replay` by 1, 2 and 4 concurrent consumers, and by 4
 #           consumers on the same file (benches/ingest.sh; SENDOPS_BENCH_BEFORE=DIR compares an
-#           older build)
+#           older build), then the SQS poller against an in-memory SQS stand-in (benches/poll.sh)
+#   poll    only the poller part: replay, store ceiling and `sendops-ingest poll` at 0 and 10 ms
+#           per SQS call on ~1,000,000 events (benches/poll.sh)
 #   api     API latency with ~10 M events stored (scripts/bench-api.sh)
 #   reports report latency with 10 M events over 90 days (benches/reports.sh)
 #   undeliverable  undeliverable list latency with 1 M failing recipients (benches/undeliverable.sh)
 # Environment:
-#   SENDOPS_BENCH_ONLY=parse|ingest|api|reports|undeliverable   run one part (default: all)
+#   SENDOPS_BENCH_ONLY=parse|ingest|poll|api|reports|undeliverable   run one part (default: all;
+#                                         `all` runs the poll part within ingest)
 #   SENDOPS_BENCH_SKIP_API=1              skip the API part (its first load takes many minutes)
 #   SENDOPS_BENCH_KEEP=1                  keep the scratch databases (and reuse the API one)
 # Scratch databases: sendops_bench_ingest, sendops_bench_api; dropped at the end unless kept.
@@ -59,6 +62,10 @@ fi
 # ---- end-to-end replay ------------------------------------------------------------------------
 if wants ingest; then
   benches/ingest.sh
+  echo
+fi
+if [ "$only" = poll ]; then
+  benches/poll.sh
   echo
 fi
 

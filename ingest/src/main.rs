@@ -51,6 +51,18 @@ enum Command {
         /// Exit once the queue is empty and everything received is stored.
         #[arg(long)]
         until_empty: bool,
+        /// ReceiveMessage calls kept in flight while a batch is filled (1–100; each returns at
+        /// most 10 messages, so one at a time caps a poller near 10 messages per SQS round trip).
+        /// A receive is started only while the messages buffered plus 10 per receive in flight
+        /// stay below --max-messages.
+        #[arg(long, env = "SQS_RECEIVERS", default_value_t = poll::RECEIVERS_DEFAULT as u16,
+              value_parser = clap::value_parser!(u16).range(1..=poll::RECEIVERS_MAX as i64))]
+        receivers: u16,
+        /// DeleteMessageBatch calls (10 messages each) in flight at once while a stored batch's
+        /// messages are deleted (1–100).
+        #[arg(long, env = "SQS_DELETERS", default_value_t = poll::DELETERS_DEFAULT as u16,
+              value_parser = clap::value_parser!(u16).range(1..=poll::DELETERS_MAX as i64))]
+        deleters: u16,
     },
     /// Replay files: each holds one JSON document, a JSON array, or NDJSON ('-' reads stdin).
     /// Prints {"records":N,"events":N,"rows":N,"quarantined":N,"acknowledged":N,"duplicates":N}.
@@ -136,6 +148,8 @@ async fn main() -> ExitCode {
             wait_time_seconds,
             visibility_timeout,
             until_empty,
+            receivers,
+            deleters,
         } => {
             init_tracing("info");
             if let Some(addr) = metrics_addr {
@@ -159,6 +173,8 @@ async fn main() -> ExitCode {
                 wait_time_seconds,
                 visibility_timeout,
                 until_empty,
+                receivers: usize::from(receivers),
+                deleters: usize::from(deleters),
             };
             let pipeline = Pipeline::new(store, Source::Poll);
             // SIGTERM (ECS, Kubernetes) or SIGINT: stop receiving, finish the batch in hand.

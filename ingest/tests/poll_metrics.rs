@@ -123,6 +123,8 @@ async fn poll_metrics_count_records_rows_and_quarantine_by_reason() {
         .args(["poll", "--queue-url", &url, "--endpoint-url", &moto_url()])
         .args(["--max-messages", "10", "--max-wait-ms", "100"])
         .args(["--wait-time-seconds", "1"])
+        // moto's SQS is not safe for concurrent calls (tests/poll.rs, `config`).
+        .args(["--receivers", "1", "--deleters", "1"])
         .env("SENDOPS_METRICS_ADDR", format!("127.0.0.1:{metrics}"))
         .env("CLICKHOUSE_URL", &db.config.url)
         .env("CLICKHOUSE_DATABASE", &db.config.database)

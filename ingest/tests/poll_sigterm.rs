@@ -35,6 +35,8 @@ fn poller(db_url: &str, database: &str, queue: &str) -> tokio::process::Command 
     cmd.args(["poll", "--queue-url", queue, "--endpoint-url", &moto_url()])
         .args(["--max-messages", "10", "--max-wait-ms", "100"])
         .args(["--wait-time-seconds", "1", "--visibility-timeout", "3"])
+        // moto's SQS is not safe for concurrent calls (tests/poll.rs, `config`).
+        .args(["--receivers", "1", "--deleters", "1"])
         .env("CLICKHOUSE_URL", db_url)
         .env("CLICKHOUSE_DATABASE", database)
         .env("AWS_ACCESS_KEY_ID", "testing")

@@ -171,6 +171,8 @@ async fn poll(db: &TestDb, queue_url: &str, env: &[(&str, String)]) -> serde_jso
     ])
     .args(["--max-messages", "100", "--max-wait-ms", "200"])
     .args(["--wait-time-seconds", "1", "--until-empty"])
+    // moto's SQS is not safe for concurrent calls (tests/poll.rs, `config`).
+    .args(["--receivers", "1", "--deleters", "1"])
     .env("CLICKHOUSE_URL", &db.config.url)
     .env("CLICKHOUSE_DATABASE", &db.config.database)
     .env("AWS_ACCESS_KEY_ID", "testing")

@@ -3,6 +3,10 @@
 //! - [`ses::FakeSes`]: an Amazon SES v2 endpoint speaking the REST-JSON wire format the real
 //!   `aws-sdk-sesv2` client sends and parses (no emulator covers the suppression list or
 //!   GetAccount). It counts requests per operation so tests can prove caching.
+//! - [`sqs::FakeSqs`]: an in-memory Amazon SQS queue speaking the AWS JSON 1.0 protocol of
+//!   `aws-sdk-sqs` (ReceiveMessage, DeleteMessageBatch, …) fast enough to feed the poller
+//!   hundreds of thousands of messages, with an optional per-call latency; the
+//!   `sendops-fake-sqs` binary serves a file of messages with it (benches/poll.sh).
 //! - [`dns::FakeDns`]: a UDP DNS server answering CNAME queries from a table, for tracking-domain
 //!   verification.
 //! - [`clickhouse::PrivateClickHouse`]: a ClickHouse server process of a test's own (temp
@@ -14,3 +18,4 @@ pub mod clickhouse;
 pub mod dns;
 pub mod proxy;
 pub mod ses;
+pub mod sqs;

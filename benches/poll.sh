@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The SQS poller against the store's ceiling (issue 13 item 1; `SENDOPS_BENCH_ONLY=poll`, and the
+# last part of benches/ingest.sh, which passes its file). On the same file and server, in one run:
+#   1. `sendops-ingest replay` of the whole file (one consumer) into a fresh database;
+#   2. the store's ceiling for the same rows: what run 1 stored, dumped as RowBinary in chunks of
+#      the size one replay batch inserts, re-inserted one after the other into a fresh database;
+#   3. for each per-call latency in SENDOPS_BENCH_LATENCIES (ms, default "0 10"): the file served
+#      one message per line by `sendops-fake-sqs` (the in-memory SQS stand-in of
+#      testkit/src/sqs.rs, AWS JSON 1.0 like SQS, each call answered that much later), and
+#      `sendops-ingest poll --until-empty --wait-time-seconds 0` (default --receivers,
+#      --deleters, --max-messages) timed from its start to its exit, into a fresh database: it
+#      must store the same distinct events, and the stand-in must have deleted every message,
+#      none received twice.
+# With SENDOPS_BENCH_ROUNDS=N (default 1) steps 1–3 repeat N times, interleaved, the dump reused.
+# Prints events/s and ingest / ceiling for each run, with the load average.
+# Environment: SENDOPS_BENCH_FILE (an SNS-wrapped NDJSON file to use instead of generating one),
+# SENDOPS_BENCH_MESSAGES (messages to generate, default 384000 ≈ 1,000,000 events),
+# SENDOPS_BENCH_POLL_ARGS (extra `sendops-ingest poll` arguments, e.g. "--receivers 32").
+# Scratch database: sendops_bench_poll (dropped at the end).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
+export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+bin=$CARGO_TARGET_DIR/release
+db=sendops_bench_poll
+rounds=${SENDOPS_BENCH_ROUNDS:-1}
+latencies=${SENDOPS_BENCH_LATENCIES:-0 10}
+poll_args=${SENDOPS_BENCH_POLL_ARGS:-}
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+ch() { curl -fsS "$CLICKHOUSE_URL/" --data-binary "$1"; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+now() { date +%s.%N; }
+since() { awk -v a="$(now)" -v b="$1" 'BEGIN { print a - b }'; }
+
+if [ -z "${SENDOPS_BENCH_NO_BUILD:-}" ]; then
+  cargo build --release -p sendops-fixtures -p sendops-ingest -p sendops-admin \
+    -p sendops-testkit --bin sendops-gen --bin sendops-ingest --bin sendops-admin --bin sendops-fake-sqs
+fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/sendops-bench-poll.XXXXXX")
+fake_pid=
+cleanup() {
+  [ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null || true
+  rm -rf "$work"
+  ch "DROP DATABASE IF EXISTS \`$db\`" >/dev/null || true
+}
+trap cleanup EXIT
+file=${SENDOPS_BENCH_FILE:-}
+if [ -z "$file" ]; then
+  file=$work/sns.ndjson
+  log "generating the input (not timed)"
+  "$bin/sendops-gen" --messages "${SENDOPS_BENCH_MESSAGES:-384000}" --days 30 --seed 1 \
+    --end 2026-11-20T00:00:00Z --envelope sns --out "$file" 2>"$work/gen.json"
+fi
+lines=$(grep -c . "$file")
+bytes=$(stat -c %s "$file")
+
+fresh() {
+  export CLICKHOUSE_DATABASE=$db
+  ch "DROP DATABASE IF EXISTS \`$db\`" >/dev/null
+  "$bin/sendops-admin" migrate >/dev/null 2>&1
+  "$bin/sendops-admin" org create --name Bench --slug bench --aws-account 123456789012 --plan enterprise >/dev/null
+}
+distinct() { ch "SELECT uniqExact(event_id) FROM \`$db\`.events"; }
+line() { # label seconds
+  awk -v l="$1" -v e="$events" -v s="$2" -v b="$bytes" -v la="$(load)" 'BEGIN {
+    printf "%-46s %6.1f s  %7d events/s  %4.0f MB/s   load %s\n", l, s, e / s, b / s / 1e6, la }'
+}
+ratio() { awk -v c="$1" -v s="$2" 'BEGIN { printf "%.2f", c / s }'; }
+
+# 1. replay: its rows are the reference set (and the ceiling's input).
+replay() {
+  fresh
+  local t0; t0=$(now)
+  "$bin/sendops-ingest" replay "$file" >"$work/replay.json" 2>"$work/replay.log" \
+    || { tail -5 "$work/replay.log" >&2; exit 1; }
+  replay_s=$(since "$t0")
+  events=$(jq .events "$work/replay.json")
+  rows=$(jq .rows "$work/replay.json")
+  [ "$(distinct)" = "$rows" ] || { log "replay: stored distinct events differ from the rows reported"; exit 1; }
+}
+
+# 2. the store's ceiling for the same rows.
+dump() {
+  chunks=$(( (rows + 54999) / 55000 ))
+  for ((i = 0; i < chunks; i++)); do
+    curl -fsS "$CLICKHOUSE_URL/" --data-binary \
+      "SELECT * FROM \`$db\`.events WHERE cityHash64(toString(event_id)) % $chunks = $i FORMAT RowBinary" \
+      >"$work/ceiling.$i.bin"
+  done
+}
+ceiling() {
+  fresh
+  local t0 i; t0=$(now)
+  for ((i = 0; i < chunks; i++)); do
+    curl -fsS "$CLICKHOUSE_URL/?query=$(jq -rn --arg q "INSERT INTO \`$db\`.events FORMAT RowBinary" '$q|@uri')" \
+      --data-binary @"$work/ceiling.$i.bin" >/dev/null
+  done
+  ceiling_s=$(since "$t0")
+  [ "$(distinct)" = "$rows" ] || { log "the ceiling run stored a different set of events"; exit 1; }
+}
+
+# 3. the poller against the stand-in with `latency` ms per call.
+poll() { # latency
+  fresh
+  log "loading $lines messages into the SQS stand-in (not timed)"
+  "$bin/sendops-fake-sqs" --latency-ms "$1" "$file" >"$work/fake.out" 2>"$work/fake.log" &
+  fake_pid=$!
+  local i ready=
+  for ((i = 0; i < 1200; i++)); do
+    ready=$(head -n 1 "$work/fake.out" 2>/dev/null || true)
+    [ -n "$ready" ] && break
+    kill -0 "$fake_pid" 2>/dev/null || { cat "$work/fake.log" >&2; exit 1; }
+    sleep 0.5
+  done
+  [ -n "$ready" ] || { log "the stand-in did not start"; exit 1; }
+  [ "$(jq .messages <<<"$ready")" = "$lines" ] || { log "the stand-in loaded $(jq .messages <<<"$ready") of $lines messages"; exit 1; }
+  local t0; t0=$(now)
+  # shellcheck disable=SC2086 # word splitting of the extra arguments is wanted
+  /usr/bin/time -f '%M %U %S' -o "$work/poll.rss" \
+    env AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 \
+    "$bin/sendops-ingest" poll --queue-url "$(jq -r .queue_url <<<"$ready")" \
+    --endpoint-url "$(jq -r .endpoint <<<"$ready")" --until-empty --wait-time-seconds 0 $poll_args \
+    >"$work/poll.json" 2>"$work/poll.log" || { tail -5 "$work/poll.log" >&2; exit 1; }
+  poll_s=$(since "$t0")
+  local stats; stats=$(curl -fsS "$(jq -r .endpoint <<<"$ready")/_stats")
+  # CPU seconds of the stand-in (utime + stime, clock ticks) before it stops.
+  local fake_cpu; fake_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$fake_pid/stat")
+  kill "$fake_pid"; wait "$fake_pid" 2>/dev/null || true; fake_pid=
+  [ "$(distinct)" = "$rows" ] || { log "poll ($1 ms): stored $(distinct) distinct events, replay $rows"; exit 1; }
+  [ "$(jq .deleted <<<"$stats")" = "$lines" ] || { log "poll ($1 ms): deleted $(jq .deleted <<<"$stats") of $lines: $stats"; exit 1; }
+  poll_detail="receives $(jq .receive_calls <<<"$stats") (max $(jq .max_concurrent_receives <<<"$stats") at once), redelivered $(jq .redelivered <<<"$stats"), deletes $(jq .delete_calls <<<"$stats") (max $(jq .max_concurrent_deletes <<<"$stats") at once), $(jq .flushes "$work/poll.json") batches, peak RSS $(($(cut -d' ' -f1 "$work/poll.rss") / 1024)) MiB, CPU: poller $(awk '{ printf "%.1f", $2 + $3 }' "$work/poll.rss") s, stand-in $fake_cpu s (loading included)"
+}
+
+echo "== poll vs ceiling: $lines messages, $((bytes / 1000000)) MB SNS-wrapped NDJSON, $(nproc) cores, load $(load)"
+for ((round = 1; round <= rounds; round++)); do
+  replay
+  line "replay, 1 consumer (round $round)" "$replay_s"
+  [ "$round" = 1 ] && dump
+  ceiling
+  line "store ceiling ($chunks RowBinary INSERTs, round $round)" "$ceiling_s"
+  echo "  replay / ceiling: $(ratio "$ceiling_s" "$replay_s")"
+  for ms in $latencies; do
+    poll "$ms"
+    line "poll, stand-in ${ms} ms per call (round $round)" "$poll_s"
+    echo "  poll ($ms ms) / ceiling: $(ratio "$ceiling_s" "$poll_s"); $poll_detail"
+  done
+done
+echo "  load average at end: $(load)"
