@@ -301,14 +301,19 @@ impl Store {
             Some(o) => o.clone(),
             None => self.list_orgs().await?,
         };
+        // Each org's shard, once.
+        let mut shard_of = Vec::with_capacity(orgs.len());
+        for org in &orgs {
+            shard_of.push(self.route(org.id).await?.shard());
+        }
         let mut summary: Option<PruneSummary> = None;
         for store in stores {
-            let mut mine = Vec::new();
-            for org in &orgs {
-                if self.route(org.id).await?.shard() == store.shard() {
-                    mine.push(org.clone());
-                }
-            }
+            let mine: Vec<Org> = orgs
+                .iter()
+                .zip(&shard_of)
+                .filter(|(_, s)| **s == store.shard())
+                .map(|(o, _)| o.clone())
+                .collect();
             (opts.progress)(&format!("shard {}", store.shard().unwrap_or_default()));
             let part = store
                 .prune_here(&PruneOptions {
