@@ -45,7 +45,9 @@ server_bin() {
   return 1
 }
 
-zk_answers() { [ "$(echo ruok | timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$zk_port; cat >&3; cat <&3" 2>/dev/null)" = imok ]; }
+# Serving, not just running: `ruok` answers `imok` before the database is loaded (a node that
+# starts then fails its ZooKeeper handshake and exits); `srvr` names the mode only once serving.
+zk_answers() { echo srvr | timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$zk_port; cat >&3; cat <&3" 2>/dev/null | grep -q '^Mode: '; }
 
 start_zk() {
   if zk_answers; then return 0; fi
