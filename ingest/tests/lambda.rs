@@ -11,9 +11,8 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post};
-use common::{ACCOUNT, create_org, expected_rows, traffic};
+use common::{ACCOUNT, create_org, expected_rows, sns_traffic};
 use lambda_runtime::{Context, LambdaEvent};
-use sendops_fixtures::Wrapper;
 use sendops_ingest::{Pipeline, Source, lambda};
 use sendops_shared::Store;
 use sendops_shared::store::Table;
@@ -39,12 +38,8 @@ fn failures(resp: &SqsBatchResponse) -> Vec<String> {
 }
 
 fn sns_bodies(seed: u64, messages: u64) -> (Vec<String>, usize) {
-    let events = traffic(seed, messages, ACCOUNT);
-    let mut w = Wrapper::new(seed);
-    (
-        events.iter().map(|e| w.sns_body(e)).collect(),
-        expected_rows(&events).len(),
-    )
+    let (events, bodies) = sns_traffic(seed, messages);
+    (bodies, expected_rows(&events).len())
 }
 
 #[tokio::test]

@@ -7,30 +7,15 @@ mod common;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
-use common::{ACCOUNT, create_org, expected_rows, traffic};
-use sendops_fixtures::Wrapper;
+use aws_sdk_sqs::types::QueueAttributeName;
+use common::moto::{self, sqs};
+use common::{ACCOUNT, count, create_org, expected_rows, sns_traffic, stop_once_stored};
 use sendops_ingest::poll::{self, PollConfig};
 use sendops_ingest::{Pipeline, Source};
 use sendops_shared::Store;
 use sendops_shared::store::Table;
 use sendops_shared::store::config::ClickHouseConfig;
 use sendops_shared::store::testing::TestDb;
-
-fn moto_url() -> String {
-    std::env::var("SENDOPS_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5055".into())
-}
-
-fn sqs() -> Client {
-    let conf = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(moto_url())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    Client::from_conf(conf)
-}
 
 /// A queue with a DLQ after `max_receive` receives; returns (queue url, dlq url).
 async fn queue_with_dlq(sqs: &Client, name: &str, max_receive: u32) -> (String, String) {
@@ -39,12 +24,7 @@ async fn queue_with_dlq(sqs: &Client, name: &str, max_receive: u32) -> (String, 
         .queue_name(format!("{name}-dlq"))
         .send()
         .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "moto_server at {} (scripts/moto.sh start): {e:?}",
-                moto_url()
-            )
-        })
+        .unwrap_or_else(moto::down)
         .queue_url
         .unwrap();
     let dlq_arn = sqs
@@ -71,30 +51,6 @@ async fn queue_with_dlq(sqs: &Client, name: &str, max_receive: u32) -> (String, 
     (url, dlq)
 }
 
-async fn send_all(sqs: &Client, url: &str, bodies: &[String]) {
-    for (n, chunk) in bodies.chunks(10).enumerate() {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(format!("{n}-{i}"))
-                    .message_body(b)
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        let out = sqs
-            .send_message_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .unwrap();
-        assert!(out.failed.is_empty());
-    }
-}
-
 async fn depth(sqs: &Client, url: &str) -> u64 {
     let attrs = sqs
         .get_queue_attributes()
@@ -117,10 +73,7 @@ fn config(url: &str, visibility: Option<i32>) -> PollConfig {
         wait_time_seconds: 0,
         visibility_timeout: visibility,
         until_empty: true,
-        // moto's SQS is not safe for concurrent calls (DeleteMessage rebuilds its message list
-        // without a lock, so two at once can resurrect a deleted message; receives can hand out
-        // a message twice, getmoto/moto#519): one receive and one delete at a time here.
-        // tests/poll_concurrent.rs runs the concurrent poller against the SQS stand-in.
+        // One receive and one delete at a time against moto (`moto::poller` says why).
         receivers: 1,
         deleters: 1,
     }
@@ -133,12 +86,10 @@ async fn poller_stores_then_deletes_and_quarantines_poison() {
     let sqs = sqs();
     let name = format!("sendops-poll-ok-{}", std::process::id());
     let (url, dlq) = queue_with_dlq(&sqs, &name, 2).await;
-    let events = traffic(21, 40, ACCOUNT);
-    let mut w = Wrapper::new(21);
-    let mut bodies: Vec<String> = events.iter().map(|e| w.sns_body(e)).collect();
+    let (events, mut bodies) = sns_traffic(21, 40);
     bodies.push("definitely not json".into());
     bodies.push(r#"{"Type":"Notification","Message":"{\"eventType\":\"Open\"}"}"#.into());
-    send_all(&sqs, &url, &bodies).await;
+    moto::send_all(&sqs, &url, &bodies).await;
 
     let pipeline = Pipeline::new(db.store.clone(), Source::Poll);
     let summary = poll::run(&pipeline, &sqs, &config(&url, None))
@@ -171,10 +122,8 @@ async fn store_outage_leaves_messages_for_redelivery_then_the_dlq() {
     let sqs = sqs();
     let name = format!("sendops-poll-outage-{}", std::process::id());
     let (url, dlq) = queue_with_dlq(&sqs, &name, 2).await;
-    let events = traffic(22, 12, ACCOUNT);
-    let mut w = Wrapper::new(22);
-    let bodies: Vec<String> = events.iter().map(|e| w.sns_body(e)).collect();
-    send_all(&sqs, &url, &bodies).await;
+    let (events, bodies) = sns_traffic(22, 12);
+    moto::send_all(&sqs, &url, &bodies).await;
 
     let down = Store::new(&ClickHouseConfig {
         url: "http://127.0.0.1:1".into(),
@@ -217,10 +166,8 @@ async fn a_stopped_poller_finishes_its_batch_and_leaves_the_rest_on_the_queue() 
     let sqs = sqs();
     let name = format!("sendops-poll-stop-{}", std::process::id());
     let (url, _dlq) = queue_with_dlq(&sqs, &name, 5).await;
-    let events = traffic(23, 120, ACCOUNT);
-    let mut w = Wrapper::new(23);
-    let bodies: Vec<String> = events.iter().map(|e| w.sns_body(e)).collect();
-    send_all(&sqs, &url, &bodies).await;
+    let (events, bodies) = sns_traffic(23, 120);
+    moto::send_all(&sqs, &url, &bodies).await;
     let rows = expected_rows(&events).len() as u64;
 
     // Stopped once the first batch is being stored, while the next one is being received.
@@ -231,16 +178,7 @@ async fn a_stopped_poller_finishes_its_batch_and_leaves_the_rest_on_the_queue() 
         ..config(&url, Some(2))
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let store = db.store.clone();
-    let stopper = async move {
-        for _ in 0..400 {
-            if store.count(Table::Events).await.unwrap() > 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        stop.send(true).unwrap();
-    };
+    let stopper = stop_once_stored(db.store.clone(), stop);
     let (summary, ()) = tokio::join!(poll::run_until(&pipeline, &sqs, &cfg, stopped), stopper);
     let summary = summary.unwrap();
     assert!(summary.flushes >= 1 && summary.deleted > 0, "{summary:?}");
@@ -256,13 +194,7 @@ async fn a_stopped_poller_finishes_its_batch_and_leaves_the_rest_on_the_queue() 
         .unwrap();
     assert_eq!(summary.deleted + rest.deleted, bodies.len() as u64);
     assert_eq!(depth(&sqs, &url).await, 0);
-    let stored = db
-        .store
-        .client()
-        .query("SELECT count() FROM events")
-        .fetch_one::<u64>()
-        .await
-        .unwrap();
+    let stored = count(&db.store, "SELECT count() FROM events").await;
     assert_eq!(stored, rows, "every event stored exactly once");
     db.drop().await;
 }
@@ -274,21 +206,11 @@ async fn the_poller_binary_exits_cleanly_on_sigterm() {
     let sqs = sqs();
     let name = format!("sendops-poll-term-{}", std::process::id());
     let (url, _dlq) = queue_with_dlq(&sqs, &name, 5).await;
-    let events = traffic(24, 20, ACCOUNT);
-    let mut w = Wrapper::new(24);
-    let bodies: Vec<String> = events.iter().map(|e| w.sns_body(e)).collect();
-    send_all(&sqs, &url, &bodies).await;
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sendops-ingest"))
-        .args(["poll", "--queue-url", &url, "--endpoint-url", &moto_url()])
-        .args(["--max-wait-ms", "200", "--wait-time-seconds", "1"])
-        // One SQS call of each kind at a time against moto (see `config`), through the variables.
-        .env("SQS_RECEIVERS", "1")
-        .env("SQS_DELETERS", "1")
-        .env("CLICKHOUSE_URL", &db.config.url)
-        .env("CLICKHOUSE_DATABASE", &db.config.database)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
+    let (events, bodies) = sns_traffic(24, 20);
+    moto::send_all(&sqs, &url, &bodies).await;
+    let mut cmd = moto::poller(&url, &db.config.url, &db.config.database);
+    cmd.args(["--max-wait-ms", "200", "--wait-time-seconds", "1"]);
+    let child = tokio::process::Command::from(cmd)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -10,9 +10,7 @@ mod common;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-use common::{ACCOUNT, create_org, expected_rows, traffic};
-use sendops_fixtures::Wrapper;
+use common::{ACCOUNT, count, create_org, expected_rows, moto, sns_traffic, stop_once_stored};
 use sendops_ingest::poll::{self, PollConfig};
 use sendops_ingest::{Pipeline, Source};
 use sendops_shared::Store;
@@ -22,13 +20,8 @@ use sendops_shared::store::testing::TestDb;
 use sendops_testkit::sqs::FakeSqs;
 
 fn client(fake: &FakeSqs) -> Client {
-    let conf = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(fake.url())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    Client::from_conf(conf)
+    let sdk = moto::sdk().into_builder().endpoint_url(fake.url()).build();
+    Client::new(&sdk)
 }
 
 fn config(fake: &FakeSqs, max_messages: usize, receivers: usize, deleters: usize) -> PollConfig {
@@ -46,21 +39,10 @@ fn config(fake: &FakeSqs, max_messages: usize, receivers: usize, deleters: usize
 
 /// SNS-wrapped bodies of `messages` generated messages, plus two poison records.
 fn bodies(seed: u64, messages: u64) -> (Vec<serde_json::Value>, Vec<String>) {
-    let events = traffic(seed, messages, ACCOUNT);
-    let mut w = Wrapper::new(seed);
-    let mut bodies: Vec<String> = events.iter().map(|e| w.sns_body(e)).collect();
+    let (events, mut bodies) = sns_traffic(seed, messages);
     bodies.push("definitely not json".into());
     bodies.push(r#"{"Type":"Notification","Message":"{\"eventType\":\"Open\"}"}"#.into());
     (events, bodies)
-}
-
-async fn stored_rows(store: &Store) -> u64 {
-    store
-        .client()
-        .query("SELECT count() FROM events")
-        .fetch_one::<u64>()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -82,7 +64,11 @@ async fn concurrent_receives_and_deletes_store_and_delete_every_message_once() {
     assert_eq!(summary.deleted as usize, bodies.len());
     assert_eq!(summary.left, 0);
     let rows = expected_rows(&events).len() as u64;
-    assert_eq!(stored_rows(&db.store).await, rows, "every row stored once");
+    assert_eq!(
+        count(&db.store, "SELECT count() FROM events").await,
+        rows,
+        "every row stored once"
+    );
     assert_eq!(db.store.count(Table::Events).await.unwrap(), rows);
     let s = fake.stats();
     assert_eq!(s.deleted as usize, bodies.len(), "{s:?}");
@@ -124,7 +110,7 @@ async fn receives_in_flight_never_exceed_the_batch_room() {
     assert_eq!(summary.deleted as usize, bodies.len());
     assert_eq!(s.deleted as usize, bodies.len());
     assert_eq!(
-        stored_rows(&db.store).await,
+        count(&db.store, "SELECT count() FROM events").await,
         expected_rows(&events).len() as u64
     );
     db.drop().await;
@@ -172,7 +158,7 @@ async fn a_failed_store_deletes_nothing_and_the_messages_are_stored_once_later()
         (bodies.len(), 0, 0)
     );
     assert_eq!(
-        stored_rows(&db.store).await,
+        count(&db.store, "SELECT count() FROM events").await,
         expected_rows(&events).len() as u64
     );
     db.drop().await;
@@ -195,16 +181,7 @@ async fn a_stopped_poller_deletes_only_what_it_stored() {
     };
     // Stopped once the first batch is being stored, while the next one is being received.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let store = db.store.clone();
-    let stopper = async move {
-        for _ in 0..400 {
-            if store.count(Table::Events).await.unwrap() > 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        stop.send(true).unwrap();
-    };
+    let stopper = stop_once_stored(db.store.clone(), stop);
     let (summary, ()) = tokio::join!(poll::run_until(&pipeline, &sqs, &cfg, stopped), stopper);
     let summary = summary.unwrap();
     assert!(summary.flushes >= 1 && summary.deleted > 0, "{summary:?}");
@@ -223,7 +200,7 @@ async fn a_stopped_poller_deletes_only_what_it_stored() {
     assert_eq!(summary.deleted + rest.deleted, bodies.len() as u64);
     assert_eq!(fake.stats().deleted as usize, bodies.len());
     assert_eq!(
-        stored_rows(&db.store).await,
+        count(&db.store, "SELECT count() FROM events").await,
         expected_rows(&events).len() as u64,
         "every event stored exactly once"
     );

@@ -8,26 +8,8 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::Client;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use common::{ACCOUNT, create_org, expected_rows, traffic};
-use sendops_fixtures::Wrapper;
+use common::{ACCOUNT, create_org, expected_rows, moto, sns_traffic};
 use sendops_shared::store::testing::TestDb;
-
-fn moto_url() -> String {
-    std::env::var("SENDOPS_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5055".into())
-}
-
-fn sqs() -> Client {
-    let conf = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(moto_url())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    Client::from_conf(conf)
-}
 
 fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
@@ -74,63 +56,27 @@ fn total(scrape: &str, name: &str) -> f64 {
 async fn poll_metrics_count_records_rows_and_quarantine_by_reason() {
     let db = TestDb::new("poll_metrics").await;
     create_org(&db.store, "acme", ACCOUNT).await;
-    let sqs = sqs();
-    let url = sqs
-        .create_queue()
-        .queue_name(format!("sendops-poll-metrics-{}", std::process::id()))
-        .send()
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "moto_server at {} (scripts/moto.sh start): {e:?}",
-                moto_url()
-            )
-        })
-        .queue_url
-        .unwrap();
-    let events = traffic(31, 20, ACCOUNT);
-    let mut w = Wrapper::new(31);
-    let mut bodies: Vec<String> = events.iter().map(|e| w.sns_body(e)).collect();
+    let sqs = moto::sqs();
+    let url = moto::queue(
+        &sqs,
+        &format!("sendops-poll-metrics-{}", std::process::id()),
+    )
+    .await;
+    let (events, mut bodies) = sns_traffic(31, 20);
     bodies.push("definitely not json".into());
     bodies.push("{ still not json".into());
     bodies.push(r#"{"Type":"Notification","Message":"{\"eventType\":\"Open\"}"}"#.into());
-    for (n, chunk) in bodies.chunks(10).enumerate() {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(format!("{n}-{i}"))
-                    .message_body(b)
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        sqs.send_message_batch()
-            .queue_url(&url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .unwrap();
-    }
+    moto::send_all(&sqs, &url, &bodies).await;
 
     let metrics = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-ingest"))
-        .args(["poll", "--queue-url", &url, "--endpoint-url", &moto_url()])
+    let mut child = moto::poller(&url, &db.config.url, &db.config.database)
         .args(["--max-messages", "10", "--max-wait-ms", "100"])
         .args(["--wait-time-seconds", "1"])
-        // moto's SQS is not safe for concurrent calls (tests/poll.rs, `config`).
-        .args(["--receivers", "1", "--deleters", "1"])
         .env("SENDOPS_METRICS_ADDR", format!("127.0.0.1:{metrics}"))
-        .env("CLICKHOUSE_URL", &db.config.url)
-        .env("CLICKHOUSE_DATABASE", &db.config.database)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

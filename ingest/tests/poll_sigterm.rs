@@ -8,95 +8,29 @@ mod common;
 
 use std::time::Duration;
 
-use aws_sdk_sqs::Client;
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use common::{ACCOUNT, create_org, expected_rows, traffic};
-use sendops_fixtures::Wrapper;
+use common::{ACCOUNT, count, create_org, expected_rows, moto, sns_traffic};
 use sendops_shared::store::testing::TestDb;
 use sendops_testkit::proxy::DelayProxy;
 
-fn moto_url() -> String {
-    std::env::var("SENDOPS_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5055".into())
-}
-
-fn sqs() -> Client {
-    let conf = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(moto_url())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    Client::from_conf(conf)
-}
-
 fn poller(db_url: &str, database: &str, queue: &str) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sendops-ingest"));
-    cmd.args(["poll", "--queue-url", queue, "--endpoint-url", &moto_url()])
-        .args(["--max-messages", "10", "--max-wait-ms", "100"])
+    let mut cmd = moto::poller(queue, db_url, database);
+    cmd.args(["--max-messages", "10", "--max-wait-ms", "100"])
         .args(["--wait-time-seconds", "1", "--visibility-timeout", "3"])
-        // moto's SQS is not safe for concurrent calls (tests/poll.rs, `config`).
-        .args(["--receivers", "1", "--deleters", "1"])
-        .env("CLICKHOUSE_URL", db_url)
-        .env("CLICKHOUSE_DATABASE", database)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
+        .stderr(std::process::Stdio::null());
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.kill_on_drop(true);
     cmd
-}
-
-async fn count(db: &TestDb, sql: &str) -> u64 {
-    db.store
-        .client()
-        .query(sql)
-        .fetch_one::<u64>()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_batch_commits_the_batch_and_loses_nothing() {
     let db = TestDb::new("poll_sigterm_mid").await;
     create_org(&db.store, "acme", ACCOUNT).await;
-    let sqs = sqs();
-    let url = sqs
-        .create_queue()
-        .queue_name(format!("sendops-poll-mid-{}", std::process::id()))
-        .send()
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "moto_server at {} (scripts/moto.sh start): {e:?}",
-                moto_url()
-            )
-        })
-        .queue_url
-        .unwrap();
-    let events = traffic(31, 40, ACCOUNT);
-    let mut w = Wrapper::new(31);
-    let bodies: Vec<String> = events.iter().map(|e| w.sns_body(e)).collect();
-    for (n, chunk) in bodies.chunks(10).enumerate() {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(format!("{n}-{i}"))
-                    .message_body(b)
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        sqs.send_message_batch()
-            .queue_url(&url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .unwrap();
-    }
+    let sqs = moto::sqs();
+    let url = moto::queue(&sqs, &format!("sendops-poll-mid-{}", std::process::id())).await;
+    let (events, bodies) = sns_traffic(31, 40);
+    moto::send_all(&sqs, &url, &bodies).await;
 
     // The first events INSERT is held: the poller is mid-batch when SIGTERM arrives.
     let proxy = DelayProxy::start(&db.config.url).await;
@@ -133,7 +67,7 @@ async fn sigterm_mid_batch_commits_the_batch_and_loses_nothing() {
         "it stopped receiving instead of draining the queue: {summary}"
     );
     // What it deleted is stored; nothing else was.
-    let stored_first = count(&db, "SELECT uniqExact(event_id) FROM events").await;
+    let stored_first = count(&db.store, "SELECT uniqExact(event_id) FROM events").await;
     assert!(stored_first > 0);
 
     // The rest is still on the queue, some of it received by the first poller and left to the
@@ -153,12 +87,12 @@ async fn sigterm_mid_batch_commits_the_batch_and_loses_nothing() {
     );
     let rows = expected_rows(&events).len() as u64;
     assert_eq!(
-        count(&db, "SELECT uniqExact(event_id) FROM events").await,
+        count(&db.store, "SELECT uniqExact(event_id) FROM events").await,
         rows,
         "none lost"
     );
     assert_eq!(
-        count(&db, "SELECT count() FROM ingested_events FINAL").await,
+        count(&db.store, "SELECT count() FROM ingested_events FINAL").await,
         rows,
         "none stored twice as done"
     );

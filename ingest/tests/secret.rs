@@ -6,36 +6,19 @@ mod common;
 
 use std::io::Write as _;
 
-use aws_sdk_secretsmanager::Client;
-use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
-use common::{ACCOUNT, create_org, expected_rows, traffic};
+use common::{ACCOUNT, create_org, expected_rows, moto, traffic};
 use sendops_fixtures::Wrapper;
 use sendops_shared::store::Table;
 use sendops_shared::store::testing::TestDb;
 
-fn moto_url() -> String {
-    std::env::var("SENDOPS_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5055".into())
-}
-
 async fn secret(name: &str, value: &str) -> String {
-    let conf = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(moto_url())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    Client::from_conf(conf)
+    aws_sdk_secretsmanager::Client::new(&moto::sdk())
         .create_secret()
         .name(format!("{name}-{}", std::process::id()))
         .secret_string(value)
         .send()
         .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "moto_server at {} (scripts/moto.sh start): {e:?}",
-                moto_url()
-            )
-        })
+        .unwrap_or_else(moto::down)
         .arn
         .unwrap()
 }
@@ -49,7 +32,7 @@ fn replay(db: &TestDb, arn: &str, file: &std::path::Path) -> (bool, String) {
         .env_remove("CLICKHOUSE_USER")
         .env_remove("CLICKHOUSE_PASSWORD")
         .env("CLICKHOUSE_SECRET_ARN", arn)
-        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url())
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto::url())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")

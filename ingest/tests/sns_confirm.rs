@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-use common::{ACCOUNT, create_org, traffic};
+use aws_sdk_sqs::config::{Credentials, Region};
+use common::{ACCOUNT, create_org, moto, traffic};
 use sendops_fixtures::Wrapper;
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::store::{ConfirmationOutcome, ConfirmationRow, Table};
@@ -20,28 +20,8 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-fn moto_url() -> String {
-    std::env::var("SENDOPS_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5055".into())
-}
-
-fn sqs() -> aws_sdk_sqs::Client {
-    let conf = aws_sdk_sqs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(moto_url())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    aws_sdk_sqs::Client::from_conf(conf)
-}
-
 fn sns() -> aws_sdk_sns::Client {
-    let conf = aws_sdk_sns::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(moto_url())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .build();
-    aws_sdk_sns::Client::from_conf(conf)
+    aws_sdk_sns::Client::new(&moto::sdk())
 }
 
 /// A unique name part per test run.
@@ -131,57 +111,20 @@ fn confirmation(topic: &str, token: &str, url: &str) -> String {
 }
 
 async fn queue(sqs: &aws_sdk_sqs::Client, bodies: &[String]) -> String {
-    let url = sqs
-        .create_queue()
-        .queue_name(unique("sendops-sns-confirm"))
-        .send()
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "moto_server at {} (scripts/moto.sh start): {e:?}",
-                moto_url()
-            )
-        })
-        .queue_url
-        .unwrap();
-    send(sqs, &url, bodies).await;
+    let url = moto::queue(sqs, &unique("sendops-sns-confirm")).await;
+    moto::send_all(sqs, &url, bodies).await;
     url
-}
-
-async fn send(sqs: &aws_sdk_sqs::Client, url: &str, bodies: &[String]) {
-    for body in bodies {
-        sqs.send_message()
-            .queue_url(url)
-            .message_body(body)
-            .send()
-            .await
-            .unwrap();
-    }
 }
 
 /// Runs `sendops-ingest poll --until-empty` on the queue; returns its JSON summary.
 async fn poll(db: &TestDb, queue_url: &str, env: &[(&str, String)]) -> serde_json::Value {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-ingest"));
-    cmd.args([
-        "poll",
-        "--queue-url",
-        queue_url,
-        "--endpoint-url",
-        &moto_url(),
-    ])
-    .args(["--max-messages", "100", "--max-wait-ms", "200"])
-    .args(["--wait-time-seconds", "1", "--until-empty"])
-    // moto's SQS is not safe for concurrent calls (tests/poll.rs, `config`).
-    .args(["--receivers", "1", "--deleters", "1"])
-    .env("CLICKHOUSE_URL", &db.config.url)
-    .env("CLICKHOUSE_DATABASE", &db.config.database)
-    .env("AWS_ACCESS_KEY_ID", "testing")
-    .env("AWS_SECRET_ACCESS_KEY", "testing")
-    .env("AWS_REGION", "us-east-1")
-    .env_remove("SENDOPS_SNS_CONFIRM")
-    .env_remove("SENDOPS_SNS_ENDPOINT_URL")
-    .env_remove("AWS_ENDPOINT_URL")
-    .env_remove("AWS_ENDPOINT_URL_SNS");
+    let mut cmd = moto::poller(queue_url, &db.config.url, &db.config.database);
+    cmd.args(["--max-messages", "100", "--max-wait-ms", "200"])
+        .args(["--wait-time-seconds", "1", "--until-empty"])
+        .env_remove("SENDOPS_SNS_CONFIRM")
+        .env_remove("SENDOPS_SNS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_SNS");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -215,12 +158,7 @@ async fn known_topics_are_confirmed_through_the_sns_api_and_refused_urls_are_nev
         .name(unique("sendops-events"))
         .send()
         .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "moto_server at {} (scripts/moto.sh start): {e:?}",
-                moto_url()
-            )
-        })
+        .unwrap_or_else(moto::down)
         .topic_arn
         .unwrap();
     assert!(topic.starts_with(&format!("arn:aws:sns:us-east-1:{ACCOUNT}:")));
@@ -230,7 +168,7 @@ async fn known_topics_are_confirmed_through_the_sns_api_and_refused_urls_are_nev
     let sns_url = "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription";
     // What a refused SubscribeURL points at: must never see a connection.
     let bait = Recorder::start(None).await;
-    let proxy = Recorder::start(Some(moto_url().trim_start_matches("http://").to_owned())).await;
+    let proxy = Recorder::start(Some(moto::url().trim_start_matches("http://").to_owned())).await;
 
     let good = confirmation(&topic, "tokGood01", sns_url);
     let mut bodies = vec![
@@ -254,7 +192,7 @@ async fn known_topics_are_confirmed_through_the_sns_api_and_refused_urls_are_nev
     let events = traffic(41, 3, ACCOUNT);
     let mut w = Wrapper::new(41);
     bodies.extend(events.iter().map(|e| w.sns_body(e)));
-    let sqs = sqs();
+    let sqs = moto::sqs();
     let queue_url = queue(&sqs, &bodies).await;
 
     let env = [("SENDOPS_SNS_ENDPOINT_URL", proxy.url())];
@@ -314,7 +252,7 @@ async fn known_topics_are_confirmed_through_the_sns_api_and_refused_urls_are_nev
     );
 
     // Delivered again (at-least-once): acknowledged, not confirmed a second time.
-    send(&sqs, &queue_url, std::slice::from_ref(&good)).await;
+    moto::send_all(&sqs, &queue_url, std::slice::from_ref(&good)).await;
     let summary = poll(&db, &queue_url, &env).await;
     assert_eq!(summary["deleted"], json!(1), "{summary}");
     assert_eq!(proxy.count("tokGood01"), 1);
@@ -332,7 +270,7 @@ async fn an_unreachable_sns_or_the_switch_off_never_holds_back_a_batch() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let sqs = sqs();
+    let sqs = moto::sqs();
     let queue_url = queue(&sqs, &[confirmation(&topic, "tokDown", sns_url)]).await;
     let started = std::time::Instant::now();
     let summary = poll(
@@ -354,9 +292,9 @@ async fn an_unreachable_sns_or_the_switch_off_never_holds_back_a_batch() {
     assert_eq!(db.store.count(Table::Notices).await.unwrap(), 1);
 
     // Switched off: acknowledged and recorded as a notice, never attempted.
-    let proxy = Recorder::start(Some(moto_url().trim_start_matches("http://").to_owned())).await;
+    let proxy = Recorder::start(Some(moto::url().trim_start_matches("http://").to_owned())).await;
     let off_topic = format!("arn:aws:sns:us-east-1:{ACCOUNT}:{}", unique("off"));
-    send(
+    moto::send_all(
         &sqs,
         &queue_url,
         &[confirmation(&off_topic, "tokOff", sns_url)],
@@ -412,12 +350,7 @@ async fn the_lambda_handler_confirms_after_storing_and_respects_its_deadline() {
         .name(unique("sendops-lambda"))
         .send()
         .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "moto_server at {} (scripts/moto.sh start): {e:?}",
-                moto_url()
-            )
-        })
+        .unwrap_or_else(moto::down)
         .topic_arn
         .unwrap();
     let sns_url = "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription";
@@ -426,7 +359,7 @@ async fn the_lambda_handler_confirms_after_storing_and_respects_its_deadline() {
         .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
         .load()
         .await;
-    let proxy = Recorder::start(Some(moto_url().trim_start_matches("http://").to_owned())).await;
+    let proxy = Recorder::start(Some(moto::url().trim_start_matches("http://").to_owned())).await;
     let confirmer = Confirmer::new(aws, Some(proxy.url()));
     let pipeline = Pipeline::new(db.store.clone(), Source::Lambda);
     let event = |bodies: &[String]| -> SqsEvent {

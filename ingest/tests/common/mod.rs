@@ -1,13 +1,17 @@
 //! Shared helpers of the ingest integration tests.
 #![allow(dead_code)]
 
+pub mod moto;
+
 use std::collections::HashSet;
+use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use sendops_fixtures::{TrafficConfig, generate};
 use sendops_shared::Store;
 use sendops_shared::control::org::NewOrg;
 use sendops_shared::control::org::Plan;
+use sendops_shared::store::Table;
 use serde_json::Value;
 
 pub const ACCOUNT: &str = "123456789012";
@@ -31,6 +35,31 @@ pub fn traffic(seed: u64, messages: u64, account: &str) -> Vec<Value> {
     let end = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
     let cfg = TrafficConfig::demo(seed, messages, 7, end, account);
     generate(&cfg).collect()
+}
+
+/// Generated events and their SNS-wrapped SQS bodies.
+pub fn sns_traffic(seed: u64, messages: u64) -> (Vec<Value>, Vec<String>) {
+    let events = traffic(seed, messages, ACCOUNT);
+    let mut w = sendops_fixtures::Wrapper::new(seed);
+    let bodies = events.iter().map(|e| w.sns_body(e)).collect();
+    (events, bodies)
+}
+
+/// The single number `sql` answers.
+pub async fn count(store: &Store, sql: &str) -> u64 {
+    store.client().query(sql).fetch_one::<u64>().await.unwrap()
+}
+
+/// Stops a poller (`stop`) once the first rows are stored, i.e. while its first batch is being
+/// stored and the next one is being received; after 4 s regardless.
+pub async fn stop_once_stored(store: Store, stop: tokio::sync::watch::Sender<bool>) {
+    for _ in 0..400 {
+        if store.count(Table::Events).await.unwrap() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(true).unwrap();
 }
 
 /// The rows docs/semantics.md#counting defines for these events, computed straight from the JSON (not with the
