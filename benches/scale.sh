@@ -11,6 +11,9 @@
 #   SCALE_REQUESTS=N                    timed requests per scenario (default 200)
 #   SCALE_DB                            scratch database (default sendops_bench_scale)
 #   SCALE_SKIP_BUILD=1                  use the release binaries already built
+#   SCALE_RESUME_FROM=K                 finish a load that stopped (a full disk, a crash) at org K:
+#                                       orgs K.. are sent again (replayed events count once),
+#                                       the database and the orgs before K are kept
 #
 # Measured per org: message list (first page at varied `to`), message detail, timeline,
 # recipient lookup, the three reports over 30 days at random second edges (day buckets; template
@@ -50,21 +53,26 @@ trap cleanup EXIT
 
 account() { printf '%012d' $((100000000000 + $1)); }
 
-if [ "${SCALE_RELOAD:-0}" = 1 ] || [ ! -f "$state" ] ||
+resume=${SCALE_RESUME_FROM:-}
+if [ -n "$resume" ] || [ "${SCALE_RELOAD:-0}" = 1 ] || [ ! -f "$state" ] ||
   [ "$(curl -fsS "$CLICKHOUSE_URL/" --data-binary "SELECT count() FROM system.databases WHERE name = '$db'")" != 1 ]; then
-  log "loading $events events across $orgs orgs into $db (load $(load))"
-  curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null
-  "$bin/sendops-admin" migrate >/dev/null
-  for ((i = 0; i < orgs; i++)); do
-    "$bin/sendops-admin" org create --name "Org $i" --slug "org$i" --aws-account "$(account "$i")" \
-      --plan enterprise >/dev/null
-  done
+  log "loading $events events across $orgs orgs into $db from org ${resume:-0} (load $(load))"
+  if [ -z "$resume" ]; then
+    curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null
+    "$bin/sendops-admin" migrate >/dev/null
+    for ((i = 0; i < orgs; i++)); do
+      "$bin/sendops-admin" org create --name "Org $i" --slug "org$i" --aws-account "$(account "$i")" \
+        --plan enterprise >/dev/null
+    done
+  fi
   # ~2.6 events per generated message.
   big=$((events / 10 * 10 / 26))
   small=$(((events - events / 10) / (orgs > 1 ? orgs - 1 : 1) * 10 / 26))
+  before=0
+  [ -n "$resume" ] && before=$(ch "SELECT uniqExact(event_id) FROM events")
   t0=$(date +%s)
   {
-    for ((i = 0; i < orgs; i++)); do
+    for ((i = ${resume:-0}; i < orgs; i++)); do
       m=$small; [ "$i" = 0 ] && m=$big
       "$bin/sendops-gen" --messages "$m" --days 90 --seed $((i + 1)) --end "$end" \
         --account "$(account "$i")" --envelope sns 2>/dev/null
@@ -72,7 +80,7 @@ if [ "${SCALE_RELOAD:-0}" = 1 ] || [ ! -f "$state" ] ||
   } | /usr/bin/time -f %M -o "$work/replay.rss" "$bin/sendops-ingest" replay - >"$work/replay.json" 2>"$work/replay.log"
   t1=$(date +%s)
   stored=$(ch "SELECT uniqExact(event_id) FROM events")
-  log "loaded: $(cat "$work/replay.json") in $((t1 - t0)) s ($((stored / (t1 - t0 > 0 ? t1 - t0 : 1))) events/s), replay peak RSS $(($(cat "$work/replay.rss") / 1024)) MiB, load $(load)"
+  log "loaded: $(cat "$work/replay.json") in $((t1 - t0)) s ($(((stored - before) / (t1 - t0 > 0 ? t1 - t0 : 1))) events/s), replay peak RSS $(($(cat "$work/replay.rss") / 1024)) MiB, load $(load)"
   for slug in org0 org1; do
     key=$("$bin/sendops-admin" key create --org "$slug" --env live --name scale \
       --scopes api.messages.view,api.messages.unmask_recipients,analytics.search.recipients,api.reports.view,api.undeliverable.view |

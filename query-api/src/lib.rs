@@ -14,6 +14,7 @@ pub mod ops;
 pub mod params;
 pub mod problem;
 pub mod rate_limit;
+pub mod request;
 pub mod routes;
 pub mod ses_views;
 

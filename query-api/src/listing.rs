@@ -4,16 +4,19 @@
 
 use std::future::Future;
 
+use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::response::Response;
-use sendops_shared::StoreError;
 use sendops_shared::control::entities::Keyset;
+use sendops_shared::control::scopes::Scope;
+use sendops_shared::{Store, StoreError};
 use serde::Serialize;
 
 use crate::AppState;
 use crate::cursor::{self, Position};
 use crate::params::{Checks, Params, Query, percent_decode};
 use crate::problem::ApiError;
+use crate::request::ApiRequest;
 use crate::routes::{Pagination, next_link};
 
 /// What a page response needs to know about its request.
@@ -183,4 +186,115 @@ impl EntityList<'_> {
         let (rows, pagination, link) = page(&req, rows, position);
         Ok(with_link(self.headers, body(rows, pagination), link))
     }
+}
+
+/// An entity of the synced SES catalogue (channels, identities, templates, tracking domains):
+/// listed newest first by (time, key) under one scope, found one by one by its path key.
+pub trait Catalog: Sized + Send + 'static {
+    /// The list's cursor kind (cursors of one list are refused by another).
+    const KIND: &'static str;
+    /// The `resource` of the 404.
+    const RESOURCE: &'static str;
+    const SCOPE: Scope;
+    /// The path parameter's name and its longest accepted value, in characters.
+    const KEY: (&'static str, usize);
+    type View: From<Self> + Serialize;
+    type Page: Serialize;
+
+    fn page(data: Vec<Self::View>, pagination: Pagination) -> Self::Page;
+    /// Where this row stands in the list's order.
+    fn position(&self) -> Position;
+    /// Up to `n` rows after `after`, newest first.
+    fn fetch(
+        store: &Store,
+        org: uuid::Uuid,
+        after: Option<Keyset>,
+        n: usize,
+    ) -> impl Future<Output = Result<Vec<Self>, StoreError>> + Send;
+    fn find(
+        store: &Store,
+        org: uuid::Uuid,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Self>, StoreError>> + Send;
+}
+
+impl ApiRequest {
+    /// A page of the catalogue list `C`.
+    pub async fn catalog_page<C: Catalog>(&self) -> Result<Response, ApiError> {
+        self.p.require(C::SCOPE)?;
+        let (store, org) = (&self.state.store, self.p.org.id);
+        EntityList {
+            state: &self.state,
+            headers: &self.headers,
+            query: self.query(),
+            kind: C::KIND,
+            path: self.uri.path(),
+        }
+        .respond(
+            |after, n| C::fetch(store, org, after, n),
+            C::position,
+            |rows, pagination| C::page(rows.into_iter().map(C::View::from).collect(), pagination),
+        )
+        .await
+    }
+
+    /// One entry of the catalogue `C`, by the path's third segment (404 when there is none).
+    pub async fn catalog_item<C: Catalog>(&self) -> Result<Json<C::View>, ApiError> {
+        self.p.require(C::SCOPE)?;
+        let (field, max) = C::KEY;
+        let key = checked_path_value(&self.uri, 3, field, max)?;
+        let found = C::find(&self.state.store, self.p.org.id, &key)
+            .await?
+            .ok_or(ApiError::NotFound {
+                resource: C::RESOURCE,
+            })?;
+        Ok(Json(found.into()))
+    }
+}
+
+/// Implements [`Catalog`] for a shared entity type:
+/// `catalog! { Type => view V, page P, kind "list kind", resource "404 resource", scope S,
+/// key ("path field", max chars), order |row| (time, key), store (page fn, one fn) }`, the two
+/// store functions being `Store::page_fn(org, after, n)` and `Store::one_fn(org, key)`.
+#[macro_export]
+macro_rules! catalog {
+    ($ty:ty => view $view:ty, page $page:ident, kind $kind:literal, resource $res:literal,
+     scope $scope:ident, key ($field:literal, $max:literal), order |$r:ident| ($t:expr, $k:expr),
+     store ($fetch:ident, $find:ident)) => {
+        impl $crate::listing::Catalog for $ty {
+            const KIND: &'static str = $kind;
+            const RESOURCE: &'static str = $res;
+            const SCOPE: sendops_shared::control::scopes::Scope =
+                sendops_shared::control::scopes::Scope::$scope;
+            const KEY: (&'static str, usize) = ($field, $max);
+            type View = $view;
+            type Page = $page;
+
+            fn page(data: Vec<$view>, pagination: $crate::routes::Pagination) -> $page {
+                $page { data, pagination }
+            }
+
+            fn position(&self) -> $crate::cursor::Position {
+                let $r = self;
+                $crate::cursor::Position { t: $t, i: $k }
+            }
+
+            async fn fetch(
+                store: &sendops_shared::Store,
+                org: uuid::Uuid,
+                after: Option<sendops_shared::control::entities::Keyset>,
+                n: usize,
+            ) -> Result<Vec<Self>, sendops_shared::StoreError> {
+                store.$fetch(org, after.as_ref(), n).await
+            }
+
+            async fn find(
+                store: &sendops_shared::Store,
+                org: uuid::Uuid,
+                key: &str,
+            ) -> Result<Option<Self>, sendops_shared::StoreError> {
+                store.$find(org, key).await
+            }
+        }
+    };
 }

@@ -4,7 +4,6 @@
 //! When GetAccount fails, `aws` and `send_quota` are null and the answer is still 200.
 
 use axum::Json;
-use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sendops_outbound::ses::SesTarget;
@@ -15,8 +14,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::Auth;
 use crate::problem::ApiError;
+use crate::request::ApiRequest;
 use crate::ses_views::{SesOutcome, ViewError};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -155,14 +154,15 @@ pub(crate) async fn compose(state: &AppState, org: &Org) -> Result<Account, View
 #[utoipa::path(get, path = "/v1/account", operation_id = "getAccount", tag = "Account",
     responses((status = 200, description = "Composed account snapshot", body = Account,
         headers(("Cache-Control" = String, description = "max-age=60: the snapshot is cached per org")))))]
-pub async fn get(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-) -> Result<Response, ApiError> {
-    p.require(Scope::AccountView)?;
-    let snapshot = state.ses.account(p.org.id, compose(&state, &p.org)).await?;
+pub async fn get(req: ApiRequest) -> Result<Response, ApiError> {
+    req.p.require(Scope::AccountView)?;
+    let snapshot = req
+        .state
+        .ses
+        .account(req.p.org.id, compose(&req.state, &req.p.org))
+        .await?;
     let mut resp = Json(snapshot.as_ref().clone()).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("max-age={}", state.ses.ttl.as_secs())) {
+    if let Ok(v) = HeaderValue::from_str(&format!("max-age={}", req.state.ses.ttl.as_secs())) {
         resp.headers_mut().insert(header::CACHE_CONTROL, v);
     }
     Ok(resp)

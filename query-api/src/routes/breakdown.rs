@@ -2,8 +2,6 @@
 //! recipient domain, sending domain, channel, template or bounce cause; exact [from, to) windows
 //! like the other reports; rows by `sent` descending then `key` ascending, cursor-paginated.
 
-use axum::extract::{Extension, RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use sendops_shared::control::scopes::Scope;
 use sendops_shared::event::envelope::{address_of, domain_of};
@@ -13,12 +11,12 @@ use sendops_shared::timefmt::{TimeRange, now_ms};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::auth::{Auth, Principal};
+use crate::auth::Principal;
 use crate::cursor::{self, Position};
 use crate::listing::{PageRequest, page, strict_cursor, with_link};
 use crate::params::{Checks, Choice, Query};
 use crate::problem::ApiError;
+use crate::request::ApiRequest;
 use crate::routes::Pagination;
 use crate::routes::reports::ratio;
 
@@ -160,26 +158,21 @@ const KIND: &str = "breakdown";
 /// A window's counts per key of one dimension, by sent descending then key ascending.
 #[utoipa::path(get, path = "/v1/reports/breakdown", operation_id = "getBreakdownReport", tag = "Reports", params(BreakdownParams),
     responses((status = 200, description = "One row per key with a non-zero count, by sent descending then key ascending", body = BreakdownReport), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn breakdown(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let (dim, window, filter, limit, fingerprint, after, raw) = parse(&p, query.as_deref())?;
+pub async fn breakdown(req: ApiRequest) -> Result<Response, ApiError> {
+    let (dim, window, filter, limit, fingerprint, after, raw) = parse(&req.p, req.query())?;
     // On a cluster routed by org: the org's shard alone (docs/scale-out.md).
-    let store = state.store.route(p.org.id).await?;
-    let indexed = match &state.breakdowns {
+    let store = req.state.store.route(req.p.org.id).await?;
+    let indexed = match &req.state.breakdowns {
         Some(index) => {
             index
-                .breakdowns(&store, p.org.id, window, &filter, &[dim], true)
+                .breakdowns(&store, req.p.org.id, window, &filter, &[dim], true)
                 .await?
         }
         None => None,
     };
     let mut rows = match indexed.and_then(|mut v| v.pop()) {
         Some(rows) => rows,
-        None => store.breakdown(p.org.id, window, &filter, dim).await?,
+        None => store.breakdown(req.p.org.id, window, &filter, dim).await?,
     };
     rows.sort_by(|a, b| {
         b.counts
@@ -192,22 +185,22 @@ pub async fn breakdown(
         rows.retain(|r| r.counts.sent < t || (r.counts.sent == t && r.key > after.i));
     }
     rows.truncate(limit + 1);
-    let req = PageRequest {
-        state: &state,
-        headers: &headers,
+    let page_req = PageRequest {
+        state: &req.state,
+        headers: &req.headers,
         path: "/v1/reports/breakdown",
         params: &raw,
         kind: KIND,
         fingerprint: &fingerprint,
         limit,
     };
-    let (rows, pagination, link) = page(&req, rows, |r| Position {
+    let (rows, pagination, link) = page(&page_req, rows, |r| Position {
         t: i64::try_from(r.counts.sent).unwrap_or(i64::MAX),
         i: r.key.clone(),
     });
     let data = rows.into_iter().map(BreakdownRow::from).collect();
     Ok(with_link(
-        &headers,
+        &req.headers,
         BreakdownReport { data, pagination },
         link,
     ))

@@ -2,21 +2,15 @@
 //! by `sendops-admin sync ses`, newest first; lookups are case-insensitive.
 
 use axum::Json;
-use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use sendops_shared::control::entities::{Identity, identity_key};
-use sendops_shared::control::scopes::Scope;
 use sendops_shared::timefmt::format_ms;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::auth::Auth;
-use crate::cursor::Position;
 use crate::listing::EntityListParams;
-use crate::listing::{EntityList, checked_path_value};
 use crate::problem::ApiError;
+use crate::request::ApiRequest;
 use crate::routes::Pagination;
 
 /// An SES identity (an email address or a domain).
@@ -59,58 +53,20 @@ pub struct IdentityPage {
     pub pagination: Pagination,
 }
 
-const KIND: &str = "identities";
+crate::catalog! { Identity => view IdentityView, page IdentityPage, kind "identities", resource "identity",
+scope IdentitiesView, key ("identity", 320), order |i| (i.created_ms, identity_key(&i.name)), store (identities, identity) }
 
 /// Identities, newest first.
 #[utoipa::path(get, path = "/v1/identities", operation_id = "listIdentities", tag = "Identities", params(EntityListParams),
     responses((status = 200, description = "Identities, newest-first", body = IdentityPage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn list(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    p.require(Scope::IdentitiesView)?;
-    let (store, org_id) = (&state.store, p.org.id);
-    EntityList {
-        state: &state,
-        headers: &headers,
-        query: query.as_deref(),
-        kind: KIND,
-        path: uri.path(),
-    }
-    .respond(
-        |after, n| async move { store.identities(org_id, after.as_ref(), n).await },
-        |i| Position {
-            t: i.created_ms,
-            i: identity_key(&i.name),
-        },
-        |rows, pagination| IdentityPage {
-            data: rows.into_iter().map(IdentityView::from).collect(),
-            pagination,
-        },
-    )
-    .await
+pub async fn list(req: ApiRequest) -> Result<Response, ApiError> {
+    req.catalog_page::<Identity>().await
 }
 
 /// One identity by its address or domain, case-insensitively.
 #[utoipa::path(get, path = "/v1/identities/{identity}", operation_id = "getIdentity", tag = "Identities",
     params(("identity" = String, Path, description = "Email address or domain; percent-encode '@' as %40. Case-insensitive.", min_length = 1, max_length = 320, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Identity detail", body = IdentityView)))]
-pub async fn get_one(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    uri: Uri,
-) -> Result<Json<IdentityView>, ApiError> {
-    p.require(Scope::IdentitiesView)?;
-    let name = checked_path_value(&uri, 3, "identity", 320)?;
-    let identity = state
-        .store
-        .identity(p.org.id, &name)
-        .await?
-        .ok_or(ApiError::NotFound {
-            resource: "identity",
-        })?;
-    Ok(Json(identity.into()))
+pub async fn get_one(req: ApiRequest) -> Result<Json<IdentityView>, ApiError> {
+    req.catalog_item::<Identity>().await
 }

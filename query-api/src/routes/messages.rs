@@ -2,8 +2,7 @@
 //! `/v1/recipients/{email}/messages`.
 
 use axum::Json;
-use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::Uri;
 use axum::response::Response;
 use sendops_shared::address::{AddressRule, EmailAddress};
 use sendops_shared::control::scopes::Scope;
@@ -15,11 +14,12 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::{Auth, Principal};
+use crate::auth::Principal;
 use crate::cursor::{self, Position};
 use crate::listing::{PageRequest, checked_path_value, page, path_value, strict_cursor, with_link};
 use crate::params::{Checks, Choice, Query};
 use crate::problem::ApiError;
+use crate::request::ApiRequest;
 use crate::routes::Pagination;
 
 /// Detail and timeline look back this far whatever the plan (docs/semantics.md#time-windows).
@@ -217,15 +217,9 @@ fn page_response(req: &PageRequest<'_>, rows: Vec<MessageRow>, unmask: bool) -> 
 /// Messages, newest first by `sent_at`, one cursor page at a time.
 #[utoipa::path(get, path = "/v1/messages", operation_id = "listMessages", tag = "Messages", params(ListMessagesParams),
     responses((status = 200, description = "Cursor-paginated list of messages", body = MessagePage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn list(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    p.require(Scope::MessagesView)?;
-    let Query { params: q, raw } = Query::<ListMessagesParams>::parse(query.as_deref())?;
+pub async fn list(req: ApiRequest) -> Result<Response, ApiError> {
+    req.p.require(Scope::MessagesView)?;
+    let Query { params: q, raw } = Query::<ListMessagesParams>::parse(req.query())?;
     let mut checks = Checks::default();
     let limit = checks.limit(q.limit.as_deref()) as usize;
     let channel_id = checks.uuid("channel", q.channel.as_deref());
@@ -235,9 +229,9 @@ pub async fn list(
     let recipient = checks.text("recipient", q.recipient.as_deref());
     let fingerprint = cursor::filter_fingerprint(&q.filters());
     let after = position(&mut checks, q.cursor.as_deref(), "messages", &fingerprint);
-    let window = checks.window(q.from.as_deref(), q.to.as_deref(), p.org.plan, now_ms())?;
+    let window = checks.window(q.from.as_deref(), q.to.as_deref(), req.p.org.plan, now_ms())?;
     if recipient.is_some() {
-        p.require(Scope::MessagesUnmaskRecipients)?;
+        req.p.require(Scope::MessagesUnmaskRecipients)?;
     }
     let filter = MessageFilter {
         channel_id,
@@ -246,25 +240,32 @@ pub async fn list(
         sender_domain: identity.map(|i| domain_of(address_of(&i))),
         recipient,
     };
-    let rows = state
+    let rows = req
+        .state
         .store
-        .route(p.org.id)
+        .route(req.p.org.id)
         .await?
-        .list_messages(p.org.id, window.range(), after.as_ref(), &filter, limit + 1)
+        .list_messages(
+            req.p.org.id,
+            window.range(),
+            after.as_ref(),
+            &filter,
+            limit + 1,
+        )
         .await?;
-    let req = PageRequest {
-        state: &state,
-        headers: &headers,
-        path: uri.path(),
+    let page_req = PageRequest {
+        state: &req.state,
+        headers: &req.headers,
+        path: req.uri.path(),
         params: &raw,
         kind: "messages",
         fingerprint: &fingerprint,
         limit,
     };
     Ok(page_response(
-        &req,
+        &page_req,
         rows,
-        p.has(Scope::MessagesUnmaskRecipients),
+        req.p.has(Scope::MessagesUnmaskRecipients),
     ))
 }
 
@@ -289,15 +290,11 @@ async fn find_message(state: &AppState, p: &Principal, id: &str) -> Result<Messa
 #[utoipa::path(get, path = "/v1/messages/{id}", operation_id = "getMessage", tag = "Messages",
     params(("id" = String, Path, description = "SES message id", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Single-message detail", body = Message)))]
-pub async fn get_one(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    uri: Uri,
-) -> Result<Json<Message>, ApiError> {
-    p.require(Scope::MessagesView)?;
-    let id = message_id(&uri)?;
-    let row = find_message(&state, &p, &id).await?;
-    Ok(Json(view(row, p.has(Scope::MessagesUnmaskRecipients))))
+pub async fn get_one(req: ApiRequest) -> Result<Json<Message>, ApiError> {
+    req.p.require(Scope::MessagesView)?;
+    let id = message_id(&req.uri)?;
+    let row = find_message(&req.state, &req.p, &id).await?;
+    Ok(Json(view(row, req.p.has(Scope::MessagesUnmaskRecipients))))
 }
 
 fn metadata(row: &TimelineRow) -> Option<Map<String, Value>> {
@@ -346,19 +343,16 @@ fn metadata(row: &TimelineRow) -> Option<Map<String, Value>> {
 #[utoipa::path(get, path = "/v1/messages/{id}/events", operation_id = "getMessageTimeline", tag = "Messages",
     params(("id" = String, Path, description = "SES message id", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Chronological event list (ascending)", body = Timeline)))]
-pub async fn events(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    uri: Uri,
-) -> Result<Json<Timeline>, ApiError> {
-    p.require(Scope::MessagesView)?;
-    let id = message_id(&uri)?;
-    let message = find_message(&state, &p, &id).await?;
-    let mut rows = state
+pub async fn events(req: ApiRequest) -> Result<Json<Timeline>, ApiError> {
+    req.p.require(Scope::MessagesView)?;
+    let id = message_id(&req.uri)?;
+    let message = find_message(&req.state, &req.p, &id).await?;
+    let mut rows = req
+        .state
         .store
-        .route(p.org.id)
+        .route(req.p.org.id)
         .await?
-        .message_events(p.org.id, &message)
+        .message_events(req.p.org.id, &message)
         .await?;
     if rows.is_empty() {
         return Err(ApiError::NotFound {
@@ -372,7 +366,7 @@ pub async fn events(
             &b.recipient,
         ))
     });
-    let unmask = p.has(Scope::MessagesUnmaskRecipients);
+    let unmask = req.p.has(Scope::MessagesUnmaskRecipients);
     let data = rows
         .iter()
         .map(|r| TimelineEvent {
@@ -393,16 +387,10 @@ pub async fn events(
 #[utoipa::path(get, path = "/v1/recipients/{email}/messages", operation_id = "listRecipientMessages", tag = "Messages",
     params(("email" = String, Path, description = "Recipient address; percent-encode '@' as %40", min_length = 1, max_length = 320, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*@[^\u0000-\u001f\u007f-\u009f]*$"), RecipientMessagesParams),
     responses((status = 200, description = "Cursor-paginated list of messages", body = MessagePage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn by_recipient(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    p.require(Scope::MessagesUnmaskRecipients)?;
-    let typed = path_value(&uri, 3)?;
-    let Query { params: q, raw } = Query::<RecipientMessagesParams>::parse(query.as_deref())?;
+pub async fn by_recipient(req: ApiRequest) -> Result<Response, ApiError> {
+    req.p.require(Scope::MessagesUnmaskRecipients)?;
+    let typed = path_value(&req.uri, 3)?;
+    let Query { params: q, raw } = Query::<RecipientMessagesParams>::parse(req.query())?;
     let mut checks = Checks::default();
     let email = EmailAddress::parse(&typed, AddressRule::AsTyped);
     if let Err(e) = &email {
@@ -418,31 +406,31 @@ pub async fn by_recipient(
         "recipient_messages",
         &fingerprint,
     );
-    let window = checks.window(q.from.as_deref(), q.to.as_deref(), p.org.plan, now_ms())?;
+    let window = checks.window(q.from.as_deref(), q.to.as_deref(), req.p.org.plan, now_ms())?;
     // Refused above already (`window` answers every failed check).
     let email = email.map_err(|e| ApiError::field("email", e.to_string()))?;
-    let store = state.store.route(p.org.id).await?;
+    let store = req.state.store.route(req.p.org.id).await?;
     let keys = store
         .recipient_message_keys(
-            p.org.id,
+            req.p.org.id,
             email.as_str(),
             window.range(),
             after.as_ref(),
             limit + 1,
         )
         .await?;
-    let rows = store.messages_by_keys(p.org.id, &keys).await?;
-    let path = uri.path().to_owned();
-    let req = PageRequest {
-        state: &state,
-        headers: &headers,
+    let rows = store.messages_by_keys(req.p.org.id, &keys).await?;
+    let path = req.uri.path().to_owned();
+    let page_req = PageRequest {
+        state: &req.state,
+        headers: &req.headers,
         path: &path,
         params: &raw,
         kind: "recipient_messages",
         fingerprint: &fingerprint,
         limit,
     };
-    Ok(page_response(&req, rows, true))
+    Ok(page_response(&page_req, rows, true))
 }
 
 #[cfg(test)]

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Extension, RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::Datelike;
 use sendops_shared::EventType;
@@ -17,9 +15,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::{Auth, Principal};
+use crate::auth::Principal;
 use crate::params::{Checks, Choice, Query};
 use crate::problem::ApiError;
+use crate::request::ApiRequest;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliverabilityBucket {
@@ -277,17 +276,12 @@ fn period(day: u16) -> String {
 /// Deliverability counts per bucket, oldest first.
 #[utoipa::path(get, path = "/v1/reports/deliverability", operation_id = "getDeliverabilityReport", tag = "Reports", params(SeriesParams),
     responses((status = 200, description = "Deliverability buckets, oldest-first", body = DeliverabilityReport), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn deliverability(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
+pub async fn deliverability(req: ApiRequest) -> Result<Response, ApiError> {
     let measures = Measures {
         types: DELIVERABILITY_TYPES,
         distinct_recipients: false,
     };
-    let data = series(&state, &p, query.as_deref(), measures)
+    let data = series(&req.state, &req.p, req.query(), measures)
         .await?
         .into_iter()
         .map(|(day, m)| {
@@ -306,7 +300,7 @@ pub async fn deliverability(
         .filter(|b| b.sent + b.delivered + b.bounced + b.complained + b.suppressed > 0)
         .collect();
     Ok(crate::conditional::json(
-        &headers,
+        &req.headers,
         &DeliverabilityReport { data },
         &[],
     ))
@@ -315,17 +309,12 @@ pub async fn deliverability(
 /// Open and click activity per bucket, oldest first.
 #[utoipa::path(get, path = "/v1/reports/engagement", operation_id = "getEngagementReport", tag = "Reports", params(SeriesParams),
     responses((status = 200, description = "Engagement buckets, oldest-first", body = EngagementReport), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn engagement(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
+pub async fn engagement(req: ApiRequest) -> Result<Response, ApiError> {
     let measures = Measures {
         types: ENGAGEMENT_TYPES,
         distinct_recipients: true,
     };
-    let data = series(&state, &p, query.as_deref(), measures)
+    let data = series(&req.state, &req.p, req.query(), measures)
         .await?
         .into_iter()
         .map(|(day, m)| {
@@ -347,7 +336,7 @@ pub async fn engagement(
         .filter(|b| b.sent + b.delivered + b.opens + b.clicks > 0)
         .collect();
     Ok(crate::conditional::json(
-        &headers,
+        &req.headers,
         &EngagementReport { data },
         &[],
     ))
@@ -356,20 +345,16 @@ pub async fn engagement(
 /// One row per template over the whole window, by sent descending then template ascending.
 #[utoipa::path(get, path = "/v1/reports/template-performance", operation_id = "getTemplatePerformanceReport", tag = "Reports", params(TemplateParams),
     responses((status = 200, description = "Per-template rows, sorted by sends descending", body = TemplatePerformanceReport), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn template_performance(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let c = common(&p, query.as_deref(), false, true)?;
-    let counts = state
+pub async fn template_performance(req: ApiRequest) -> Result<Response, ApiError> {
+    let c = common(&req.p, req.query(), false, true)?;
+    let counts = req
+        .state
         .store
-        .route(p.org.id)
+        .route(req.p.org.id)
         .await?
         .template_counts(
-            &state.engaged,
-            p.org.id,
+            &req.state.engaged,
+            req.p.org.id,
             c.window,
             &c.filter,
             Measures {
@@ -411,7 +396,7 @@ pub async fn template_performance(
             .then_with(|| a.template.cmp(&b.template))
     });
     Ok(crate::conditional::json(
-        &headers,
+        &req.headers,
         &TemplatePerformanceReport { data },
         &[],
     ))

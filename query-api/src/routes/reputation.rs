@@ -3,8 +3,6 @@
 //! own enforcement status, and the recorded status transitions, polled with `?since=` like
 //! `/v1/undeliverable`.
 
-use axum::extract::{Extension, RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use sendops_shared::control::scopes::Scope;
 use sendops_shared::read::reputation::{
@@ -15,12 +13,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::auth::Auth;
 use crate::cursor::{self, Position};
 use crate::listing::{PageRequest, page, strict_cursor, with_link};
 use crate::params::{Checks, Query};
 use crate::problem::ApiError;
+use crate::request::ApiRequest;
 use crate::routes::Pagination;
 
 /// A reputation status against SES's thresholds.
@@ -208,14 +205,9 @@ crate::query_params! {
 /// The org's bounce and complaint rates over a trailing window against SES's thresholds.
 #[utoipa::path(get, path = "/v1/reputation", operation_id = "getReputation", tag = "Reports", params(ReputationParams),
     responses((status = 200, description = "Rates, statuses and top contributors over the window", body = ReputationReport), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn get(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    p.require(Scope::ReportsView)?;
-    let q = Query::<ReputationParams>::parse(query.as_deref())?.params;
+pub async fn get(req: ApiRequest) -> Result<Response, ApiError> {
+    req.p.require(Scope::ReportsView)?;
+    let q = Query::<ReputationParams>::parse(req.query())?.params;
     let mut checks = Checks::default();
     let window_days = checks.integer("window_days", q.window_days.as_deref(), 1, 30, 7);
     let min_sends = checks.integer("min_sends", q.min_sends.as_deref(), 1, 1_000_000, 200);
@@ -225,17 +217,18 @@ pub async fn get(
         ..Thresholds::default()
     };
     let window_days = u16::try_from(window_days).unwrap_or(7);
-    let store = state.store.route(p.org.id).await?;
+    let store = req.state.store.route(req.p.org.id).await?;
     let (rep, account) = tokio::join!(
         store.reputation(
-            p.org.id,
+            req.p.org.id,
             window_days,
             EpochMs::now(),
-            state.breakdowns.as_ref()
+            req.state.breakdowns.as_ref()
         ),
-        state
-            .ses
-            .account(p.org.id, crate::routes::account::compose(&state, &p.org)),
+        req.state.ses.account(
+            req.p.org.id,
+            crate::routes::account::compose(&req.state, &req.p.org)
+        ),
     );
     let rep = rep?;
     let enforcement_status = account.ok().and_then(|a| a.enforcement_status.clone());
@@ -269,7 +262,7 @@ pub async fn get(
         top_complaint_contributors: rep.complaint_contributors.into(),
         enforcement_status,
     };
-    Ok(crate::conditional::json(&headers, &body, &[]))
+    Ok(crate::conditional::json(&req.headers, &body, &[]))
 }
 
 /// A recorded status transition.
@@ -346,14 +339,9 @@ const ALERTS: &str = "reputation_alerts";
 /// Recorded reputation status transitions, oldest first; poll with `since`.
 #[utoipa::path(get, path = "/v1/reputation/alerts", operation_id = "listReputationAlerts", tag = "Reports", params(AlertParams),
     responses((status = 200, description = "Transitions recorded up to a committed bound, oldest first", body = ReputationAlertList), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn alerts(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    p.require(Scope::ReportsView)?;
-    let Query { params: q, raw } = Query::<AlertParams>::parse(query.as_deref())?;
+pub async fn alerts(req: ApiRequest) -> Result<Response, ApiError> {
+    req.p.require(Scope::ReportsView)?;
+    let Query { params: q, raw } = Query::<AlertParams>::parse(req.query())?;
     let mut checks = Checks::default();
     let since = checks.timestamp("since", q.since.as_deref());
     let limit = checks.limit(q.limit.as_deref()) as usize;
@@ -371,35 +359,35 @@ pub async fn alerts(
     };
     checks.finish()?;
     let now = now_ms();
-    let settle = i64::try_from(state.config.undeliverable_settle.as_millis()).unwrap_or(0);
+    let settle = i64::try_from(req.state.config.undeliverable_settle.as_millis()).unwrap_or(0);
     // The org's shard: its alerts and the registrations of the evaluations writing them.
-    let store = state.store.route(p.org.id).await?;
+    let store = req.state.store.route(req.p.org.id).await?;
     let bound = store.committed_bound_ms(now).await? - settle;
     let rows = store
         .reputation_alerts(
-            p.org.id,
+            req.p.org.id,
             since.map(|s| s.div_euclid(1000) * 1000),
             bound,
             after,
             limit + 1,
         )
         .await?;
-    let req = PageRequest {
-        state: &state,
-        headers: &headers,
+    let page_req = PageRequest {
+        state: &req.state,
+        headers: &req.headers,
         path: "/v1/reputation/alerts",
         params: &raw,
         kind: ALERTS,
         fingerprint: &fingerprint,
         limit,
     };
-    let (rows, pagination, link) = page(&req, rows, |a| Position {
+    let (rows, pagination, link) = page(&page_req, rows, |a| Position {
         t: a.recorded_ms,
         i: a.alert_id.to_string(),
     });
     let data = rows.into_iter().map(ReputationAlert::from).collect();
     Ok(with_link(
-        &headers,
+        &req.headers,
         ReputationAlertList { data, pagination },
         link,
     ))

@@ -8,8 +8,6 @@
 //! restarts at page 1 (the spec's promise for this list).
 
 use axum::Json;
-use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use sendops_outbound::ses::Suppression;
 use sendops_shared::address::{AddressRule, EmailAddress};
@@ -18,12 +16,11 @@ use sendops_shared::timefmt::{format_ms, now_ms};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::auth::Auth;
 use crate::cursor::{self, Position};
 use crate::listing::{PageRequest, lenient_cursor, page, path_value, with_link};
 use crate::params::{Checks, Query};
 use crate::problem::ApiError;
+use crate::request::ApiRequest;
 use crate::routes::Pagination;
 
 /// Suppression reasons, as the API spells them.
@@ -121,15 +118,9 @@ const KIND: &str = "suppressions";
 /// The org's SES suppression list, newest first.
 #[utoipa::path(get, path = "/v1/suppressions", operation_id = "listSuppressions", tag = "Suppressions", params(ListSuppressionsParams),
     responses((status = 200, description = "Cursor-paginated list of suppressions, newest-first", body = SuppressionPage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn list(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    p.require(Scope::SuppressionsView)?;
-    let Query { params: q, raw } = Query::<ListSuppressionsParams>::parse(query.as_deref())?;
+pub async fn list(req: ApiRequest) -> Result<Response, ApiError> {
+    req.p.require(Scope::SuppressionsView)?;
+    let Query { params: q, raw } = Query::<ListSuppressionsParams>::parse(req.query())?;
     let mut checks = Checks::default();
     let reason = match q.reason.as_deref() {
         None => None,
@@ -152,7 +143,7 @@ pub async fn list(
     } else {
         usize::MAX
     };
-    let window = checks.window(q.from.as_deref(), q.to.as_deref(), p.org.plan, now_ms())?;
+    let window = checks.window(q.from.as_deref(), q.to.as_deref(), req.p.org.plan, now_ms())?;
     // Bound to the window as given and the reason as understood (any case is the same filter).
     let mut parts: Vec<(&str, String)> = q
         .filters()
@@ -169,7 +160,11 @@ pub async fn list(
         None
     };
 
-    let all = state.ses.suppressions(&state.store, &p.org).await?;
+    let all = req
+        .state
+        .ses
+        .suppressions(&req.state.store, &req.p.org)
+        .await?;
     let matching = all.iter().filter(|s| {
         s.last_update_ms >= window.from_ms
             && s.last_update_ms < window.to_ms
@@ -185,7 +180,7 @@ pub async fn list(
     if email.is_some() {
         let data: Vec<SuppressionView> = matching.map(SuppressionView::from).collect();
         return Ok(with_link(
-            &headers,
+            &req.headers,
             SuppressionPage {
                 data,
                 pagination: Pagination {
@@ -197,16 +192,16 @@ pub async fn list(
         ));
     }
     let rows: Vec<&Suppression> = matching.take(limit + 1).collect();
-    let req = PageRequest {
-        state: &state,
-        headers: &headers,
-        path: uri.path(),
+    let page_req = PageRequest {
+        state: &req.state,
+        headers: &req.headers,
+        path: req.uri.path(),
         params: &raw,
         kind: KIND,
         fingerprint: &fingerprint,
         limit,
     };
-    let (rows, pagination, link) = page(&req, rows, |s| Position {
+    let (rows, pagination, link) = page(&page_req, rows, |s| Position {
         t: s.last_update_ms,
         i: s.email.clone(),
     });
@@ -214,7 +209,7 @@ pub async fn list(
         data: rows.into_iter().map(SuppressionView::from).collect(),
         pagination,
     };
-    Ok(with_link(&headers, body, link))
+    Ok(with_link(&req.headers, body, link))
 }
 
 /// One address on the suppression list, matched case-insensitively (the answer keeps SES's
@@ -222,17 +217,14 @@ pub async fn list(
 #[utoipa::path(get, path = "/v1/suppressions/{email}", operation_id = "getSuppression", tag = "Suppressions",
     params(("email" = String, Path, description = "Recipient address; percent-encode '@' as %40. Case-insensitive.", min_length = 1, max_length = 320, pattern = r"^[^\s\u0000-\u001f\u007f-\u009f]*@[^\s\u0000-\u001f\u007f-\u009f]*$")),
     responses((status = 200, description = "The suppression record", body = SuppressionView)))]
-pub async fn get_one(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    uri: Uri,
-) -> Result<Json<SuppressionView>, ApiError> {
-    p.require(Scope::SuppressionsView)?;
-    let email = EmailAddress::parse(&path_value(&uri, 3)?, AddressRule::AsTypedNoWhitespace)
+pub async fn get_one(req: ApiRequest) -> Result<Json<SuppressionView>, ApiError> {
+    req.p.require(Scope::SuppressionsView)?;
+    let email = EmailAddress::parse(&path_value(&req.uri, 3)?, AddressRule::AsTypedNoWhitespace)
         .map_err(|e| ApiError::field("email", e.to_string()))?;
-    let found = state
+    let found = req
+        .state
         .ses
-        .suppression(&state.store, &p.org, &email)
+        .suppression(&req.state.store, &req.p.org, &email)
         .await?
         .ok_or(ApiError::NotFound {
             resource: "suppression",

@@ -2,21 +2,15 @@
 //! repository's `sendops.json` manifest, most recently modified first.
 
 use axum::Json;
-use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use sendops_shared::control::scopes::Scope;
 use sendops_shared::control::templates::Template;
 use sendops_shared::timefmt::format_ms;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::auth::Auth;
-use crate::cursor::Position;
 use crate::listing::EntityListParams;
-use crate::listing::{EntityList, checked_path_value};
 use crate::problem::ApiError;
+use crate::request::ApiRequest;
 use crate::routes::Pagination;
 
 /// An email template.
@@ -58,58 +52,20 @@ pub struct TemplatePage {
     pub pagination: Pagination,
 }
 
-const KIND: &str = "templates";
+crate::catalog! { Template => view TemplateView, page TemplatePage, kind "templates", resource "template",
+scope TemplatesView, key ("slug", 256), order |t| (t.last_modified_ms, t.slug.clone()), store (templates, template) }
 
 /// Templates, most recently modified first.
 #[utoipa::path(get, path = "/v1/templates", operation_id = "listTemplates", tag = "Templates", params(EntityListParams),
     responses((status = 200, description = "Templates, newest-first", body = TemplatePage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn list(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    p.require(Scope::TemplatesView)?;
-    let (store, org_id) = (&state.store, p.org.id);
-    EntityList {
-        state: &state,
-        headers: &headers,
-        query: query.as_deref(),
-        kind: KIND,
-        path: uri.path(),
-    }
-    .respond(
-        |after, n| async move { store.templates(org_id, after.as_ref(), n).await },
-        |t| Position {
-            t: t.last_modified_ms,
-            i: t.slug.clone(),
-        },
-        |rows, pagination| TemplatePage {
-            data: rows.into_iter().map(TemplateView::from).collect(),
-            pagination,
-        },
-    )
-    .await
+pub async fn list(req: ApiRequest) -> Result<Response, ApiError> {
+    req.catalog_page::<Template>().await
 }
 
 /// One template by its slug (file name, exact).
 #[utoipa::path(get, path = "/v1/templates/{slug}", operation_id = "getTemplate", tag = "Templates",
     params(("slug" = String, Path, description = "Template file name, e.g. welcome.html", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Template detail", body = TemplateView)))]
-pub async fn get_one(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    uri: Uri,
-) -> Result<Json<TemplateView>, ApiError> {
-    p.require(Scope::TemplatesView)?;
-    let slug = checked_path_value(&uri, 3, "slug", 256)?;
-    let template = state
-        .store
-        .template(p.org.id, &slug)
-        .await?
-        .ok_or(ApiError::NotFound {
-            resource: "template",
-        })?;
-    Ok(Json(template.into()))
+pub async fn get_one(req: ApiRequest) -> Result<Json<TemplateView>, ApiError> {
+    req.catalog_item::<Template>().await
 }

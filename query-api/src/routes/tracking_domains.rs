@@ -3,21 +3,15 @@
 //! records to publish and the coalesced status of the last `verify`.
 
 use axum::Json;
-use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use sendops_shared::control::scopes::Scope;
 use sendops_shared::control::tracking::TrackingDomain;
 use sendops_shared::timefmt::format_ms;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::auth::Auth;
-use crate::cursor::Position;
 use crate::listing::EntityListParams;
-use crate::listing::{EntityList, checked_path_value};
 use crate::problem::ApiError;
+use crate::request::ApiRequest;
 use crate::routes::Pagination;
 
 /// A DNS record to publish.
@@ -76,58 +70,20 @@ pub struct TrackingDomainPage {
     pub pagination: Pagination,
 }
 
-const KIND: &str = "tracking_domains";
+crate::catalog! { TrackingDomain => view TrackingDomainView, page TrackingDomainPage, kind "tracking_domains", resource "tracking_domain",
+scope TrackingView, key ("domain", 253), order |t| (t.created_ms, t.domain.clone()), store (tracking_domains, tracking_domain) }
 
 /// Tracking domains, newest first.
 #[utoipa::path(get, path = "/v1/tracking-domains", operation_id = "listTrackingDomains", tag = "Tracking Domains", params(EntityListParams),
     responses((status = 200, description = "Tracking domains, newest-first", body = TrackingDomainPage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn list(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    p.require(Scope::TrackingView)?;
-    let (store, org_id) = (&state.store, p.org.id);
-    EntityList {
-        state: &state,
-        headers: &headers,
-        query: query.as_deref(),
-        kind: KIND,
-        path: uri.path(),
-    }
-    .respond(
-        |after, n| async move { store.tracking_domains(org_id, after.as_ref(), n).await },
-        |t| Position {
-            t: t.created_ms,
-            i: t.domain.clone(),
-        },
-        |rows, pagination| TrackingDomainPage {
-            data: rows.into_iter().map(TrackingDomainView::from).collect(),
-            pagination,
-        },
-    )
-    .await
+pub async fn list(req: ApiRequest) -> Result<Response, ApiError> {
+    req.catalog_page::<TrackingDomain>().await
 }
 
 /// One tracking domain, case-insensitively.
 #[utoipa::path(get, path = "/v1/tracking-domains/{domain}", operation_id = "getTrackingDomain", tag = "Tracking Domains",
     params(("domain" = String, Path, description = "Tracking subdomain (case-insensitive)", min_length = 1, max_length = 253, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Tracking domain detail", body = TrackingDomainView)))]
-pub async fn get_one(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    uri: Uri,
-) -> Result<Json<TrackingDomainView>, ApiError> {
-    p.require(Scope::TrackingView)?;
-    let domain = checked_path_value(&uri, 3, "domain", 253)?;
-    let found = state
-        .store
-        .tracking_domain(p.org.id, &domain)
-        .await?
-        .ok_or(ApiError::NotFound {
-            resource: "tracking_domain",
-        })?;
-    Ok(Json(found.into()))
+pub async fn get_one(req: ApiRequest) -> Result<Json<TrackingDomainView>, ApiError> {
+    req.catalog_item::<TrackingDomain>().await
 }

@@ -4,8 +4,7 @@
 //! response after the scope check carries `X-SendOps-Rules-Version`.
 
 use axum::Json;
-use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sendops_shared::control::scopes::Scope;
 use sendops_shared::timefmt::{format_ms, now_ms};
@@ -17,10 +16,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::{Auth, Principal};
+use crate::auth::Principal;
 use crate::cursor;
 use crate::params::{Checks, Choice, Query};
 use crate::problem::ApiError;
+use crate::request::ApiRequest;
 use crate::routes::{Pagination, next_link};
 
 /// The header that carries the org's rules version on every /v1/undeliverable response.
@@ -243,21 +243,24 @@ fn min_events(checks: &mut Checks, value: Option<&str>) -> u64 {
         headers(("X-SendOps-Rules-Version" = String, description = "Version of the org's classification rules"))),
         (status = 304, description = "Not modified: the If-None-Match tag is still the answer",
         headers(("X-SendOps-Rules-Version" = String, description = "Version of the org's classification rules")))))]
-pub async fn list(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    if let Err(e) = p.require(Scope::UndeliverableView) {
+pub async fn list(req: ApiRequest) -> Response {
+    if let Err(e) = req.p.require(Scope::UndeliverableView) {
         return e.into_response();
     }
-    let rules = match state.store.undeliverable_rules(&p.org).await {
+    let rules = match req.state.store.undeliverable_rules(&req.p.org).await {
         Ok(r) => r,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let resp = match page(&state, &p, &rules, query.as_deref(), &headers, uri.path()).await {
+    let resp = match page(
+        &req.state,
+        &req.p,
+        &rules,
+        req.query(),
+        &req.headers,
+        req.uri.path(),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
@@ -400,12 +403,9 @@ pub fn rules_body(rules: &Rules) -> UndeliverableRules {
 #[utoipa::path(get, path = "/v1/undeliverable/rules", operation_id = "getUndeliverableRules", tag = "Undeliverable",
     responses((status = 200, description = "Active rule set", body = UndeliverableRules,
         headers(("X-SendOps-Rules-Version" = String, description = "Version of the org's classification rules")))))]
-pub async fn rules(
-    State(state): State<AppState>,
-    Extension(Auth(p)): Extension<Auth>,
-) -> Result<Response, ApiError> {
-    p.require(Scope::UndeliverableView)?;
-    let rules = state.store.undeliverable_rules(&p.org).await?;
+pub async fn rules(req: ApiRequest) -> Result<Response, ApiError> {
+    req.p.require(Scope::UndeliverableView)?;
+    let rules = req.state.store.undeliverable_rules(&req.p.org).await?;
     Ok(with_version(
         Json(rules_body(&rules)).into_response(),
         &rules,
