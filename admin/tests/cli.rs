@@ -1,57 +1,16 @@
 //! The `sendops-admin` binary against a per-test database on the real ClickHouse: the API key
 //! lifecycle commands, their exact JSON, and their error paths.
 
-use std::process::{Command, Output};
+use std::process::Command;
+
+mod common;
+
+use common::Admin;
 
 use sendops_shared::control::api_key::{KeyEnv, parse_secret};
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{now_ms, parse_rfc3339_ms};
 use serde_json::Value;
-
-struct Admin<'a> {
-    db: &'a TestDb,
-}
-
-impl Admin<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
-            .args(args)
-            .env("CLICKHOUSE_URL", &self.db.config.url)
-            .env("CLICKHOUSE_DATABASE", &self.db.config.database)
-            .env("SENDOPS_ACTOR", "ci-bot")
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("run sendops-admin")
-    }
-
-    /// Runs a command that must succeed; returns its JSON.
-    fn ok(&self, args: &[&str]) -> Value {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "sendops-admin {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "sendops-admin {args:?} printed no JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
-    }
-
-    /// Runs a command that must fail; returns its stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            !out.status.success(),
-            "sendops-admin {args:?} should fail but printed {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        assert!(out.stdout.is_empty(), "nothing on stdout on failure");
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-}
 
 fn keys_of(v: &Value) -> Vec<&str> {
     let mut k: Vec<&str> = v

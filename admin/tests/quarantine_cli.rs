@@ -3,7 +3,9 @@
 //! bytes): both succeed; list shows it as lossy text with `raw_utf8: false` and its bytes in
 //! `raw_base64`; replay leaves it open and resolves the entries that now decode.
 
-use std::process::Output;
+mod common;
+
+use common::Admin;
 
 use sendops_ingest::replay::replay_paths;
 use sendops_ingest::{Pipeline, Source};
@@ -14,31 +16,8 @@ use serde_json::{Value, json};
 
 const ACCOUNT: &str = "123456789012";
 
-fn admin(db: &TestDb, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
-        .args(args)
-        .env("CLICKHOUSE_URL", &db.config.url)
-        .env("CLICKHOUSE_DATABASE", &db.config.database)
-        .env("SENDOPS_ACTOR", "ci-bot")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run sendops-admin")
-}
-
-/// Runs a command that must succeed (exit 0); returns its JSON.
 fn ok(db: &TestDb, args: &[&str]) -> Value {
-    let out = admin(db, args);
-    assert!(
-        out.status.success(),
-        "sendops-admin {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "sendops-admin {args:?} printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    Admin { db }.ok(args)
 }
 
 /// JSON but for two bytes that are not UTF-8 (in a string).

@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Output};
 use std::time::Duration;
 
 use sendops_shared::control::org::{Org, Plan};
@@ -24,58 +23,11 @@ use sendops_shared::{EventType, Store};
 use serde_json::Value;
 use uuid::Uuid;
 
-use common::{RECIPIENTS, create_org, ingest_valid, traffic};
+use common::{Admin, RECIPIENTS, create_org, ingest_valid, traffic};
 
 /// [from, to) in epoch milliseconds, as the read layer takes it.
 fn range(from: i64, to: i64) -> TimeRange {
     TimeRange::new(EpochMs(from), EpochMs(to))
-}
-
-struct Admin<'a> {
-    db: &'a TestDb,
-}
-
-impl Admin<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
-            .args(args)
-            .env("CLICKHOUSE_URL", &self.db.config.url)
-            .env("CLICKHOUSE_DATABASE", &self.db.config.database)
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("run sendops-admin")
-    }
-
-    /// Runs a command that must succeed; returns its JSON and its stderr.
-    fn ok(&self, args: &[&str]) -> (Value, String) {
-        let out = self.run(args);
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(
-            out.status.success(),
-            "sendops-admin {args:?} failed: {stderr}"
-        );
-        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "sendops-admin {args:?} printed no JSON ({e}): {}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        });
-        (json, stderr)
-    }
-
-    /// Runs a command that must fail; returns its stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            !out.status.success(),
-            "sendops-admin {args:?} should fail but printed {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        assert!(out.stdout.is_empty(), "nothing on stdout on failure");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        stderr
-    }
 }
 
 async fn exec(store: &Store, sql: &str) {
@@ -509,7 +461,7 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
     // their opens are on the next day and stay damaged).
     let first_day = (today - DAYS as i64) as u16;
     let day_arg = format_ms_precise(i64::from(first_day) * DAY_MS + 3_600_000);
-    let (one, _) = admin.ok(&[
+    let (one, _) = admin.ok_logged(&[
         "repair", "--org", "acme", "--from", &day_arg, "--to", &day_arg,
     ]);
     assert_eq!(one["days"], 1);
@@ -519,7 +471,7 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
 
     // The whole history, in chunks of at most 150 rows.
     let changes_before = day_changes(store, org.id).await;
-    let (summary, progress) = admin.ok(&["repair", "--org", "acme", "--chunk-rows", "150"]);
+    let (summary, progress) = admin.ok_logged(&["repair", "--org", "acme", "--chunk-rows", "150"]);
     assert_eq!(summary["org"], "acme");
     assert_eq!(summary["org_id"], org.id.to_string());
     assert_eq!(summary["days"], DAYS + 1, "{summary}");
@@ -558,7 +510,7 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
 
     // Twice: nothing changes but the counters.
     let tables = fingerprint(store, org.id).await;
-    let (again, _) = admin.ok(&["repair", "--org", "acme"]);
+    let (again, _) = admin.ok_logged(&["repair", "--org", "acme"]);
     assert_eq!(again["days"], DAYS + 1);
     let month = |d: u16| day_to_date(d).to_string()[..7].to_owned();
     let months = if month(first_day) == month(today as u16) {
@@ -582,13 +534,13 @@ async fn repair_of_an_org_without_events_does_nothing() {
     let db = TestDb::new("repair_empty").await;
     let admin = Admin { db: &db };
     create_org(&db.store, "quiet", "123456789012", Plan::Pro).await;
-    let (out, _) = admin.ok(&["repair", "--org", "quiet"]);
+    let (out, _) = admin.ok_logged(&["repair", "--org", "quiet"]);
     assert_eq!(out["days"], 0);
     assert_eq!(out["events"], 0);
     assert_eq!(out["chunks"], 0);
     assert_eq!(out["from"], Value::Null);
     assert_eq!(out["statements"], 2);
-    let (out, _) = admin.ok(&[
+    let (out, _) = admin.ok_logged(&[
         "repair",
         "--org",
         "quiet",

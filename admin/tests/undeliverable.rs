@@ -2,46 +2,14 @@
 //! real ClickHouse: their JSON, versions, the audit log, locked-rule refusal, and the rows a rule
 //! change marks.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::Admin;
 
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{format_ms_precise, now_ms};
 use sendops_shared::write::pipeline::{Pipeline, Record, Source};
 use serde_json::{Value, json};
-
-struct Admin<'a> {
-    db: &'a TestDb,
-}
-
-impl Admin<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
-            .args(args)
-            .env("CLICKHOUSE_URL", &self.db.config.url)
-            .env("CLICKHOUSE_DATABASE", &self.db.config.database)
-            .env("SENDOPS_ACTOR", "ci-bot")
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("run sendops-admin")
-    }
-
-    fn ok(&self, args: &[&str]) -> Value {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "sendops-admin {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("JSON on stdout")
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "sendops-admin {args:?} should fail");
-        assert!(out.stdout.is_empty(), "nothing on stdout on failure");
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-}
 
 fn locked() -> Value {
     json!({"enabled": true, "locked": true, "events": 0, "window_days": 0})

@@ -3,11 +3,71 @@
 // Each test crate uses part of it.
 #![allow(dead_code)]
 
+use std::process::{Command, Output};
+
 use sendops_shared::Store;
 use sendops_shared::control::org::{NewOrg, Org, Plan};
+use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{DAY_MS, format_ms_precise, now_ms};
 use sendops_shared::write::pipeline::{Pipeline, Record, Source};
 use serde_json::{Value, json};
+
+/// The `sendops-admin` binary on a per-test database, as operator `ci-bot`, without `RUST_LOG`.
+pub struct Admin<'a> {
+    pub db: &'a TestDb,
+}
+
+impl Admin<'_> {
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sendops-admin"));
+        cmd.args(args)
+            .env("CLICKHOUSE_URL", &self.db.config.url)
+            .env("CLICKHOUSE_DATABASE", &self.db.config.database)
+            .env("SENDOPS_ACTOR", "ci-bot")
+            .env_remove("RUST_LOG");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run sendops-admin")
+    }
+
+    /// Runs a command that must succeed; returns its JSON and its stderr.
+    pub fn ok_logged(&self, args: &[&str]) -> (Value, String) {
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            out.status.success(),
+            "sendops-admin {args:?} failed: {stderr}"
+        );
+        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "sendops-admin {args:?} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        (json, stderr)
+    }
+
+    /// Runs a command that must succeed; returns its JSON.
+    pub fn ok(&self, args: &[&str]) -> Value {
+        self.ok_logged(args).0
+    }
+
+    /// Runs a command that must fail, printing nothing on stdout and no panic; returns its stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "sendops-admin {args:?} should fail but printed {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(out.stdout.is_empty(), "nothing on stdout on failure");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    }
+}
 
 /// xorshift64*: deterministic traffic without a dependency.
 pub struct Rng(pub u64);
