@@ -49,6 +49,8 @@ pub struct Store {
     shards: Option<Arc<Shards>>,
     /// The shard this store is routed to ([`Store::route`]); None for the whole store.
     shard: Option<u32>,
+    /// Message-list slice widths learned per org (`read::messages`), shared by routed copies.
+    slice_hints: Arc<crate::read::messages::SliceHints>,
 }
 
 /// The `quarantine` table row: one type for text and for bytes.
@@ -239,7 +241,12 @@ impl Store {
             },
             cluster: cfg.cluster.clone(),
             shard: None,
+            slice_hints: Arc::default(),
         })
+    }
+
+    pub(crate) fn slice_hints(&self) -> &crate::read::messages::SliceHints {
+        &self.slice_hints
     }
 
     /// Whether the store is reached over TLS (`https://`).
@@ -288,6 +295,7 @@ impl Store {
             cluster: self.cluster.clone(),
             shards: self.shards.clone(),
             shard: Some(shard),
+            slice_hints: self.slice_hints.clone(),
         }
     }
 
