@@ -84,8 +84,9 @@ const MAX_FIRST_SLICE_MS: i64 = DAY_MS;
 /// How many orgs' rates are kept (all are forgotten when more arrive).
 const MAX_HINTS: usize = 100_000;
 
-/// Per org, the message rate its last full unfiltered page saw (messages per millisecond: the
-/// page's rows over the width of the slices it read, a lower bound). The next page starts with a
+/// Per org, the message rate its full unfiltered pages saw (messages per millisecond: a page's
+/// rows over the time from its upper bound to its oldest message; the busiest one, fading by a
+/// tenth with every page). The next page starts with a
 /// slice sized to hold `limit + 1` messages at that rate (1.5× over, between [`FIRST_SLICE_MS`]
 /// and [`MAX_FIRST_SLICE_MS`]), so an org sending ~15 messages an hour reads one slice per page
 /// instead of two (benches/README.md, "At 100 M events"). A hint only: it changes how many
@@ -116,7 +117,11 @@ impl SliceHints {
             if m.len() >= MAX_HINTS && !m.contains_key(&org_id) {
                 m.clear();
             }
-            m.insert(org_id, rows as f64 / width_ms as f64);
+            let seen = rows as f64 / width_ms as f64;
+            // The busiest rate seen, fading by a tenth a page: a dense org's quiet hours
+            // (nights, weekends) must not widen its next page's slice to a day of messages.
+            let kept = m.get(&org_id).map_or(0.0, |r| r * 0.9);
+            m.insert(org_id, seen.max(kept));
         }
     }
 }
@@ -169,7 +174,11 @@ impl Store {
             span = span.saturating_mul(4);
         }
         if unfiltered && out.len() >= limit {
-            self.slice_hints().learn(org_id, out.len(), start - upper);
+            // The page's own span (not the slices' widths: a slice wider than needed would
+            // teach a lower rate every page, and the slices would widen page after page).
+            let oldest = out.last().map_or(upper, |m| m.sent_ms);
+            self.slice_hints()
+                .learn(org_id, out.len(), (start - oldest).max(1));
         }
         Ok(out)
     }
