@@ -12,24 +12,50 @@ use serde_json::json;
 
 const ACCOUNT: &str = "123456789012";
 
-/// Statements the message list sent for `org` so far (from `system.query_log`; org ids are
-/// random, so no other test's statements match).
-async fn slice_statements(store: &Store, org: uuid::Uuid) -> u64 {
+/// The width (upper − lower bound, ms) of every slice the message list read for `org` so far,
+/// sorted (from `system.query_log`; org ids are random, so no other test's statements match).
+async fn slice_widths(store: &Store, org: uuid::Uuid) -> Vec<i64> {
     store
         .client()
         .query("SYSTEM FLUSH LOGS")
         .execute()
         .await
         .unwrap();
-    store
+    let statements = store
         .client()
-        .query("SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ?")
+        .query("SELECT query FROM system.query_log WHERE type = 2 AND query LIKE ?")
         .bind(format!(
             "%FROM messages WHERE org_id = '{org}' AND sent_ms >= %"
         ))
-        .fetch_one::<u64>()
+        .fetch_all::<String>()
         .await
-        .unwrap()
+        .unwrap();
+    let bound = |q: &str, after: &str| -> i64 {
+        let rest = &q[q.find(after).unwrap() + after.len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().unwrap()
+    };
+    let mut widths: Vec<i64> = statements
+        .iter()
+        .map(|q| bound(q, "sent_ms < ") - bound(q, "sent_ms >= "))
+        .collect();
+    widths.sort_unstable();
+    widths
+}
+
+/// The widths in `now` that are not in `before` (both sorted).
+fn new_widths(before: &[i64], now: &[i64]) -> Vec<i64> {
+    let mut rest = before.to_vec();
+    now.iter()
+        .filter(|w| match rest.iter().position(|r| r == *w) {
+            Some(i) => {
+                rest.remove(i);
+                false
+            }
+            None => true,
+        })
+        .copied()
+        .collect()
 }
 
 #[tokio::test]
@@ -46,11 +72,11 @@ async fn a_sparse_orgs_next_page_starts_from_its_learned_rate() {
         })
         .await
         .unwrap();
-    // One message every 20 minutes over the last 80 hours: an hour holds three.
+    // One message every 10 minutes over the last 40 hours: an hour holds six.
     let now = now_ms();
     let bodies: Vec<String> = (0..240)
         .map(|i| {
-            let sent = now - 60_000 - i * 1_200_000;
+            let sent = now - 60_000 - i * 600_000;
             json!({"eventType": "Send", "send": {}, "mail": {
                 "timestamp": format_ms_precise(sent), "source": "ops@acme.example",
                 "sendingAccountId": ACCOUNT, "messageId": format!("sparse-{i:04}"),
@@ -71,7 +97,8 @@ async fn a_sparse_orgs_next_page_starts_from_its_learned_rate() {
         .list_messages(org.id, window, None, &all, 51)
         .await
         .unwrap();
-    let after_first = slice_statements(&db.store, org.id).await;
+    let widths_first = slice_widths(&db.store, org.id).await;
+    let after_first = widths_first.len() as u64;
     assert!(
         after_first >= 3,
         "1 h, 4 h, 16 h until 51 messages: {after_first} statements"
@@ -81,7 +108,8 @@ async fn a_sparse_orgs_next_page_starts_from_its_learned_rate() {
         .list_messages(org.id, window, None, &all, 51)
         .await
         .unwrap();
-    let after_second = slice_statements(&db.store, org.id).await;
+    let widths_second = slice_widths(&db.store, org.id).await;
+    let after_second = widths_second.len() as u64;
     assert_eq!(
         after_second - after_first,
         1,
@@ -101,12 +129,29 @@ async fn a_sparse_orgs_next_page_starts_from_its_learned_rate() {
         .list_messages(org.id, window, None, &filtered, 51)
         .await
         .unwrap();
-    let after_third = slice_statements(&db.store, org.id).await;
+    let widths_third = slice_widths(&db.store, org.id).await;
+    let after_third = widths_third.len() as u64;
     assert_eq!(third, first);
     assert!(
         after_third - after_second >= 3,
         "{}",
         after_third - after_second
     );
+
+    // The same page again and again reads the same one slice: what a page teaches is its own
+    // span, not the (wider) slice it read, so the slices do not widen page after page.
+    let learned = new_widths(&widths_first, &widths_second);
+    assert_eq!(learned.len(), 1);
+    assert!(learned[0] < DAY_MS, "below the cap: {learned:?}");
+    for _ in 0..4 {
+        let again = db
+            .store
+            .list_messages(org.id, window, None, &all, 51)
+            .await
+            .unwrap();
+        assert_eq!(again, first);
+    }
+    let widths_last = slice_widths(&db.store, org.id).await;
+    assert_eq!(new_widths(&widths_third, &widths_last), vec![learned[0]; 4]);
     db.drop().await;
 }

@@ -96,11 +96,7 @@ pub struct SliceHints(std::sync::Mutex<std::collections::HashMap<Uuid, f64>>);
 
 impl SliceHints {
     fn first_slice(&self, org_id: Uuid, limit: usize) -> i64 {
-        let rate = self
-            .0
-            .lock()
-            .map(|m| m.get(&org_id).copied())
-            .unwrap_or(None);
+        let rate = self.0.lock().ok().and_then(|m| m.get(&org_id).copied());
         match rate {
             Some(r) if r > 0.0 => {
                 (((limit as f64 + 1.0) / r * 1.5) as i64).clamp(FIRST_SLICE_MS, MAX_FIRST_SLICE_MS)
@@ -177,8 +173,7 @@ impl Store {
             // The page's own span (not the slices' widths: a slice wider than needed would
             // teach a lower rate every page, and the slices would widen page after page).
             let oldest = out.last().map_or(upper, |m| m.sent_ms);
-            self.slice_hints()
-                .learn(org_id, out.len(), (start - oldest).max(1));
+            self.slice_hints().learn(org_id, out.len(), start - oldest);
         }
         Ok(out)
     }

@@ -49,7 +49,8 @@ pub struct Store {
     shards: Option<Arc<Shards>>,
     /// The shard this store is routed to ([`Store::route`]); None for the whole store.
     shard: Option<u32>,
-    /// Message-list slice widths learned per org (`read::messages`), shared by routed copies.
+    /// Message rates learned per org for the message list's first slice (`read::messages`),
+    /// shared by routed copies.
     slice_hints: Arc<crate::read::messages::SliceHints>,
 }
 
