@@ -13,9 +13,11 @@ requests; prints p50/p90/p99/max in ms and non-2xx count as one JSON line per sc
 the scenario's paths is requested once more alone, the statements the API issued for it are read
 back from system.query_log (every query that started during that request: the API is the only
 client, one request at a time), then each request's statements are re-sent straight to
-ClickHouse over one keep-alive connection, one after the other, N times in all (where the API
-overlaps statements, this is slower than the API: compare endpoints that issue one or two).
-Its percentiles are printed beside the API's, with the statements of the first path.
+ClickHouse over one keep-alive connection, one after the other (where the API overlaps
+statements, this is slower than the API: compare endpoints that issue one or two). The two are
+timed side by side on the same (first 20) paths: alternating blocks of one API request per path
+and one re-sent statement set per path, about N of each, so both read equally warm data. Their
+percentiles are printed as api_same_paths_* and direct_*, with the statements of the first path.
 """
 import argparse
 import collections
@@ -87,7 +89,6 @@ class ClickHouse:
 def statements_during(ch, t_start, t_end, org_id):
     """The statements naming `org_id` that started in [t_start, t_end] (unix seconds), in start
     order (every per-org statement names its org; other clients of the server are left out)."""
-    time.sleep(8.5)  # the query log is flushed every 7.5 s by default
     rows = ch.query(
         "SELECT query FROM system.query_log WHERE type = 1 AND event_date >= yesterday() "
         f"AND query_start_time >= toDateTime({int(t_start)}) AND query_start_time <= toDateTime({int(t_end)}) "
@@ -141,23 +142,35 @@ def main():
                 api.get(path)
                 t1 = time.time()
                 per_path.append((t0, t1))
-            time.sleep(1.2)
+            time.sleep(8.5)  # the query log is flushed every 7.5 s by default
             statements = []
             for t0, t1 in per_path:
                 statements.append(statements_during(ch, t0, t1, args.org_id))
             if not any(statements):
                 extra = {"direct": "no statements found in system.query_log"}
             else:
-                dtimes = []
+                # Side by side on the same paths: blocks of the API and of its statements sent
+                # straight to ClickHouse, alternated, so both read the same data equally warm
+                # (the timed run above cycles over every path; this uses the first 20).
+                sample = paths[: len(statements)]
                 for sql in statements[0]:  # warm-up
                     ch.query(sql)
-                for i in range(args.requests):
-                    stmts = statements[i % len(statements)]
-                    t0 = time.perf_counter()
-                    for sql in stmts:
-                        ch.query(sql)
-                    dtimes.append((time.perf_counter() - t0) * 1000)
-                extra = {"direct_p50_ms": round(pct(dtimes, 50), 2),
+                atimes, dtimes = [], []
+                rounds = max(1, args.requests // len(statements))
+                for r in range(rounds):
+                    for turn in ((0, 1) if r % 2 == 0 else (1, 0)):
+                        for i, stmts in enumerate(statements):
+                            t0 = time.perf_counter()
+                            if turn == 0:
+                                api.get(sample[i])
+                            else:
+                                for sql in stmts:
+                                    ch.query(sql)
+                            (atimes if turn == 0 else dtimes).append((time.perf_counter() - t0) * 1000)
+                extra = {"same_paths": len(sample),
+                         "api_same_paths_p50_ms": round(pct(atimes, 50), 2),
+                         "api_same_paths_p99_ms": round(pct(atimes, 99), 2),
+                         "direct_p50_ms": round(pct(dtimes, 50), 2),
                          "direct_p99_ms": round(pct(dtimes, 99), 2),
                          "statements_per_request": round(statistics.mean(len(s) for s in statements), 1),
                          "sql": statements[0]}
