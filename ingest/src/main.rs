@@ -10,6 +10,12 @@ use sendops_ingest::{Pipeline, Source, lambda, replay};
 use sendops_shared::Store;
 use sendops_shared::store::config::ClickHouseConfig;
 
+/// mimalloc instead of the system allocator: the poller allocates per SQS message and per call
+/// (the SDK's response decoding), where glibc's malloc/free took 18 % of its CPU
+/// (benches/README.md, "`poll` against the ceiling").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// SendOps ingest: stores SES events (every envelope: raw, SNS, EventBridge, SQS, Lambda) in
 /// ClickHouse. Configuration comes from CLICKHOUSE_URL, CLICKHOUSE_DATABASE, CLICKHOUSE_USER,
 /// CLICKHOUSE_PASSWORD and, on a ClickHouse cluster, CLICKHOUSE_CLUSTER (docs/scale-out.md). With no subcommand it runs as a Lambda function when

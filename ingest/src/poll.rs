@@ -122,7 +122,8 @@ pub async fn run_confirming(
     // empty) are kept and their messages go to the next batch.
     let mut receives = Receives::new(sqs, cfg);
     loop {
-        let mut next: Vec<Message> = Vec::new();
+        // Sized for a full batch (bounded): growing it by doubling copies and faults in pages.
+        let mut next: Vec<Message> = Vec::with_capacity((cfg.max_messages + 9).min(100_000));
         let store = async {
             let previous = async {
                 match deleting.take() {

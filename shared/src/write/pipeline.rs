@@ -268,8 +268,17 @@ impl Pipeline {
             accounts = self.account_map(true).await?;
         }
 
-        let mut rows: Vec<EventRow> = Vec::new();
-        let mut row_record: Vec<usize> = Vec::new();
+        // Sized up front: a batch's rows are tens of megabytes, and growing them by doubling
+        // copies them and faults fresh pages in at every step (benches/README.md, poll).
+        let row_count = outcomes
+            .iter()
+            .map(|(_, o)| match o {
+                Outcome::Event(ev) => ev.rows.len(),
+                _ => 0,
+            })
+            .sum();
+        let mut rows: Vec<EventRow> = Vec::with_capacity(row_count);
+        let mut row_record: Vec<usize> = Vec::with_capacity(row_count);
         let mut quarantine: Vec<QuarantineRow> = Vec::new();
         let mut notices: Vec<NoticeRow> = Vec::new();
         let mut quarantine_of = |q: Quarantined, i: usize, report: &mut BatchReport| {
@@ -404,21 +413,22 @@ impl Pipeline {
     #[allow(clippy::type_complexity)]
     async fn without_stored(
         &self,
-        rows: Vec<EventRow>,
-        row_record: Vec<usize>,
+        mut rows: Vec<EventRow>,
+        mut row_record: Vec<usize>,
     ) -> Result<(Vec<EventRow>, Vec<usize>, Option<(StoreError, Vec<usize>)>), StoreError> {
         let mut seen: HashSet<(Uuid, Uuid)> = HashSet::with_capacity(rows.len());
         let mut by_org: HashMap<Uuid, Vec<(u16, Uuid)>> = HashMap::new();
-        let mut keep = Vec::with_capacity(rows.len());
-        for (row, rec) in rows.into_iter().zip(row_record) {
-            if seen.insert((row.org_id, row.event_id)) {
+        retain_rows(&mut rows, &mut row_record, |row, _| {
+            let first = seen.insert((row.org_id, row.event_id));
+            if first {
                 by_org
                     .entry(row.org_id)
                     .or_default()
                     .push((row.day, row.event_id));
-                keep.push((row, rec));
             }
-        }
+            first
+        });
+        drop(seen);
         let mut stored: HashSet<(Uuid, Uuid)> = HashSet::new();
         let mut unchecked: HashSet<Uuid> = HashSet::new();
         let mut error: Option<StoreError> = None;
@@ -439,18 +449,33 @@ impl Pipeline {
             }
         }
         let mut left = Vec::new();
-        let (rows, recs): (Vec<EventRow>, Vec<usize>) = keep
-            .into_iter()
-            .filter(|(row, rec)| {
-                if unchecked.contains(&row.org_id) {
-                    left.push(*rec);
-                    return false;
-                }
-                !stored.contains(&(row.org_id, row.event_id))
-            })
-            .unzip();
-        Ok((rows, recs, error.map(|e| (e, left))))
+        retain_rows(&mut rows, &mut row_record, |row, rec| {
+            if unchecked.contains(&row.org_id) {
+                left.push(rec);
+                return false;
+            }
+            !stored.contains(&(row.org_id, row.event_id))
+        });
+        Ok((rows, row_record, error.map(|e| (e, left))))
     }
+}
+
+/// Keeps the rows (and their record indexes, side by side) for which `keep` says true, in
+/// order, in place: a batch's rows are moved within their own buffer, never copied to a new one.
+fn retain_rows(
+    rows: &mut Vec<EventRow>,
+    row_record: &mut Vec<usize>,
+    mut keep: impl FnMut(&EventRow, usize) -> bool,
+) {
+    let kept: Vec<bool> = rows
+        .iter()
+        .zip(row_record.iter())
+        .map(|(row, &rec)| keep(row, rec))
+        .collect();
+    let mut flags = kept.iter();
+    rows.retain(|_| flags.next().copied().unwrap_or(false));
+    let mut flags = kept.iter();
+    row_record.retain(|_| flags.next().copied().unwrap_or(false));
 }
 
 /// Time kept free before a caller's deadline: answering it (the partial batch response) and
@@ -481,14 +506,10 @@ impl Prepared {
             .map(|&(org, _, id)| (org, id))
             .collect();
         let before = self.rows.len();
-        let (rows, row_record): (Vec<EventRow>, Vec<usize>) = std::mem::take(&mut self.rows)
-            .into_iter()
-            .zip(std::mem::take(&mut self.row_record))
-            .filter(|(row, _)| !ingested.contains(&(row.org_id, row.event_id)))
-            .unzip();
-        self.report.duplicates += (before - rows.len()) as u64;
-        self.rows = rows;
-        self.row_record = row_record;
+        retain_rows(&mut self.rows, &mut self.row_record, |row, _| {
+            !ingested.contains(&(row.org_id, row.event_id))
+        });
+        self.report.duplicates += (before - self.rows.len()) as u64;
     }
 }
 

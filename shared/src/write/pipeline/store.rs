@@ -30,23 +30,38 @@ impl Pipeline {
         insert_time_left(deadline)?;
         self.settle_failed_batches().await;
         let mut routes: HashMap<Uuid, Result<Store, ()>> = HashMap::new();
-        let mut groups: BTreeMap<Option<u32>, (Store, Vec<EventRow>, Vec<usize>)> = BTreeMap::new();
-        for (row, rec) in rows.into_iter().zip(row_record) {
+        for row in &rows {
             if let std::collections::hash_map::Entry::Vacant(slot) = routes.entry(row.org_id) {
                 slot.insert(self.store.route(row.org_id).await.map_err(|e| {
                     tracing::warn!(org = %row.org_id, error = %e, "org's shard unavailable; its records come back");
                     report.retry_records([], &e);
                 }));
             }
-            match &routes[&row.org_id] {
-                Ok(store) => {
-                    let g = groups
-                        .entry(store.shard())
-                        .or_insert_with(|| (store.clone(), Vec::new(), Vec::new()));
-                    g.1.push(row);
-                    g.2.push(rec);
+        }
+        let mut groups: BTreeMap<Option<u32>, (Store, Vec<EventRow>, Vec<usize>)> = BTreeMap::new();
+        let shards: BTreeSet<Option<u32>> = routes
+            .values()
+            .filter_map(|r| r.as_ref().ok().map(Store::shard))
+            .collect();
+        match routes.values().next() {
+            // Every org on one store (always, off a routed cluster): the rows as they are, not
+            // copied into a group of their own.
+            Some(Ok(store)) if shards.len() == 1 && routes.values().all(Result::is_ok) => {
+                groups.insert(store.shard(), (store.clone(), rows, row_record));
+            }
+            _ => {
+                for (row, rec) in rows.into_iter().zip(row_record) {
+                    match &routes[&row.org_id] {
+                        Ok(store) => {
+                            let g = groups
+                                .entry(store.shard())
+                                .or_insert_with(|| (store.clone(), Vec::new(), Vec::new()));
+                            g.1.push(row);
+                            g.2.push(rec);
+                        }
+                        Err(()) => report.retry.push(rec),
+                    }
                 }
-                Err(()) => report.retry.push(rec),
             }
         }
         report.retry.sort_unstable();
