@@ -12,7 +12,9 @@
 #      must store the same distinct events, and the stand-in must have deleted every message,
 #      none received twice.
 # With SENDOPS_BENCH_ROUNDS=N (default 1) steps 1–3 repeat N times, interleaved, the dump reused.
-# Prints events/s and ingest / ceiling for each run, with the load average.
+# Prints events/s and ingest / ceiling for each run, with the load average, and the CPU seconds
+# each process used in it (the consumer, the stand-in, the local ClickHouse server): on a
+# machine that runs all three, their sum is what bounds the wall time.
 # Environment: SENDOPS_BENCH_FILE (an SNS-wrapped NDJSON file to use instead of generating one),
 # SENDOPS_BENCH_MESSAGES (messages to generate, default 384000 ≈ 1,000,000 events),
 # SENDOPS_BENCH_POLL_ARGS (extra `sendops-ingest poll` arguments, e.g. "--receivers 32").
@@ -29,6 +31,12 @@ latencies=${SENDOPS_BENCH_LATENCIES:-0 10}
 poll_args=${SENDOPS_BENCH_POLL_ARGS:-}
 
 log() { printf 'bench: %s\n' "$*" >&2; }
+# CPU seconds (user + system) a process has used so far; the ClickHouse server's pid from
+# scripts/clickhouse.sh (SENDOPS_BENCH_CH_PID for another server; empty: not reported).
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+ch_pid=${SENDOPS_BENCH_CH_PID:-$(cat "$root/.local/clickhouse/server.pid" 2>/dev/null || true)}
+ch_cpu() { [ -n "$ch_pid" ] && cpu_of "$ch_pid" || echo 0; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 ch() { curl -fsS "$CLICKHOUSE_URL/" --data-binary "$1"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 now() { date +%s.%N; }
@@ -72,10 +80,12 @@ ratio() { awk -v c="$1" -v s="$2" 'BEGIN { printf "%.2f", c / s }'; }
 # 1. replay: its rows are the reference set (and the ceiling's input).
 replay() {
   fresh
-  local t0; t0=$(now)
-  "$bin/sendops-ingest" replay "$file" >"$work/replay.json" 2>"$work/replay.log" \
+  local t0 c0; t0=$(now); c0=$(ch_cpu)
+  /usr/bin/time -f '%U %S' -o "$work/replay.cpu" \
+    "$bin/sendops-ingest" replay "$file" >"$work/replay.json" 2>"$work/replay.log" \
     || { tail -5 "$work/replay.log" >&2; exit 1; }
   replay_s=$(since "$t0")
+  replay_detail="CPU: replay $(awk '{ printf "%.1f", $1 + $2 }' "$work/replay.cpu") s, ClickHouse $(minus "$(ch_cpu)" "$c0") s"
   events=$(jq .events "$work/replay.json")
   rows=$(jq .rows "$work/replay.json")
   [ "$(distinct)" = "$rows" ] || { log "replay: stored distinct events differ from the rows reported"; exit 1; }
@@ -92,12 +102,13 @@ dump() {
 }
 ceiling() {
   fresh
-  local t0 i; t0=$(now)
+  local t0 i c0; t0=$(now); c0=$(ch_cpu)
   for ((i = 0; i < chunks; i++)); do
     curl -fsS "$CLICKHOUSE_URL/?query=$(jq -rn --arg q "INSERT INTO \`$db\`.events FORMAT RowBinary" '$q|@uri')" \
       --data-binary @"$work/ceiling.$i.bin" >/dev/null
   done
   ceiling_s=$(since "$t0")
+  ceiling_detail="CPU: ClickHouse $(minus "$(ch_cpu)" "$c0") s"
   [ "$(distinct)" = "$rows" ] || { log "the ceiling run stored a different set of events"; exit 1; }
 }
 
@@ -116,7 +127,7 @@ poll() { # latency
   done
   [ -n "$ready" ] || { log "the stand-in did not start"; exit 1; }
   [ "$(jq .messages <<<"$ready")" = "$lines" ] || { log "the stand-in loaded $(jq .messages <<<"$ready") of $lines messages"; exit 1; }
-  local t0; t0=$(now)
+  local t0 c0 f0; t0=$(now); c0=$(ch_cpu); f0=$(cpu_of "$fake_pid")
   # shellcheck disable=SC2086 # word splitting of the extra arguments is wanted
   /usr/bin/time -f '%M %U %S' -o "$work/poll.rss" \
     env AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 \
@@ -125,21 +136,24 @@ poll() { # latency
     >"$work/poll.json" 2>"$work/poll.log" || { tail -5 "$work/poll.log" >&2; exit 1; }
   poll_s=$(since "$t0")
   local stats; stats=$(curl -fsS "$(jq -r .endpoint <<<"$ready")/_stats")
-  # CPU seconds of the stand-in (utime + stime, clock ticks) before it stops.
-  local fake_cpu; fake_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$fake_pid/stat")
+  # CPU seconds of the stand-in while the poller ran (loading excluded), before it stops.
+  local fake_cpu; fake_cpu=$(minus "$(cpu_of "$fake_pid")" "$f0")
+  local ch_used; ch_used=$(minus "$(ch_cpu)" "$c0")
   kill "$fake_pid"; wait "$fake_pid" 2>/dev/null || true; fake_pid=
   [ "$(distinct)" = "$rows" ] || { log "poll ($1 ms): stored $(distinct) distinct events, replay $rows"; exit 1; }
   [ "$(jq .deleted <<<"$stats")" = "$lines" ] || { log "poll ($1 ms): deleted $(jq .deleted <<<"$stats") of $lines: $stats"; exit 1; }
-  poll_detail="receives $(jq .receive_calls <<<"$stats") (max $(jq .max_concurrent_receives <<<"$stats") at once), redelivered $(jq .redelivered <<<"$stats"), deletes $(jq .delete_calls <<<"$stats") (max $(jq .max_concurrent_deletes <<<"$stats") at once), $(jq .flushes "$work/poll.json") batches, peak RSS $(($(cut -d' ' -f1 "$work/poll.rss") / 1024)) MiB, CPU: poller $(awk '{ printf "%.1f", $2 + $3 }' "$work/poll.rss") s, stand-in $fake_cpu s (loading included)"
+  poll_detail="receives $(jq .receive_calls <<<"$stats") (max $(jq .max_concurrent_receives <<<"$stats") at once), redelivered $(jq .redelivered <<<"$stats"), deletes $(jq .delete_calls <<<"$stats") (max $(jq .max_concurrent_deletes <<<"$stats") at once), $(jq .flushes "$work/poll.json") batches, peak RSS $(($(cut -d' ' -f1 "$work/poll.rss") / 1024)) MiB, CPU: poller $(awk '{ printf "%.1f", $2 + $3 }' "$work/poll.rss") s, stand-in $fake_cpu s, ClickHouse $ch_used s"
 }
 
 echo "== poll vs ceiling: $lines messages, $((bytes / 1000000)) MB SNS-wrapped NDJSON, $(nproc) cores, load $(load)"
 for ((round = 1; round <= rounds; round++)); do
   replay
   line "replay, 1 consumer (round $round)" "$replay_s"
+  echo "  $replay_detail"
   [ "$round" = 1 ] && dump
   ceiling
   line "store ceiling ($chunks RowBinary INSERTs, round $round)" "$ceiling_s"
+  echo "  $ceiling_detail"
   echo "  replay / ceiling: $(ratio "$ceiling_s" "$replay_s")"
   for ms in $latencies; do
     poll "$ms"
