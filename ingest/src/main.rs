@@ -188,7 +188,7 @@ async fn main() -> ExitCode {
             // SIGTERM (ECS, Kubernetes) or SIGINT: stop receiving, finish the batch in hand.
             let (stop, stopped) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
-                termination().await;
+                sendops_ops::termination().await;
                 tracing::info!("termination signal: finishing the batch in hand");
                 let _ = stop.send(true);
             });
@@ -222,28 +222,5 @@ async fn main() -> ExitCode {
                 }
             }
         }
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-async fn termination() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

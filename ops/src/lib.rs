@@ -115,3 +115,27 @@ pub async fn spawn(
     tokio::spawn(serve(listener, handle, store));
     Ok(())
 }
+
+/// Resolves on SIGTERM (ECS, Kubernetes) or SIGINT (Ctrl-C); on SIGINT alone where SIGTERM
+/// cannot be listened for. Both binaries stop gracefully on it.
+pub async fn termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -156,25 +156,7 @@ async fn main() -> ExitCode {
     tracing::info!(addr = %config.addr, edge = ?config.edge, "serving");
     // SIGTERM (ECS, Kubernetes) or SIGINT: stop accepting, let open requests finish.
     let shutdown = async {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = term.recv() => {}
-                        _ = tokio::signal::ctrl_c() => {}
-                    }
-                }
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+        sendops_ops::termination().await;
         tracing::info!("termination signal: finishing open requests");
     };
     serve(listener, state, shutdown).await;

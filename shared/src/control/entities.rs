@@ -125,6 +125,32 @@ pub(crate) trait EntityRow:
     }
 }
 
+/// The bookkeeping methods of an [`EntityRow`] (inside its `impl`) for a row struct with the
+/// `org_id`, `deleted` (0/1) and `row_version` columns, its key column, and where the entity is
+/// synced (not edited through the API) the sync time column that [`EntityRow::stamp`] sets.
+macro_rules! entity_row_columns {
+    (key $key:ident $(, synced $synced:ident)?) => {
+        fn org_id(&self) -> uuid::Uuid {
+            self.org_id
+        }
+        fn key(&self) -> &str {
+            &self.$key
+        }
+        fn deleted(&self) -> bool {
+            self.deleted != 0
+        }
+        fn row_version(&self) -> u64 {
+            self.row_version
+        }
+        fn stamp(&mut self, _synced_ms: i64, deleted: bool, row_version: u64) {
+            $(self.$synced = _synced_ms;)?
+            self.deleted = u8::from(deleted);
+            self.row_version = row_version;
+        }
+    };
+}
+pub(crate) use entity_row_columns;
+
 impl Store {
     pub(crate) async fn read_entities<R: EntityRow>(
         &self,
@@ -330,23 +356,7 @@ impl EntityRow for ChannelRow {
         ],
         time: "created_ms",
     };
-    fn org_id(&self) -> Uuid {
-        self.org_id
-    }
-    fn key(&self) -> &str {
-        &self.slug
-    }
-    fn deleted(&self) -> bool {
-        self.deleted != 0
-    }
-    fn row_version(&self) -> u64 {
-        self.row_version
-    }
-    fn stamp(&mut self, synced_ms: i64, deleted: bool, row_version: u64) {
-        self.synced_ms = synced_ms;
-        self.deleted = u8::from(deleted);
-        self.row_version = row_version;
-    }
+    entity_row_columns!(key slug, synced synced_ms);
     fn carry_over(&mut self, previous: &Self) {
         self.created_ms = previous.created_ms;
     }
@@ -487,23 +497,7 @@ impl EntityRow for IdentityRow {
         ],
         time: "created_ms",
     };
-    fn org_id(&self) -> Uuid {
-        self.org_id
-    }
-    fn key(&self) -> &str {
-        &self.identity_key
-    }
-    fn deleted(&self) -> bool {
-        self.deleted != 0
-    }
-    fn row_version(&self) -> u64 {
-        self.row_version
-    }
-    fn stamp(&mut self, synced_ms: i64, deleted: bool, row_version: u64) {
-        self.synced_ms = synced_ms;
-        self.deleted = u8::from(deleted);
-        self.row_version = row_version;
-    }
+    entity_row_columns!(key identity_key, synced synced_ms);
     fn carry_over(&mut self, previous: &Self) {
         self.created_ms = previous.created_ms;
     }
@@ -540,81 +534,80 @@ impl IdentityRow {
     }
 }
 
-impl Store {
+/// The store methods of one catalogue entity (channels, identities, templates, tracking
+/// domains), from one declaration each: `page` (the org's live entities, newest first, after a
+/// keyset), `one` (one by name, the name turned into the stored key by `key`) and, where the
+/// entity is synced as a whole, `replace` (make the org's entities exactly these, through
+/// [`Store::replace_entities`]).
+macro_rules! entity_store {
+    ($row:ident => $entity:ty, into $into:path {
+        $(#[$page_doc:meta])* page $page:ident;
+        $(#[$one_doc:meta])* one $one:ident, key $key:expr;
+        $($(#[$replace_doc:meta])* replace $replace:ident, new $new:path;)?
+    }) => {
+        impl $crate::Store {
+            $(#[$page_doc])*
+            pub async fn $page(
+                &self,
+                org_id: uuid::Uuid,
+                after: Option<&$crate::control::entities::Keyset>,
+                limit: usize,
+            ) -> Result<Vec<$entity>, $crate::StoreError> {
+                let select = $crate::control::entities::Select::Page { after, limit };
+                let rows = self.read_entities::<$row>(org_id, select).await?;
+                Ok(rows.into_iter().map($into).collect())
+            }
+
+            $(#[$one_doc])*
+            pub async fn $one(
+                &self,
+                org_id: uuid::Uuid,
+                name: &str,
+            ) -> Result<Option<$entity>, $crate::StoreError> {
+                let key: fn(&str) -> String = $key;
+                let key = key(name);
+                let select = $crate::control::entities::Select::One(&key);
+                let rows = self.read_entities::<$row>(org_id, select).await?;
+                Ok(rows.into_iter().next().map($into))
+            }
+
+            $(
+            $(#[$replace_doc])*
+            pub async fn $replace(
+                &self,
+                org_id: uuid::Uuid,
+                entities: &[$entity],
+                now_ms: i64,
+            ) -> Result<$crate::control::entities::ReplaceReport, $crate::StoreError> {
+                let rows = entities.iter().map(|e| $new(org_id, e)).collect();
+                self.replace_entities(org_id, rows, now_ms).await
+            }
+            )?
+        }
+    };
+}
+pub(crate) use entity_store;
+
+entity_store!(ChannelRow => Channel, into ChannelRow::into_channel {
     /// A page of the org's channels, newest first (by first sync), after `after`.
-    pub async fn channels(
-        &self,
-        org_id: Uuid,
-        after: Option<&Keyset>,
-        limit: usize,
-    ) -> Result<Vec<Channel>, StoreError> {
-        let rows = self
-            .read_entities::<ChannelRow>(org_id, Select::Page { after, limit })
-            .await?;
-        Ok(rows.into_iter().map(ChannelRow::into_channel).collect())
-    }
-
+    page channels;
     /// One channel by slug (exact).
-    pub async fn channel(&self, org_id: Uuid, slug: &str) -> Result<Option<Channel>, StoreError> {
-        let rows = self
-            .read_entities::<ChannelRow>(org_id, Select::One(slug))
-            .await?;
-        Ok(rows.into_iter().next().map(ChannelRow::into_channel))
-    }
-
+    one channel, key str::to_owned;
     /// Makes the org's channels exactly `channels` (their `id` is derived from org and slug; the
     /// `created_ms` of a channel that already exists is kept).
-    pub async fn replace_channels(
-        &self,
-        org_id: Uuid,
-        channels: &[Channel],
-        now_ms: i64,
-    ) -> Result<ReplaceReport, StoreError> {
-        let rows = channels
-            .iter()
-            .map(|c| ChannelRow::new(org_id, c))
-            .collect();
-        self.replace_entities(org_id, rows, now_ms).await
-    }
+    replace replace_channels, new ChannelRow::new;
+});
 
+entity_store!(IdentityRow => Identity, into IdentityRow::into_identity {
     /// A page of the org's identities, newest first (by first sync), after `after` (whose key is
     /// the lower-cased identity).
-    pub async fn identities(
-        &self,
-        org_id: Uuid,
-        after: Option<&Keyset>,
-        limit: usize,
-    ) -> Result<Vec<Identity>, StoreError> {
-        let rows = self
-            .read_entities::<IdentityRow>(org_id, Select::Page { after, limit })
-            .await?;
-        Ok(rows.into_iter().map(IdentityRow::into_identity).collect())
-    }
-
+    page identities;
     /// One identity by name, case-insensitively.
-    pub async fn identity(&self, org_id: Uuid, name: &str) -> Result<Option<Identity>, StoreError> {
-        let key = identity_key(name);
-        let rows = self
-            .read_entities::<IdentityRow>(org_id, Select::One(&key))
-            .await?;
-        Ok(rows.into_iter().next().map(IdentityRow::into_identity))
-    }
-
+    one identity, key identity_key;
     /// Makes the org's identities exactly `identities` (names that differ only in case are one
     /// identity).
-    pub async fn replace_identities(
-        &self,
-        org_id: Uuid,
-        identities: &[Identity],
-        now_ms: i64,
-    ) -> Result<ReplaceReport, StoreError> {
-        let rows = identities
-            .iter()
-            .map(|i| IdentityRow::new(org_id, i))
-            .collect();
-        self.replace_entities(org_id, rows, now_ms).await
-    }
-}
+    replace replace_identities, new IdentityRow::new;
+});
 
 #[cfg(test)]
 mod tests {

@@ -8,9 +8,7 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::control::entities::{EntityRow, Keyset, ReplaceReport, Select, Table};
-use crate::store::Store;
-use crate::store::error::StoreError;
+use crate::control::entities::{EntityRow, Table, entity_row_columns, entity_store};
 use crate::timefmt::format_ms;
 
 /// A template as stored and served.
@@ -81,23 +79,7 @@ impl EntityRow for TemplateRow {
         ],
         time: "last_modified_ms",
     };
-    fn org_id(&self) -> Uuid {
-        self.org_id
-    }
-    fn key(&self) -> &str {
-        &self.slug
-    }
-    fn deleted(&self) -> bool {
-        self.deleted != 0
-    }
-    fn row_version(&self) -> u64 {
-        self.row_version
-    }
-    fn stamp(&mut self, synced_ms: i64, deleted: bool, row_version: u64) {
-        self.synced_ms = synced_ms;
-        self.deleted = u8::from(deleted);
-        self.row_version = row_version;
-    }
+    entity_row_columns!(key slug, synced synced_ms);
 }
 
 impl TemplateRow {
@@ -130,40 +112,12 @@ impl TemplateRow {
     }
 }
 
-impl Store {
+entity_store!(TemplateRow => Template, into TemplateRow::into_template {
+    /// A page of the org's templates, most recently modified first, after `after`.
+    page templates;
+    /// One template by slug (its file name, exact).
+    one template, key str::to_owned;
     /// Makes the org's templates exactly `templates` (the `created_ms` of one that already
     /// exists is kept).
-    pub async fn replace_templates(
-        &self,
-        org_id: Uuid,
-        templates: &[Template],
-        now_ms: i64,
-    ) -> Result<ReplaceReport, StoreError> {
-        let rows = templates
-            .iter()
-            .map(|t| TemplateRow::new(org_id, t))
-            .collect();
-        self.replace_entities(org_id, rows, now_ms).await
-    }
-
-    /// A page of the org's templates, most recently modified first, after `after`.
-    pub async fn templates(
-        &self,
-        org_id: Uuid,
-        after: Option<&Keyset>,
-        limit: usize,
-    ) -> Result<Vec<Template>, StoreError> {
-        let rows = self
-            .read_entities::<TemplateRow>(org_id, Select::Page { after, limit })
-            .await?;
-        Ok(rows.into_iter().map(TemplateRow::into_template).collect())
-    }
-
-    /// One template by slug (its file name, exact).
-    pub async fn template(&self, org_id: Uuid, slug: &str) -> Result<Option<Template>, StoreError> {
-        let rows = self
-            .read_entities::<TemplateRow>(org_id, Select::One(slug))
-            .await?;
-        Ok(rows.into_iter().next().map(TemplateRow::into_template))
-    }
-}
+    replace replace_templates, new TemplateRow::new;
+});

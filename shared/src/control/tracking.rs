@@ -14,7 +14,7 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::control::entities::{EntityRow, Keyset, Select, Table};
+use crate::control::entities::{EntityRow, Table, entity_row_columns, entity_store};
 use crate::store::Store;
 use crate::store::error::StoreError;
 use crate::timefmt::format_ms;
@@ -202,22 +202,7 @@ impl EntityRow for TrackingDomainRow {
         ],
         time: "created_ms",
     };
-    fn org_id(&self) -> Uuid {
-        self.org_id
-    }
-    fn key(&self) -> &str {
-        &self.domain
-    }
-    fn deleted(&self) -> bool {
-        self.deleted != 0
-    }
-    fn row_version(&self) -> u64 {
-        self.row_version
-    }
-    fn stamp(&mut self, _synced_ms: i64, deleted: bool, row_version: u64) {
-        self.deleted = u8::from(deleted);
-        self.row_version = row_version;
-    }
+    entity_row_columns!(key domain);
 }
 
 impl TrackingDomainRow {
@@ -267,36 +252,14 @@ struct OwnerRow {
     a_deleted: u8,
 }
 
-impl Store {
+entity_store!(TrackingDomainRow => TrackingDomain, into TrackingDomainRow::into_domain {
     /// A page of the org's tracking domains, newest first, after `after`.
-    pub async fn tracking_domains(
-        &self,
-        org_id: Uuid,
-        after: Option<&Keyset>,
-        limit: usize,
-    ) -> Result<Vec<TrackingDomain>, StoreError> {
-        let rows = self
-            .read_entities::<TrackingDomainRow>(org_id, Select::Page { after, limit })
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(TrackingDomainRow::into_domain)
-            .collect())
-    }
+    page tracking_domains;
+    /// One tracking domain, case-insensitively (a trailing dot and surrounding blanks ignored).
+    one tracking_domain, key |domain| domain.trim().trim_end_matches('.').to_ascii_lowercase();
+});
 
-    /// One tracking domain, case-insensitively.
-    pub async fn tracking_domain(
-        &self,
-        org_id: Uuid,
-        domain: &str,
-    ) -> Result<Option<TrackingDomain>, StoreError> {
-        let key = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-        let rows = self
-            .read_entities::<TrackingDomainRow>(org_id, Select::One(&key))
-            .await?;
-        Ok(rows.into_iter().next().map(TrackingDomainRow::into_domain))
-    }
-
+impl Store {
     /// The orgs that have registered `domain` (lower-case).
     pub async fn tracking_domain_owners(&self, domain: &str) -> Result<Vec<Uuid>, StoreError> {
         let rows = self
