@@ -45,3 +45,56 @@ impl FromRequestParts<AppState> for ApiRequest {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use sendops_shared::Store;
+    use sendops_shared::store::config::ClickHouseConfig;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::config::ApiConfig;
+    use crate::problem::PendingProblem;
+
+    /// A handler taking `ApiRequest` on a route the authentication layer never saw is refused
+    /// with the 401 problem document, never served (no store is reached: none is running).
+    #[tokio::test]
+    async fn a_route_outside_the_auth_layer_is_refused_not_served() {
+        let store = Store::new(&ClickHouseConfig {
+            url: "http://127.0.0.1:9".into(),
+            ..ClickHouseConfig::default()
+        });
+        let state = AppState::new(store, ApiConfig::default());
+        let app = Router::new()
+            .route(
+                "/v1/unguarded",
+                get(|req: ApiRequest| async move { req.p.org.id.to_string() }),
+            )
+            .with_state(state);
+        let response = app
+            .oneshot(
+                Request::get("/v1/unguarded?x=1")
+                    .header("authorization", "Bearer sk_live_whatever")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        // The problem document is written by the gate from this (no handler output reaches it).
+        let doc = &response
+            .extensions()
+            .get::<PendingProblem>()
+            .expect("a problem document")
+            .body;
+        assert_eq!(doc["status"], 401, "{doc}");
+        assert_eq!(doc["code"], "invalid_key", "{doc}");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(body.is_empty(), "the handler's output was sent: {body:?}");
+    }
+}
