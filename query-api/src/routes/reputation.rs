@@ -349,7 +349,7 @@ pub async fn alerts(req: ApiRequest) -> Result<Response, ApiError> {
     let after = strict_cursor(&mut checks, q.cursor.as_deref(), ALERTS, &fingerprint);
     let after = match after {
         Some(pos) => match Uuid::try_parse(&pos.i) {
-            Ok(id) => Some((pos.t, id)),
+            Ok(id) => Some((EpochMs(pos.t), id)),
             Err(_) => {
                 checks.fail("cursor", "is not a cursor of this list");
                 None
@@ -366,8 +366,8 @@ pub async fn alerts(req: ApiRequest) -> Result<Response, ApiError> {
     let rows = store
         .reputation_alerts(
             req.p.org.id,
-            since.map(|s| s.div_euclid(1000) * 1000),
-            bound,
+            since.map(|s| EpochMs(s.div_euclid(1000) * 1000)),
+            EpochMs(bound),
             after,
             limit + 1,
         )

@@ -452,18 +452,20 @@ impl Store {
             .collect())
     }
 
-    /// `org_id`'s alerts recorded at or after `since_ms` (none: all) and at or before
-    /// `until_ms`, each once (a copy recorded by a second evaluator is read as the first),
-    /// oldest first (then by id), after the keyset `after`, at most `limit`.
+    /// `org_id`'s alerts recorded at or after `since` (none: all) and at or before `until`,
+    /// each once (a copy recorded by a second evaluator is read as the first), oldest first
+    /// (then by id), after the keyset `after` (recorded time, alert id), at most `limit`.
     pub async fn reputation_alerts(
         &self,
         org_id: Uuid,
-        since_ms: Option<i64>,
-        until_ms: i64,
-        after: Option<(i64, Uuid)>,
+        since: Option<EpochMs>,
+        until: EpochMs,
+        after: Option<(EpochMs, Uuid)>,
         limit: usize,
     ) -> Result<Vec<AlertRow>, StoreError> {
-        let (after_ms, after_id) = after.unwrap_or((i64::MIN, Uuid::nil()));
+        let (EpochMs(after_ms), after_id) = after.unwrap_or((EpochMs(i64::MIN), Uuid::nil()));
+        let since_ms = since.map_or(i64::MIN, |s| s.0);
+        let until_ms = until.0;
         Ok(self
             .client()
             .query(
@@ -476,7 +478,7 @@ impl Store {
                  ORDER BY first_ms, alert_id LIMIT ?",
             )
             .bind(org_id.to_string())
-            .bind(since_ms.unwrap_or(i64::MIN))
+            .bind(since_ms)
             .bind(until_ms)
             .bind(after_ms)
             .bind(after_ms)
