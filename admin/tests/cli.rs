@@ -5,7 +5,7 @@ use std::process::Command;
 
 mod common;
 
-use common::Admin;
+use common::{Admin, create_acme};
 
 use sendops_shared::control::api_key::{KeyEnv, parse_secret};
 use sendops_shared::store::testing::TestDb;
@@ -44,16 +44,7 @@ const VIEW_KEYS: [&str; 8] = [
 async fn key_lifecycle_through_the_cli() {
     let db = TestDb::new("admin_cli_keys").await;
     let admin = Admin { db: &db };
-    admin.ok(&[
-        "org",
-        "create",
-        "--name",
-        "Acme",
-        "--slug",
-        "acme",
-        "--aws-account",
-        "123456789012",
-    ]);
+    admin.ok(&create_acme("123456789012", &[]));
 
     // Create: exactly these fields; scopes canonical; the secret once.
     let created = admin.ok(&[
@@ -200,16 +191,7 @@ async fn key_lifecycle_through_the_cli() {
 async fn key_commands_fail_clearly() {
     let db = TestDb::new("admin_cli_key_errors").await;
     let admin = Admin { db: &db };
-    admin.ok(&[
-        "org",
-        "create",
-        "--name",
-        "Acme",
-        "--slug",
-        "acme",
-        "--aws-account",
-        "123456789012",
-    ]);
+    admin.ok(&create_acme("123456789012", &[]));
     let create = |scopes: &str, org: &str, name: &str| {
         admin.fails(&[
             "key", "create", "--org", org, "--env", "test", "--name", name, "--scopes", scopes,

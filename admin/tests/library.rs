@@ -2,7 +2,10 @@
 //! database, without spawning the binary: the command line parses into the same commands the
 //! binary runs, and their JSON is what the binary prints.
 
+mod common;
+
 use clap::Parser;
+use common::create_acme;
 use sendops_admin::{Cli, execute};
 use sendops_shared::store::testing::TestDb;
 use serde_json::Value;
@@ -20,20 +23,7 @@ async fn ok(db: &TestDb, args: &[&str]) -> Value {
 #[tokio::test]
 async fn orgs_and_keys_through_the_library() {
     let db = TestDb::new("admin_library").await;
-    let org = ok(
-        &db,
-        &[
-            "org",
-            "create",
-            "--name",
-            "Acme",
-            "--slug",
-            "acme",
-            "--aws-account",
-            "111111111111",
-        ],
-    )
-    .await;
+    let org = ok(&db, &create_acme("111111111111", &[])).await;
     assert_eq!(org["slug"], "acme");
     let list = ok(&db, &["org", "list"]).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");

@@ -2,23 +2,24 @@
 //! SNS SubscriptionConfirmations are shown with their check (confirmable with the SubscribeURL,
 //! or refused with the reason: the SSRF guard of `sendops_shared::event::sns_confirm`).
 
-use std::process::Command;
+mod common;
 
+use common::{Admin, create_acme};
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::store::{ConfirmationOutcome, ConfirmationRow, NoticeRow};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 async fn list(db: &TestDb, args: &[&str]) -> Value {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sendops-admin"));
-    cmd.args(["notices", "list"])
-        .args(args)
-        .env("CLICKHOUSE_URL", &db.config.url)
-        .env("CLICKHOUSE_DATABASE", &db.config.database)
-        .env_remove("RUST_LOG");
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
+    let mut all = vec!["notices", "list"];
+    all.extend_from_slice(args);
+    let cmd = Admin { db }.command(&all);
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cmd = cmd;
+        cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -42,20 +43,7 @@ fn confirmation(n: u8, topic: &str, url: &str) -> NoticeRow {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notices_list_shows_each_confirmation_with_its_check() {
     let db = TestDb::new("cli_notices").await;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sendops-admin"));
-    cmd.args([
-        "org",
-        "create",
-        "--name",
-        "Acme",
-        "--slug",
-        "acme",
-        "--aws-account",
-        "111111111111",
-    ])
-    .env("CLICKHOUSE_URL", &db.config.url)
-    .env("CLICKHOUSE_DATABASE", &db.config.database);
-    assert!(cmd.output().unwrap().status.success());
+    Admin { db: &db }.ok(&create_acme("111111111111", &[]));
     let acme = "arn:aws:sns:us-east-1:111111111111:sendops-events";
     let good =
         "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=x&Token=tok";

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::Admin;
+use common::{Admin, create_acme};
 
 use sendops_ingest::replay::replay_paths;
 use sendops_ingest::{Pipeline, Source};
@@ -79,19 +79,7 @@ fn entries(list: &Value) -> &Vec<Value> {
 #[tokio::test]
 async fn list_and_replay_with_an_entry_that_is_not_utf8() {
     let db = TestDb::new("admin_quarantine_bytes").await;
-    ok(
-        &db,
-        &[
-            "org",
-            "create",
-            "--name",
-            "Acme",
-            "--slug",
-            "acme",
-            "--aws-account",
-            ACCOUNT,
-        ],
-    );
+    ok(&db, &create_acme(ACCOUNT, &[]));
 
     // The entry that is not UTF-8 comes from a replayed file (next to a good line).
     let bad = not_utf8_line();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::Admin;
+use common::{Admin, create_acme};
 
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{format_ms_precise, now_ms};
@@ -22,18 +22,7 @@ fn rule(enabled: bool, events: u32, window_days: u32) -> Value {
 async fn setup(name: &str) -> TestDb {
     let db = TestDb::new(name).await;
     let admin = Admin { db: &db };
-    admin.ok(&[
-        "org",
-        "create",
-        "--name",
-        "Acme",
-        "--slug",
-        "acme",
-        "--aws-account",
-        "123456789012",
-        "--plan",
-        "pro",
-    ]);
+    admin.ok(&create_acme("123456789012", &["--plan", "pro"]));
     db
 }
 

@@ -12,6 +12,23 @@ use sendops_shared::timefmt::{DAY_MS, format_ms_precise, now_ms};
 use sendops_shared::write::pipeline::{Pipeline, Record, Source};
 use serde_json::{Value, json};
 
+/// The arguments that create the org `acme` ("Acme") for SES account `account`, then `extra`
+/// (e.g. `--plan pro`): the org most CLI tests start from.
+pub fn create_acme<'a>(account: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "org",
+        "create",
+        "--name",
+        "Acme",
+        "--slug",
+        "acme",
+        "--aws-account",
+        account,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// The `sendops-admin` binary on a per-test database, as operator `ci-bot`, without `RUST_LOG`.
 pub struct Admin<'a> {
     pub db: &'a TestDb,
