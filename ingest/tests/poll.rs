@@ -222,12 +222,7 @@ async fn the_poller_binary_exits_cleanly_on_sigterm() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sendops_testkit::process::sigterm(child.id().unwrap());
     let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
         .await
         .expect("the poller exits within 10 s of SIGTERM")

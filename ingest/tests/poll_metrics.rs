@@ -5,33 +5,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use common::{ACCOUNT, create_org, expected_rows, moto, sns_traffic};
 use sendops_shared::store::testing::TestDb;
-
-fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|x| x.1)
-        .unwrap_or("")
-        .to_owned();
-    Ok((status, body))
-}
+use sendops_testkit::process::http_get as get;
 
 /// Every sample of `name` as (label set, value); the label set is "" without labels.
 fn samples(scrape: &str, name: &str) -> Vec<(String, f64)> {
@@ -83,7 +61,7 @@ async fn poll_metrics_count_records_rows_and_quarantine_by_reason() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let scrape = loop {
-        if let Ok((200, scrape)) = get(metrics, "/metrics")
+        if let Ok((200, scrape)) = get(metrics, "/metrics", "")
             && total(&scrape, "sendops_ingest_sqs_deleted_total") as usize >= bodies.len()
         {
             break scrape;
@@ -106,9 +84,9 @@ async fn poll_metrics_count_records_rows_and_quarantine_by_reason() {
     };
     let before = versions(&scrape);
     for _ in 0..2 {
-        assert_eq!(get(metrics, "/ready").unwrap().0, 200);
+        assert_eq!(get(metrics, "/ready", "").unwrap().0, 200);
     }
-    let (_, after) = get(metrics, "/metrics").unwrap();
+    let (_, after) = get(metrics, "/metrics", "").unwrap();
     assert_eq!(versions(&after) - before, 2.0, "{after}");
     let store = |op: &str| {
         samples(&scrape, "sendops_store_queries_total")

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::{ACCOUNT, count, create_org, expected_rows, moto, sns_traffic};
 use sendops_shared::store::testing::TestDb;
+use sendops_testkit::process::sigterm;
 use sendops_testkit::proxy::DelayProxy;
 
 fn poller(db_url: &str, database: &str, queue: &str) -> tokio::process::Command {
@@ -41,14 +42,7 @@ async fn sigterm_mid_batch_commits_the_batch_and_loses_nothing() {
     tokio::time::timeout(Duration::from_secs(30), held.arrived())
         .await
         .expect("the poller reached its first INSERT");
-    let pid = child.id().unwrap().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(child.id().unwrap());
     tokio::time::sleep(Duration::from_millis(500)).await;
     held.release();
     let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())

@@ -1014,11 +1014,7 @@ fn sigterm_stops_the_server_cleanly() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sendops_testkit::process::sigterm(child.id());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

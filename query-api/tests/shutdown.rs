@@ -3,25 +3,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use common::{ALL_SCOPES, TestApp};
 use sendops_shared::control::api_key::KeyEnv;
 use sendops_shared::control::org::Plan;
+use sendops_testkit::process::{http_get as get, sigterm};
 use sendops_testkit::proxy::DelayProxy;
-
-fn get(port: u16, path: &str, key: &str) -> std::io::Result<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_slow_request_finish_then_exits_zero() {
@@ -58,14 +46,7 @@ async fn sigterm_lets_a_slow_request_finish_then_exits_zero() {
     tokio::time::timeout(Duration::from_secs(10), held.arrived())
         .await
         .expect("the list query reached the store");
-    let pid = child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(child.id());
     // Within the grace period the process waits for the request in flight…
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(
@@ -78,11 +59,11 @@ async fn sigterm_lets_a_slow_request_finish_then_exits_zero() {
         "accepted a new request after SIGTERM"
     );
     held.release();
-    let reply = slow
+    let (status, reply) = slow
         .join()
         .unwrap()
         .expect("the slow request got an answer");
-    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert_eq!(status, 200, "{reply}");
     assert!(reply.contains("\"data\""), "{reply}");
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {

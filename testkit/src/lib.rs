@@ -11,11 +11,13 @@
 //!   verification.
 //! - [`clickhouse::PrivateClickHouse`]: a ClickHouse server process of a test's own (temp
 //!   directory, free ports) that the test can SIGKILL and restart.
+//! - [`process`]: a plain HTTP GET to a spawned binary's port and SIGTERM to it.
 //! - [`proxy::DelayProxy`]: an HTTP proxy in front of ClickHouse that holds or drops one chosen
 //!   request or response, for "in flight" and "committed but not acknowledged" faults.
 
 pub mod clickhouse;
 pub mod dns;
+pub mod process;
 pub mod proxy;
 pub mod ses;
 pub mod sqs;
