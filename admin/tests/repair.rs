@@ -14,7 +14,7 @@ use sendops_shared::control::org::{Org, Plan};
 use sendops_shared::read::engaged_index::EngagedIndex;
 use sendops_shared::read::messages::{MessageFilter, MessageRow};
 use sendops_shared::read::reports::{Counts, Measures, ReportFilter};
-use sendops_shared::store::testing::TestDb;
+use sendops_shared::store::testing::{TestDb, exec};
 use sendops_shared::timefmt::{
     DAY_MS, EpochMs, TimeRange, UtcDay, day_of_ms, day_to_date, format_ms_precise, now_ms,
 };
@@ -28,15 +28,6 @@ use common::{Admin, RECIPIENTS, create_org, ingest_valid, traffic};
 /// [from, to) in epoch milliseconds, as the read layer takes it.
 fn range(from: i64, to: i64) -> TimeRange {
     TimeRange::new(EpochMs(from), EpochMs(to))
-}
-
-async fn exec(store: &Store, sql: &str) {
-    store
-        .client()
-        .query(sql)
-        .execute()
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// Runs an `ALTER TABLE … DELETE` and waits until the mutation is done (18.16 has no

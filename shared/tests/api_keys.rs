@@ -9,27 +9,16 @@ use sendops_shared::control::api_key::{
     ApiKey, KeyEnv, ROTATION_GRACE_MS, constant_time_eq, display_prefix, hash_secret, parse_secret,
 };
 use sendops_shared::control::audit::AuditEntry;
-use sendops_shared::control::org::NewOrg;
 use sendops_shared::control::org::Plan;
 use sendops_shared::control::scopes::{Scope, parse_scope_list};
-use sendops_shared::store::testing::TestDb;
+use sendops_shared::store::testing::{TestDb, create_test_org};
 use sendops_shared::timefmt::now_ms;
 use sendops_shared::{Store, StoreError};
 use serde_json::json;
 use uuid::Uuid;
 
 async fn create_org(store: &Store, slug: &str, account: &str) -> Uuid {
-    store
-        .create_org(NewOrg {
-            name: format!("Org {slug}"),
-            slug: slug.into(),
-            aws_account_id: account.into(),
-            region: "us-east-1".into(),
-            plan: Plan::Pro,
-        })
-        .await
-        .expect("create org")
-        .id
+    create_test_org(store, slug, account, Plan::Pro).await.id
 }
 
 async fn audit_of(store: &Store, org: Uuid, key: Uuid) -> Vec<AuditEntry> {

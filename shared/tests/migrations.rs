@@ -10,7 +10,7 @@ use sendops_shared::Store;
 use sendops_shared::store::migrate::{MigrateOptions, StopPoint, checksum};
 use sendops_shared::store::migration_lock::{LOCK_TABLE_DDL, Lease};
 use sendops_shared::store::migrations::MIGRATIONS;
-use sendops_shared::store::testing::TestDb;
+use sendops_shared::store::testing::{TestDb, exec};
 
 /// Seeded events: half of them Opens, spread over 90 days (three monthly partitions).
 const EVENTS: u64 = 30_000;
@@ -29,15 +29,6 @@ fn up_to(version: u32) -> MigrateOptions {
     let mut o = opts();
     o.target = Some(version);
     o
-}
-
-async fn exec(store: &Store, sql: &str) {
-    store
-        .client()
-        .query(sql)
-        .execute()
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 async fn count(store: &Store, sql: &str) -> u64 {

@@ -6,7 +6,6 @@
 use std::process::{Command, Output};
 
 use sendops_shared::Store;
-use sendops_shared::control::org::{NewOrg, Org, Plan};
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{DAY_MS, format_ms_precise, now_ms};
 use sendops_shared::write::pipeline::{Pipeline, Record, Source};
@@ -259,15 +258,5 @@ pub async fn ingest_valid(store: &Store, bodies: &[String]) -> u64 {
     report.rows
 }
 
-pub async fn create_org(store: &Store, slug: &str, account: &str, plan: Plan) -> Org {
-    store
-        .create_org(NewOrg {
-            name: slug.to_owned(),
-            slug: slug.to_owned(),
-            aws_account_id: account.to_owned(),
-            region: "us-east-1".to_owned(),
-            plan,
-        })
-        .await
-        .unwrap()
-}
+#[allow(unused_imports)] // Not every test crate creates orgs this way.
+pub use sendops_shared::store::testing::create_test_org as create_org;

@@ -9,25 +9,15 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use sendops_fixtures::{TrafficConfig, generate};
 use sendops_shared::Store;
-use sendops_shared::control::org::NewOrg;
 use sendops_shared::control::org::Plan;
 use sendops_shared::store::Table;
+use sendops_shared::store::testing::create_test_org;
 use serde_json::Value;
 
 pub const ACCOUNT: &str = "123456789012";
 
 pub async fn create_org(store: &Store, slug: &str, account: &str) -> uuid::Uuid {
-    store
-        .create_org(NewOrg {
-            name: format!("Org {slug}"),
-            slug: slug.into(),
-            aws_account_id: account.into(),
-            region: "us-east-1".into(),
-            plan: Plan::Pro,
-        })
-        .await
-        .expect("create org")
-        .id
+    create_test_org(store, slug, account, Plan::Pro).await.id
 }
 
 /// Generated SES events (event-publishing format) for `messages` messages.

@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::Store;
+use crate::control::org::{NewOrg, Org, Plan};
 use crate::store::config::ClickHouseConfig;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -67,4 +68,29 @@ impl TestDb {
     pub async fn drop(self) {
         let _ = self.store.drop_database().await;
     }
+}
+
+/// Creates the org `slug` (named "Org <slug>", region us-east-1) for SES account `account` on
+/// `plan`; panics if it cannot.
+pub async fn create_test_org(store: &Store, slug: &str, account: &str, plan: Plan) -> Org {
+    store
+        .create_org(NewOrg {
+            name: format!("Org {slug}"),
+            slug: slug.into(),
+            aws_account_id: account.into(),
+            region: "us-east-1".into(),
+            plan,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create org {slug}: {e}"))
+}
+
+/// Runs a statement that returns nothing; panics naming the statement if it fails.
+pub async fn exec(store: &Store, sql: &str) {
+    store
+        .client()
+        .query(sql)
+        .execute()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
