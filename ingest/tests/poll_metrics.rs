@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{ACCOUNT, create_org, expected_rows, moto, sns_traffic};
 use sendops_shared::store::testing::TestDb;
-use sendops_testkit::process::http_get as get;
+use sendops_testkit::process::{free_port, http_get as get};
 
 /// Every sample of `name` as (label set, value); the label set is "" without labels.
 fn samples(scrape: &str, name: &str) -> Vec<(String, f64)> {
@@ -46,11 +46,7 @@ async fn poll_metrics_count_records_rows_and_quarantine_by_reason() {
     bodies.push(r#"{"Type":"Notification","Message":"{\"eventType\":\"Open\"}"}"#.into());
     moto::send_all(&sqs, &url, &bodies).await;
 
-    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let metrics = free_port();
     let mut child = moto::poller(&url, &db.config.url, &db.config.database)
         .args(["--max-messages", "10", "--max-wait-ms", "100"])
         .args(["--wait-time-seconds", "1"])

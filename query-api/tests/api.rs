@@ -986,11 +986,7 @@ fn a_bad_setting_is_named_and_stops_the_server() {
 #[test]
 fn sigterm_stops_the_server_cleanly() {
     use std::io::{Read, Write};
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = sendops_testkit::process::free_port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-api"))
         .env("SENDOPS_API_ADDR", format!("127.0.0.1:{port}"))
         .env("SENDOPS_REPORT_PREPARE_SECONDS", "0")

@@ -9,15 +9,7 @@ use std::time::{Duration, Instant};
 use common::{ALL_SCOPES, TestApp};
 use sendops_shared::control::api_key::KeyEnv;
 use sendops_shared::control::org::Plan;
-use sendops_testkit::process::http_get as get;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use sendops_testkit::process::{free_port, http_get as get};
 
 struct Api {
     child: std::process::Child,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::{ALL_SCOPES, TestApp};
 use sendops_shared::control::api_key::KeyEnv;
 use sendops_shared::control::org::Plan;
-use sendops_testkit::process::{http_get as get, sigterm};
+use sendops_testkit::process::{free_port, http_get as get, sigterm};
 use sendops_testkit::proxy::DelayProxy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,11 +19,7 @@ async fn sigterm_lets_a_slow_request_finish_then_exits_zero() {
     // The message list's query is held at a proxy in front of ClickHouse: the request stays in
     // flight as long as the test wants.
     let proxy = DelayProxy::start(&app.db.config.url).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-api"))
         .env("SENDOPS_API_ADDR", format!("127.0.0.1:{port}"))
         .env("CLICKHOUSE_URL", proxy.url())

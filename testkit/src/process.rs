@@ -1,8 +1,17 @@
-//! Talking to a binary a test spawned: one plain HTTP/1.1 GET per connection (no client crate,
-//! `Connection: close`), and SIGTERM.
+//! Talking to a binary a test spawned: a free port for it, one plain HTTP/1.1 GET per connection
+//! (no client crate, `Connection: close`), and SIGTERM.
 
 use std::io::{Read, Write};
 use std::time::Duration;
+
+/// A local TCP port free at the time of the call (bound, read and released), for a binary to
+/// listen on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free local port")
+        .port()
+}
 
 /// `(status code, body)` of `GET path` on `127.0.0.1:port`, with `Authorization: Bearer key`
 /// unless `key` is empty (read for at most 10 s). A status of 0: the answer had no status line.

@@ -16,10 +16,9 @@ use sendops_ingest::{Pipeline, Record, Source};
 use sendops_query_api::config::ApiConfig;
 use sendops_query_api::{AppState, router};
 use sendops_shared::control::api_key::KeyEnv;
-use sendops_shared::control::org::NewOrg;
 use sendops_shared::control::org::{Org, Plan};
 use sendops_shared::control::scopes::Scope;
-use sendops_shared::store::testing::TestDb;
+use sendops_shared::store::testing::{TestDb, create_test_org};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -66,17 +65,7 @@ impl TestApp {
     }
 
     pub async fn org(&self, slug: &str, account: &str, plan: Plan) -> Org {
-        self.db
-            .store
-            .create_org(NewOrg {
-                name: format!("Org {slug}"),
-                slug: slug.into(),
-                aws_account_id: account.into(),
-                region: "us-east-1".into(),
-                plan,
-            })
-            .await
-            .unwrap()
+        create_test_org(&self.db.store, slug, account, plan).await
     }
 
     pub async fn key(&self, org: &Org, env: KeyEnv, scopes: &[Scope]) -> String {
