@@ -5,23 +5,12 @@ use std::process::Command;
 
 mod common;
 
-use common::{Admin, create_acme};
+use common::{Admin, create_acme, keys_of};
 
 use sendops_shared::control::api_key::{KeyEnv, parse_secret};
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{now_ms, parse_rfc3339_ms};
 use serde_json::Value;
-
-fn keys_of(v: &Value) -> Vec<&str> {
-    let mut k: Vec<&str> = v
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    k.sort_unstable();
-    k
-}
 
 fn str_of<'v>(v: &'v Value, field: &str) -> &'v str {
     v[field]

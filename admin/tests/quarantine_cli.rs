@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Admin, create_acme};
+use common::{Admin, create_acme, keys_of};
 
 use sendops_ingest::replay::replay_paths;
 use sendops_ingest::{Pipeline, Source};
@@ -59,17 +59,6 @@ const ENTRY_KEYS: [&str; 10] = [
     "resolved_at",
     "source",
 ];
-
-fn keys_of(v: &Value) -> Vec<&str> {
-    let mut k: Vec<&str> = v
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    k.sort_unstable();
-    k
-}
 
 fn entries(list: &Value) -> &Vec<Value> {
     list.as_array()

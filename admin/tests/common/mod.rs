@@ -11,6 +11,18 @@ use sendops_shared::timefmt::{DAY_MS, format_ms_precise, now_ms};
 use sendops_shared::write::pipeline::{Pipeline, Record, Source};
 use serde_json::{Value, json};
 
+/// The keys of a JSON object, sorted (what a command's output shape is checked against).
+pub fn keys_of(v: &Value) -> Vec<&str> {
+    let mut k: Vec<&str> = v
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    k.sort_unstable();
+    k
+}
+
 /// The arguments that create the org `acme` ("Acme") for SES account `account`, then `extra`
 /// (e.g. `--plan pro`): the org most CLI tests start from.
 pub fn create_acme<'a>(account: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
