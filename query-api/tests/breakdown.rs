@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use common::oracle::{Row, oracle_rows, rate, same};
+use common::oracle::{Row, distinct_values, oracle_rows, rate, same};
 use common::{ALL_SCOPES, TestApp, traffic};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -255,14 +255,7 @@ async fn oracle(name: &str, indexed: bool) {
     let causes: BTreeSet<&str> = rows.iter().map(|r| r.cause.as_str()).collect();
     assert!(causes.len() >= 3, "several bounce causes: {causes:?}");
 
-    let distinct = |f: fn(&Row) -> &String| -> Vec<String> {
-        rows.iter()
-            .map(|r| f(r).clone())
-            .filter(|v| !v.is_empty())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    };
+    let distinct = |f: fn(&Row) -> &String| distinct_values(&rows, f);
     let channels = distinct(|r| &r.channel);
     let domains = distinct(|r| &r.sender_domain);
     let templates = distinct(|r| &r.template);

@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, TimeZone, Utc};
-use common::oracle::{Row, oracle_rows, rate, same};
+use common::oracle::{Row, distinct_values, oracle_rows, rate, same};
 use common::{ALL_SCOPES, TestApp, traffic};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -261,14 +261,7 @@ async fn oracle(app: TestApp) {
     all.extend(late.iter().cloned());
     let rows = oracle_rows(&all);
 
-    let distinct = |f: fn(&Row) -> &String| -> Vec<String> {
-        rows.iter()
-            .map(|r| f(r).clone())
-            .filter(|v| !v.is_empty())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    };
+    let distinct = |f: fn(&Row) -> &String| distinct_values(&rows, f);
     let channels = distinct(|r| &r.channel);
     let domains = distinct(|r| &r.sender_domain);
     let templates = distinct(|r| &r.template);

@@ -34,6 +34,17 @@ fn payload_key(ty: &str) -> &'static str {
     }
 }
 
+/// The distinct non-empty values of one column of `rows`, sorted (filter values for generated
+/// queries).
+pub fn distinct_values(rows: &[Row], column: fn(&Row) -> &String) -> Vec<String> {
+    rows.iter()
+        .map(|r| column(r).clone())
+        .filter(|v| !v.is_empty())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 /// Rows of docs/semantics.md#counting, distinct by content identity.
 pub fn oracle_rows(events: &[Value]) -> Vec<Row> {
     let mut seen = HashSet::new();
