@@ -3,9 +3,9 @@
 //! the same rows. Filtered pages do not use (or teach) the rate.
 
 use sendops_shared::Store;
-use sendops_shared::control::org::{NewOrg, Plan};
-use sendops_shared::read::messages::MessageFilter;
-use sendops_shared::store::testing::TestDb;
+use sendops_shared::control::org::Plan;
+use sendops_shared::read::messages::{MessageFilter, MessageRow};
+use sendops_shared::store::testing::{TestDb, create_test_org};
 use sendops_shared::timefmt::{DAY_MS, EpochMs, TimeRange, format_ms_precise, now_ms};
 use sendops_shared::write::pipeline::{Pipeline, Record, Source};
 use serde_json::json;
@@ -43,6 +43,21 @@ async fn slice_widths(store: &Store, org: uuid::Uuid) -> Vec<i64> {
     widths
 }
 
+/// One page of `org`'s messages (51 at most) under `filter`, and then the widths of every slice
+/// read for the org so far.
+async fn page(
+    store: &Store,
+    org: uuid::Uuid,
+    window: TimeRange,
+    filter: &MessageFilter,
+) -> (Vec<MessageRow>, Vec<i64>) {
+    let rows = store
+        .list_messages(org, window, None, filter, 51)
+        .await
+        .unwrap();
+    (rows, slice_widths(store, org).await)
+}
+
 /// The widths in `now` that are not in `before` (both sorted).
 fn new_widths(before: &[i64], now: &[i64]) -> Vec<i64> {
     let mut rest = before.to_vec();
@@ -61,17 +76,7 @@ fn new_widths(before: &[i64], now: &[i64]) -> Vec<i64> {
 #[tokio::test]
 async fn a_sparse_orgs_next_page_starts_from_its_learned_rate() {
     let db = TestDb::new("message_slices").await;
-    let org = db
-        .store
-        .create_org(NewOrg {
-            name: "Sparse".into(),
-            slug: "sparse".into(),
-            aws_account_id: ACCOUNT.into(),
-            region: "us-east-1".into(),
-            plan: Plan::Enterprise,
-        })
-        .await
-        .unwrap();
+    let org = create_test_org(&db.store, "sparse", ACCOUNT, Plan::Enterprise).await;
     // One message every 10 minutes over the last 40 hours: an hour holds six.
     let now = now_ms();
     let bodies: Vec<String> = (0..240)
@@ -92,23 +97,13 @@ async fn a_sparse_orgs_next_page_starts_from_its_learned_rate() {
 
     let window = TimeRange::new(EpochMs(now - 30 * DAY_MS), EpochMs(now + 1));
     let all = MessageFilter::default();
-    let first = db
-        .store
-        .list_messages(org.id, window, None, &all, 51)
-        .await
-        .unwrap();
-    let widths_first = slice_widths(&db.store, org.id).await;
+    let (first, widths_first) = page(&db.store, org.id, window, &all).await;
     let after_first = widths_first.len() as u64;
     assert!(
         after_first >= 3,
         "1 h, 4 h, 16 h until 51 messages: {after_first} statements"
     );
-    let second = db
-        .store
-        .list_messages(org.id, window, None, &all, 51)
-        .await
-        .unwrap();
-    let widths_second = slice_widths(&db.store, org.id).await;
+    let (second, widths_second) = page(&db.store, org.id, window, &all).await;
     let after_second = widths_second.len() as u64;
     assert_eq!(
         after_second - after_first,
@@ -124,12 +119,7 @@ async fn a_sparse_orgs_next_page_starts_from_its_learned_rate() {
         recipient: Some("ann@example.com".into()),
         ..MessageFilter::default()
     };
-    let third = db
-        .store
-        .list_messages(org.id, window, None, &filtered, 51)
-        .await
-        .unwrap();
-    let widths_third = slice_widths(&db.store, org.id).await;
+    let (third, widths_third) = page(&db.store, org.id, window, &filtered).await;
     let after_third = widths_third.len() as u64;
     assert_eq!(third, first);
     assert!(
