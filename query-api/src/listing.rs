@@ -123,9 +123,7 @@ pub fn checked_path_value(
 crate::query_params! {
     /// Query parameters of the entity lists.
     pub struct EntityListParams {
-        /// Page size, 1–200 (default 50).
-        #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
-        limit,
+        @limit,
         /// Opaque cursor from the previous page (a malformed or foreign one is a 422).
         cursor,
     }

@@ -116,9 +116,55 @@ pub fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Err
 /// by the handler through [`Checks`], so every failing field lands in one 422), deserialized by
 /// [`Query`], documented by `IntoParams`; `present()` lists the parameters given, in declaration
 /// order (cursor fingerprints are built from it).
+///
+/// Besides plain fields, the shared parameters are written once here and named by a marker, in
+/// the place their fields take: `@window` (`from`, `to`), `@page` (`limit`, `cursor`), `@limit`,
+/// `@channel`, `@identity`.
 #[macro_export]
 macro_rules! query_params {
-    ($(#[$meta:meta])* pub struct $name:ident { $( $(#[$fmeta:meta])* $field:ident ),* $(,)? }) => {
+    (@munch $head:tt [$($done:tt)*] @window $(, $($rest:tt)*)?) => {
+        $crate::query_params!(@munch $head [$($done)*
+            /// Window start (RFC 3339), default 30 days before `to`.
+            #[param(value_type = Option<String>, format = DateTime)]
+            from,
+            /// Window end (RFC 3339, exclusive), default now.
+            #[param(value_type = Option<String>, format = DateTime)]
+            to,
+        ] $($($rest)*)?);
+    };
+    (@munch $head:tt [$($done:tt)*] @limit $(, $($rest:tt)*)?) => {
+        $crate::query_params!(@munch $head [$($done)*
+            /// Page size, 1–200 (default 50).
+            #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+            limit,
+        ] $($($rest)*)?);
+    };
+    (@munch $head:tt [$($done:tt)*] @page $(, $($rest:tt)*)?) => {
+        $crate::query_params!(@munch $head [$($done)*
+            /// Page size, 1–200 (default 50).
+            #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+            limit,
+            /// Opaque cursor from the previous page.
+            cursor,
+        ] $($($rest)*)?);
+    };
+    (@munch $head:tt [$($done:tt)*] @channel $(, $($rest:tt)*)?) => {
+        $crate::query_params!(@munch $head [$($done)*
+            /// Channel UUID.
+            #[param(value_type = Option<String>, format = Uuid)]
+            channel,
+        ] $($($rest)*)?);
+    };
+    (@munch $head:tt [$($done:tt)*] @identity $(, $($rest:tt)*)?) => {
+        $crate::query_params!(@munch $head [$($done)*
+            /// Sending identity: an email address (its domain is used) or a domain.
+            identity,
+        ] $($($rest)*)?);
+    };
+    (@munch $head:tt [$($done:tt)*] $(#[$fmeta:meta])* $field:ident $(, $($rest:tt)*)?) => {
+        $crate::query_params!(@munch $head [$($done)* $(#[$fmeta])* $field,] $($($rest)*)?);
+    };
+    (@munch [$(#[$meta:meta])* $name:ident] [$( $(#[$fmeta:meta])* $field:ident, )*]) => {
         $(#[$meta])*
         #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
         #[into_params(parameter_in = Query)]
@@ -150,6 +196,9 @@ macro_rules! query_params {
                 out
             }
         }
+    };
+    ($(#[$meta:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $crate::query_params!(@munch [$(#[$meta])* $name] [] $($body)*);
     };
 }
 

@@ -26,6 +26,11 @@ impl ApiRequest {
     pub fn query(&self) -> Option<&str> {
         self.query.as_deref()
     }
+
+    /// A 200 JSON answer tagged for conditional requests (304 when the client's tag still holds).
+    pub fn json<B: serde::Serialize>(&self, body: &B) -> axum::response::Response {
+        crate::conditional::json(&self.headers, body, &[])
+    }
 }
 
 impl FromRequestParts<AppState> for ApiRequest {

@@ -65,22 +65,12 @@ crate::query_params! {
         /// What to group by (required).
         #[param(value_type = BreakdownDimension)]
         dimension,
-        /// Window start (RFC 3339), default 30 days before `to`.
-        #[param(value_type = Option<String>, format = DateTime)]
-        from,
-        /// Window end (RFC 3339, exclusive), default now.
-        #[param(value_type = Option<String>, format = DateTime)]
-        to,
-        /// Channel UUID.
-        #[param(value_type = Option<String>, format = Uuid)]
-        channel,
-        /// Sending identity: an email address (its domain is used) or a domain.
-        identity,
+        @window,
+        @channel,
+        @identity,
         /// Template name, case-insensitive exact match.
         template,
-        /// Page size, 1–200 (default 50).
-        #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
-        limit,
+        @limit,
         /// Opaque cursor from the previous page (a malformed or foreign one is a 422).
         cursor,
     }

@@ -80,27 +80,15 @@ pub struct Timeline {
 crate::query_params! {
     /// Query parameters of `GET /v1/messages`.
     pub struct ListMessagesParams {
-        /// Page size, 1–200 (default 50).
-        #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
-        limit,
-        /// Opaque cursor from the previous page.
-        cursor,
-        /// Window start (RFC 3339), default 30 days before `to`.
-        #[param(value_type = Option<String>, format = DateTime)]
-        from,
-        /// Window end (RFC 3339, exclusive), default now.
-        #[param(value_type = Option<String>, format = DateTime)]
-        to,
-        /// Channel UUID.
-        #[param(value_type = Option<String>, format = Uuid)]
-        channel,
+        @page,
+        @window,
+        @channel,
         /// Current status.
         #[param(value_type = Option<MessageStatus>)]
         status,
         /// Exact template name.
         template,
-        /// Sending identity: an email address (its domain is used) or a domain.
-        identity,
+        @identity,
         /// Exact recipient address (requires api.messages.unmask_recipients).
         recipient,
     }
@@ -147,17 +135,8 @@ impl Choice for MessageStatus {
 crate::query_params! {
     /// Query parameters of `GET /v1/recipients/{email}/messages`.
     pub struct RecipientMessagesParams {
-        /// Page size, 1–200 (default 50).
-        #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
-        limit,
-        /// Opaque cursor from the previous page.
-        cursor,
-        /// Window start (RFC 3339), default 30 days before `to`.
-        #[param(value_type = Option<String>, format = DateTime)]
-        from,
-        /// Window end (RFC 3339, exclusive), default now.
-        #[param(value_type = Option<String>, format = DateTime)]
-        to,
+        @page,
+        @window,
     }
 }
 

@@ -14,7 +14,6 @@ use sendops_shared::timefmt::{DAY_MS, TimeRange, day_to_date, format_ms, now_ms}
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::AppState;
 use crate::auth::Principal;
 use crate::params::{Checks, Choice, Query};
 use crate::problem::ApiError;
@@ -109,37 +108,21 @@ impl Choice for GroupBy {
 crate::query_params! {
     /// Query parameters of the time-series reports.
     pub struct SeriesParams {
-        /// Window start (RFC 3339), default 30 days before `to`.
-        #[param(value_type = Option<String>, format = DateTime)]
-        from,
-        /// Window end (RFC 3339, exclusive), default now.
-        #[param(value_type = Option<String>, format = DateTime)]
-        to,
+        @window,
         /// Bucket size (default day).
         #[param(value_type = Option<GroupBy>)]
         group_by,
-        /// Channel UUID.
-        #[param(value_type = Option<String>, format = Uuid)]
-        channel,
-        /// Sending identity: an email address (its domain is used) or a domain.
-        identity,
+        @channel,
+        @identity,
     }
 }
 
 crate::query_params! {
     /// Query parameters of the template-performance report.
     pub struct TemplateParams {
-        /// Window start (RFC 3339), default 30 days before `to`.
-        #[param(value_type = Option<String>, format = DateTime)]
-        from,
-        /// Window end (RFC 3339, exclusive), default now.
-        #[param(value_type = Option<String>, format = DateTime)]
-        to,
-        /// Channel UUID.
-        #[param(value_type = Option<String>, format = Uuid)]
-        channel,
-        /// Sending identity: an email address (its domain is used) or a domain.
-        identity,
+        @window,
+        @channel,
+        @identity,
         /// Template name, case-insensitive exact match.
         template,
     }
@@ -252,21 +235,25 @@ fn buckets(
     out
 }
 
-/// A series report's counts: the window's days summed into `group_by` buckets, oldest first.
-async fn series(
-    state: &AppState,
-    p: &Principal,
-    query: Option<&str>,
+/// A series report: the window's days summed into `group_by` buckets, oldest first, each made
+/// into a row by `row` (`None` drops an all-zero bucket: no zero-filled buckets).
+async fn series<B>(
+    req: &ApiRequest,
     measures: Measures<'_>,
-) -> Result<BTreeMap<u16, BTreeMap<EventType, TypeCounts>>, ApiError> {
-    let c = common(p, query, true, false)?;
-    let daily = state
+    row: impl Fn(String, &BTreeMap<EventType, TypeCounts>) -> Option<B>,
+) -> Result<Vec<B>, ApiError> {
+    let c = common(&req.p, req.query(), true, false)?;
+    let daily = req
+        .state
         .store
-        .route(p.org.id)
+        .route(req.p.org.id)
         .await?
-        .daily_counts(p.org.id, c.window, &c.filter, measures)
+        .daily_counts(req.p.org.id, c.window, &c.filter, measures)
         .await?;
-    Ok(buckets(daily, c.group_by))
+    Ok(buckets(daily, c.group_by)
+        .into_iter()
+        .filter_map(|(day, m)| row(period(day), &m))
+        .collect())
 }
 
 fn period(day: u16) -> String {
@@ -281,29 +268,22 @@ pub async fn deliverability(req: ApiRequest) -> Result<Response, ApiError> {
         types: DELIVERABILITY_TYPES,
         distinct_recipients: false,
     };
-    let data = series(&req.state, &req.p, req.query(), measures)
-        .await?
-        .into_iter()
-        .map(|(day, m)| {
-            let sent = rows(&m, EventType::Send);
-            let delivered = rows(&m, EventType::Delivery);
-            DeliverabilityBucket {
-                period: period(day),
-                sent,
-                delivered,
-                bounced: rows(&m, EventType::Bounce),
-                complained: rows(&m, EventType::Complaint),
-                suppressed: rows(&m, EventType::Reject),
-                delivery_rate: ratio(delivered, sent),
-            }
-        })
-        .filter(|b| b.sent + b.delivered + b.bounced + b.complained + b.suppressed > 0)
-        .collect();
-    Ok(crate::conditional::json(
-        &req.headers,
-        &DeliverabilityReport { data },
-        &[],
-    ))
+    let data = series(&req, measures, |period, m| {
+        let sent = rows(m, EventType::Send);
+        let delivered = rows(m, EventType::Delivery);
+        let b = DeliverabilityBucket {
+            period,
+            sent,
+            delivered,
+            bounced: rows(m, EventType::Bounce),
+            complained: rows(m, EventType::Complaint),
+            suppressed: rows(m, EventType::Reject),
+            delivery_rate: ratio(delivered, sent),
+        };
+        (b.sent + b.delivered + b.bounced + b.complained + b.suppressed > 0).then_some(b)
+    })
+    .await?;
+    Ok(req.json(&DeliverabilityReport { data }))
 }
 
 /// Open and click activity per bucket, oldest first.
@@ -314,32 +294,25 @@ pub async fn engagement(req: ApiRequest) -> Result<Response, ApiError> {
         types: ENGAGEMENT_TYPES,
         distinct_recipients: true,
     };
-    let data = series(&req.state, &req.p, req.query(), measures)
-        .await?
-        .into_iter()
-        .map(|(day, m)| {
-            let delivered = rows(&m, EventType::Delivery);
-            let unique_opens = uniques(&m, EventType::Open);
-            let unique_clicks = uniques(&m, EventType::Click);
-            EngagementBucket {
-                period: period(day),
-                sent: rows(&m, EventType::Send),
-                delivered,
-                opens: rows(&m, EventType::Open),
-                unique_opens,
-                clicks: rows(&m, EventType::Click),
-                unique_clicks,
-                open_rate: ratio(unique_opens, delivered),
-                click_rate: ratio(unique_clicks, delivered),
-            }
-        })
-        .filter(|b| b.sent + b.delivered + b.opens + b.clicks > 0)
-        .collect();
-    Ok(crate::conditional::json(
-        &req.headers,
-        &EngagementReport { data },
-        &[],
-    ))
+    let data = series(&req, measures, |period, m| {
+        let delivered = rows(m, EventType::Delivery);
+        let unique_opens = uniques(m, EventType::Open);
+        let unique_clicks = uniques(m, EventType::Click);
+        let b = EngagementBucket {
+            period,
+            sent: rows(m, EventType::Send),
+            delivered,
+            opens: rows(m, EventType::Open),
+            unique_opens,
+            clicks: rows(m, EventType::Click),
+            unique_clicks,
+            open_rate: ratio(unique_opens, delivered),
+            click_rate: ratio(unique_clicks, delivered),
+        };
+        (b.sent + b.delivered + b.opens + b.clicks > 0).then_some(b)
+    })
+    .await?;
+    Ok(req.json(&EngagementReport { data }))
 }
 
 /// One row per template over the whole window, by sent descending then template ascending.
@@ -395,11 +368,7 @@ pub async fn template_performance(req: ApiRequest) -> Result<Response, ApiError>
             .cmp(&a.sent)
             .then_with(|| a.template.cmp(&b.template))
     });
-    Ok(crate::conditional::json(
-        &req.headers,
-        &TemplatePerformanceReport { data },
-        &[],
-    ))
+    Ok(req.json(&TemplatePerformanceReport { data }))
 }
 
 #[cfg(test)]

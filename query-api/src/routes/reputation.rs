@@ -262,7 +262,7 @@ pub async fn get(req: ApiRequest) -> Result<Response, ApiError> {
         top_complaint_contributors: rep.complaint_contributors.into(),
         enforcement_status,
     };
-    Ok(crate::conditional::json(&req.headers, &body, &[]))
+    Ok(req.json(&body))
 }
 
 /// A recorded status transition.
@@ -326,9 +326,7 @@ crate::query_params! {
         /// RFC 3339: only alerts recorded at or after this second (inclusive on the second).
         #[param(value_type = Option<String>, format = DateTime)]
         since,
-        /// Page size, 1–200 (default 50).
-        #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
-        limit,
+        @limit,
         /// Opaque cursor from the previous page (a malformed or foreign one is a 422).
         cursor,
     }

@@ -114,9 +114,7 @@ pub struct UndeliverableRules {
 crate::query_params! {
     /// Query parameters of `GET /v1/undeliverable`.
     pub struct ListUndeliverableParams {
-        /// Page size, 1–200 (default 50).
-        #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
-        limit,
+        @limit,
         /// Opaque cursor from the previous page; a malformed or stale one restarts at page 1.
         cursor,
         /// RFC 3339: only rows whose last_changed_at ≥ since (inclusive on the second).

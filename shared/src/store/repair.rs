@@ -45,68 +45,28 @@ pub struct Derived {
     pub table: &'static str,
     /// The materialized view feeding it on insert.
     pub view: &'static str,
-    /// The target's columns in the order of the SELECT list.
+    /// The target's columns in the order of the view's SELECT list.
     pub columns: &'static str,
-    /// The view's SELECT up to and including `FROM events`.
-    pub select: &'static str,
-    /// The view's WHERE condition, if it has one.
-    pub condition: Option<&'static str>,
-    /// What follows the WHERE clause in the view (GROUP BY).
-    pub tail: Option<&'static str>,
 }
 
-const UNDELIVERABLE_CONDITION: &str =
-    "event_type IN ('Bounce', 'Complaint', 'Reject', 'DeliveryDelay')
-    AND (event_type != 'Bounce' OR bounce_type IN ('Permanent', 'Transient', 'Undetermined'))";
-
-/// Every table derived from `events`, with its view's SELECT as the latest migration defines it
-/// (0003, 0005, 0008, 0009, 0010).
+/// Every table derived from `events`; their views' SELECTs are read from the migrations (the
+/// latest definition of each view: 0003, 0005, 0008, 0009, 0010, 0011, 0012), never copied.
 pub const DERIVED: [Derived; 9] = [
     Derived {
         table: "messages",
         view: "messages_mv",
         columns: "org_id, sent_ms, message_id, channel, channel_id, template, source, \
                   sender_domain, subject, destination, status, last_event_ms",
-        select: "SELECT
-    org_id,
-    sent_ms,
-    message_id,
-    any(channel) AS channel,
-    any(channel_id) AS channel_id,
-    max(template) AS template,
-    any(source) AS source,
-    any(sender_domain) AS sender_domain,
-    max(subject) AS subject,
-    anyState(destination) AS destination,
-    argMaxState(toString(event_type), multiIf(
-        event_type = 'Send', occurred_ms * 8,
-        event_type IN ('Delivery', 'DeliveryDelay', 'Bounce', 'Reject'), occurred_ms * 8 + 1,
-        event_type = 'Complaint', occurred_ms * 8 + 2,
-        event_type = 'Open', occurred_ms * 8 + 3,
-        event_type = 'Click', occurred_ms * 8 + 4,
-        toInt64(-1))) AS status,
-    maxState(occurred_ms) AS last_event_ms
-FROM events",
-        condition: None,
-        tail: Some("GROUP BY org_id, sent_ms, message_id"),
     },
     Derived {
         table: "message_index",
         view: "message_index_mv",
         columns: "org_id, message_id, sent_ms",
-        select: "SELECT DISTINCT org_id, message_id, sent_ms
-FROM events",
-        condition: None,
-        tail: None,
     },
     Derived {
         table: "message_recipients",
         view: "message_recipients_mv",
         columns: "org_id, recipient, sent_ms, message_id",
-        select: "SELECT DISTINCT org_id, arrayJoin(destination) AS recipient, sent_ms, message_id
-FROM events",
-        condition: None,
-        tail: None,
     },
     Derived {
         table: "message_timeline",
@@ -115,138 +75,130 @@ FROM events",
                   bounce_type, bounce_sub_type, diagnostic, smtp_response, processing_time_ms, \
                   feedback_type, delay_type, reject_reason, ip_address, user_agent, click_url, \
                   error_message, contact_list",
-        select: "SELECT org_id, message_id, day, occurred_ms, event_type, recipient, template,
-    bounce_type, bounce_sub_type, diagnostic, smtp_response, processing_time_ms, feedback_type,
-    delay_type, reject_reason, ip_address, user_agent, click_url, error_message, contact_list
-FROM events",
-        condition: None,
-        tail: None,
     },
     Derived {
         table: "engaged",
         view: "engaged_mv",
         columns: "org_id, event_type, day, occurred_ms, channel_id, sender_domain, template, \
                   recipient_hash",
-        select: "SELECT org_id, event_type, day, occurred_ms, channel_id, sender_domain, template,
-    sipHash128(lower(recipient)) AS recipient_hash
-FROM events",
-        condition: Some("event_type IN ('Open', 'Click')"),
-        tail: None,
     },
     Derived {
         table: "engaged_recipients",
         view: "engaged_recipients_mv",
         columns: "org_id, event_type, day, occurred_ms, channel_id, sender_domain, template, \
                   recipient_domain, recipient_hash",
-        select: r"SELECT org_id, event_type, day, occurred_ms, channel_id, sender_domain, template,
-    lower(extract(recipient, '@([^@>\\s]*)[^@]*$')) AS recipient_domain,
-    sipHash128(lower(recipient)) AS recipient_hash
-FROM events",
-        condition: Some("event_type IN ('Open', 'Click')"),
-        tail: None,
     },
     Derived {
         table: "undeliverable_history",
         view: "undeliverable_history_v2_mv",
         columns: "org_id, okey, kind, occurred_ms, payload",
-        select: r"SELECT
-    org_id,
-    concat(toString(org_id), '/', lower(recipient)) AS okey,
-    CAST(multiIf(
-        event_type = 'Bounce' AND bounce_type = 'Permanent', 'permanent',
-        event_type = 'Bounce' AND bounce_type = 'Transient', 'transient',
-        event_type = 'Bounce', 'undetermined',
-        event_type = 'Complaint', 'complaint',
-        event_type = 'Reject', 'reject',
-        'delay') AS Enum8('permanent' = 1, 'transient' = 2, 'undetermined' = 3, 'complaint' = 4, 'reject' = 5, 'delay' = 6, 'rule_change' = 7, 'exclusion' = 8)) AS kind,
-    occurred_ms,
-    concat(
-        toString(occurred_ms), '\t',
-        toString(ingested_ms), '\t',
-        multiIf(
-            event_type = 'Bounce' AND bounce_type = 'Permanent', '1',
-            event_type = 'Bounce' AND bounce_type = 'Transient', '2',
-            event_type = 'Bounce', '3',
-            event_type = 'Complaint', '4',
-            event_type = 'Reject', '5',
-            '6'), '\t',
-        replaceAll(multiIf(event_type = 'Bounce', bounce_sub_type, event_type = 'Complaint', feedback_type, ''), '\t', ' '), '\t',
-        replaceAll(diagnostic, '\t', ' '), '\t',
-        replaceAll(sender, '\t', ' '), '\t',
-        toString(event_id)) AS payload
-FROM events",
-        condition: Some(UNDELIVERABLE_CONDITION),
-        tail: None,
     },
     Derived {
         table: "undeliverable_activity",
         view: "undeliverable_activity_mv",
         columns: "org_id, ingested_ms, email, kind",
-        select: "SELECT
-    org_id,
-    ingested_ms,
-    lower(recipient) AS email,
-    CAST(multiIf(
-        event_type = 'Bounce' AND bounce_type = 'Permanent', 'permanent',
-        event_type = 'Bounce' AND bounce_type = 'Transient', 'transient',
-        event_type = 'Bounce', 'undetermined',
-        event_type = 'Complaint', 'complaint',
-        event_type = 'Reject', 'reject',
-        'delay') AS Enum8('permanent' = 1, 'transient' = 2, 'undetermined' = 3, 'complaint' = 4, 'reject' = 5, 'delay' = 6, 'rule_change' = 7, 'exclusion' = 8)) AS kind
-FROM events",
-        condition: Some(UNDELIVERABLE_CONDITION),
-        tail: None,
     },
     Derived {
         table: "undeliverable_activity_blocks",
         view: "undeliverable_activity_blocks_mv",
         columns: "org_id, second, ingested_ms, emails, fences",
-        select: "SELECT
-    org_id,
-    intDiv(ingested_ms, 1000) AS second,
-    ingested_ms,
-    toUInt32(length(groupUniqArray(lower(recipient)))) AS emails,
-    arrayFilter((e, i) -> i % 200 = 0, arraySort(groupUniqArray(lower(recipient))) AS sorted, arrayEnumerate(sorted)) AS fences
-FROM events",
-        condition: Some(UNDELIVERABLE_CONDITION),
-        tail: Some("GROUP BY org_id, ingested_ms"),
     },
 ];
+
+/// A view's SELECT cut where a repair adds its own condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewQuery {
+    /// The target table.
+    pub table: String,
+    /// The SELECT up to and including `FROM events`.
+    pub select: String,
+    /// The WHERE condition, if the view has one.
+    pub condition: Option<String>,
+    /// What follows the WHERE clause (GROUP BY), if anything.
+    pub tail: Option<String>,
+}
+
+/// Every materialized view the migrations leave in place, by name, as its latest
+/// `CREATE MATERIALIZED VIEW … TO <table> AS <select>` defines it (comment lines dropped).
+pub fn live_views() -> &'static [(String, ViewQuery)] {
+    static VIEWS: std::sync::LazyLock<Vec<(String, ViewQuery)>> = std::sync::LazyLock::new(|| {
+        let mut views: Vec<(String, ViewQuery)> = Vec::new();
+        for m in crate::store::migrations::MIGRATIONS {
+            for stmt in m.sql.split(";\n") {
+                let body: Vec<&str> = stmt
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("--"))
+                    .collect();
+                let body = body.join("\n");
+                let body = body.trim().trim_end_matches(';');
+                if let Some(rest) = body.strip_prefix("CREATE MATERIALIZED VIEW IF NOT EXISTS ") {
+                    let (name, rest) = rest.split_once(" TO ").expect("view name");
+                    let (table, select) = rest.split_once(" AS").expect("view target");
+                    views.retain(|v| v.0 != name);
+                    views.push((name.to_owned(), split_view(table.trim(), select.trim())));
+                } else if let Some(name) = body.strip_prefix("DROP TABLE IF EXISTS ") {
+                    views.retain(|v| v.0 != name.trim());
+                }
+            }
+        }
+        views
+    });
+    &VIEWS
+}
+
+/// Cuts a view's SELECT at `FROM events`, its WHERE and its GROUP BY.
+fn split_view(table: &str, select: &str) -> ViewQuery {
+    const FROM: &str = "FROM events";
+    let end = select.find(FROM).expect("a view reads FROM events") + FROM.len();
+    let rest = select[end..].trim();
+    let (condition, tail) = match rest.find("GROUP BY") {
+        Some(g) => (rest[..g].trim(), Some(rest[g..].trim().to_owned())),
+        None => (rest, None),
+    };
+    let condition = condition.strip_prefix("WHERE").map(|c| c.trim().to_owned());
+    ViewQuery {
+        table: table.to_owned(),
+        select: select[..end].to_owned(),
+        condition,
+        tail,
+    }
+}
 
 /// The org and day range every repair statement adds to its view's SELECT (binds: org id, first
 /// date, last date).
 const RANGE: &str = "org_id = ? AND day >= toDate(?) AND day <= toDate(?)";
 
 impl Derived {
-    /// The view's own SELECT, as the migration defines it.
-    pub fn view_select(&self) -> String {
-        let mut sql = self.select.to_owned();
-        if let Some(c) = self.condition {
-            sql.push_str("\nWHERE ");
-            sql.push_str(c);
-        }
-        if let Some(t) = self.tail {
+    /// The view's SELECT as the migrations define it.
+    pub fn query(&self) -> &'static ViewQuery {
+        live_views()
+            .iter()
+            .find(|v| v.0 == self.view)
+            .map(|v| &v.1)
+            .unwrap_or_else(|| panic!("no migration defines {}", self.view))
+    }
+
+    /// `INSERT INTO <table> (<columns>) <the view's SELECT with `filter` added to its WHERE>`.
+    pub fn insert_sql(&self, filter: &str) -> String {
+        let q = self.query();
+        let filter = match &q.condition {
+            Some(c) => format!("({c}) AND {filter}"),
+            None => filter.to_owned(),
+        };
+        let mut sql = format!(
+            "INSERT INTO {} ({}) {}\nWHERE {filter}",
+            self.table, self.columns, q.select
+        );
+        if let Some(t) = &q.tail {
             sql.push('\n');
             sql.push_str(t);
         }
         sql
     }
 
-    /// `INSERT INTO <table> (<columns>) <the view's SELECT for one org and a day range>`.
+    /// The view's SELECT for one org and a day range, inserted into its table.
     pub fn repair_sql(&self) -> String {
-        let filter = match self.condition {
-            Some(c) => format!("({c}) AND {RANGE}"),
-            None => RANGE.to_owned(),
-        };
-        let mut sql = format!(
-            "INSERT INTO {} ({}) {}\nWHERE {filter}",
-            self.table, self.columns, self.select
-        );
-        if let Some(t) = self.tail {
-            sql.push('\n');
-            sql.push_str(t);
-        }
-        sql
+        self.insert_sql(RANGE)
     }
 }
 
@@ -518,47 +470,13 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::migrations::MIGRATIONS;
 
     fn squash(s: &str) -> String {
         s.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
-    /// Every view of the migrations that is still there after the last one, with the SELECT of
-    /// its latest definition.
-    fn live_views() -> Vec<(String, String, String)> {
-        let mut views: Vec<(String, String, String)> = Vec::new();
-        for m in MIGRATIONS {
-            for stmt in m.sql.split(";\n") {
-                let body: String = stmt
-                    .lines()
-                    .filter(|l| !l.trim_start().starts_with("--"))
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                let flat = squash(&body);
-                if let Some(rest) = flat.strip_prefix("CREATE MATERIALIZED VIEW IF NOT EXISTS ") {
-                    let mut words = rest.splitn(4, ' ');
-                    let (name, to, table, select) = (
-                        words.next().unwrap(),
-                        words.next().unwrap(),
-                        words.next().unwrap(),
-                        words.next().unwrap(),
-                    );
-                    assert_eq!(to, "TO", "{name}");
-                    let select = select.strip_prefix("AS ").unwrap().trim_end_matches(';');
-                    views.retain(|v| v.0 != name);
-                    views.push((name.to_owned(), table.to_owned(), select.to_owned()));
-                } else if let Some(name) = flat.strip_prefix("DROP TABLE IF EXISTS ") {
-                    let name = name.trim_end_matches(';');
-                    views.retain(|v| v.0 != name);
-                }
-            }
-        }
-        views
-    }
-
     #[test]
-    fn repair_selects_are_the_views_selects() {
+    fn every_live_view_is_refed_and_only_those() {
         let views = live_views();
         let mut names: Vec<&str> = views.iter().map(|v| v.0.as_str()).collect();
         let mut known: Vec<&str> = DERIVED.iter().map(|d| d.view).collect();
@@ -566,10 +484,20 @@ mod tests {
         known.sort_unstable();
         assert_eq!(names, known, "every live view is re-fed, and only those");
         for d in &DERIVED {
-            let (_, table, select) = views.iter().find(|v| v.0 == d.view).unwrap();
-            assert_eq!(table, d.table, "{}", d.view);
-            assert_eq!(&squash(&d.view_select()), select, "{}", d.view);
+            assert_eq!(d.query().table, d.table, "{}", d.view);
         }
+        // Dropped and redefined views are followed: 0010 replaced 0005's history view.
+        assert!(!names.contains(&"undeliverable_history_mv"));
+        let history = DERIVED[6].query();
+        assert!(history.select.contains("toString(event_id)"), "{history:?}");
+        assert!(
+            history
+                .condition
+                .as_deref()
+                .unwrap()
+                .contains("'Permanent'")
+        );
+        assert_eq!(history.tail, None);
     }
 
     #[test]

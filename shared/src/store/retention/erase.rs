@@ -229,12 +229,7 @@ impl Store {
                 &binds,
             )
             .await?;
-            let sql = format!(
-                "INSERT INTO messages ({}) {}\nWHERE {cond}\n{}",
-                messages_view.columns,
-                messages_view.select,
-                messages_view.tail.unwrap_or_default()
-            );
+            let sql = messages_view.insert_sql(&cond);
             let mut q = self.client().query(&sql);
             for b in &binds {
                 q = q.bind(*b);
