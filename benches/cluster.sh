@@ -7,19 +7,17 @@
 #   CLUSTER_BENCH_REQUESTS  timed requests per scenario (default 200)
 #   CLUSTER_BENCH_ORDER     default "single cluster"
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 bin=$CARGO_TARGET_DIR/release
 messages=${CLUSTER_BENCH_MESSAGES:-80000}
 requests=${CLUSTER_BENCH_REQUESTS:-200}
 db=sendops_bench_cluster
 port=${CLUSTER_BENCH_PORT:-18089}
 single=${SENDOPS_SINGLE_URL:-http://127.0.0.1:8123}
-py=$(scripts/pyenv.sh | tail -n 1)/python
+py=$(pyenv_bin)/python
 
 log() { printf 'bench: %s\n' "$*" >&2; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 scripts/clickhouse.sh start
 scripts/cluster.sh start
@@ -67,21 +65,20 @@ bench() {
     --scopes api.messages.view,api.messages.unmask_recipients,analytics.search.recipients,api.reports.view,api.undeliverable.view |
     jq -r .key)
   # No rate limit in the way of the measurement.
-  curl -fsS "$CLICKHOUSE_URL/?database=$db" --data-binary \
-    "INSERT INTO orgs SELECT id, slug, name, plan, aws_account_id, region, 1000000, created_ms, updated_ms + 1 FROM orgs FINAL WHERE slug = 'bench'" >/dev/null
-  log "$target: replaying $events events (load $(load))"
+  lift_rate_limit bench 1000000 >/dev/null
+  log "$target: replaying $events events (load $(loadavg))"
   t0=$(date +%s.%N)
   "$bin/sendops-ingest" replay "$work/sns.ndjson" >"$work/replay.$target.json" 2>"$work/replay.$target.log"
   t1=$(date +%s.%N)
   local secs stored
   secs=$(echo "$t1 - $t0" | bc)
-  stored=$(curl -fsS "$CLICKHOUSE_URL/?database=$db" --data-binary "SELECT uniqExact(event_id) FROM events")
+  stored=$(ch_db "SELECT uniqExact(event_id) FROM events")
   printf '{"target":"%s","migrate_s":%.1f,"events":%s,"replay_s":%.1f,"events_per_s":%.0f,"load":"%s"}\n' \
-    "$target" "$migrate_s" "$stored" "$secs" "$(echo "$stored / $secs" | bc -l)" "$(load)"
+    "$target" "$migrate_s" "$stored" "$secs" "$(echo "$stored / $secs" | bc -l)" "$(loadavg)"
 
   SENDOPS_API_ADDR=127.0.0.1:$port "$bin/sendops-api" >"$work/api.$target.log" 2>&1 &
   api_pid=$!
-  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/v1/_health" >/dev/null 2>&1 && break; sleep 0.2; done
+  wait_for_api "http://127.0.0.1:$port" || true
   local now paths=$work/paths.$target t i
   now=$(date -d "$end" +%s)
   : >"$paths"
@@ -107,6 +104,6 @@ bench() {
   kill "$api_pid"; wait "$api_pid" 2>/dev/null || true; api_pid=
 }
 
-echo "== cluster bench: $events events, $requests requests per scenario, $(nproc) cores, load $(load)"
+echo "== cluster bench: $events events, $requests requests per scenario, $(nproc) cores, load $(loadavg)"
 # CLUSTER_BENCH_ORDER="cluster single" runs the cluster first (load drifts hit both orders).
 for target in ${CLUSTER_BENCH_ORDER:-single cluster}; do bench "$target"; done

@@ -5,9 +5,8 @@
 # log "engaged index prefilled", then times the first request of each report and 40 warm ones.
 #   BENCH_DB (default sendops_bench_reports), BENCH_PORT (default 18099)
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 db=${BENCH_DB:-sendops_bench_reports}
 port=${BENCH_PORT:-18099}
 # shellcheck disable=SC1091

@@ -45,12 +45,22 @@ def summary(name, times, bad, extra=None):
     return out
 
 
-class Api:
-    def __init__(self, url, key):
+class Connection:
+    """One keep-alive HTTP connection to `url` (default_port when the URL names none)."""
+
+    def __init__(self, url, default_port, timeout):
         u = urllib.parse.urlsplit(url)
-        self.host, self.port = u.hostname, u.port or 80
+        self.host, self.port, self.timeout = u.hostname, u.port or default_port, timeout
+        self.connect()
+
+    def connect(self):
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+
+class Api(Connection):
+    def __init__(self, url, key):
+        super().__init__(url, 80, 120)
         self.key = key
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
 
     def get(self, path):
         t0 = time.perf_counter()
@@ -64,17 +74,15 @@ class Api:
                 if attempt:
                     raise
                 self.conn.close()
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=120)
+                self.connect()
                 t0 = time.perf_counter()
         return resp.status, body, (time.perf_counter() - t0) * 1000
 
 
-class ClickHouse:
+class ClickHouse(Connection):
     def __init__(self, url, database):
-        u = urllib.parse.urlsplit(url)
-        self.host, self.port = u.hostname, u.port or 8123
+        super().__init__(url, 8123, 300)
         self.database = database
-        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=300)
 
     def query(self, sql, database=None):
         qs = urllib.parse.urlencode({"database": database or self.database})

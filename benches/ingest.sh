@@ -16,17 +16,14 @@
 #      before and after the current one (interleaved, so load drifts hit both).
 # Every run gets a fresh database; each line names the machine's load average.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
-export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+use_local_clickhouse
 bin=$CARGO_TARGET_DIR/release
 before=${SENDOPS_BENCH_BEFORE:-}
 db=sendops_bench_ingest
 
 log() { printf 'bench: %s\n' "$*" >&2; }
-ch() { curl -fsS "$CLICKHOUSE_URL/" --data-binary "$1"; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 cargo build --release --bins -p sendops-fixtures -p sendops-ingest -p sendops-admin
 cargo build --release -p sendops-testkit --bin sendops-fake-sqs
@@ -41,20 +38,11 @@ events=$(jq -r .events "$work/gen.json")
 bytes=$(stat -c %s "$file")
 lines=$(wc -l <"$file")
 
-fresh() { # admin-bin-dir: a fresh, migrated database with the bench org
-  export CLICKHOUSE_DATABASE=$db
-  ch "DROP DATABASE IF EXISTS \`$db\`" >/dev/null
-  "$1/sendops-admin" migrate >/dev/null 2>&1
-  "$1/sendops-admin" org create --name Bench --slug bench --aws-account 123456789012 --plan enterprise >/dev/null
-}
-distinct() { ch "SELECT uniqExact(event_id) FROM \`$db\`.events"; }
-now() { date +%s.%N; }
-
 # Replays `files` concurrently with the binaries in dir; prints "seconds rows". Each replay's peak
 # RSS (KiB) goes to $work/$label.$i.rss.
 run() { # dir label files...
   local dir=$1 label=$2; shift 2
-  local t0 t1 i=0 pids=()
+  local t0 i=0 pids=()
   t0=$(now)
   for f in "$@"; do
     /usr/bin/time -f %M -o "$work/$label.$i.rss" \
@@ -62,88 +50,78 @@ run() { # dir label files...
     pids+=($!); i=$((i + 1))
   done
   for p in "${pids[@]}"; do wait "$p" || { log "$label: a replay failed"; tail -5 "$work/$label".*.log >&2; exit 1; }; done
-  t1=$(now)
-  local rows; rows=$(cat "$work/$label".*.json | jq -s 'map(.rows) | add')
-  echo "$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }') $rows"
+  local secs rows; secs=$(since "$t0")
+  rows=$(cat "$work/$label".*.json | jq -s 'map(.rows) | add')
+  echo "$secs $rows"
 }
 line() { # label seconds
-  awk -v l="$1" -v e="$events" -v s="$2" -v b="$bytes" -v la="$(load)" 'BEGIN {
+  awk -v l="$1" -v e="$events" -v s="$2" -v b="$bytes" -v la="$(loadavg)" 'BEGIN {
     printf "%-44s %6.1f s  %7d events/s  %4.0f MB/s   load %s\n", l, s, e / s, b / s / 1e6, la }'
 }
 
-echo "== ingest: $events events, $((bytes / 1000000)) MB SNS-wrapped NDJSON, $(nproc) cores, load $(load)"
+echo "== ingest: $events events, $((bytes / 1000000)) MB SNS-wrapped NDJSON, $(nproc) cores, load $(loadavg)"
 if [ -n "$before" ]; then
-  fresh "$before/release"
+  fresh_bench_db "$before/release"
   read -r s _ <<<"$(run "$before/release" before1 "$file")"
   line "before (1 consumer, whole file)" "$s"
 fi
-fresh "$bin"
+fresh_bench_db "$bin"
 read -r s rows <<<"$(run "$bin" single "$file")"
 line "now (1 consumer, whole file)" "$s"
 single_s=$s
 echo "  peak RSS of the replay: $(($(cat "$work/single.0.rss") / 1024)) MiB"
-[ "$(distinct)" = "$rows" ] || { log "stored distinct events differ from the rows reported"; exit 1; }
+[ "$(distinct_events)" = "$rows" ] || { log "stored distinct events differ from the rows reported"; exit 1; }
 stored=$rows
 
 read -r s rows2 <<<"$(run "$bin" again "$file")"
 line "now, same file again (adds $rows2 rows)" "$s"
 [ "$rows2" = 0 ] || { log "the second replay added rows"; exit 1; }
 
-# The store's ceiling for the same rows: dumped in chunks of one replay batch's size (50,000
-# records ≈ 55,000 rows), then re-inserted one after the other into a fresh database.
-chunks=$(( (rows + 54999) / 55000 ))
-for ((i = 0; i < chunks; i++)); do
-  curl -fsS "$CLICKHOUSE_URL/" --data-binary \
-    "SELECT * FROM \`$db\`.events WHERE cityHash64(toString(event_id)) % $chunks = $i FORMAT RowBinary" \
-    >"$work/ceiling.$i.bin"
-done
-fresh "$bin"
+# The store's ceiling for the same rows: dumped in chunks of one replay batch's size, then
+# re-inserted one after the other into a fresh database.
+dump_events "$rows" "$work"
+fresh_bench_db "$bin"
 t0=$(now)
-for ((i = 0; i < chunks; i++)); do
-  curl -fsS "$CLICKHOUSE_URL/?query=$(jq -rn --arg q "INSERT INTO \`$db\`.events FORMAT RowBinary" '$q|@uri')" \
-    --data-binary @"$work/ceiling.$i.bin" >/dev/null
-done
-t1=$(now)
-ceiling_s=$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')
+insert_events "$work"
+ceiling_s=$(since "$t0")
 line "store ceiling ($chunks RowBinary INSERTs, same rows)" "$ceiling_s"
-[ "$(distinct)" = "$stored" ] || { log "the ceiling run stored a different set of events"; exit 1; }
+[ "$(distinct_events)" = "$stored" ] || { log "the ceiling run stored a different set of events"; exit 1; }
 rm -f "$work"/ceiling.*.bin
 echo "  ingest / ceiling: $(awk -v c="$ceiling_s" -v s="$single_s" 'BEGIN { printf "%.2f", c / s }')"
 
 # The reference Python consumer on the same file and server.
-fresh "$bin"
+fresh_bench_db "$bin"
 org=$(ch "SELECT toString(id) FROM \`$db\`.orgs WHERE slug = 'bench' LIMIT 1")
-py=$(scripts/pyenv.sh | tail -n 1)/python
+py=$(pyenv_bin)/python
 t0=$(now)
 /usr/bin/time -f %M -o "$work/reference.rss" \
   "$py" scripts/reference_consumer.py "$file" --org "$org" --url "$CLICKHOUSE_URL" --database "$db" \
   >"$work/reference.json"
-t1=$(now)
-ref_s=$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')
+ref_s=$(since "$t0")
 line "reference Python consumer (1 process)" "$ref_s"
 echo "  reference stored $(jq .rows "$work/reference.json") rows; peak RSS $(($(cat "$work/reference.rss") / 1024)) MiB"
 echo "  ingest / reference: $(awk -v r="$ref_s" -v s="$single_s" 'BEGIN { printf "%.2f", r / s }')x"
 if [ -n "$before" ]; then
-  fresh "$before/release"
+  fresh_bench_db "$before/release"
   read -r s _ <<<"$(run "$before/release" before2 "$file")"
   line "before (1 consumer, whole file, again)" "$s"
 fi
 
 for n in 2 4; do
   split -n "l/$n" -d "$file" "$work/part$n."
-  fresh "$bin"
+  fresh_bench_db "$bin"
   read -r s rows <<<"$(run "$bin" "split$n" "$work/part$n".*)"
   line "now ($n consumers, a share each)" "$s"
-  [ "$(distinct)" = "$stored" ] || { log "$n consumers stored a different set of events"; exit 1; }
+  [ "$(distinct_events)" = "$stored" ] || { log "$n consumers stored a different set of events"; exit 1; }
   rm -f "$work/part$n".*
 done
 
-fresh "$bin"
+fresh_bench_db "$bin"
 read -r s rows <<<"$(run "$bin" overlap4 "$file" "$file" "$file" "$file")"
 line "now (4 consumers, each the whole file)" "$s"
-echo "  distinct events stored: $(distinct) (one replay: $stored); rows inserted: $rows (copies of raced events: $((rows - stored)))"
-[ "$(distinct)" = "$stored" ] || { log "overlapping consumers stored a different set of events"; exit 1; }
-echo "  load average at end: $(load)"
+echo "  distinct events stored: $(distinct_events) (one replay: $stored); rows inserted: $rows (copies of raced events: $((rows - stored)))"
+[ "$(distinct_events)" = "$stored" ] || { log "overlapping consumers stored a different set of events"; exit 1; }
+echo "  load average at end: $(loadavg)"
 
 # The poller on the same file (its own replay and ceiling, measured beside it).
 echo

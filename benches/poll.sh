@@ -20,10 +20,9 @@
 # SENDOPS_BENCH_POLL_ARGS (extra `sendops-ingest poll` arguments, e.g. "--receivers 32").
 # Scratch database: sendops_bench_poll (dropped at the end).
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
-export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+use_local_clickhouse
 bin=$CARGO_TARGET_DIR/release
 db=sendops_bench_poll
 rounds=${SENDOPS_BENCH_ROUNDS:-1}
@@ -37,10 +36,6 @@ cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' 
 ch_pid=${SENDOPS_BENCH_CH_PID:-$(cat "$root/.local/clickhouse/server.pid" 2>/dev/null || true)}
 ch_cpu() { [ -n "$ch_pid" ] && cpu_of "$ch_pid" || echo 0; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
-ch() { curl -fsS "$CLICKHOUSE_URL/" --data-binary "$1"; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-now() { date +%s.%N; }
-since() { awk -v a="$(now)" -v b="$1" 'BEGIN { print a - b }'; }
 
 if [ -z "${SENDOPS_BENCH_NO_BUILD:-}" ]; then
   cargo build --release -p sendops-fixtures -p sendops-ingest -p sendops-admin \
@@ -64,22 +59,15 @@ fi
 lines=$(grep -c . "$file")
 bytes=$(stat -c %s "$file")
 
-fresh() {
-  export CLICKHOUSE_DATABASE=$db
-  ch "DROP DATABASE IF EXISTS \`$db\`" >/dev/null
-  "$bin/sendops-admin" migrate >/dev/null 2>&1
-  "$bin/sendops-admin" org create --name Bench --slug bench --aws-account 123456789012 --plan enterprise >/dev/null
-}
-distinct() { ch "SELECT uniqExact(event_id) FROM \`$db\`.events"; }
 line() { # label seconds
-  awk -v l="$1" -v e="$events" -v s="$2" -v b="$bytes" -v la="$(load)" 'BEGIN {
+  awk -v l="$1" -v e="$events" -v s="$2" -v b="$bytes" -v la="$(loadavg)" 'BEGIN {
     printf "%-46s %6.1f s  %7d events/s  %4.0f MB/s   load %s\n", l, s, e / s, b / s / 1e6, la }'
 }
 ratio() { awk -v c="$1" -v s="$2" 'BEGIN { printf "%.2f", c / s }'; }
 
 # 1. replay: its rows are the reference set (and the ceiling's input).
 replay() {
-  fresh
+  fresh_bench_db "$bin"
   local t0 c0; t0=$(now); c0=$(ch_cpu)
   /usr/bin/time -f '%U %S' -o "$work/replay.cpu" \
     "$bin/sendops-ingest" replay "$file" >"$work/replay.json" 2>"$work/replay.log" \
@@ -88,33 +76,22 @@ replay() {
   replay_detail="CPU: replay $(awk '{ printf "%.1f", $1 + $2 }' "$work/replay.cpu") s, ClickHouse $(minus "$(ch_cpu)" "$c0") s"
   events=$(jq .events "$work/replay.json")
   rows=$(jq .rows "$work/replay.json")
-  [ "$(distinct)" = "$rows" ] || { log "replay: stored distinct events differ from the rows reported"; exit 1; }
+  [ "$(distinct_events)" = "$rows" ] || { log "replay: stored distinct events differ from the rows reported"; exit 1; }
 }
 
-# 2. the store's ceiling for the same rows.
-dump() {
-  chunks=$(( (rows + 54999) / 55000 ))
-  for ((i = 0; i < chunks; i++)); do
-    curl -fsS "$CLICKHOUSE_URL/" --data-binary \
-      "SELECT * FROM \`$db\`.events WHERE cityHash64(toString(event_id)) % $chunks = $i FORMAT RowBinary" \
-      >"$work/ceiling.$i.bin"
-  done
-}
+# 2. the store's ceiling for the same rows (dumped once: dump_events).
 ceiling() {
-  fresh
-  local t0 i c0; t0=$(now); c0=$(ch_cpu)
-  for ((i = 0; i < chunks; i++)); do
-    curl -fsS "$CLICKHOUSE_URL/?query=$(jq -rn --arg q "INSERT INTO \`$db\`.events FORMAT RowBinary" '$q|@uri')" \
-      --data-binary @"$work/ceiling.$i.bin" >/dev/null
-  done
+  fresh_bench_db "$bin"
+  local t0 c0; t0=$(now); c0=$(ch_cpu)
+  insert_events "$work"
   ceiling_s=$(since "$t0")
   ceiling_detail="CPU: ClickHouse $(minus "$(ch_cpu)" "$c0") s"
-  [ "$(distinct)" = "$rows" ] || { log "the ceiling run stored a different set of events"; exit 1; }
+  [ "$(distinct_events)" = "$rows" ] || { log "the ceiling run stored a different set of events"; exit 1; }
 }
 
 # 3. the poller against the stand-in with `latency` ms per call.
 poll() { # latency
-  fresh
+  fresh_bench_db "$bin"
   log "loading $lines messages into the SQS stand-in (not timed)"
   "$bin/sendops-fake-sqs" --latency-ms "$1" "$file" >"$work/fake.out" 2>"$work/fake.log" &
   fake_pid=$!
@@ -140,17 +117,17 @@ poll() { # latency
   local fake_cpu; fake_cpu=$(minus "$(cpu_of "$fake_pid")" "$f0")
   local ch_used; ch_used=$(minus "$(ch_cpu)" "$c0")
   kill "$fake_pid"; wait "$fake_pid" 2>/dev/null || true; fake_pid=
-  [ "$(distinct)" = "$rows" ] || { log "poll ($1 ms): stored $(distinct) distinct events, replay $rows"; exit 1; }
+  [ "$(distinct_events)" = "$rows" ] || { log "poll ($1 ms): stored $(distinct_events) distinct events, replay $rows"; exit 1; }
   [ "$(jq .deleted <<<"$stats")" = "$lines" ] || { log "poll ($1 ms): deleted $(jq .deleted <<<"$stats") of $lines: $stats"; exit 1; }
   poll_detail="receives $(jq .receive_calls <<<"$stats") (max $(jq .max_concurrent_receives <<<"$stats") at once), redelivered $(jq .redelivered <<<"$stats"), deletes $(jq .delete_calls <<<"$stats") (max $(jq .max_concurrent_deletes <<<"$stats") at once), $(jq .flushes "$work/poll.json") batches, peak RSS $(($(cut -d' ' -f1 "$work/poll.rss") / 1024)) MiB, CPU: poller $(awk '{ printf "%.1f", $2 + $3 }' "$work/poll.rss") s, stand-in $fake_cpu s, ClickHouse $ch_used s"
 }
 
-echo "== poll vs ceiling: $lines messages, $((bytes / 1000000)) MB SNS-wrapped NDJSON, $(nproc) cores, load $(load)"
+echo "== poll vs ceiling: $lines messages, $((bytes / 1000000)) MB SNS-wrapped NDJSON, $(nproc) cores, load $(loadavg)"
 for ((round = 1; round <= rounds; round++)); do
   replay
   line "replay, 1 consumer (round $round)" "$replay_s"
   echo "  $replay_detail"
-  [ "$round" = 1 ] && dump
+  [ "$round" = 1 ] && dump_events "$rows" "$work"
   ceiling
   line "store ceiling ($chunks RowBinary INSERTs, round $round)" "$ceiling_s"
   echo "  $ceiling_detail"
@@ -161,4 +138,4 @@ for ((round = 1; round <= rounds; round++)); do
     echo "  poll ($ms ms) / ceiling: $(ratio "$ceiling_s" "$poll_s"); $poll_detail"
   done
 done
-echo "  load average at end: $(load)"
+echo "  load average at end: $(loadavg)"

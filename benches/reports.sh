@@ -30,18 +30,15 @@
 #    so the first such request of the (freshly started) process waits for the index to load the
 #    window's days (the background prefill's load or its own): that is its `first`.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
-export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+use_local_clickhouse
 db=${BENCH_DB:-sendops_bench_reports}
+state=.local/bench-reports.env
+export CLICKHOUSE_DATABASE=$db
 port=${BENCH_PORT:-18098}
 requests=${BENCH_REQUESTS:-200}
 rows=${BENCH_ROWS:-10000000}
-export CLICKHOUSE_DATABASE=$db
-state=.local/bench-reports.env
-
-ch() { curl -fsS "$CLICKHOUSE_URL/?database=$db" --data-binary "$1"; }
 
 scripts/clickhouse.sh start
 cargo build --release -q -p sendops-admin -p sendops-query-api
@@ -49,15 +46,9 @@ admin=$CARGO_TARGET_DIR/release/sendops-admin
 api=$CARGO_TARGET_DIR/release/sendops-api
 mkdir -p .local
 
-if [ "${BENCH_RELOAD:-0}" = 1 ] || [ ! -f "$state" ] || [ "$(curl -fsS "$CLICKHOUSE_URL/" --data-binary "SELECT count() FROM system.databases WHERE name = '$db'")" != 1 ]; then
+if [ "${BENCH_RELOAD:-0}" = 1 ] || [ ! -f "$state" ] || ! database_exists "$db"; then
   echo "== loading $rows events into $db"
-  curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null
-  "$admin" migrate >/dev/null
-  org_id=$("$admin" org create --name Bench --slug bench --aws-account 888888888888 --plan enterprise \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-  key=$("$admin" key create --org bench --env live --name bench --scopes api.reports.view \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
-  ch "INSERT INTO orgs SELECT id, slug, name, plan, aws_account_id, region, 100000000, created_ms, updated_ms + 1 FROM orgs FINAL WHERE slug = 'bench'"
+  new_bench_org "$admin" 888888888888 enterprise api.reports.view 100000000
   channels=$(python3 -c "
 import uuid
 org = uuid.UUID('$org_id')
@@ -67,7 +58,7 @@ print(','.join(\"toUUID('%s')\" % uuid.uuid5(org, n) for n in ['transactional', 
   block=$((rows / 10))
   start=$(date +%s)
   for b in $(seq 0 9); do
-    ch "INSERT INTO events (org_id, day, event_id, occurred_ms, event_type, message_id, sent_ms, recipient, source, sender,
+    ch_db "INSERT INTO events (org_id, day, event_id, occurred_ms, event_type, message_id, sent_ms, recipient, source, sender,
           sender_domain, channel, channel_id, template, subject, destination, bounce_type, bounce_sub_type, diagnostic,
           ingested_ms, ses_account)
         SELECT toUUID('$org_id'), toDate(toDateTime(intDiv(ts, 1000))), generateUUIDv4(), ts,
@@ -93,19 +84,19 @@ print(','.join(\"toUUID('%s')\" % uuid.uuid5(org, n) for n in ['transactional', 
   echo "loaded in $(( $(date +%s) - start )) s; merging parts"
   # Rows inserted here bypass the pipeline, which counts every day it writes (day_changes):
   # count them as it would, so reports see these days.
-  ch "INSERT INTO day_changes SELECT org_id, day, toUInt64(1) FROM events GROUP BY org_id, day" >/dev/null
-  for t in events messages; do ch "OPTIMIZE TABLE $t FINAL" >/dev/null || true; done
+  ch_db "INSERT INTO day_changes SELECT org_id, day, toUInt64(1) FROM events GROUP BY org_id, day" >/dev/null
+  for t in events messages; do ch_db "OPTIMIZE TABLE $t FINAL" >/dev/null || true; done
   printf 'key=%s\n' "$key" >"$state"
 fi
 # shellcheck disable=SC1090
 . "$state"
-echo "== $(ch "SELECT count() FROM events") events, $(ch "SELECT count() FROM day_changes") counted days"
+echo "== $(ch_db "SELECT count() FROM events") events, $(ch_db "SELECT count() FROM day_changes") counted days"
 
 log=$(mktemp)
 SENDOPS_API_ADDR=127.0.0.1:$port RUST_LOG=warn "$api" >"$log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null || true; [ "${BENCH_DROP:-0}" = 1 ] && curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null; true' EXIT
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/v1/_health" >/dev/null 2>&1 && break; sleep 0.2; done
+trap 'kill $pid 2>/dev/null || true; [ "${BENCH_DROP:-0}" = 1 ] && drop_database "$db"; true' EXIT
+wait_for_api "http://127.0.0.1:$port" || true
 
 python3 - "$port" "$key" "$requests" "$CLICKHOUSE_URL" "$db" "${BENCH_ONLY:-}" <<'PY'
 import http.client, json, random, sys, time, urllib.request

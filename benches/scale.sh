@@ -23,28 +23,25 @@
 # (the statements each request issued, read back from system.query_log). Then the API is
 # restarted and the first request of every report is timed (cold start), against the warm p99.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
-export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+use_local_clickhouse
 db=${SCALE_DB:-sendops_bench_scale}
+export CLICKHOUSE_DATABASE=$db
+state=.local/bench-scale.env
 events=${SCALE_EVENTS:-100000000}
 orgs=${SCALE_ORGS:-1000}
 requests=${SCALE_REQUESTS:-200}
 port=${SCALE_PORT:-18097}
 end=${SCALE_END:-$(date -u +%Y-%m-%dT00:00:00Z)}
-export CLICKHOUSE_DATABASE=$db
-state=.local/bench-scale.env
 bin=$CARGO_TARGET_DIR/release
 
 log() { printf 'scale: %s\n' "$*" >&2; }
-ch() { curl -fsS "$CLICKHOUSE_URL/?database=$db" --data-binary "$1"; }
-load() { cut -d' ' -f1-3 /proc/loadavg; }
 case "$db" in sendops | sendops_test_*) log "refusing to use database $db"; exit 2 ;; esac
 
 scripts/clickhouse.sh start >/dev/null
 [ "${SCALE_SKIP_BUILD:-0}" = 1 ] || cargo build --release -q -p sendops-admin -p sendops-query-api -p sendops-ingest -p sendops-fixtures
-py=$(scripts/pyenv.sh | tail -n 1)/python
+py=$(pyenv_bin)/python
 mkdir -p .local
 work=$(mktemp -d "${TMPDIR:-/tmp}/sendops-scale.XXXXXX")
 api_pid=
@@ -54,11 +51,10 @@ trap cleanup EXIT
 account() { printf '%012d' $((100000000000 + $1)); }
 
 resume=${SCALE_RESUME_FROM:-}
-if [ -n "$resume" ] || [ "${SCALE_RELOAD:-0}" = 1 ] || [ ! -f "$state" ] ||
-  [ "$(curl -fsS "$CLICKHOUSE_URL/" --data-binary "SELECT count() FROM system.databases WHERE name = '$db'")" != 1 ]; then
-  log "loading $events events across $orgs orgs into $db from org ${resume:-0} (load $(load))"
+if [ -n "$resume" ] || [ "${SCALE_RELOAD:-0}" = 1 ] || [ ! -f "$state" ] || ! database_exists "$db"; then
+  log "loading $events events across $orgs orgs into $db from org ${resume:-0} (load $(loadavg))"
   if [ -z "$resume" ]; then
-    curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null
+    drop_database "$db"
     "$bin/sendops-admin" migrate >/dev/null
     for ((i = 0; i < orgs; i++)); do
       "$bin/sendops-admin" org create --name "Org $i" --slug "org$i" --aws-account "$(account "$i")" \
@@ -69,7 +65,7 @@ if [ -n "$resume" ] || [ "${SCALE_RELOAD:-0}" = 1 ] || [ ! -f "$state" ] ||
   big=$((events / 10 * 10 / 26))
   small=$(((events - events / 10) / (orgs > 1 ? orgs - 1 : 1) * 10 / 26))
   before=0
-  [ -n "$resume" ] && before=$(ch "SELECT uniqExact(event_id) FROM events")
+  [ -n "$resume" ] && before=$(ch_db "SELECT uniqExact(event_id) FROM events")
   t0=$(date +%s)
   {
     for ((i = ${resume:-0}; i < orgs; i++)); do
@@ -79,15 +75,15 @@ if [ -n "$resume" ] || [ "${SCALE_RELOAD:-0}" = 1 ] || [ ! -f "$state" ] ||
     done
   } | /usr/bin/time -f %M -o "$work/replay.rss" "$bin/sendops-ingest" replay - >"$work/replay.json" 2>"$work/replay.log"
   t1=$(date +%s)
-  stored=$(ch "SELECT uniqExact(event_id) FROM events")
-  log "loaded: $(cat "$work/replay.json") in $((t1 - t0)) s ($(((stored - before) / (t1 - t0 > 0 ? t1 - t0 : 1))) events/s), replay peak RSS $(($(cat "$work/replay.rss") / 1024)) MiB, load $(load)"
+  stored=$(ch_db "SELECT uniqExact(event_id) FROM events")
+  log "loaded: $(cat "$work/replay.json") in $((t1 - t0)) s ($(((stored - before) / (t1 - t0 > 0 ? t1 - t0 : 1))) events/s), replay peak RSS $(($(cat "$work/replay.rss") / 1024)) MiB, load $(loadavg)"
   for slug in org0 org1; do
     key=$("$bin/sendops-admin" key create --org "$slug" --env live --name scale \
       --scopes api.messages.view,api.messages.unmask_recipients,analytics.search.recipients,api.reports.view,api.undeliverable.view |
       "$py" -c 'import json,sys; print(json.load(sys.stdin)["key"])')
     echo "key_$slug=$key" >>"$work/keys"
     # No rate limit in the way of the measurement (a newer row version of the org).
-    ch "INSERT INTO orgs SELECT id, slug, name, plan, aws_account_id, region, 1000000, created_ms, updated_ms + 1 FROM orgs FINAL WHERE slug = '$slug'"
+    lift_rate_limit "$slug" 1000000
   done
   cp "$work/keys" "$state"
 fi
@@ -97,7 +93,7 @@ source "$state"
 start_api() {
   SENDOPS_API_ADDR=127.0.0.1:$port SENDOPS_METRICS_ADDR=127.0.0.1:$((port + 1)) "$bin/sendops-api" >"$work/api.log" 2>&1 &
   api_pid=$!
-  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/v1/_health" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  wait_for_api "http://127.0.0.1:$port" && return 0
   log "the API did not start"; cat "$work/api.log" >&2; exit 1
 }
 
@@ -144,12 +140,12 @@ paths_for() { # slug key -> scenarios file
   echo "$out"
 }
 
-echo "== scale: $(ch "SELECT count() FROM orgs FINAL") orgs, $(ch "SELECT uniqExact(event_id) FROM events") events, $(nproc) cores, load $(load)"
+echo "== scale: $(ch_db "SELECT count() FROM orgs FINAL") orgs, $(ch_db "SELECT uniqExact(event_id) FROM events") events, $(nproc) cores, load $(loadavg)"
 start_api
 for slug in org0 org1; do
   keyvar=key_$slug
-  org_id=$(ch "SELECT toString(id) FROM orgs FINAL WHERE slug = '$slug'")
-  echo "-- $slug: $(ch "SELECT uniqExact(event_id) FROM events WHERE org_id = '$org_id'") events (load $(load))"
+  org_id=$(ch_db "SELECT toString(id) FROM orgs FINAL WHERE slug = '$slug'")
+  echo "-- $slug: $(ch_db "SELECT uniqExact(event_id) FROM events WHERE org_id = '$org_id'") events (load $(loadavg))"
   paths=$(paths_for "$slug" "${!keyvar}")
   direct=
   [ "$slug" = org0 ] && direct=messages,detail,timeline,recipient
@@ -166,6 +162,6 @@ grep -P '^(deliverability|engagement|template-performance|breakdown-[a-z_]+|repu
 # prefill of the busiest orgs' indexes is done, at most 120 s after start).
 t0=$(date +%s.%N)
 for _ in $(seq 1 1300); do curl -fsS "http://127.0.0.1:$((port + 1))/ready" >/dev/null 2>&1 && break; sleep 0.1; done
-echo "  ready after $(echo "$(date +%s.%N) - $t0" | bc) s (load $(load))"
+echo "  ready after $(echo "$(date +%s.%N) - $t0" | bc) s (load $(loadavg))"
 "$py" benches/endpoints.py --api "http://127.0.0.1:$port" --key "$key_org0" --paths "$work/cold.paths" --first-only
-echo "  load average at end: $(load)"
+echo "  load average at end: $(loadavg)"

@@ -22,14 +22,12 @@
 #      then 0–2 further pages through next_cursor; the timed request is the last page; 300.
 #    Prints p50/p90/p99/max per scenario, and the time a full-org rule change takes.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
-export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+use_local_clickhouse
 db=${BENCH_DB:-sendops_bench_undeliverable}
 port=${BENCH_PORT:-18099}
 requests=${BENCH_REQUESTS:-300}
-ch() { curl -fsS "$CLICKHOUSE_URL/?database=$db" --data-binary "$1"; }
 
 scripts/clickhouse.sh start >/dev/null
 cargo build --release -q -p sendops-query-api -p sendops-admin
@@ -40,20 +38,14 @@ state=".local/bench-undeliverable.env"
 mkdir -p .local
 
 if [ "${BENCH_RELOAD:-0}" = 1 ]; then
-  curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null
+  drop_database "$db"
   rm -f "$state"
 fi
 
-if [ ! -f "$state" ] || [ "$(curl -fsS "$CLICKHOUSE_URL/" --data-binary "SELECT count() FROM system.databases WHERE name = '$db'")" != 1 ]; then
+if [ ! -f "$state" ] || ! database_exists "$db"; then
   echo "== loading $db"
-  curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null
-  "$admin" migrate >/dev/null
-  org_id=$("$admin" org create --name Bench --slug bench --aws-account 999999999999 --plan pro \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-  key=$("$admin" key create --org bench --env live --name bench --scopes api.undeliverable.view \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
   # No rate limit in the way of the measurement.
-  ch "INSERT INTO orgs SELECT id, slug, name, plan, aws_account_id, region, 1000000, created_ms, updated_ms + 1 FROM orgs FINAL WHERE slug = 'bench'"
+  new_bench_org "$admin" 999999999999 pro api.undeliverable.view 1000000
   SENDOPS_ACTOR=bench "$admin" rules set --org bench --profile strict >/dev/null
   now=$(date +%s%3N)
   day=86400000
@@ -61,7 +53,7 @@ if [ ! -f "$state" ] || [ "$(curl -fsS "$CLICKHOUSE_URL/" --data-binary "SELECT 
   # k: which event of the recipient (0: everyone, 1: n % 4 = 0, 2-4: n % 16 = 0).
   load() {
     local k=$1 filter=$2 from=$3 count=$4
-    ch "INSERT INTO events (org_id, day, event_id, occurred_ms, event_type, message_id, sent_ms, recipient, source, sender, sender_domain, bounce_type, bounce_sub_type, diagnostic, feedback_type, ses_account, ingested_ms)
+    ch_db "INSERT INTO events (org_id, day, event_id, occurred_ms, event_type, message_id, sent_ms, recipient, source, sender, sender_domain, bounce_type, bounce_sub_type, diagnostic, feedback_type, ses_account, ingested_ms)
       SELECT toUUID('$org_id'), toDate(toDateTime(intDiv(at, 1000))), generateUUIDv4(), at,
         CAST(multiIf(r < 73, 'Bounce', r < 80, 'Complaint', r < 85, 'Reject', 'DeliveryDelay') AS Enum8('Send' = 1, 'Delivery' = 2, 'Bounce' = 3, 'Complaint' = 4, 'Reject' = 5, 'Open' = 6, 'Click' = 7, 'DeliveryDelay' = 8, 'RenderingFailure' = 9, 'Subscription' = 10)),
         concat('bench-', toString(n), '-', toString($k)), at - 1000, $email,
@@ -85,22 +77,22 @@ if [ ! -f "$state" ] || [ "$(curl -fsS "$CLICKHOUSE_URL/" --data-binary "SELECT 
   for k in 2 3 4; do load "$k" "n % 16 = 0" 0 1000000; done
   # 2 000 exclusions, as sendops-admin exclusion add writes them (exclusion + activity rows).
   xs="SELECT n, $email AS e, $now - 30000 - toInt64(cityHash64(n, 'x') % (90 * $day)) AS x FROM (SELECT number * 499 AS n FROM system.numbers LIMIT 2000)"
-  ch "INSERT INTO undeliverable_exclusions SELECT generateUUIDv4(), toUUID('$org_id'), e, x, 'ops@acme.example', 'bench' FROM ($xs)"
-  ch "INSERT INTO undeliverable_activity SELECT toUUID('$org_id'), x, e, CAST('exclusion' AS Enum8('permanent' = 1, 'transient' = 2, 'undetermined' = 3, 'complaint' = 4, 'reject' = 5, 'delay' = 6, 'rule_change' = 7, 'exclusion' = 8)) FROM ($xs)"
-  echo "loaded in $(( $(date +%s) - start )) s: $(ch "SELECT count() FROM events") events, $(ch "SELECT uniqExact(recipient) FROM events") recipients"
+  ch_db "INSERT INTO undeliverable_exclusions SELECT generateUUIDv4(), toUUID('$org_id'), e, x, 'ops@acme.example', 'bench' FROM ($xs)"
+  ch_db "INSERT INTO undeliverable_activity SELECT toUUID('$org_id'), x, e, CAST('exclusion' AS Enum8('permanent' = 1, 'transient' = 2, 'undetermined' = 3, 'complaint' = 4, 'reject' = 5, 'delay' = 6, 'rule_change' = 7, 'exclusion' = 8)) FROM ($xs)"
+  echo "loaded in $(( $(date +%s) - start )) s: $(ch_db "SELECT count() FROM events") events, $(ch_db "SELECT uniqExact(recipient) FROM events") recipients"
   start=$(date +%s)
-  for t in undeliverable_history undeliverable_activity undeliverable_exclusions; do ch "OPTIMIZE TABLE $t FINAL"; done
+  for t in undeliverable_history undeliverable_activity undeliverable_exclusions; do ch_db "OPTIMIZE TABLE $t FINAL"; done
   echo "merged in $(( $(date +%s) - start )) s"
   printf 'org_id=%s\nkey=%s\n' "$org_id" "$key" > "$state"
 fi
 # shellcheck disable=SC1090
 . "$state"
-echo "== $db: $(ch "SELECT count() FROM undeliverable_history") history rows, $(ch "SELECT uniqExact(okey) FROM undeliverable_history") addresses, parts: $(ch "SELECT table, count() FROM system.parts WHERE database = '$db' AND active AND table LIKE 'undeliverable%' GROUP BY table ORDER BY table FORMAT CSV" | tr '\n' ' ')"
+echo "== $db: $(ch_db "SELECT count() FROM undeliverable_history") history rows, $(ch_db "SELECT uniqExact(okey) FROM undeliverable_history") addresses, parts: $(ch_db "SELECT table, count() FROM system.parts WHERE database = '$db' AND active AND table LIKE 'undeliverable%' GROUP BY table ORDER BY table FORMAT CSV" | tr '\n' ' ')"
 
 SENDOPS_API_ADDR=127.0.0.1:$port RUST_LOG=warn "$api" &
 api_pid=$!
 trap 'kill $api_pid 2>/dev/null || true' EXIT
-for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/v1/_health" >/dev/null 2>&1 && break; sleep 0.2; done
+wait_for_api "http://127.0.0.1:$port" 50 || true
 
 python3 - "$port" "$key" "$requests" <<'EOF'
 import http.client, json, random, sys, time
@@ -148,6 +140,6 @@ echo "== a full-org rule change (compares every soft-failing address under both 
 /usr/bin/time -f "rules set --profile standard: %e s, %M KB max RSS" "$admin" rules set --org bench --profile standard | grep rows_changed
 /usr/bin/time -f "rules set --profile strict: %e s, %M KB max RSS" "$admin" rules set --org bench --profile strict | grep rows_changed
 if [ "${BENCH_DROP:-0}" = 1 ]; then
-  curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null
+  drop_database "$db"
   rm -f "$state"
 fi

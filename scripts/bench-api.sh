@@ -16,11 +16,13 @@
 #   SENDOPS_BENCH_API_PORT        loopback port of the API (default 18089)
 #   SENDOPS_BENCH_SKIP_BUILD=1    use the release binaries already built
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
-export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+use_local_clickhouse
 db=${SENDOPS_BENCH_API_DB:-sendops_bench_api}
+case "$db" in
+  sendops | sendops_test_*) echo "bench-api: refusing to use database $db" >&2; exit 2 ;;
+esac
 target_events=${SENDOPS_BENCH_API_EVENTS:-10000000}
 duration=${SENDOPS_BENCH_DURATION:-20}
 connections=${SENDOPS_BENCH_CONNECTIONS:-4}
@@ -29,13 +31,7 @@ keep=${SENDOPS_BENCH_KEEP:-0}
 bin=$CARGO_TARGET_DIR/release
 api="http://127.0.0.1:$port"
 
-case "$db" in
-  sendops | sendops_test_*) echo "bench-api: refusing to use database $db" >&2; exit 2 ;;
-esac
-
 log() { printf 'bench-api: %s\n' "$*" >&2; }
-ch() { curl -fsS "$CLICKHOUSE_URL/" --data-binary "$1"; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 scripts/clickhouse.sh start
 if [ "${SENDOPS_BENCH_SKIP_BUILD:-0}" != 1 ]; then
@@ -44,8 +40,7 @@ fi
 for tool in wrk jq; do
   if ! command -v "$tool" >/dev/null; then
     log "installing $tool (Debian package)"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
+    apt_install "$tool"
   fi
 done
 
@@ -152,11 +147,11 @@ run_mix() { # name paths-file
 }
 echo
 echo "== API latency: wrk -t$threads -c$connections, ${duration}s per mix (after 3 s warm-up), $events rows in $db"
-echo "   machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+echo "   machine: $(nproc) cores, load average $(loadavg) at start"
 run_mix first "$work/first.txt"
 run_mix deep "$work/deep.txt"
 run_mix events "$work/events.txt"
-echo "   load average $(cut -d' ' -f1-3 /proc/loadavg) at end"
+echo "   load average $(loadavg) at end"
 if grep -q "Non-2xx" "$work"/wrk-*.txt; then
   log "some requests did not answer 2xx; API log:"; tail -n 20 "$work/api.log" >&2
   exit 1

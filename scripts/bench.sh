@@ -18,24 +18,18 @@
 #   SENDOPS_BENCH_KEEP=1                  keep the scratch databases (and reuse the API one)
 # Scratch databases: sendops_bench_ingest, sendops_bench_api; dropped at the end unless kept.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
-export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+use_local_clickhouse
 only=${SENDOPS_BENCH_ONLY:-all}
 keep=${SENDOPS_BENCH_KEEP:-0}
 bin=$CARGO_TARGET_DIR/release
 
 log() { printf 'bench: %s\n' "$*" >&2; }
-ch() { curl -fsS "$CLICKHOUSE_URL/" --data-binary "$1"; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 wants() { [ "$only" = all ] || [ "$only" = "$1" ]; }
-machine() { echo "$(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, load average $(cut -d' ' -f1-3 /proc/loadavg)"; }
+machine() { echo "$(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, load average $(loadavg)"; }
 
-if ! command -v jq >/dev/null; then
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
-fi
+if ! command -v jq >/dev/null; then apt_install jq; fi
 scripts/clickhouse.sh start
 
 # ---- parse + transform vs skim (criterion) ---------------------------------------------------

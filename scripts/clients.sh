@@ -9,15 +9,14 @@
 #   generate  regenerate and test (default)
 #   check     the same, then fail when the committed clients differ from the regenerated ones
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+use_local_clickhouse
 mode=${1:-generate}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
-export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
 export CLICKHOUSE_DATABASE=sendops_clients_$$
 port=${SENDOPS_CLIENTS_PORT:-18090}
 bin=$CARGO_TARGET_DIR/debug
-venv_bin=$(scripts/pyenv.sh | tail -n 1)
+venv_bin=$(pyenv_bin)
 account=555566667777
 say() { printf '== %s\n' "$*" >&2; }
 
@@ -30,7 +29,7 @@ say "seeding $CLICKHOUSE_DATABASE"
 "$bin/sendops-admin" org set-rate-limit --org clients --per-minute 1000000 >/dev/null
 scopes="api.messages.view,api.messages.unmask_recipients,api.reports.view,api.suppressions.view,api.undeliverable.view,api.channels.view,api.templates.view,api.tracking.view,api.identities.view,api.account.view"
 key=$("$bin/sendops-admin" key create --org clients --env live --name clients --scopes "$scopes" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+  | json_field key)
 
 log=$(mktemp)
 work=$(mktemp -d)
@@ -38,12 +37,12 @@ SENDOPS_API_ADDR=127.0.0.1:$port RUST_LOG=warn "$bin/sendops-api" >"$log" 2>&1 &
 api=$!
 cleanup() {
   kill "$api" 2>/dev/null || true
-  curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $CLICKHOUSE_DATABASE" >/dev/null || true
+  drop_database "$CLICKHOUSE_DATABASE" || true
   rm -rf "$work" "$log"
 }
 trap cleanup EXIT
 export SENDOPS_URL=http://127.0.0.1:$port SENDOPS_KEY=$key
-for _ in $(seq 1 100); do curl -fsS "$SENDOPS_URL/v1/_health" >/dev/null 2>&1 && break; sleep 0.2; done
+wait_for_api "$SENDOPS_URL" || true
 
 say "the served document"
 curl -fsS "$SENDOPS_URL/v1/openapi.json" \

@@ -19,9 +19,8 @@
 # (Debian bookworm, glibc 2.36) but must not need a symbol version above 2.34; this script checks
 # every binary with objdump and fails if one does.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 dist=${SENDOPS_DIST:-$root/.local/dist}
 bins=(sendops-ingest sendops-api sendops-admin)
 max_glibc=2.34

@@ -2,10 +2,9 @@
 # `make run`: migrate, create and seed a demo org (once), create an API key, print it, serve the
 # API. Expects the local ClickHouse to answer (the Makefile starts it) and the binaries built.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
-export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+use_local_clickhouse
 export CLICKHOUSE_DATABASE=${CLICKHOUSE_DATABASE:-sendops}
 export SENDOPS_API_ADDR=${SENDOPS_API_ADDR:-127.0.0.1:8080}
 bin=${SENDOPS_BIN_DIR:-$CARGO_TARGET_DIR/debug}

@@ -3,18 +3,17 @@
 # runs schemathesis from the served OpenAPI document. Fails on any 5xx or any response that does
 # not match the document (status codes, content types, headers, bodies).
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
-export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+use_local_clickhouse
 export CLICKHOUSE_DATABASE=sendops_schemathesis
 port=${SENDOPS_SCHEMATHESIS_PORT:-18080}
 bin=$CARGO_TARGET_DIR/debug
-venv_bin=$(scripts/pyenv.sh | tail -n 1)
+venv_bin=$(pyenv_bin)
 account=444455556666
 
 cargo build --bins -q
-curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $CLICKHOUSE_DATABASE" >/dev/null
+drop_database "$CLICKHOUSE_DATABASE"
 "$bin/sendops-admin" migrate >/dev/null
 "$bin/sendops-admin" org create --name "Schemathesis" --slug schemathesis --aws-account "$account" --plan enterprise >/dev/null
 "$bin/sendops-gen" --messages 2000 --days 20 --seed 3 --account "$account" --envelope mixed 2>/dev/null \
@@ -24,13 +23,13 @@ scopes="api.messages.view,api.messages.unmask_recipients,api.reports.view,api.su
 # reach the handlers and their validation (rate limiting has its own tests in query-api/tests).
 "$bin/sendops-admin" org set-rate-limit --org schemathesis --per-minute 1000000 >/dev/null
 key=$("$bin/sendops-admin" key create --org schemathesis --env live --name schemathesis --scopes "$scopes" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+  | json_field key)
 
 log=$(mktemp)
 SENDOPS_API_ADDR=127.0.0.1:$port RUST_LOG=warn "$bin/sendops-api" >"$log" 2>&1 &
 api=$!
-trap 'kill $api 2>/dev/null || true; curl -fsS "$CLICKHOUSE_URL/" --data-binary "DROP DATABASE IF EXISTS $CLICKHOUSE_DATABASE" >/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/v1/_health" >/dev/null 2>&1 && break; sleep 0.2; done
+trap 'kill $api 2>/dev/null || true; drop_database "$CLICKHOUSE_DATABASE" || true' EXIT
+wait_for_api "http://127.0.0.1:$port" || true
 
 "$venv_bin/schemathesis" run "http://127.0.0.1:$port/v1/openapi.json" \
   --header "Authorization: Bearer $key" \

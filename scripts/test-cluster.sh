@@ -13,9 +13,8 @@
 # `subset` (what `make test` runs, ~5 min): only the cluster's own tests and the operator's
 # prune/erase/repair suites, not the other suites.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 scripts/clickhouse.sh start
 export SENDOPS_SINGLE_URL=${SENDOPS_SINGLE_URL:-http://127.0.0.1:8123}

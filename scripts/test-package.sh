@@ -6,15 +6,9 @@
 # Not part of `make test`: the release build takes minutes on a small machine.
 # Arguments go to scripts/package.sh (e.g. --no-build to reuse the release binaries).
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
-export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
-
-scripts/clickhouse.sh start
-venv_bin=$(scripts/pyenv.sh | tail -n 1)
-scripts/moto.sh start
-export SENDOPS_MOTO_URL=${SENDOPS_MOTO_URL:-http://127.0.0.1:${SENDOPS_MOTO_PORT:-5055}}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+start_test_services
 
 echo "== package"
 scripts/package.sh "$@"

@@ -3,15 +3,9 @@
 # the OpenAPI document's validation and the generated clients (scripts/clients.sh), then the chdb
 # dialect check of every statement the tests issued. Installs what it needs.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sendops/target}
-export CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:8123}
-
-scripts/clickhouse.sh start
-venv_bin=$(scripts/pyenv.sh | tail -n 1)
-scripts/moto.sh start
-export SENDOPS_MOTO_URL=${SENDOPS_MOTO_URL:-http://127.0.0.1:${SENDOPS_MOTO_PORT:-5055}}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+start_test_services
 
 # Leftovers of crashed runs.
 for db in $(curl -fsS "$CLICKHOUSE_URL/" --data-binary "SELECT name FROM system.databases WHERE name LIKE 'sendops\\_test\\_%'"); do

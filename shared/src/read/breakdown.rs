@@ -23,7 +23,7 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::read::report_filter::{ReportFilter, date, day_in};
+use crate::read::report_filter::{ReportFilter, date, day_in, latest_seals, org_window};
 use crate::read::reports::{Split, days_sql, filter_sql, split, type_list};
 use crate::store::Store;
 use crate::store::sql::Sql;
@@ -408,17 +408,11 @@ impl Store {
         let mut sql = Sql::new(
             &format!(
                 "SELECT {key} AS k, event_type, toUInt64(uniqExact(recipient_hash)) AS n \
-                 FROM engaged_recipients WHERE org_id = ? AND event_type IN ('Open', 'Click') \
-                 AND day >= toDate(?) AND day <= toDate(?) AND occurred_ms >= ? AND occurred_ms < ?"
+                 FROM engaged_recipients WHERE event_type IN ('Open', 'Click') AND "
             ),
-            [
-                org_id.into(),
-                date(day_of_ms(from_ms)).into(),
-                date(day_of_ms(to_ms - 1)).into(),
-                from_ms.into(),
-                to_ms.into(),
-            ],
+            [],
         );
+        sql.append(org_window(org_id, from_ms, to_ms));
         sql.append(filter_sql(filter))
             .push(" GROUP BY k, event_type", []);
         Ok(self.sql(sql).fetch_all::<UniqueRow>().await?)
@@ -471,17 +465,13 @@ impl Store {
         last: u16,
     ) -> Result<HashMap<u16, SealHead>, StoreError> {
         Ok(self
-            .client()
-            .query(
-                "SELECT d, tupleElement(latest, 1) AS seal_id, tupleElement(latest, 2) AS changes, \
-                 tupleElement(latest, 3) AS rules FROM (\
-                 SELECT toUInt16(day) AS d, argMax((seal_id, changes, rules), sealed_ms) AS latest \
-                 FROM breakdown_day_seals WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) \
-                 GROUP BY d)",
-            )
-            .bind(org_id.to_string())
-            .bind(date(first))
-            .bind(date(last))
+            .sql(latest_seals(
+                "breakdown_day_seals",
+                &["seal_id", "changes", "rules"],
+                org_id,
+                first,
+                last,
+            ))
             .fetch_all::<SealHead>()
             .await?
             .into_iter()

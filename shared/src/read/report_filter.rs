@@ -4,7 +4,8 @@
 
 use uuid::Uuid;
 
-use crate::timefmt::day_to_date;
+use crate::store::sql::Sql;
+use crate::timefmt::{day_of_ms, day_to_date};
 
 /// Filters every report takes (AND-ed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,4 +27,38 @@ pub fn date(day: u16) -> String {
 pub fn day_in(days: &[u16]) -> String {
     let list: Vec<String> = days.iter().map(u16::to_string).collect();
     format!("has([{}], toUInt16(day))", list.join(", "))
+}
+
+/// `org_id = ? AND day … AND occurred_ms …`: the org's rows in [from_ms, to_ms), bounded by day
+/// as well (the sorting key's prefix). `from_ms < to_ms`.
+pub fn org_window(org_id: Uuid, from_ms: i64, to_ms: i64) -> Sql {
+    Sql::new(
+        "org_id = ? AND day >= toDate(?) AND day <= toDate(?) \
+         AND occurred_ms >= ? AND occurred_ms < ?",
+        [
+            org_id.into(),
+            date(day_of_ms(from_ms)).into(),
+            date(day_of_ms(to_ms - 1)).into(),
+            from_ms.into(),
+            to_ms.into(),
+        ],
+    )
+}
+
+/// The latest seal head of each day in [first, last] of a seal table (`day`, `sealed_ms` and
+/// `fields`): `d` (the day number), then `fields`, taken from the row sealed last.
+pub fn latest_seals(table: &str, fields: &[&str], org_id: Uuid, first: u16, last: u16) -> Sql {
+    let named: Vec<String> = (1..)
+        .zip(fields)
+        .map(|(i, f)| format!("tupleElement(latest, {i}) AS {f}"))
+        .collect();
+    Sql::new(
+        &format!(
+            "SELECT d, {} FROM (SELECT toUInt16(day) AS d, argMax(({}), sealed_ms) AS latest \
+             FROM {table} WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) GROUP BY d)",
+            named.join(", "),
+            fields.join(", ")
+        ),
+        [org_id.into(), date(first).into(), date(last).into()],
+    )
 }

@@ -3,7 +3,7 @@
 //! counter, and reused while the counter is unchanged.
 
 use super::*;
-use crate::read::report_filter::{date, day_in};
+use crate::read::report_filter::{date, day_in, latest_seals};
 use crate::store::Store;
 use crate::timefmt::{EpochMs, TimeRange, UtcDay, day_of_ms, day_start_ms, now_ms};
 use crate::{EventType, StoreError};
@@ -229,16 +229,13 @@ impl Store {
         last: u16,
     ) -> Result<BTreeMap<u16, (Uuid, u64)>, StoreError> {
         Ok(self
-            .client()
-            .query(
-                "SELECT d, tupleElement(latest, 1) AS seal_id, tupleElement(latest, 2) AS changes FROM (\
-                 SELECT toUInt16(day) AS d, argMax((seal_id, changes), sealed_ms) AS latest \
-                 FROM report_day_seals WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) \
-                 GROUP BY d)",
-            )
-            .bind(org_id.to_string())
-            .bind(date(first))
-            .bind(date(last))
+            .sql(latest_seals(
+                "report_day_seals",
+                &["seal_id", "changes"],
+                org_id,
+                first,
+                last,
+            ))
             .fetch_all::<SealHead>()
             .await?
             .into_iter()

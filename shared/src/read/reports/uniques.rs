@@ -4,9 +4,9 @@
 
 use super::*;
 use crate::read::engaged_index::{EngagedIndex, TemplateUniques};
-use crate::read::report_filter::date;
+use crate::read::report_filter::{date, org_window};
 use crate::store::Store;
-use crate::timefmt::{EpochMs, day_of_ms};
+use crate::timefmt::EpochMs;
 use crate::{EventType, StoreError};
 use clickhouse::Row;
 use serde::{Deserialize, Serialize};
@@ -151,18 +151,12 @@ impl Store {
         let mut sql = Sql::new(
             &format!(
                 "SELECT template, event_type, uniqExact(recipient_hash) AS uniques FROM engaged \
-                 WHERE org_id = ? AND event_type IN ({}) AND day >= toDate(?) AND day <= toDate(?) \
-                 AND occurred_ms >= ? AND occurred_ms < ?",
+                 WHERE event_type IN ({}) AND ",
                 type_list(types)
             ),
-            [
-                org_id.into(),
-                date(day_of_ms(from_ms)).into(),
-                date(day_of_ms(to_ms - 1)).into(),
-                from_ms.into(),
-                to_ms.into(),
-            ],
+            [],
         );
+        sql.append(org_window(org_id, from_ms, to_ms));
         sql.append(filter_sql(filter))
             .push(" AND template != '' GROUP BY template, event_type", []);
         Ok(self.sql(sql).fetch_all::<TemplateUniques>().await?)
