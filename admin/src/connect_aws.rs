@@ -21,14 +21,32 @@ use serde_json::{Value, json};
 /// The configuration-set tag the customer stack writes (infra/cloudformation/customer.yaml).
 pub const TEMPLATE_VERSION_TAG: &str = "sendops:template-version";
 
-/// What `connect-aws` was asked to do.
+/// What `connect-aws` was asked to do (its flags but `--org`).
+#[derive(Debug, clap::Args)]
+#[group(skip)]
 pub struct ConnectAws {
+    /// arn:aws:iam::<org's account>:role/NAME (the customer stack's ReadRoleArn output)
+    #[arg(long)]
     pub role_arn: Option<String>,
+    /// Only to record an id generated elsewhere that a role already requires; normally
+    /// leave it out (SendOps generates and stores the id).
+    #[arg(long)]
     pub external_id: Option<String>,
+    /// How the customer's events reach the platform.
+    #[arg(long, value_parser = ["EventBridge", "SNS"], default_value = "EventBridge")]
     pub transport: String,
+    /// Platform bus (EventBridge) or queue (SNS) ARN [default: SENDOPS_PLATFORM_EVENT_BUS_ARN
+    /// or SENDOPS_PLATFORM_QUEUE_ARN].
+    #[arg(long)]
     pub platform_destination_arn: Option<String>,
+    /// [default: SENDOPS_PLATFORM_ACCOUNT_ID, else the destination ARN's account]
+    #[arg(long)]
     pub platform_account_id: Option<String>,
+    /// The customer stack's name, to record the applied template version under.
+    #[arg(long)]
     pub stack_name: Option<String>,
+    /// Record the role without assuming it.
+    #[arg(long)]
     pub no_check: bool,
 }
 

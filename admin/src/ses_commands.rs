@@ -35,29 +35,8 @@ pub enum AccountCommand {
     ConnectAws {
         #[arg(long)]
         org: String,
-        /// arn:aws:iam::<org's account>:role/NAME (the customer stack's ReadRoleArn output)
-        #[arg(long)]
-        role_arn: Option<String>,
-        /// Only to record an id generated elsewhere that a role already requires; normally
-        /// leave it out (SendOps generates and stores the id).
-        #[arg(long)]
-        external_id: Option<String>,
-        /// How the customer's events reach the platform.
-        #[arg(long, value_parser = ["EventBridge", "SNS"], default_value = "EventBridge")]
-        transport: String,
-        /// Platform bus (EventBridge) or queue (SNS) ARN [default: SENDOPS_PLATFORM_EVENT_BUS_ARN
-        /// or SENDOPS_PLATFORM_QUEUE_ARN].
-        #[arg(long)]
-        platform_destination_arn: Option<String>,
-        /// [default: SENDOPS_PLATFORM_ACCOUNT_ID, else the destination ARN's account]
-        #[arg(long)]
-        platform_account_id: Option<String>,
-        /// The customer stack's name, to record the applied template version under.
-        #[arg(long)]
-        stack_name: Option<String>,
-        /// Record the role without assuming it.
-        #[arg(long)]
-        no_check: bool,
+        #[command(flatten)]
+        args: crate::connect_aws::ConnectAws,
     },
     /// Record the production-access request state (granting keeps the first grant time).
     ProductionAccess {
@@ -151,26 +130,8 @@ pub async fn run_account(
             let s = store.org_settings(org.id).await?;
             (org, s)
         }
-        AccountCommand::ConnectAws {
-            org,
-            role_arn,
-            external_id,
-            transport,
-            platform_destination_arn,
-            platform_account_id,
-            stack_name,
-            no_check,
-        } => {
+        AccountCommand::ConnectAws { org, args } => {
             let org = org_by_slug(store, &org).await?;
-            let args = crate::connect_aws::ConnectAws {
-                role_arn,
-                external_id,
-                transport,
-                platform_destination_arn,
-                platform_account_id,
-                stack_name,
-                no_check,
-            };
             return crate::connect_aws::run(store, &org, args).await;
         }
         AccountCommand::ProductionAccess { org, status } => {

@@ -1,14 +1,21 @@
 //! `SENDOPS_LOG_FORMAT` for `sendops-admin` (issue 16): `json` makes every log line a JSON object;
 //! anything but `text` or `json` stops the start with exit 2 naming the variable.
 
-#[test]
-fn a_bad_log_format_is_refused_with_its_name() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
+use std::process::{Command, Output};
+
+/// `sendops-admin org list` against an unreachable store, with these variables set.
+fn org_list_with(env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
         .args(["org", "list"])
-        .env("SENDOPS_LOG_FORMAT", "logfmt")
+        .envs(env.iter().copied())
         .env("CLICKHOUSE_URL", "http://127.0.0.1:1")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_bad_log_format_is_refused_with_its_name() {
+    let out = org_list_with(&[("SENDOPS_LOG_FORMAT", "logfmt")]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("SENDOPS_LOG_FORMAT"), "{stderr}");
@@ -17,13 +24,7 @@ fn a_bad_log_format_is_refused_with_its_name() {
 #[test]
 fn json_log_lines_parse() {
     // An unreachable store makes the command log (warn) before it fails.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
-        .args(["org", "list"])
-        .env("SENDOPS_LOG_FORMAT", "json")
-        .env("RUST_LOG", "debug")
-        .env("CLICKHOUSE_URL", "http://127.0.0.1:1")
-        .output()
-        .unwrap();
+    let out = org_list_with(&[("SENDOPS_LOG_FORMAT", "json"), ("RUST_LOG", "debug")]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let logged: Vec<&str> = stderr.lines().filter(|l| l.starts_with('{')).collect();
     assert!(!logged.is_empty(), "no log line: {stderr}");

@@ -7,6 +7,7 @@ mod common;
 use common::{Admin, create_acme};
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::store::{ConfirmationOutcome, ConfirmationRow, NoticeRow};
+use sendops_testkit::process::assert_success;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -20,11 +21,7 @@ async fn list(db: &TestDb, args: &[&str]) -> Value {
     })
     .await
     .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -103,13 +100,15 @@ async fn notices_list_shows_each_confirmation_with_its_check() {
     let v = list(&db, &[]).await;
     let notices = v["notices"].as_array().unwrap();
     assert_eq!(notices.len(), 5);
-    let auto = |n: u128| {
+    // Field `field` of notice `n`.
+    let field_of = |n: u128, field: &str| {
         notices
             .iter()
             .find(|x| x["id"] == json!(Uuid::from_u128(n).to_string()))
-            .unwrap()["auto_confirmation"]
+            .unwrap()[field]
             .clone()
     };
+    let auto = |n: u128| field_of(n, "auto_confirmation");
     assert_eq!(
         auto(1),
         json!({"outcome": "confirmed", "attempted_at": "2026-05-28T20:30:00Z", "subscription_arn": "arn:sub"})
@@ -119,13 +118,7 @@ async fn notices_list_shows_each_confirmation_with_its_check() {
         json!({"outcome": "refused", "attempted_at": "2026-05-28T20:28:20Z", "reason": "SubscribeURL is not https"})
     );
     assert_eq!(auto(3), Value::Null);
-    let by_id = |n: u128| {
-        notices
-            .iter()
-            .find(|x| x["id"] == json!(Uuid::from_u128(n).to_string()))
-            .unwrap()["confirmation"]
-            .clone()
-    };
+    let by_id = |n: u128| field_of(n, "confirmation");
     assert_eq!(
         by_id(1),
         json!({"state": "confirmable", "subscribe_url": good})

@@ -3,7 +3,9 @@
 //! `--notice-days` are removed by a whole-platform run; open quarantine entries and newer records
 //! stay; `--dry-run` only counts; `--org` leaves the records alone.
 
-use std::process::Command;
+mod common;
+
+use common::{Admin, create_acme};
 
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::store::{ConfirmationOutcome, ConfirmationRow, NoticeRow, QuarantineRow};
@@ -87,22 +89,8 @@ async fn prune_removes_old_resolved_quarantine_and_old_notices_only() {
         .insert_confirmations(&[attempt(11, days(100)), attempt(12, days(5))])
         .await
         .unwrap();
-    let admin = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
-            .arg("prune")
-            .args(args)
-            .env("CLICKHOUSE_URL", &db.config.url)
-            .env("CLICKHOUSE_DATABASE", &db.config.database)
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
-    };
+    // `sendops-admin prune <args>`, which must succeed: its JSON.
+    let admin = |args: &[&str]| Admin { db: &db }.ok(&[&["prune"], args].concat());
     let quarantine = "SELECT toString(id) FROM quarantine";
     let notices = "SELECT toString(id) FROM notices";
     let attempts = "SELECT toString(notice_id) FROM notice_confirmations";
@@ -123,12 +111,7 @@ async fn prune_removes_old_resolved_quarantine_and_old_notices_only() {
     assert_eq!(ids(&db, notices).await, vec![11, 12]);
 
     // --org prunes that org's data only; the records belong to no org.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sendops-admin"));
-    cmd.args(["org", "create", "--name", "Acme", "--slug", "acme"])
-        .args(["--aws-account", "123456789012"])
-        .env("CLICKHOUSE_URL", &db.config.url)
-        .env("CLICKHOUSE_DATABASE", &db.config.database);
-    assert!(cmd.output().unwrap().status.success());
+    Admin { db: &db }.ok(&create_acme("123456789012", &[]));
     let scoped = admin(&[
         "--org",
         "acme",

@@ -12,6 +12,7 @@ use sendops_ingest::{Pipeline, Source};
 use sendops_shared::store::QuarantineRow;
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::now_ms;
+use sendops_testkit::quarantine::{NOT_UTF8_BASE64, not_utf8_line};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "123456789012";
@@ -19,17 +20,6 @@ const ACCOUNT: &str = "123456789012";
 fn ok(db: &TestDb, args: &[&str]) -> Value {
     Admin { db }.ok(args)
 }
-
-/// JSON but for two bytes that are not UTF-8 (in a string).
-fn not_utf8_line() -> Vec<u8> {
-    let mut line = br#"{"eventType":"Send","mail":{"messageId":"bad-"#.to_vec();
-    line.extend_from_slice(&[0xff, 0xfe, b'x']);
-    line.extend_from_slice(br#"","timestamp":"2026-11-17T00:00:11Z","sendingAccountId":"123456789012","destination":["a@b.example"]}}"#);
-    line
-}
-
-/// The line's bytes in standard base64 (computed apart from the code under test).
-const NOT_UTF8_BASE64: &str = "eyJldmVudFR5cGUiOiJTZW5kIiwibWFpbCI6eyJtZXNzYWdlSWQiOiJiYWQt//54IiwidGltZXN0YW1wIjoiMjAyNi0xMS0xN1QwMDowMDoxMVoiLCJzZW5kaW5nQWNjb3VudElkIjoiMTIzNDU2Nzg5MDEyIiwiZGVzdGluYXRpb24iOlsiYUBiLmV4YW1wbGUiXX19";
 
 /// A Send event of the org's account that decodes (one row).
 fn good_event(message_id: &str) -> String {

@@ -10,25 +10,23 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use sendops_shared::Store;
 use sendops_shared::control::org::{Org, Plan};
 use sendops_shared::read::engaged_index::EngagedIndex;
 use sendops_shared::read::messages::{MessageFilter, MessageRow};
-use sendops_shared::read::reports::{Counts, Measures, ReportFilter};
+use sendops_shared::read::reports::{Counts, ReportFilter};
 use sendops_shared::store::testing::{TestDb, exec};
 use sendops_shared::timefmt::{
-    DAY_MS, EpochMs, TimeRange, UtcDay, day_of_ms, day_to_date, format_ms_precise, now_ms,
+    DAY_MS, EpochMs, UtcDay, day_of_ms, day_to_date, format_ms_precise, now_ms,
 };
-use sendops_shared::undeliverable::{Entry, ListQuery, Profile, Rule, RuleSet, StatusFilter};
-use sendops_shared::{EventType, Store};
+use sendops_shared::undeliverable::{Entry, Profile, Rule, RuleSet};
 use serde_json::Value;
 use uuid::Uuid;
 
-use common::{Admin, RECIPIENTS, create_org, ingest_valid, traffic};
-
-/// [from, to) in epoch milliseconds, as the read layer takes it.
-fn range(from: i64, to: i64) -> TimeRange {
-    TimeRange::new(EpochMs(from), EpochMs(to))
-}
+use common::{
+    Admin, RECIPIENTS, all_measures, all_undeliverable, create_org, daily_counts, ingest_valid,
+    list_messages, query_u64, range, traffic,
+};
 
 /// Runs an `ALTER TABLE … DELETE` and waits until the mutation is done (18.16 has no
 /// synchronous mutations).
@@ -41,15 +39,15 @@ async fn delete_where(store: &Store, table: &str, condition: &str) {
     // Until the rows are gone (a replicated table lists the mutation only once the replica
     // has read it back from ZooKeeper) and no mutation is pending.
     for _ in 0..600 {
-        let left = store
-            .client()
-            .query(&format!(
+        let left = query_u64(
+            store,
+            &format!(
                 "SELECT count() + (SELECT count() FROM system.mutations \
                  WHERE database = currentDatabase() AND is_done = 0) FROM {table} WHERE {condition}"
-            ))
-            .fetch_one::<u64>()
-            .await
-            .unwrap();
+            ),
+            &[],
+        )
+        .await;
         if left == 0 {
             return;
         }
@@ -89,19 +87,41 @@ struct Reader<'a> {
     rules: RuleSet,
 }
 
+impl Seen {
+    /// The names of the parts in which `self` and `other` differ.
+    fn differing_parts(&self, other: &Seen) -> Vec<&'static str> {
+        [
+            ("messages", self.messages != other.messages),
+            ("by_id", self.by_id != other.by_id),
+            ("by_recipient", self.by_recipient != other.by_recipient),
+            ("filtered", self.filtered != other.filtered),
+            ("timelines", self.timelines != other.timelines),
+            ("daily", self.daily != other.daily),
+            ("templates", self.templates != other.templates),
+            ("undeliverable", self.undeliverable != other.undeliverable),
+        ]
+        .into_iter()
+        .filter_map(|(name, differs)| differs.then_some(name))
+        .collect()
+    }
+}
+
+/// Every part of [`Seen`], by name.
+const ALL_PARTS: [&str; 8] = [
+    "messages",
+    "by_id",
+    "by_recipient",
+    "filtered",
+    "timelines",
+    "daily",
+    "templates",
+    "undeliverable",
+];
+
 impl Reader<'_> {
     async fn seen(&self, index: &EngagedIndex) -> Seen {
         let (store, org) = (self.store, self.org.id);
-        let messages = store
-            .list_messages(
-                org,
-                range(self.from_ms, self.to_ms),
-                None,
-                &MessageFilter::default(),
-                10_000,
-            )
-            .await
-            .unwrap();
+        let messages = list_messages(store, org, self.from_ms, self.to_ms, 10_000).await;
         let mut by_id = Vec::new();
         let mut timelines = Vec::new();
         for m in &self.keys {
@@ -141,41 +161,18 @@ impl Reader<'_> {
                     .unwrap(),
             );
         }
-        let measures = Measures {
-            types: &EventType::ALL,
-            distinct_recipients: true,
-        };
-        let daily = store
-            .daily_counts(
-                org,
-                range(self.from_ms, self.to_ms),
-                &ReportFilter::default(),
-                measures,
-            )
-            .await
-            .unwrap();
+        let daily = daily_counts(store, org, self.from_ms, self.to_ms).await;
         let templates = store
             .template_counts(
                 index,
                 org,
                 range(self.from_ms, self.to_ms),
                 &ReportFilter::default(),
-                measures,
+                all_measures(),
             )
             .await
             .unwrap();
-        let q = ListQuery {
-            now_ms: self.now_ms,
-            retention_days: self.org.plan.retention_days(),
-            since_ms: None,
-            until_ms: None,
-            status: StatusFilter::All,
-            reason: None,
-            email: None,
-            min_events: 1,
-            after: None,
-            limit: 1000,
-        };
+        let q = all_undeliverable(self.now_ms, self.org.plan.retention_days());
         let undeliverable = store
             .list_undeliverable(org, &self.rules, &q)
             .await
@@ -196,6 +193,7 @@ impl Reader<'_> {
 /// Distinct rows per derived table (and markers) of one org: a repair that only adds copies
 /// leaves these unchanged.
 async fn fingerprint(store: &Store, org: Uuid) -> BTreeMap<&'static str, u64> {
+    let org = org.to_string();
     let mut out = BTreeMap::new();
     for table in [
         "message_index",
@@ -207,28 +205,12 @@ async fn fingerprint(store: &Store, org: Uuid) -> BTreeMap<&'static str, u64> {
         "undeliverable_activity",
         "ingested_events",
     ] {
-        let n = store
-            .client()
-            .query(&format!(
-                "SELECT count() FROM (SELECT DISTINCT * FROM {table} WHERE org_id = ?)"
-            ))
-            .bind(org.to_string())
-            .fetch_one::<u64>()
-            .await
-            .unwrap();
-        out.insert(table, n);
+        let sql = format!("SELECT count() FROM (SELECT DISTINCT * FROM {table} WHERE org_id = ?)");
+        out.insert(table, query_u64(store, &sql, &[&org]).await);
     }
-    let n = store
-        .client()
-        .query(
-            "SELECT count() FROM (SELECT sent_ms, message_id FROM messages WHERE org_id = ? \
-             GROUP BY sent_ms, message_id)",
-        )
-        .bind(org.to_string())
-        .fetch_one::<u64>()
-        .await
-        .unwrap();
-    out.insert("messages", n);
+    let sql = "SELECT count() FROM (SELECT sent_ms, message_id FROM messages WHERE org_id = ? \
+               GROUP BY sent_ms, message_id)";
+    out.insert("messages", query_u64(store, sql, &[&org]).await);
     out
 }
 
@@ -244,13 +226,8 @@ async fn day_changes(store: &Store, org: Uuid) -> BTreeMap<u16, u64> {
 }
 
 async fn distinct_events(store: &Store, org: Uuid) -> u64 {
-    store
-        .client()
-        .query("SELECT uniqExact(event_id) FROM events WHERE org_id = ?")
-        .bind(org.to_string())
-        .fetch_one::<u64>()
-        .await
-        .unwrap()
+    let sql = "SELECT uniqExact(event_id) FROM events WHERE org_id = ?";
+    query_u64(store, sql, &[&org.to_string()]).await
 }
 
 const DAYS: u64 = 4;
@@ -286,16 +263,7 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
         now_ms: now,
         rules,
     };
-    reader.keys = store
-        .list_messages(
-            org.id,
-            range(reader.from_ms, reader.to_ms),
-            None,
-            &MessageFilter::default(),
-            10_000,
-        )
-        .await
-        .unwrap();
+    reader.keys = list_messages(store, org.id, reader.from_ms, reader.to_ms, 10_000).await;
     assert_eq!(reader.keys.len(), 160);
     let before = reader.seen(&EngagedIndex::new(64 << 20)).await;
     assert!(
@@ -411,14 +379,11 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
     // An API process that loaded the damaged days into its engaged index.
     let live = EngagedIndex::new(64 << 20);
     let damaged = reader.seen(&live).await;
-    assert_ne!(damaged.messages, before.messages);
-    assert_ne!(damaged.by_id, before.by_id);
-    assert_ne!(damaged.by_recipient, before.by_recipient);
-    assert_ne!(damaged.filtered, before.filtered);
-    assert_ne!(damaged.timelines, before.timelines);
-    assert_ne!(damaged.daily, before.daily);
-    assert_ne!(damaged.templates, before.templates);
-    assert_ne!(damaged.undeliverable, before.undeliverable);
+    assert_eq!(
+        damaged.differing_parts(&before),
+        ALL_PARTS,
+        "every part damaged"
+    );
     // Damaged and cached again: still damaged.
     assert_eq!(reader.seen(&live).await, damaged);
 
@@ -479,14 +444,11 @@ async fn repair_restores_every_read_and_twice_changes_nothing() {
     assert!(progress.contains(": undeliverable_history"), "{progress}");
 
     let after = reader.seen(&live).await;
-    assert_eq!(after.messages, before.messages);
-    assert_eq!(after.by_id, before.by_id);
-    assert_eq!(after.by_recipient, before.by_recipient);
-    assert_eq!(after.filtered, before.filtered);
-    assert_eq!(after.timelines, before.timelines);
-    assert_eq!(after.daily, before.daily);
-    assert_eq!(after.templates, before.templates);
-    assert_eq!(after.undeliverable, before.undeliverable);
+    assert_eq!(
+        after.differing_parts(&before),
+        Vec::<&str>::new(),
+        "every part repaired"
+    );
     // A fresh process (nothing cached) agrees.
     assert_eq!(reader.seen(&EngagedIndex::new(64 << 20)).await, before);
 

@@ -7,38 +7,24 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::sync::Arc;
 
 use sendops_shared::control::org::{Org, Plan};
-use sendops_shared::read::messages::{MessageFilter, MessageRow};
-use sendops_shared::read::reports::{Counts, Measures, ReportFilter};
+use sendops_shared::read::messages::MessageRow;
+use sendops_shared::read::reports::Counts;
 use sendops_shared::store::retention::{PruneOptions, email_sha256};
 use sendops_shared::store::testing::TestDb;
-use sendops_shared::timefmt::{
-    DAY_MS, EpochMs, TimeRange, UtcDay, day_to_date, format_ms_precise, now_ms,
-};
-use sendops_shared::undeliverable::{Entry, ListQuery, RuleSet, StatusFilter};
+use sendops_shared::timefmt::{DAY_MS, UtcDay, day_to_date, format_ms_precise, now_ms};
+use sendops_shared::undeliverable::{Entry, RuleSet};
 use sendops_shared::{EventType, Store};
+use sendops_testkit::process::assert_success;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use common::{RECIPIENTS, create_org, ingest, traffic};
-
-/// [from, to) in epoch milliseconds, as the read layer takes it.
-fn range(from: i64, to: i64) -> TimeRange {
-    TimeRange::new(EpochMs(from), EpochMs(to))
-}
-
-async fn count(store: &Store, sql: &str, binds: &[&str]) -> u64 {
-    let mut q = store.client().query(sql);
-    for b in binds {
-        q = q.bind(*b);
-    }
-    q.fetch_one::<u64>()
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
+use common::{
+    Admin, RECIPIENTS, all_undeliverable, create_org, daily_counts, ingest, list_messages,
+    query_u64 as count, range, traffic,
+};
 
 /// Rows naming `email` (any case) per table: every String and Array(String) column of every
 /// table of the database, the merged `messages` destinations, and `engaged`'s recipient hash.
@@ -115,33 +101,13 @@ async fn others(store: &Store, org: &Org, gone: &str, from: i64, to: i64) -> Oth
                 .unwrap(),
         );
     }
-    let q = ListQuery {
-        now_ms: now_ms(),
-        retention_days: org.plan.retention_days(),
-        since_ms: None,
-        until_ms: None,
-        status: StatusFilter::All,
-        reason: None,
-        email: None,
-        min_events: 1,
-        after: None,
-        limit: 1000,
-    };
+    let q = all_undeliverable(now_ms(), org.plan.retention_days());
     let mut undeliverable = store
         .list_undeliverable(org.id, &RuleSet::default(), &q)
         .await
         .unwrap();
     undeliverable.retain(|e| !e.email.eq_ignore_ascii_case(gone));
-    let messages = store
-        .list_messages(
-            org.id,
-            range(from, to),
-            None,
-            &MessageFilter::default(),
-            10_000,
-        )
-        .await
-        .unwrap();
+    let messages = list_messages(store, org.id, from, to, 10_000).await;
     let names = |m: &MessageRow| m.destination.iter().any(|d| d.eq_ignore_ascii_case(gone));
     let untouched = messages.iter().filter(|m| !names(m)).cloned().collect();
     let shared = messages
@@ -166,13 +132,6 @@ async fn others(store: &Store, org: &Org, gone: &str, from: i64, to: i64) -> Oth
     }
 }
 
-fn measures() -> Measures<'static> {
-    Measures {
-        types: &EventType::ALL,
-        distinct_recipients: true,
-    }
-}
-
 #[tokio::test]
 async fn erase_leaves_no_trace_of_the_address_and_the_others_unchanged() {
     let db = TestDb::new("erase_address").await;
@@ -191,16 +150,8 @@ async fn erase_leaves_no_trace_of_the_address_and_the_others_unchanged() {
     );
     assert!(ingest(store, &bodies).await > 0);
     // An exclusion and its audit entry naming the address.
-    let admin = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
-            .args(args)
-            .env("CLICKHOUSE_URL", &db.config.url)
-            .env("CLICKHOUSE_DATABASE", &db.config.database)
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("run sendops-admin")
-    };
-    let out = admin(&[
+    let admin = Admin { db: &db };
+    assert_success(&admin.run(&[
         "exclusion",
         "add",
         "--org",
@@ -211,12 +162,7 @@ async fn erase_leaves_no_trace_of_the_address_and_the_others_unchanged() {
         "ops",
         "--reason",
         "test",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ]));
 
     let before = scan(store, &lower).await;
     for t in [
@@ -240,15 +186,7 @@ async fn erase_leaves_no_trace_of_the_address_and_the_others_unchanged() {
         !others_before.shared.is_empty(),
         "some messages go to the address and others"
     );
-    let daily_before = store
-        .daily_counts(
-            org.id,
-            range(from, to),
-            &ReportFilter::default(),
-            measures(),
-        )
-        .await
-        .unwrap();
+    let daily_before = daily_counts(store, org.id, from, to).await;
     let bob_rows = store
         .client()
         .query(
@@ -319,15 +257,7 @@ async fn erase_leaves_no_trace_of_the_address_and_the_others_unchanged() {
         "shared messages keep the other recipients"
     );
     // Report rows: exactly the address's events fewer.
-    let daily_after = store
-        .daily_counts(
-            org.id,
-            range(from, to),
-            &ReportFilter::default(),
-            measures(),
-        )
-        .await
-        .unwrap();
+    let daily_after = daily_counts(store, org.id, from, to).await;
     let mut expected: Counts<u16> = daily_before.clone();
     for (d, name, n) in &bob_rows {
         let t = EventType::ALL
@@ -373,16 +303,17 @@ fn message(account: &str, id: &str, sent: i64, to: &str) -> Vec<String> {
     ]
 }
 
+/// The days (since the epoch) the org has events on.
 async fn days_of(store: &Store, org: Uuid) -> BTreeSet<i64> {
-    store
-        .client()
-        .query("SELECT DISTINCT toInt64(toUInt16(day)) FROM events WHERE org_id = ?")
-        .bind(org.to_string())
-        .fetch_all::<i64>()
-        .await
-        .unwrap()
-        .into_iter()
-        .collect()
+    let sql = format!("SELECT DISTINCT toInt64(toUInt16(day)) FROM events WHERE org_id = '{org}'");
+    let days = store.client().query(&sql).fetch_all::<i64>().await;
+    BTreeSet::from_iter(days.unwrap())
+}
+
+/// The org's change counter of one day (since the epoch).
+async fn changes_of_day(store: &Store, org: Uuid, day: i64) -> BTreeMap<u16, u64> {
+    let day = UtcDay(day as u16);
+    store.day_changes(org, day, day).await.unwrap()
 }
 
 #[tokio::test]
@@ -419,33 +350,9 @@ async fn prune_removes_rows_past_retention_and_grace_only() {
     ));
     ingest(store, &bodies).await;
     let (from, to) = (today * DAY_MS - 30 * DAY_MS, now + DAY_MS);
-    let reports_before = store
-        .daily_counts(
-            acme.id,
-            range(from, to),
-            &ReportFilter::default(),
-            measures(),
-        )
-        .await
-        .unwrap();
-    let list_before = store
-        .list_messages(
-            acme.id,
-            range(keep_from * DAY_MS, to),
-            None,
-            &MessageFilter::default(),
-            100,
-        )
-        .await
-        .unwrap();
-    let changes_before = store
-        .day_changes(
-            acme.id,
-            UtcDay((keep_from - 1) as u16),
-            UtcDay((keep_from - 1) as u16),
-        )
-        .await
-        .unwrap();
+    let reports_before = daily_counts(store, acme.id, from, to).await;
+    let list_before = list_messages(store, acme.id, keep_from * DAY_MS, to, 100).await;
+    let changes_before = changes_of_day(store, acme.id, keep_from - 1).await;
     let opts = |dry_run| PruneOptions {
         orgs: None,
         grace_days: 7,
@@ -508,39 +415,15 @@ async fn prune_removes_rows_past_retention_and_grace_only() {
             "{table} keeps the window"
         );
     }
-    let changes_after = store
-        .day_changes(
-            acme.id,
-            UtcDay((keep_from - 1) as u16),
-            UtcDay((keep_from - 1) as u16),
-        )
-        .await
-        .unwrap();
+    let changes_after = changes_of_day(store, acme.id, keep_from - 1).await;
     assert!(
         changes_after.values().sum::<u64>() > changes_before.values().sum::<u64>(),
         "the pruned day's counter moved"
     );
     // The kept window answers as before.
-    let reports_after = store
-        .daily_counts(
-            acme.id,
-            range(from, to),
-            &ReportFilter::default(),
-            measures(),
-        )
-        .await
-        .unwrap();
+    let reports_after = daily_counts(store, acme.id, from, to).await;
     assert_eq!(format!("{reports_after:?}"), format!("{reports_before:?}"));
-    let list_after = store
-        .list_messages(
-            acme.id,
-            range(keep_from * DAY_MS, to),
-            None,
-            &MessageFilter::default(),
-            100,
-        )
-        .await
-        .unwrap();
+    let list_after = list_messages(store, acme.id, keep_from * DAY_MS, to, 100).await;
     assert_eq!(list_after, list_before);
     // A second run finds nothing more.
     let again = store.prune(&opts(false)).await.unwrap();
@@ -565,16 +448,8 @@ async fn erase_and_prune_commands_print_progress_and_a_summary() {
         &message("123456789012", "c-1", now - DAY_MS, "Zoe@Example.com"),
     )
     .await;
-    let admin = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_sendops-admin"))
-            .args(args)
-            .env("CLICKHOUSE_URL", &db.config.url)
-            .env("CLICKHOUSE_DATABASE", &db.config.database)
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("run sendops-admin")
-    };
-    let out = admin(&["erase", "--org", "acme", "--email", "zoe@example.com"]);
+    let admin = Admin { db: &db };
+    let out = admin.run(&["erase", "--org", "acme", "--email", "zoe@example.com"]);
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -598,16 +473,12 @@ async fn erase_and_prune_commands_print_progress_and_a_summary() {
         vec!["erase", "--org", "acme", "--email", "not-an-address"],
         vec!["prune", "--org", "nope"],
     ] {
-        let out = admin(&bad);
+        let out = admin.run(&bad);
         assert!(!out.status.success(), "{bad:?}");
         assert!(out.stdout.is_empty(), "{bad:?}");
     }
-    let out = admin(&["prune", "--dry-run"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = admin.run(&["prune", "--dry-run"]);
+    assert_success(&out);
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["dry_run"], json!(true));
     assert_eq!(summary["grace_days"], json!(7));

@@ -3,11 +3,12 @@
 //! (`SENDOPS_SES_ENDPOINT_URL`), DNS through the fake resolver (`SENDOPS_DNS_RESOLVER`), and a
 //! real git repository.
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use sendops_shared::store::testing::TestDb;
 use sendops_testkit::dns::FakeDns;
+use sendops_testkit::git::git;
+use sendops_testkit::process::assert_success;
 use sendops_testkit::ses::{FakeConfigurationSet, FakeIdentity, FakeSes};
 use serde_json::{Value, json};
 
@@ -74,6 +75,32 @@ impl Admin {
         assert!(out.stdout.is_empty());
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
+
+    /// Runs a command that must fail (as [`Admin::fails`]) with `needle` in its stderr.
+    async fn fails_with(&self, args: &[&str], needle: &str) {
+        let e = self.fails(args).await;
+        assert!(e.contains(needle), "{args:?}: {e}");
+    }
+}
+
+/// The arguments of `<command> --org acme <flags>` (`command`: its words, space-separated).
+fn for_acme<'a>(command: &'a str, flags: &[&'a str]) -> Vec<&'a str> {
+    let mut args: Vec<&str> = command.split(' ').collect();
+    args.extend_from_slice(&["--org", "acme"]);
+    args.extend_from_slice(flags);
+    args
+}
+
+/// The arguments of `tracking-domain <action> --org acme --domain <domain>`.
+fn tracking_domain<'a>(action: &'a str, domain: &'a str) -> Vec<&'a str> {
+    vec![
+        "tracking-domain",
+        action,
+        "--org",
+        "acme",
+        "--domain",
+        domain,
+    ]
 }
 
 async fn create_org(admin: &Admin, slug: &str, account: &str) {
@@ -96,91 +123,75 @@ async fn account_commands_record_the_onboarding_state() {
     let db = TestDb::new("cli_account").await;
     let admin = Admin::new(&db);
     create_org(&admin, "acme", "111111111111").await;
-    let v = admin.ok(&["account", "show", "--org", "acme"]).await;
+    let v = admin.ok(&for_acme("account show", &[])).await;
     assert_eq!(
         v,
         json!({"org": "acme", "aws_account_id": "111111111111", "region": "us-east-1",
             "aws_role": null, "production_access": null, "cloudformation": null})
     );
+    let e = admin.fails(&["account", "show", "--org", "nope"]).await;
+    assert!(e.contains("no org with slug \"nope\""), "{e}");
     let e = admin
-        .fails(&[
-            "account",
-            "connect-aws",
-            "--org",
-            "acme",
-            "--role-arn",
-            "arn:aws:iam::222222222222:role/SendOpsRead",
-            "--external-id",
-            "ext-1",
-        ])
+        .fails(&for_acme(
+            "account connect-aws",
+            &[
+                "--role-arn",
+                "arn:aws:iam::222222222222:role/SendOpsRead",
+                "--external-id",
+                "ext-1",
+            ],
+        ))
         .await;
     assert!(
         e.contains("222222222222") && e.contains("111111111111"),
         "{e}"
     );
     let v = admin
-        .ok(&[
-            "account",
-            "connect-aws",
-            "--org",
-            "acme",
-            "--role-arn",
-            "arn:aws:iam::111111111111:role/SendOpsRead",
-            "--external-id",
-            "ext-1",
-            "--no-check",
-        ])
+        .ok(&for_acme(
+            "account connect-aws",
+            &[
+                "--role-arn",
+                "arn:aws:iam::111111111111:role/SendOpsRead",
+                "--external-id",
+                "ext-1",
+                "--no-check",
+            ],
+        ))
         .await;
     assert_eq!(
         v["aws_role"],
         json!({"role_arn": "arn:aws:iam::111111111111:role/SendOpsRead", "external_id": "ext-1"})
     );
     let v = admin
-        .ok(&[
-            "account",
-            "production-access",
-            "--org",
-            "acme",
-            "--status",
-            "pending",
-        ])
+        .ok(&for_acme(
+            "account production-access",
+            &["--status", "pending"],
+        ))
         .await;
     assert_eq!(
         v["production_access"],
         json!({"status": "pending", "granted_at": null})
     );
     let v = admin
-        .ok(&[
-            "account",
-            "production-access",
-            "--org",
-            "acme",
-            "--status",
-            "granted",
-        ])
+        .ok(&for_acme(
+            "account production-access",
+            &["--status", "granted"],
+        ))
         .await;
     assert!(v["production_access"]["granted_at"].is_string());
     let v = admin
-        .ok(&[
-            "account",
-            "cloudformation",
-            "--org",
-            "acme",
-            "--stack-name",
-            "sendops-acme",
-            "--template-version",
-            "1",
-        ])
+        .ok(&for_acme(
+            "account cloudformation",
+            &["--stack-name", "sendops-acme", "--template-version", "1"],
+        ))
         .await;
     assert_eq!(
         v["cloudformation"],
         json!({"stack_name": "sendops-acme", "template_version": 1, "latest_version": 1,
             "up_to_date": true, "drift_status": "NOT_CHECKED"})
     );
-    let v = admin.ok(&["account", "show", "--org", "acme"]).await;
+    let v = admin.ok(&for_acme("account show", &[])).await;
     assert!(v["aws_role"].is_object() && v["production_access"].is_object());
-    let e = admin.fails(&["account", "show", "--org", "nope"]).await;
-    assert!(e.contains("no org with slug \"nope\""), "{e}");
     db.drop().await;
 }
 
@@ -195,13 +206,8 @@ async fn sync_ses_and_tracking_domains_from_the_cli() {
         ..Default::default()
     });
     fake.put_identity(FakeIdentity {
-        name: "acme.com".into(),
-        identity_type: "DOMAIN".into(),
-        verification_status: "SUCCESS".into(),
-        dkim_status: "SUCCESS".into(),
         dkim_tokens: vec!["k1".into()],
-        configuration_set: Some("transactional".into()),
-        ..Default::default()
+        ..FakeIdentity::new("acme.com", "DOMAIN", "SUCCESS", Some("transactional"))
     });
     let admin = Admin::new(&db)
         .with_env("SENDOPS_SES_ENDPOINT_URL", &fake.url())
@@ -211,22 +217,22 @@ async fn sync_ses_and_tracking_domains_from_the_cli() {
         .with_env("SENDOPS_TRACKING_CNAME_TARGET", "t.sendops.test");
     create_org(&admin, "acme", "111111111111").await;
 
-    let e = admin.fails(&["sync", "ses", "--org", "acme"]).await;
-    assert!(e.contains("no AWS account connected"), "{e}");
     admin
-        .ok(&[
-            "account",
-            "connect-aws",
-            "--org",
-            "acme",
-            "--role-arn",
-            "arn:aws:iam::111111111111:role/R",
-            "--external-id",
-            "ext-1",
-            "--no-check",
-        ])
+        .fails_with(&for_acme("sync ses", &[]), "no AWS account connected")
         .await;
-    let v = admin.ok(&["sync", "ses", "--org", "acme"]).await;
+    admin
+        .ok(&for_acme(
+            "account connect-aws",
+            &[
+                "--role-arn",
+                "arn:aws:iam::111111111111:role/R",
+                "--external-id",
+                "ext-1",
+                "--no-check",
+            ],
+        ))
+        .await;
+    let v = admin.ok(&for_acme("sync ses", &[])).await;
     assert_eq!(v["channels"]["added"], json!(["transactional"]));
     assert_eq!(v["identities"]["added"], json!(["acme.com"]));
     assert!(
@@ -234,25 +240,16 @@ async fn sync_ses_and_tracking_domains_from_the_cli() {
             .iter()
             .all(|s| s.starts_with("AKIDCLI/"))
     );
-    let v = admin.ok(&["sync", "ses", "--org", "acme"]).await;
+    let v = admin.ok(&for_acme("sync ses", &[])).await;
     assert_eq!(
         v["channels"],
         json!({"added": [], "updated": [], "removed": [], "unchanged": 1})
     );
     fake.remove_configuration_set("transactional");
-    let v = admin.ok(&["sync", "ses", "--org", "acme"]).await;
+    let v = admin.ok(&for_acme("sync ses", &[])).await;
     assert_eq!(v["channels"]["removed"], json!(["transactional"]));
 
-    let v = admin
-        .ok(&[
-            "tracking-domain",
-            "add",
-            "--org",
-            "acme",
-            "--domain",
-            "Click.Acme.com",
-        ])
-        .await;
+    let v = admin.ok(&tracking_domain("add", "Click.Acme.com")).await;
     assert_eq!(v["domain"], "click.acme.com");
     assert_eq!(v["status"], "pending");
     assert_eq!(
@@ -262,64 +259,22 @@ async fn sync_ses_and_tracking_domains_from_the_cli() {
             {"type": "CNAME", "name": "k1._domainkey.acme.com", "value": "k1.dkim.amazonses.com"},
         ])
     );
-    let v = admin
-        .ok(&[
-            "tracking-domain",
-            "verify",
-            "--org",
-            "acme",
-            "--domain",
-            "click.acme.com",
-        ])
-        .await;
+    let v = admin.ok(&tracking_domain("verify", "click.acme.com")).await;
     assert_eq!(v["status"], "failed");
     assert_eq!(v["checks"][0]["problem"], "does not exist");
     dns.cname("click.acme.com", "t.sendops.test");
     dns.cname("k1._domainkey.acme.com", "k1.dkim.amazonses.com");
-    let v = admin
-        .ok(&[
-            "tracking-domain",
-            "verify",
-            "--org",
-            "acme",
-            "--domain",
-            "CLICK.acme.com",
-        ])
-        .await;
+    let v = admin.ok(&tracking_domain("verify", "CLICK.acme.com")).await;
     assert_eq!(v["status"], "verified", "{v}");
     assert_eq!(v["ssl_status"], "active");
     assert!(v["verified_at"].is_string());
-    let e = admin
-        .fails(&[
-            "tracking-domain",
-            "add",
-            "--org",
-            "acme",
-            "--domain",
-            "click.acme.com",
-        ])
+    admin
+        .fails_with(
+            &tracking_domain("add", "click.acme.com"),
+            "already registered",
+        )
         .await;
-    assert!(e.contains("already registered"), "{e}");
     db.drop().await;
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "T")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "T")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,21 +291,15 @@ async fn templates_sync_from_the_cli() {
         r#"{"templates": [{"file": "mail/welcome.html", "name": "Welcome", "subject": "Hello"}]}"#,
     )
     .unwrap();
-    git(dir, &["init", "-q", "-b", "main"]);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "one"]);
+    git(dir, &["init", "-q", "-b", "main"], None);
+    git(dir, &["add", "-A"], None);
+    git(dir, &["commit", "-q", "-m", "one"], None);
     let repo_arg = dir.to_str().unwrap();
     let v = admin
-        .ok(&[
-            "templates",
-            "sync",
-            "--org",
-            "acme",
-            "--repo",
-            repo_arg,
-            "--ref",
-            "main",
-        ])
+        .ok(&for_acme(
+            "templates sync",
+            &["--repo", repo_arg, "--ref", "main"],
+        ))
         .await;
     assert_eq!(v["templates"]["added"], json!(["welcome.html"]));
     assert_eq!(v["version"].as_str().unwrap().len(), 7);
@@ -361,24 +310,20 @@ async fn templates_sync_from_the_cli() {
             .starts_with(v["version"].as_str().unwrap())
     );
     std::fs::write(dir.join("sendops.json"), "{not json").unwrap();
-    git(dir, &["commit", "-q", "-am", "broken"]);
-    let e = admin
-        .fails(&["templates", "sync", "--org", "acme", "--repo", repo_arg])
-        .await;
-    assert!(e.contains("sendops.json"), "{e}");
-    let e = admin
-        .fails(&[
-            "templates",
-            "sync",
-            "--org",
-            "acme",
-            "--repo",
-            "/nonexistent/repo",
-        ])
-        .await;
-    assert!(e.contains("git"), "{e}");
+    git(dir, &["commit", "-q", "-am", "broken"], None);
+    // A broken manifest at the head, and no repository at all: both named.
+    for (repo, needle) in [(repo_arg, "sendops.json"), ("/nonexistent/repo", "git")] {
+        admin
+            .fails_with(&for_acme("templates sync", &["--repo", repo]), needle)
+            .await;
+    }
     db.drop().await;
 }
+
+/// A Send event: org id, day (`YYYY-MM-DD`), event id, time (ms) and recipient bound in order.
+const SEND_EVENT: &str = "INSERT INTO events \
+    (org_id, day, event_id, occurred_ms, event_type, recipient) \
+    VALUES (?, toDate(?), ?, ?, 'Send', ?)";
 
 /// `sendops-admin providers refresh` as an operator runs it: the org's recently seen recipient
 /// domains asked from the resolver of `SENDOPS_DNS_RESOLVER` (consumer domains never), one line
@@ -409,12 +354,8 @@ async fn providers_refresh_from_the_cli() {
         (org("acme").await, "e@gmail.com"),
         (org("other").await, "f@elsewhere.example"),
     ] {
-        db.store
-            .client()
-            .query(
-                "INSERT INTO events (org_id, day, event_id, occurred_ms, event_type, recipient) \
-                 VALUES (?, toDate(?), ?, ?, 'Send', ?)",
-            )
+        let insert = db.store.client().query(SEND_EVENT);
+        insert
             .bind(o.to_string())
             .bind(&today)
             .bind(uuid::Uuid::new_v4().to_string())
@@ -425,12 +366,8 @@ async fn providers_refresh_from_the_cli() {
             .unwrap();
     }
     let queries = dns.udp_queries();
-    let out = admin.run(&["providers", "refresh", "--org", "acme"]).await;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = admin.run(&for_acme("providers refresh", &[])).await;
+    assert_success(&out);
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         summary,
@@ -465,7 +402,7 @@ async fn providers_refresh_from_the_cli() {
         ("google", "none", "other")
     );
     // Fresh answers are not asked again; the failure is (after an hour): nothing due now.
-    let again = admin.ok(&["providers", "refresh", "--org", "acme"]).await;
+    let again = admin.ok(&for_acme("providers refresh", &[])).await;
     assert_eq!(again["asked"], 0, "{again}");
     // Every org's domains without --org.
     let all = admin.ok(&["providers", "refresh"]).await;
@@ -480,8 +417,7 @@ async fn providers_refresh_from_the_cli() {
         ),
         (vec!["providers", "refresh", "--org", "nosuch"], "nosuch"),
     ] {
-        let e = admin.fails(&args).await;
-        assert!(e.contains(named), "{args:?}: {e}");
+        admin.fails_with(&args, named).await;
     }
     db.drop().await;
 }

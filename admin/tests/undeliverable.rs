@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::{Admin, create_acme};
+use common::{Admin, create_acme, ingest, keys_of};
 
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{format_ms_precise, now_ms};
-use sendops_shared::write::pipeline::{Pipeline, Record, Source};
 use serde_json::{Value, json};
 
 fn locked() -> Value {
@@ -17,6 +16,41 @@ fn locked() -> Value {
 
 fn rule(enabled: bool, events: u32, window_days: u32) -> Value {
     json!({"enabled": enabled, "locked": false, "events": events, "window_days": window_days})
+}
+
+/// The arguments of `rules set --org acme --rule <rule>` followed by `changes`.
+fn set_rule<'a>(rule: &'a str, changes: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["rules", "set", "--org", "acme", "--rule", rule];
+    args.extend_from_slice(changes);
+    args
+}
+
+/// The arguments of `exclusion add --org acme` for `email`, by `by`, for `reason`.
+fn add_exclusion<'a>(email: &'a str, by: &'a str, reason: &'a str) -> Vec<&'a str> {
+    vec![
+        "exclusion",
+        "add",
+        "--org",
+        "acme",
+        "--email",
+        email,
+        "--by",
+        by,
+        "--reason",
+        reason,
+    ]
+}
+
+/// The entries of acme's audit log with this action, newest first.
+fn audited(admin: &Admin<'_>, action: &str) -> Vec<Value> {
+    let audit = admin.ok(&["audit", "list", "--org", "acme"]);
+    audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == action)
+        .cloned()
+        .collect()
 }
 
 async fn setup(name: &str) -> TestDb {
@@ -56,20 +90,10 @@ async fn rules_show_set_version_audit_and_locked_refusal() {
     assert_eq!(out["rules"]["updated_by"], "ci-bot");
     assert_eq!(out["rules"]["rules"]["undetermined"], rule(true, 2, 14));
 
-    let out = admin.ok(&[
-        "rules",
-        "set",
-        "--org",
-        "acme",
-        "--rule",
+    let out = admin.ok(&set_rule(
         "repeated_transient",
-        "--events",
-        "2",
-        "--window-days",
-        "10",
-        "--actor",
-        "alice",
-    ]);
+        &["--events", "2", "--window-days", "10", "--actor", "alice"],
+    ));
     assert_eq!(out["rules"]["profile"], "custom");
     assert_eq!(out["rules"]["version"], "2");
     assert_eq!(out["rules"]["updated_by"], "alice");
@@ -77,16 +101,10 @@ async fn rules_show_set_version_audit_and_locked_refusal() {
         out["rules"]["rules"]["repeated_transient"],
         rule(true, 2, 10)
     );
-    let out = admin.ok(&[
-        "rules",
-        "set",
-        "--org",
-        "acme",
-        "--rule",
+    let out = admin.ok(&set_rule(
         "soft_bounce_accumulation",
-        "--enabled",
-        "false",
-    ]);
+        &["--enabled", "false"],
+    ));
     assert_eq!(
         out["rules"]["rules"]["soft_bounce_accumulation"],
         rule(false, 5, 30)
@@ -99,44 +117,17 @@ async fn rules_show_set_version_audit_and_locked_refusal() {
         ("complaint", "--events", "3"),
         ("rejected", "--window-days", "7"),
     ] {
-        let err = admin.fails(&["rules", "set", "--org", "acme", "--rule", name, flag, value]);
+        let err = admin.fails(&set_rule(name, &[flag, value]));
         assert!(err.contains(&format!("rule {name} is locked")), "{err}");
     }
     // Bad values and incomplete requests refuse too.
-    let err = admin.fails(&[
-        "rules",
-        "set",
-        "--org",
-        "acme",
-        "--rule",
-        "undetermined",
-        "--events",
-        "0",
-    ]);
+    let err = admin.fails(&set_rule("undetermined", &["--events", "0"]));
     assert!(err.contains("events must be from 1"), "{err}");
-    let err = admin.fails(&[
-        "rules",
-        "set",
-        "--org",
-        "acme",
-        "--rule",
-        "undetermined",
-        "--window-days",
-        "400",
-    ]);
+    let err = admin.fails(&set_rule("undetermined", &["--window-days", "400"]));
     assert!(err.contains("window_days must be from 1 to 365"), "{err}");
-    let err = admin.fails(&["rules", "set", "--org", "acme", "--rule", "undetermined"]);
+    let err = admin.fails(&set_rule("undetermined", &[]));
     assert!(err.contains("at least one of"), "{err}");
-    admin.fails(&[
-        "rules",
-        "set",
-        "--org",
-        "acme",
-        "--rule",
-        "nonsense",
-        "--enabled",
-        "true",
-    ]);
+    admin.fails(&set_rule("nonsense", &["--enabled", "true"]));
     admin.fails(&["rules", "set", "--org", "acme"]);
     admin.fails(&["rules", "set", "--org", "nope", "--profile", "strict"]);
     assert_eq!(
@@ -145,16 +136,10 @@ async fn rules_show_set_version_audit_and_locked_refusal() {
     );
 
     // Setting what is active is no change: no version, no audit entry.
-    let out = admin.ok(&[
-        "rules",
-        "set",
-        "--org",
-        "acme",
-        "--rule",
+    let out = admin.ok(&set_rule(
         "soft_bounce_accumulation",
-        "--enabled",
-        "false",
-    ]);
+        &["--enabled", "false"],
+    ));
     assert_eq!(out["changed"], false);
     assert_eq!(out["rules"]["version"], "3");
     // Back to a profile: the profile name returns.
@@ -162,14 +147,8 @@ async fn rules_show_set_version_audit_and_locked_refusal() {
     assert_eq!(out["rules"]["profile"], "standard");
     assert_eq!(out["rules"]["version"], "4");
 
-    let audit = admin.ok(&["audit", "list", "--org", "acme"]);
-    let changes: Vec<&Value> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["action"] == "undeliverable.rules_updated")
-        .collect();
-    assert_eq!(changes.len(), 4, "{audit}");
+    let changes = audited(&admin, "undeliverable.rules_updated");
+    assert_eq!(changes.len(), 4, "{changes:?}");
     let versions: Vec<&str> = changes
         .iter()
         .map(|a| a["details"]["version"].as_str().unwrap())
@@ -186,86 +165,33 @@ async fn rules_show_set_version_audit_and_locked_refusal() {
 async fn exclusions_add_list_and_audit() {
     let db = setup("cli_und_excl").await;
     let admin = Admin { db: &db };
-    let first = admin.ok(&[
-        "exclusion",
-        "add",
-        "--org",
-        "acme",
-        "--email",
+    let first = admin.ok(&add_exclusion(
         " Erin@Example.COM ",
-        "--by",
         "ops@acme.example",
-        "--reason",
         "Confirmed valid mailbox",
-    ]);
+    ));
     assert_eq!(first["email"], "erin@example.com");
     assert_eq!(first["excluded_by"], "ops@acme.example");
     assert_eq!(first["reason"], "Confirmed valid mailbox");
     let at =
         sendops_shared::timefmt::parse_rfc3339_ms(first["excluded_at"].as_str().unwrap()).unwrap();
     assert!((now_ms() - at).abs() < 60_000);
-    let mut keys: Vec<&str> = first
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
     assert_eq!(
-        keys,
+        keys_of(&first),
         ["email", "excluded_at", "excluded_by", "id", "reason"]
     );
 
-    let second = admin.ok(&[
-        "exclusion",
-        "add",
-        "--org",
-        "acme",
-        "--email",
-        "erin@example.com",
-        "--by",
-        "bob",
-        "--reason",
-        "again",
-    ]);
+    let second = admin.ok(&add_exclusion("erin@example.com", "bob", "again"));
     let list = admin.ok(&["exclusion", "list", "--org", "acme"]);
     assert_eq!(list, json!([second, first]), "kept forever, newest first");
 
-    let err = admin.fails(&[
-        "exclusion",
-        "add",
-        "--org",
-        "acme",
-        "--email",
-        "not-an-address",
-        "--by",
-        "x",
-        "--reason",
-        "y",
-    ]);
+    let err = admin.fails(&add_exclusion("not-an-address", "x", "y"));
     assert!(err.contains("not an email address"), "{err}");
-    let err = admin.fails(&[
-        "exclusion",
-        "add",
-        "--org",
-        "acme",
-        "--email",
-        "a@b.example",
-        "--by",
-        "x",
-        "--reason",
-        " ",
-    ]);
+    let err = admin.fails(&add_exclusion("a@b.example", "x", " "));
     assert!(err.contains("reason must not be empty"), "{err}");
     admin.fails(&["exclusion", "list", "--org", "nope"]);
 
-    let audit = admin.ok(&["audit", "list", "--org", "acme"]);
-    let added: Vec<&Value> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["action"] == "undeliverable.exclusion_added")
-        .collect();
+    let added = audited(&admin, "undeliverable.exclusion_added");
     assert_eq!(added.len(), 2);
     assert_eq!(added[0]["actor"], "bob");
     assert_eq!(added[0]["details"]["exclusion_id"], second["id"]);
@@ -303,51 +229,19 @@ async fn rule_changes_report_exactly_the_rows_they_alter() {
         .map(|i| transient_bounce(i, "soft@x.example", now - (i64::from(i) + 1) * 3_600_000))
         .chain([transient_bounce(9, "once@x.example", now - 3_600_000)])
         .collect();
-    let records: Vec<Record<'_>> = bodies.iter().map(|b| Record { body: b }).collect();
-    let report = Pipeline::new(db.store.clone(), Source::Replay)
-        .process(&records)
-        .await
-        .unwrap();
-    assert_eq!(report.rows, 4);
+    assert_eq!(ingest(&db.store, &bodies).await, 4);
 
     // strict lists soft@ (3 transient bounces in 7 days) and nothing else.
     let out = admin.ok(&["rules", "set", "--org", "acme", "--profile", "strict"]);
     assert_eq!(out["rows_changed"], 1);
     // soft@ is already listed as repeated_transient; a lower-priority rule cannot alter it.
-    let out = admin.ok(&[
-        "rules",
-        "set",
-        "--org",
-        "acme",
-        "--rule",
-        "soft_bounce_accumulation",
-        "--events",
-        "1",
-    ]);
+    let out = admin.ok(&set_rule("soft_bounce_accumulation", &["--events", "1"]));
     assert_eq!(out["rows_changed"], 1, "only once@ is newly listed");
     // Widening repeated_transient's threshold changes nothing visible… lowering it to 1 turns
     // once@ from soft_bounce_accumulation into repeated_transient: one row.
-    let out = admin.ok(&[
-        "rules",
-        "set",
-        "--org",
-        "acme",
-        "--rule",
-        "repeated_transient",
-        "--window-days",
-        "8",
-    ]);
+    let out = admin.ok(&set_rule("repeated_transient", &["--window-days", "8"]));
     assert_eq!(out["rows_changed"], 0);
-    let out = admin.ok(&[
-        "rules",
-        "set",
-        "--org",
-        "acme",
-        "--rule",
-        "repeated_transient",
-        "--events",
-        "1",
-    ]);
+    let out = admin.ok(&set_rule("repeated_transient", &["--events", "1"]));
     assert_eq!(out["rows_changed"], 1);
     let audit = admin.ok(&["audit", "list", "--org", "acme", "--limit", "1"]);
     assert_eq!(audit[0]["details"]["rows_changed"], 1);

@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use sendops_outbound::dns::Resolver;
@@ -17,14 +16,26 @@ use sendops_outbound::tracking_verify::{
     TrackingError, add_tracking_domain, verify_tracking_domain,
 };
 use sendops_shared::Store;
+use sendops_shared::control::entities::{Channel, Identity};
 use sendops_shared::control::org::NewOrg;
 use sendops_shared::control::org::{Org, Plan, channel_id};
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::now_ms;
 use sendops_testkit::dns::{Answer, FakeDns};
 use sendops_testkit::ses::{FakeConfigurationSet, FakeIdentity, FakeSes, Mode};
+use uuid::Uuid;
 
 const TARGET: &str = "track.sendops.test";
+
+/// The org's stored channel `slug`, if any.
+async fn channel_of(store: &Store, org: Uuid, slug: &str) -> Option<Channel> {
+    store.channel(org, slug).await.unwrap()
+}
+
+/// The org's stored identity `name` (any case), if any.
+async fn identity_of(store: &Store, org: Uuid, name: &str) -> Option<Identity> {
+    store.identity(org, name).await.unwrap()
+}
 
 async fn org(store: &Store, slug: &str, account: &str, region: &str) -> Org {
     store
@@ -64,18 +75,6 @@ fn set(name: &str) -> FakeConfigurationSet {
     }
 }
 
-fn identity(name: &str, kind: &str, status: &str, set: Option<&str>) -> FakeIdentity {
-    FakeIdentity {
-        name: name.into(),
-        identity_type: kind.into(),
-        verification_status: status.into(),
-        dkim_status: status.into(),
-        dkim_tokens: vec![],
-        mail_from_domain: None,
-        configuration_set: set.map(str::to_owned),
-    }
-}
-
 #[tokio::test]
 async fn ses_sync_mirrors_configuration_sets_and_identities() {
     let db = TestDb::new("ses_sync").await;
@@ -94,21 +93,21 @@ async fn ses_sync_mirrors_configuration_sets_and_identities() {
     });
     fake.put_identity(FakeIdentity {
         mail_from_domain: Some("mail.acme.com".into()),
-        ..identity("acme.com", "DOMAIN", "SUCCESS", Some("transactional"))
+        ..FakeIdentity::new("acme.com", "DOMAIN", "SUCCESS", Some("transactional"))
     });
-    fake.put_identity(identity(
+    fake.put_identity(FakeIdentity::new(
         "Ops@Acme.com",
         "EMAIL_ADDRESS",
         "PENDING",
         Some("marketing"),
     ));
-    fake.put_identity(identity(
+    fake.put_identity(FakeIdentity::new(
         "billing@acme.com",
         "EMAIL_ADDRESS",
         "SUCCESS",
         Some("transactional"),
     ));
-    fake.put_identity(identity("news.acme.com", "DOMAIN", "FAILED", None));
+    fake.put_identity(FakeIdentity::new("news.acme.com", "DOMAIN", "FAILED", None));
     let ses = access(&fake);
     let acme = connected(store, "acme", "111111111111").await;
     let other = connected(store, "other", "222222222222").await;
@@ -133,11 +132,7 @@ async fn ses_sync_mirrors_configuration_sets_and_identities() {
         fake.credential_scopes()
     );
 
-    let tx = store
-        .channel(acme.id, "transactional")
-        .await
-        .unwrap()
-        .unwrap();
+    let tx = channel_of(store, acme.id, "transactional").await.unwrap();
     assert_eq!(tx.id, channel_id(acme.id, "transactional"));
     assert_eq!(tx.name, "Transactional mail");
     assert_eq!(tx.status(), "active");
@@ -145,7 +140,7 @@ async fn ses_sync_mirrors_configuration_sets_and_identities() {
     assert_eq!(tx.suppression_policy, ["BOUNCE"]);
     assert_eq!(tx.identities, ["acme.com", "billing@acme.com"]);
     assert_eq!(tx.created_ms, t0);
-    let mk = store.channel(acme.id, "marketing").await.unwrap().unwrap();
+    let mk = channel_of(store, acme.id, "marketing").await.unwrap();
     assert_eq!(mk.name, "marketing");
     assert_eq!(mk.status(), "paused");
     assert_eq!(
@@ -154,14 +149,10 @@ async fn ses_sync_mirrors_configuration_sets_and_identities() {
         "no SuppressionOptions: the account-level list applies"
     );
     assert_eq!(mk.identities, ["Ops@Acme.com"]);
-    let ops = store
-        .identity(acme.id, "ops@ACME.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let ops = identity_of(store, acme.id, "ops@ACME.com").await.unwrap();
     assert_eq!(ops.name, "Ops@Acme.com");
     assert_eq!((ops.kind(), ops.status().as_str()), ("email", "pending"));
-    let domain = store.identity(acme.id, "acme.com").await.unwrap().unwrap();
+    let domain = identity_of(store, acme.id, "acme.com").await.unwrap();
     assert_eq!(domain.mail_from_domain.as_deref(), Some("mail.acme.com"));
     assert_eq!(
         (domain.kind(), domain.status().as_str()),
@@ -188,26 +179,12 @@ async fn ses_sync_mirrors_configuration_sets_and_identities() {
     assert_eq!(r.channels.removed, ["marketing"]);
     assert_eq!(r.channels.updated, ["transactional"]);
     assert_eq!(r.identities.removed, ["news.acme.com"]);
-    assert!(store.channel(acme.id, "marketing").await.unwrap().is_none());
-    assert!(
-        store
-            .identity(acme.id, "news.acme.com")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let tx = store
-        .channel(acme.id, "transactional")
-        .await
-        .unwrap()
-        .unwrap();
+    assert!(channel_of(store, acme.id, "marketing").await.is_none());
+    assert!(identity_of(store, acme.id, "news.acme.com").await.is_none());
+    let tx = channel_of(store, acme.id, "transactional").await.unwrap();
     assert_eq!(tx.tracking_domain.as_deref(), Some("links.acme.com"));
     assert_eq!(tx.created_ms, t0, "creation time kept across updates");
-    let ops = store
-        .identity(acme.id, "Ops@Acme.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let ops = identity_of(store, acme.id, "Ops@Acme.com").await.unwrap();
     assert_eq!(ops.configuration_set.as_deref(), Some("marketing"));
     assert_eq!(store.channels(acme.id, None, 10).await.unwrap().len(), 1);
 
@@ -215,7 +192,7 @@ async fn ses_sync_mirrors_configuration_sets_and_identities() {
     fake.put_configuration_set(set("marketing"));
     let r = sync_ses(store, &ses, &acme, t0 + 3_000).await.unwrap();
     assert_eq!(r.channels.added, ["marketing"]);
-    let mk = store.channel(acme.id, "marketing").await.unwrap().unwrap();
+    let mk = channel_of(store, acme.id, "marketing").await.unwrap();
     assert_eq!(mk.created_ms, t0 + 3_000);
     let page = store.channels(acme.id, None, 10).await.unwrap();
     let slugs: Vec<&str> = page.iter().map(|c| c.slug.as_str()).collect();
@@ -223,20 +200,8 @@ async fn ses_sync_mirrors_configuration_sets_and_identities() {
 
     // Other orgs see none of it.
     assert!(store.channels(other.id, None, 10).await.unwrap().is_empty());
-    assert!(
-        store
-            .channel(other.id, "transactional")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .identity(other.id, "acme.com")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(channel_of(store, other.id, "transactional").await.is_none());
+    assert!(identity_of(store, other.id, "acme.com").await.is_none());
     db.drop().await;
 }
 
@@ -319,26 +284,9 @@ async fn assume_role_signs_ses_calls_with_the_roles_credentials() {
     db.drop().await;
 }
 
+/// `git args` in `dir` dated `date` (see [`sendops_testkit::git::git`]): its stdout.
 fn git(dir: &Path, args: &[&str], date: &str) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .env("GIT_AUTHOR_DATE", date)
-        .env("GIT_COMMITTER_DATE", date)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    sendops_testkit::git::git(dir, args, Some(date))
 }
 
 fn write(dir: &Path, path: &str, text: &str) {
@@ -462,38 +410,17 @@ async fn template_sync_reads_the_manifest_at_a_commit() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(
-        sync_templates(
-            store,
-            acme.id,
-            "acme",
-            dir,
-            Some("no-such-branch"),
-            now_ms()
-        )
-        .await,
-        Err(TemplateError::Git { .. })
-    ));
-    assert!(matches!(
-        sync_templates(
-            store,
-            acme.id,
-            "acme",
-            dir,
-            Some("--output=/tmp/x"),
-            now_ms()
-        )
-        .await,
-        Err(TemplateError::Git { .. })
-    ));
+    for bad_ref in ["no-such-branch", "--output=/tmp/x"] {
+        assert!(
+            matches!(
+                sync_templates(store, acme.id, "acme", dir, Some(bad_ref), now_ms()).await,
+                Err(TemplateError::Git { .. })
+            ),
+            "{bad_ref}"
+        );
+    }
     assert_eq!(store.templates(acme.id, None, 10).await.unwrap().len(), 2);
-    assert!(
-        store
-            .templates(other.id, None, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(store.templates(other.id, None, 10).await.unwrap().len(), 0);
     db.drop().await;
 }
 
@@ -519,7 +446,7 @@ async fn tracking_domains_coalesce_dns_and_ses_verification() {
     let rival = connected(store, "rival", "222222222222").await;
     fake.put_identity(FakeIdentity {
         dkim_tokens: vec!["toka".into(), "tokb".into()],
-        ..identity("acme.com", "DOMAIN", "PENDING", None)
+        ..FakeIdentity::new("acme.com", "DOMAIN", "PENDING", None)
     });
 
     let t0 = now_ms();
@@ -599,7 +526,7 @@ async fn tracking_domains_coalesce_dns_and_ses_verification() {
     // SES verified too → verified.
     fake.put_identity(FakeIdentity {
         dkim_tokens: vec!["toka".into(), "tokb".into()],
-        ..identity("acme.com", "DOMAIN", "SUCCESS", None)
+        ..FakeIdentity::new("acme.com", "DOMAIN", "SUCCESS", None)
     });
     let (t, _) = verify_tracking_domain(store, &ses, &resolver, &acme, "track.acme.com", t0 + 3)
         .await
@@ -707,20 +634,19 @@ async fn account_settings_are_recorded_per_org() {
     let other = org(store, "other", "222222222222", "us-east-1").await;
     let s = store.org_settings(acme.id).await.unwrap();
     assert!(s.aws_role.is_none() && s.production_access.is_none() && s.cloudformation.is_none());
-    store
-        .set_production_access(acme.id, ProductionAccessStatus::Pending, 1_000)
+    // Records acme's production access `status` at `at_ms`.
+    let access = move |status, at_ms| store.set_production_access(acme.id, status, at_ms);
+    access(ProductionAccessStatus::Pending, 1_000)
         .await
         .unwrap();
-    let s = store
-        .set_production_access(acme.id, ProductionAccessStatus::Granted, 2_000_000)
+    let s = access(ProductionAccessStatus::Granted, 2_000_000)
         .await
         .unwrap();
     assert_eq!(
         s.production_access.unwrap().granted_at.as_deref(),
         Some("1970-01-01T00:33:20Z")
     );
-    let s = store
-        .set_production_access(acme.id, ProductionAccessStatus::Granted, 9_000_000)
+    let s = access(ProductionAccessStatus::Granted, 9_000_000)
         .await
         .unwrap();
     assert_eq!(

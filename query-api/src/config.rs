@@ -155,53 +155,30 @@ impl ApiConfig {
                 .map_err(|e| format!("SENDOPS_API_ADDR={v:?}: {e}"))?,
             None => d.addr,
         };
-        let ttl = match var("SENDOPS_KEY_CACHE_SECONDS") {
-            Some(v) => match v.parse::<u64>() {
-                Ok(n @ 1..=5) => Duration::from_secs(n),
-                _ => return Err(format!("SENDOPS_KEY_CACHE_SECONDS={v:?}: must be 1 to 5")),
-            },
-            None => d.key_cache_ttl,
+        // A variable read as a number in `range`, or `default` when unset.
+        let number = |name: &str, range, default: u64| ranged(name, var(name), range, default);
+        let secs = |name: &str, range, default: Duration| {
+            number(name, range, default.as_secs()).map(Duration::from_secs)
         };
-        let auth = match var("SENDOPS_AUTH_FAILURES_PER_MINUTE") {
-            Some(v) => match v.parse::<u32>() {
-                Ok(n) if n >= 1 => n,
-                _ => {
-                    return Err(format!(
-                        "SENDOPS_AUTH_FAILURES_PER_MINUTE={v:?}: must be a positive integer"
-                    ));
-                }
-            },
-            None => d.auth_failures_per_minute,
-        };
-        let ses_cache_ttl = match var("SENDOPS_SES_CACHE_SECONDS") {
-            Some(v) => match v.parse::<u64>() {
-                Ok(n @ 1..=60) => Duration::from_secs(n),
-                _ => return Err(format!("SENDOPS_SES_CACHE_SECONDS={v:?}: must be 1 to 60")),
-            },
-            None => d.ses_cache_ttl,
-        };
-        let settle = match var("SENDOPS_UNDELIVERABLE_SETTLE_MS") {
-            Some(v) => match v.parse::<u64>() {
-                Ok(n @ 0..=60_000) => Duration::from_millis(n),
-                _ => {
-                    return Err(format!(
-                        "SENDOPS_UNDELIVERABLE_SETTLE_MS={v:?}: must be 0 to 60000"
-                    ));
-                }
-            },
-            None => d.undeliverable_settle,
-        };
-        let report_index_bytes = match var("SENDOPS_REPORT_INDEX_MB") {
-            None => d.report_index_bytes,
-            Some(v) => match v.trim().parse::<usize>() {
-                Ok(mb @ 1..=1_048_576) => mb << 20,
-                _ => {
-                    return Err(format!(
-                        "SENDOPS_REPORT_INDEX_MB={v:?}: must be 1 to 1048576"
-                    ));
-                }
-            },
-        };
+        let ttl = secs("SENDOPS_KEY_CACHE_SECONDS", 1..=5, d.key_cache_ttl)?;
+        let auth = number(
+            "SENDOPS_AUTH_FAILURES_PER_MINUTE",
+            1..=u64::from(u32::MAX),
+            u64::from(d.auth_failures_per_minute),
+        )? as u32;
+        let ses_cache_ttl = secs("SENDOPS_SES_CACHE_SECONDS", 1..=60, d.ses_cache_ttl)?;
+        let settle = number(
+            "SENDOPS_UNDELIVERABLE_SETTLE_MS",
+            0..=60_000,
+            d.undeliverable_settle.as_millis() as u64,
+        )
+        .map(Duration::from_millis)?;
+        let report_index_bytes = (number(
+            "SENDOPS_REPORT_INDEX_MB",
+            1..=1_048_576,
+            (d.report_index_bytes >> 20) as u64,
+        )? as usize)
+            << 20;
         let breakdown_index_bytes = match var("SENDOPS_BREAKDOWN_INDEX_MB") {
             None => d.breakdown_index_bytes,
             v => (ranged("SENDOPS_BREAKDOWN_INDEX_MB", v, 0..=1_048_576, 512)? as usize) << 20,
@@ -222,11 +199,6 @@ impl ApiConfig {
                     .collect()
             })
             .unwrap_or_default();
-        // A variable read as a number in `range`, or `default` when unset.
-        let number = |name: &str, range, default: u64| ranged(name, var(name), range, default);
-        let secs = |name: &str, range, default: Duration| {
-            number(name, range, default.as_secs()).map(Duration::from_secs)
-        };
         let report_prepare_every = secs(
             "SENDOPS_REPORT_PREPARE_SECONDS",
             0..=3600,

@@ -250,15 +250,39 @@ impl ApiRequest {
     }
 }
 
-/// Implements [`Catalog`] for a shared entity type:
+/// Implements [`Catalog`] for a shared entity type and declares its two routes, `list` and
+/// `get_one`, with their OpenAPI entries:
 /// `catalog! { Type => view V, page P, kind "list kind", resource "404 resource", scope S,
-/// key ("path field", max chars), order |row| (time, key), store (page fn, one fn) }`, the two
-/// store functions being `Store::page_fn(org, after, n)` and `Store::one_fn(org, key)`.
+/// key ("path field", max chars), order |row| (time, key), store (page fn, one fn),
+/// list (path, operation id, tag, doc, 200 description), one (path, operation id, doc, the path
+/// field's description, 200 description) }`, the two store functions being
+/// `Store::page_fn(org, after, n)` and `Store::one_fn(org, key)`.
 #[macro_export]
 macro_rules! catalog {
-    ($ty:ty => view $view:ty, page $page:ident, kind $kind:literal, resource $res:literal,
-     scope $scope:ident, key ($field:literal, $max:literal), order |$r:ident| ($t:expr, $k:expr),
-     store ($fetch:ident, $find:ident)) => {
+    ($ty:ident => view $view:ident, page $page:ident, kind $kind:literal, resource $res:literal,
+     scope $scope:ident, key ($field:tt, $max:tt), order |$r:ident| ($t:expr, $k:expr),
+     store ($fetch:ident, $find:ident),
+     list ($list_path:literal, $list_id:literal, $tag:literal, $list_doc:literal, $list_desc:literal),
+     one ($one_path:literal, $one_id:literal, $one_doc:literal, $key_desc:literal, $one_desc:literal)) => {
+        #[doc = $list_doc]
+        #[utoipa::path(get, path = $list_path, operation_id = $list_id, tag = $tag, params($crate::listing::EntityListParams),
+            responses((status = 200, description = $list_desc, body = $page), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
+        pub async fn list(
+            req: $crate::request::ApiRequest,
+        ) -> Result<axum::response::Response, $crate::problem::ApiError> {
+            req.catalog_page::<$ty>().await
+        }
+
+        #[doc = $one_doc]
+        #[utoipa::path(get, path = $one_path, operation_id = $one_id, tag = $tag,
+            params(($field = String, Path, description = $key_desc, min_length = 1, max_length = $max, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
+            responses((status = 200, description = $one_desc, body = $view)))]
+        pub async fn get_one(
+            req: $crate::request::ApiRequest,
+        ) -> Result<axum::Json<$view>, $crate::problem::ApiError> {
+            req.catalog_item::<$ty>().await
+        }
+
         impl $crate::listing::Catalog for $ty {
             const KIND: &'static str = $kind;
             const RESOURCE: &'static str = $res;

@@ -27,6 +27,12 @@ impl ApiRequest {
         self.query.as_deref()
     }
 
+    /// The store holding the org's rows: on a cluster routed by org, its own shard
+    /// (docs/scale-out.md).
+    pub async fn store(&self) -> Result<sendops_shared::Store, ApiError> {
+        Ok(self.state.store.route(self.p.org.id).await?)
+    }
+
     /// A 200 JSON answer tagged for conditional requests (304 when the client's tag still holds).
     pub fn json<B: serde::Serialize>(&self, body: &B) -> axum::response::Response {
         crate::conditional::json(&self.headers, body, &[])

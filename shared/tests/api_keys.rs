@@ -14,11 +14,43 @@ use sendops_shared::control::scopes::{Scope, parse_scope_list};
 use sendops_shared::store::testing::{TestDb, create_test_org};
 use sendops_shared::timefmt::now_ms;
 use sendops_shared::{Store, StoreError};
+use sendops_testkit::json::keys_of;
 use serde_json::json;
 use uuid::Uuid;
 
 async fn create_org(store: &Store, slug: &str, account: &str) -> Uuid {
     create_test_org(store, slug, account, Plan::Pro).await.id
+}
+
+/// A new database with the org `acme` (account 111111111111): the database and the org's id.
+async fn with_acme(name: &str) -> (TestDb, Uuid) {
+    let db = TestDb::new(name).await;
+    let org = create_org(&db.store, "acme", "111111111111").await;
+    (db, org)
+}
+
+/// A key of the org created by alice, which must succeed: the key and its secret.
+async fn new_key(
+    store: &Store,
+    org: Uuid,
+    env: KeyEnv,
+    name: &str,
+    scopes: &[Scope],
+) -> (ApiKey, String) {
+    store
+        .create_key(org, env, name, scopes, "alice")
+        .await
+        .unwrap()
+}
+
+/// The key `secret` authenticates at `at_ms`, if any.
+async fn authenticated(store: &Store, secret: &str, at_ms: i64) -> Option<ApiKey> {
+    store.authenticate(secret, at_ms).await.unwrap()
+}
+
+/// The keys a grace sweep at `at_ms` revokes.
+async fn sweep(store: &Store, at_ms: i64) -> Vec<ApiKey> {
+    store.expire_rotation_grace(at_ms).await.unwrap()
 }
 
 async fn audit_of(store: &Store, org: Uuid, key: Uuid) -> Vec<AuditEntry> {
@@ -47,17 +79,19 @@ fn invalid(e: StoreError) -> String {
     }
 }
 
+/// Asserts `result` is refused as invalid, with `reason` in the message.
+fn assert_invalid<T: std::fmt::Debug>(result: Result<T, StoreError>, reason: &str) {
+    let e = invalid(result.unwrap_err());
+    assert!(e.contains(reason), "{e}");
+}
+
 #[tokio::test]
 async fn create_then_lookup_by_hash() {
-    let db = TestDb::new("keys_create_lookup").await;
+    let (db, org) = with_acme("keys_create_lookup").await;
     let store = &db.store;
-    let org = create_org(store, "acme", "111111111111").await;
     let before = now_ms();
     let scopes = parse_scope_list("org.view,messages.view").unwrap();
-    let (key, secret) = store
-        .create_key(org, KeyEnv::Live, "  status page ", &scopes, "alice")
-        .await
-        .unwrap();
+    let (key, secret) = new_key(store, org, KeyEnv::Live, "  status page ", &scopes).await;
     assert_eq!(parse_secret(&secret), Some(KeyEnv::Live));
     assert_eq!(key.org_id, org);
     assert_eq!(key.name, "status page");
@@ -76,7 +110,7 @@ async fn create_then_lookup_by_hash() {
     assert!(constant_time_eq(stored.as_bytes(), hash.as_bytes()));
     assert_eq!(store.key_by_id(key.id).await.unwrap(), Some(key.clone()));
     assert_eq!(
-        store.authenticate(&secret, now_ms()).await.unwrap(),
+        authenticated(store, &secret, now_ms()).await,
         Some(key.clone())
     );
 
@@ -89,25 +123,11 @@ async fn create_then_lookup_by_hash() {
             .unwrap()
             .is_none()
     );
+    assert!(authenticated(store, &other, now_ms()).await.is_none());
+    assert!(authenticated(store, &key.prefix, now_ms()).await.is_none());
     assert!(
-        store
-            .authenticate(&other, now_ms())
+        authenticated(store, &secret.to_ascii_lowercase(), now_ms())
             .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .authenticate(&key.prefix, now_ms())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .authenticate(&secret.to_ascii_lowercase(), now_ms())
-            .await
-            .unwrap()
             .is_none()
     );
 
@@ -141,38 +161,21 @@ async fn create_then_lookup_by_hash() {
 
 #[tokio::test]
 async fn invalid_input_is_refused_with_a_reason() {
-    let db = TestDb::new("keys_invalid").await;
+    let (db, org) = with_acme("keys_invalid").await;
     let store = &db.store;
-    let org = create_org(store, "acme", "111111111111").await;
+    let long = "x".repeat(101);
     let all = [Scope::ReportsView];
-    let e = invalid(
-        store
-            .create_key(org, KeyEnv::Test, " ", &all, "alice")
-            .await
-            .unwrap_err(),
-    );
-    assert!(e.contains("name must not be empty"), "{e}");
-    let e = invalid(
-        store
-            .create_key(org, KeyEnv::Test, &"x".repeat(101), &all, "alice")
-            .await
-            .unwrap_err(),
-    );
-    assert!(e.contains("at most 100"), "{e}");
-    let e = invalid(
-        store
-            .create_key(org, KeyEnv::Test, "ci", &[], "alice")
-            .await
-            .unwrap_err(),
-    );
-    assert!(e.contains("at least one scope"), "{e}");
-    let e = invalid(
-        store
-            .create_key(org, KeyEnv::Test, "ci", &all, " ")
-            .await
-            .unwrap_err(),
-    );
-    assert!(e.contains("actor"), "{e}");
+    for (name, scopes, actor, reason) in [
+        (" ", &all[..], "alice", "name must not be empty"),
+        (long.as_str(), &all[..], "alice", "at most 100"),
+        ("ci", &[][..], "alice", "at least one scope"),
+        ("ci", &all[..], " ", "actor"),
+    ] {
+        let refused = store
+            .create_key(org, KeyEnv::Test, name, scopes, actor)
+            .await;
+        assert_invalid(refused, reason);
+    }
     let unknown = Uuid::new_v4();
     match store
         .create_key(unknown, KeyEnv::Test, "ci", &all, "alice")
@@ -201,19 +204,16 @@ async fn invalid_input_is_refused_with_a_reason() {
 
 #[tokio::test]
 async fn scope_edits_apply_at_once_and_record_the_diff() {
-    let db = TestDb::new("keys_scopes").await;
+    let (db, org) = with_acme("keys_scopes").await;
     let store = &db.store;
-    let org = create_org(store, "acme", "111111111111").await;
-    let (key, secret) = store
-        .create_key(
-            org,
-            KeyEnv::Test,
-            "ci",
-            &[Scope::MessagesView, Scope::ReportsView],
-            "alice",
-        )
-        .await
-        .unwrap();
+    let (key, secret) = new_key(
+        store,
+        org,
+        KeyEnv::Test,
+        "ci",
+        &[Scope::MessagesView, Scope::ReportsView],
+    )
+    .await;
     tick().await;
     let new_scopes =
         parse_scope_list("reports.view, analytics.search.recipients, org.view").unwrap();
@@ -233,11 +233,7 @@ async fn scope_edits_apply_at_once_and_record_the_diff() {
         store.key_by_id(key.id).await.unwrap(),
         Some(updated.clone())
     );
-    let authed = store
-        .authenticate(&secret, now_ms())
-        .await
-        .unwrap()
-        .unwrap();
+    let authed = authenticated(store, &secret, now_ms()).await.unwrap();
     assert_eq!(authed.scopes, updated.scopes);
     assert!(!authed.has_scope(Scope::MessagesView));
 
@@ -261,8 +257,10 @@ async fn scope_edits_apply_at_once_and_record_the_diff() {
     assert_eq!(same, updated);
     assert_eq!(audit_of(store, org, key.id).await.len(), 2);
 
-    let e = invalid(store.set_key_scopes(key.id, &[], "bob").await.unwrap_err());
-    assert!(e.contains("at least one scope"), "{e}");
+    assert_invalid(
+        store.set_key_scopes(key.id, &[], "bob").await,
+        "at least one scope",
+    );
 
     // Two quick edits in a row: the later one wins.
     store
@@ -279,26 +277,21 @@ async fn scope_edits_apply_at_once_and_record_the_diff() {
     );
 
     store.revoke_key(key.id, "bob").await.unwrap();
-    let e = invalid(
+    assert_invalid(
         store
             .set_key_scopes(key.id, &[Scope::ReportsView], "bob")
-            .await
-            .unwrap_err(),
+            .await,
+        "revoked",
     );
-    assert!(e.contains("revoked"), "{e}");
     db.drop().await;
 }
 
 #[tokio::test]
 async fn rotation_keeps_both_keys_for_the_grace_window() {
-    let db = TestDb::new("keys_rotate").await;
+    let (db, org) = with_acme("keys_rotate").await;
     let store = &db.store;
-    let org = create_org(store, "acme", "111111111111").await;
     let scopes = [Scope::ReportsView, Scope::ChannelsView];
-    let (old, old_secret) = store
-        .create_key(org, KeyEnv::Test, "deploy", &scopes, "alice")
-        .await
-        .unwrap();
+    let (old, old_secret) = new_key(store, org, KeyEnv::Test, "deploy", &scopes).await;
     tick().await;
     let (new, new_secret) = store.rotate_key(old.id, "bob").await.unwrap();
     let t = new.created_ms;
@@ -322,38 +315,14 @@ async fn rotation_keeps_both_keys_for_the_grace_window() {
     // Both work now; at rotation + 24 h + 1 ms only the new one does.
     let now = now_ms();
     assert!(old_now.is_usable_at(now) && new.is_usable_at(now));
-    assert!(
-        store
-            .authenticate(&old_secret, now)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .authenticate(&new_secret, now)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(authenticated(store, &old_secret, now).await.is_some());
+    assert!(authenticated(store, &new_secret, now).await.is_some());
     let after = t + ROTATION_GRACE_MS + 1;
     assert!(!old_now.is_usable_at(after));
     assert!(old_now.is_usable_at(t + ROTATION_GRACE_MS - 1));
     assert!(new.is_usable_at(after));
-    assert!(
-        store
-            .authenticate(&old_secret, after)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .authenticate(&new_secret, after)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(authenticated(store, &old_secret, after).await.is_none());
+    assert!(authenticated(store, &new_secret, after).await.is_some());
 
     // The rotation is recorded on both keys, each naming the other.
     let old_audit = audit_of(store, org, old.id).await;
@@ -373,28 +342,22 @@ async fn rotation_keeps_both_keys_for_the_grace_window() {
         e.contains("already rotated") && e.contains(&new.id.to_string()),
         "{e}"
     );
-    let e = invalid(
+    assert_invalid(
         store
             .set_key_scopes(old.id, &[Scope::ReportsView], "bob")
-            .await
-            .unwrap_err(),
+            .await,
+        &new.id.to_string(),
     );
-    assert!(e.contains(&new.id.to_string()), "{e}");
     store.revoke_key(new.id, "bob").await.unwrap();
-    let e = invalid(store.rotate_key(new.id, "bob").await.unwrap_err());
-    assert!(e.contains("revoked"), "{e}");
+    assert_invalid(store.rotate_key(new.id, "bob").await, "revoked");
     db.drop().await;
 }
 
 #[tokio::test]
 async fn revocation_is_immediate_and_final() {
-    let db = TestDb::new("keys_revoke").await;
+    let (db, org) = with_acme("keys_revoke").await;
     let store = &db.store;
-    let org = create_org(store, "acme", "111111111111").await;
-    let (key, secret) = store
-        .create_key(org, KeyEnv::Live, "leaked", &[Scope::MessagesView], "alice")
-        .await
-        .unwrap();
+    let (key, secret) = new_key(store, org, KeyEnv::Live, "leaked", &[Scope::MessagesView]).await;
     tick().await;
     let revoked = store.revoke_key(key.id, "carol").await.unwrap();
     assert!(revoked.revoked_ms >= key.created_ms);
@@ -403,13 +366,7 @@ async fn revocation_is_immediate_and_final() {
         store.key_by_id(key.id).await.unwrap(),
         Some(revoked.clone())
     );
-    assert!(
-        store
-            .authenticate(&secret, now_ms())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(authenticated(store, &secret, now_ms()).await.is_none());
     // Still found by hash (the caller answers 401 from is_usable_at).
     let (by_hash, _) = store
         .key_by_hash(&hash_secret(&secret))
@@ -425,30 +382,19 @@ async fn revocation_is_immediate_and_final() {
     assert_eq!(audit[0].actor, "carol");
     assert_eq!(audit[0].at_ms, revoked.revoked_ms);
 
-    let e = invalid(store.revoke_key(key.id, "carol").await.unwrap_err());
-    assert!(e.contains("already revoked"), "{e}");
+    assert_invalid(store.revoke_key(key.id, "carol").await, "already revoked");
     assert_eq!(audit_of(store, org, key.id).await.len(), 2);
     db.drop().await;
 }
 
 #[tokio::test]
 async fn sweep_revokes_keys_past_grace_once() {
-    let db = TestDb::new("keys_sweep").await;
+    let (db, org) = with_acme("keys_sweep").await;
     let store = &db.store;
-    let org = create_org(store, "acme", "111111111111").await;
     let scopes = [Scope::ReportsView];
-    let (a, _) = store
-        .create_key(org, KeyEnv::Live, "a", &scopes, "alice")
-        .await
-        .unwrap();
-    let (b, _) = store
-        .create_key(org, KeyEnv::Live, "b", &scopes, "alice")
-        .await
-        .unwrap();
-    let (plain, _) = store
-        .create_key(org, KeyEnv::Live, "plain", &scopes, "alice")
-        .await
-        .unwrap();
+    let (a, _) = new_key(store, org, KeyEnv::Live, "a", &scopes).await;
+    let (b, _) = new_key(store, org, KeyEnv::Live, "b", &scopes).await;
+    let (plain, _) = new_key(store, org, KeyEnv::Live, "plain", &scopes).await;
     let (a2, _) = store.rotate_key(a.id, "alice").await.unwrap();
     tick().await;
     let (b2, _) = store.rotate_key(b.id, "alice").await.unwrap();
@@ -457,36 +403,18 @@ async fn sweep_revokes_keys_past_grace_once() {
     assert!(a_exp < b_exp);
 
     // Within the grace nothing happens.
-    assert!(
-        store
-            .expire_rotation_grace(now_ms())
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        store
-            .expire_rotation_grace(a_exp - 1)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(sweep(store, now_ms()).await.is_empty());
+    assert!(sweep(store, a_exp - 1).await.is_empty());
 
     // At a's expiry only a goes; then b; a second sweep finds nothing.
-    let swept = store.expire_rotation_grace(a_exp).await.unwrap();
+    let swept = sweep(store, a_exp).await;
     assert_eq!(swept.iter().map(|k| k.id).collect::<Vec<_>>(), [a.id]);
     assert_eq!(swept[0].revoked_ms, a_exp);
-    let swept = store.expire_rotation_grace(b_exp + 1).await.unwrap();
+    let swept = sweep(store, b_exp + 1).await;
     assert_eq!(swept.iter().map(|k| k.id).collect::<Vec<_>>(), [b.id]);
-    assert!(
-        store
-            .expire_rotation_grace(b_exp + 1)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(sweep(store, b_exp + 1).await.is_empty());
     let far = b_exp + 10 * ROTATION_GRACE_MS;
-    assert!(store.expire_rotation_grace(far).await.unwrap().is_empty());
+    assert!(sweep(store, far).await.is_empty());
 
     for (old, exp) in [(a.id, a_exp), (b.id, b_exp)] {
         let k = store.key_by_id(old).await.unwrap().unwrap();
@@ -515,28 +443,21 @@ async fn sweep_revokes_keys_past_grace_once() {
     assert_eq!(total_grace, 2);
 
     // A rotated key revoked by hand before its grace ends is not swept again.
-    let (c, _) = store
-        .create_key(org, KeyEnv::Test, "c", &scopes, "alice")
-        .await
-        .unwrap();
+    let (c, _) = new_key(store, org, KeyEnv::Test, "c", &scopes).await;
     store.rotate_key(c.id, "alice").await.unwrap();
     store.revoke_key(c.id, "alice").await.unwrap();
-    assert!(store.expire_rotation_grace(far).await.unwrap().is_empty());
+    assert!(sweep(store, far).await.is_empty());
     db.drop().await;
 }
 
 #[tokio::test]
 async fn lists_and_audit_are_newest_first_and_per_org() {
-    let db = TestDb::new("keys_order").await;
+    let (db, org) = with_acme("keys_order").await;
     let store = &db.store;
-    let org = create_org(store, "acme", "111111111111").await;
     let other = create_org(store, "globex", "222222222222").await;
     let mut created: Vec<ApiKey> = Vec::new();
     for name in ["first", "second", "third"] {
-        let (k, _) = store
-            .create_key(org, KeyEnv::Live, name, &[Scope::ReportsView], "alice")
-            .await
-            .unwrap();
+        let (k, _) = new_key(store, org, KeyEnv::Live, name, &[Scope::ReportsView]).await;
         created.push(k);
         tick().await;
     }
@@ -586,15 +507,8 @@ async fn lists_and_audit_are_newest_first_and_per_org() {
     assert!(store.audit_log(org, 0).await.is_err());
 
     let json = serde_json::to_value(&audit[0]).unwrap();
-    let mut keys: Vec<&str> = json
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort_unstable();
     assert_eq!(
-        keys,
+        keys_of(&json),
         ["action", "actor", "at", "details", "id", "key_id", "org_id"]
     );
     db.drop().await;

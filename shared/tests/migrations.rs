@@ -67,16 +67,54 @@ async fn seeded_at(name: &str, version: u32) -> TestDb {
     db
 }
 
+/// A database seeded at `version - 1` whose run was then stopped at `point` of `version`'s
+/// statement `statement` (the run fails).
+async fn stopped_in(name: &str, version: u32, statement: usize, point: StopPoint) -> TestDb {
+    let db = seeded_at(name, version - 1).await;
+    let stopped = db
+        .store
+        .migrate_with(&opts().stop_at(version, statement, point))
+        .await;
+    assert!(stopped.is_err());
+    db
+}
+
+/// Reruns the migrations to the end, checks the result with [`assert_complete`] (seeded) and
+/// drops the database.
+async fn rerun_completes(db: TestDb) {
+    db.store.migrate_with(&opts()).await.unwrap();
+    assert_complete(&db, true).await;
+    db.drop().await;
+}
+
+/// The error of a migrate run that must fail.
+async fn refused_run(db: &TestDb) -> String {
+    let run = db.store.migrate_with(&opts()).await;
+    run.unwrap_err().to_string()
+}
+
+/// The last migration version applied.
+async fn last_applied(store: &Store) -> Option<u32> {
+    store.applied_migrations().await.unwrap().last().copied()
+}
+
+/// The names of the database's tables.
 async fn tables(store: &Store) -> BTreeSet<String> {
-    store
+    let names = store
         .client()
         .query("SELECT name FROM system.tables WHERE database = ?")
         .bind(store.database())
         .fetch_all::<String>()
-        .await
-        .unwrap()
-        .into_iter()
-        .collect()
+        .await;
+    BTreeSet::from_iter(names.unwrap())
+}
+
+/// A new database holding only the migration lock's table.
+async fn lock_table_only(name: &str) -> TestDb {
+    let db = TestDb::unmigrated(name);
+    db.store.create_database().await.unwrap();
+    exec(&db.store, LOCK_TABLE_DDL).await;
+    db
 }
 
 /// Every migration applied and recorded once, every statement completed once, the schema equal
@@ -170,17 +208,9 @@ async fn three_runs_started_together_backfill_once() {
 
 #[tokio::test]
 async fn a_run_stopped_after_a_completed_backfill_does_not_repeat_it() {
-    let db = seeded_at("stopped_after_backfill", 8).await;
     // 0009 statement 3 is its backfill into message_timeline.
-    let stopped = db
-        .store
-        .migrate_with(&opts().stop_at(9, 3, StopPoint::AfterStatement))
-        .await;
-    assert!(stopped.is_err());
-    assert_eq!(
-        db.store.applied_migrations().await.unwrap().last(),
-        Some(&8)
-    );
+    let db = stopped_in("stopped_after_backfill", 9, 3, StopPoint::AfterStatement).await;
+    assert_eq!(last_applied(&db.store).await, Some(8));
     // The rerun waits for the dead run's lease to expire, then resumes at statement 4.
     let applied = db.store.migrate_with(&opts()).await.unwrap();
     assert_eq!(applied.first(), Some(&"0009_message_timeline"));
@@ -195,48 +225,35 @@ async fn a_run_stopped_after_a_completed_backfill_does_not_repeat_it() {
 
 #[tokio::test]
 async fn a_backfill_killed_before_it_was_staged_is_redone_from_scratch() {
-    let db = seeded_at("killed_mid_staging", 7).await;
     // 0008 statement 3 is its backfill into `engaged`: stop after the rows were staged but before
     // that was recorded, as a process killed during the INSERT would leave it.
-    let stopped = db
-        .store
-        .migrate_with(&opts().stop_at(8, 3, StopPoint::AfterStaging))
-        .await;
-    assert!(stopped.is_err());
+    let db = stopped_in("killed_mid_staging", 8, 3, StopPoint::AfterStaging).await;
     assert!(
         tables(&db.store)
             .await
             .contains("schema_migrations_staging_0008_3")
     );
     assert_eq!(count(&db.store, "SELECT count() FROM engaged").await, 0);
-    db.store.migrate_with(&opts()).await.unwrap();
-    assert_complete(&db, true).await;
-    db.drop().await;
+    rerun_completes(db).await;
 }
 
 #[tokio::test]
 async fn a_backfill_killed_between_partitions_resumes_with_the_rest() {
-    let db = seeded_at("killed_between_partitions", 7).await;
-    let stopped = db
-        .store
-        .migrate_with(&opts().stop_at(8, 3, StopPoint::AfterFirstAttach))
-        .await;
-    assert!(stopped.is_err());
+    let db = stopped_in(
+        "killed_between_partitions",
+        8,
+        3,
+        StopPoint::AfterFirstAttach,
+    )
+    .await;
     let partial = count(&db.store, "SELECT count() FROM engaged").await;
     assert!(partial > 0 && partial < OPENS, "{partial}");
-    db.store.migrate_with(&opts()).await.unwrap();
-    assert_complete(&db, true).await;
-    db.drop().await;
+    rerun_completes(db).await;
 }
 
 #[tokio::test]
 async fn an_unknown_attach_outcome_is_refused_not_guessed() {
-    let db = seeded_at("unknown_attach", 7).await;
-    let stopped = db
-        .store
-        .migrate_with(&opts().stop_at(8, 3, StopPoint::AfterStaging))
-        .await;
-    assert!(stopped.is_err());
+    let db = stopped_in("unknown_attach", 8, 3, StopPoint::AfterStaging).await;
     // As if a run had recorded `staged` and `attaching:202401` and died before `attached`.
     for step in ["staged", "attaching:202401"] {
         db.store
@@ -251,12 +268,7 @@ async fn an_unknown_attach_outcome_is_refused_not_guessed() {
             .await
             .unwrap();
     }
-    let err = db
-        .store
-        .migrate_with(&opts())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = refused_run(&db).await;
     assert!(err.contains("partition 202401"), "{err}");
     assert!(err.contains("schema_migrations_staging_0008_3"), "{err}");
     // The operator finds the partition did not arrive and attaches it; the rerun completes.
@@ -270,9 +282,7 @@ async fn an_unknown_attach_outcome_is_refused_not_guessed() {
         "ALTER TABLE schema_migrations_staging_0008_3 DROP PARTITION ID '202401'",
     )
     .await;
-    db.store.migrate_with(&opts()).await.unwrap();
-    assert_complete(&db, true).await;
-    db.drop().await;
+    rerun_completes(db).await;
 }
 
 #[tokio::test]
@@ -285,12 +295,7 @@ async fn an_edited_applied_migration_is_refused() {
          VALUES (3, 'deadbeef', 9000000000000)",
     )
     .await;
-    let err = db
-        .store
-        .migrate_with(&opts())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = refused_run(&db).await;
     let current = checksum(MIGRATIONS[2].sql);
     for part in ["0003_messages", "deadbeef", current.as_str()] {
         assert!(err.contains(part), "{part} missing from: {err}");
@@ -344,19 +349,14 @@ async fn dry_run_and_status_change_nothing() {
         Some("message_timeline")
     );
     assert!(plan[0].statements.iter().all(|s| !s.done));
-    assert_eq!(
-        db.store.applied_migrations().await.unwrap().last(),
-        Some(&8)
-    );
+    assert_eq!(last_applied(&db.store).await, Some(8));
     db.drop().await;
 }
 
 /// Many processes' worth of leases taken at once: never two holders at the same time.
 #[tokio::test]
 async fn the_lock_admits_one_holder_at_a_time() {
-    let db = TestDb::unmigrated("lock_exclusion");
-    db.store.create_database().await.unwrap();
-    exec(&db.store, LOCK_TABLE_DDL).await;
+    let db = lock_table_only("lock_exclusion").await;
     let inside = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
@@ -386,9 +386,7 @@ async fn the_lock_admits_one_holder_at_a_time() {
 
 #[tokio::test]
 async fn a_held_lock_makes_others_wait_and_a_dead_holders_lock_expires() {
-    let db = TestDb::unmigrated("lock_wait");
-    db.store.create_database().await.unwrap();
-    exec(&db.store, LOCK_TABLE_DDL).await;
+    let db = lock_table_only("lock_wait").await;
     let mut o = opts();
     let held = Lease::acquire(db.store.client(), o.lease, &o.progress)
         .await

@@ -8,6 +8,7 @@ use std::process::Command;
 use sendops_shared::store::Store;
 use sendops_shared::store::config::ClickHouseConfig;
 use sendops_testkit::clickhouse::{PrivateClickHouse, free_port};
+use sendops_testkit::process::assert_success;
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
@@ -15,11 +16,7 @@ fn openssl(dir: &Path, args: &[&str]) {
         .current_dir(dir)
         .output()
         .expect("the openssl command (Debian's openssl package) runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
 }
 
 /// A CA named `name` in `dir` (`name.pem`, `name.key`).

@@ -11,13 +11,22 @@
 //!   verification.
 //! - [`clickhouse::PrivateClickHouse`]: a ClickHouse server process of a test's own (temp
 //!   directory, free ports) that the test can SIGKILL and restart.
-//! - [`process`]: a plain HTTP GET to a spawned binary's port and SIGTERM to it.
+//! - [`process`]: a plain HTTP GET to a spawned binary's port, SIGTERM to it, and a finished
+//!   command's exit checked with its stderr shown.
+//! - [`files`]: the `.json` files of a samples directory, sorted.
+//! - [`git`]: `git` with a fixed author and no user config, for template repositories.
+//! - [`json`]: the sorted keys of a JSON object.
+//! - [`quarantine`]: a record that is not UTF-8, as the quarantine must keep it.
 //! - [`proxy::DelayProxy`]: an HTTP proxy in front of ClickHouse that holds or drops one chosen
 //!   request or response, for "in flight" and "committed but not acknowledged" faults.
 
 pub mod clickhouse;
 pub mod dns;
+pub mod files;
+pub mod git;
+pub mod json;
 pub mod process;
 pub mod proxy;
+pub mod quarantine;
 pub mod ses;
 pub mod sqs;

@@ -1,7 +1,8 @@
 //! Talking to a binary a test spawned: a free port for it, one plain HTTP/1.1 GET per connection
-//! (no client crate, `Connection: close`), and SIGTERM.
+//! (no client crate, `Connection: close`), SIGTERM, and checking a finished command's exit.
 
 use std::io::{Read, Write};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 /// A local TCP port free at the time of the call (bound, read and released), for a binary to
@@ -50,4 +51,26 @@ pub fn sigterm(pid: u32) {
         .status()
         .expect("run kill");
     assert!(status.success(), "kill -TERM {pid} failed");
+}
+
+/// Panics with the process's exit status and stderr unless it exited 0.
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `cmd` to its end and returns its output; panics with the command and its stderr unless
+/// it exited 0.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }

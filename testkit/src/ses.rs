@@ -108,6 +108,27 @@ pub struct FakeIdentity {
     pub configuration_set: Option<String>,
 }
 
+impl FakeIdentity {
+    /// An identity of `identity_type` whose verification and DKIM status are both `status`, with
+    /// default configuration set `configuration_set`, no DKIM tokens and no MAIL FROM domain.
+    pub fn new(
+        name: &str,
+        identity_type: &str,
+        status: &str,
+        configuration_set: Option<&str>,
+    ) -> FakeIdentity {
+        FakeIdentity {
+            name: name.into(),
+            identity_type: identity_type.into(),
+            verification_status: status.into(),
+            dkim_status: status.into(),
+            dkim_tokens: vec![],
+            mail_from_domain: None,
+            configuration_set: configuration_set.map(str::to_owned),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     mode: Option<Mode>,

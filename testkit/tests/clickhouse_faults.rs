@@ -49,6 +49,24 @@ fn spawn_insert(
     })
 }
 
+/// Inserts one row through `proxy` into `table` and waits (at most [`WAIT`]) for its outcome.
+async fn insert_through(proxy: &DelayProxy, table: &'static str) -> clickhouse::error::Result<()> {
+    timeout(WAIT, spawn_insert(proxy.url(), table))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// A private server holding the empty table `table`, a client straight to it and a proxy in
+/// front of it.
+async fn proxied(table: &str) -> (PrivateClickHouse, Client, DelayProxy) {
+    let server = PrivateClickHouse::start().await.unwrap();
+    let direct = client(&server.url());
+    create(&direct, table).await;
+    let proxy = DelayProxy::start(&server.url()).await;
+    (server, direct, proxy)
+}
+
 #[tokio::test]
 async fn private_server_keeps_its_data_across_kill_and_restart() {
     let mut server = PrivateClickHouse::start().await.unwrap();
@@ -105,10 +123,7 @@ async fn two_private_servers_run_side_by_side() {
 
 #[tokio::test]
 async fn proxy_holds_an_insert_while_other_queries_pass() {
-    let server = PrivateClickHouse::start().await.unwrap();
-    let direct = client(&server.url());
-    create(&direct, "held").await;
-    let proxy = DelayProxy::start(&server.url()).await;
+    let (_server, direct, proxy) = proxied("held").await;
     let through = client(&proxy.url());
     // The proxied client has a warm keep-alive connection before the hold.
     assert_eq!(count(&through, "held").await, 0);
@@ -132,10 +147,7 @@ async fn proxy_holds_an_insert_while_other_queries_pass() {
 
 #[tokio::test]
 async fn proxy_holds_the_acknowledgement_of_a_committed_insert() {
-    let server = PrivateClickHouse::start().await.unwrap();
-    let direct = client(&server.url());
-    create(&direct, "acked").await;
-    let proxy = DelayProxy::start(&server.url()).await;
+    let (_server, direct, proxy) = proxied("acked").await;
 
     let hold = proxy.hold_response("INSERT INTO `acked`");
     let insert = spawn_insert(proxy.url(), "acked");
@@ -158,16 +170,10 @@ async fn proxy_holds_the_acknowledgement_of_a_committed_insert() {
 
 #[tokio::test]
 async fn proxy_drops_connections_before_and_after_the_server() {
-    let server = PrivateClickHouse::start().await.unwrap();
-    let direct = client(&server.url());
-    create(&direct, "dropped").await;
-    let proxy = DelayProxy::start(&server.url()).await;
+    let (_server, direct, proxy) = proxied("dropped").await;
 
     let before = proxy.drop_connection("INSERT INTO `dropped`", DropAt::BeforeForward);
-    let result = timeout(WAIT, spawn_insert(proxy.url(), "dropped"))
-        .await
-        .unwrap()
-        .unwrap();
+    let result = insert_through(&proxy, "dropped").await;
     assert!(result.is_err(), "the client sees the connection die");
     assert!(before.has_fired());
     assert_eq!(
@@ -177,10 +183,7 @@ async fn proxy_drops_connections_before_and_after_the_server() {
     );
 
     let after = proxy.drop_connection("INSERT INTO `dropped`", DropAt::AfterResponse);
-    let result = timeout(WAIT, spawn_insert(proxy.url(), "dropped"))
-        .await
-        .unwrap()
-        .unwrap();
+    let result = insert_through(&proxy, "dropped").await;
     assert!(result.is_err(), "the client sees the connection die");
     timeout(WAIT, after.fired()).await.unwrap();
     assert_eq!(
@@ -190,11 +193,7 @@ async fn proxy_drops_connections_before_and_after_the_server() {
     );
 
     // Without rules the proxy passes everything.
-    timeout(WAIT, spawn_insert(proxy.url(), "dropped"))
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    insert_through(&proxy, "dropped").await.unwrap();
     assert_eq!(count(&direct, "dropped").await, 2);
 }
 
@@ -249,10 +248,7 @@ async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> (String, String)
 
 #[tokio::test]
 async fn proxy_keeps_request_boundaries_on_one_keep_alive_connection() {
-    let server = PrivateClickHouse::start().await.unwrap();
-    let direct = client(&server.url());
-    create(&direct, "raw").await;
-    let proxy = DelayProxy::start(&server.url()).await;
+    let (_server, _direct, proxy) = proxied("raw").await;
     let mut s = TcpStream::connect(proxy.addr()).await.unwrap();
     let mut buf = Vec::new();
 

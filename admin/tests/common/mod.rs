@@ -5,23 +5,19 @@
 
 use std::process::{Command, Output};
 
-use sendops_shared::Store;
+use sendops_shared::read::messages::{MessageFilter, MessageRow};
+use sendops_shared::read::reports::{Counts, Measures, ReportFilter};
 use sendops_shared::store::testing::TestDb;
-use sendops_shared::timefmt::{DAY_MS, format_ms_precise, now_ms};
+use sendops_shared::timefmt::{DAY_MS, EpochMs, TimeRange, format_ms_precise, now_ms};
+use sendops_shared::undeliverable::{ListQuery, StatusFilter};
 use sendops_shared::write::pipeline::{Pipeline, Record, Source};
+use sendops_shared::{EventType, Store};
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 /// The keys of a JSON object, sorted (what a command's output shape is checked against).
-pub fn keys_of(v: &Value) -> Vec<&str> {
-    let mut k: Vec<&str> = v
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    k.sort_unstable();
-    k
-}
+#[allow(unused_imports)] // Not every test crate checks output shapes.
+pub use sendops_testkit::json::keys_of;
 
 /// The arguments that create the org `acme` ("Acme") for SES account `account`, then `extra`
 /// (e.g. `--plan pro`): the org most CLI tests start from.
@@ -175,27 +171,31 @@ pub fn traffic(account: &str, prefix: &str, messages: u64, days: u64, seed: u64)
         for (k, rcpt) in to.iter().enumerate() {
             let mut t = sent + 1000 + k as i64 * 17;
             let at = |t: i64| format_ms_precise(t);
+            // A Bounce of this recipient (`recipient`: its bouncedRecipients entry) at `t`.
+            let bounce = |kind: &str, sub_type: &str, recipient: Value| {
+                event(
+                    "Bounce",
+                    "bounce",
+                    json!({"bounceType": kind, "bounceSubType": sub_type,
+                        "bouncedRecipients": [recipient],
+                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
+                )
+            };
             match rng.below(20) {
-                0..=1 => out.push(event(
-                    "Bounce",
-                    "bounce",
-                    json!({"bounceType": "Permanent", "bounceSubType": "General",
-                        "bouncedRecipients": [{"emailAddress": rcpt, "diagnosticCode": "smtp; 550 5.1.1 user unknown"}],
-                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
+                0..=1 => out.push(bounce(
+                    "Permanent",
+                    "General",
+                    json!({"emailAddress": rcpt, "diagnosticCode": "smtp; 550 5.1.1 user unknown"}),
                 )),
-                2..=4 => out.push(event(
-                    "Bounce",
-                    "bounce",
-                    json!({"bounceType": "Transient", "bounceSubType": "MailboxFull",
-                        "bouncedRecipients": [{"emailAddress": rcpt, "diagnosticCode": "smtp; 452 4.2.2 mailbox full"}],
-                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
+                2..=4 => out.push(bounce(
+                    "Transient",
+                    "MailboxFull",
+                    json!({"emailAddress": rcpt, "diagnosticCode": "smtp; 452 4.2.2 mailbox full"}),
                 )),
-                5 => out.push(event(
-                    "Bounce",
-                    "bounce",
-                    json!({"bounceType": "Undetermined", "bounceSubType": "Undetermined",
-                        "bouncedRecipients": [{"emailAddress": rcpt}],
-                        "timestamp": at(t), "feedbackId": format!("fb-{i}-{k}")}),
+                5 => out.push(bounce(
+                    "Undetermined",
+                    "Undetermined",
+                    json!({"emailAddress": rcpt}),
                 )),
                 6 => out.push(event(
                     "DeliveryDelay",
@@ -268,6 +268,74 @@ pub async fn ingest_valid(store: &Store, bodies: &[String]) -> u64 {
         .expect("ingest");
     assert_eq!(report.quarantined, 0, "every generated event is valid");
     report.rows
+}
+
+/// [from, to) in epoch milliseconds, as the read layer takes it.
+pub fn range(from: i64, to: i64) -> TimeRange {
+    TimeRange::new(EpochMs(from), EpochMs(to))
+}
+
+/// Every event type, with distinct recipients: the report measures the tests compare.
+pub fn all_measures() -> Measures<'static> {
+    Measures {
+        types: &EventType::ALL,
+        distinct_recipients: true,
+    }
+}
+
+/// The org's daily report of [`all_measures`] over [from, to), unfiltered.
+pub async fn daily_counts(store: &Store, org: Uuid, from: i64, to: i64) -> Counts<u16> {
+    store
+        .daily_counts(
+            org,
+            range(from, to),
+            &ReportFilter::default(),
+            all_measures(),
+        )
+        .await
+        .unwrap()
+}
+
+/// The org's messages sent in [from, to), unfiltered, at most `limit`.
+pub async fn list_messages(
+    store: &Store,
+    org: Uuid,
+    from: i64,
+    to: i64,
+    limit: usize,
+) -> Vec<MessageRow> {
+    store
+        .list_messages(org, range(from, to), None, &MessageFilter::default(), limit)
+        .await
+        .unwrap()
+}
+
+/// Every undeliverable address of any status with at least one event (up to 1000), as of
+/// `now_ms` under `retention_days`.
+pub fn all_undeliverable(now_ms: i64, retention_days: u32) -> ListQuery {
+    ListQuery {
+        now_ms,
+        retention_days,
+        since_ms: None,
+        until_ms: None,
+        status: StatusFilter::All,
+        reason: None,
+        email: None,
+        min_events: 1,
+        after: None,
+        limit: 1000,
+    }
+}
+
+/// The one number `sql` answers with `binds` bound in order.
+pub async fn query_u64(store: &Store, sql: &str, binds: &[&str]) -> u64 {
+    let mut q = store.client().query(sql);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    q.fetch_one::<u64>()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 #[allow(unused_imports)] // Not every test crate creates orgs this way.

@@ -151,7 +151,7 @@ const KIND: &str = "breakdown";
 pub async fn breakdown(req: ApiRequest) -> Result<Response, ApiError> {
     let (dim, window, filter, limit, fingerprint, after, raw) = parse(&req.p, req.query())?;
     // On a cluster routed by org: the org's shard alone (docs/scale-out.md).
-    let store = req.state.store.route(req.p.org.id).await?;
+    let store = req.store().await?;
     let indexed = match &req.state.breakdowns {
         Some(index) => {
             index

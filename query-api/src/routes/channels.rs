@@ -1,15 +1,11 @@
 //! `/v1/channels` and `/v1/channels/{name}`: the org's SES configuration sets as synced by
 //! `sendops-admin sync ses`, newest first.
 
-use axum::Json;
-use axum::response::Response;
 use sendops_shared::control::entities::Channel;
 use sendops_shared::timefmt::format_ms;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::problem::ApiError;
-use crate::request::ApiRequest;
 use crate::routes::Pagination;
 
 /// A channel: one SES configuration set.
@@ -56,19 +52,6 @@ pub struct ChannelPage {
 }
 
 crate::catalog! { Channel => view ChannelView, page ChannelPage, kind "channels", resource "channel",
-scope ChannelsView, key ("name", 256), order |c| (c.created_ms, c.slug.clone()), store (channels, channel) }
-
-/// Channels, newest first.
-#[utoipa::path(get, path = "/v1/channels", operation_id = "listChannels", tag = "Channels", params(crate::listing::EntityListParams),
-    responses((status = 200, description = "Channels, newest-first", body = ChannelPage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn list(req: ApiRequest) -> Result<Response, ApiError> {
-    req.catalog_page::<Channel>().await
-}
-
-/// One channel by its slug (the configuration-set name, exact).
-#[utoipa::path(get, path = "/v1/channels/{name}", operation_id = "getChannel", tag = "Channels",
-    params(("name" = String, Path, description = "Channel slug: the `slug` field of the list, not the display name", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
-    responses((status = 200, description = "Channel detail", body = ChannelView)))]
-pub async fn get_one(req: ApiRequest) -> Result<Json<ChannelView>, ApiError> {
-    req.catalog_item::<Channel>().await
-}
+scope ChannelsView, key ("name", 256), order |c| (c.created_ms, c.slug.clone()), store (channels, channel),
+list ("/v1/channels", "listChannels", "Channels", "Channels, newest first.", "Channels, newest-first"),
+one ("/v1/channels/{name}", "getChannel", "One channel by its slug (the configuration-set name, exact).", "Channel slug: the `slug` field of the list, not the display name", "Channel detail") }

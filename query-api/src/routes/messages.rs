@@ -220,9 +220,7 @@ pub async fn list(req: ApiRequest) -> Result<Response, ApiError> {
         recipient,
     };
     let rows = req
-        .state
-        .store
-        .route(req.p.org.id)
+        .store()
         .await?
         .list_messages(
             req.p.org.id,
@@ -327,9 +325,7 @@ pub async fn events(req: ApiRequest) -> Result<Json<Timeline>, ApiError> {
     let id = message_id(&req.uri)?;
     let message = find_message(&req.state, &req.p, &id).await?;
     let mut rows = req
-        .state
-        .store
-        .route(req.p.org.id)
+        .store()
         .await?
         .message_events(req.p.org.id, &message)
         .await?;
@@ -388,7 +384,7 @@ pub async fn by_recipient(req: ApiRequest) -> Result<Response, ApiError> {
     let window = checks.window(q.from.as_deref(), q.to.as_deref(), req.p.org.plan, now_ms())?;
     // Refused above already (`window` answers every failed check).
     let email = email.map_err(|e| ApiError::field("email", e.to_string()))?;
-    let store = req.state.store.route(req.p.org.id).await?;
+    let store = req.store().await?;
     let keys = store
         .recipient_message_keys(
             req.p.org.id,

@@ -244,9 +244,7 @@ async fn series<B>(
 ) -> Result<Vec<B>, ApiError> {
     let c = common(&req.p, req.query(), true, false)?;
     let daily = req
-        .state
-        .store
-        .route(req.p.org.id)
+        .store()
         .await?
         .daily_counts(req.p.org.id, c.window, &c.filter, measures)
         .await?;
@@ -321,9 +319,7 @@ pub async fn engagement(req: ApiRequest) -> Result<Response, ApiError> {
 pub async fn template_performance(req: ApiRequest) -> Result<Response, ApiError> {
     let c = common(&req.p, req.query(), false, true)?;
     let counts = req
-        .state
-        .store
-        .route(req.p.org.id)
+        .store()
         .await?
         .template_counts(
             &req.state.engaged,
@@ -382,27 +378,42 @@ mod tests {
 
     #[test]
     fn weeks_start_monday_and_months_the_first() {
-        // 2026-11-22 is a Sunday; its week starts Monday 2026-11-16.
-        assert_eq!(
-            bucket_of(day("2026-11-22T12:00:00Z"), GroupBy::Week),
-            day("2026-11-16T00:00:00Z")
-        );
-        assert_eq!(
-            bucket_of(day("2026-11-16T00:00:00Z"), GroupBy::Week),
-            day("2026-11-16T00:00:00Z")
-        );
-        assert_eq!(
-            bucket_of(day("2026-11-23T00:00:00Z"), GroupBy::Week),
-            day("2026-11-23T00:00:00Z")
-        );
-        assert_eq!(
-            bucket_of(day("2026-02-28T23:00:00Z"), GroupBy::Month),
-            day("2026-02-01T00:00:00Z")
-        );
-        assert_eq!(
-            bucket_of(day("2026-03-01T00:00:00Z"), GroupBy::Month),
-            day("2026-03-01T00:00:00Z")
-        );
+        // (a time, the bucket size, its bucket's first day); 2026-11-22 is a Sunday.
+        let cases = [
+            (
+                "2026-11-22T12:00:00Z",
+                GroupBy::Week,
+                "2026-11-16T00:00:00Z",
+            ),
+            (
+                "2026-11-16T00:00:00Z",
+                GroupBy::Week,
+                "2026-11-16T00:00:00Z",
+            ),
+            (
+                "2026-11-23T00:00:00Z",
+                GroupBy::Week,
+                "2026-11-23T00:00:00Z",
+            ),
+            (
+                "2026-02-28T23:00:00Z",
+                GroupBy::Month,
+                "2026-02-01T00:00:00Z",
+            ),
+            (
+                "2026-03-01T00:00:00Z",
+                GroupBy::Month,
+                "2026-03-01T00:00:00Z",
+            ),
+            ("2026-03-01T23:59:59Z", GroupBy::Day, "2026-03-01T00:00:00Z"),
+        ];
+        for (at, group_by, first) in cases {
+            assert_eq!(
+                bucket_of(day(at), group_by),
+                day(first),
+                "{at} {group_by:?}"
+            );
+        }
         assert_eq!(period(day("2026-11-16T08:00:00Z")), "2026-11-16T00:00:00Z");
     }
 

@@ -217,7 +217,7 @@ pub async fn get(req: ApiRequest) -> Result<Response, ApiError> {
         ..Thresholds::default()
     };
     let window_days = u16::try_from(window_days).unwrap_or(7);
-    let store = req.state.store.route(req.p.org.id).await?;
+    let store = req.store().await?;
     let (rep, account) = tokio::join!(
         store.reputation(
             req.p.org.id,
@@ -359,7 +359,7 @@ pub async fn alerts(req: ApiRequest) -> Result<Response, ApiError> {
     let now = now_ms();
     let settle = i64::try_from(req.state.config.undeliverable_settle.as_millis()).unwrap_or(0);
     // The org's shard: its alerts and the registrations of the evaluations writing them.
-    let store = req.state.store.route(req.p.org.id).await?;
+    let store = req.store().await?;
     let bound = store.committed_bound_ms(now).await? - settle;
     let rows = store
         .reputation_alerts(

@@ -1,16 +1,11 @@
 //! `/v1/templates` and `/v1/templates/{slug}`: the org's email templates as synced from its git
 //! repository's `sendops.json` manifest, most recently modified first.
 
-use axum::Json;
-use axum::response::Response;
 use sendops_shared::control::templates::Template;
 use sendops_shared::timefmt::format_ms;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::listing::EntityListParams;
-use crate::problem::ApiError;
-use crate::request::ApiRequest;
 use crate::routes::Pagination;
 
 /// An email template.
@@ -53,19 +48,6 @@ pub struct TemplatePage {
 }
 
 crate::catalog! { Template => view TemplateView, page TemplatePage, kind "templates", resource "template",
-scope TemplatesView, key ("slug", 256), order |t| (t.last_modified_ms, t.slug.clone()), store (templates, template) }
-
-/// Templates, most recently modified first.
-#[utoipa::path(get, path = "/v1/templates", operation_id = "listTemplates", tag = "Templates", params(EntityListParams),
-    responses((status = 200, description = "Templates, newest-first", body = TemplatePage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn list(req: ApiRequest) -> Result<Response, ApiError> {
-    req.catalog_page::<Template>().await
-}
-
-/// One template by its slug (file name, exact).
-#[utoipa::path(get, path = "/v1/templates/{slug}", operation_id = "getTemplate", tag = "Templates",
-    params(("slug" = String, Path, description = "Template file name, e.g. welcome.html", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
-    responses((status = 200, description = "Template detail", body = TemplateView)))]
-pub async fn get_one(req: ApiRequest) -> Result<Json<TemplateView>, ApiError> {
-    req.catalog_item::<Template>().await
-}
+scope TemplatesView, key ("slug", 256), order |t| (t.last_modified_ms, t.slug.clone()), store (templates, template),
+list ("/v1/templates", "listTemplates", "Templates", "Templates, most recently modified first.", "Templates, newest-first"),
+one ("/v1/templates/{slug}", "getTemplate", "One template by its slug (file name, exact).", "Template file name, e.g. welcome.html", "Template detail") }

@@ -2,16 +2,11 @@
 //! subdomains registered with `sendops-admin tracking-domain add`, newest first, with the DNS
 //! records to publish and the coalesced status of the last `verify`.
 
-use axum::Json;
-use axum::response::Response;
 use sendops_shared::control::tracking::TrackingDomain;
 use sendops_shared::timefmt::format_ms;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::listing::EntityListParams;
-use crate::problem::ApiError;
-use crate::request::ApiRequest;
 use crate::routes::Pagination;
 
 /// A DNS record to publish.
@@ -71,19 +66,6 @@ pub struct TrackingDomainPage {
 }
 
 crate::catalog! { TrackingDomain => view TrackingDomainView, page TrackingDomainPage, kind "tracking_domains", resource "tracking_domain",
-scope TrackingView, key ("domain", 253), order |t| (t.created_ms, t.domain.clone()), store (tracking_domains, tracking_domain) }
-
-/// Tracking domains, newest first.
-#[utoipa::path(get, path = "/v1/tracking-domains", operation_id = "listTrackingDomains", tag = "Tracking Domains", params(EntityListParams),
-    responses((status = 200, description = "Tracking domains, newest-first", body = TrackingDomainPage), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
-pub async fn list(req: ApiRequest) -> Result<Response, ApiError> {
-    req.catalog_page::<TrackingDomain>().await
-}
-
-/// One tracking domain, case-insensitively.
-#[utoipa::path(get, path = "/v1/tracking-domains/{domain}", operation_id = "getTrackingDomain", tag = "Tracking Domains",
-    params(("domain" = String, Path, description = "Tracking subdomain (case-insensitive)", min_length = 1, max_length = 253, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
-    responses((status = 200, description = "Tracking domain detail", body = TrackingDomainView)))]
-pub async fn get_one(req: ApiRequest) -> Result<Json<TrackingDomainView>, ApiError> {
-    req.catalog_item::<TrackingDomain>().await
-}
+scope TrackingView, key ("domain", 253), order |t| (t.created_ms, t.domain.clone()), store (tracking_domains, tracking_domain),
+list ("/v1/tracking-domains", "listTrackingDomains", "Tracking Domains", "Tracking domains, newest first.", "Tracking domains, newest-first"),
+one ("/v1/tracking-domains/{domain}", "getTrackingDomain", "One tracking domain, case-insensitively.", "Tracking subdomain (case-insensitive)", "Tracking domain detail") }

@@ -107,13 +107,8 @@ mod tests {
 
     /// The reference: how event ids were computed before (a `String` key, `Uuid::new_v5`). Ids
     /// already stored must not change.
-    fn event_id_reference(
-        message_id: &str,
-        ty: EventType,
-        occurred_ms: i64,
-        recipient: &str,
-        link: &str,
-    ) -> Uuid {
+    fn event_id_reference(parts: (&str, EventType, i64, &str, &str)) -> Uuid {
+        let (message_id, ty, occurred_ms, recipient, link) = parts;
         let mut key = format!("{message_id}\n{}\n{occurred_ms}\n{recipient}", ty.as_str());
         if ty == EventType::Click {
             key.push('\n');
@@ -243,7 +238,7 @@ mod tests {
             };
             assert_eq!(
                 event_id(&message_id, ty, ms, &recipient, &link),
-                event_id_reference(&message_id, ty, ms, &recipient, &link)
+                event_id_reference((&message_id, ty, ms, &recipient, &link))
             );
         }
         // Fixed answers, computed independently (Python's `uuid.uuid5` on the same names).

@@ -391,25 +391,42 @@ fn has_org_id(columns: &str) -> bool {
         .any(|c| c.split_whitespace().next() == Some("org_id"))
 }
 
+/// The bytes of `s` outside single quotes (backslash escapes inside them skipped), each with its
+/// offset and the parenthesis depth after it, counted from `depth`.
+fn unquoted(s: &str, mut depth: i32) -> impl Iterator<Item = (usize, u8, i32)> + '_ {
+    let bytes = s.as_bytes();
+    let (mut i, mut quote) = (0, false);
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let (at, b) = (i, bytes[i]);
+            i += 1;
+            match b {
+                b'\\' if quote => i += 1,
+                b'\'' => quote = !quote,
+                _ if quote => {}
+                _ => {
+                    depth += match b {
+                        b'(' => 1,
+                        b')' => -1,
+                        _ => 0,
+                    };
+                    return Some((at, b, depth));
+                }
+            }
+        }
+        None
+    })
+}
+
 /// Splits at commas outside parentheses and quotes.
 fn split_top_level(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    let (mut depth, mut quote, mut start) = (0i32, false, 0);
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if quote => i += 1,
-            b'\'' => quote = !quote,
-            b'(' if !quote => depth += 1,
-            b')' if !quote => depth -= 1,
-            b',' if !quote && depth == 0 => {
-                out.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
+    let mut start = 0;
+    for (i, b, depth) in unquoted(s, 0) {
+        if b == b',' && depth == 0 {
+            out.push(&s[start..i]);
+            start = i + 1;
         }
-        i += 1;
     }
     out.push(&s[start..]);
     out
@@ -453,25 +470,9 @@ fn parse_create_table(s: &str) -> Option<CreateTable<'_>> {
 
 /// The byte offset of the `)` closing an already opened `(` at the start of `s`.
 fn matching_paren(s: &str) -> Option<usize> {
-    let (mut depth, mut quote) = (1i32, false);
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if quote => i += 1,
-            b'\'' => quote = !quote,
-            b'(' if !quote => depth += 1,
-            b')' if !quote => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
+    unquoted(s, 1)
+        .find(|&(_, b, depth)| b == b')' && depth == 0)
+        .map(|(i, _, _)| i)
 }
 
 /// `s` after the keywords `words` (case-insensitive, whitespace-separated), or None.
