@@ -160,6 +160,12 @@ impl ApiConfig {
         let secs = |name: &str, range, default: Duration| {
             number(name, range, default.as_secs()).map(Duration::from_secs)
         };
+        let count = |name: &str, range, default: usize| {
+            number(name, range, default as u64).map(|n| n as usize)
+        };
+        // Read in MiB, kept in bytes.
+        let mib =
+            |name: &str, range, default: usize| count(name, range, default >> 20).map(|n| n << 20);
         let ttl = secs("SENDOPS_KEY_CACHE_SECONDS", 1..=5, d.key_cache_ttl)?;
         let auth = number(
             "SENDOPS_AUTH_FAILURES_PER_MINUTE",
@@ -173,16 +179,16 @@ impl ApiConfig {
             d.undeliverable_settle.as_millis() as u64,
         )
         .map(Duration::from_millis)?;
-        let report_index_bytes = (number(
+        let report_index_bytes = mib(
             "SENDOPS_REPORT_INDEX_MB",
             1..=1_048_576,
-            (d.report_index_bytes >> 20) as u64,
-        )? as usize)
-            << 20;
-        let breakdown_index_bytes = match var("SENDOPS_BREAKDOWN_INDEX_MB") {
-            None => d.breakdown_index_bytes,
-            v => (ranged("SENDOPS_BREAKDOWN_INDEX_MB", v, 0..=1_048_576, 512)? as usize) << 20,
-        };
+            d.report_index_bytes,
+        )?;
+        let breakdown_index_bytes = mib(
+            "SENDOPS_BREAKDOWN_INDEX_MB",
+            0..=1_048_576,
+            d.breakdown_index_bytes,
+        )?;
         let trusted_proxies = match var("SENDOPS_TRUSTED_PROXIES") {
             Some(v) => ranged("SENDOPS_TRUSTED_PROXIES", Some(v), 0..=16, 0)? as usize,
             // Deprecated alias, kept because configuration is a contract: on means one proxy.
@@ -228,21 +234,13 @@ impl ApiConfig {
                 de.request_timeout,
             )?,
             shutdown_grace: secs("SENDOPS_SHUTDOWN_GRACE_SECONDS", 0..=600, de.shutdown_grace)?,
-            max_connections: number(
-                "SENDOPS_MAX_CONNECTIONS",
-                1..=1_000_000,
-                de.max_connections as u64,
-            )? as usize,
-            max_uri_bytes: number(
-                "SENDOPS_MAX_URI_BYTES",
-                256..=65_534,
-                de.max_uri_bytes as u64,
-            )? as usize,
-            max_header_bytes: number(
+            max_connections: count("SENDOPS_MAX_CONNECTIONS", 1..=1_000_000, de.max_connections)?,
+            max_uri_bytes: count("SENDOPS_MAX_URI_BYTES", 256..=65_534, de.max_uri_bytes)?,
+            max_header_bytes: count(
                 "SENDOPS_MAX_HEADER_BYTES",
                 1024..=1_048_576,
-                de.max_header_bytes as u64,
-            )? as usize,
+                de.max_header_bytes,
+            )?,
         };
         Ok(ApiConfig {
             addr,

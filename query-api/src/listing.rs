@@ -123,9 +123,7 @@ pub fn checked_path_value(
 crate::query_params! {
     /// Query parameters of the entity lists.
     pub struct EntityListParams {
-        @limit,
-        /// Opaque cursor from the previous page (a malformed or foreign one is a 422).
-        cursor,
+        @strict_page,
     }
 }
 

@@ -118,8 +118,8 @@ pub fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Err
 /// order (cursor fingerprints are built from it).
 ///
 /// Besides plain fields, the shared parameters are written once here and named by a marker, in
-/// the place their fields take: `@window` (`from`, `to`), `@page` (`limit`, `cursor`), `@limit`,
-/// `@channel`, `@identity`.
+/// the place their fields take: `@window` (`from`, `to`), `@page` (`limit`, `cursor`),
+/// `@strict_page` (the same, a bad cursor being a 422), `@limit`, `@channel`, `@identity`.
 #[macro_export]
 macro_rules! query_params {
     (@munch $head:tt [$($done:tt)*] @window $(, $($rest:tt)*)?) => {
@@ -145,6 +145,15 @@ macro_rules! query_params {
             #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
             limit,
             /// Opaque cursor from the previous page.
+            cursor,
+        ] $($($rest)*)?);
+    };
+    (@munch $head:tt [$($done:tt)*] @strict_page $(, $($rest:tt)*)?) => {
+        $crate::query_params!(@munch $head [$($done)*
+            /// Page size, 1–200 (default 50).
+            #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+            limit,
+            /// Opaque cursor from the previous page (a malformed or foreign one is a 422).
             cursor,
         ] $($($rest)*)?);
     };

@@ -20,6 +20,14 @@
 //! Counting and classification rules are in `docs/semantics.md`; the module map and data flow in
 //! `docs/architecture.md`.
 
+/// `add_fields!(a += b: x, y, …)`: adds each named counter of `b` to `a`'s.
+macro_rules! add_fields {
+    ($to:ident += $from:ident: $($field:ident),+ $(,)?) => {
+        $( $to.$field += $from.$field; )+
+    };
+}
+pub(crate) use add_fields;
+
 pub mod address;
 pub mod control;
 pub mod event;

@@ -70,9 +70,7 @@ crate::query_params! {
         @identity,
         /// Template name, case-insensitive exact match.
         template,
-        @limit,
-        /// Opaque cursor from the previous page (a malformed or foreign one is a 422).
-        cursor,
+        @strict_page,
     }
 }
 

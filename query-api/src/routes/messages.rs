@@ -13,8 +13,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::auth::Principal;
 use crate::cursor::{self, Position};
 use crate::listing::{PageRequest, checked_path_value, page, path_value, strict_cursor, with_link};
 use crate::params::{Checks, Choice, Query};
@@ -251,12 +249,14 @@ fn message_id(uri: &Uri) -> Result<String, ApiError> {
     checked_path_value(uri, 3, "id", 256)
 }
 
-async fn find_message(state: &AppState, p: &Principal, id: &str) -> Result<MessageRow, ApiError> {
-    state
-        .store
-        .route(p.org.id)
+/// The message of `/v1/messages/{id}[/events]`, for a key with the messages scope (404 when
+/// there is none within the look-back).
+async fn find_message(req: &ApiRequest) -> Result<MessageRow, ApiError> {
+    req.p.require(Scope::MessagesView)?;
+    let id = message_id(&req.uri)?;
+    req.store()
         .await?
-        .message_by_id(p.org.id, id, EpochMs(now_ms() - DETAIL_LOOKBACK_MS))
+        .message_by_id(req.p.org.id, &id, EpochMs(now_ms() - DETAIL_LOOKBACK_MS))
         .await?
         .ok_or(ApiError::NotFound {
             resource: "message",
@@ -268,9 +268,7 @@ async fn find_message(state: &AppState, p: &Principal, id: &str) -> Result<Messa
     params(("id" = String, Path, description = "SES message id", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Single-message detail", body = Message)))]
 pub async fn get_one(req: ApiRequest) -> Result<Json<Message>, ApiError> {
-    req.p.require(Scope::MessagesView)?;
-    let id = message_id(&req.uri)?;
-    let row = find_message(&req.state, &req.p, &id).await?;
+    let row = find_message(&req).await?;
     Ok(Json(view(row, req.p.has(Scope::MessagesUnmaskRecipients))))
 }
 
@@ -321,9 +319,7 @@ fn metadata(row: &TimelineRow) -> Option<Map<String, Value>> {
     params(("id" = String, Path, description = "SES message id", min_length = 1, max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")),
     responses((status = 200, description = "Chronological event list (ascending)", body = Timeline)))]
 pub async fn events(req: ApiRequest) -> Result<Json<Timeline>, ApiError> {
-    req.p.require(Scope::MessagesView)?;
-    let id = message_id(&req.uri)?;
-    let message = find_message(&req.state, &req.p, &id).await?;
+    let message = find_message(&req).await?;
     let mut rows = req
         .store()
         .await?

@@ -128,27 +128,37 @@ crate::query_params! {
     }
 }
 
-const DELIVERABILITY_TYPES: &[EventType] = &[
-    EventType::Send,
-    EventType::Delivery,
-    EventType::Bounce,
-    EventType::Complaint,
-    EventType::Reject,
-];
-const ENGAGEMENT_TYPES: &[EventType] = &[
-    EventType::Send,
-    EventType::Delivery,
-    EventType::Open,
-    EventType::Click,
-];
-const TEMPLATE_TYPES: &[EventType] = &[
-    EventType::Send,
-    EventType::Delivery,
-    EventType::Open,
-    EventType::Click,
-    EventType::Bounce,
-    EventType::Complaint,
-];
+/// What each report counts: its event types, and whether distinct recipients too.
+const DELIVERABILITY: Measures<'static> = Measures {
+    types: &[
+        EventType::Send,
+        EventType::Delivery,
+        EventType::Bounce,
+        EventType::Complaint,
+        EventType::Reject,
+    ],
+    distinct_recipients: false,
+};
+const ENGAGEMENT: Measures<'static> = Measures {
+    types: &[
+        EventType::Send,
+        EventType::Delivery,
+        EventType::Open,
+        EventType::Click,
+    ],
+    distinct_recipients: true,
+};
+const TEMPLATE_PERFORMANCE: Measures<'static> = Measures {
+    types: &[
+        EventType::Send,
+        EventType::Delivery,
+        EventType::Open,
+        EventType::Click,
+        EventType::Bounce,
+        EventType::Complaint,
+    ],
+    distinct_recipients: true,
+};
 
 /// A ratio clamped to [0, 1], 0.0 on a zero denominator (the one reputation computes with).
 pub use sendops_shared::read::reputation::rate as ratio;
@@ -262,11 +272,7 @@ fn period(day: u16) -> String {
 #[utoipa::path(get, path = "/v1/reports/deliverability", operation_id = "getDeliverabilityReport", tag = "Reports", params(SeriesParams),
     responses((status = 200, description = "Deliverability buckets, oldest-first", body = DeliverabilityReport), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
 pub async fn deliverability(req: ApiRequest) -> Result<Response, ApiError> {
-    let measures = Measures {
-        types: DELIVERABILITY_TYPES,
-        distinct_recipients: false,
-    };
-    let data = series(&req, measures, |period, m| {
+    let data = series(&req, DELIVERABILITY, |period, m| {
         let sent = rows(m, EventType::Send);
         let delivered = rows(m, EventType::Delivery);
         let b = DeliverabilityBucket {
@@ -288,11 +294,7 @@ pub async fn deliverability(req: ApiRequest) -> Result<Response, ApiError> {
 #[utoipa::path(get, path = "/v1/reports/engagement", operation_id = "getEngagementReport", tag = "Reports", params(SeriesParams),
     responses((status = 200, description = "Engagement buckets, oldest-first", body = EngagementReport), (status = 304, description = "Not modified: the If-None-Match tag is still the answer")))]
 pub async fn engagement(req: ApiRequest) -> Result<Response, ApiError> {
-    let measures = Measures {
-        types: ENGAGEMENT_TYPES,
-        distinct_recipients: true,
-    };
-    let data = series(&req, measures, |period, m| {
+    let data = series(&req, ENGAGEMENT, |period, m| {
         let delivered = rows(m, EventType::Delivery);
         let unique_opens = uniques(m, EventType::Open);
         let unique_clicks = uniques(m, EventType::Click);
@@ -326,10 +328,7 @@ pub async fn template_performance(req: ApiRequest) -> Result<Response, ApiError>
             req.p.org.id,
             c.window,
             &c.filter,
-            Measures {
-                types: TEMPLATE_TYPES,
-                distinct_recipients: true,
-            },
+            TEMPLATE_PERFORMANCE,
         )
         .await?;
     let mut data: Vec<TemplatePerformance> = counts

@@ -326,9 +326,7 @@ crate::query_params! {
         /// RFC 3339: only alerts recorded at or after this second (inclusive on the second).
         #[param(value_type = Option<String>, format = DateTime)]
         since,
-        @limit,
-        /// Opaque cursor from the previous page (a malformed or foreign one is a 422).
-        cursor,
+        @strict_page,
     }
 }
 

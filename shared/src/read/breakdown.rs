@@ -23,7 +23,7 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::read::report_filter::{ReportFilter, date, day_in, latest_seals, org_window};
+use crate::read::report_filter::{ReportFilter, date, day_in, latest_seals, new_seals, org_window};
 use crate::read::reports::{Split, days_sql, filter_sql, split, type_list};
 use crate::store::Store;
 use crate::store::sql::Sql;
@@ -149,18 +149,9 @@ impl KeyCounts {
     }
 
     pub fn add(&mut self, o: &KeyCounts) {
-        self.sent += o.sent;
-        self.delivered += o.delivered;
-        self.bounced_permanent += o.bounced_permanent;
-        self.bounced_transient += o.bounced_transient;
-        self.bounced_undetermined += o.bounced_undetermined;
-        self.complained += o.complained;
-        self.suppressed += o.suppressed;
-        self.delayed += o.delayed;
-        self.opens += o.opens;
-        self.unique_opens += o.unique_opens;
-        self.clicks += o.clicks;
-        self.unique_clicks += o.unique_clicks;
+        crate::add_fields!(self += o: sent, delivered, bounced_permanent, bounced_transient,
+            bounced_undetermined, complained, suppressed, delayed, opens, unique_opens, clicks,
+            unique_clicks);
     }
 
     pub fn is_zero(&self) -> bool {
@@ -488,10 +479,9 @@ impl Store {
         days: &[u16],
         changes: &BTreeMap<u16, u64>,
     ) -> Result<Vec<Uuid>, StoreError> {
-        let (Some(&lo), Some(&hi)) = (days.iter().min(), days.iter().max()) else {
+        let Some((lo, hi, ids)) = new_seals(days) else {
             return Ok(Vec::new());
         };
-        let ids: BTreeMap<u16, Uuid> = days.iter().map(|&d| (d, Uuid::new_v4())).collect();
         // Counted and written inside ClickHouse (INSERT … SELECT): a day of a sender with many
         // recipient domains holds about as many groups as events, which must not travel through
         // this process. Each day's rows get that day's seal id.
@@ -521,20 +511,20 @@ impl Store {
             .bind(date(hi))
             .execute()
             .await?;
-        let sealed_ms = now_ms();
-        let heads: Vec<SealRow> = ids
-            .iter()
-            .map(|(&day, &seal_id)| SealRow {
+        self.write_seal_heads(
+            "breakdown_day_seals",
+            ids,
+            changes,
+            |day, seal_id, changes, sealed_ms| SealRow {
                 org_id,
                 day,
                 seal_id,
-                changes: changes.get(&day).copied().unwrap_or(0),
+                changes,
                 rules: causes::rules_version().to_owned(),
                 sealed_ms,
-            })
-            .collect();
-        self.insert_rows("breakdown_day_seals", &heads).await?;
-        Ok(ids.into_values().collect())
+            },
+        )
+        .await
     }
 
     /// Seals every org's past days within its plan's retention and the last `days` days whose

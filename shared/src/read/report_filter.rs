@@ -2,8 +2,12 @@
 //! report SQL. Both the reports (`read::reports`) and the engaged-recipient index
 //! (`read::engaged_index`) use them, so neither imports the other for them.
 
+use std::collections::BTreeMap;
+
 use uuid::Uuid;
 
+use crate::StoreError;
+use crate::store::Store;
 use crate::store::sql::Sql;
 use crate::timefmt::{day_of_ms, day_to_date};
 
@@ -61,4 +65,41 @@ pub fn latest_seals(table: &str, fields: &[&str], org_id: Uuid, first: u16, last
         ),
         [org_id.into(), date(first).into(), date(last).into()],
     )
+}
+
+/// A new seal id for each of `days`, and the days' first and last; `None` without days.
+pub fn new_seals(days: &[u16]) -> Option<(u16, u16, BTreeMap<u16, Uuid>)> {
+    let (&lo, &hi) = (days.iter().min()?, days.iter().max()?);
+    Some((lo, hi, days.iter().map(|&d| (d, Uuid::new_v4())).collect()))
+}
+
+impl Store {
+    /// Writes the seal head of each of `seals` (day → seal id) into `table`, once the day's
+    /// counts are written: `head(day, seal id, changes, sealed_ms)`, `changes` being the day's
+    /// change counter as read before counting (0 when it had none). Returns the seal ids.
+    pub(crate) async fn write_seal_heads<R>(
+        &self,
+        table: &str,
+        seals: BTreeMap<u16, Uuid>,
+        changes: &BTreeMap<u16, u64>,
+        head: impl Fn(u16, Uuid, u64, i64) -> R,
+    ) -> Result<Vec<Uuid>, StoreError>
+    where
+        R: clickhouse::RowOwned + clickhouse::RowWrite,
+    {
+        let sealed_ms = crate::timefmt::now_ms();
+        let heads: Vec<R> = seals
+            .iter()
+            .map(|(&day, &seal_id)| {
+                head(
+                    day,
+                    seal_id,
+                    changes.get(&day).copied().unwrap_or(0),
+                    sealed_ms,
+                )
+            })
+            .collect();
+        self.insert_rows(table, &heads).await?;
+        Ok(seals.into_values().collect())
+    }
 }

@@ -189,27 +189,10 @@ fn source(
 }
 
 impl Store {
-    /// Row counts per `key` (`day` or `template`) and event type; templates exclude ''.
+    /// Row counts per `key` (`day` or `template`) and event type (templates exclude ''), and the
+    /// change counters of the window's whole days as read before counting them (empty without
+    /// whole days).
     async fn group_rows<K>(
-        &self,
-        org_id: Uuid,
-        s: &Split,
-        filter: &ReportFilter,
-        key: &str,
-        types: &[EventType],
-    ) -> Result<Counts<K>, StoreError>
-    where
-        K: Ord + for<'de> Deserialize<'de> + Send + 'static,
-    {
-        Ok(self
-            .group_rows_and_changes(org_id, s, filter, key, types)
-            .await?
-            .0)
-    }
-
-    /// [`Store::group_rows`], and the change counters of the window's whole days as read before
-    /// counting them (empty without whole days).
-    async fn group_rows_and_changes<K>(
         &self,
         org_id: Uuid,
         s: &Split,
@@ -280,9 +263,10 @@ impl Store {
         let s = split(from_ms, to_ms);
         let engaged = engaged_types(measures);
         if engaged.is_empty() {
-            return self
+            let (rows, _) = self
                 .group_rows(org_id, &s, filter, "day", measures.types)
-                .await;
+                .await?;
+            return Ok(rows);
         }
         let now = now_ms();
         let today = day_of_ms(now);
@@ -294,7 +278,7 @@ impl Store {
         // Row counts (with the whole days' change counters, read before the stale days are
         // counted below), cached whole days and the partial edge days, all at once.
         let ((mut out, changes), cached, edge_counts) = tokio::try_join!(
-            self.group_rows_and_changes(org_id, &s, filter, "day", measures.types),
+            self.group_rows(org_id, &s, filter, "day", measures.types),
             self.cached_uniques(org_id, &scope, past_whole),
             self.engaged_per_day(org_id, filter, &engaged, &[], &s.edges),
         )?;
@@ -369,7 +353,7 @@ impl Store {
         let s = split(window.from.0, window.to.0);
         let (from_ms, to_ms) = s.window;
         let engaged = engaged_types(measures);
-        let (mut out, uniques) = tokio::try_join!(
+        let ((mut out, _), uniques) = tokio::try_join!(
             self.group_rows(org_id, &s, filter, "template", measures.types),
             self.engaged_per_template(index, org_id, from_ms, to_ms, filter, &engaged),
         )?;

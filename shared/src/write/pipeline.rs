@@ -130,12 +130,7 @@ impl BatchReport {
     }
 
     pub fn add(&mut self, other: &BatchReport) {
-        self.records += other.records;
-        self.events += other.events;
-        self.rows += other.rows;
-        self.quarantined += other.quarantined;
-        self.acknowledged += other.acknowledged;
-        self.duplicates += other.duplicates;
+        crate::add_fields!(self += other: records, events, rows, quarantined, acknowledged, duplicates);
         for (reason, n) in &other.quarantined_by_reason {
             *self.quarantined_by_reason.entry(reason).or_default() += n;
         }
@@ -214,8 +209,7 @@ impl Pipeline {
         records: &[Record<'_>],
         deadline: Option<Instant>,
     ) -> Result<BatchReport, StoreError> {
-        let decoded = decode(records);
-        let prepared = self.prepare(records, decoded).await?;
+        let prepared = self.decode_and_prepare(records).await?;
         let report = self.commit_split(records, prepared, deadline).await?.report;
         // Off a routed cluster a failure is the whole batch's, as it always was.
         match report.failure() {
@@ -232,10 +226,14 @@ impl Pipeline {
         records: &[Record<'_>],
         deadline: Option<Instant>,
     ) -> Result<BatchReport, StoreError> {
-        // 1. Decode every record; a panic is contained to its record.
-        let decoded = decode(records);
-        let prepared = self.prepare(records, decoded).await?;
+        let prepared = self.decode_and_prepare(records).await?;
         Ok(self.commit(records, prepared, deadline).await?.report)
+    }
+
+    /// Step 1, decoding every record (a panic is contained to its record), then
+    /// [`Pipeline::prepare`].
+    async fn decode_and_prepare(&self, records: &[Record<'_>]) -> Result<Prepared, StoreError> {
+        self.prepare(records, decode(records)).await
     }
 
     /// Steps 2 and 3 of [`Pipeline::process`]: attribute the decoded events to orgs and drop

@@ -3,7 +3,7 @@
 //! counter, and reused while the counter is unchanged.
 
 use super::*;
-use crate::read::report_filter::{date, day_in, latest_seals};
+use crate::read::report_filter::{date, day_in, latest_seals, new_seals};
 use crate::store::Store;
 use crate::timefmt::{EpochMs, TimeRange, UtcDay, day_of_ms, day_start_ms, now_ms};
 use crate::{EventType, StoreError};
@@ -252,10 +252,9 @@ impl Store {
         days: &[u16],
         changes: &BTreeMap<u16, u64>,
     ) -> Result<Vec<Uuid>, StoreError> {
-        let (Some(&lo), Some(&hi)) = (days.iter().min(), days.iter().max()) else {
+        let Some((lo, hi, ids)) = new_seals(days) else {
             return Ok(Vec::new());
         };
-        let ids: BTreeMap<u16, Uuid> = days.iter().map(|&d| (d, Uuid::new_v4())).collect();
         let mut counts = self
             .client()
             .query(&format!(
@@ -276,18 +275,18 @@ impl Store {
             }
         }
         self.insert_rows("report_day_counts", &counts).await?;
-        let sealed_ms = now_ms();
-        let heads: Vec<SealRow> = ids
-            .iter()
-            .map(|(&day, &seal_id)| SealRow {
+        self.write_seal_heads(
+            "report_day_seals",
+            ids,
+            changes,
+            |day, seal_id, changes, sealed_ms| SealRow {
                 org_id,
                 day,
                 seal_id,
-                changes: changes.get(&day).copied().unwrap_or(0),
+                changes,
                 sealed_ms,
-            })
-            .collect();
-        self.insert_rows("report_day_seals", &heads).await?;
-        Ok(ids.into_values().collect())
+            },
+        )
+        .await
     }
 }
