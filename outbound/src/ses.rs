@@ -179,6 +179,32 @@ pub struct EmailIdentity {
     pub configuration_set: Option<String>,
 }
 
+/// Every item of one SES list operation, page after page in SES's order:
+/// `all_pages!(client, list_operation, "OperationName", |page| items of page)` asks
+/// `client.list_operation()` for pages of [`PAGE_SIZE`] until SES gives no NextToken; a page
+/// that fails returns (with `?`) the [`SesError`] of `"OperationName"`.
+macro_rules! all_pages {
+    ($client:expr, $operation:ident, $name:expr, |$page:ident| $items:expr) => {{
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let $page = $client
+                .$operation()
+                .page_size(PAGE_SIZE)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| failure($name, e))?;
+            out.extend($items);
+            match $page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        out
+    }};
+}
+
 fn datetime_ms(t: &aws_sdk_sesv2::primitives::DateTime) -> i64 {
     t.secs() * 1000 + i64::from(t.subsec_nanos() / 1_000_000)
 }
@@ -336,30 +362,15 @@ impl SesAccess {
     pub async fn suppressions(&self, target: &SesTarget) -> Result<Vec<Suppression>, SesError> {
         const OP: &str = "ListSuppressedDestinations";
         let client = self.client(target).await?;
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = client
-                .list_suppressed_destinations()
-                .page_size(PAGE_SIZE)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| failure(OP, e))?;
-            out.extend(
-                page.suppressed_destination_summaries()
-                    .iter()
-                    .map(|s| Suppression {
-                        email: s.email_address().to_owned(),
-                        reason: s.reason().as_str().to_owned(),
-                        last_update_ms: datetime_ms(s.last_update_time()),
-                    }),
-            );
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => break,
-            }
-        }
+        let out = all_pages!(client, list_suppressed_destinations, OP, |page| {
+            page.suppressed_destination_summaries()
+                .iter()
+                .map(|s| Suppression {
+                    email: s.email_address().to_owned(),
+                    reason: s.reason().as_str().to_owned(),
+                    last_update_ms: datetime_ms(s.last_update_time()),
+                })
+        });
         Ok(out)
     }
 
@@ -422,23 +433,11 @@ impl SesAccess {
         &self,
         target: &SesTarget,
     ) -> Result<Vec<ConfigurationSet>, SesError> {
+        const OP: &str = "ListConfigurationSets";
         let client = self.client(target).await?;
-        let mut names = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = client
-                .list_configuration_sets()
-                .page_size(PAGE_SIZE)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| failure("ListConfigurationSets", e))?;
-            names.extend(page.configuration_sets().iter().cloned());
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => break,
-            }
-        }
+        let mut names = all_pages!(client, list_configuration_sets, OP, |page| {
+            page.configuration_sets().iter().cloned()
+        });
         names.sort();
         names.dedup();
         let mut out = Vec::with_capacity(names.len());
@@ -483,27 +482,13 @@ impl SesAccess {
         &self,
         target: &SesTarget,
     ) -> Result<Vec<EmailIdentity>, SesError> {
+        const OP: &str = "ListEmailIdentities";
         let client = self.client(target).await?;
-        let mut names = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = client
-                .list_email_identities()
-                .page_size(PAGE_SIZE)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| failure("ListEmailIdentities", e))?;
-            names.extend(
-                page.email_identities()
-                    .iter()
-                    .filter_map(|i| i.identity_name().map(str::to_owned)),
-            );
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => break,
-            }
-        }
+        let names = all_pages!(client, list_email_identities, OP, |page| {
+            page.email_identities()
+                .iter()
+                .filter_map(|i| i.identity_name().map(str::to_owned))
+        });
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             if let Some(identity) = self.email_identity_with(&client, &name).await? {

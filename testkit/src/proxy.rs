@@ -132,24 +132,14 @@ impl DelayProxy {
     /// Holds the next request matching `pattern` before forwarding any of it; the client's
     /// further body bytes wait in the socket. [`Hold::release`] forwards it.
     pub fn hold(&self, pattern: &str) -> Hold {
-        let (tx, rx) = oneshot::channel();
-        let arrived = self.add(pattern, Fault::HoldRequest(rx));
-        Hold {
-            arrived,
-            release: Some(tx),
-        }
+        self.add_hold(pattern, Fault::HoldRequest)
     }
 
     /// Forwards the next request matching `pattern`, reads the server's whole response (so the
     /// server has finished it: an INSERT is committed) and holds that response until
     /// [`Hold::release`].
     pub fn hold_response(&self, pattern: &str) -> Hold {
-        let (tx, rx) = oneshot::channel();
-        let arrived = self.add(pattern, Fault::HoldResponse(rx));
-        Hold {
-            arrived,
-            release: Some(tx),
-        }
+        self.add_hold(pattern, Fault::HoldResponse)
     }
 
     /// Closes the client connection of the next request matching `pattern`, at `at`.
@@ -162,6 +152,16 @@ impl DelayProxy {
     /// Disarms every rule no request has matched yet (their `arrived`/`fired` then panic).
     pub fn clear(&self) {
         self.rules.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Arms a hold rule (`fault` is [`Fault::HoldRequest`] or [`Fault::HoldResponse`]) released
+    /// through the returned [`Hold`].
+    fn add_hold(&self, pattern: &str, fault: fn(oneshot::Receiver<()>) -> Fault) -> Hold {
+        let (tx, rx) = oneshot::channel();
+        Hold {
+            arrived: self.add(pattern, fault(rx)),
+            release: Some(tx),
+        }
     }
 
     fn add(&self, pattern: &str, fault: Fault) -> watch::Receiver<bool> {
@@ -188,10 +188,7 @@ impl Hold {
     /// Resolves once a matching request (for [`DelayProxy::hold_response`]: its response) is
     /// being held. Panics if the proxy went away or the rule was cleared first.
     pub async fn arrived(&self) {
-        let mut rx = self.arrived.clone();
-        rx.wait_for(|a| *a)
-            .await
-            .expect("the proxy stopped or the rule was cleared before a request matched");
+        wait_matched(&self.arrived).await;
     }
 
     pub fn is_arrived(&self) -> bool {
@@ -210,15 +207,20 @@ impl Trigger {
     /// Resolves once a matching request had its connection dropped. Panics if the proxy went
     /// away or the rule was cleared first.
     pub async fn fired(&self) {
-        let mut rx = self.fired.clone();
-        rx.wait_for(|a| *a)
-            .await
-            .expect("the proxy stopped or the rule was cleared before a request matched");
+        wait_matched(&self.fired).await;
     }
 
     pub fn has_fired(&self) -> bool {
         *self.fired.borrow()
     }
+}
+
+/// Waits until a rule's flag says it took effect; panics if the proxy or the rule went away first.
+async fn wait_matched(flag: &watch::Receiver<bool>) {
+    let mut rx = flag.clone();
+    rx.wait_for(|a| *a)
+        .await
+        .expect("the proxy stopped or the rule was cleared before a request matched");
 }
 
 /// A read half with a buffer of bytes read but not yet consumed.

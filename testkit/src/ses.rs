@@ -400,15 +400,33 @@ fn parse_iso(s: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+/// The body of one list page: `key` holding `items[start..start + size]` as `render` writes
+/// them, plus `NextToken` when more items follow.
+fn page_json<T>(
+    key: &str,
+    items: &[T],
+    (start, size): (usize, usize),
+    render: impl Fn(&T) -> Value,
+) -> Value {
+    let page: Vec<Value> = items.iter().skip(start).take(size).map(render).collect();
+    let mut out = json!({ key: page });
+    if let Some(t) = next_token(start, page.len(), items.len()) {
+        out["NextToken"] = t.into();
+    }
+    out
+}
+
+/// SES's `404 NotFoundException` with `message`.
+fn not_found(message: &str) -> Fault {
+    fault(StatusCode::NOT_FOUND, "NotFoundException", message)
+}
+
 async fn list_suppressions(
     State(state): State<Shared>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
-    let inner = match admit(&state, "ListSuppressedDestinations", &headers) {
-        Ok(i) => i,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, Fault> {
+    let inner = admit(&state, "ListSuppressedDestinations", &headers)?;
     let pairs = query_pairs(query.as_deref());
     let one = |name: &str| {
         pairs
@@ -421,25 +439,19 @@ async fn list_suppressions(
         .filter(|(k, _)| k == "Reason")
         .map(|(_, v)| v.as_str())
         .collect();
-    let bad = |m: &str| error(StatusCode::BAD_REQUEST, "BadRequestException", m);
+    let bad = |m: &str| fault(StatusCode::BAD_REQUEST, "BadRequestException", m);
     let start_ms = match one("StartDate") {
         None => None,
-        Some(s) => match parse_iso(s) {
-            Some(ms) => Some(ms),
-            None => return bad("Invalid StartDate"),
-        },
+        Some(s) => Some(parse_iso(s).ok_or_else(|| bad("Invalid StartDate"))?),
     };
     let end_ms = match one("EndDate") {
         None => None,
-        Some(s) => match parse_iso(s) {
-            Some(ms) => Some(ms),
-            None => return bad("Invalid EndDate"),
-        },
+        Some(s) => Some(parse_iso(s).ok_or_else(|| bad("Invalid EndDate"))?),
     };
     let page_size = match one("PageSize").map(str::parse::<i64>) {
         None => None,
         Some(Ok(n)) => Some(n),
-        Some(Err(_)) => return bad("Invalid PageSize"),
+        Some(Err(_)) => return Err(bad("Invalid PageSize")),
     };
     let matching: Vec<&FakeSuppression> = inner
         .suppressions
@@ -448,66 +460,50 @@ async fn list_suppressions(
         .filter(|s| start_ms.is_none_or(|t| s.last_update_ms >= t))
         .filter(|s| end_ms.is_none_or(|t| s.last_update_ms <= t))
         .collect();
-    let (start, size) = match page_bounds(one("NextToken"), page_size, inner.max_page, 1000) {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    let page: Vec<Value> = matching
-        .iter()
-        .skip(start)
-        .take(size)
-        .map(|s| {
+    let bounds = page_bounds(one("NextToken"), page_size, inner.max_page, 1000)?;
+    Ok(ok(page_json(
+        "SuppressedDestinationSummaries",
+        &matching,
+        bounds,
+        |s| {
             json!({
                 "EmailAddress": s.email,
                 "Reason": s.reason,
                 "LastUpdateTime": epoch_seconds(s.last_update_ms),
             })
-        })
-        .collect();
-    let mut body = json!({ "SuppressedDestinationSummaries": page });
-    if let Some(t) = next_token(start, page.len(), matching.len()) {
-        body["NextToken"] = t.into();
-    }
-    ok(body)
+        },
+    )))
 }
 
 async fn get_suppression(
     State(state): State<Shared>,
     headers: HeaderMap,
     Path(email): Path<String>,
-) -> Response {
-    let inner = match admit(&state, "GetSuppressedDestination", &headers) {
-        Ok(i) => i,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, Fault> {
+    let inner = admit(&state, "GetSuppressedDestination", &headers)?;
     // Exact match: the fake does not fold case, so callers cannot rely on SES doing it.
-    match inner.suppressions.iter().find(|s| s.email == email) {
-        Some(s) => ok(json!({
-            "SuppressedDestination": {
-                "EmailAddress": s.email,
-                "Reason": s.reason,
-                "LastUpdateTime": epoch_seconds(s.last_update_ms),
-                "Attributes": {
-                    "MessageId": "0100018f0000aaaa-fake",
-                    "FeedbackId": "0100018f0000bbbb-fake"
-                }
+    let Some(s) = inner.suppressions.iter().find(|s| s.email == email) else {
+        return Err(not_found(&format!(
+            "Email address {email} does not exist on your suppression list."
+        )));
+    };
+    Ok(ok(json!({
+        "SuppressedDestination": {
+            "EmailAddress": s.email,
+            "Reason": s.reason,
+            "LastUpdateTime": epoch_seconds(s.last_update_ms),
+            "Attributes": {
+                "MessageId": "0100018f0000aaaa-fake",
+                "FeedbackId": "0100018f0000bbbb-fake"
             }
-        })),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "NotFoundException",
-            &format!("Email address {email} does not exist on your suppression list."),
-        ),
-    }
+        }
+    })))
 }
 
-async fn get_account(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    let inner = match admit(&state, "GetAccount", &headers) {
-        Ok(i) => i,
-        Err(r) => return r.into_response(),
-    };
+async fn get_account(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, Fault> {
+    let inner = admit(&state, "GetAccount", &headers)?;
     let a = &inner.account;
-    ok(json!({
+    Ok(ok(json!({
         "DedicatedIpAutoWarmupEnabled": false,
         "EnforcementStatus": a.enforcement_status,
         "ProductionAccessEnabled": a.production_access_enabled,
@@ -526,32 +522,38 @@ async fn get_account(State(state): State<Shared>, headers: HeaderMap) -> Respons
             "AdditionalContactEmailAddresses": [],
             "ReviewDetails": { "Status": "GRANTED", "CaseId": "fake-case" }
         }
-    }))
+    })))
 }
 
 /// NextToken and PageSize of a list call: from the JSON body (the SDK's POST routes) or the
-/// query string (the documented GET routes).
-fn list_args(query: Option<&str>, body: &[u8]) -> Result<(Option<String>, Option<i64>), Fault> {
+/// query string (the documented GET routes), turned into the `(start, size)` of the page
+/// ([`page_bounds`], at most `max` items).
+fn list_args(
+    query: Option<&str>,
+    body: &[u8],
+    max: Option<usize>,
+) -> Result<(usize, usize), Fault> {
     let bad = |m: &str| fault(StatusCode::BAD_REQUEST, "BadRequestException", m);
-    if !body.is_empty() {
+    let (token, size) = if !body.is_empty() {
         let v: Value = serde_json::from_slice(body).map_err(|_| bad("Invalid JSON body"))?;
         let token = v
             .get("NextToken")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let size = v.get("PageSize").and_then(Value::as_i64);
-        return Ok((token, size));
-    }
-    let pairs = query_pairs(query);
-    let token = pairs
-        .iter()
-        .find(|(k, _)| k == "NextToken")
-        .map(|(_, v)| v.clone());
-    let size = match pairs.iter().find(|(k, _)| k == "PageSize") {
-        None => None,
-        Some((_, v)) => Some(v.parse::<i64>().map_err(|_| bad("Invalid PageSize"))?),
+        (token, v.get("PageSize").and_then(Value::as_i64))
+    } else {
+        let pairs = query_pairs(query);
+        let token = pairs
+            .iter()
+            .find(|(k, _)| k == "NextToken")
+            .map(|(_, v)| v.clone());
+        let size = match pairs.iter().find(|(k, _)| k == "PageSize") {
+            None => None,
+            Some((_, v)) => Some(v.parse::<i64>().map_err(|_| bad("Invalid PageSize"))?),
+        };
+        (token, size)
     };
-    Ok((token, size))
+    page_bounds(token.as_deref(), size, max, 1000)
 }
 
 async fn list_configuration_sets(
@@ -559,43 +561,25 @@ async fn list_configuration_sets(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
-) -> Response {
-    let inner = match admit(&state, "ListConfigurationSets", &headers) {
-        Ok(i) => i,
-        Err(r) => return r.into_response(),
-    };
-    let (token, size) = match list_args(query.as_deref(), &body) {
-        Ok(a) => a,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, Fault> {
+    let inner = admit(&state, "ListConfigurationSets", &headers)?;
+    let bounds = list_args(query.as_deref(), &body, inner.max_page)?;
     let names: Vec<&String> = inner.configuration_sets.keys().collect();
-    let (start, size) = match page_bounds(token.as_deref(), size, inner.max_page, 1000) {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    let page: Vec<&String> = names.iter().skip(start).take(size).copied().collect();
-    let mut out = json!({ "ConfigurationSets": page });
-    if let Some(t) = next_token(start, page.len(), names.len()) {
-        out["NextToken"] = t.into();
-    }
-    ok(out)
+    Ok(ok(page_json("ConfigurationSets", &names, bounds, |n| {
+        json!(n)
+    })))
 }
 
 async fn get_configuration_set(
     State(state): State<Shared>,
     headers: HeaderMap,
     Path(name): Path<String>,
-) -> Response {
-    let inner = match admit(&state, "GetConfigurationSet", &headers) {
-        Ok(i) => i,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, Fault> {
+    let inner = admit(&state, "GetConfigurationSet", &headers)?;
     let Some(set) = inner.configuration_sets.get(&name) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "NotFoundException",
-            &format!("Configuration set <{name}> does not exist."),
-        );
+        return Err(not_found(&format!(
+            "Configuration set <{name}> does not exist."
+        )));
     };
     let mut out = json!({
         "ConfigurationSetName": set.name,
@@ -611,7 +595,7 @@ async fn get_configuration_set(
     if let Some(reasons) = &set.suppressed_reasons {
         out["SuppressionOptions"] = json!({ "SuppressedReasons": reasons });
     }
-    ok(out)
+    Ok(ok(out))
 }
 
 async fn list_identities(
@@ -619,55 +603,34 @@ async fn list_identities(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
-) -> Response {
-    let inner = match admit(&state, "ListEmailIdentities", &headers) {
-        Ok(i) => i,
-        Err(r) => return r.into_response(),
-    };
-    let (token, size) = match list_args(query.as_deref(), &body) {
-        Ok(a) => a,
-        Err(r) => return r.into_response(),
-    };
-    let (start, size) = match page_bounds(token.as_deref(), size, inner.max_page, 1000) {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    let page: Vec<Value> = inner
-        .identities
-        .iter()
-        .skip(start)
-        .take(size)
-        .map(|i| {
+) -> Result<Response, Fault> {
+    let inner = admit(&state, "ListEmailIdentities", &headers)?;
+    let bounds = list_args(query.as_deref(), &body, inner.max_page)?;
+    Ok(ok(page_json(
+        "EmailIdentities",
+        &inner.identities,
+        bounds,
+        |i| {
             json!({
                 "IdentityType": i.identity_type,
                 "IdentityName": i.name,
                 "SendingEnabled": i.verification_status == "SUCCESS",
                 "VerificationStatus": i.verification_status,
             })
-        })
-        .collect();
-    let mut out = json!({ "EmailIdentities": page });
-    if let Some(t) = next_token(start, page.len(), inner.identities.len()) {
-        out["NextToken"] = t.into();
-    }
-    ok(out)
+        },
+    )))
 }
 
 async fn get_identity(
     State(state): State<Shared>,
     headers: HeaderMap,
     Path(name): Path<String>,
-) -> Response {
-    let inner = match admit(&state, "GetEmailIdentity", &headers) {
-        Ok(i) => i,
-        Err(r) => return r.into_response(),
-    };
+) -> Result<Response, Fault> {
+    let inner = admit(&state, "GetEmailIdentity", &headers)?;
     let Some(i) = inner.identities.iter().find(|i| i.name == name) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "NotFoundException",
-            &format!("Email identity <{name}> does not exist."),
-        );
+        return Err(not_found(&format!(
+            "Email identity <{name}> does not exist."
+        )));
     };
     let mut out = json!({
         "IdentityType": i.identity_type,
@@ -696,7 +659,7 @@ async fn get_identity(
     if let Some(set) = &i.configuration_set {
         out["ConfigurationSetName"] = set.clone().into();
     }
-    ok(out)
+    Ok(ok(out))
 }
 
 async fn unknown_operation(uri: axum::http::Uri) -> Response {

@@ -245,6 +245,31 @@ struct ApiKeyRow {
 }
 
 impl ApiKeyRow {
+    /// The first version of a new key for `secret` (its id random, created at `now`).
+    fn issue(
+        org_id: Uuid,
+        name: String,
+        environment: i8,
+        scopes: Vec<String>,
+        secret: &str,
+        now: i64,
+    ) -> ApiKeyRow {
+        ApiKeyRow {
+            id: Uuid::new_v4(),
+            org_id,
+            name,
+            prefix: display_prefix(secret),
+            key_hash: hash_secret(secret),
+            environment,
+            scopes,
+            created_ms: now,
+            revoked_ms: 0,
+            expires_ms: 0,
+            rotated_to: Uuid::nil(),
+            updated_ms: u64::try_from(now).unwrap_or(0),
+        }
+    }
+
     fn to_key(&self) -> ApiKey {
         let scopes: Vec<Scope> = self
             .scopes
@@ -358,34 +383,22 @@ impl Store {
         }
         let now = now_ms();
         let secret = generate_secret(env);
-        let row = ApiKeyRow {
-            id: Uuid::new_v4(),
+        let row = ApiKeyRow::issue(
             org_id,
             name,
-            prefix: display_prefix(&secret),
-            key_hash: hash_secret(&secret),
-            environment: env.code(),
-            scopes: scope_strings(&scopes),
-            created_ms: now,
-            revoked_ms: 0,
-            expires_ms: 0,
-            rotated_to: Uuid::nil(),
-            updated_ms: u64::try_from(now).unwrap_or(0),
-        };
-        self.write_key_rows(std::slice::from_ref(&row)).await?;
-        let audit = key_audit(
-            &row,
+            env.code(),
+            scope_strings(&scopes),
+            &secret,
             now,
-            action::CREATED,
-            &actor,
-            json!({
-                "name": row.name,
-                "prefix": row.prefix,
-                "environment": env,
-                "scopes": scopes,
-            }),
         );
-        self.write_audit(&[audit]).await?;
+        let details = json!({
+            "name": row.name,
+            "prefix": row.prefix,
+            "environment": env,
+            "scopes": scopes,
+        });
+        self.write_key_change(&row, now, action::CREATED, &actor, details)
+            .await?;
         Ok((row.to_key(), secret))
     }
 
@@ -394,12 +407,7 @@ impl Store {
     /// too: check [`ApiKey::is_usable_at`].
     pub async fn key_by_hash(&self, hash: &str) -> Result<Option<(ApiKey, String)>, StoreError> {
         let sql = "SELECT ?fields FROM api_keys FINAL WHERE key_hash = ? LIMIT 1";
-        let row = self
-            .client()
-            .query(sql)
-            .bind(hash)
-            .fetch_optional::<ApiKeyRow>()
-            .await?;
+        let row = self.fetch_optional_by::<ApiKeyRow>(sql, hash).await?;
         Ok(row.map(|r| {
             let key = r.to_key();
             (key, r.key_hash)
@@ -432,10 +440,7 @@ impl Store {
         let sql =
             "SELECT ?fields FROM api_keys FINAL WHERE org_id = ? ORDER BY created_ms DESC, id DESC";
         let rows = self
-            .client()
-            .query(sql)
-            .bind(org_id.to_string())
-            .fetch_all::<ApiKeyRow>()
+            .fetch_all_by::<ApiKeyRow>(sql, org_id.to_string())
             .await?;
         Ok(rows.iter().map(ApiKeyRow::to_key).collect())
     }
@@ -450,8 +455,7 @@ impl Store {
         actor: &str,
     ) -> Result<ApiKey, StoreError> {
         let scopes = valid_scopes(scopes)?;
-        let actor = valid_actor(actor)?;
-        let row = self.existing_key_row(id).await?;
+        let (actor, row) = self.key_to_change(id, actor).await?;
         let current = row.to_key();
         if current.revoked_ms != 0 {
             return Err(StoreError::Invalid(format!(
@@ -483,19 +487,13 @@ impl Store {
             updated_ms: row.next_version(now),
             ..row
         };
-        self.write_key_rows(std::slice::from_ref(&updated)).await?;
-        let audit = key_audit(
-            &updated,
-            now,
-            action::SCOPES_UPDATED,
-            &actor,
-            json!({
-                "prefix": updated.prefix,
-                "added": canonical_names(&added),
-                "removed": canonical_names(&removed),
-            }),
-        );
-        self.write_audit(&[audit]).await?;
+        let details = json!({
+            "prefix": updated.prefix,
+            "added": canonical_names(&added),
+            "removed": canonical_names(&removed),
+        });
+        self.write_key_change(&updated, now, action::SCOPES_UPDATED, &actor, details)
+            .await?;
         Ok(updated.to_key())
     }
 
@@ -503,8 +501,7 @@ impl Store {
     /// the old key keeps working for [`ROTATION_GRACE_MS`] and points at the new one. Writes
     /// `api_key.rotated` for both keys, each naming the other. Returns the new key and secret.
     pub async fn rotate_key(&self, id: Uuid, actor: &str) -> Result<(ApiKey, String), StoreError> {
-        let actor = valid_actor(actor)?;
-        let old = self.existing_key_row(id).await?;
+        let (actor, old) = self.key_to_change(id, actor).await?;
         if old.revoked_ms != 0 {
             return Err(StoreError::Invalid(format!(
                 "API key {id} is revoked (at {}); a revoked key cannot be rotated, create a new key instead",
@@ -520,20 +517,14 @@ impl Store {
         let now = now_ms();
         let env = KeyEnv::from_code(old.environment);
         let secret = generate_secret(env);
-        let new = ApiKeyRow {
-            id: Uuid::new_v4(),
-            org_id: old.org_id,
-            name: old.name.clone(),
-            prefix: display_prefix(&secret),
-            key_hash: hash_secret(&secret),
-            environment: old.environment,
-            scopes: old.scopes.clone(),
-            created_ms: now,
-            revoked_ms: 0,
-            expires_ms: 0,
-            rotated_to: Uuid::nil(),
-            updated_ms: u64::try_from(now).unwrap_or(0),
-        };
+        let new = ApiKeyRow::issue(
+            old.org_id,
+            old.name.clone(),
+            old.environment,
+            old.scopes.clone(),
+            &secret,
+            now,
+        );
         let old = ApiKeyRow {
             expires_ms: now + ROTATION_GRACE_MS,
             rotated_to: new.id,
@@ -574,8 +565,7 @@ impl Store {
 
     /// Revokes a key now. Writes `api_key.revoked`; revoking a revoked key is an error.
     pub async fn revoke_key(&self, id: Uuid, actor: &str) -> Result<ApiKey, StoreError> {
-        let actor = valid_actor(actor)?;
-        let row = self.existing_key_row(id).await?;
+        let (actor, row) = self.key_to_change(id, actor).await?;
         if row.revoked_ms != 0 {
             return Err(StoreError::Invalid(format!(
                 "API key {id} is already revoked (at {})",
@@ -588,15 +578,9 @@ impl Store {
             updated_ms: row.next_version(now),
             ..row
         };
-        self.write_key_rows(std::slice::from_ref(&revoked)).await?;
-        let audit = key_audit(
-            &revoked,
-            now,
-            action::REVOKED,
-            &actor,
-            json!({ "prefix": revoked.prefix }),
-        );
-        self.write_audit(&[audit]).await?;
+        let details = json!({ "prefix": revoked.prefix });
+        self.write_key_change(&revoked, now, action::REVOKED, &actor, details)
+            .await?;
         Ok(revoked.to_key())
     }
 
@@ -655,20 +639,37 @@ impl Store {
 
     async fn key_row(&self, id: Uuid) -> Result<Option<ApiKeyRow>, StoreError> {
         let sql = "SELECT ?fields FROM api_keys FINAL WHERE id = ? LIMIT 1";
-        Ok(self
-            .client()
-            .query(sql)
-            .bind(id.to_string())
-            .fetch_optional::<ApiKeyRow>()
-            .await?)
+        self.fetch_optional_by(sql, id.to_string()).await
     }
 
-    async fn existing_key_row(&self, id: Uuid) -> Result<ApiKeyRow, StoreError> {
-        self.key_row(id).await?.ok_or_else(|| not_found(id))
+    /// What a lifecycle step on an existing key starts from: the checked `actor` and the stored
+    /// row of key `id`.
+    async fn key_to_change(
+        &self,
+        id: Uuid,
+        actor: &str,
+    ) -> Result<(String, ApiKeyRow), StoreError> {
+        let actor = valid_actor(actor)?;
+        let row = self.key_row(id).await?.ok_or_else(|| not_found(id))?;
+        Ok((actor, row))
     }
 
     async fn write_key_rows(&self, rows: &[ApiKeyRow]) -> Result<(), StoreError> {
         self.insert_rows("api_keys", rows).await
+    }
+
+    /// Writes one new version of a key, then its audit entry (`action` by `actor` at `now_ms`).
+    async fn write_key_change(
+        &self,
+        row: &ApiKeyRow,
+        now_ms: i64,
+        action: &str,
+        actor: &str,
+        details: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.write_key_rows(std::slice::from_ref(row)).await?;
+        self.write_audit(&[key_audit(row, now_ms, action, actor, details)])
+            .await
     }
 }
 

@@ -213,22 +213,14 @@ impl Store {
 
     pub async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>, StoreError> {
         let sql = "SELECT ?fields FROM orgs FINAL WHERE slug = ? LIMIT 1";
-        let row = self
-            .client()
-            .query(sql)
-            .bind(slug)
-            .fetch_optional::<OrgRow>()
-            .await?;
+        let row = self.fetch_optional_by::<OrgRow>(sql, slug).await?;
         Ok(row.map(|r| r.to_org()))
     }
 
     pub async fn org_by_id(&self, id: Uuid) -> Result<Option<Org>, StoreError> {
         let sql = "SELECT ?fields FROM orgs FINAL WHERE id = ? LIMIT 1";
         let row = self
-            .client()
-            .query(sql)
-            .bind(id.to_string())
-            .fetch_optional::<OrgRow>()
+            .fetch_optional_by::<OrgRow>(sql, id.to_string())
             .await?;
         Ok(row.map(|r| r.to_org()))
     }
@@ -246,13 +238,7 @@ impl Store {
             ));
         }
         let sql = "SELECT ?fields FROM orgs FINAL WHERE slug = ? LIMIT 1";
-        let Some(mut row) = self
-            .client()
-            .query(sql)
-            .bind(slug)
-            .fetch_optional::<OrgRow>()
-            .await?
-        else {
+        let Some(mut row) = self.fetch_optional_by::<OrgRow>(sql, slug).await? else {
             return Err(StoreError::Invalid(format!("no org with slug {slug:?}")));
         };
         row.rate_limit_override = per_minute;

@@ -190,10 +190,7 @@ impl Store {
     async fn org_settings_row(&self, org_id: Uuid) -> Result<OrgSettingsRow, StoreError> {
         let sql = "SELECT ?fields FROM org_settings FINAL WHERE org_id = ? LIMIT 1";
         Ok(self
-            .client()
-            .query(sql)
-            .bind(org_id.to_string())
-            .fetch_optional::<OrgSettingsRow>()
+            .fetch_optional_by(sql, org_id.to_string())
             .await?
             .unwrap_or_else(|| OrgSettingsRow::empty(org_id)))
     }

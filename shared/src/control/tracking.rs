@@ -262,15 +262,9 @@ entity_store!(TrackingDomainRow => TrackingDomain, into TrackingDomainRow::into_
 impl Store {
     /// The orgs that have registered `domain` (lower-case).
     pub async fn tracking_domain_owners(&self, domain: &str) -> Result<Vec<Uuid>, StoreError> {
-        let rows = self
-            .client()
-            .query(
-                "SELECT org_id, domain, argMax(deleted, row_version) AS a_deleted \
-                 FROM tracking_domains WHERE domain = ? GROUP BY org_id, domain HAVING a_deleted = 0",
-            )
-            .bind(domain)
-            .fetch_all::<OwnerRow>()
-            .await?;
+        let sql = "SELECT org_id, domain, argMax(deleted, row_version) AS a_deleted \
+                   FROM tracking_domains WHERE domain = ? GROUP BY org_id, domain HAVING a_deleted = 0";
+        let rows = self.fetch_all_by::<OwnerRow>(sql, domain).await?;
         Ok(rows.into_iter().map(|r| r.org_id).collect())
     }
 
