@@ -21,21 +21,9 @@ use sendops_fixtures::Envelope;
 use sendops_shared::event::envelope::{
     FirstReading, Outcome, decode_record, decode_record_first, fast_scan_reads,
 };
-use sendops_shared::event::ses_event::EagerDocument;
 
-const EVENTS: usize = 20_000;
-const SEED: u64 = 20_261_120;
-
-/// The one-pass serde_json reading (what `decode_record` falls back to after the scan).
-fn serde_json_first(text: &str) -> Option<EagerDocument<'_>> {
-    serde_json::from_str(text).ok()
-}
-
-/// sonic-rs reading the same `EagerDocument` through its serde support (borrowing strings
-/// without escapes, as serde_json does).
-fn sonic_rs_first(text: &str) -> Option<EagerDocument<'_>> {
-    sonic_rs::from_str(text).ok()
-}
+mod common;
+use common::{EVENTS, SEED, serde_json_first, sonic_rs_first};
 
 /// The first readings compared, by name.
 const READERS: [(&str, FirstReading); 2] = [

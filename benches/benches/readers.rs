@@ -13,18 +13,9 @@ use sendops_fixtures::Envelope;
 use sendops_shared::event::envelope::{
     FirstReading, Outcome, decode_record, decode_record_first, fast_scan_reads,
 };
-use sendops_shared::event::ses_event::EagerDocument;
 
-const EVENTS: usize = 20_000;
-const SEED: u64 = 20_261_120;
-
-fn serde_json_first(text: &str) -> Option<EagerDocument<'_>> {
-    serde_json::from_str(text).ok()
-}
-
-fn sonic_rs_first(text: &str) -> Option<EagerDocument<'_>> {
-    sonic_rs::from_str(text).ok()
-}
+mod common;
+use common::{EVENTS, SEED, serde_json_first, sonic_rs_first};
 
 /// One pass over the corpus.
 type Pass = Box<dyn Fn(&[String])>;

@@ -7,9 +7,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{ACCOUNT, create_org, expected_rows, traffic};
+use common::{ACCOUNT, acme_pipeline, expected_rows, traffic};
+use sendops_ingest::Source;
 use sendops_ingest::replay::replay_paths;
-use sendops_ingest::{Pipeline, Source};
 use sendops_shared::event::envelope::MAX_RECIPIENTS;
 use sendops_shared::store::Table;
 use sendops_shared::store::testing::TestDb;
@@ -17,20 +17,14 @@ use serde_json::{Value, json};
 
 /// Open quarantine entries of a reason: `hex(raw)` → detail.
 async fn quarantined(db: &TestDb, reason: &str) -> BTreeMap<String, String> {
-    #[derive(clickhouse::Row, serde::Deserialize)]
-    struct Q {
-        raw: String,
-        detail: String,
-    }
     db.store
         .client()
         .query("SELECT hex(raw) AS raw, detail FROM quarantine FINAL WHERE reason = ?")
         .bind(reason)
-        .fetch_all::<Q>()
+        .fetch_all::<(String, String)>()
         .await
         .unwrap()
         .into_iter()
-        .map(|q| (q.raw, q.detail))
         .collect()
 }
 
@@ -48,9 +42,7 @@ fn invalid_line(n: u8) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_line_that_is_not_utf8_is_quarantined_with_its_bytes_and_the_rest_is_stored() {
-    let db = TestDb::new("replay_not_utf8").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let pipeline = Pipeline::new(db.store.clone(), Source::Replay);
+    let (db, pipeline) = acme_pipeline("replay_not_utf8", Source::Replay).await;
     let events = traffic(5, 40, ACCOUNT);
     let expected = expected_rows(&events);
     let dir = tempfile::tempdir().unwrap();
@@ -135,9 +127,7 @@ async fn a_line_that_is_not_utf8_is_quarantined_with_its_bytes_and_the_rest_is_s
 
 #[tokio::test]
 async fn a_document_that_is_not_utf8_is_quarantined_whole_with_its_bytes() {
-    let db = TestDb::new("replay_doc_not_utf8").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let pipeline = Pipeline::new(db.store.clone(), Source::Replay);
+    let (db, pipeline) = acme_pipeline("replay_doc_not_utf8", Source::Replay).await;
     let dir = tempfile::tempdir().unwrap();
     let events = traffic(6, 3, ACCOUNT);
     // A pretty-printed array (its first line is not a whole value) with one byte broken.
@@ -171,9 +161,7 @@ fn mail(id: &str, ts: &str, destination: &[String]) -> Value {
 
 #[tokio::test]
 async fn too_many_recipients_and_unstorable_dates_are_invalid_events() {
-    let db = TestDb::new("replay_invalid_events").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let pipeline = Pipeline::new(db.store.clone(), Source::Replay);
+    let (db, pipeline) = acme_pipeline("replay_invalid_events", Source::Replay).await;
     let ok = "2026-11-17T00:00:11Z";
     let one = addresses(1);
     let over = addresses(MAX_RECIPIENTS + 1);

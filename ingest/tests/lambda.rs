@@ -11,13 +11,12 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post};
-use common::{ACCOUNT, create_org, expected_rows, sns_traffic};
+use common::{acme_db, acme_pipeline, expected_rows, sns_traffic};
 use lambda_runtime::{Context, LambdaEvent};
 use sendops_ingest::{Pipeline, Source, lambda};
 use sendops_shared::Store;
 use sendops_shared::store::Table;
 use sendops_shared::store::config::ClickHouseConfig;
-use sendops_shared::store::testing::TestDb;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -42,20 +41,20 @@ fn sns_bodies(seed: u64, messages: u64) -> (Vec<String>, usize) {
     (bodies, expected_rows(&events).len())
 }
 
+/// The handler's answer to one SQS batch of `bodies`, invoked with `context`.
+async fn handle(pipeline: &Pipeline, bodies: &[String], context: Context) -> SqsBatchResponse {
+    lambda::handle(pipeline, LambdaEvent::new(sqs_event(bodies), context))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn poison_records_are_quarantined_and_not_reported_as_failures() {
-    let db = TestDb::new("lambda_poison").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let pipeline = Pipeline::new(db.store.clone(), Source::Lambda);
+    let (db, pipeline) = acme_pipeline("lambda_poison", Source::Lambda).await;
     let (mut bodies, rows) = sns_bodies(3, 20);
     bodies.insert(3, "{not json".into());
     bodies.push("{\"eventType\":\"Bounce\",\"mail\":{}}".into());
-    let resp = lambda::handle(
-        &pipeline,
-        LambdaEvent::new(sqs_event(&bodies), Context::default()),
-    )
-    .await
-    .unwrap();
+    let resp = handle(&pipeline, &bodies, Context::default()).await;
     assert!(failures(&resp).is_empty());
     assert_eq!(db.store.count(Table::Events).await.unwrap() as usize, rows);
     let q = db.store.list_quarantine(None, false, 100).await.unwrap();
@@ -76,12 +75,7 @@ async fn unreachable_store_reports_every_record_for_redelivery() {
     let pipeline = Pipeline::new(store, Source::Lambda);
     let (mut bodies, _) = sns_bodies(4, 5);
     bodies.push("poison".into());
-    let resp = lambda::handle(
-        &pipeline,
-        LambdaEvent::new(sqs_event(&bodies), Context::default()),
-    )
-    .await
-    .unwrap();
+    let resp = handle(&pipeline, &bodies, Context::default()).await;
     let want: Vec<String> = (0..bodies.len()).map(|i| format!("msg-{i}")).collect();
     assert_eq!(failures(&resp), want);
 }
@@ -109,38 +103,25 @@ async fn retryable_store_errors_report_every_record() {
     ] {
         let pipeline = Pipeline::new(failing_store(status, body).await, Source::Lambda);
         let (bodies, _) = sns_bodies(5, 3);
-        let resp = lambda::handle(
-            &pipeline,
-            LambdaEvent::new(sqs_event(&bodies), Context::default()),
-        )
-        .await
-        .unwrap();
+        let resp = handle(&pipeline, &bodies, Context::default()).await;
         assert_eq!(failures(&resp).len(), bodies.len(), "{status} {body}");
     }
 }
 
 #[tokio::test]
 async fn redelivered_batch_after_an_outage_counts_once() {
-    let db = TestDb::new("lambda_redeliver").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
+    let db = acme_db("lambda_redeliver").await;
     let (bodies, rows) = sns_bodies(6, 40);
     let down = Pipeline::new(
         failing_store(StatusCode::SERVICE_UNAVAILABLE, "down").await,
         Source::Lambda,
     );
-    let resp = lambda::handle(
-        &down,
-        LambdaEvent::new(sqs_event(&bodies), Context::default()),
-    )
-    .await
-    .unwrap();
+    let resp = handle(&down, &bodies, Context::default()).await;
     assert_eq!(failures(&resp).len(), bodies.len());
     let up = Pipeline::new(db.store.clone(), Source::Lambda);
     // SQS redelivers, regrouped into other batches, some of them twice.
     for part in [&bodies[..25], &bodies[10..], &bodies[..]] {
-        let resp = lambda::handle(&up, LambdaEvent::new(sqs_event(part), Context::default()))
-            .await
-            .unwrap();
+        let resp = handle(&up, part, Context::default()).await;
         assert!(failures(&resp).is_empty());
     }
     assert_eq!(db.store.count(Table::Events).await.unwrap() as usize, rows);
@@ -156,27 +137,16 @@ fn context_ending_in(ms_left: u64) -> Context {
 
 #[tokio::test]
 async fn a_batch_that_cannot_insert_before_the_deadline_is_reported_not_cut_off() {
-    let db = TestDb::new("lambda_deadline").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
+    let db = acme_db("lambda_deadline").await;
     let (bodies, rows) = sns_bodies(7, 30);
     let pipeline = Pipeline::new(db.store.clone(), Source::Lambda);
     // Less time left than the margin plus the shortest INSERT: nothing is started, every record
     // goes back to the queue.
-    let resp = lambda::handle(
-        &pipeline,
-        LambdaEvent::new(sqs_event(&bodies), context_ending_in(4_000)),
-    )
-    .await
-    .unwrap();
+    let resp = handle(&pipeline, &bodies, context_ending_in(4_000)).await;
     assert_eq!(failures(&resp).len(), bodies.len());
     assert_eq!(db.store.count(Table::Events).await.unwrap(), 0);
     // With time enough the redelivered batch is stored.
-    let resp = lambda::handle(
-        &pipeline,
-        LambdaEvent::new(sqs_event(&bodies), context_ending_in(60_000)),
-    )
-    .await
-    .unwrap();
+    let resp = handle(&pipeline, &bodies, context_ending_in(60_000)).await;
     assert!(failures(&resp).is_empty());
     assert_eq!(db.store.count(Table::Events).await.unwrap() as usize, rows);
     db.drop().await;
@@ -300,8 +270,7 @@ async fn run_binary(clickhouse: &ClickHouseConfig, events: Vec<Value>) -> Vec<(S
 
 #[tokio::test]
 async fn binary_runs_the_runtime_loop_end_to_end() {
-    let db = TestDb::new("lambda_binary").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
+    let db = acme_db("lambda_binary").await;
     let (bodies, rows) = sns_bodies(8, 30);
     let mut second = bodies[..10].to_vec();
     second.push("garbage".into());

@@ -6,12 +6,11 @@ mod common;
 
 use std::io::Write;
 
-use common::{ACCOUNT, create_org, traffic};
+use common::{ACCOUNT, acme_pipeline, traffic};
 use peak_alloc::PeakAlloc;
 use sendops_fixtures::{Envelope, Wrapper};
 use sendops_ingest::replay::replay_paths;
-use sendops_ingest::{Pipeline, Record, Source};
-use sendops_shared::store::testing::TestDb;
+use sendops_ingest::{Record, Source};
 
 #[global_allocator]
 static PEAK: PeakAlloc = PeakAlloc;
@@ -36,9 +35,7 @@ fn bodies(seed: u64, records: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_full_lambda_batch_and_a_large_replay_stay_bounded() {
-    let db = TestDb::new("memory").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let pipeline = Pipeline::new(db.store.clone(), Source::Lambda);
+    let (db, pipeline) = acme_pipeline("memory", Source::Lambda).await;
 
     let batch = bodies(1, 10_000);
     let input: usize = batch.iter().map(String::len).sum();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::QueueAttributeName;
 use common::moto::{self, sqs};
-use common::{ACCOUNT, count, create_org, expected_rows, sns_traffic, stop_once_stored};
+use common::{acme_db, count, exit_summary, expected_rows, sns_traffic, stop_once_stored};
 use sendops_ingest::poll::{self, PollConfig};
 use sendops_ingest::{Pipeline, Source};
 use sendops_shared::Store;
@@ -79,17 +79,36 @@ fn config(url: &str, visibility: Option<i32>) -> PollConfig {
     }
 }
 
+/// A test's database with the org, and a moto queue with its DLQ holding the test's messages.
+struct Setup {
+    db: TestDb,
+    sqs: Client,
+    url: String,
+    dlq: String,
+}
+
+/// Database `name`, and queue `sendops-{queue}-<pid>` (DLQ after `max_receive` receives) holding
+/// `bodies`.
+async fn setup(name: &str, queue: &str, max_receive: u32, bodies: &[String]) -> Setup {
+    let db = acme_db(name).await;
+    let sqs = sqs();
+    let queue = format!("sendops-{queue}-{}", std::process::id());
+    let (url, dlq) = queue_with_dlq(&sqs, &queue, max_receive).await;
+    moto::send_all(&sqs, &url, bodies).await;
+    Setup { db, sqs, url, dlq }
+}
+
+/// The event rows stored.
+async fn stored_events(db: &TestDb) -> usize {
+    db.store.count(Table::Events).await.unwrap() as usize
+}
+
 #[tokio::test]
 async fn poller_stores_then_deletes_and_quarantines_poison() {
-    let db = TestDb::new("poll_ok").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let sqs = sqs();
-    let name = format!("sendops-poll-ok-{}", std::process::id());
-    let (url, dlq) = queue_with_dlq(&sqs, &name, 2).await;
     let (events, mut bodies) = sns_traffic(21, 40);
     bodies.push("definitely not json".into());
     bodies.push(r#"{"Type":"Notification","Message":"{\"eventType\":\"Open\"}"}"#.into());
-    moto::send_all(&sqs, &url, &bodies).await;
+    let Setup { db, sqs, url, dlq } = setup("poll_ok", "poll-ok", 2, &bodies).await;
 
     let pipeline = Pipeline::new(db.store.clone(), Source::Poll);
     let summary = poll::run(&pipeline, &sqs, &config(&url, None))
@@ -98,18 +117,9 @@ async fn poller_stores_then_deletes_and_quarantines_poison() {
     assert_eq!(summary.report.records as usize, bodies.len());
     assert_eq!(summary.deleted as usize, bodies.len());
     assert!(summary.flushes >= 2, "batches of at most 25 messages");
-    assert_eq!(
-        db.store.count(Table::Events).await.unwrap() as usize,
-        expected_rows(&events).len()
-    );
-    assert_eq!(
-        db.store
-            .list_quarantine(None, false, 10)
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(stored_events(&db).await, expected_rows(&events).len());
+    let quarantined = db.store.list_quarantine(None, false, 10).await.unwrap();
+    assert_eq!(quarantined.len(), 2);
     assert_eq!(depth(&sqs, &url).await, 0);
     assert_eq!(depth(&sqs, &dlq).await, 0);
     db.drop().await;
@@ -117,13 +127,8 @@ async fn poller_stores_then_deletes_and_quarantines_poison() {
 
 #[tokio::test]
 async fn store_outage_leaves_messages_for_redelivery_then_the_dlq() {
-    let db = TestDb::new("poll_outage").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let sqs = sqs();
-    let name = format!("sendops-poll-outage-{}", std::process::id());
-    let (url, dlq) = queue_with_dlq(&sqs, &name, 2).await;
     let (events, bodies) = sns_traffic(22, 12);
-    moto::send_all(&sqs, &url, &bodies).await;
+    let Setup { db, sqs, url, dlq } = setup("poll_outage", "poll-outage", 2, &bodies).await;
 
     let down = Store::new(&ClickHouseConfig {
         url: "http://127.0.0.1:1".into(),
@@ -146,28 +151,20 @@ async fn store_outage_leaves_messages_for_redelivery_then_the_dlq() {
         bodies.len(),
         "every message is in the DLQ, none lost"
     );
-    assert_eq!(db.store.count(Table::Events).await.unwrap(), 0);
+    assert_eq!(stored_events(&db).await, 0);
 
     // Redrive: the DLQ is ingested once the store is back.
     let up = Pipeline::new(db.store.clone(), Source::Poll);
     poll::run(&up, &sqs, &config(&dlq, None)).await.unwrap();
-    assert_eq!(
-        db.store.count(Table::Events).await.unwrap() as usize,
-        expected_rows(&events).len()
-    );
+    assert_eq!(stored_events(&db).await, expected_rows(&events).len());
     assert_eq!(depth(&sqs, &dlq).await, 0);
     db.drop().await;
 }
 
 #[tokio::test]
 async fn a_stopped_poller_finishes_its_batch_and_leaves_the_rest_on_the_queue() {
-    let db = TestDb::new("poll_stop").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let sqs = sqs();
-    let name = format!("sendops-poll-stop-{}", std::process::id());
-    let (url, _dlq) = queue_with_dlq(&sqs, &name, 5).await;
     let (events, bodies) = sns_traffic(23, 120);
-    moto::send_all(&sqs, &url, &bodies).await;
+    let Setup { db, sqs, url, .. } = setup("poll_stop", "poll-stop", 5, &bodies).await;
     let rows = expected_rows(&events).len() as u64;
 
     // Stopped once the first batch is being stored, while the next one is being received.
@@ -201,13 +198,8 @@ async fn a_stopped_poller_finishes_its_batch_and_leaves_the_rest_on_the_queue() 
 
 #[tokio::test]
 async fn the_poller_binary_exits_cleanly_on_sigterm() {
-    let db = TestDb::new("poll_sigterm").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let sqs = sqs();
-    let name = format!("sendops-poll-term-{}", std::process::id());
-    let (url, _dlq) = queue_with_dlq(&sqs, &name, 5).await;
     let (events, bodies) = sns_traffic(24, 20);
-    moto::send_all(&sqs, &url, &bodies).await;
+    let Setup { db, sqs, url, .. } = setup("poll_sigterm", "poll-term", 5, &bodies).await;
     let mut cmd = moto::poller(&url, &db.config.url, &db.config.database);
     cmd.args(["--max-wait-ms", "200", "--wait-time-seconds", "1"]);
     let child = tokio::process::Command::from(cmd)
@@ -217,18 +209,18 @@ async fn the_poller_binary_exits_cleanly_on_sigterm() {
         .unwrap();
     // Once it has stored everything it keeps long-polling; SIGTERM ends it with exit 0.
     for _ in 0..500 {
-        if db.store.count(Table::Events).await.unwrap() as usize == expected_rows(&events).len() {
+        if stored_events(&db).await == expected_rows(&events).len() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     sendops_testkit::process::sigterm(child.id().unwrap());
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .expect("the poller exits within 10 s of SIGTERM")
-        .unwrap();
-    assert!(out.status.success(), "exit status {:?}", out.status);
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = exit_summary(
+        child,
+        Duration::from_secs(10),
+        "the poller exits within 10 s of SIGTERM",
+    )
+    .await;
     assert_eq!(summary["deleted"], bodies.len());
     assert_eq!(depth(&sqs, &url).await, 0);
     db.drop().await;

@@ -10,7 +10,9 @@ mod common;
 use std::time::Duration;
 
 use aws_sdk_sqs::Client;
-use common::{ACCOUNT, count, create_org, expected_rows, moto, sns_traffic, stop_once_stored};
+use common::{
+    acme_db, assert_refused_naming, count, expected_rows, moto, sns_traffic, stop_once_stored,
+};
 use sendops_ingest::poll::{self, PollConfig};
 use sendops_ingest::{Pipeline, Source};
 use sendops_shared::Store;
@@ -45,30 +47,51 @@ fn bodies(seed: u64, messages: u64) -> (Vec<serde_json::Value>, Vec<String>) {
     (events, bodies)
 }
 
-#[tokio::test]
-async fn concurrent_receives_and_deletes_store_and_delete_every_message_once() {
-    let db = TestDb::new("poll_conc").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let fake = FakeSqs::start("poll-conc").await;
-    let (events, bodies) = bodies(31, 150);
+/// Test `name`'s database with the org (the fake queue's name: the same with dashes), a fake
+/// queue holding `bodies(seed, messages)`, a client of the queue and a poll pipeline into the
+/// database. Returns (db, fake, sqs, pipeline, (events, bodies)).
+async fn setup(
+    name: &str,
+    seed: u64,
+    messages: u64,
+) -> (
+    TestDb,
+    FakeSqs,
+    Client,
+    Pipeline,
+    (Vec<serde_json::Value>, Vec<String>),
+) {
+    let db = acme_db(name).await;
+    let fake = FakeSqs::start(&name.replace('_', "-")).await;
+    let (events, bodies) = bodies(seed, messages);
     fake.push(&bodies);
-    // A round trip of 20 ms: calls overlap only if the poller keeps several in flight.
-    fake.set_latency(Duration::from_millis(20));
     let sqs = client(&fake);
     let pipeline = Pipeline::new(db.store.clone(), Source::Poll);
-    let summary = poll::run(&pipeline, &sqs, &config(&fake, 200, 8, 4))
-        .await
-        .unwrap();
+    (db, fake, sqs, pipeline, (events, bodies))
+}
+
+/// A poller run that must succeed: its summary.
+async fn run_ok(pipeline: &Pipeline, sqs: &Client, cfg: &PollConfig) -> poll::PollSummary {
+    poll::run(pipeline, sqs, cfg).await.unwrap()
+}
+
+/// The event rows stored.
+async fn stored_rows(db: &TestDb) -> u64 {
+    count(&db.store, "SELECT count() FROM events").await
+}
+
+#[tokio::test]
+async fn concurrent_receives_and_deletes_store_and_delete_every_message_once() {
+    let (db, fake, sqs, pipeline, (events, bodies)) = setup("poll_conc", 31, 150).await;
+    // A round trip of 20 ms: calls overlap only if the poller keeps several in flight.
+    fake.set_latency(Duration::from_millis(20));
+    let summary = run_ok(&pipeline, &sqs, &config(&fake, 200, 8, 4)).await;
 
     assert_eq!(summary.report.records as usize, bodies.len(), "{summary:?}");
     assert_eq!(summary.deleted as usize, bodies.len());
     assert_eq!(summary.left, 0);
     let rows = expected_rows(&events).len() as u64;
-    assert_eq!(
-        count(&db.store, "SELECT count() FROM events").await,
-        rows,
-        "every row stored once"
-    );
+    assert_eq!(stored_rows(&db).await, rows, "every row stored once");
     assert_eq!(db.store.count(Table::Events).await.unwrap(), rows);
     let s = fake.stats();
     assert_eq!(s.deleted as usize, bodies.len(), "{s:?}");
@@ -89,18 +112,10 @@ async fn concurrent_receives_and_deletes_store_and_delete_every_message_once() {
 
 #[tokio::test]
 async fn receives_in_flight_never_exceed_the_batch_room() {
-    let db = TestDb::new("poll_room").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let fake = FakeSqs::start("poll-room").await;
-    let (events, bodies) = bodies(32, 60);
-    fake.push(&bodies);
+    let (db, fake, sqs, pipeline, (events, bodies)) = setup("poll_room", 32, 60).await;
     fake.set_latency(Duration::from_millis(10));
-    let sqs = client(&fake);
-    let pipeline = Pipeline::new(db.store.clone(), Source::Poll);
     // 25 messages a batch: 0 + 10 + 10 < 25 allows a third receive, not a fourth.
-    let summary = poll::run(&pipeline, &sqs, &config(&fake, 25, 16, 16))
-        .await
-        .unwrap();
+    let summary = run_ok(&pipeline, &sqs, &config(&fake, 25, 16, 16)).await;
     let s = fake.stats();
     assert!(s.max_concurrent_receives <= 3, "{s:?}");
     assert!(
@@ -109,21 +124,13 @@ async fn receives_in_flight_never_exceed_the_batch_room() {
     );
     assert_eq!(summary.deleted as usize, bodies.len());
     assert_eq!(s.deleted as usize, bodies.len());
-    assert_eq!(
-        count(&db.store, "SELECT count() FROM events").await,
-        expected_rows(&events).len() as u64
-    );
+    assert_eq!(stored_rows(&db).await, expected_rows(&events).len() as u64);
     db.drop().await;
 }
 
 #[tokio::test]
 async fn a_failed_store_deletes_nothing_and_the_messages_are_stored_once_later() {
-    let db = TestDb::new("poll_conc_fail").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let fake = FakeSqs::start("poll-conc-fail").await;
-    let (events, bodies) = bodies(33, 80);
-    fake.push(&bodies);
-    let sqs = client(&fake);
+    let (db, fake, sqs, up, (events, bodies)) = setup("poll_conc_fail", 33, 80).await;
     let down = Store::new(&ClickHouseConfig {
         url: "http://127.0.0.1:1".into(),
         ..db.config.clone()
@@ -147,33 +154,21 @@ async fn a_failed_store_deletes_nothing_and_the_messages_are_stored_once_later()
 
     // Their visibility timeout runs out; the store is back.
     fake.reveal_in_flight();
-    let up = Pipeline::new(db.store.clone(), Source::Poll);
-    let summary = poll::run(&up, &sqs, &config(&fake, 40, 8, 8))
-        .await
-        .unwrap();
+    let summary = run_ok(&up, &sqs, &config(&fake, 40, 8, 8)).await;
     assert_eq!(summary.deleted as usize, bodies.len());
     let s = fake.stats();
     assert_eq!(
         (s.deleted as usize, s.visible, s.in_flight),
         (bodies.len(), 0, 0)
     );
-    assert_eq!(
-        count(&db.store, "SELECT count() FROM events").await,
-        expected_rows(&events).len() as u64
-    );
+    assert_eq!(stored_rows(&db).await, expected_rows(&events).len() as u64);
     db.drop().await;
 }
 
 #[tokio::test]
 async fn a_stopped_poller_deletes_only_what_it_stored() {
-    let db = TestDb::new("poll_conc_stop").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let fake = FakeSqs::start("poll-conc-stop").await;
-    let (events, bodies) = bodies(34, 300);
-    fake.push(&bodies);
+    let (db, fake, sqs, pipeline, (events, bodies)) = setup("poll_conc_stop", 34, 300).await;
     fake.set_latency(Duration::from_millis(5));
-    let sqs = client(&fake);
-    let pipeline = Pipeline::new(db.store.clone(), Source::Poll);
     let cfg = PollConfig {
         until_empty: false,
         max_wait: Duration::from_secs(30),
@@ -194,13 +189,11 @@ async fn a_stopped_poller_deletes_only_what_it_stored() {
     );
     // Everything not deleted comes back (visibility timeout) and is stored once by a new run.
     fake.reveal_in_flight();
-    let rest = poll::run(&pipeline, &sqs, &config(&fake, 50, 8, 8))
-        .await
-        .unwrap();
+    let rest = run_ok(&pipeline, &sqs, &config(&fake, 50, 8, 8)).await;
     assert_eq!(summary.deleted + rest.deleted, bodies.len() as u64);
     assert_eq!(fake.stats().deleted as usize, bodies.len());
     assert_eq!(
-        count(&db.store, "SELECT count() FROM events").await,
+        stored_rows(&db).await,
         expected_rows(&events).len() as u64,
         "every event stored exactly once"
     );
@@ -222,22 +215,13 @@ async fn the_binary_rejects_a_bad_receivers_value_naming_the_flag() {
         if let Some((k, v)) = env {
             cmd.env(k, v);
         }
-        let out = cmd.output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(name), "{args:?} {env:?}: {err}");
+        assert_refused_naming(&mut cmd, name, &format!("{args:?} {env:?}"));
     }
 }
 
 #[tokio::test]
 async fn a_running_poller_deletes_its_last_batch_without_waiting_for_more_messages() {
-    let db = TestDb::new("poll_conc_idle").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let fake = FakeSqs::start("poll-conc-idle").await;
-    let (_, bodies) = bodies(35, 40);
-    fake.push(&bodies);
-    let sqs = client(&fake);
-    let pipeline = Pipeline::new(db.store.clone(), Source::Poll);
+    let (db, fake, sqs, pipeline, (_, bodies)) = setup("poll_conc_idle", 35, 40).await;
     let cfg = PollConfig {
         until_empty: false,
         wait_time_seconds: 1,

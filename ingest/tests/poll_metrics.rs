@@ -7,8 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{ACCOUNT, create_org, expected_rows, moto, sns_traffic};
-use sendops_shared::store::testing::TestDb;
+use common::{acme_db, assert_refused_naming, expected_rows, moto, sns_traffic};
 use sendops_testkit::process::{free_port, http_get as get};
 
 /// Every sample of `name` as (label set, value); the label set is "" without labels.
@@ -32,8 +31,7 @@ fn total(scrape: &str, name: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poll_metrics_count_records_rows_and_quarantine_by_reason() {
-    let db = TestDb::new("poll_metrics").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
+    let db = acme_db("poll_metrics").await;
     let sqs = moto::sqs();
     let url = moto::queue(
         &sqs,
@@ -159,24 +157,21 @@ async fn poll_metrics_count_records_rows_and_quarantine_by_reason() {
 
 #[test]
 fn a_bad_log_format_or_metrics_address_stops_the_start() {
-    for (name, value) in [
+    let cases = [
         ("SENDOPS_LOG_FORMAT", "xml"),
         ("SENDOPS_METRICS_ADDR", "9090"),
         ("SENDOPS_METRICS_ADDR", "localhost:metrics"),
-    ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-ingest"))
-            .args([
-                "poll",
-                "--queue-url",
-                "http://127.0.0.1:1/q",
-                "--until-empty",
-            ])
-            .env(name, value)
-            .env("CLICKHOUSE_URL", "http://127.0.0.1:1")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{name}={value}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(name), "{name}={value}: {stderr}");
+    ];
+    for (name, value) in cases {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-ingest"));
+        cmd.args([
+            "poll",
+            "--queue-url",
+            "http://127.0.0.1:1/q",
+            "--until-empty",
+        ])
+        .env(name, value)
+        .env("CLICKHOUSE_URL", "http://127.0.0.1:1");
+        assert_refused_naming(&mut cmd, name, &format!("{name}={value}"));
     }
 }

@@ -8,8 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ACCOUNT, count, create_org, expected_rows, moto, sns_traffic};
-use sendops_shared::store::testing::TestDb;
+use common::{acme_db, count, exit_summary, expected_rows, moto, sns_traffic};
 use sendops_testkit::process::sigterm;
 use sendops_testkit::proxy::DelayProxy;
 
@@ -26,8 +25,7 @@ fn poller(db_url: &str, database: &str, queue: &str) -> tokio::process::Command 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_batch_commits_the_batch_and_loses_nothing() {
-    let db = TestDb::new("poll_sigterm_mid").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
+    let db = acme_db("poll_sigterm_mid").await;
     let sqs = moto::sqs();
     let url = moto::queue(&sqs, &format!("sendops-poll-mid-{}", std::process::id())).await;
     let (events, bodies) = sns_traffic(31, 40);
@@ -45,12 +43,12 @@ async fn sigterm_mid_batch_commits_the_batch_and_loses_nothing() {
     sigterm(child.id().unwrap());
     tokio::time::sleep(Duration::from_millis(500)).await;
     held.release();
-    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("the poller exits after finishing its batch")
-        .unwrap();
-    assert!(out.status.success(), "exit status {:?}", out.status);
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let summary = exit_summary(
+        child,
+        Duration::from_secs(30),
+        "the poller exits after finishing its batch",
+    )
+    .await;
     let deleted = summary["deleted"].as_u64().unwrap();
     assert!(
         deleted > 0,

@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{ACCOUNT, create_org, expected_rows, traffic};
+use common::{ACCOUNT, acme_pipeline, expected_rows, traffic};
+use sendops_ingest::Source;
 use sendops_ingest::replay::replay_paths;
-use sendops_ingest::{Pipeline, Source};
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::store::{QuarantineRow, Table};
 use sendops_shared::timefmt::now_ms;
@@ -41,9 +41,7 @@ async fn stored_hex(db: &TestDb, id: uuid::Uuid) -> String {
 
 #[tokio::test]
 async fn entries_that_are_not_utf8_are_listed_and_stay_open_on_replay() {
-    let db = TestDb::new("quarantine_not_utf8").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let pipeline = Pipeline::new(db.store.clone(), Source::Replay);
+    let (db, pipeline) = acme_pipeline("quarantine_not_utf8", Source::Replay).await;
 
     // A file with a line that is not UTF-8, one that is not JSON, and a good event.
     let events = traffic(31, 1, ACCOUNT);

@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::{ACCOUNT, create_org};
+use common::{ACCOUNT, acme_pipeline};
 use peak_alloc::PeakAlloc;
-use sendops_ingest::{Pipeline, Record, Source};
+use sendops_ingest::{Record, Source};
 use sendops_shared::event::envelope::MAX_RECIPIENTS;
-use sendops_shared::store::testing::TestDb;
 use serde_json::json;
 
 #[global_allocator]
@@ -28,9 +27,7 @@ fn send(id: &str, n: usize) -> String {
 
 #[tokio::test(flavor = "current_thread")]
 async fn peak_heap_grows_linearly_with_recipients() {
-    let db = TestDb::new("recipient_memory").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let pipeline = Pipeline::new(db.store.clone(), Source::Replay);
+    let (db, pipeline) = acme_pipeline("recipient_memory", Source::Replay).await;
     // Warm up (account map, connections) so the measured runs see only the event.
     let warm = send("m-warm", 10);
     pipeline.process(&[Record { body: &warm }]).await.unwrap();

@@ -5,7 +5,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{ACCOUNT, create_org, expected_rows, stored_by_type, traffic};
+use common::{ACCOUNT, acme_db, acme_pipeline, create_org, expected_rows, stored_by_type, traffic};
 use sendops_fixtures::{Envelope, Wrapper};
 use sendops_ingest::replay::replay_paths;
 use sendops_ingest::{Pipeline, Source};
@@ -75,8 +75,7 @@ async fn aws_samples_store_once_however_often_replayed() {
 
 #[tokio::test]
 async fn generated_traffic_counts_once_across_every_envelope() {
-    let db = TestDb::new("envelopes").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
+    let db = acme_db("envelopes").await;
     let events = traffic(7, 400, ACCOUNT);
     let expected = expected_rows(&events);
     let pipeline = Pipeline::new(db.store.clone(), Source::Replay);
@@ -182,9 +181,7 @@ async fn unknown_account_is_quarantined_then_replayed_once_the_org_exists() {
 async fn events_repeated_in_the_next_chunk_are_stored_and_reported_once() {
     // A replay checks chunk N+1 against the done markers while chunk N is still being stored,
     // then drops what N stored: an event in both counts once, as a duplicate.
-    let db = TestDb::new("replay_adjacent_chunks").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let pipeline = Pipeline::new(db.store.clone(), Source::Replay);
+    let (db, pipeline) = acme_pipeline("replay_adjacent_chunks", Source::Replay).await;
     let events = traffic(41, 30, ACCOUNT);
     let lines: Vec<String> = events.iter().map(|e| e.to_string()).collect();
     let rows = expected_rows(&events).len() as u64;

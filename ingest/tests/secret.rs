@@ -6,7 +6,7 @@ mod common;
 
 use std::io::Write as _;
 
-use common::{ACCOUNT, create_org, expected_rows, moto, traffic};
+use common::{ACCOUNT, acme_db, expected_rows, moto, traffic};
 use sendops_fixtures::Wrapper;
 use sendops_shared::store::Table;
 use sendops_shared::store::testing::TestDb;
@@ -50,8 +50,7 @@ fn replay(db: &TestDb, arn: &str, file: &std::path::Path) -> (bool, String) {
 
 #[tokio::test]
 async fn credentials_come_from_the_secret_and_a_bad_secret_stops_the_start() {
-    let db = TestDb::new("ingest_secret").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
+    let db = acme_db("ingest_secret").await;
     let events = traffic(25, 10, ACCOUNT);
     let mut w = Wrapper::new(25);
     let mut file = tempfile::NamedTempFile::new().unwrap();

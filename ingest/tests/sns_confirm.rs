@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_sqs::config::{Credentials, Region};
-use common::{ACCOUNT, create_org, moto, traffic};
+use common::{ACCOUNT, acme_db, assert_refused_naming, moto, traffic};
 use sendops_fixtures::Wrapper;
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::store::{ConfirmationOutcome, ConfirmationRow, Table};
@@ -149,18 +149,36 @@ fn outcome_of<'a>(rows: &'a [ConfirmationRow], topic: &str) -> Vec<&'a Confirmat
     rows.iter().filter(|r| r.topic_arn == topic).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn known_topics_are_confirmed_through_the_sns_api_and_refused_urls_are_never_called() {
-    let db = TestDb::new("sns_confirm").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let topic = sns()
+#[test]
+fn bad_settings_stop_the_start_naming_the_variable() {
+    for (var, value) in [
+        ("SENDOPS_SNS_CONFIRM", "maybe"),
+        ("SENDOPS_SNS_ENDPOINT_URL", "sns.example:443"),
+    ] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-ingest"));
+        cmd.args(["replay", "-"])
+            .env(var, value)
+            .stdin(std::process::Stdio::null());
+        assert_refused_naming(&mut cmd, var, var);
+    }
+}
+
+/// A new SNS topic on moto, its name starting with `prefix`; its ARN.
+async fn create_topic(prefix: &str) -> String {
+    sns()
         .create_topic()
-        .name(unique("sendops-events"))
+        .name(unique(prefix))
         .send()
         .await
         .unwrap_or_else(moto::down)
         .topic_arn
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_topics_are_confirmed_through_the_sns_api_and_refused_urls_are_never_called() {
+    let db = acme_db("sns_confirm").await;
+    let topic = create_topic("sendops-events").await;
     assert!(topic.starts_with(&format!("arn:aws:sns:us-east-1:{ACCOUNT}:")));
     // In a known account, with a valid SubscribeURL, but never created: SNS answers NotFound.
     let missing = format!("arn:aws:sns:us-east-1:{ACCOUNT}:{}", unique("missing"));
@@ -262,8 +280,7 @@ async fn known_topics_are_confirmed_through_the_sns_api_and_refused_urls_are_nev
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_sns_or_the_switch_off_never_holds_back_a_batch() {
-    let db = TestDb::new("sns_confirm_down").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
+    let db = acme_db("sns_confirm_down").await;
     let topic = format!("arn:aws:sns:us-east-1:{ACCOUNT}:{}", unique("down"));
     let sns_url = "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription";
     let closed = {
@@ -316,24 +333,6 @@ async fn an_unreachable_sns_or_the_switch_off_never_holds_back_a_batch() {
     db.drop().await;
 }
 
-#[test]
-fn bad_settings_stop_the_start_naming_the_variable() {
-    for (var, value) in [
-        ("SENDOPS_SNS_CONFIRM", "maybe"),
-        ("SENDOPS_SNS_ENDPOINT_URL", "sns.example:443"),
-    ] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sendops-ingest"))
-            .args(["replay", "-"])
-            .env(var, value)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{var}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(var), "{var}: {stderr}");
-    }
-}
-
 /// The Lambda handler confirms after the batch is stored, answers with no failures either way,
 /// and does not start a call its invocation's deadline could cut off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,16 +342,8 @@ async fn the_lambda_handler_confirms_after_storing_and_respects_its_deadline() {
     use sendops_ingest::sns_confirm::Confirmer;
     use sendops_ingest::{Pipeline, Source, lambda};
 
-    let db = TestDb::new("sns_confirm_lambda").await;
-    create_org(&db.store, "acme", ACCOUNT).await;
-    let topic = sns()
-        .create_topic()
-        .name(unique("sendops-lambda"))
-        .send()
-        .await
-        .unwrap_or_else(moto::down)
-        .topic_arn
-        .unwrap();
+    let db = acme_db("sns_confirm_lambda").await;
+    let topic = create_topic("sendops-lambda").await;
     let sns_url = "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription";
     let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(Region::new("us-east-1"))

@@ -6,6 +6,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
+use common::oracle::payload_key;
 use common::{ALL_SCOPES, TestApp, traffic};
 use sendops_query_api::config::ApiConfig;
 use sendops_shared::control::api_key::KeyEnv;
@@ -33,6 +34,33 @@ fn assert_problem(r: &common::Reply, status: u16, class: &str, code: &str) {
         r.header("x-request-id"),
         "request id in body and header"
     );
+}
+
+/// A 404 `not_found` problem.
+fn assert_not_found(r: &common::Reply) {
+    assert_problem(r, 404, "not_found", "not_found");
+}
+
+/// A 401 `invalid_key` problem.
+fn assert_invalid_key(r: &common::Reply) {
+    assert_problem(r, 401, "unauthenticated", "invalid_key");
+}
+
+/// The id of `key`, as `/v1/_scopes` tells it.
+async fn key_id(app: &TestApp, key: &str) -> uuid::Uuid {
+    app.get("/v1/_scopes", Some(key)).await.body["key_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The `id` of every item, owned.
+fn ids_of<C: FromIterator<String>>(items: &[Value]) -> C {
+    items
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn assert_rate_headers(r: &common::Reply) {
@@ -66,7 +94,7 @@ async fn auth_matrix() {
         Some(&*format!("sk_live_{}", "A".repeat(52))),
     ] {
         let r = app.get("/v1/_scopes", k).await;
-        assert_problem(&r, 401, "unauthenticated", "invalid_key");
+        assert_invalid_key(&r);
         assert_rate_headers(&r);
         assert!(
             !r.body["detail"].as_str().unwrap().contains("revoked"),
@@ -87,18 +115,8 @@ async fn auth_matrix() {
 
     // Alias scopes are stored canonically and unlock the route.
     let aliased = app
-        .db
-        .store
-        .create_key(
-            org.id,
-            KeyEnv::Test,
-            "alias",
-            &sendops_shared::control::scopes::parse_scope_list("messages.view,org.view").unwrap(),
-            "t",
-        )
-        .await
-        .unwrap()
-        .1;
+        .key_from_list(org.id, KeyEnv::Test, "alias", "messages.view,org.view")
+        .await;
     let r = app.get("/v1/_scopes", Some(&aliased)).await;
     assert_eq!(
         r.body["scopes"],
@@ -107,11 +125,7 @@ async fn auth_matrix() {
     assert_eq!(app.get("/v1/messages", Some(&aliased)).await.status, 200);
 
     // Rotation: both keys work within the grace period.
-    let id = app.get("/v1/_scopes", Some(&key)).await.body["key_id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id = key_id(&app, &key).await;
     let (_, new_key) = app.db.store.rotate_key(id, "tests").await.unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await; // key cache TTL in tests
     assert_eq!(
@@ -129,30 +143,16 @@ async fn auth_matrix() {
         .unwrap();
     assert_eq!(expired.len(), 1);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_problem(
-        &app.get("/v1/_scopes", Some(&key)).await,
-        401,
-        "unauthenticated",
-        "invalid_key",
-    );
+    assert_invalid_key(&app.get("/v1/_scopes", Some(&key)).await);
     assert_eq!(app.get("/v1/_scopes", Some(&new_key)).await.status, 200);
     let audit = app.db.store.audit_log(org.id, 100).await.unwrap();
     assert!(audit.iter().any(|a| a.action == "api_key.grace_expired"));
 
     // Revocation is seen within the cache TTL.
-    let new_id = app.get("/v1/_scopes", Some(&new_key)).await.body["key_id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let new_id = key_id(&app, &new_key).await;
     app.db.store.revoke_key(new_id, "tests").await.unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_problem(
-        &app.get("/v1/_scopes", Some(&new_key)).await,
-        401,
-        "unauthenticated",
-        "invalid_key",
-    );
+    assert_invalid_key(&app.get("/v1/_scopes", Some(&new_key)).await);
     app.drop().await;
 }
 
@@ -176,8 +176,7 @@ async fn public_routes_headers_and_unknown_routes() {
     ] {
         assert!(r.body["paths"][path].is_object(), "{path} documented");
     }
-    let org = app.org("acme", A, Plan::Free).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (_, key) = app.acme_org(A, Plan::Free).await;
     let r = app.get("/v1/nothing-here", Some(&key)).await;
     assert_problem(&r, 404, "not_found", "not_found");
     assert_rate_headers(&r);
@@ -296,17 +295,7 @@ fn rank(t: &str) -> Option<i64> {
 }
 
 fn event_ms(e: &Value) -> i64 {
-    let ty = e["eventType"].as_str().unwrap();
-    let key = match ty {
-        "Delivery" => "delivery",
-        "Bounce" => "bounce",
-        "Complaint" => "complaint",
-        "Open" => "open",
-        "Click" => "click",
-        "DeliveryDelay" => "deliveryDelay",
-        "Subscription" => "subscription",
-        _ => "mail",
-    };
+    let key = payload_key(e["eventType"].as_str().unwrap());
     parse_rfc3339_ms(e[key]["timestamp"].as_str().unwrap()).unwrap()
 }
 
@@ -361,28 +350,13 @@ fn oracle(events: &[Value]) -> HashMap<String, Expected> {
 
 fn check_against_oracle(item: &Value, want: &Expected, unmasked: bool) {
     let id = item["id"].as_str().unwrap();
+    let text = |field: &str| item[field].as_str().map(str::to_owned);
     assert_eq!(item["sent_at"], format_ms(want.sent_ms), "{id}");
-    assert_eq!(
-        item["channel"].as_str().map(str::to_owned),
-        want.channel,
-        "{id}"
-    );
-    assert_eq!(
-        item["template"].as_str().map(str::to_owned),
-        want.template,
-        "{id}"
-    );
+    assert_eq!(text("channel"), want.channel, "{id}");
+    assert_eq!(text("template"), want.template, "{id}");
     assert_eq!(item["from"], want.from, "{id}");
-    assert_eq!(
-        item["subject"].as_str().map(str::to_owned),
-        want.subject,
-        "{id}"
-    );
-    assert_eq!(
-        item["status"].as_str().map(str::to_owned),
-        want.status,
-        "{id}"
-    );
+    assert_eq!(text("subject"), want.subject, "{id}");
+    assert_eq!(text("status"), want.status, "{id}");
     assert!(
         item.get("status").is_some(),
         "{id}: status is always present"
@@ -397,12 +371,12 @@ fn check_against_oracle(item: &Value, want: &Expected, unmasked: bool) {
 }
 
 async fn all_pages(app: &TestApp, first: &str, key: &str) -> Vec<Value> {
-    let mut out = Vec::new();
     let mut url = first.to_owned();
+    let mut out = Vec::new();
     loop {
         let r = app.get(&url, Some(key)).await;
         assert_eq!(r.status, 200, "{url}: {}", r.body);
-        out.extend(r.body["data"].as_array().unwrap().iter().cloned());
+        out.extend(r.data().iter().cloned());
         match r.header("link") {
             Some(link) => {
                 assert_eq!(r.body["pagination"]["has_more"], true);
@@ -453,7 +427,7 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
     }
     // Masked without the unmask scope.
     let page = app.get("/v1/messages?limit=5", Some(&masked)).await;
-    for item in page.body["data"].as_array().unwrap() {
+    for item in page.data() {
         check_against_oracle(item, &want[item["id"].as_str().unwrap()], false);
     }
 
@@ -491,12 +465,8 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
             Box::new(|m: &Expected| m.destination.contains(&some.to)),
         ),
     ] {
-        let got: HashSet<String> =
-            all_pages(&app, &format!("/v1/messages?limit=50&{query}"), &full)
-                .await
-                .iter()
-                .map(|i| i["id"].as_str().unwrap().to_owned())
-                .collect();
+        let uri = format!("/v1/messages?limit=50&{query}");
+        let got: HashSet<String> = ids_of(&all_pages(&app, &uri, &full).await);
         let expected: HashSet<String> = in_window
             .iter()
             .filter(|id| pred(&want[**id]))
@@ -519,12 +489,8 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
         }
     }
     // recipient= needs the unmask scope.
-    let r = app
-        .get(
-            &format!("/v1/messages?recipient={}", some.to.replace('@', "%40")),
-            Some(&masked),
-        )
-        .await;
+    let uri = format!("/v1/messages?recipient={}", some.to.replace('@', "%40"));
+    let r = app.get(&uri, Some(&masked)).await;
     assert_problem(&r, 403, "permission_denied", "invalid_scope");
     assert_eq!(r.body["scope"], "api.messages.unmask_recipients");
 
@@ -538,7 +504,7 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
         .get(&format!("/v1/messages/{}/events", ids[3]), Some(&full))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let timeline = r.body["data"].as_array().unwrap();
+    let timeline = r.data();
     let expected_rows = events
         .iter()
         .filter(|e| e["mail"]["messageId"] == ids[3])
@@ -593,19 +559,10 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
     let only_unmask = app
         .key(&org, KeyEnv::Live, &[Scope::MessagesUnmaskRecipients])
         .await;
-    let r = app
-        .get(
-            &format!("/v1/recipients/{}/messages", some.to.replace('@', "%40")),
-            Some(&only_unmask),
-        )
-        .await;
+    let uri = format!("/v1/recipients/{}/messages", some.to.replace('@', "%40"));
+    let r = app.get(&uri, Some(&only_unmask)).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let got: HashSet<&str> = r.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let got: HashSet<&str> = r.strs("data", "id");
     let expected: HashSet<&str> = in_window
         .iter()
         .filter(|id| want[**id].destination.contains(&some.to))
@@ -619,10 +576,7 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
             Some(&only_unmask),
         )
         .await;
-    assert_eq!(
-        (r.status.as_u16(), r.body["data"].as_array().unwrap().len()),
-        (200, 0)
-    );
+    assert_eq!((r.status.as_u16(), r.data().len()), (200, 0));
     assert_problem(
         &app.get("/v1/recipients/x%40y.z/messages", Some(&masked))
             .await,
@@ -631,19 +585,12 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
         "invalid_scope",
     );
     // Unknown id.
-    assert_problem(
-        &app.get("/v1/messages/nope-000000", Some(&full)).await,
-        404,
-        "not_found",
-        "not_found",
-    );
-    assert_problem(
-        &app.get("/v1/messages/nope-000000/events", Some(&full))
-            .await,
-        404,
-        "not_found",
-        "not_found",
-    );
+    for uri in [
+        "/v1/messages/nope-000000",
+        "/v1/messages/nope-000000/events",
+    ] {
+        assert_not_found(&app.get(uri, Some(&full)).await);
+    }
     app.drop().await;
 }
 
@@ -651,9 +598,7 @@ async fn message_list_detail_and_timeline_match_the_raw_events() {
 /// `"status": null` in every message answer, and no `status=` filter matches it.
 #[tokio::test]
 async fn a_message_without_a_status_event_has_null_status() {
-    let app = TestApp::new("api_null_status").await;
-    let org = app.org("acme", A, Plan::Pro).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, _, key) = TestApp::acme("api_null_status", A, Plan::Pro).await;
     let at = |hours_ago: i64| format_ms(now_ms() - hours_ago * 3_600_000);
     let mail = |id: &str, hours_ago: i64| {
         serde_json::json!({
@@ -715,21 +660,9 @@ async fn a_message_without_a_status_event_has_null_status() {
         assert_eq!(r.body.get("status"), Some(status), "{id}");
     }
     // No status filter matches the two without a status.
-    for status in [
-        "Send",
-        "Delivery",
-        "Bounce",
-        "Complaint",
-        "Reject",
-        "Open",
-        "Click",
-        "DeliveryDelay",
-    ] {
-        let got: BTreeSet<String> = all_pages(&app, &format!("/v1/messages?status={status}"), &key)
-            .await
-            .iter()
-            .map(|i| i["id"].as_str().unwrap().to_owned())
-            .collect();
+    for status in "Send Delivery Bounce Complaint Reject Open Click DeliveryDelay".split(' ') {
+        let uri = format!("/v1/messages?status={status}");
+        let got: BTreeSet<String> = ids_of(&all_pages(&app, &uri, &key).await);
         let expected: BTreeSet<String> = want
             .iter()
             .filter(|(_, s)| s.as_str() == Some(status))
@@ -769,67 +702,37 @@ async fn other_orgs_messages_are_404_everywhere() {
         .iter()
         .map(|e| e["mail"]["messageId"].as_str().unwrap().to_owned())
         .collect();
-    let listed = all_pages(&app, "/v1/messages?limit=200", &key_a).await;
+    let listed: Vec<String> = ids_of(&all_pages(&app, "/v1/messages?limit=200", &key_a).await);
     assert!(!listed.is_empty());
-    assert!(
-        listed
-            .iter()
-            .all(|m| !b_ids.contains(m["id"].as_str().unwrap()))
-    );
+    assert!(listed.iter().all(|id| !b_ids.contains(id)));
     let b_event = &b_events[0];
     let id = b_event["mail"]["messageId"].as_str().unwrap();
-    assert_problem(
-        &app.get(&format!("/v1/messages/{id}"), Some(&key_a)).await,
-        404,
-        "not_found",
-        "not_found",
-    );
-    assert_problem(
-        &app.get(&format!("/v1/messages/{id}/events"), Some(&key_a))
-            .await,
-        404,
-        "not_found",
-        "not_found",
-    );
+    for uri in [
+        format!("/v1/messages/{id}"),
+        format!("/v1/messages/{id}/events"),
+    ] {
+        assert_not_found(&app.get(&uri, Some(&key_a)).await);
+    }
     let to = b_event["mail"]["destination"][0]
         .as_str()
         .unwrap()
         .replace('@', "%40");
-    let r = app
-        .get(&format!("/v1/recipients/{to}/messages"), Some(&key_a))
-        .await;
-    assert!(
-        r.body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|m| !b_ids.contains(m["id"].as_str().unwrap()))
-    );
-    let r = app
-        .get(&format!("/v1/messages?recipient={to}"), Some(&key_a))
-        .await;
-    assert!(
-        r.body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|m| !b_ids.contains(m["id"].as_str().unwrap()))
-    );
+    for uri in [
+        format!("/v1/recipients/{to}/messages"),
+        format!("/v1/messages?recipient={to}"),
+    ] {
+        let found: Vec<String> = ids_of(app.get(&uri, Some(&key_a)).await.data());
+        assert!(found.iter().all(|id| !b_ids.contains(id)), "{uri}");
+    }
     app.drop().await;
 }
 
 #[tokio::test]
 async fn paging_while_events_arrive_skips_and_repeats_nothing() {
-    let app = TestApp::new("api_paging_live").await;
-    let org = app.org("acme", A, Plan::Pro).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, _, key) = TestApp::acme("api_paging_live", A, Plan::Pro).await;
     let initial = traffic(51, 120, 5, A);
     app.ingest(&initial[..initial.len() / 2]).await;
-    let start: HashSet<String> = all_pages(&app, "/v1/messages?limit=200", &key)
-        .await
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_owned())
-        .collect();
+    let start: HashSet<String> = ids_of(&all_pages(&app, "/v1/messages?limit=200", &key).await);
     // Page through while the rest of the traffic (later events of the same messages and new
     // messages, newer and older) arrives between pages.
     let rest = &initial[initial.len() / 2..];
@@ -840,13 +743,7 @@ async fn paging_while_events_arrive_skips_and_repeats_nothing() {
     loop {
         let r = app.get(&url, Some(&key)).await;
         assert_eq!(r.status, 200);
-        seen.extend(
-            r.body["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|m| m["id"].as_str().unwrap().to_owned()),
-        );
+        seen.extend(ids_of::<Vec<String>>(r.data()));
         if let Some(c) = chunks.get(i) {
             app.ingest(c).await;
         }
@@ -876,9 +773,7 @@ async fn paging_while_events_arrive_skips_and_repeats_nothing() {
 
 #[tokio::test]
 async fn every_invalid_value_is_a_422_naming_its_field() {
-    let app = TestApp::new("api_validation").await;
-    let org = app.org("acme", A, Plan::Free).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, _, key) = TestApp::acme("api_validation", A, Plan::Free).await;
     app.ingest(&traffic(61, 30, 3, A)).await;
     let page = app
         .get("/v1/messages?limit=2&status=Delivery", Some(&key))
@@ -907,21 +802,12 @@ async fn every_invalid_value_is_a_422_naming_its_field() {
     for (url, field) in cases {
         let r = app.get(url, Some(&key)).await;
         assert_problem(&r, 422, "validation_failed", "validation_failed");
-        let fields: Vec<&str> = r.body["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let fields: Vec<&str> = r.strs("errors", "field");
         assert!(fields.contains(&field), "{url}: {fields:?}");
     }
     // A cursor from another filter set.
-    let r = app
-        .get(
-            &format!("/v1/messages?limit=2&status=Bounce&cursor={foreign}"),
-            Some(&key),
-        )
-        .await;
+    let uri = format!("/v1/messages?limit=2&status=Bounce&cursor={foreign}");
+    let r = app.get(&uri, Some(&key)).await;
     assert_problem(&r, 422, "validation_failed", "validation_failed");
     assert_eq!(r.body["errors"][0]["field"], "cursor");
     // Unknown parameters are ignored.

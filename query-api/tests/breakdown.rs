@@ -7,17 +7,11 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use common::oracle::{Row, distinct_values, oracle_rows, rate, same};
-use common::{ALL_SCOPES, TestApp, traffic};
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use sendops_fixtures::{Envelope, Wrapper};
-use sendops_query_api::config::ApiConfig;
-use sendops_shared::control::api_key::KeyEnv;
+use common::oracle::{FilterValues, Filters, Row, oracle_rows, rate, same};
+use common::{TestApp, traffic};
+use rand::Rng;
 use sendops_shared::control::org::{Plan, channel_id};
 use sendops_shared::read::breakdown::causes::classify;
 use sendops_shared::read::breakdown::providers::DomainRow;
@@ -27,25 +21,8 @@ use serde_json::{Value, json};
 const A: &str = "444444444444";
 
 struct Q {
-    from: i64,
-    to: i64,
+    f: Filters,
     dimension: &'static str,
-    channel: Option<String>,
-    domain: Option<String>,
-    template: Option<String>,
-}
-
-impl Q {
-    fn keep(&self, r: &Row) -> bool {
-        r.ms >= self.from
-            && r.ms < self.to
-            && self.channel.as_ref().is_none_or(|c| *c == r.channel)
-            && self.domain.as_ref().is_none_or(|d| *d == r.sender_domain)
-            && self
-                .template
-                .as_ref()
-                .is_none_or(|t| t.to_lowercase() == r.template.to_lowercase())
-    }
 }
 
 /// The expected rows of a breakdown (without labels), in the API's order.
@@ -71,7 +48,7 @@ fn expected(
     };
     let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut engaged: BTreeMap<(String, &str), BTreeSet<&str>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| q.keep(r)) {
+    for r in rows.iter().filter(|r| q.f.keep(r)) {
         let Some(k) = key(r) else { continue };
         let name = match (r.ty.as_str(), r.bounce_type.as_str()) {
             ("Bounce", "Permanent") => "BounceP",
@@ -127,22 +104,13 @@ fn enc(ms: i64) -> String {
 }
 
 fn url(q: &Q, org_id: uuid::Uuid, limit: usize) -> String {
-    let mut s = format!(
-        "/v1/reports/breakdown?dimension={}&from={}&to={}&limit={limit}",
+    format!(
+        "/v1/reports/breakdown?dimension={}&from={}&to={}&limit={limit}{}",
         q.dimension,
-        enc(q.from),
-        enc(q.to)
-    );
-    if let Some(c) = &q.channel {
-        s.push_str(&format!("&channel={}", channel_id(org_id, c)));
-    }
-    if let Some(d) = &q.domain {
-        s.push_str(&format!("&identity=ops%40{d}"));
-    }
-    if let Some(t) = &q.template {
-        s.push_str(&format!("&template={}", t.to_uppercase()));
-    }
-    s
+        enc(q.f.window.start),
+        enc(q.f.window.end),
+        q.f.params(org_id)
+    )
 }
 
 /// Every page of a breakdown, labels removed (checked separately).
@@ -152,7 +120,7 @@ async fn fetch_all(app: &TestApp, key: &str, first: &str) -> Vec<Value> {
     loop {
         let r = app.get(&uri, Some(key)).await;
         assert_eq!(r.status, 200, "{uri}: {}", r.body);
-        for mut row in r.body["data"].as_array().unwrap().clone() {
+        for mut row in r.data().clone() {
             assert!(row["label"].is_string(), "{row}");
             row.as_object_mut().unwrap().remove("label");
             out.push(row);
@@ -203,29 +171,12 @@ async fn breakdowns_counted_in_clickhouse_equal_a_direct_count() {
 }
 
 async fn oracle(name: &str, indexed: bool) {
-    let app = TestApp::with_config(
-        name,
-        ApiConfig {
-            key_cache_ttl: Duration::from_secs(1),
-            breakdown_index_bytes: if indexed { 64 << 20 } else { 0 },
-            ..ApiConfig::default()
-        },
-    )
-    .await;
-    let org = app.org("acme", A, Plan::Enterprise).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let app = TestApp::with_breakdown_index(name, indexed).await;
+    let (org, key) = app.acme_org(A, Plan::Enterprise).await;
     let mut events = traffic(91, 500, 60, A);
-    let mut rng = ChaCha8Rng::seed_from_u64(91);
-    events.shuffle(&mut rng);
-    let late: Vec<Value> = events.split_off(events.len() * 4 / 5);
-    app.ingest(&events).await;
-    let mut wrapper = Wrapper::new(9);
-    let dups: Vec<Value> = events
-        .iter()
-        .step_by(4)
-        .map(|e| wrapper.wrap(e, Envelope::Sns))
-        .collect();
-    app.ingest(&dups).await;
+    let (late, mut rng) = app
+        .ingest_shuffled_with_duplicates(&mut events, 91, 9, 4)
+        .await;
     second_copies(&app).await;
 
     // Provider answers: one domain on Google's MX, one without MX, one whose lookup failed
@@ -248,6 +199,7 @@ async fn oracle(name: &str, indexed: bool) {
     let mut all = events.clone();
     all.extend(late.iter().cloned());
     let rows = all_rows(&all);
+    let values = FilterValues::of(&rows);
     assert!(
         rows.iter().any(|r| r.ty == "Bounce") && rows.iter().any(|r| r.ty == "Open"),
         "traffic has bounces and opens"
@@ -255,22 +207,14 @@ async fn oracle(name: &str, indexed: bool) {
     let causes: BTreeSet<&str> = rows.iter().map(|r| r.cause.as_str()).collect();
     assert!(causes.len() >= 3, "several bounce causes: {causes:?}");
 
-    let distinct = |f: fn(&Row) -> &String| distinct_values(&rows, f);
-    let channels = distinct(|r| &r.channel);
-    let domains = distinct(|r| &r.sender_domain);
-    let templates = distinct(|r| &r.template);
     let now = now_ms();
     let windows: Vec<Q> = (0..30)
         .map(|i| {
             let span = rng.random_range(1_000..65 * DAY_MS);
             let to = now + 2 * DAY_MS - rng.random_range(0..60 * DAY_MS);
             Q {
-                from: (to - span) / 1000 * 1000,
-                to: to / 1000 * 1000,
+                f: values.window(i, to - span, to, 7),
                 dimension: DIMENSIONS[i % DIMENSIONS.len()],
-                channel: (i % 4 == 1).then(|| channels[i % channels.len()].clone()),
-                domain: (i % 5 == 2).then(|| domains[i % domains.len()].clone()),
-                template: (i % 7 == 3).then(|| templates[i % templates.len()].clone()),
             }
         })
         .collect();
@@ -317,12 +261,8 @@ async fn oracle(name: &str, indexed: bool) {
 
     // The whole retention, every dimension, with a label check.
     let q = |dimension| Q {
-        from: now - 80 * DAY_MS,
-        to: now + DAY_MS,
+        f: Filters::unfiltered(now - 80 * DAY_MS..now + DAY_MS),
         dimension,
-        channel: None,
-        domain: None,
-        template: None,
     };
     for d in DIMENSIONS {
         let got = fetch_all(&app, &key, &url(&q(d), org.id, 200)).await;
@@ -334,9 +274,8 @@ async fn oracle(name: &str, indexed: bool) {
     let r = app
         .get(&url(&q("mailbox_provider"), org.id, 200), Some(&key))
         .await;
-    let google = r.body["data"]
-        .as_array()
-        .unwrap()
+    let google = r
+        .data()
         .iter()
         .find(|r| r["key"] == "google")
         .expect("corp.example is on google");
@@ -370,9 +309,7 @@ async fn oracle(name: &str, indexed: bool) {
 
 #[tokio::test]
 async fn breakdown_parameters_are_validated_by_name() {
-    let app = TestApp::new("breakdown_params").await;
-    let org = app.org("acme", A, Plan::Free).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, _, key) = TestApp::acme("breakdown_params", A, Plan::Free).await;
     for (uri, field) in [
         ("/v1/reports/breakdown", "dimension"),
         ("/v1/reports/breakdown?dimension=isp", "dimension"),
@@ -397,22 +334,13 @@ async fn breakdown_parameters_are_validated_by_name() {
     ] {
         let r = app.get(uri, Some(&key)).await;
         assert_eq!(r.status, 422, "{uri}: {}", r.body);
-        let fields: Vec<&str> = r.body["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["field"].as_str().unwrap())
-            .collect();
+        let fields: Vec<&str> = r.strs("errors", "field");
         assert!(fields.contains(&field), "{uri}: {}", r.body);
     }
     // Retention: an explicit `from` before the free plan's 30 days is a 403.
     let old = enc(now_ms() - 40 * DAY_MS);
-    let r = app
-        .get(
-            &format!("/v1/reports/breakdown?dimension=channel&from={old}"),
-            Some(&key),
-        )
-        .await;
+    let uri = format!("/v1/reports/breakdown?dimension=channel&from={old}");
+    let r = app.get(&uri, Some(&key)).await;
     assert_eq!(r.status, 403, "{}", r.body);
     // A cursor of another filter set is refused.
     let r = app

@@ -203,6 +203,20 @@ async fn get_ok(app: &TestApp, uri: &str, key: &str) -> common::Reply {
     unreachable!()
 }
 
+/// Every item of a list, following `next_cursor` from `first` (which has a query string).
+async fn every_page(app: &TestApp, key: &str, first: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut uri = first.to_owned();
+    loop {
+        let r = get_ok(app, &uri, key).await;
+        items.extend(r.data().iter().cloned());
+        match r.body["pagination"]["next_cursor"].as_str() {
+            Some(c) => uri = format!("{first}&cursor={c}"),
+            None => return items,
+        }
+    }
+}
+
 /// Every answer the comparison covers, by request, for one tenant in one app.
 async fn answers(
     app: &TestApp,
@@ -240,75 +254,49 @@ async fn answers(
         out.insert(report.to_owned(), get(uri).await);
     }
     // Every message page, then detail and timeline of every tenth message.
-    let mut messages = Vec::new();
-    let mut uri = "/v1/messages?limit=100".to_owned();
-    loop {
-        let r = get_ok(app, &uri, key).await;
-        messages.extend(r.body["data"].as_array().unwrap().iter().cloned());
-        match r.body["pagination"]["next_cursor"].as_str() {
-            Some(c) => uri = format!("/v1/messages?limit=100&cursor={c}"),
-            None => break,
-        }
-    }
+    let messages = every_page(app, key, "/v1/messages?limit=100").await;
     for m in messages.iter().step_by(10) {
         let id = m["id"].as_str().unwrap();
-        out.insert(
-            format!("message {id}"),
-            get(format!("/v1/messages/{id}")).await,
-        );
-        out.insert(
-            format!("timeline {id}"),
-            get(format!("/v1/messages/{id}/events")).await,
-        );
+        for (name, uri) in [
+            (format!("message {id}"), format!("/v1/messages/{id}")),
+            (
+                format!("timeline {id}"),
+                format!("/v1/messages/{id}/events"),
+            ),
+        ] {
+            out.insert(name, get(uri).await);
+        }
     }
     out.insert("messages".into(), normalized(Value::Array(messages), masks));
     for email in recipients {
-        out.insert(
-            format!("recipient {email}"),
-            get(format!("/v1/recipients/{email}/messages")).await,
-        );
-        // A filter that reads `message_recipients` in an IN subquery of the `messages` read
-        // (distributed_product_mode = local: each shard's own rows).
-        out.insert(
-            format!("messages to {email}"),
-            get(format!("/v1/messages?recipient={email}")).await,
-        );
+        // The second: a filter that reads `message_recipients` in an IN subquery of the
+        // `messages` read (distributed_product_mode = local: each shard's own rows).
+        for (name, uri) in [
+            (
+                format!("recipient {email}"),
+                format!("/v1/recipients/{email}/messages"),
+            ),
+            (
+                format!("messages to {email}"),
+                format!("/v1/messages?recipient={email}"),
+            ),
+        ] {
+            out.insert(name, get(uri).await);
+        }
     }
     // Undeliverable: every page; the order within one ingest second follows the replay's own
     // timing, so compare by address.
-    let mut rows = Vec::new();
-    let mut uri = "/v1/undeliverable?limit=100".to_owned();
-    loop {
-        let r = get_ok(app, &uri, key).await;
-        rows.extend(r.body["data"].as_array().unwrap().iter().cloned());
-        match r.body["pagination"]["next_cursor"].as_str() {
-            Some(c) => uri = format!("/v1/undeliverable?limit=100&cursor={c}"),
-            None => break,
-        }
-    }
-    rows.sort_by_key(|r| r["email"].to_string());
-    out.insert(
-        "undeliverable".into(),
-        normalized(Value::Array(rows), masks),
-    );
+    let by_email = |mut rows: Vec<Value>| {
+        rows.sort_by_key(|r| r["email"].to_string());
+        normalized(Value::Array(rows), masks)
+    };
+    let rows = every_page(app, key, "/v1/undeliverable?limit=100").await;
+    out.insert("undeliverable".into(), by_email(rows));
     // A `?since=` poll from the start (every change, excluded rows too), every page: its bound
     // reads the batch registry (on the org's shard when routed by org).
     let since = "/v1/undeliverable?limit=100&since=2020-01-01T00:00:00Z";
-    let mut rows = Vec::new();
-    let mut uri = since.to_owned();
-    loop {
-        let r = get_ok(app, &uri, key).await;
-        rows.extend(r.body["data"].as_array().unwrap().iter().cloned());
-        match r.body["pagination"]["next_cursor"].as_str() {
-            Some(c) => uri = format!("{since}&cursor={c}"),
-            None => break,
-        }
-    }
-    rows.sort_by_key(|r| r["email"].to_string());
-    out.insert(
-        "undeliverable since".into(),
-        normalized(Value::Array(rows), masks),
-    );
+    let rows = every_page(app, key, since).await;
+    out.insert("undeliverable since".into(), by_email(rows));
     // Reputation (trailing windows ending now: the window's bounds differ by the time between
     // the two requests, the traffic ends an hour ago), and its alerts once each app has
     // evaluated the org (on its own shard: the alerts and their registration are written there).
@@ -410,6 +398,17 @@ async fn stored_events(app: &TestApp) -> u64 {
         .unwrap()
 }
 
+/// The two apps of test `name`, `per_shard` tenants in each and the batches of their traffic.
+async fn with_traffic(
+    name: &str,
+    per_shard: usize,
+) -> (TestApp, TestApp, Vec<Tenant>, Vec<Vec<Value>>) {
+    let (cluster, single) = apps(name).await;
+    let tenants = tenants(&cluster, &single, per_shard).await;
+    let batches = replay_traffic(&tenants);
+    (cluster, single, tenants, batches)
+}
+
 fn cluster_sh(args: &[&str]) {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let status = std::process::Command::new(format!("{root}/scripts/cluster.sh"))
@@ -422,9 +421,7 @@ fn cluster_sh(args: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs the local cluster: make test-cluster"]
 async fn the_cluster_answers_exactly_what_one_server_answers() {
-    let (cluster, single) = apps("cluster_compare").await;
-    let tenants = tenants(&cluster, &single, 2).await;
-    let batches = replay_traffic(&tenants);
+    let (cluster, single, tenants, batches) = with_traffic("cluster_compare", 2).await;
     for b in &batches {
         ingest(&single, b).await.unwrap();
         ingest(&cluster, b).await.unwrap();
@@ -456,9 +453,7 @@ async fn ingest_until_stored(app: &TestApp, batch: &[Value]) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs the local cluster and stops nodes: make test-cluster (run alone)"]
 async fn a_replica_stopped_mid_replay_changes_nothing() {
-    let (cluster, single) = apps("cluster_replica_down").await;
-    let tenants = tenants(&cluster, &single, 1).await;
-    let batches = replay_traffic(&tenants);
+    let (cluster, single, tenants, batches) = with_traffic("cluster_replica_down", 1).await;
     let half = batches.len() / 2;
     for (i, b) in batches.iter().enumerate() {
         if i == half {

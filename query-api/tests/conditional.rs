@@ -4,8 +4,7 @@
 mod common;
 
 use chrono::{TimeZone, Utc};
-use common::{ALL_SCOPES, TestApp};
-use sendops_shared::control::api_key::KeyEnv;
+use common::TestApp;
 use sendops_shared::control::org::Plan;
 use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms};
 use serde_json::{Value, json};
@@ -36,9 +35,7 @@ fn header<'a>(h: &'a axum::http::HeaderMap, name: &str) -> &'a str {
 
 #[tokio::test]
 async fn a_report_is_304_until_a_new_event_changes_it() {
-    let app = TestApp::new("conditional_report").await;
-    let org = app.org("acme", A, Plan::Enterprise).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, _, key) = TestApp::acme("conditional_report", A, Plan::Enterprise).await;
     let day = (now_ms() / DAY_MS - 3) * DAY_MS;
     app.ingest(&delivered("m-1", "a@x.example", day + 3_600_000))
         .await;
@@ -104,9 +101,7 @@ async fn a_report_is_304_until_a_new_event_changes_it() {
 
 #[tokio::test]
 async fn lists_and_undeliverable_are_conditional_too() {
-    let app = TestApp::new("conditional_lists").await;
-    let org = app.org("acme", A, Plan::Enterprise).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, _, key) = TestApp::acme("conditional_lists", A, Plan::Enterprise).await;
     let now = now_ms();
     app.ingest(&delivered("m-1", "a@x.example", now - 3_600_000))
         .await;

@@ -5,10 +5,9 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{ALL_SCOPES, TestApp};
+use common::TestApp;
 use sendops_query_api::gate::LIVENESS_PATH;
 use sendops_query_api::openapi;
-use sendops_shared::control::api_key::KeyEnv;
 use sendops_shared::control::org::Plan;
 use serde_json::Value;
 
@@ -41,9 +40,7 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
 
 #[tokio::test]
 async fn the_router_serves_exactly_the_documented_paths() {
-    let app = TestApp::new("contract_paths").await;
-    let org = app.org("acme", "111111111111", Plan::Enterprise).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, _, key) = TestApp::acme("contract_paths", "111111111111", Plan::Enterprise).await;
     let doc = app.get("/v1/openapi.json", None).await.body;
     let ops = operations(&doc);
     assert!(ops.len() >= 23, "{} operations", ops.len());

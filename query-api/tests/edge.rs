@@ -7,10 +7,9 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{ALL_SCOPES, TestApp, traffic};
+use common::{TestApp, traffic};
 use sendops_query_api::AppState;
 use sendops_query_api::config::{ApiConfig, EdgeLimits};
-use sendops_shared::control::api_key::KeyEnv;
 use sendops_shared::control::org::Plan;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -165,8 +164,7 @@ async fn rotating_forwarded_for_is_locked_out_and_cannot_lock_out_a_victim() {
         },
     )
     .await;
-    let org = app.org("acme", A, Plan::Pro).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (_, key) = app.acme_org(A, Plan::Pro).await;
     let server = start(app.state.clone()).await;
     // The attacker (seen by the load balancer as 10.9.9.9) rotates the leftmost entry.
     let mut statuses = Vec::new();
@@ -211,8 +209,7 @@ async fn rotating_forwarded_for_is_locked_out_and_cannot_lock_out_a_victim() {
 #[tokio::test]
 async fn crafted_host_values_never_reach_a_link() {
     let app = TestApp::with_config("edge_host", config(short_timeouts())).await;
-    let org = app.org("acme", A, Plan::Pro).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (_, key) = app.acme_org(A, Plan::Pro).await;
     app.ingest(&traffic(14, 4, 1, A)).await;
     let crafted = [
         "evil.example>; rel=\"prev\", <http://x",

@@ -12,7 +12,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{ALL_SCOPES, TestApp, traffic};
+use common::{ALL_SCOPES, TestApp, env_number, traffic};
 use sendops_ingest::{Pipeline, Record, Source};
 use sendops_query_api::config::ApiConfig;
 use sendops_query_api::{AppState, router};
@@ -82,6 +82,29 @@ async fn private_app(url: &str) -> (TestApp, String) {
         ..ClickHouseConfig::default()
     };
     app_on(Store::new(&config), config).await
+}
+
+/// Two Lambda consumers of one private server: `slow` through a proxy that can hold its INSERT,
+/// `fast` straight to the server. Returns (server, proxy, app, key, slow, fast); the server runs
+/// as long as it is kept.
+async fn racing_consumers() -> (
+    PrivateClickHouse,
+    DelayProxy,
+    TestApp,
+    String,
+    Pipeline,
+    Pipeline,
+) {
+    let server = PrivateClickHouse::start().await.unwrap();
+    let proxy = DelayProxy::start(&server.url()).await;
+    let (app, key) = private_app(&server.url()).await;
+    let slow_store = Store::new(&ClickHouseConfig {
+        url: proxy.url(),
+        ..app.db.config.clone()
+    });
+    let slow = Pipeline::new(slow_store, Source::Lambda);
+    let fast = Pipeline::new(app.db.store.clone(), Source::Lambda);
+    (server, proxy, app, key, slow, fast)
 }
 
 async fn get(app: &TestApp, key: &str, uri: &str) -> Value {
@@ -348,18 +371,10 @@ async fn a_consumer_paused_between_its_check_and_its_insert_while_another_stores
     let bodies = input(14, 120);
     let want = clean_answers("exact_pause_clean", &bodies).await;
 
-    let server = PrivateClickHouse::start().await.unwrap();
-    let proxy = DelayProxy::start(&server.url()).await;
-    let (app, key) = private_app(&server.url()).await;
-    let slow_store = Store::new(&ClickHouseConfig {
-        url: proxy.url(),
-        ..app.db.config.clone()
-    });
+    let (_server, proxy, app, key, slow, fast) = racing_consumers().await;
     let recs = records(&bodies);
     // Consumer 1 passes its duplicate check and is held at its INSERT…
     let held = proxy.hold(EVENTS_INSERT);
-    let slow = Pipeline::new(slow_store, Source::Lambda);
-    let fast = Pipeline::new(app.db.store.clone(), Source::Lambda);
     let first = slow.process(&recs);
     let second = async {
         held.arrived().await;
@@ -375,10 +390,7 @@ async fn a_consumer_paused_between_its_check_and_its_insert_while_another_stores
 
 #[tokio::test]
 async fn four_concurrent_replays_of_one_file_answer_like_one_clean_replay() {
-    let rounds: usize = std::env::var("SENDOPS_EXACTNESS_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20);
+    let rounds: usize = env_number("SENDOPS_EXACTNESS_ROUNDS", 20);
     let bodies = input(15, 60);
     let want = clean_answers("exact_stress_clean", &bodies).await;
     for round in 0..rounds {
@@ -423,15 +435,7 @@ async fn a_since_poller_misses_nothing_while_an_insert_is_held_longer_than_any_s
     let bodies = input(16, 200);
     let (first_half, second_half) = bodies.split_at(bodies.len() / 2);
 
-    let server = PrivateClickHouse::start().await.unwrap();
-    let proxy = DelayProxy::start(&server.url()).await;
-    let (app, key) = private_app(&server.url()).await;
-    let slow_store = Store::new(&ClickHouseConfig {
-        url: proxy.url(),
-        ..app.db.config.clone()
-    });
-    let slow = Pipeline::new(slow_store, Source::Lambda);
-    let fast = Pipeline::new(app.db.store.clone(), Source::Lambda);
+    let (_server, proxy, app, key, slow, fast) = racing_consumers().await;
     let mut since = "1970-01-01T00:00:00Z".to_owned();
     let mut seen = BTreeMap::new();
 

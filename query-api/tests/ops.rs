@@ -6,8 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ALL_SCOPES, TestApp};
-use sendops_shared::control::api_key::KeyEnv;
+use common::TestApp;
 use sendops_shared::control::org::Plan;
 use sendops_testkit::process::{free_port, http_get as get};
 
@@ -69,9 +68,7 @@ fn sample(scrape: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_by_route_and_status_and_logs_are_json() {
-    let app = TestApp::new("ops_metrics").await;
-    let org = app.org("acme", "123456789012", Plan::Pro).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, org, key) = TestApp::acme("ops_metrics", "123456789012", Plan::Pro).await;
     let api = Api::start(&app.db.config.url, &app.db.config.database);
 
     for _ in 0..3 {

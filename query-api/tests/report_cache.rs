@@ -8,20 +8,11 @@
 mod common;
 
 use chrono::Utc;
-use common::{ALL_SCOPES, TestApp};
-use sendops_shared::control::api_key::KeyEnv;
+use common::{TestApp, midnight_days_ago};
 use sendops_shared::control::org::Plan;
 use serde_json::{Value, json};
 
 const A: &str = "444444444444";
-
-fn midnight_days_ago(days: i64) -> chrono::DateTime<Utc> {
-    (Utc::now() - chrono::Duration::days(days))
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc()
-}
 
 fn open_at(day: chrono::DateTime<Utc>, recipient: &str, minute: i64) -> Value {
     let ts = (day + chrono::Duration::minutes(minute))
@@ -57,9 +48,7 @@ fn figures(scrape: &str, cache: &str) -> (f64, f64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_caches_count_lookups_and_misses_per_day() {
     let metrics = sendops_ops::install_recorder(&[]).unwrap();
-    let app = TestApp::new("report_cache").await;
-    let org = app.org("acme", A, Plan::Enterprise).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, _, key) = TestApp::acme("report_cache", A, Plan::Enterprise).await;
     // Two past days with opens, one without.
     let (d1, d3) = (midnight_days_ago(4), midnight_days_ago(2));
     app.ingest(&[

@@ -7,15 +7,14 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{Datelike, TimeZone, Utc};
-use common::oracle::{Row, distinct_values, oracle_rows, rate, same};
-use common::{ALL_SCOPES, TestApp, traffic};
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use sendops_fixtures::{Envelope, Wrapper};
+use common::oracle::{FilterValues, Filters, Row, oracle_rows, rate, same};
+use common::{TestApp, midnight_days_ago, traffic};
+use rand::Rng;
 use sendops_query_api::config::ApiConfig;
+use sendops_shared::Store;
 use sendops_shared::control::api_key::KeyEnv;
 use sendops_shared::control::org::{Plan, channel_id};
+use sendops_shared::control::scopes::Scope;
 use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms};
 use serde_json::{Value, json};
 
@@ -32,33 +31,17 @@ fn bucket_start(ms: i64, group_by: &str) -> i64 {
     start * DAY_MS
 }
 
+#[derive(Clone)]
 struct Query {
-    from: i64,
-    to: i64,
+    f: Filters,
     group_by: &'static str,
-    channel: Option<String>,
-    domain: Option<String>,
-    template: Option<String>,
-}
-
-impl Query {
-    fn keep(&self, r: &Row) -> bool {
-        r.ms >= self.from
-            && r.ms < self.to
-            && self.channel.as_ref().is_none_or(|c| *c == r.channel)
-            && self.domain.as_ref().is_none_or(|d| *d == r.sender_domain)
-            && self
-                .template
-                .as_ref()
-                .is_none_or(|t| t.to_lowercase() == r.template.to_lowercase())
-    }
 }
 
 /// (period → type → rows) and per-day engaged recipients summed into buckets.
 fn expected_series(rows: &[Row], q: &Query) -> (Value, Value) {
     let mut counts: BTreeMap<i64, BTreeMap<&str, u64>> = BTreeMap::new();
     let mut engaged: BTreeMap<(i64, &str), BTreeSet<&str>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| q.keep(r)) {
+    for r in rows.iter().filter(|r| q.f.keep(r)) {
         *counts
             .entry(bucket_start(r.ms, q.group_by))
             .or_default()
@@ -104,7 +87,10 @@ fn expected_series(rows: &[Row], q: &Query) -> (Value, Value) {
 fn expected_templates(rows: &[Row], q: &Query) -> Value {
     let mut counts: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
     let mut engaged: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| q.keep(r) && !r.template.is_empty()) {
+    for r in rows
+        .iter()
+        .filter(|r| q.f.keep(r) && !r.template.is_empty())
+    {
         *counts
             .entry(&r.template)
             .or_default()
@@ -148,20 +134,15 @@ fn assert_same(got: &Value, want: &Value, what: &str) {
 }
 
 fn url(path: &str, q: &Query, org_id: uuid::Uuid, with_group: bool) -> String {
-    let mut s = format!("{path}?from={}&to={}", enc(q.from), enc(q.to));
+    let mut s = format!(
+        "{path}?from={}&to={}",
+        enc(q.f.window.start),
+        enc(q.f.window.end)
+    );
     if with_group {
         s.push_str(&format!("&group_by={}", q.group_by));
     }
-    if let Some(c) = &q.channel {
-        s.push_str(&format!("&channel={}", channel_id(org_id, c)));
-    }
-    if let Some(d) = &q.domain {
-        s.push_str(&format!("&identity=ops%40{d}"));
-    }
-    if let Some(t) = &q.template {
-        s.push_str(&format!("&template={}", t.to_uppercase()));
-    }
-    s
+    s + &q.f.params(org_id)
 }
 
 /// RFC 3339 with a +02:00 offset, to prove offsets are normalised.
@@ -184,10 +165,11 @@ async fn check_window(
 ) -> bool {
     // The series reports take no template filter.
     let series = Query {
-        template: None,
-        channel: q.channel.clone(),
-        domain: q.domain.clone(),
-        ..*q
+        f: Filters {
+            template: None,
+            ..q.f.clone()
+        },
+        ..q.clone()
     };
     let (want_d, want_e) = expected_series(rows, &series);
     let got = app
@@ -241,30 +223,18 @@ async fn reports_stay_exact_when_windows_exceed_the_engaged_index_budget() {
 }
 
 async fn oracle(app: TestApp) {
-    let org = app.org("acme", A, Plan::Enterprise).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (org, key) = app.acme_org(A, Plan::Enterprise).await;
     let mut events = traffic(77, 600, 75, A);
-    let mut rng = ChaCha8Rng::seed_from_u64(77);
     // Out of order, some late (the last batch holds old events), duplicates through another envelope.
-    events.shuffle(&mut rng);
-    let late: Vec<Value> = events.split_off(events.len() * 4 / 5);
-    app.ingest(&events).await;
-    let mut wrapper = Wrapper::new(5);
-    let dups: Vec<Value> = events
-        .iter()
-        .step_by(3)
-        .map(|e| wrapper.wrap(e, Envelope::Sns))
-        .collect();
-    app.ingest(&dups).await;
+    let (late, mut rng) = app
+        .ingest_shuffled_with_duplicates(&mut events, 77, 5, 3)
+        .await;
     let early_rows = oracle_rows(&events);
     let mut all = events.clone();
     all.extend(late.iter().cloned());
     let rows = oracle_rows(&all);
 
-    let distinct = |f: fn(&Row) -> &String| distinct_values(&rows, f);
-    let channels = distinct(|r| &r.channel);
-    let domains = distinct(|r| &r.sender_domain);
-    let templates = distinct(|r| &r.template);
+    let values = FilterValues::of(&rows);
     let now = now_ms();
     let windows: Vec<Query> = (0..40)
         .map(|i| {
@@ -272,15 +242,11 @@ async fn oracle(app: TestApp) {
             let to = now + 4 * DAY_MS - rng.random_range(0..80 * DAY_MS);
             let from = (to - span).max(now - 360 * DAY_MS);
             Query {
-                from: from / 1000 * 1000,
-                to: to / 1000 * 1000,
+                f: values.window(i, from, to, 6),
                 group_by: ["day", "week", "month"][i % 3],
-                channel: (i % 4 == 1).then(|| channels[i % channels.len()].clone()),
-                domain: (i % 5 == 2).then(|| domains[i % domains.len()].clone()),
-                template: (i % 6 == 3).then(|| templates[i % templates.len()].clone()),
             }
         })
-        .filter(|q| q.from < q.to)
+        .filter(|q| !q.f.window.is_empty())
         .collect();
 
     // Before the late events: these reports also leave per-day distinct counts in the cache.
@@ -314,9 +280,7 @@ async fn oracle(app: TestApp) {
 
 #[tokio::test]
 async fn buckets_rates_filters_and_errors() {
-    let app = TestApp::new("reports_edges").await;
-    let org = app.org("acme", A, Plan::Free).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, org, key) = TestApp::acme("reports_edges", A, Plan::Free).await;
     // Hand-made events: opens on a day without deliveries, a Monday boundary, two channels.
     let ev = |ty: &str, ts: &str, recipient: &str, channel: &str, template: Option<&str>| {
         let mut tags = json!({"ses:configuration-set": [channel]});
@@ -364,18 +328,9 @@ async fn buckets_rates_filters_and_errors() {
     let from = enc_utc(monday - chrono::Duration::days(2));
     let to = enc_utc(monday + chrono::Duration::days(3));
     // Weeks start on Monday: the Sunday send is in the previous week.
-    let r = app
-        .get(
-            &format!("/v1/reports/deliverability?group_by=week&from={from}&to={to}"),
-            Some(&key),
-        )
-        .await;
-    let periods: Vec<&str> = r.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["period"].as_str().unwrap())
-        .collect();
+    let uri = format!("/v1/reports/deliverability?group_by=week&from={from}&to={to}");
+    let r = app.get(&uri, Some(&key)).await;
+    let periods: Vec<&str> = r.strs("data", "period");
     let prev = (monday - chrono::Duration::days(7))
         .format("%Y-%m-%dT00:00:00Z")
         .to_string();
@@ -388,43 +343,21 @@ async fn buckets_rates_filters_and_errors() {
     );
     // Opens on a day without deliveries: unique opens 2, delivered 0 → open_rate 0.0, and no
     // deliverability bucket for that day.
-    let r = app
-        .get(
-            &format!("/v1/reports/engagement?from={from}&to={to}"),
-            Some(&key),
-        )
-        .await;
-    let tue = r.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["opens"] == 2)
-        .unwrap()
-        .clone();
+    let uri = format!("/v1/reports/engagement?from={from}&to={to}");
+    let r = app.get(&uri, Some(&key)).await;
+    let tue = r.data().iter().find(|b| b["opens"] == 2).unwrap().clone();
     assert_eq!(
         (tue["unique_opens"].as_u64(), tue["open_rate"].as_f64()),
         (Some(2), Some(0.0))
     );
-    let r = app
-        .get(
-            &format!("/v1/reports/deliverability?from={from}&to={to}"),
-            Some(&key),
-        )
-        .await;
-    assert_eq!(
-        r.body["data"].as_array().unwrap().len(),
-        2,
-        "no bucket for the day with only opens"
-    );
+    let uri = format!("/v1/reports/deliverability?from={from}&to={to}");
+    let r = app.get(&uri, Some(&key)).await;
+    assert_eq!(r.data().len(), 2, "no bucket for the day with only opens");
     assert_eq!(r.body["data"][1]["delivery_rate"], 1.0);
     // Weekly engagement: the Monday delivery and the Tuesday opens share a bucket: 2/1 → 1.0.
-    let r = app
-        .get(
-            &format!("/v1/reports/engagement?group_by=week&from={from}&to={to}"),
-            Some(&key),
-        )
-        .await;
-    let wk = r.body["data"].as_array().unwrap().last().unwrap();
+    let uri = format!("/v1/reports/engagement?group_by=week&from={from}&to={to}");
+    let r = app.get(&uri, Some(&key)).await;
+    let wk = r.data().last().unwrap();
     assert_eq!(
         (
             wk["delivered"].as_u64(),
@@ -443,7 +376,7 @@ async fn buckets_rates_filters_and_errors() {
             Some(&key),
         )
         .await;
-    assert_eq!(r.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(r.data().len(), 1);
     let r = app
         .get(
             &format!(
@@ -454,21 +387,13 @@ async fn buckets_rates_filters_and_errors() {
         .await;
     assert_eq!(r.body["data"], json!([]));
     // Template filter: case-insensitive exact; no match is an empty 200.
-    let r = app
-        .get(
-            &format!("/v1/reports/template-performance?from={from}&to={to}&template=WELCOME"),
-            Some(&key),
-        )
-        .await;
+    let uri = format!("/v1/reports/template-performance?from={from}&to={to}&template=WELCOME");
+    let r = app.get(&uri, Some(&key)).await;
     assert_eq!(r.body["data"][0]["template"], "Welcome");
     assert_eq!(r.body["data"][0]["sent"], 2);
     assert_eq!(r.body["data"][0]["unique_opens"], 1);
-    let r = app
-        .get(
-            &format!("/v1/reports/template-performance?from={from}&to={to}&template=Welc"),
-            Some(&key),
-        )
-        .await;
+    let uri = format!("/v1/reports/template-performance?from={from}&to={to}&template=Welc");
+    let r = app.get(&uri, Some(&key)).await;
     assert_eq!(
         (r.status.as_u16(), r.body["data"].clone()),
         (200, json!([]))
@@ -489,9 +414,7 @@ async fn buckets_rates_filters_and_errors() {
         .get("/v1/reports/deliverability?group_by=month", Some(&key))
         .await;
     assert!(
-        r.body["data"]
-            .as_array()
-            .unwrap()
+        r.data()
             .iter()
             .all(|b| b["period"].as_str().unwrap()[8..10] == *"01")
     );
@@ -518,13 +441,7 @@ async fn buckets_rates_filters_and_errors() {
         (r.status.as_u16(), r.body["retention_days"].as_u64()),
         (403, Some(30))
     );
-    let no_scope = app
-        .key(
-            &org,
-            KeyEnv::Live,
-            &[sendops_shared::control::scopes::Scope::MessagesView],
-        )
-        .await;
+    let no_scope = app.key(&org, KeyEnv::Live, &[Scope::MessagesView]).await;
     let r = app
         .get("/v1/reports/template-performance", Some(&no_scope))
         .await;
@@ -539,15 +456,33 @@ fn enc_utc(t: chrono::DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// The URI of report `name` (`engagement`, …) over `[from, to)`.
+fn report_uri(name: &str, from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>) -> String {
+    format!(
+        "/v1/reports/{name}?from={}&to={}",
+        enc_utc(from),
+        enc_utc(to)
+    )
+}
+
+/// Runs `sql`, whose one parameter is the org's id: a change made behind the API's back.
+async fn execute_for_org(store: &Store, sql: &str, org_id: uuid::Uuid) {
+    store
+        .client()
+        .query(sql)
+        .bind(org_id.to_string())
+        .execute()
+        .await
+        .unwrap();
+}
+
 /// Distinct counts of whole past days are cached per filter and reused while the day's row count
 /// is unchanged; a late event on that day makes the report count the day again.
 /// Windows reaching past the last day storage can hold answer like any other (empty or cut),
 /// without running away (found by schemathesis: `to=2940-…` once exhausted memory).
 #[tokio::test]
 async fn far_future_windows_answer_normally() {
-    let app = TestApp::new("reports_far_future").await;
-    let org = app.org("acme", A, Plan::Enterprise).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, _, key) = TestApp::acme("reports_far_future", A, Plan::Enterprise).await;
     app.ingest(&[open_at(
         midnight_days_ago(2),
         "a@x.example",
@@ -561,12 +496,8 @@ async fn far_future_windows_answer_normally() {
         let r = app.get(&only_future, Some(&key)).await;
         assert_eq!(r.status, 200, "{path}: {}", r.body);
         assert_eq!(r.body["data"], json!([]), "{path}");
-        let r = app
-            .get(
-                &format!("/v1/reports/{path}?to=2940-11-03T08:16:41Z"),
-                Some(&key),
-            )
-            .await;
+        let uri = format!("/v1/reports/{path}?to=2940-11-03T08:16:41Z");
+        let r = app.get(&uri, Some(&key)).await;
         assert_eq!(r.status, 200, "{path}: {}", r.body);
         let from_now = format!(
             "/v1/reports/{path}?from={}&to=9999-12-31T23:59:59Z",
@@ -574,15 +505,13 @@ async fn far_future_windows_answer_normally() {
         );
         let r = app.get(&from_now, Some(&key)).await;
         assert_eq!(r.status, 200, "{path}: {}", r.body);
-        let opens: u64 = r.body["data"]
-            .as_array()
-            .unwrap()
+        let opens: u64 = r
+            .data()
             .iter()
             .map(|b| b["opens"].as_u64().unwrap_or(0))
             .sum();
-        let unique_opens: u64 = r.body["data"]
-            .as_array()
-            .unwrap()
+        let unique_opens: u64 = r
+            .data()
             .iter()
             .map(|b| b["unique_opens"].as_u64().unwrap_or(0))
             .sum();
@@ -592,14 +521,6 @@ async fn far_future_windows_answer_normally() {
         }
     }
     app.drop().await;
-}
-
-fn midnight_days_ago(days: i64) -> chrono::DateTime<Utc> {
-    (Utc::now() - chrono::Duration::days(days))
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc()
 }
 
 /// An Open of `recipient` `minute` minutes into `day`, on channel `blue`, tagged with `template`.
@@ -626,9 +547,7 @@ fn open_at(
 
 #[tokio::test]
 async fn cached_day_uniques_are_reused_until_the_day_gains_a_row() {
-    let app = TestApp::new("reports_uniques_cache").await;
-    let org = app.org("acme", A, Plan::Enterprise).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, org, key) = TestApp::acme("reports_uniques_cache", A, Plan::Enterprise).await;
     let day = midnight_days_ago(3);
     let open = |recipient: &str, minute: i64| open_at(day, recipient, minute, None);
     app.ingest(&[
@@ -637,11 +556,7 @@ async fn cached_day_uniques_are_reused_until_the_day_gains_a_row() {
         open("A@x.example", 62),
     ])
     .await;
-    let uri = format!(
-        "/v1/reports/engagement?from={}&to={}",
-        enc_utc(day),
-        enc_utc(day + chrono::Duration::days(1))
-    );
+    let uri = report_uri("engagement", day, day + chrono::Duration::days(1));
     let unique_opens = |r: &common::Reply| r.body["data"][0]["unique_opens"].as_u64();
     assert_eq!(unique_opens(&app.get(&uri, Some(&key)).await), Some(2));
 
@@ -665,16 +580,9 @@ async fn cached_day_uniques_are_reused_until_the_day_gains_a_row() {
 
     // A newer cache entry with the same change counter is what the report now uses (seen by
     // giving it a value no count could produce).
-    store
-        .client()
-        .query(
-            "INSERT INTO report_uniques_days SELECT org_id, scope, day, event_type, changes, \
-             toUInt64(99), computed_ms + 1 FROM report_uniques_days WHERE org_id = ?",
-        )
-        .bind(org.id.to_string())
-        .execute()
-        .await
-        .unwrap();
+    let newer = "INSERT INTO report_uniques_days SELECT org_id, scope, day, event_type, changes, \
+                 toUInt64(99), computed_ms + 1 FROM report_uniques_days WHERE org_id = ?";
+    execute_for_org(store, newer, org.id).await;
     assert_eq!(unique_opens(&app.get(&uri, Some(&key)).await), Some(99));
 
     // A late open on that day moves its change counter, so the day is counted again.
@@ -687,9 +595,7 @@ async fn cached_day_uniques_are_reused_until_the_day_gains_a_row() {
 
 #[tokio::test]
 async fn sealed_days_are_reused_until_the_day_changes() {
-    let app = TestApp::new("reports_day_seals").await;
-    let org = app.org("acme", A, Plan::Enterprise).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, org, key) = TestApp::acme("reports_day_seals", A, Plan::Enterprise).await;
     let day = midnight_days_ago(4);
     let open = |recipient: &str, minute: i64| open_at(day, recipient, minute, None);
     app.ingest(&[open("a@x.example", 60), open("b@x.example", 61)])
@@ -697,33 +603,18 @@ async fn sealed_days_are_reused_until_the_day_changes() {
     // A second copy of one event (a racing or retried INSERT) stored behind the pipeline's back
     // counts once.
     let store = &app.db.store;
-    store
-        .client()
-        .query("INSERT INTO events SELECT * FROM events WHERE org_id = ? LIMIT 1")
-        .bind(org.id.to_string())
-        .execute()
-        .await
-        .unwrap();
-    let uri = format!(
-        "/v1/reports/engagement?from={}&to={}",
-        enc_utc(day),
-        enc_utc(day + chrono::Duration::days(1))
-    );
+    let copy = "INSERT INTO events SELECT * FROM events WHERE org_id = ? LIMIT 1";
+    execute_for_org(store, copy, org.id).await;
+    let uri = report_uri("engagement", day, day + chrono::Duration::days(1));
     let opens = |r: &common::Reply| r.body["data"][0]["opens"].as_u64();
     assert_eq!(opens(&app.get(&uri, Some(&key)).await), Some(2));
 
     // The report sealed the day. A count added under the seal's id (a value no count of the
     // events could produce) is what the next report shows: the seal is reused, not recounted.
-    store
-        .client()
-        .query(
-            "INSERT INTO report_day_counts SELECT org_id, day, seal_id, event_type, channel_id, \
-             sender_domain, template, toUInt64(1000) FROM report_day_counts WHERE org_id = ?",
-        )
-        .bind(org.id.to_string())
-        .execute()
-        .await
-        .unwrap();
+    let extra = "INSERT INTO report_day_counts SELECT org_id, day, seal_id, event_type, \
+                 channel_id, sender_domain, template, toUInt64(1000) FROM report_day_counts \
+                 WHERE org_id = ?";
+    execute_for_org(store, extra, org.id).await;
     assert_eq!(opens(&app.get(&uri, Some(&key)).await), Some(1002));
 
     // A late open on that day moves its change counter: the day is sealed again, exactly.
@@ -734,9 +625,7 @@ async fn sealed_days_are_reused_until_the_day_changes() {
 
 #[tokio::test]
 async fn prepared_reports_answer_from_seals_without_counting_events_again() {
-    let app = TestApp::new("reports_prepare").await;
-    let org = app.org("acme", A, Plan::Pro).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, org, key) = TestApp::acme("reports_prepare", A, Plan::Pro).await;
     let days = [
         midnight_days_ago(2),
         midnight_days_ago(5),
@@ -772,16 +661,11 @@ async fn prepared_reports_answer_from_seals_without_counting_events_again() {
     // Nothing changed since: a second pass seals nothing, and a report reads the seals (no new
     // seal, no new cache entry) and still counts exactly.
     assert_eq!(store.prepare_reports().await.unwrap().sealed_days, 0);
-    let uri = format!(
-        "/v1/reports/engagement?from={}&to={}",
-        enc_utc(midnight_days_ago(60)),
-        enc_utc(midnight_days_ago(1))
-    );
+    let uri = report_uri("engagement", midnight_days_ago(60), midnight_days_ago(1));
     let r = app.get(&uri, Some(&key)).await;
     assert_eq!(r.status, 200);
-    let opens: Vec<u64> = r.body["data"]
-        .as_array()
-        .unwrap()
+    let opens: Vec<u64> = r
+        .data()
         .iter()
         .map(|b| b["unique_opens"].as_u64().unwrap())
         .collect();
@@ -797,9 +681,7 @@ async fn prepared_reports_answer_from_seals_without_counting_events_again() {
 
 #[tokio::test]
 async fn template_uniques_reuse_an_indexed_day_until_it_gains_a_row() {
-    let app = TestApp::new("reports_engaged_index").await;
-    let org = app.org("acme", A, Plan::Enterprise).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, org, key) = TestApp::acme("reports_engaged_index", A, Plan::Enterprise).await;
     let day = midnight_days_ago(3);
     let open = |recipient: &str, minute: i64| open_at(day, recipient, minute, Some("welcome"));
     app.ingest(&[
@@ -809,13 +691,7 @@ async fn template_uniques_reuse_an_indexed_day_until_it_gains_a_row() {
     ])
     .await;
     // The whole day and a part of it: both from the same indexed day.
-    let uri = |from: chrono::DateTime<Utc>, to: chrono::DateTime<Utc>| {
-        format!(
-            "/v1/reports/template-performance?from={}&to={}",
-            enc_utc(from),
-            enc_utc(to)
-        )
-    };
+    let uri = |from, to| report_uri("template-performance", from, to);
     let whole = uri(day, day + chrono::Duration::days(1));
     let part = uri(
         day + chrono::Duration::minutes(61),

@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::{Duration, SecondsFormat, Utc};
 use common::oracle::{Row, oracle_rows, rate, same as close};
-use common::{ALL_SCOPES, TestApp, traffic};
-use sendops_query_api::config::ApiConfig;
-use sendops_shared::control::api_key::KeyEnv;
+use common::{TestApp, traffic};
 use sendops_shared::control::org::{Plan, channel_id};
 use sendops_shared::read::reputation::Thresholds;
 use sendops_shared::timefmt::{DAY_MS, now_ms};
@@ -108,37 +106,18 @@ fn top(
 
 #[tokio::test]
 async fn reputation_figures_equal_a_direct_count_over_the_window() {
-    reputation_oracle("reputation_oracle", true).await;
+    reputation_oracle(TestApp::with_breakdown_index("reputation_oracle", true).await).await;
 }
 
-/// The same with the in-process breakdown index off: counted in ClickHouse.
-#[tokio::test]
-async fn reputation_counted_in_clickhouse_equals_a_direct_count() {
-    reputation_oracle("reputation_oracle_ch", false).await;
-}
-
-async fn reputation_oracle(name: &str, indexed: bool) {
-    let app = TestApp::with_config(
-        name,
-        ApiConfig {
-            key_cache_ttl: std::time::Duration::from_secs(1),
-            breakdown_index_bytes: if indexed { 64 << 20 } else { 0 },
-            ..ApiConfig::default()
-        },
-    )
-    .await;
-    let org = app.org("acme", A, Plan::Pro).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+async fn reputation_oracle(app: TestApp) {
+    let indexed = app.state.config.breakdown_index_bytes > 0;
+    let (org, key) = app.acme_org(A, Plan::Pro).await;
     let events = traffic(13, 900, 20, A);
     app.ingest(&events).await;
     let rows = oracle_rows(&events);
     for (window_days, min) in [(7u16, 200u64), (1, 5), (30, 200)] {
-        let r = app
-            .get(
-                &format!("/v1/reputation?window_days={window_days}&min_sends={min}"),
-                Some(&key),
-            )
-            .await;
+        let uri = format!("/v1/reputation?window_days={window_days}&min_sends={min}");
+        let r = app.get(&uri, Some(&key)).await;
         assert_eq!(r.status, 200, "{}", r.body);
         let to = sendops_shared::timefmt::parse_rfc3339_ms(r.body["to"].as_str().unwrap()).unwrap();
         let from = to - i64::from(window_days) * DAY_MS;
@@ -251,6 +230,12 @@ async fn reputation_oracle(name: &str, indexed: bool) {
     app.drop().await;
 }
 
+/// The same with the in-process breakdown index off: counted in ClickHouse.
+#[tokio::test]
+async fn reputation_counted_in_clickhouse_equals_a_direct_count() {
+    reputation_oracle(TestApp::with_breakdown_index("reputation_oracle_ch", false).await).await;
+}
+
 /// One message to `n` recipients on `channel`, `minutes_ago`, with a Delivery per recipient or a
 /// permanent Bounce for the first `bounces`.
 fn message(i: &mut u64, channel: &str, n: u64, bounces: u64, complaints: u64) -> Vec<Value> {
@@ -278,9 +263,7 @@ fn message(i: &mut u64, channel: &str, n: u64, bounces: u64, complaints: u64) ->
 
 #[tokio::test]
 async fn transitions_are_recorded_once_per_crossing_and_polled_without_gaps() {
-    let app = TestApp::new("reputation_alerts").await;
-    let org = app.org("acme", A, Plan::Pro).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, org, key) = TestApp::acme("reputation_alerts", A, Plan::Pro).await;
     let store = &app.state.store;
     let t = Thresholds::default();
     // Two evaluators at once (as two API processes: both read the same latest status before
@@ -328,10 +311,9 @@ async fn transitions_are_recorded_once_per_crossing_and_polled_without_gaps() {
     settle().await;
     let first_poll = app.get("/v1/reputation/alerts", Some(&key)).await;
     assert_eq!(first_poll.status, 200, "{}", first_poll.body);
-    assert_eq!(first_poll.body["data"].as_array().unwrap().len(), 2);
-    let org_alert = first_poll.body["data"]
-        .as_array()
-        .unwrap()
+    assert_eq!(first_poll.data().len(), 2);
+    let org_alert = first_poll
+        .data()
         .iter()
         .find(|a| a["scope"] == "org")
         .unwrap()
@@ -385,7 +367,7 @@ async fn transitions_are_recorded_once_per_crossing_and_polled_without_gaps() {
     loop {
         let r = app.get(&uri, Some(&key)).await;
         assert_eq!(r.status, 200, "{}", r.body);
-        all.extend(r.body["data"].as_array().unwrap().clone());
+        all.extend(r.data().clone());
         match r.body["pagination"]["next_cursor"].as_str() {
             Some(c) => uri = format!("/v1/reputation/alerts?limit=2&cursor={c}"),
             None => break,
@@ -411,12 +393,7 @@ async fn transitions_are_recorded_once_per_crossing_and_polled_without_gaps() {
     let r = app
         .get(&format!("/v1/reputation/alerts?since={since}"), Some(&key))
         .await;
-    let ids: Vec<&Value> = r.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| &a["id"])
-        .collect();
+    let ids: Vec<&Value> = r.data().iter().map(|a| &a["id"]).collect();
     assert!(ids.len() >= all.len() - 2 && ids.len() <= all.len());
     // Another copy of every alert, later (as an evaluator that recorded the same crossings a
     // little later): still read once.
@@ -434,7 +411,7 @@ async fn transitions_are_recorded_once_per_crossing_and_polled_without_gaps() {
         .unwrap();
     settle().await;
     let r = app.get("/v1/reputation/alerts?limit=200", Some(&key)).await;
-    assert_eq!(r.body["data"].as_array().unwrap().len() as u64, dup);
+    assert_eq!(r.data().len() as u64, dup);
     for bad in ["since=yesterday", "limit=0", "cursor=zzz"] {
         let r = app
             .get(&format!("/v1/reputation/alerts?{bad}"), Some(&key))

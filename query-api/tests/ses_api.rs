@@ -20,6 +20,7 @@ use sendops_query_api::{AppState, router};
 use sendops_shared::control::api_key::KeyEnv;
 use sendops_shared::control::org::{Org, Plan, channel_id};
 use sendops_shared::control::org_settings::ProductionAccessStatus;
+use sendops_shared::control::scopes::Scope;
 use sendops_shared::store::testing::TestDb;
 use sendops_shared::timefmt::{DAY_MS, format_ms, now_ms};
 use sendops_testkit::ses::{FakeAccount, FakeConfigurationSet, FakeIdentity, FakeSes, Mode};
@@ -28,6 +29,13 @@ use serde_json::{Value, json};
 const A: &str = "111111111111";
 const B: &str = "222222222222";
 const HOUR_MS: i64 = 3_600_000;
+
+/// A fake SES and an app reading it, caching its answers for `ses_cache_ttl`.
+async fn ses_app(name: &str, ses_cache_ttl: Duration) -> (FakeSes, TestApp) {
+    let fake = FakeSes::start().await;
+    let app = app(name, &fake, ses_cache_ttl).await;
+    (fake, app)
+}
 
 async fn app(name: &str, fake: &FakeSes, ses_cache_ttl: Duration) -> TestApp {
     let db = TestDb::new(name).await;
@@ -55,6 +63,26 @@ async fn connected(app: &TestApp, slug: &str, account: &str) -> Org {
         .await
         .unwrap();
     org
+}
+
+/// The connected org "acme" and a live key of it with every scope.
+async fn connected_acme(app: &TestApp) -> (Org, String) {
+    let org = connected(app, "acme", A).await;
+    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    (org, key)
+}
+
+/// `GET path` with `key` is a problem (`status`, `code`) naming `expected` in its `field`.
+async fn assert_refused(
+    app: &TestApp,
+    key: &str,
+    path: &str,
+    (status, code): (u16, &str),
+    (field, expected): (&str, &str),
+) {
+    let r = app.get(path, Some(key)).await;
+    assert_problem(&r, status, code);
+    assert_eq!(r.body[field], expected, "{path}");
 }
 
 fn assert_problem(r: &Reply, status: u16, code: &str) {
@@ -91,16 +119,11 @@ fn link_target(r: &Reply) -> String {
 
 #[tokio::test]
 async fn suppressions_are_paged_newest_first_across_ses_pages() {
-    let fake = FakeSes::start().await;
+    let (fake, app) = ses_app("ses_suppr_pages", Duration::from_secs(60)).await;
     fake.set_max_page_size(2);
-    let app = app("ses_suppr_pages", &fake, Duration::from_secs(60)).await;
     let org = connected(&app, "acme", A).await;
     let key = app
-        .key(
-            &org,
-            KeyEnv::Live,
-            &[sendops_shared::control::scopes::Scope::SuppressionsView],
-        )
+        .key(&org, KeyEnv::Live, &[Scope::SuppressionsView])
         .await;
     let now = now_ms();
     // SES order is not time order.
@@ -174,12 +197,8 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
 
     // Stale, malformed or foreign cursors restart at page 1.
     for c in ["not-a-cursor", "e30", &cursor] {
-        let r = app
-            .get(
-                &format!("/v1/suppressions?limit=3&reason=bounce&cursor={c}"),
-                Some(&key),
-            )
-            .await;
+        let uri = format!("/v1/suppressions?limit=3&reason=bounce&cursor={c}");
+        let r = app.get(&uri, Some(&key)).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(
             emails(&r),
@@ -193,21 +212,12 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
         .get("/v1/suppressions?reason=COMPLAINT", Some(&key))
         .await;
     assert_eq!(emails(&r), ["Alice@Example.com", "erin@example.com"]);
-    assert!(
-        r.body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|s| s["reason"] == "complaint")
-    );
+    assert!(r.data().iter().all(|s| s["reason"] == "complaint"));
     let r = app.get("/v1/suppressions?reason=spam", Some(&key)).await;
     assert_problem(&r, 422, "validation_failed");
     assert_eq!(r.body["errors"][0]["field"], "reason");
-    assert_problem(
-        &app.get("/v1/suppressions?limit=0", Some(&key)).await,
-        422,
-        "validation_failed",
-    );
+    let r = app.get("/v1/suppressions?limit=0", Some(&key)).await;
+    assert_problem(&r, 422, "validation_failed");
 
     // Full-scan mode: every match, limit and cursor ignored.
     let r = app
@@ -260,31 +270,19 @@ async fn suppressions_are_paged_newest_first_across_ses_pages() {
     assert_problem(&r, 403, "plan_retention_exceeded");
 
     // Scope.
-    let other = app
-        .key(
-            &org,
-            KeyEnv::Live,
-            &[sendops_shared::control::scopes::Scope::MessagesView],
-        )
+    let other = app.key(&org, KeyEnv::Live, &[Scope::MessagesView]).await;
+    let r = app.get("/v1/suppressions", Some(&other)).await;
+    assert_problem(&r, 403, "invalid_scope");
+    let r = app
+        .get("/v1/suppressions/bob%40example.com", Some(&other))
         .await;
-    assert_problem(
-        &app.get("/v1/suppressions", Some(&other)).await,
-        403,
-        "invalid_scope",
-    );
-    assert_problem(
-        &app.get("/v1/suppressions/bob%40example.com", Some(&other))
-            .await,
-        403,
-        "invalid_scope",
-    );
+    assert_problem(&r, 403, "invalid_scope");
     app.drop().await;
 }
 
 #[tokio::test]
 async fn suppression_cache_holds_for_its_window_then_refreshes() {
-    let fake = FakeSes::start().await;
-    let app = app("ses_suppr_cache", &fake, Duration::from_secs(2)).await;
+    let (fake, app) = ses_app("ses_suppr_cache", Duration::from_secs(2)).await;
     let acme = connected(&app, "acme", A).await;
     let other = connected(&app, "other", B).await;
     let key = app.key(&acme, KeyEnv::Live, ALL_SCOPES).await;
@@ -331,10 +329,8 @@ async fn suppression_cache_holds_for_its_window_then_refreshes() {
 
 #[tokio::test]
 async fn suppression_lookup_is_case_insensitive_and_keeps_ses_casing() {
-    let fake = FakeSes::start().await;
-    let app = app("ses_suppr_lookup", &fake, Duration::from_secs(60)).await;
-    let org = connected(&app, "acme", A).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (fake, app) = ses_app("ses_suppr_lookup", Duration::from_secs(60)).await;
+    let (_, key) = connected_acme(&app).await;
     let at = now_ms() - 3 * DAY_MS;
     fake.add_suppression("Bob.Smith@Example.com", "BOUNCE", at);
     fake.add_suppression("carol@example.com", "COMPLAINT", at);
@@ -376,10 +372,8 @@ async fn suppression_lookup_is_case_insensitive_and_keeps_ses_casing() {
 
 #[tokio::test]
 async fn ses_failures_are_503_with_retry_after_never_500() {
-    let fake = FakeSes::start().await;
-    let app = app("ses_suppr_fail", &fake, Duration::from_secs(60)).await;
-    let org = connected(&app, "acme", A).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (fake, app) = ses_app("ses_suppr_fail", Duration::from_secs(60)).await;
+    let (_, key) = connected_acme(&app).await;
     fake.add_suppression("a@example.com", "BOUNCE", now_ms() - HOUR_MS);
 
     fake.set_mode(Mode::Outage);
@@ -428,11 +422,8 @@ async fn ses_failures_are_503_with_retry_after_never_500() {
         .await
         .unwrap();
     let k = plain.key(&o, KeyEnv::Live, ALL_SCOPES).await;
-    assert_problem(
-        &plain.get("/v1/suppressions", Some(&k)).await,
-        503,
-        "service_unavailable",
-    );
+    let r = plain.get("/v1/suppressions", Some(&k)).await;
+    assert_problem(&r, 503, "service_unavailable");
     let r = plain.get("/v1/account", Some(&k)).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["aws"], Value::Null);
@@ -442,8 +433,7 @@ async fn ses_failures_are_503_with_retry_after_never_500() {
 
 #[tokio::test]
 async fn account_snapshot_composes_store_and_ses_and_degrades() {
-    let fake = FakeSes::start().await;
-    let app = app("ses_account", &fake, Duration::from_secs(60)).await;
+    let (fake, app) = ses_app("ses_account", Duration::from_secs(60)).await;
     let store = &app.db.store;
     let acme = connected(&app, "acme", A).await;
     store
@@ -455,18 +445,8 @@ async fn account_snapshot_composes_store_and_ses_and_degrades() {
         .await
         .unwrap();
     let key = app
-        .db
-        .store
-        .create_key(
-            acme.id,
-            KeyEnv::Test,
-            "k",
-            &sendops_shared::control::scopes::parse_scope_list("org.view").unwrap(),
-            "t",
-        )
-        .await
-        .unwrap()
-        .1;
+        .key_from_list(acme.id, KeyEnv::Test, "k", "org.view")
+        .await;
     let r = app.get("/v1/account", Some(&key)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("cache-control"), Some("max-age=60"));
@@ -532,13 +512,7 @@ async fn account_snapshot_composes_store_and_ses_and_degrades() {
     );
     assert_eq!(fake.total_requests(), before);
 
-    let no_scope = app
-        .key(
-            &acme,
-            KeyEnv::Live,
-            &[sendops_shared::control::scopes::Scope::ChannelsView],
-        )
-        .await;
+    let no_scope = app.key(&acme, KeyEnv::Live, &[Scope::ChannelsView]).await;
     let r = app.get("/v1/account", Some(&no_scope)).await;
     assert_problem(&r, 403, "invalid_scope");
     assert_eq!(r.body["scope"], "api.account.view");
@@ -577,8 +551,7 @@ fn names(r: &Reply, field: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn configuration_entities_are_served_per_org() {
-    let fake = FakeSes::start().await;
-    let app = app("ses_entities", &fake, Duration::from_secs(60)).await;
+    let (fake, app) = ses_app("ses_entities", Duration::from_secs(60)).await;
     let store = &app.db.store;
     let acme = connected(&app, "acme", A).await;
     let rival = connected(&app, "rival", B).await;
@@ -676,11 +649,8 @@ async fn configuration_entities_are_served_per_org() {
         assert_problem(&r, 422, "validation_failed");
         assert_eq!(r.body["errors"][0]["field"], "cursor");
     }
-    assert_problem(
-        &app.get("/v1/channels?limit=201", Some(&key)).await,
-        422,
-        "validation_failed",
-    );
+    let r = app.get("/v1/channels?limit=201", Some(&key)).await;
+    assert_problem(&r, 422, "validation_failed");
 
     // Identities: case-insensitive lookup, SES spelling kept.
     let r = app.get("/v1/identities?limit=1", Some(&key)).await;
@@ -689,12 +659,8 @@ async fn configuration_entities_are_served_per_org() {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = app
-        .get(
-            &format!("/v1/channels?cursor={identities_cursor}"),
-            Some(&key),
-        )
-        .await;
+    let uri = format!("/v1/channels?cursor={identities_cursor}");
+    let r = app.get(&uri, Some(&key)).await;
     assert_problem(&r, 422, "validation_failed");
     let r = app.get("/v1/identities/OPS%40ACME.COM", Some(&key)).await;
     assert_eq!(
@@ -731,11 +697,8 @@ async fn configuration_entities_are_served_per_org() {
         app.get("/v1/templates/welcome.html", Some(&key)).await.body["slug"],
         "welcome.html"
     );
-    assert_problem(
-        &app.get("/v1/templates/Welcome.html", Some(&key)).await,
-        404,
-        "not_found",
-    );
+    let r = app.get("/v1/templates/Welcome.html", Some(&key)).await;
+    assert_problem(&r, 404, "not_found");
 
     // Tracking domains.
     let r = app
@@ -777,25 +740,20 @@ async fn configuration_entities_are_served_per_org() {
         ("/v1/templates/welcome.html", "template"),
         ("/v1/tracking-domains/track.acme.com", "tracking_domain"),
     ] {
-        let r = app.get(path, Some(&rival_key)).await;
-        assert_problem(&r, 404, "not_found");
-        assert_eq!(r.body["resource"], resource, "{path}");
+        assert_refused(
+            &app,
+            &rival_key,
+            path,
+            (404, "not_found"),
+            ("resource", resource),
+        )
+        .await;
     }
 
     // Each route needs its own scope (aliases work).
     let channels_only = app
-        .db
-        .store
-        .create_key(
-            acme.id,
-            KeyEnv::Live,
-            "c",
-            &sendops_shared::control::scopes::parse_scope_list("channels.view").unwrap(),
-            "t",
-        )
-        .await
-        .unwrap()
-        .1;
+        .key_from_list(acme.id, KeyEnv::Live, "c", "channels.view")
+        .await;
     assert_eq!(
         app.get("/v1/channels", Some(&channels_only)).await.status,
         200
@@ -810,9 +768,8 @@ async fn configuration_entities_are_served_per_org() {
         ("/v1/suppressions", "api.suppressions.view"),
         ("/v1/account", "api.account.view"),
     ] {
-        let r = app.get(path, Some(&channels_only)).await;
-        assert_problem(&r, 403, "invalid_scope");
-        assert_eq!(r.body["scope"], scope, "{path}");
+        let refused = (403, "invalid_scope");
+        assert_refused(&app, &channels_only, path, refused, ("scope", scope)).await;
     }
 
     // Documented.

@@ -5,17 +5,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ALL_SCOPES, TestApp};
-use sendops_shared::control::api_key::KeyEnv;
+use common::TestApp;
 use sendops_shared::control::org::Plan;
 use sendops_testkit::process::{free_port, http_get as get, sigterm};
 use sendops_testkit::proxy::DelayProxy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_a_slow_request_finish_then_exits_zero() {
-    let app = TestApp::new("shutdown_slow").await;
-    let org = app.org("acme", "123456789012", Plan::Pro).await;
-    let key = app.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+    let (app, _, key) = TestApp::acme("shutdown_slow", "123456789012", Plan::Pro).await;
     // The message list's query is held at a proxy in front of ClickHouse: the request stays in
     // flight as long as the test wants.
     let proxy = DelayProxy::start(&app.db.config.url).await;

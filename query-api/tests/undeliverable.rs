@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
-use common::{Reply, TestApp};
+use common::{Reply, TestApp, env_number};
 use sendops_query_api::config::ApiConfig;
 use sendops_shared::control::api_key::KeyEnv;
 use sendops_shared::control::org::{Org, Plan};
@@ -97,33 +97,29 @@ impl Ev {
         if let Some(d) = &self.diag {
             recipient["diagnosticCode"] = json!(d);
         }
+        // A bounce's or complaint's feedback: its recipients, time, id and the optional subtype.
+        let feedback = |recipients_field: &str, recipients: Value, sub_field: &str| {
+            let mut payload = json!({"timestamp": ts, "feedbackId": format!("fb-{}", self.id)});
+            payload[recipients_field] = recipients;
+            if let Some(s) = &self.sub {
+                payload[sub_field] = json!(s);
+            }
+            payload
+        };
         match self.ty {
             Ty::Permanent | Ty::Transient | Ty::Undetermined => {
-                let bounce_type = match self.ty {
+                let mut bounce = feedback("bouncedRecipients", json!([recipient]), "bounceSubType");
+                bounce["bounceType"] = json!(match self.ty {
                     Ty::Permanent => "Permanent",
                     Ty::Transient => "Transient",
                     _ => "Undetermined",
-                };
-                let mut bounce = json!({
-                    "bounceType": bounce_type,
-                    "bouncedRecipients": [recipient],
-                    "timestamp": ts,
-                    "feedbackId": format!("fb-{}", self.id),
                 });
-                if let Some(s) = &self.sub {
-                    bounce["bounceSubType"] = json!(s);
-                }
                 json!({"eventType": "Bounce", "bounce": bounce, "mail": mail})
             }
             Ty::Complaint => {
-                let mut complaint = json!({
-                    "complainedRecipients": [{"emailAddress": self.to}],
-                    "timestamp": ts,
-                    "feedbackId": format!("fb-{}", self.id),
-                });
-                if let Some(s) = &self.sub {
-                    complaint["complaintFeedbackType"] = json!(s);
-                }
+                let recipients = json!([{"emailAddress": self.to}]);
+                let complaint =
+                    feedback("complainedRecipients", recipients, "complaintFeedbackType");
                 json!({"eventType": "Complaint", "complaint": complaint, "mail": mail})
             }
             Ty::Reject => {
@@ -145,6 +141,28 @@ impl Ev {
             }),
         }
     }
+}
+
+/// Makes test events numbered 1, 2, … in the order they are made.
+#[derive(Default)]
+struct Numbered(std::cell::Cell<u64>);
+
+impl Numbered {
+    /// The next event.
+    fn ev(&self, ty: Ty, to: &str, at: i64) -> Ev {
+        self.0.set(self.0.get() + 1);
+        Ev::new(self.0.get(), ty, to, at)
+    }
+
+    /// One event of `ty` for `to` at each of `times`, numbered in that order.
+    fn each(&self, ty: Ty, to: &str, times: &[i64]) -> Vec<Ev> {
+        times.iter().map(|&at| self.ev(ty, to, at)).collect()
+    }
+}
+
+/// The time `n` hours before `now`, as a function of `n`.
+fn hours_before(now: i64) -> impl Fn(i64) -> i64 {
+    move |n| now - n * HOUR
 }
 
 fn rfc3339_ms(ms: i64) -> String {
@@ -188,87 +206,51 @@ fn bare_address(source: &str) -> String {
 fn raw_events(event: &Value) -> Vec<Raw> {
     let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
     let sender = bare_address(event["mail"]["source"].as_str().unwrap());
-    let mk = |email: &Value, kind, at, sub: String, diag: String| Raw {
-        email: email.as_str().unwrap().trim().to_ascii_lowercase(),
-        kind,
-        at,
-        sub,
-        diag,
-        sender: sender.clone(),
-    };
-    match event["eventType"].as_str().unwrap() {
+    let list = |v: &Value| v.as_array().unwrap().clone();
+    let (b, c, d, mail) = (
+        &event["bounce"],
+        &event["complaint"],
+        &event["deliveryDelay"],
+        &event["mail"],
+    );
+    // (recipients, kind, the object holding the time, subtype, whether recipients carry a diagnostic)
+    let (recipients, kind, timed, sub, with_diag) = match event["eventType"].as_str().unwrap() {
         "Bounce" => {
-            let b = &event["bounce"];
             let kind = match b["bounceType"].as_str().unwrap() {
                 "Permanent" => "P",
                 "Transient" => "T",
                 _ => "U",
             };
-            b["bouncedRecipients"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| {
-                    mk(
-                        &r["emailAddress"],
-                        kind,
-                        parse_time(&b["timestamp"]),
-                        text(&b["bounceSubType"]),
-                        text(&r["diagnosticCode"]),
-                    )
-                })
-                .collect()
+            let sub = text(&b["bounceSubType"]);
+            (list(&b["bouncedRecipients"]), kind, b, sub, true)
         }
         "Complaint" => {
-            let c = &event["complaint"];
-            c["complainedRecipients"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| {
-                    mk(
-                        &r["emailAddress"],
-                        "C",
-                        parse_time(&c["timestamp"]),
-                        text(&c["complaintFeedbackType"]),
-                        String::new(),
-                    )
-                })
-                .collect()
+            let sub = text(&c["complaintFeedbackType"]);
+            (list(&c["complainedRecipients"]), "C", c, sub, false)
         }
-        "Reject" => event["mail"]["destination"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                mk(
-                    d,
-                    "R",
-                    parse_time(&event["mail"]["timestamp"]),
-                    String::new(),
-                    String::new(),
-                )
-            })
-            .collect(),
-        "DeliveryDelay" => {
-            let d = &event["deliveryDelay"];
-            d["delayedRecipients"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| {
-                    mk(
-                        &r["emailAddress"],
-                        "D",
-                        parse_time(&d["timestamp"]),
-                        String::new(),
-                        text(&r["diagnosticCode"]),
-                    )
-                })
-                .collect()
-        }
-        _ => Vec::new(),
-    }
+        "Reject" => (list(&mail["destination"]), "R", mail, String::new(), false),
+        "DeliveryDelay" => (list(&d["delayedRecipients"]), "D", d, String::new(), true),
+        _ => return Vec::new(),
+    };
+    recipients
+        .iter()
+        .map(|r| {
+            // Reject's recipients are the destination's addresses; the others' are objects.
+            let email = if kind == "R" { r } else { &r["emailAddress"] };
+            Raw {
+                email: email.as_str().unwrap().trim().to_ascii_lowercase(),
+                kind,
+                at: parse_time(&timed["timestamp"]),
+                sub: sub.clone(),
+                diag: if with_diag {
+                    text(&r["diagnosticCode"])
+                } else {
+                    String::new()
+                },
+                sender: sender.clone(),
+            }
+        })
+        .collect()
 }
 
 /// (enabled, events, window_days) of the three configurable rules.
@@ -449,7 +431,7 @@ impl Fixture {
             };
             let r = self.get(&uri).await;
             assert_eq!(r.status, 200, "{uri}: {}", r.body);
-            rows.extend(r.body["data"].as_array().unwrap().iter().cloned());
+            rows.extend(r.data().iter().cloned());
             let p = &r.body["pagination"];
             if p["has_more"] == json!(true) {
                 let c = p["next_cursor"].as_str().unwrap().to_owned();
@@ -624,10 +606,7 @@ impl Poller {
 
 #[tokio::test]
 async fn since_polling_converges_on_the_snapshot_and_the_snapshot_on_the_oracle() {
-    let seed: u64 = std::env::var("UNDELIVERABLE_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_0001_d00d_f00d);
+    let seed: u64 = env_number("UNDELIVERABLE_SEED", 0x5eed_0001_d00d_f00d);
     eprintln!("seed {seed}");
     let mut rng = Rng(seed | 1);
     let f = fixture("und_poll", Plan::Pro, Duration::ZERO).await;
@@ -909,61 +888,58 @@ async fn since_polling_converges_on_the_snapshot_and_the_snapshot_on_the_oracle(
 async fn reason_priority_and_fields_follow_the_winning_rule() {
     let f = fixture("und_priority", Plan::Pro, Duration::ZERO).await;
     f.set_rules(RuleSet::STRICT).await;
-    let now = now_ms();
-    let h = |n: i64| now - n * HOUR;
-    let mut id = 0;
-    let mut ev = |ty, to: &str, at| {
-        id += 1;
-        Ev::new(id, ty, to, at)
+    let h = hours_before(now_ms());
+    let n = Numbered::default();
+    let ev = |ty, to: &str, at| n.ev(ty, to, at);
+    let each = |ty, to: &str, hours: &[i64]| {
+        let times: Vec<i64> = hours.iter().map(|&k| h(k)).collect();
+        n.each(ty, to, &times)
     };
-    let events = vec![
+    let events = [
         // Everything: permanent bounce wins; its fields only.
-        ev(Ty::Permanent, "all@x.example", h(50))
-            .sub("NoEmail")
-            .diag("smtp; 550 5.1.1 unknown")
-            .from("Ops <ops@acme.example>"),
-        ev(Ty::Complaint, "all@x.example", h(40)).sub("abuse"),
-        ev(Ty::Reject, "all@x.example", h(30)),
-        ev(Ty::Transient, "all@x.example", h(3)),
-        ev(Ty::Transient, "all@x.example", h(2)),
-        ev(Ty::Transient, "all@x.example", h(1)).diag("smtp; 421 later"),
+        vec![
+            ev(Ty::Permanent, "all@x.example", h(50))
+                .sub("NoEmail")
+                .diag("smtp; 550 5.1.1 unknown")
+                .from("Ops <ops@acme.example>"),
+            ev(Ty::Complaint, "all@x.example", h(40)).sub("abuse"),
+            ev(Ty::Reject, "all@x.example", h(30)),
+        ],
+        each(Ty::Transient, "all@x.example", &[3, 2]),
+        vec![ev(Ty::Transient, "all@x.example", h(1)).diag("smtp; 421 later")],
         // Complaint beats reject and the configurable rules.
-        ev(Ty::Reject, "comp@x.example", h(5)),
-        ev(Ty::Complaint, "comp@x.example", h(9)).from("news@acme.example"),
-        ev(Ty::Undetermined, "comp@x.example", h(4)),
-        ev(Ty::Undetermined, "comp@x.example", h(3)),
+        vec![
+            ev(Ty::Reject, "comp@x.example", h(5)),
+            ev(Ty::Complaint, "comp@x.example", h(9)).from("news@acme.example"),
+        ],
+        each(Ty::Undetermined, "comp@x.example", &[4, 3]),
         // Reject beats repeated_transient.
-        ev(Ty::Reject, "rej@x.example", h(70)),
-        ev(Ty::Transient, "rej@x.example", h(6)),
-        ev(Ty::Transient, "rej@x.example", h(5)),
-        ev(Ty::Transient, "rej@x.example", h(4)),
+        vec![ev(Ty::Reject, "rej@x.example", h(70))],
+        each(Ty::Transient, "rej@x.example", &[6, 5, 4]),
         // repeated_transient beats undetermined and soft_bounce_accumulation.
-        ev(Ty::Transient, "rt@x.example", h(30)).sub("MailboxFull"),
-        ev(Ty::Transient, "rt@x.example", h(20))
-            .sub("General")
-            .diag("smtp; 452 full"),
-        ev(Ty::Transient, "rt@x.example", h(10)),
-        ev(Ty::Undetermined, "rt@x.example", h(9)),
-        ev(Ty::Undetermined, "rt@x.example", h(8)),
-        ev(Ty::Delay, "rt@x.example", h(7)),
-        ev(Ty::Delay, "rt@x.example", h(6)),
+        vec![
+            ev(Ty::Transient, "rt@x.example", h(30)).sub("MailboxFull"),
+            ev(Ty::Transient, "rt@x.example", h(20))
+                .sub("General")
+                .diag("smtp; 452 full"),
+            ev(Ty::Transient, "rt@x.example", h(10)),
+        ],
+        each(Ty::Undetermined, "rt@x.example", &[9, 8]),
+        each(Ty::Delay, "rt@x.example", &[7, 6]),
         // undetermined beats soft_bounce_accumulation.
-        ev(Ty::Undetermined, "und@x.example", h(100)),
-        ev(Ty::Undetermined, "und@x.example", h(90)),
-        ev(Ty::Delay, "und@x.example", h(8)),
-        ev(Ty::Delay, "und@x.example", h(7)),
-        ev(Ty::Delay, "und@x.example", h(6)),
-        ev(Ty::Delay, "und@x.example", h(5)),
-        ev(Ty::Delay, "und@x.example", h(4)),
+        each(Ty::Undetermined, "und@x.example", &[100, 90]),
+        each(Ty::Delay, "und@x.example", &[8, 7, 6, 5, 4]),
         // soft_bounce_accumulation: delays plus transient bounces (two transients only).
-        ev(Ty::Delay, "soft@x.example", h(200)).diag("smtp; 421 try later"),
-        ev(Ty::Delay, "soft@x.example", h(150)),
-        ev(Ty::Delay, "soft@x.example", h(120)),
-        ev(Ty::Transient, "soft@x.example", h(100)).sub("General"),
-        ev(Ty::Transient, "soft@x.example", h(90)),
+        vec![ev(Ty::Delay, "soft@x.example", h(200)).diag("smtp; 421 try later")],
+        each(Ty::Delay, "soft@x.example", &[150, 120]),
+        vec![
+            ev(Ty::Transient, "soft@x.example", h(100)).sub("General"),
+            ev(Ty::Transient, "soft@x.example", h(90)),
+        ],
         // Deliveries never qualify.
-        ev(Ty::Delivery, "ok@x.example", h(1)),
-    ];
+        vec![ev(Ty::Delivery, "ok@x.example", h(1))],
+    ]
+    .concat();
     f.ingest(&events).await;
     let rows = by_email(&f.all("").await);
     let reason = |e: &str| rows[e]["reason"].as_str().unwrap().to_owned();
@@ -1017,18 +993,22 @@ async fn reason_priority_and_fields_follow_the_winning_rule() {
 #[tokio::test]
 async fn filters_status_defaults_min_events_and_validation() {
     let f = fixture("und_filters", Plan::Free, Duration::ZERO).await;
-    let now = now_ms();
-    let h = |n: i64| now - n * HOUR;
-    let events = vec![
-        Ev::new(1, Ty::Permanent, "Alice@Example.com", h(30)),
-        Ev::new(2, Ty::Permanent, "alice@example.com", h(20)),
-        Ev::new(3, Ty::Permanent, "ALICE@example.COM", h(10)),
-        Ev::new(4, Ty::Complaint, "bob@example.com", h(9)),
-        Ev::new(5, Ty::Complaint, "bob@example.com", h(8)),
-        Ev::new(6, Ty::Reject, "carol@other.example", h(7)),
-        Ev::new(7, Ty::Transient, "dave@example.com", h(6)),
-        Ev::new(8, Ty::Permanent, "erin@example.com", h(5)),
-    ];
+    let h = hours_before(now_ms());
+    let n = Numbered::default();
+    let events = [
+        vec![
+            n.ev(Ty::Permanent, "Alice@Example.com", h(30)),
+            n.ev(Ty::Permanent, "alice@example.com", h(20)),
+            n.ev(Ty::Permanent, "ALICE@example.COM", h(10)),
+        ],
+        n.each(Ty::Complaint, "bob@example.com", &[h(9), h(8)]),
+        vec![
+            n.ev(Ty::Reject, "carol@other.example", h(7)),
+            n.ev(Ty::Transient, "dave@example.com", h(6)),
+            n.ev(Ty::Permanent, "erin@example.com", h(5)),
+        ],
+    ]
+    .concat();
     f.ingest(&events).await;
     f.exclude("Erin@Example.com", "confirmed valid").await;
     f.exclude("frank@example.com", "pre-emptive allow").await;
@@ -1143,12 +1123,7 @@ async fn filters_status_defaults_min_events_and_validation() {
         .get("/v1/undeliverable?status=gone&reason=soft&min_events=0&limit=500&since=yesterday&email=")
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
-    let mut fields: Vec<&str> = r.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let mut fields: Vec<&str> = r.strs("errors", "field");
     fields.sort_unstable();
     assert_eq!(
         fields,
@@ -1193,7 +1168,7 @@ async fn cursors_page_through_and_bad_ones_restart_at_page_one() {
     let second = f
         .get(&format!("/v1/undeliverable?limit=4&cursor={c}"))
         .await;
-    assert_eq!(second.body["data"].as_array().unwrap()[..], whole[4..8]);
+    assert_eq!(second.data()[..], whole[4..8]);
     // Malformed, foreign-list and other-filter cursors: page 1, silently.
     let messages_cursor = sendops_query_api::cursor::encode(
         "messages",
@@ -1239,8 +1214,7 @@ async fn cursors_page_through_and_bad_ones_restart_at_page_one() {
 #[tokio::test]
 async fn last_changed_at_moves_on_every_change_and_only_then() {
     let f = fixture("und_lcat", Plan::Pro, Duration::ZERO).await;
-    let now = now_ms();
-    let h = |n: i64| now - n * HOUR;
+    let h = hours_before(now_ms());
     let lcat_ms = |row: &Value| parse_time(&row["last_changed_at"]);
     let row_of = |rows: Vec<Value>, e: &str| rows.into_iter().find(|r| r["email"] == e);
 
@@ -1275,7 +1249,7 @@ async fn last_changed_at_moves_on_every_change_and_only_then() {
     f.ingest(&[
         late.clone(),
         Ev::new(3, Ty::Reject, "a@x.example", h(1)),
-        Ev::new(4, Ty::Permanent, "a@x.example", now - 100 * DAY),
+        Ev::new(4, Ty::Permanent, "a@x.example", h(100 * 24)),
     ])
     .await;
     let again = row_of(f.all("").await, "a@x.example").unwrap();
@@ -1348,24 +1322,23 @@ async fn windows_and_retention_bound_what_counts() {
     let f = fixture("und_windows", Plan::Free, Duration::ZERO).await;
     let now = now_ms();
     let d = |days: i64, hours: i64| now - days * DAY - hours * HOUR;
-    let events = vec![
+    let n = Numbered::default();
+    let events = [
         // Free plan: 30 days. An old permanent bounce does not list.
-        Ev::new(1, Ty::Permanent, "old@x.example", d(30, 2)),
-        Ev::new(2, Ty::Permanent, "edge@x.example", d(29, 22)),
-        Ev::new(3, Ty::Permanent, "edge@x.example", d(31, 0)),
+        n.each(Ty::Permanent, "old@x.example", &[d(30, 2)]),
+        n.each(Ty::Permanent, "edge@x.example", &[d(29, 22), d(31, 0)]),
         // Strict repeated_transient 3 in 7 days: one of the three is outside.
-        Ev::new(4, Ty::Transient, "rt@x.example", d(7, 2)),
-        Ev::new(5, Ty::Transient, "rt@x.example", d(6, 22)),
-        Ev::new(6, Ty::Transient, "rt@x.example", d(1, 0)),
-        Ev::new(7, Ty::Transient, "rt3@x.example", d(6, 22)),
-        Ev::new(8, Ty::Transient, "rt3@x.example", d(3, 0)),
-        Ev::new(9, Ty::Transient, "rt3@x.example", d(0, 2)),
+        n.each(Ty::Transient, "rt@x.example", &[d(7, 2), d(6, 22), d(1, 0)]),
+        n.each(
+            Ty::Transient,
+            "rt3@x.example",
+            &[d(6, 22), d(3, 0), d(0, 2)],
+        ),
         // undetermined with a 60-day window on a 30-day plan: clamped to retention.
-        Ev::new(10, Ty::Undetermined, "und@x.example", d(45, 0)),
-        Ev::new(11, Ty::Undetermined, "und@x.example", d(20, 0)),
-        Ev::new(12, Ty::Undetermined, "und2@x.example", d(25, 0)),
-        Ev::new(13, Ty::Undetermined, "und2@x.example", d(20, 0)),
-    ];
+        n.each(Ty::Undetermined, "und@x.example", &[d(45, 0), d(20, 0)]),
+        n.each(Ty::Undetermined, "und2@x.example", &[d(25, 0), d(20, 0)]),
+    ]
+    .concat();
     f.ingest(&events).await;
     let mut rules = RuleSet::STRICT;
     rules.undetermined.window_days = 60;
@@ -1475,18 +1448,8 @@ async fn rules_endpoint_scopes_and_version_header() {
     // Scopes: the alias works; other keys get 403 naming the canonical scope, without rules.
     let alias = f
         .app
-        .db
-        .store
-        .create_key(
-            f.org.id,
-            KeyEnv::Test,
-            "alias",
-            &sendops_shared::control::scopes::parse_scope_list("undeliverable.view").unwrap(),
-            "t",
-        )
-        .await
-        .unwrap()
-        .1;
+        .key_from_list(f.org.id, KeyEnv::Test, "alias", "undeliverable.view")
+        .await;
     assert_eq!(
         f.app.get("/v1/undeliverable", Some(&alias)).await.status,
         200
@@ -1591,10 +1554,7 @@ async fn dense_seconds_and_crowded_slices_page_exactly() {
     let rest = f
         .get(&format!("/v1/undeliverable?limit=200&cursor={c}"))
         .await;
-    assert_eq!(
-        emails(rest.body["data"].as_array().unwrap()),
-        expected[350..550]
-    );
+    assert_eq!(emails(rest.data()), expected[350..550]);
     // Filters inside a dense second.
     let x1: Vec<String> = expected
         .iter()

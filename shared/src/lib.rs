@@ -28,6 +28,34 @@ macro_rules! add_fields {
 }
 pub(crate) use add_fields;
 
+/// Declares a closed set of values, each with its wire name: the enum (its attributes and
+/// discriminants as written), `ALL` and `NAMES` (in declaration order) and `as_str`.
+macro_rules! named_values {
+    ($(#[$meta:meta])* pub enum $name:ident {
+        $($(#[$vmeta:meta])* $variant:ident $(= $disc:literal)? => $wire:literal),+ $(,)?
+    }) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$vmeta])* $variant $(= $disc)?),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: [$name; [$($wire),+].len()] = [$($name::$variant),+];
+            /// The wire names, in declaration order.
+            pub const NAMES: [&'static str; [$($wire),+].len()] = [$($wire),+];
+
+            /// The wire name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire),+
+                }
+            }
+        }
+    };
+}
+pub(crate) use named_values;
+
 pub mod address;
 pub mod control;
 pub mod event;

@@ -8,16 +8,31 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use sendops_fixtures::{TrafficConfig, generate};
+use sendops_ingest::{Pipeline, Source};
 use sendops_shared::Store;
 use sendops_shared::control::org::Plan;
 use sendops_shared::store::Table;
-use sendops_shared::store::testing::create_test_org;
+use sendops_shared::store::testing::{TestDb, create_test_org};
 use serde_json::Value;
 
 pub const ACCOUNT: &str = "123456789012";
 
 pub async fn create_org(store: &Store, slug: &str, account: &str) -> uuid::Uuid {
     create_test_org(store, slug, account, Plan::Pro).await.id
+}
+
+/// A fresh test database holding the org "acme" on `ACCOUNT`.
+pub async fn acme_db(name: &str) -> TestDb {
+    let db = TestDb::new(name).await;
+    create_org(&db.store, "acme", ACCOUNT).await;
+    db
+}
+
+/// A fresh test database holding the org "acme" on `ACCOUNT`, and a pipeline from `source` into it.
+pub async fn acme_pipeline(name: &str, source: Source) -> (TestDb, Pipeline) {
+    let db = acme_db(name).await;
+    let pipeline = Pipeline::new(db.store.clone(), source);
+    (db, pipeline)
 }
 
 /// Generated SES events (event-publishing format) for `messages` messages.
@@ -33,6 +48,26 @@ pub fn sns_traffic(seed: u64, messages: u64) -> (Vec<Value>, Vec<String>) {
     let mut w = sendops_fixtures::Wrapper::new(seed);
     let bodies = events.iter().map(|e| w.sns_body(e)).collect();
     (events, bodies)
+}
+
+/// Waits up to `limit` for a poller process to exit (`expect`: what a timeout means), asserts it
+/// exited 0 and returns the JSON summary it printed.
+pub async fn exit_summary(child: tokio::process::Child, limit: Duration, expect: &str) -> Value {
+    let out = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .expect(expect)
+        .unwrap();
+    assert!(out.status.success(), "exit status {:?}", out.status);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs `cmd` (the ingest binary, given a bad setting) and asserts it refuses to start: exit 2,
+/// naming `name` on stderr. `what` names the case in failure messages.
+pub fn assert_refused_naming(cmd: &mut std::process::Command, name: &str, what: &str) {
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{what}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(name), "{what}: {stderr}");
 }
 
 /// The single number `sql` answers.

@@ -165,17 +165,23 @@ impl Choice for Rule {
     }
 }
 
-/// Why an address is listed (the rule names, in priority order).
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum UndeliverableReason {
-    PermanentBounce,
-    Complaint,
-    Rejected,
-    RepeatedTransient,
-    Undetermined,
-    SoftBounceAccumulation,
+/// The OpenAPI schema of a row's `reason`: the rule names of [`Rule::PRIORITY`], in that order.
+pub struct UndeliverableReason;
+
+impl utoipa::PartialSchema for UndeliverableReason {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .description(Some(
+                "Why an address is listed (the rule names, in priority order).",
+            ))
+            .enum_values(Some(Rule::PRIORITY.iter().map(|r| r.as_str())))
+            .into()
+    }
 }
+
+impl ToSchema for UndeliverableReason {}
 
 fn row(entry: Entry) -> UndeliverableRow {
     let non_empty = |s: String| (!s.is_empty()).then_some(s);

@@ -11,7 +11,10 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
 use chrono::{TimeZone, Utc};
 use http_body_util::BodyExt;
-use sendops_fixtures::{TrafficConfig, generate};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use sendops_fixtures::{Envelope, TrafficConfig, Wrapper, generate};
 use sendops_ingest::{Pipeline, Record, Source};
 use sendops_query_api::config::ApiConfig;
 use sendops_query_api::{AppState, router};
@@ -37,6 +40,21 @@ pub struct Reply {
 impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body's `data` array: the items of a list answer.
+    pub fn data(&self) -> &Vec<Value> {
+        self.body["data"].as_array().unwrap()
+    }
+
+    /// The string `field` of every item of the body's array `list` (e.g. each error's `field`).
+    pub fn strs<'a, C: FromIterator<&'a str>>(&'a self, list: &str, field: &str) -> C {
+        self.body[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e[field].as_str().unwrap())
+            .collect()
     }
 }
 
@@ -64,6 +82,30 @@ impl TestApp {
         TestApp { db, state, app }
     }
 
+    /// A fresh app with the org "acme" on `account` and a live key holding every scope.
+    pub async fn acme(name: &str, account: &str, plan: Plan) -> (TestApp, Org, String) {
+        let app = TestApp::new(name).await;
+        let (org, key) = app.acme_org(account, plan).await;
+        (app, org, key)
+    }
+
+    /// An app whose in-process breakdown index is on (64 MiB) or off (counted in ClickHouse).
+    pub async fn with_breakdown_index(name: &str, indexed: bool) -> TestApp {
+        let config = ApiConfig {
+            key_cache_ttl: Duration::from_secs(1),
+            breakdown_index_bytes: if indexed { 64 << 20 } else { 0 },
+            ..ApiConfig::default()
+        };
+        TestApp::with_config(name, config).await
+    }
+
+    /// The org "acme" on `account` and a live key of it holding every scope.
+    pub async fn acme_org(&self, account: &str, plan: Plan) -> (Org, String) {
+        let org = self.org("acme", account, plan).await;
+        let key = self.key(&org, KeyEnv::Live, ALL_SCOPES).await;
+        (org, key)
+    }
+
     pub async fn org(&self, slug: &str, account: &str, plan: Plan) -> Org {
         create_test_org(&self.db.store, slug, account, plan).await
     }
@@ -72,6 +114,24 @@ impl TestApp {
         self.db
             .store
             .create_key(org.id, env, "test key", scopes, "tests")
+            .await
+            .unwrap()
+            .1
+    }
+
+    /// A key named `name` with the scopes of `scope_list` as a user writes it (aliases allowed,
+    /// e.g. "messages.view,org.view").
+    pub async fn key_from_list(
+        &self,
+        org_id: uuid::Uuid,
+        env: KeyEnv,
+        name: &str,
+        scope_list: &str,
+    ) -> String {
+        let scopes = sendops_shared::control::scopes::parse_scope_list(scope_list).unwrap();
+        self.db
+            .store
+            .create_key(org_id, env, name, &scopes, "t")
             .await
             .unwrap()
             .1
@@ -86,6 +146,30 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(report.quarantined, 0, "test traffic must store cleanly");
+    }
+
+    /// Shuffles `events` with a generator seeded with `seed` and splits off the last fifth (the
+    /// late events, not stored); stores the rest, then every `dup_every`-th of them again through
+    /// an SNS envelope. Returns the late events and the generator, to draw more from.
+    pub async fn ingest_shuffled_with_duplicates(
+        &self,
+        events: &mut Vec<Value>,
+        seed: u64,
+        wrapper_seed: u64,
+        dup_every: usize,
+    ) -> (Vec<Value>, ChaCha8Rng) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        events.shuffle(&mut rng);
+        let late = events.split_off(events.len() * 4 / 5);
+        self.ingest(events).await;
+        let mut wrapper = Wrapper::new(wrapper_seed);
+        let dups: Vec<Value> = events
+            .iter()
+            .step_by(dup_every)
+            .map(|e| wrapper.wrap(e, Envelope::Sns))
+            .collect();
+        self.ingest(&dups).await;
+        (late, rng)
     }
 
     pub async fn get(&self, uri: &str, key: Option<&str>) -> Reply {
@@ -155,6 +239,23 @@ pub fn traffic(seed: u64, messages: u64, days: u32, account: &str) -> Vec<Value>
     let end = Utc.timestamp_millis_opt(end.timestamp_millis()).unwrap();
     let cfg = TrafficConfig::demo(seed, messages, days, end, account);
     generate(&cfg).collect()
+}
+
+/// The number in environment variable `name`, or `default` when it is unset or not a number.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// UTC midnight `days` days before now.
+pub fn midnight_days_ago(days: i64) -> chrono::DateTime<Utc> {
+    (Utc::now() - chrono::Duration::days(days))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
 }
 
 pub const ALL_SCOPES: &[Scope] = &Scope::ALL;

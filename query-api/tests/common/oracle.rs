@@ -2,7 +2,9 @@
 //! parser: one row per (event, recipient), distinct by content identity.
 
 use std::collections::HashSet;
+use std::ops::Range;
 
+use sendops_shared::control::org::channel_id;
 use sendops_shared::read::breakdown::causes::classify;
 use sendops_shared::timefmt::parse_rfc3339_ms;
 use serde_json::Value;
@@ -21,7 +23,8 @@ pub struct Row {
     pub cause: String,
 }
 
-fn payload_key(ty: &str) -> &'static str {
+/// The key of an SES event's own payload object (its timestamp's home); `mail` for the others.
+pub fn payload_key(ty: &str) -> &'static str {
     match ty {
         "Delivery" => "delivery",
         "Bounce" => "bounce",
@@ -168,5 +171,85 @@ pub fn same(a: &Value, b: &Value) -> bool {
             (x.as_f64().unwrap() - y.as_f64().unwrap()).abs() < 1e-12
         }
         _ => a == b,
+    }
+}
+
+/// A report query's window (ms) and optional filters, as the oracle applies them.
+#[derive(Clone)]
+pub struct Filters {
+    pub window: Range<i64>,
+    pub channel: Option<String>,
+    pub domain: Option<String>,
+    pub template: Option<String>,
+}
+
+impl Filters {
+    /// The whole `window`, nothing filtered.
+    pub fn unfiltered(window: Range<i64>) -> Filters {
+        Filters {
+            window,
+            channel: None,
+            domain: None,
+            template: None,
+        }
+    }
+
+    /// Whether `r` lies in the window and passes every filter that is set.
+    pub fn keep(&self, r: &Row) -> bool {
+        self.window.contains(&r.ms)
+            && self.channel.as_ref().is_none_or(|c| *c == r.channel)
+            && self.domain.as_ref().is_none_or(|d| *d == r.sender_domain)
+            && self
+                .template
+                .as_ref()
+                .is_none_or(|t| t.to_lowercase() == r.template.to_lowercase())
+    }
+
+    /// The query parameters of the filters that are set (`&channel=…&identity=…&template=…`);
+    /// the template upper-cased, to prove it matches case-insensitively.
+    pub fn params(&self, org_id: uuid::Uuid) -> String {
+        let mut s = String::new();
+        if let Some(c) = &self.channel {
+            s.push_str(&format!("&channel={}", channel_id(org_id, c)));
+        }
+        if let Some(d) = &self.domain {
+            s.push_str(&format!("&identity=ops%40{d}"));
+        }
+        if let Some(t) = &self.template {
+            s.push_str(&format!("&template={}", t.to_uppercase()));
+        }
+        s
+    }
+}
+
+/// The distinct channels, sender domains and templates of some rows: values to filter by.
+pub struct FilterValues {
+    channels: Vec<String>,
+    domains: Vec<String>,
+    templates: Vec<String>,
+}
+
+impl FilterValues {
+    /// The values found in `rows`.
+    pub fn of(rows: &[Row]) -> FilterValues {
+        let distinct = |f: fn(&Row) -> &String| distinct_values(rows, f);
+        FilterValues {
+            channels: distinct(|r| &r.channel),
+            domains: distinct(|r| &r.sender_domain),
+            templates: distinct(|r| &r.template),
+        }
+    }
+
+    /// The filters of the `i`-th generated window, whole seconds: a channel every 4th window
+    /// (i % 4 == 1), a sender domain every 5th (i % 5 == 2), a template every `template_every`-th
+    /// (i % template_every == 3).
+    pub fn window(&self, i: usize, from: i64, to: i64, template_every: usize) -> Filters {
+        Filters {
+            window: from / 1000 * 1000..to / 1000 * 1000,
+            channel: (i % 4 == 1).then(|| self.channels[i % self.channels.len()].clone()),
+            domain: (i % 5 == 2).then(|| self.domains[i % self.domains.len()].clone()),
+            template: (i % template_every == 3)
+                .then(|| self.templates[i % self.templates.len()].clone()),
+        }
     }
 }

@@ -23,7 +23,9 @@ use clickhouse::Row;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::read::report_filter::{ReportFilter, date, day_in, latest_seals, new_seals, org_window};
+use crate::read::report_filter::{
+    ReportFilter, WholeDays, date, day_in, latest_seals, new_seals, org_window,
+};
 use crate::read::reports::{Split, days_sql, filter_sql, split, type_list};
 use crate::store::Store;
 use crate::store::sql::Sql;
@@ -225,14 +227,6 @@ struct OrgDay {
     rules: String,
 }
 
-/// How a window's whole days are read.
-#[derive(Debug, Default)]
-struct WholeDays {
-    sealed: Vec<Uuid>,
-    raw: Vec<u16>,
-    newly_sealed: usize,
-}
-
 impl Store {
     /// The breakdown of `org_id`'s events in `window` by `dim`, keys with a non-zero count
     /// only, in no particular order.
@@ -416,35 +410,21 @@ impl Store {
         first: u16,
         end: u16,
     ) -> Result<WholeDays, StoreError> {
-        let today = day_of_ms(now_ms());
         let last = end - 1;
         let rules = causes::rules_version();
         let (changes, heads) = tokio::try_join!(
             self.day_changes(org_id, UtcDay(first), UtcDay(last)),
             self.breakdown_seal_heads(org_id, first, last),
         )?;
-        let mut out = WholeDays::default();
-        let mut stale = Vec::new();
-        for day in first..end {
-            let want = changes.get(&day).copied().unwrap_or(0);
-            match heads.get(&day) {
-                Some(h) if h.changes == want && h.rules == rules => out.sealed.push(h.seal_id),
-                _ if want == 0 => {} // nothing was ever written to this day
-                _ if day < today => stale.push(day),
-                _ => out.raw.push(day),
-            }
-        }
+        let (mut out, stale) = WholeDays::plan(first, end, changes, |day, want| {
+            heads
+                .get(&day)
+                .filter(|h| h.changes == want && h.rules == rules)
+                .map(|h| h.seal_id)
+        });
         if !stale.is_empty() {
-            match self.breakdown_seal(org_id, &stale, &changes).await {
-                Ok(seals) => {
-                    out.newly_sealed = seals.len();
-                    out.sealed.extend(seals);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, days = stale.len(), "could not seal breakdown days; counting them from events");
-                    out.raw.extend(stale);
-                }
-            }
+            let sealing = self.breakdown_seal(org_id, &stale, &out.changes).await;
+            out.sealed_now(stale, sealing, "breakdown");
         }
         Ok(out)
     }

@@ -103,3 +103,64 @@ impl Store {
         Ok(seals.into_values().collect())
     }
 }
+
+/// How a window's whole days are read: from these seals, or counted from `events`.
+#[derive(Debug, Default)]
+pub(crate) struct WholeDays {
+    /// Seal ids of the days read from seals.
+    pub(crate) sealed: Vec<Uuid>,
+    /// Days counted from `events` (today and later, and days whose sealing failed).
+    pub(crate) raw: Vec<u16>,
+    /// Days sealed by this read.
+    pub(crate) newly_sealed: usize,
+    /// The days' change counters, read before any of them was counted.
+    pub(crate) changes: BTreeMap<u16, u64>,
+}
+
+impl WholeDays {
+    /// Plans the whole days [first, end) from their change counters: a day is read from the
+    /// seal `valid(day, its counter)` names; a day nothing was ever written to is skipped; a
+    /// past day without a valid seal is returned as stale (to be sealed now, then
+    /// [`WholeDays::sealed_now`]); today and later are counted from `events`.
+    pub(crate) fn plan(
+        first: u16,
+        end: u16,
+        changes: BTreeMap<u16, u64>,
+        valid: impl Fn(u16, u64) -> Option<Uuid>,
+    ) -> (WholeDays, Vec<u16>) {
+        let today = day_of_ms(crate::timefmt::now_ms());
+        let mut out = WholeDays::default();
+        let mut stale = Vec::new();
+        for day in first..end {
+            let want = changes.get(&day).copied().unwrap_or(0);
+            match valid(day, want) {
+                Some(seal) => out.sealed.push(seal),
+                None if want == 0 => {} // nothing was ever written to this day
+                None if day < today => stale.push(day),
+                None => out.raw.push(day),
+            }
+        }
+        out.changes = changes;
+        (out, stale)
+    }
+
+    /// Takes the outcome of sealing the `stale` days: their seals, or, when sealing failed
+    /// (logged, naming `what` was sealed), the days counted from `events` instead.
+    pub(crate) fn sealed_now(
+        &mut self,
+        stale: Vec<u16>,
+        sealing: Result<Vec<Uuid>, StoreError>,
+        what: &str,
+    ) {
+        match sealing {
+            Ok(seals) => {
+                self.newly_sealed = seals.len();
+                self.sealed.extend(seals);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, days = stale.len(), "could not seal {what} days; counting them from events");
+                self.raw.extend(stale);
+            }
+        }
+    }
+}

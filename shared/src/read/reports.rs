@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::read::engaged_index::EngagedIndex;
 pub use crate::read::report_filter::ReportFilter;
-use crate::read::report_filter::{date, day_in};
+use crate::read::report_filter::{WholeDays, date, day_in};
 use crate::store::Store;
 use crate::store::sql::Sql;
 use crate::timefmt::{DAY_MS, STORABLE_END_MS, TimeRange, day_of_ms, day_start_ms, now_ms};

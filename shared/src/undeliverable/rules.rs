@@ -11,42 +11,23 @@ pub mod action {
     pub const RULES_UPDATED: &str = "undeliverable.rules_updated";
 }
 
-/// A classification rule, in priority order (highest first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rule {
-    PermanentBounce,
-    Complaint,
-    Rejected,
-    RepeatedTransient,
-    Undetermined,
-    SoftBounceAccumulation,
+crate::named_values! {
+    /// A classification rule, in priority order (highest first).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Rule {
+        PermanentBounce => "permanent_bounce",
+        Complaint => "complaint",
+        Rejected => "rejected",
+        RepeatedTransient => "repeated_transient",
+        Undetermined => "undetermined",
+        SoftBounceAccumulation => "soft_bounce_accumulation",
+    }
 }
 
 impl Rule {
     /// Every rule, highest priority first.
-    pub const PRIORITY: [Rule; 6] = [
-        Rule::PermanentBounce,
-        Rule::Complaint,
-        Rule::Rejected,
-        Rule::RepeatedTransient,
-        Rule::Undetermined,
-        Rule::SoftBounceAccumulation,
-    ];
-
-    /// The wire names, in priority order.
-    pub const NAMES: [&'static str; 6] = [
-        "permanent_bounce",
-        "complaint",
-        "rejected",
-        "repeated_transient",
-        "undetermined",
-        "soft_bounce_accumulation",
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        Rule::NAMES[self.index()]
-    }
+    pub const PRIORITY: [Rule; 6] = Rule::ALL;
 
     pub fn parse(name: &str) -> Option<Rule> {
         Rule::PRIORITY.into_iter().find(|r| r.as_str() == name)
@@ -84,46 +65,22 @@ impl fmt::Display for Rule {
     }
 }
 
-/// What a row of `undeliverable_history` / `undeliverable_activity` records (the schema's
-/// `Enum8` values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Kind {
-    Permanent = 1,
-    Transient = 2,
-    Undetermined = 3,
-    Complaint = 4,
-    Reject = 5,
-    Delay = 6,
-    /// A rule change altered this address's row (activity and history).
-    RuleChange = 7,
-    /// An operator excluded this address (activity only).
-    Exclusion = 8,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 8] = [
-        Kind::Permanent,
-        Kind::Transient,
-        Kind::Undetermined,
-        Kind::Complaint,
-        Kind::Reject,
-        Kind::Delay,
-        Kind::RuleChange,
-        Kind::Exclusion,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Permanent => "permanent",
-            Kind::Transient => "transient",
-            Kind::Undetermined => "undetermined",
-            Kind::Complaint => "complaint",
-            Kind::Reject => "reject",
-            Kind::Delay => "delay",
-            Kind::RuleChange => "rule_change",
-            Kind::Exclusion => "exclusion",
-        }
+crate::named_values! {
+    /// What a row of `undeliverable_history` / `undeliverable_activity` records (the schema's
+    /// `Enum8` values).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[repr(u8)]
+    pub enum Kind {
+        Permanent = 1 => "permanent",
+        Transient = 2 => "transient",
+        Undetermined = 3 => "undetermined",
+        Complaint = 4 => "complaint",
+        Reject = 5 => "reject",
+        Delay = 6 => "delay",
+        /// A rule change altered this address's row (activity and history).
+        RuleChange = 7 => "rule_change",
+        /// An operator excluded this address (activity only).
+        Exclusion = 8 => "exclusion",
     }
 }
 
@@ -158,24 +115,19 @@ impl Threshold {
     }
 }
 
-/// A named rule set (docs/semantics.md#undeliverable); `custom` once an org overrides single rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Profile {
-    Standard,
-    Strict,
-    Custom,
+crate::named_values! {
+    /// A named rule set (docs/semantics.md#undeliverable); `custom` once an org overrides single
+    /// rules.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Profile {
+        Standard => "standard",
+        Strict => "strict",
+        Custom => "custom",
+    }
 }
 
 impl Profile {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Profile::Standard => "standard",
-            Profile::Strict => "strict",
-            Profile::Custom => "custom",
-        }
-    }
-
     /// `standard` or `strict` (the profiles an operator can choose).
     pub fn parse(name: &str) -> Option<Profile> {
         match name {

@@ -3,7 +3,7 @@
 //! counter, and reused while the counter is unchanged.
 
 use super::*;
-use crate::read::report_filter::{date, day_in, latest_seals, new_seals};
+use crate::read::report_filter::{WholeDays, date, day_in, latest_seals, new_seals};
 use crate::store::Store;
 use crate::timefmt::{EpochMs, TimeRange, UtcDay, day_of_ms, day_start_ms, now_ms};
 use crate::{EventType, StoreError};
@@ -27,19 +27,6 @@ pub struct ReportsPrepared {
     pub orgs: usize,
     /// Days sealed now (their seal was missing or stale).
     pub sealed_days: usize,
-}
-
-/// How a window's whole days are read: from these seals, or counted from `events`.
-#[derive(Debug, Default)]
-pub(super) struct WholeDays {
-    /// Seal ids of the days read from seals.
-    pub(super) sealed: Vec<Uuid>,
-    /// Days counted from `events` (today and later, and days whose sealing failed).
-    pub(super) raw: Vec<u16>,
-    /// Days sealed by this read.
-    pub(super) newly_sealed: usize,
-    /// The days' change counters, read before any of them was counted.
-    pub(super) changes: BTreeMap<u16, u64>,
 }
 
 #[derive(Debug, Deserialize, Row)]
@@ -86,50 +73,29 @@ impl Store {
         first: u16,
         end: u16,
     ) -> Result<WholeDays, StoreError> {
-        let today = day_of_ms(now_ms());
         let last = end - 1;
         let (changes, heads) = tokio::try_join!(
             self.day_changes(org_id, UtcDay(first), UtcDay(last)),
             self.seal_heads(org_id, first, last),
         )?;
-        let mut sealed = Vec::new();
-        let mut stale = Vec::new();
-        let mut raw = Vec::new();
-        for day in first..end {
-            let want = changes.get(&day).copied().unwrap_or(0);
-            match heads.get(&day) {
-                Some(&(seal, had)) if had == want => sealed.push(seal),
-                _ if want == 0 => {} // nothing was ever written to this day
-                _ if day < today => stale.push(day),
-                _ => raw.push(day),
-            }
-        }
+        let (mut out, stale) = WholeDays::plan(first, end, changes, |day, want| {
+            heads
+                .get(&day)
+                .filter(|&&(_, had)| had == want)
+                .map(|&(seal, _)| seal)
+        });
         // Report-cache figures (`sendops_api_cache_*{cache="report_seals"}`, background
         // preparation included): each past day with events is a lookup, a missing or stale seal
         // a miss.
         metrics::counter!("sendops_api_cache_lookups_total", "cache" => "report_seals")
-            .increment((sealed.len() + stale.len()) as u64);
+            .increment((out.sealed.len() + stale.len()) as u64);
         metrics::counter!("sendops_api_cache_misses_total", "cache" => "report_seals")
             .increment(stale.len() as u64);
-        let mut newly_sealed = 0;
         if !stale.is_empty() {
-            match self.seal(org_id, &stale, &changes).await {
-                Ok(seals) => {
-                    newly_sealed = seals.len();
-                    sealed.extend(seals);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, days = stale.len(), "could not seal report days; counting them from events");
-                    raw.extend(stale);
-                }
-            }
+            let sealing = self.seal(org_id, &stale, &out.changes).await;
+            out.sealed_now(stale, sealing, "report");
         }
-        Ok(WholeDays {
-            sealed,
-            raw,
-            newly_sealed,
-            changes,
-        })
+        Ok(out)
     }
 
     /// Prepares every org's past days within its plan's retention for reports: seals the days

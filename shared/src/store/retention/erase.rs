@@ -88,67 +88,41 @@ impl Store {
             days.len()
         ));
         // (table, condition, binds, mutation): deletes unless the mutation is given.
-        let steps: Vec<(&'static str, String, Vec<&str>, Option<String>)> = vec![
+        type Step<'a> = (&'static str, String, Vec<&'a str>, Option<String>);
+        let org_and_email = |table, cond: &str| -> Step<'_> {
             (
-                "events",
-                "org_id = ? AND lower(recipient) = ?".into(),
+                table,
+                format!("org_id = ? AND {cond}"),
                 vec![&org, &email],
                 None,
-            ),
+            )
+        };
+        let steps: Vec<Step<'_>> = vec![
+            org_and_email("events", "lower(recipient) = ?"),
             (
                 "events",
                 format!("org_id = ? AND {in_destination}"),
                 vec![&org, &email],
                 Some("UPDATE destination = arrayFilter(x -> lower(x) != ?, destination)".into()),
             ),
-            (
-                "message_recipients",
-                "org_id = ? AND lower(recipient) = ?".into(),
-                vec![&org, &email],
-                None,
-            ),
-            (
-                "message_timeline",
-                "org_id = ? AND lower(recipient) = ?".into(),
-                vec![&org, &email],
-                None,
-            ),
-            (
-                "engaged",
-                "org_id = ? AND recipient_hash = sipHash128(?)".into(),
-                vec![&org, &email],
-                None,
-            ),
-            (
-                "engaged_recipients",
-                "org_id = ? AND recipient_hash = sipHash128(?)".into(),
-                vec![&org, &email],
-                None,
-            ),
+            org_and_email("message_recipients", "lower(recipient) = ?"),
+            org_and_email("message_timeline", "lower(recipient) = ?"),
+            org_and_email("engaged", "recipient_hash = sipHash128(?)"),
+            org_and_email("engaged_recipients", "recipient_hash = sipHash128(?)"),
             (
                 "undeliverable_history",
                 "okey = ?".into(),
                 vec![&okey],
                 None,
             ),
-            (
-                "undeliverable_activity",
-                "org_id = ? AND email = ?".into(),
-                vec![&org, &email],
-                None,
-            ),
+            org_and_email("undeliverable_activity", "email = ?"),
             (
                 "undeliverable_activity_blocks",
                 "org_id = ? AND has(fences, ?)".into(),
                 vec![&org, &email],
                 Some("UPDATE fences = arrayFilter(x -> x != ?, fences)".into()),
             ),
-            (
-                "undeliverable_exclusions",
-                "org_id = ? AND lower(email) = ?".into(),
-                vec![&org, &email],
-                None,
-            ),
+            org_and_email("undeliverable_exclusions", "lower(email) = ?"),
             (
                 "quarantine",
                 "position(lower(raw), ?) > 0 OR position(lower(detail), ?) > 0".into(),
