@@ -210,16 +210,22 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// [`Strs`]: an array of strings.
-    fn str_vec(&mut self) -> R<Strs<'a>> {
-        let mut v = Strs::default();
+    /// An array of strings (at its `[`): `add` takes each string, in order.
+    #[inline]
+    fn strings(&mut self, mut add: impl FnMut(Str<'a>)) -> R<()> {
         self.array(|s| {
             if s.peek()? != b'"' {
                 return None;
             }
-            v.push(Str(s.string()?));
+            add(Str(s.string()?));
             Some(())
-        })?;
+        })
+    }
+
+    /// [`Strs`]: an array of strings.
+    fn str_vec(&mut self) -> R<Strs<'a>> {
+        let mut v = Strs::default();
+        self.strings(|value| v.push(value))?;
         Some(v)
     }
 
@@ -290,13 +296,8 @@ impl<'a> Scan<'a> {
         let mut tags = Tags::default();
         self.object(|s, name| {
             let mut first = None;
-            s.array(|s| {
-                if s.peek()? != b'"' {
-                    return None;
-                }
-                let value = s.string()?;
-                first.get_or_insert(Str(value));
-                Some(())
+            s.strings(|value| {
+                first.get_or_insert(value);
             })?;
             // A repeated tag counts by its last occurrence, as in the serde reading.
             match name {

@@ -81,23 +81,39 @@ impl<'a> Deref for Strs<'a> {
 
 impl<'de: 'a, 'a> Deserialize<'de> for Strs<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct StrsVisitor<'a>(PhantomData<Strs<'a>>);
-        impl<'de: 'a, 'a> Visitor<'de> for StrsVisitor<'a> {
-            type Value = Strs<'a>;
-            // The text serde's `Vec` visitor gives, so errors read the same.
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a sequence")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strs<'a>, A::Error> {
-                let mut out = Strs::default();
-                while let Some(value) = seq.next_element::<Str<'de>>()? {
-                    out.push(value);
-                }
-                Ok(out)
-            }
-        }
-        d.deserialize_seq(StrsVisitor(PhantomData))
+        str_seq(d)
     }
+}
+
+/// What a JSON array of strings is read into by [`str_seq`], one string at a time.
+trait StrSeq<'de>: Default {
+    fn add(&mut self, s: Str<'de>);
+}
+
+impl<'de: 'a, 'a> StrSeq<'de> for Strs<'a> {
+    fn add(&mut self, s: Str<'de>) {
+        self.push(s);
+    }
+}
+
+/// Reads a JSON array of strings into `T`, exactly as a `Vec<Str>` is read (same errors).
+fn str_seq<'de, T: StrSeq<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+    struct SeqVisitor<T>(PhantomData<T>);
+    impl<'de, T: StrSeq<'de>> Visitor<'de> for SeqVisitor<T> {
+        type Value = T;
+        // The text serde's `Vec` visitor gives, so errors read the same.
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+            let mut out = T::default();
+            while let Some(value) = seq.next_element::<Str<'de>>()? {
+                out.add(value);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(SeqVisitor(PhantomData))
 }
 
 /// Any JSON object SendOps may receive, read once.
@@ -246,25 +262,18 @@ impl<'de: 'a, 'a> Deserialize<'de> for Tags<'a> {
 }
 
 /// The first string of an array of strings (every element is still checked).
+#[derive(Default)]
 struct FirstOf<'a>(Option<Str<'a>>);
+
+impl<'de: 'a, 'a> StrSeq<'de> for FirstOf<'a> {
+    fn add(&mut self, s: Str<'de>) {
+        self.0.get_or_insert(s);
+    }
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for FirstOf<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct FirstVisitor<'a>(PhantomData<FirstOf<'a>>);
-        impl<'de: 'a, 'a> Visitor<'de> for FirstVisitor<'a> {
-            type Value = FirstOf<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a sequence")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstOf<'a>, A::Error> {
-                let mut first = None;
-                while let Some(value) = seq.next_element::<Str<'de>>()? {
-                    first.get_or_insert(value);
-                }
-                Ok(FirstOf(first))
-            }
-        }
-        d.deserialize_seq(FirstVisitor(PhantomData))
+        str_seq(d)
     }
 }
 

@@ -207,6 +207,23 @@ pub(super) fn ses_event_rows<M, D>(
     row.sender_domain.make_ascii_lowercase();
 
     let set = |s: Option<&Str<'_>>| s.map(|v| Text::from(&**v)).unwrap_or_default();
+    // The event type's own object `doc.$field` (required, named `$name` on the wire), with its
+    // `$name.timestamp` set as the row's time (`sent_ms` when absent).
+    macro_rules! own_part {
+        ($field:ident, $name:literal) => {{
+            let part = doc
+                .$field
+                .as_ref()
+                .ok_or_else(|| with_account(missing($name)))?;
+            row.occurred_ms = event_time(
+                part.timestamp.as_ref(),
+                sent_ms,
+                concat!($name, ".timestamp"),
+            )
+            .map_err(with_account)?;
+            part
+        }};
+    }
     let recipients: Recipients<'_, '_> = match ty {
         EventType::Send => Recipients::Addresses(&mail.destination),
         EventType::Reject => {
@@ -223,45 +240,25 @@ pub(super) fn ses_event_rows<M, D>(
             Recipients::Addresses(&mail.destination)
         }
         EventType::Open => {
-            let open = doc
-                .open
-                .as_ref()
-                .ok_or_else(|| with_account(missing("open")))?;
-            row.occurred_ms = event_time(open.timestamp.as_ref(), sent_ms, "open.timestamp")
-                .map_err(with_account)?;
+            let open = own_part!(open, "open");
             row.ip_address = set(open.ip_address.as_ref());
             row.user_agent = set(open.user_agent.as_ref());
             Recipients::Addresses(&mail.destination)
         }
         EventType::Click => {
-            let click = doc
-                .click
-                .as_ref()
-                .ok_or_else(|| with_account(missing("click")))?;
-            row.occurred_ms = event_time(click.timestamp.as_ref(), sent_ms, "click.timestamp")
-                .map_err(with_account)?;
+            let click = own_part!(click, "click");
             row.ip_address = set(click.ip_address.as_ref());
             row.user_agent = set(click.user_agent.as_ref());
             row.click_url = set(click.link.as_ref());
             Recipients::Addresses(&mail.destination)
         }
         EventType::Subscription => {
-            let sub = doc
-                .subscription
-                .as_ref()
-                .ok_or_else(|| with_account(missing("subscription")))?;
-            row.occurred_ms = event_time(sub.timestamp.as_ref(), sent_ms, "subscription.timestamp")
-                .map_err(with_account)?;
+            let sub = own_part!(subscription, "subscription");
             row.contact_list = set(sub.contact_list.as_ref());
             Recipients::Addresses(&mail.destination)
         }
         EventType::Delivery => {
-            let d = doc
-                .delivery
-                .as_ref()
-                .ok_or_else(|| with_account(missing("delivery")))?;
-            row.occurred_ms = event_time(d.timestamp.as_ref(), sent_ms, "delivery.timestamp")
-                .map_err(with_account)?;
+            let d = own_part!(delivery, "delivery");
             row.smtp_response = set(d.smtp_response.as_ref());
             row.processing_time_ms = d
                 .processing_time_millis
@@ -269,12 +266,7 @@ pub(super) fn ses_event_rows<M, D>(
             Recipients::Addresses(&d.recipients)
         }
         EventType::Bounce => {
-            let b = doc
-                .bounce
-                .as_ref()
-                .ok_or_else(|| with_account(missing("bounce")))?;
-            row.occurred_ms = event_time(b.timestamp.as_ref(), sent_ms, "bounce.timestamp")
-                .map_err(with_account)?;
+            let b = own_part!(bounce, "bounce");
             row.bounce_type = set(b.bounce_type.as_ref());
             row.bounce_sub_type = set(b.bounce_sub_type.as_ref());
             check_statuses(
@@ -284,12 +276,7 @@ pub(super) fn ses_event_rows<M, D>(
             .map_err(with_account)?
         }
         EventType::Complaint => {
-            let c = doc
-                .complaint
-                .as_ref()
-                .ok_or_else(|| with_account(missing("complaint")))?;
-            row.occurred_ms = event_time(c.timestamp.as_ref(), sent_ms, "complaint.timestamp")
-                .map_err(with_account)?;
+            let c = own_part!(complaint, "complaint");
             row.feedback_type = set(c.complaint_feedback_type.as_ref());
             check_statuses(
                 &c.complained_recipients,
@@ -298,12 +285,7 @@ pub(super) fn ses_event_rows<M, D>(
             .map_err(with_account)?
         }
         EventType::DeliveryDelay => {
-            let d = doc
-                .delivery_delay
-                .as_ref()
-                .ok_or_else(|| with_account(missing("deliveryDelay")))?;
-            row.occurred_ms = event_time(d.timestamp.as_ref(), sent_ms, "deliveryDelay.timestamp")
-                .map_err(with_account)?;
+            let d = own_part!(delivery_delay, "deliveryDelay");
             row.delay_type = set(d.delay_type.as_ref());
             check_statuses(
                 &d.delayed_recipients,

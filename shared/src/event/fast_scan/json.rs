@@ -269,6 +269,12 @@ impl<'a> Scan<'a> {
             return None;
         }
         self.skip_string()?;
+        self.colon()
+    }
+
+    /// The `:` after a member name, with the whitespace on either side of it.
+    #[inline(always)]
+    fn colon(&mut self) -> R<()> {
         self.ws();
         if self.peek()? != b':' {
             return None;
@@ -281,52 +287,32 @@ impl<'a> Scan<'a> {
     /// An object (at its `{`): `f` reads each member's value (whitespace before it skipped).
     #[inline]
     pub(super) fn object(&mut self, mut f: impl FnMut(&mut Self, &'a [u8]) -> R<()>) -> R<()> {
-        if self.peek()? != b'{' {
-            return None;
-        }
-        self.depth += 1;
-        if self.depth > MAX_NESTING {
-            return None;
-        }
-        self.i += 1;
-        self.ws();
-        if self.peek()? == b'}' {
-            self.i += 1;
-            self.depth -= 1;
-            return Some(());
-        }
-        loop {
-            if self.peek()? != b'"' {
+        self.container(b'{', b'}', |s| {
+            if s.peek()? != b'"' {
                 return None;
             }
-            let key = self.key()?;
-            self.ws();
-            if self.peek()? != b':' {
-                return None;
-            }
-            self.i += 1;
-            self.ws();
-            f(self, key)?;
-            self.ws();
-            match self.peek()? {
-                b',' => {
-                    self.i += 1;
-                    self.ws();
-                }
-                b'}' => {
-                    self.i += 1;
-                    self.depth -= 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+            let key = s.key()?;
+            s.colon()?;
+            f(s, key)
+        })
     }
 
     /// An array (at its `[`): `f` reads each element (whitespace before it skipped).
     #[inline]
-    pub(super) fn array(&mut self, mut f: impl FnMut(&mut Self) -> R<()>) -> R<()> {
-        if self.peek()? != b'[' {
+    pub(super) fn array(&mut self, f: impl FnMut(&mut Self) -> R<()>) -> R<()> {
+        self.container(b'[', b']', f)
+    }
+
+    /// An object or array (at its `open` byte, ended by `close`): `item` reads each member or
+    /// element (whitespace before it skipped), at one more level of nesting.
+    #[inline(always)]
+    fn container(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> R<()>,
+    ) -> R<()> {
+        if self.peek()? != open {
             return None;
         }
         self.depth += 1;
@@ -335,20 +321,20 @@ impl<'a> Scan<'a> {
         }
         self.i += 1;
         self.ws();
-        if self.peek()? == b']' {
+        if self.peek()? == close {
             self.i += 1;
             self.depth -= 1;
             return Some(());
         }
         loop {
-            f(self)?;
+            item(self)?;
             self.ws();
             match self.peek()? {
                 b',' => {
                     self.i += 1;
                     self.ws();
                 }
-                b']' => {
+                c if c == close => {
                     self.i += 1;
                     self.depth -= 1;
                     return Some(());
