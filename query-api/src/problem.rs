@@ -52,71 +52,54 @@ impl ApiError {
         }])
     }
 
-    pub fn status(&self) -> StatusCode {
+    /// Each error's status, `code`, `type` class and `title`, in one place.
+    #[rustfmt::skip]
+    fn kind(&self) -> (StatusCode, &'static str, &'static str, &'static str) {
+        use ErrorCode as C;
+        use StatusCode as S;
         match self {
-            ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::MissingScope(_) | ApiError::RetentionExceeded { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
-            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::InvalidRequest(_) =>
+                (S::BAD_REQUEST, C::InvalidRequest.as_str(), "invalid_request", "Bad request"),
+            ApiError::Unauthenticated =>
+                (S::UNAUTHORIZED, C::InvalidKey.as_str(), "unauthenticated", "Unauthorized"),
+            ApiError::MissingScope(_) =>
+                (S::FORBIDDEN, C::InvalidScope.as_str(), "permission_denied", "Missing scope"),
+            ApiError::RetentionExceeded { .. } => (S::FORBIDDEN,
+                C::PlanRetentionExceeded.as_str(), "permission_denied", "Outside plan retention"),
+            ApiError::NotFound { .. } =>
+                (S::NOT_FOUND, C::NotFound.as_str(), "not_found", "Not found"),
+            ApiError::Validation(_) => (S::UNPROCESSABLE_ENTITY,
+                C::ValidationFailed.as_str(), "validation_failed", "Validation failed"),
+            ApiError::RateLimited { .. } =>
+                (S::TOO_MANY_REQUESTS, C::RateLimited.as_str(), "rate_limit", "Too many requests"),
+            ApiError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED,
+                "method_not_allowed", "method_not_allowed", "Method not allowed"),
+            ApiError::UriTooLong { .. } =>
+                (S::URI_TOO_LONG, "uri_too_long", "uri_too_long", "URI too long"),
+            ApiError::HeadersTooLarge { .. } => (S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large", "headers_too_large", "Request header fields too large"),
+            ApiError::Unavailable { .. } => (S::SERVICE_UNAVAILABLE,
+                C::ServiceUnavailable.as_str(), "service_unavailable", "Service unavailable"),
+            ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR,
+                C::InternalError.as_str(), "internal_error", "Internal server error"),
         }
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.kind().0
+    }
+
     pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::InvalidRequest(_) => ErrorCode::InvalidRequest.as_str(),
-            ApiError::Unauthenticated => ErrorCode::InvalidKey.as_str(),
-            ApiError::MissingScope(_) => ErrorCode::InvalidScope.as_str(),
-            ApiError::RetentionExceeded { .. } => ErrorCode::PlanRetentionExceeded.as_str(),
-            ApiError::NotFound { .. } => ErrorCode::NotFound.as_str(),
-            ApiError::Validation(_) => ErrorCode::ValidationFailed.as_str(),
-            ApiError::RateLimited { .. } => ErrorCode::RateLimited.as_str(),
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::UriTooLong { .. } => "uri_too_long",
-            ApiError::HeadersTooLarge { .. } => "headers_too_large",
-            ApiError::Unavailable { .. } => ErrorCode::ServiceUnavailable.as_str(),
-            ApiError::Internal(_) => ErrorCode::InternalError.as_str(),
-        }
+        self.kind().1
     }
 
     /// The `type` class (appended to the configured base URI).
     pub fn class(&self) -> &'static str {
-        match self {
-            ApiError::InvalidRequest(_) => "invalid_request",
-            ApiError::Unauthenticated => "unauthenticated",
-            ApiError::MissingScope(_) | ApiError::RetentionExceeded { .. } => "permission_denied",
-            ApiError::NotFound { .. } => "not_found",
-            ApiError::Validation(_) => "validation_failed",
-            ApiError::RateLimited { .. } => "rate_limit",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::UriTooLong { .. } => "uri_too_long",
-            ApiError::HeadersTooLarge { .. } => "headers_too_large",
-            ApiError::Unavailable { .. } => "service_unavailable",
-            ApiError::Internal(_) => "internal_error",
-        }
+        self.kind().2
     }
 
     fn title(&self) -> &'static str {
-        match self {
-            ApiError::InvalidRequest(_) => "Bad request",
-            ApiError::Unauthenticated => "Unauthorized",
-            ApiError::MissingScope(_) => "Missing scope",
-            ApiError::RetentionExceeded { .. } => "Outside plan retention",
-            ApiError::NotFound { .. } => "Not found",
-            ApiError::Validation(_) => "Validation failed",
-            ApiError::RateLimited { .. } => "Too many requests",
-            ApiError::MethodNotAllowed => "Method not allowed",
-            ApiError::UriTooLong { .. } => "URI too long",
-            ApiError::HeadersTooLarge { .. } => "Request header fields too large",
-            ApiError::Unavailable { .. } => "Service unavailable",
-            ApiError::Internal(_) => "Internal server error",
-        }
+        self.kind().3
     }
 
     fn detail(&self) -> String {

@@ -7,7 +7,7 @@
 //!
 //! For one org and a range of UTC days, [`Store::repair_org`] feeds every table derived from
 //! `events` again from `events`, with `INSERT … SELECT` statements whose SELECT is the view's
-//! own (copied from the migrations; a unit test checks they still match) restricted to the org
+//! own (read from the migrations' text at run time, never copied) restricted to the org
 //! and the days. Every target tolerates a second copy of an event's rows (migration 0010), so
 //! rows already there are harmless, and so are copies of a row in `events` itself (a
 //! ReplacingMergeTree before its merge). The `undeliverable_history` rows it writes carry the
