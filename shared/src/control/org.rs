@@ -244,9 +244,7 @@ impl Store {
         row.rate_limit_override = per_minute;
         // A newer version of the row (ReplacingMergeTree keeps the highest `updated_ms`).
         row.updated_ms = (now_ms() as u64).max(row.updated_ms + 1);
-        let mut insert = self.client().insert::<OrgRow>("orgs").await?;
-        insert.write(&row).await?;
-        insert.end().await?;
+        self.insert_rows("orgs", std::slice::from_ref(&row)).await?;
         Ok(row.to_org())
     }
 

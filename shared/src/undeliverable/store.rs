@@ -300,21 +300,9 @@ impl Store {
                     .await?;
             }
             insert.end().await?;
-            let mut insert = shard
-                .client()
-                .insert::<ActivityRow<'_>>("undeliverable_activity")
+            shard
+                .write_activity(org.id, at, &emails, Kind::RuleChange)
                 .await?;
-            for email in chunk {
-                insert
-                    .write(&ActivityRow {
-                        org_id: org.id,
-                        ingested_ms: at,
-                        email,
-                        kind: Kind::RuleChange as i8,
-                    })
-                    .await?;
-            }
-            insert.end().await?;
         }
         let rules = Rules {
             set,
@@ -322,12 +310,8 @@ impl Store {
             updated_ms: at,
             updated_by: actor.clone(),
         };
-        let mut insert = self
-            .client()
-            .insert::<RulesRow>("undeliverable_rules")
+        self.insert_rows("undeliverable_rules", &[RulesRow::new(org.id, &rules)])
             .await?;
-        insert.write(&RulesRow::new(org.id, &rules)).await?;
-        insert.end().await?;
         self.write_audit(&[AuditRow::new(
             org.id,
             Uuid::nil(),
@@ -441,28 +425,15 @@ impl Store {
             excluded_by,
             reason,
         };
-        let mut insert = shard
-            .client()
-            .insert::<ExclusionRow>("undeliverable_exclusions")
+        shard
+            .insert_rows("undeliverable_exclusions", std::slice::from_ref(&row))
             .await?;
-        insert.write(&row).await?;
-        insert.end().await?;
         shard
             .write_block(BlockRow::new(org_id, at, &[row.email.as_str()]))
             .await?;
-        let mut insert = shard
-            .client()
-            .insert::<ActivityRow<'_>>("undeliverable_activity")
+        shard
+            .write_activity(org_id, at, &[row.email.as_str()], Kind::Exclusion)
             .await?;
-        insert
-            .write(&ActivityRow {
-                org_id,
-                ingested_ms: at,
-                email: &row.email,
-                kind: Kind::Exclusion as i8,
-            })
-            .await?;
-        insert.end().await?;
         self.write_audit(&[AuditRow::new(
             org_id,
             Uuid::nil(),
@@ -476,15 +447,37 @@ impl Store {
         Ok(row.to_exclusion())
     }
 
-    /// Writes the block row of activity rows about to be written (see [`BlockRow`]).
-    async fn write_block(&self, block: BlockRow) -> Result<(), StoreError> {
+    /// Writes activity rows of `kind` at `at` for `emails`, in one INSERT (after their block
+    /// row: [`Store::write_block`]).
+    async fn write_activity(
+        &self,
+        org_id: Uuid,
+        at: i64,
+        emails: &[&str],
+        kind: Kind,
+    ) -> Result<(), StoreError> {
         let mut insert = self
             .client()
-            .insert::<BlockRow>("undeliverable_activity_blocks")
+            .insert::<ActivityRow<'_>>("undeliverable_activity")
             .await?;
-        insert.write(&block).await?;
+        for email in emails {
+            insert
+                .write(&ActivityRow {
+                    org_id,
+                    ingested_ms: at,
+                    email,
+                    kind: kind as i8,
+                })
+                .await?;
+        }
         insert.end().await?;
         Ok(())
+    }
+
+    /// Writes the block row of activity rows about to be written (see [`BlockRow`]).
+    async fn write_block(&self, block: BlockRow) -> Result<(), StoreError> {
+        self.insert_rows("undeliverable_activity_blocks", &[block])
+            .await
     }
 
     /// Every exclusion of an org (superseded ones too), newest first.
