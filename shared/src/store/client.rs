@@ -449,19 +449,18 @@ impl Store {
 
     /// Creates the database when missing.
     pub async fn create_database(&self) -> Result<(), StoreError> {
-        let sql = format!(
-            "CREATE DATABASE IF NOT EXISTS `{}`{}",
-            self.database.replace('`', ""),
-            self.on_cluster()
-        );
-        self.server.query(&sql).execute().await?;
-        Ok(())
+        self.database_ddl("CREATE DATABASE IF NOT EXISTS").await
     }
 
     /// Drops the database (tests only).
     pub async fn drop_database(&self) -> Result<(), StoreError> {
+        self.database_ddl("DROP DATABASE IF EXISTS").await
+    }
+
+    /// `<verb> `<database>`` (on the cluster, when there is one).
+    async fn database_ddl(&self, verb: &str) -> Result<(), StoreError> {
         let sql = format!(
-            "DROP DATABASE IF EXISTS `{}`{}",
+            "{verb} `{}`{}",
             self.database.replace('`', ""),
             self.on_cluster()
         );
