@@ -36,6 +36,7 @@ use uuid::Uuid;
 use crate::StoreError;
 use crate::store::Store;
 use crate::store::migration_lock::Progress;
+use crate::store::sql::Sql;
 use crate::timefmt::{STORABLE_END_MS, day_of_ms, day_to_date, now_ms, parse_rfc3339_ms};
 
 /// One table derived from `events` and the materialized view that feeds it.
@@ -202,11 +203,14 @@ impl Derived {
     }
 }
 
-/// Done markers of the range's events stamped at or before a bound (binds: org, first date, last
-/// date, bound ms); the same SELECT as migration 0010's backfill.
+/// Done markers of the range's events (binds: org, first date, last date), to which the repair
+/// adds [`MARKED_UP_TO`]; the same SELECT as migration 0010's backfill.
 const MARKERS_SQL: &str = "INSERT INTO ingested_events (org_id, day, event_id) \
      SELECT org_id, day, event_id FROM events \
-     WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?) AND ingested_ms <= ?";
+     WHERE org_id = ? AND day >= toDate(?) AND day <= toDate(?)";
+
+/// Only events stamped at or before a bound (bind: the bound, epoch ms) get their done marker.
+const MARKED_UP_TO: &str = " AND ingested_ms <= ?";
 
 /// Rows (copies included) and distinct events per day of the range.
 const PLAN_SQL: &str = "SELECT toUInt16(day) AS d, count() AS n, uniqExact(event_id) AS ids \
@@ -432,27 +436,22 @@ impl Store {
             // (or to consumers that died), so the re-feed below has seen all of them.
             let bound = self.committed_bound_ms(now_ms()).await?;
             summary.statements += 1;
-            for (table, sql) in &statements {
+            // The derived tables, then the done markers of events stamped up to the bound.
+            let markers = ("ingested_events", MARKERS_SQL);
+            for (table, sql) in statements
+                .iter()
+                .map(|(t, q)| (*t, q.as_str()))
+                .chain([markers])
+            {
                 progress(&format!("{label}: {table}"));
-                self.client()
-                    .query(sql)
-                    .bind(org.as_str())
-                    .bind(a.as_str())
-                    .bind(b.as_str())
-                    .execute()
-                    .await?;
+                let range = [org.as_str().into(), a.as_str().into(), b.as_str().into()];
+                let mut q = Sql::new(sql, range);
+                if table == markers.0 {
+                    q.push(MARKED_UP_TO, [bound.into()]);
+                }
+                self.sql(q).execute().await?;
                 summary.statements += 1;
             }
-            progress(&format!("{label}: ingested_events"));
-            self.client()
-                .query(MARKERS_SQL)
-                .bind(org.as_str())
-                .bind(a.as_str())
-                .bind(b.as_str())
-                .bind(bound)
-                .execute()
-                .await?;
-            summary.statements += 1;
             progress(&format!("{label}: day_changes"));
             let bump: HashSet<(Uuid, u16)> = with_events.iter().map(|&d| (org_id, d)).collect();
             self.bump_days(&bump).await?;
