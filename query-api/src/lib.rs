@@ -179,11 +179,9 @@ pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHand
             );
         }
     });
-    Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
+    periodic(every, move || {
+        let state = state.clone();
+        async move {
             // First the in-process breakdown index (what the first breakdown or reputation
             // request after a start would otherwise load itself), then the store's seals.
             if let Some(index) = &state.breakdowns {
@@ -226,23 +224,17 @@ pub fn spawn_report_preparation(state: AppState) -> Option<tokio::task::JoinHand
                 Err(e) => tracing::warn!(error = %e, "could not prepare breakdown days"),
             }
         }
-    }))
+    })
 }
 
 /// Evaluates every org's reputation every `SENDOPS_REPUTATION_EVALUATE_SECONDS` (default 60;
 /// nothing when 0) and records status transitions (`/v1/reputation/alerts`): `main` spawns it,
 /// tests call `Store::evaluate_reputation` themselves.
 pub fn spawn_reputation_alerts(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
-    let every = state.config.reputation_evaluate_every;
-    if every.is_zero() {
-        return None;
-    }
-    Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let thresholds = sendops_shared::read::reputation::Thresholds::default();
-        loop {
-            tick.tick().await;
+    let thresholds = sendops_shared::read::reputation::Thresholds::default();
+    periodic(state.config.reputation_evaluate_every, move || {
+        let state = state.clone();
+        async move {
             match state.store.evaluate_reputations(&thresholds).await {
                 Ok(n) if n > 0 => {
                     tracing::info!(transitions = n, "reputation transitions recorded")
@@ -251,7 +243,7 @@ pub fn spawn_reputation_alerts(state: AppState) -> Option<tokio::task::JoinHandl
                 Err(e) => tracing::warn!(error = %e, "could not evaluate reputations"),
             }
         }
-    }))
+    })
 }
 
 /// Resolves the mailbox providers of recipient domains every `SENDOPS_PROVIDER_REFRESH_SECONDS`
@@ -269,12 +261,10 @@ pub fn spawn_provider_refresh(state: AppState) -> Option<tokio::task::JoinHandle
             return None;
         }
     };
-    Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let opts = sendops_outbound::providers::RefreshOptions::default();
-        loop {
-            tick.tick().await;
+    let opts = sendops_outbound::providers::RefreshOptions::default();
+    periodic(every, move || {
+        let (state, resolver, opts) = (state.clone(), resolver.clone(), opts.clone());
+        async move {
             match sendops_outbound::providers::refresh(&state.store, &resolver, &opts, |_| {}).await
             {
                 Ok(done) if done.asked > 0 => tracing::info!(
@@ -287,6 +277,26 @@ pub fn spawn_provider_refresh(state: AppState) -> Option<tokio::task::JoinHandle
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not refresh mailbox providers"),
             }
+        }
+    })
+}
+
+/// Runs `work` every `every`, the first time at once (a tick that comes late waits rather than
+/// bursting); nothing when `every` is zero.
+fn periodic<F, Fut>(every: Duration, mut work: F) -> Option<tokio::task::JoinHandle<()>>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    if every.is_zero() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            work().await;
         }
     }))
 }
