@@ -27,6 +27,7 @@ use crate::control::audit::AuditRow;
 use crate::control::scopes::{Scope, canonical_names, normalize};
 use crate::store::Store;
 use crate::store::error::StoreError;
+use crate::store::sql::Sql;
 use crate::timefmt::{format_ms, now_ms};
 
 /// How long the old key keeps working after a rotation (spec: a hard 24 h window).
@@ -407,7 +408,10 @@ impl Store {
     /// too: check [`ApiKey::is_usable_at`].
     pub async fn key_by_hash(&self, hash: &str) -> Result<Option<(ApiKey, String)>, StoreError> {
         let sql = "SELECT ?fields FROM api_keys FINAL WHERE key_hash = ? LIMIT 1";
-        let row = self.fetch_optional_by::<ApiKeyRow>(sql, hash).await?;
+        let row = self
+            .sql(Sql::new(sql, [hash.into()]))
+            .fetch_optional::<ApiKeyRow>()
+            .await?;
         Ok(row.map(|r| {
             let key = r.to_key();
             (key, r.key_hash)
@@ -440,7 +444,8 @@ impl Store {
         let sql =
             "SELECT ?fields FROM api_keys FINAL WHERE org_id = ? ORDER BY created_ms DESC, id DESC";
         let rows = self
-            .fetch_all_by::<ApiKeyRow>(sql, org_id.to_string())
+            .sql(Sql::new(sql, [org_id.into()]))
+            .fetch_all::<ApiKeyRow>()
             .await?;
         Ok(rows.iter().map(ApiKeyRow::to_key).collect())
     }
@@ -639,7 +644,10 @@ impl Store {
 
     async fn key_row(&self, id: Uuid) -> Result<Option<ApiKeyRow>, StoreError> {
         let sql = "SELECT ?fields FROM api_keys FINAL WHERE id = ? LIMIT 1";
-        self.fetch_optional_by(sql, id.to_string()).await
+        Ok(self
+            .sql(Sql::new(sql, [id.into()]))
+            .fetch_optional()
+            .await?)
     }
 
     /// What a lifecycle step on an existing key starts from: the checked `actor` and the stored

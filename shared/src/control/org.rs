@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::store::Store;
 use crate::store::error::StoreError;
+use crate::store::sql::Sql;
 use crate::timefmt::now_ms;
 
 /// A plan decides data retention (docs/semantics.md#time-windows).
@@ -213,14 +214,18 @@ impl Store {
 
     pub async fn org_by_slug(&self, slug: &str) -> Result<Option<Org>, StoreError> {
         let sql = "SELECT ?fields FROM orgs FINAL WHERE slug = ? LIMIT 1";
-        let row = self.fetch_optional_by::<OrgRow>(sql, slug).await?;
+        let row = self
+            .sql(Sql::new(sql, [slug.into()]))
+            .fetch_optional::<OrgRow>()
+            .await?;
         Ok(row.map(|r| r.to_org()))
     }
 
     pub async fn org_by_id(&self, id: Uuid) -> Result<Option<Org>, StoreError> {
         let sql = "SELECT ?fields FROM orgs FINAL WHERE id = ? LIMIT 1";
         let row = self
-            .fetch_optional_by::<OrgRow>(sql, id.to_string())
+            .sql(Sql::new(sql, [id.into()]))
+            .fetch_optional::<OrgRow>()
             .await?;
         Ok(row.map(|r| r.to_org()))
     }
@@ -238,7 +243,11 @@ impl Store {
             ));
         }
         let sql = "SELECT ?fields FROM orgs FINAL WHERE slug = ? LIMIT 1";
-        let Some(mut row) = self.fetch_optional_by::<OrgRow>(sql, slug).await? else {
+        let Some(mut row) = self
+            .sql(Sql::new(sql, [slug.into()]))
+            .fetch_optional::<OrgRow>()
+            .await?
+        else {
             return Err(StoreError::Invalid(format!("no org with slug {slug:?}")));
         };
         row.rate_limit_override = per_minute;

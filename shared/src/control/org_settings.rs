@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::control::org::valid_account_id;
 use crate::store::Store;
 use crate::store::error::StoreError;
+use crate::store::sql::Sql;
 use crate::timefmt::{format_ms, now_ms};
 
 /// The version of the customer-side CloudFormation template this SendOps release ships. Raise it
@@ -190,7 +191,8 @@ impl Store {
     async fn org_settings_row(&self, org_id: Uuid) -> Result<OrgSettingsRow, StoreError> {
         let sql = "SELECT ?fields FROM org_settings FINAL WHERE org_id = ? LIMIT 1";
         Ok(self
-            .fetch_optional_by(sql, org_id.to_string())
+            .sql(Sql::new(sql, [org_id.into()]))
+            .fetch_optional()
             .await?
             .unwrap_or_else(|| OrgSettingsRow::empty(org_id)))
     }

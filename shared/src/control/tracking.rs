@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::control::entities::{EntityRow, Table, entity_row_columns, entity_store};
 use crate::store::Store;
 use crate::store::error::StoreError;
+use crate::store::sql::Sql;
 use crate::timefmt::format_ms;
 
 /// Where tracking CNAMEs point unless `SENDOPS_TRACKING_CNAME_TARGET` says otherwise.
@@ -264,7 +265,10 @@ impl Store {
     pub async fn tracking_domain_owners(&self, domain: &str) -> Result<Vec<Uuid>, StoreError> {
         let sql = "SELECT org_id, domain, argMax(deleted, row_version) AS a_deleted \
                    FROM tracking_domains WHERE domain = ? GROUP BY org_id, domain HAVING a_deleted = 0";
-        let rows = self.fetch_all_by::<OwnerRow>(sql, domain).await?;
+        let rows = self
+            .sql(Sql::new(sql, [domain.into()]))
+            .fetch_all::<OwnerRow>()
+            .await?;
         Ok(rows.into_iter().map(|r| r.org_id).collect())
     }
 
